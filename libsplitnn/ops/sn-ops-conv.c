@@ -1,0 +1,5 @@
+#include "sn-ops.h"
+
+const SnOpDef *const sn_ops_conv[] = {
+  NULL,
+};

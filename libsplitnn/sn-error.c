@@ -1,0 +1,3 @@
+#include "splitnn/sn-error.h"
+
+G_DEFINE_QUARK (sn-error-quark, sn_error)

@@ -1,0 +1,2 @@
+#include "sn-graph.h"
+/* placeholder: written in the next commit */

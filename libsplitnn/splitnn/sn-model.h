@@ -1,0 +1,79 @@
+/* splitnn — ONNX models and the graph segments that run them.
+ *
+ * An SnModel is a loaded, validated, shape-inferred ONNX graph.  Nothing runs
+ * a model as a whole: callers compile an SnSegment from a set of input
+ * tensors to a set of output tensors, and the segment runs only the nodes
+ * between them.  The whole model is the segment from the graph inputs to the
+ * graph outputs; a split path is an edge segment plus a cloud segment. */
+#pragma once
+
+#include <glib.h>
+#include <splitnn/sn-tensor.h>
+
+G_BEGIN_DECLS
+
+typedef struct SnModel SnModel;
+typedef struct SnSegment SnSegment;
+
+typedef struct {
+  int64_t n_nodes;
+  int64_t n_params;          /* elements in initializers (float16 counted as elements too) */
+  int64_t param_bytes;       /* as stored in the file */
+  double flops;              /* multiply-adds counted as 2, per inference */
+  int64_t peak_activation_bytes; /* arena size of the whole-model segment after buffer reuse */
+  int64_t total_activation_bytes; /* sum of all activations, i.e. without reuse */
+  int opset;
+} SnModelInfo;
+
+SnModel *sn_model_load (const char *path, GError **error);
+/* base_dir resolves external data files; may be NULL when there are none. */
+SnModel *sn_model_load_from_data (const void *data, size_t len,
+    const char *base_dir, GError **error);
+void sn_model_free (SnModel *model);
+
+void sn_model_get_info (const SnModel *model, SnModelInfo *info);
+/* Op types and counts, in order of first appearance; the array ends with a NULL op. */
+typedef struct { const char *op_type; int count; } SnOpCount;
+SnOpCount *sn_model_op_counts (const SnModel *model);
+
+int sn_model_n_inputs (const SnModel *model);
+int sn_model_n_outputs (const SnModel *model);
+const char *sn_model_input_name (const SnModel *model, int i);
+const char *sn_model_output_name (const SnModel *model, int i);
+/* Shape and dtype of any value (graph input, output, or intermediate); FALSE if unknown. */
+gboolean sn_model_value_info (const SnModel *model, const char *name,
+    SnDType *dtype, SnShape *shape);
+/* metadata_props of the ModelProto; NULL if absent. */
+const char *sn_model_metadata (const SnModel *model, const char *key);
+/* SHA-256 of the file bytes, lowercase hex; identifies a model on the wire. */
+const char *sn_model_fingerprint (const SnModel *model);
+
+/* Compile the part of the graph that computes `outputs` from `inputs`.
+ * NULL (or empty) arrays mean the graph's own inputs/outputs.  Every value
+ * the outputs depend on must be reachable from the inputs or a constant,
+ * otherwise the error names the first value that is not. */
+SnSegment *sn_segment_new (SnModel *model,
+    const char *const *inputs, int n_inputs,
+    const char *const *outputs, int n_outputs, GError **error);
+void sn_segment_free (SnSegment *seg);
+
+int sn_segment_n_inputs (const SnSegment *seg);
+int sn_segment_n_outputs (const SnSegment *seg);
+const char *sn_segment_input_name (const SnSegment *seg, int i);
+const char *sn_segment_output_name (const SnSegment *seg, int i);
+void sn_segment_input_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape);
+void sn_segment_output_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape);
+int sn_segment_n_nodes (const SnSegment *seg);
+double sn_segment_flops (const SnSegment *seg);
+int64_t sn_segment_arena_bytes (const SnSegment *seg);
+
+/* Threads used by kernels (1 = the calling thread only). */
+void sn_segment_set_threads (SnSegment *seg, int n_threads);
+
+/* Runs the segment.  inputs[i] must match sn_segment_input_info(i) in dtype
+ * and shape.  Outputs stay owned by the segment and are valid until the next
+ * run or sn_segment_free. */
+gboolean sn_segment_run (SnSegment *seg, const SnTensor *const *inputs, GError **error);
+const SnTensor *sn_segment_output (const SnSegment *seg, int i);
+
+G_END_DECLS

@@ -1,0 +1,6 @@
+/* splitnn — split (edge–cloud) DNN inference.  Include this one header. */
+#pragma once
+
+#include <splitnn/sn-error.h>
+#include <splitnn/sn-tensor.h>
+#include <splitnn/sn-model.h>
