@@ -1,2 +1,499 @@
-#include "sn-graph.h"
-/* placeholder: written in the next commit */
+/* splitnn — compiling and running graph segments.
+ *
+ * A segment is the set of nodes needed to compute some values from others.
+ * Compiling one walks back from the requested outputs, refuses anything
+ * that depends on a value that is neither given nor constant, and plans
+ * every intermediate tensor into one arena: values whose lifetimes do not
+ * overlap share bytes ("greedy by size", as TFLite's planner does).  The
+ * arena is allocated once; running never allocates. */
+#include "sn-model-private.h"
+
+#include <string.h>
+
+#define SN_ARENA_ALIGN 64
+
+struct SnSegment {
+  SnModel *model;
+  GPtrArray *inputs;          /* SnValue* */
+  GPtrArray *outputs;         /* SnValue* */
+  GPtrArray *nodes;           /* SnNode*, scheduled order */
+  SnTensor **tensors;         /* per model value index; NULL when unused */
+  const SnTensor ***node_in;  /* per scheduled node */
+  SnTensor ***node_out;
+  guint8 *arena;
+  int64_t arena_bytes;
+  int64_t total_bytes;        /* without reuse, for reporting */
+  double flops;
+  SnExec exec;
+};
+
+/* ---- Model queries -------------------------------------------------------- */
+
+int
+sn_model_n_inputs (const SnModel *model)
+{
+  return model->inputs->len;
+}
+
+int
+sn_model_n_outputs (const SnModel *model)
+{
+  return model->outputs->len;
+}
+
+const char *
+sn_model_input_name (const SnModel *model, int i)
+{
+  g_return_val_if_fail (i >= 0 && (guint) i < model->inputs->len, NULL);
+  return ((SnValue *) g_ptr_array_index (model->inputs, i))->name;
+}
+
+const char *
+sn_model_output_name (const SnModel *model, int i)
+{
+  g_return_val_if_fail (i >= 0 && (guint) i < model->outputs->len, NULL);
+  return ((SnValue *) g_ptr_array_index (model->outputs, i))->name;
+}
+
+gboolean
+sn_model_value_info (const SnModel *model, const char *name, SnDType *dtype,
+    SnShape *shape)
+{
+  const SnValue *v = sn_model_lookup_value (model, name);
+  if (!v || !v->shape_known)
+    return FALSE;
+  if (dtype)
+    *dtype = v->dtype;
+  if (shape)
+    *shape = v->shape;
+  return TRUE;
+}
+
+const char *
+sn_model_metadata (const SnModel *model, const char *key)
+{
+  return g_hash_table_lookup (model->metadata, key);
+}
+
+const char *
+sn_model_fingerprint (const SnModel *model)
+{
+  return model->fingerprint;
+}
+
+SnOpCount *
+sn_model_op_counts (const SnModel *model)
+{
+  SnModel *m = (SnModel *) model;
+  if (m->op_counts)
+    return m->op_counts;
+  GArray *counts = g_array_new (TRUE, TRUE, sizeof (SnOpCount));
+  for (guint i = 0; i < m->nodes->len; i++) {
+    const SnNode *n = g_ptr_array_index (m->nodes, i);
+    guint k;
+    for (k = 0; k < counts->len; k++)
+      if (strcmp (g_array_index (counts, SnOpCount, k).op_type, n->op_type) == 0)
+        break;
+    if (k == counts->len) {
+      SnOpCount c = { n->op_type, 0 };
+      g_array_append_val (counts, c);
+    }
+    g_array_index (counts, SnOpCount, k).count++;
+  }
+  m->op_counts = (SnOpCount *) g_array_free (counts, FALSE);
+  return m->op_counts;
+}
+
+void
+sn_model_get_info (const SnModel *model, SnModelInfo *info)
+{
+  SnModel *m = (SnModel *) model;
+  memset (info, 0, sizeof *info);
+  info->n_nodes = m->nodes->len;
+  info->n_params = m->n_params;
+  info->param_bytes = m->param_bytes;
+  info->opset = m->opset;
+  for (guint i = 0; i < m->nodes->len; i++) {
+    const SnNode *n = g_ptr_array_index (m->nodes, i);
+    if (!sn_node_is_folded (n))
+      info->flops += n->flops;
+  }
+  if (m->peak_bytes < 0) {
+    SnSegment *whole = sn_segment_new (m, NULL, 0, NULL, 0, NULL);
+    if (whole) {
+      m->peak_bytes = whole->arena_bytes;
+      m->total_bytes = whole->total_bytes;
+      sn_segment_free (whole);
+    }
+  }
+  info->peak_activation_bytes = m->peak_bytes;
+  info->total_activation_bytes = m->total_bytes;
+}
+
+/* ---- Planning ------------------------------------------------------------- */
+
+typedef struct {
+  SnValue *value;
+  int64_t bytes;
+  int first, last;            /* scheduled node indices defining / last using it */
+  int64_t offset;
+} Block;
+
+static int
+block_by_size_desc (gconstpointer a, gconstpointer b)
+{
+  const Block *x = a, *y = b;
+  if (x->bytes != y->bytes)
+    return x->bytes < y->bytes ? 1 : -1;
+  return x->first - y->first;   /* stable plan for equal sizes */
+}
+
+static int64_t
+align_up (int64_t n)
+{
+  return (n + SN_ARENA_ALIGN - 1) / SN_ARENA_ALIGN * SN_ARENA_ALIGN;
+}
+
+/* Places each block at the lowest offset that does not collide with a block
+ * already placed whose lifetime overlaps; biggest blocks first. */
+static int64_t
+plan_offsets (Block *blocks, int n)
+{
+  qsort (blocks, n, sizeof (Block), block_by_size_desc);
+  int64_t arena = 0;
+  g_autofree Block **placed = g_new (Block *, n + 1);
+  int n_placed = 0;
+  for (int i = 0; i < n; i++) {
+    Block *b = &blocks[i];
+    int64_t offset = 0;
+    gboolean moved = TRUE;
+    /* Placed blocks are kept sorted by offset, so one pass per move. */
+    while (moved) {
+      moved = FALSE;
+      for (int k = 0; k < n_placed; k++) {
+        const Block *p = placed[k];
+        gboolean live_together = p->first <= b->last && b->first <= p->last;
+        if (live_together && offset < p->offset + align_up (p->bytes)
+            && p->offset < offset + align_up (b->bytes)) {
+          offset = p->offset + align_up (p->bytes);
+          moved = TRUE;
+        }
+      }
+    }
+    b->offset = offset;
+    int pos = n_placed;
+    while (pos > 0 && placed[pos - 1]->offset > offset) {
+      placed[pos] = placed[pos - 1];
+      pos--;
+    }
+    placed[pos] = b;
+    n_placed++;
+    arena = MAX (arena, offset + align_up (b->bytes));
+  }
+  return arena;
+}
+
+static gboolean
+resolve_names (SnModel *model, const char *const *names, int n,
+    GPtrArray *defaults, GPtrArray *dst, const char *what, GError **error)
+{
+  if (!names || n == 0) {
+    for (guint i = 0; i < defaults->len; i++)
+      g_ptr_array_add (dst, g_ptr_array_index (defaults, i));
+    return TRUE;
+  }
+  for (int i = 0; i < n; i++) {
+    SnValue *v = names[i] ? sn_model_lookup_value (model, names[i]) : NULL;
+    if (!v) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "segment %s '%s' is not a tensor of the model", what,
+          names[i] ? names[i] : "(null)");
+      return FALSE;
+    }
+    for (guint k = 0; k < dst->len; k++) {
+      if (g_ptr_array_index (dst, k) == v) {
+        g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+            "segment %s '%s' is listed twice", what, v->name);
+        return FALSE;
+      }
+    }
+    g_ptr_array_add (dst, v);
+  }
+  return TRUE;
+}
+
+static gboolean
+segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
+    const char *const *outputs, int n_outputs, GError **error)
+{
+  SnModel *model = seg->model;
+  guint n_values = model->values->len;
+
+  if (!resolve_names (model, inputs, n_inputs, model->inputs, seg->inputs, "input", error)
+      || !resolve_names (model, outputs, n_outputs, model->outputs, seg->outputs, "output", error))
+    return FALSE;
+
+  for (guint i = 0; i < seg->inputs->len; i++) {
+    SnValue *v = g_ptr_array_index (seg->inputs, i);
+    if (v->constant) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "segment input '%s' is a constant of the model, not a computed tensor",
+          v->name);
+      return FALSE;
+    }
+  }
+
+  /* Walk back from the outputs.  state: 0 unseen, 1 given, 2 needed. */
+  g_autofree guint8 *state = g_new0 (guint8, n_values);
+  g_autofree guint8 *node_needed = g_new0 (guint8, model->nodes->len);
+  for (guint i = 0; i < seg->inputs->len; i++)
+    state[((SnValue *) g_ptr_array_index (seg->inputs, i))->index] = 1;
+  g_autoptr (GPtrArray) stack = g_ptr_array_new ();
+  for (guint i = 0; i < seg->outputs->len; i++)
+    g_ptr_array_add (stack, g_ptr_array_index (seg->outputs, i));
+  while (stack->len) {
+    SnValue *v = g_ptr_array_steal_index (stack, stack->len - 1);
+    if (state[v->index] || v->constant)
+      continue;
+    state[v->index] = 2;
+    if (!v->producer) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "the segment's outputs depend on '%s', which is neither a segment "
+          "input nor computable from the inputs", v->name);
+      return FALSE;
+    }
+    SnNode *p = v->producer;
+    if (!node_needed[p->index]) {
+      node_needed[p->index] = 1;
+      for (int k = 0; k < p->n_inputs; k++)
+        if (p->inputs[k])
+          g_ptr_array_add (stack, p->inputs[k]);
+    }
+  }
+  for (guint i = 0; i < model->nodes->len; i++)
+    if (node_needed[i])
+      g_ptr_array_add (seg->nodes, g_ptr_array_index (model->nodes, i));
+
+  /* Lifetimes of the values the scheduled nodes produce. */
+  int n_sched = seg->nodes->len;
+  g_autofree Block *blocks = g_new0 (Block, n_values + 1);
+  g_autofree int *block_of = g_new (int, n_values);
+  int n_blocks = 0;
+  for (guint i = 0; i < n_values; i++)
+    block_of[i] = -1;
+  for (int s = 0; s < n_sched; s++) {
+    SnNode *node = g_ptr_array_index (seg->nodes, s);
+    seg->flops += node->flops;
+    for (int k = 0; k < node->n_inputs; k++) {
+      SnValue *v = node->inputs[k];
+      if (v && block_of[v->index] >= 0)
+        blocks[block_of[v->index]].last = s;
+    }
+    for (int k = 0; k < node->n_outputs; k++) {
+      SnValue *v = node->outputs[k];
+      if (!v)
+        continue;
+      Block *b = &blocks[n_blocks];
+      b->value = v;
+      b->bytes = (int64_t) sn_shape_numel (&v->shape) * sn_dtype_size (v->dtype);
+      b->first = b->last = s;
+      block_of[v->index] = n_blocks++;
+      seg->total_bytes += b->bytes;
+    }
+  }
+  for (guint i = 0; i < seg->outputs->len; i++) {
+    SnValue *v = g_ptr_array_index (seg->outputs, i);
+    if (block_of[v->index] >= 0)
+      blocks[block_of[v->index]].last = n_sched;  /* read by the caller */
+  }
+  seg->arena_bytes = plan_offsets (blocks, n_blocks);
+  seg->arena = sn_aligned_alloc (seg->arena_bytes);
+  memset (seg->arena, 0, seg->arena_bytes);
+
+  for (int b = 0; b < n_blocks; b++) {
+    SnValue *v = blocks[b].value;
+    seg->tensors[v->index] = sn_tensor_new_wrap (v->dtype, &v->shape,
+        seg->arena + blocks[b].offset);
+  }
+  for (guint i = 0; i < seg->inputs->len; i++) {
+    SnValue *v = g_ptr_array_index (seg->inputs, i);
+    seg->tensors[v->index] = sn_tensor_new_wrap (v->dtype, &v->shape, NULL);
+  }
+  /* An output that is also an input or a constant needs storage of its own. */
+  for (guint i = 0; i < seg->outputs->len; i++) {
+    SnValue *v = g_ptr_array_index (seg->outputs, i);
+    if (block_of[v->index] < 0 && !seg->tensors[v->index] && v->constant)
+      seg->tensors[v->index] = sn_tensor_new_wrap (v->dtype, &v->shape, v->constant->data);
+  }
+
+  seg->node_in = g_new0 (const SnTensor **, n_sched + 1);
+  seg->node_out = g_new0 (SnTensor **, n_sched + 1);
+  for (int s = 0; s < n_sched; s++) {
+    SnNode *node = g_ptr_array_index (seg->nodes, s);
+    seg->node_in[s] = g_new0 (const SnTensor *, node->n_inputs + 1);
+    seg->node_out[s] = g_new0 (SnTensor *, node->n_outputs + 1);
+    for (int k = 0; k < node->n_inputs; k++) {
+      SnValue *v = node->inputs[k];
+      if (!v)
+        continue;
+      if (v->constant)
+        seg->node_in[s][k] = v->constant;
+      else
+        seg->node_in[s][k] = seg->tensors[v->index];
+    }
+    for (int k = 0; k < node->n_outputs; k++)
+      if (node->outputs[k])
+        seg->node_out[s][k] = seg->tensors[node->outputs[k]->index];
+  }
+  return TRUE;
+}
+
+SnSegment *
+sn_segment_new (SnModel *model, const char *const *inputs, int n_inputs,
+    const char *const *outputs, int n_outputs, GError **error)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  SnSegment *seg = g_new0 (SnSegment, 1);
+  seg->model = model;
+  seg->inputs = g_ptr_array_new ();
+  seg->outputs = g_ptr_array_new ();
+  seg->nodes = g_ptr_array_new ();
+  seg->exec.n_threads = 1;
+  seg->tensors = g_new0 (SnTensor *, model->values->len);
+  if (!segment_compile (seg, inputs, n_inputs, outputs, n_outputs, error)) {
+    sn_segment_free (seg);
+    return NULL;
+  }
+  return seg;
+}
+
+void
+sn_segment_free (SnSegment *seg)
+{
+  if (!seg)
+    return;
+  if (seg->tensors) {
+    for (guint i = 0; i < seg->model->values->len; i++)
+      sn_tensor_free (seg->tensors[i]);
+    g_free (seg->tensors);
+  }
+  if (seg->node_in) {
+    for (guint s = 0; seg->node_in[s]; s++) {
+      g_free (seg->node_in[s]);
+      g_free (seg->node_out[s]);
+    }
+  }
+  g_free (seg->node_in);
+  g_free (seg->node_out);
+  sn_aligned_free (seg->arena);
+  g_ptr_array_unref (seg->inputs);
+  g_ptr_array_unref (seg->outputs);
+  g_ptr_array_unref (seg->nodes);
+  g_free (seg);
+}
+
+int
+sn_segment_n_inputs (const SnSegment *seg)
+{
+  return seg->inputs->len;
+}
+
+int
+sn_segment_n_outputs (const SnSegment *seg)
+{
+  return seg->outputs->len;
+}
+
+const char *
+sn_segment_input_name (const SnSegment *seg, int i)
+{
+  g_return_val_if_fail (i >= 0 && (guint) i < seg->inputs->len, NULL);
+  return ((SnValue *) g_ptr_array_index (seg->inputs, i))->name;
+}
+
+const char *
+sn_segment_output_name (const SnSegment *seg, int i)
+{
+  g_return_val_if_fail (i >= 0 && (guint) i < seg->outputs->len, NULL);
+  return ((SnValue *) g_ptr_array_index (seg->outputs, i))->name;
+}
+
+void
+sn_segment_input_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape)
+{
+  const SnValue *v = g_ptr_array_index (seg->inputs, i);
+  if (dtype)
+    *dtype = v->dtype;
+  if (shape)
+    *shape = v->shape;
+}
+
+void
+sn_segment_output_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape)
+{
+  const SnValue *v = g_ptr_array_index (seg->outputs, i);
+  if (dtype)
+    *dtype = v->dtype;
+  if (shape)
+    *shape = v->shape;
+}
+
+int
+sn_segment_n_nodes (const SnSegment *seg)
+{
+  return seg->nodes->len;
+}
+
+double
+sn_segment_flops (const SnSegment *seg)
+{
+  return seg->flops;
+}
+
+int64_t
+sn_segment_arena_bytes (const SnSegment *seg)
+{
+  return seg->arena_bytes;
+}
+
+void
+sn_segment_set_threads (SnSegment *seg, int n_threads)
+{
+  seg->exec.n_threads = MAX (1, n_threads);
+}
+
+gboolean
+sn_segment_run (SnSegment *seg, const SnTensor *const *inputs, GError **error)
+{
+  for (guint i = 0; i < seg->inputs->len; i++) {
+    const SnValue *v = g_ptr_array_index (seg->inputs, i);
+    const SnTensor *t = inputs ? inputs[i] : NULL;
+    if (!t || !t->data) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "segment input %u '%s' was not given", i, v->name);
+      return FALSE;
+    }
+    if (t->dtype != v->dtype || !sn_shape_equal (&t->shape, &v->shape)) {
+      char a[96], b[96];
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "segment input '%s' must be %s %s, got %s %s", v->name,
+          sn_dtype_name (v->dtype), sn_shape_format (&v->shape, a, sizeof a),
+          sn_dtype_name (t->dtype), sn_shape_format (&t->shape, b, sizeof b));
+      return FALSE;
+    }
+    seg->tensors[v->index]->data = t->data;
+  }
+  for (guint s = 0; s < seg->nodes->len; s++) {
+    const SnNode *node = g_ptr_array_index (seg->nodes, s);
+    node->op->run (node, seg->node_in[s], seg->node_out[s], &seg->exec);
+  }
+  return TRUE;
+}
+
+const SnTensor *
+sn_segment_output (const SnSegment *seg, int i)
+{
+  g_return_val_if_fail (i >= 0 && (guint) i < seg->outputs->len, NULL);
+  const SnValue *v = g_ptr_array_index (seg->outputs, i);
+  return seg->tensors[v->index];
+}

@@ -1,0 +1,44 @@
+/* splitnn — what an SnModel holds; shared by the loader and the segment
+ * compiler, private to libsplitnn. */
+#pragma once
+
+#include "sn-graph.h"
+
+G_BEGIN_DECLS
+
+struct SnModel {
+  char *source;               /* file path or "<memory>", for messages */
+  GPtrArray *values;          /* SnValue*, owned */
+  GHashTable *value_by_name;  /* name -> SnValue* (borrowed) */
+  GPtrArray *nodes;           /* SnNode*, owned, topological order */
+  GPtrArray *inputs;          /* SnValue*: graph inputs that are not initializers */
+  GPtrArray *outputs;         /* SnValue*: graph outputs */
+  GHashTable *metadata;       /* metadata_props key -> value */
+  char fingerprint[65];
+  int opset;                  /* default-domain opset */
+  int64_t n_params;
+  int64_t param_bytes;
+  SnOpCount *op_counts;       /* lazily built */
+  int64_t peak_bytes;         /* -1 until the whole-model segment was planned */
+  int64_t total_bytes;
+};
+
+/* A node whose inputs were all constants was computed at load time; it is
+ * kept for inspection but never scheduled. */
+static inline gboolean
+sn_node_is_folded (const SnNode *node)
+{
+  for (int i = 0; i < node->n_outputs; i++)
+    if (node->outputs[i] && !node->outputs[i]->constant)
+      return FALSE;
+  return TRUE;
+}
+
+SnValue *sn_model_lookup_value (const SnModel *model, const char *name);
+
+G_END_DECLS
+
+G_BEGIN_DECLS
+/* Parses a serialized onnx.TensorProto (the conformance suite's .pb files). */
+SnTensor *sn_onnx_parse_tensor (const void *data, size_t len, GError **error);
+G_END_DECLS
