@@ -1,0 +1,67 @@
+/* splitnn — command-line front end: dispatches to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sn-cli.h"
+
+typedef struct {
+  const char *name;
+  int (*main) (int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+  { "inspect", sn_cli_inspect, "Show a model's inputs, outputs, ops, parameters, FLOPs and memory" },
+  { "run", sn_cli_run, "Run a model or a segment of it on .npy inputs" },
+};
+
+static void
+usage (FILE *f)
+{
+  fprintf (f, "Usage: splitnn COMMAND [OPTIONS...]\n\nCommands:\n");
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (f, "\nRun 'splitnn COMMAND --help' for a command's options.\n");
+}
+
+gboolean
+sn_cli_parse (GOptionContext *ctx, int *argc, char ***argv, int n_positional)
+{
+  GError *err = NULL;
+  if (!g_option_context_parse (ctx, argc, argv, &err)) {
+    fprintf (stderr, "splitnn: %s\n\n", err->message);
+    g_error_free (err);
+  } else if (*argc - 1 != n_positional) {
+    fprintf (stderr, "splitnn: expected %d argument%s, got %d\n\n", n_positional,
+        n_positional == 1 ? "" : "s", *argc - 1);
+  } else {
+    return TRUE;
+  }
+  g_autofree char *help = g_option_context_get_help (ctx, TRUE, NULL);
+  fputs (help, stderr);
+  return FALSE;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2) {
+    usage (stderr);
+    return 2;
+  }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
+      || strcmp (argv[1], "help") == 0) {
+    usage (stdout);
+    return 0;
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++) {
+    if (strcmp (argv[1], commands[i].name) == 0) {
+      g_autofree char *prg = g_strdup_printf ("splitnn %s", commands[i].name);
+      g_set_prgname (prg);
+      return commands[i].main (argc - 1, argv + 1);
+    }
+  }
+  fprintf (stderr, "splitnn: unknown command '%s'\n\n", argv[1]);
+  usage (stderr);
+  return 2;
+}
