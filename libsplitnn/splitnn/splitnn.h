@@ -4,3 +4,4 @@
 #include <splitnn/sn-error.h>
 #include <splitnn/sn-tensor.h>
 #include <splitnn/sn-model.h>
+#include <splitnn/sn-cut.h>
