@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 
 int sn_cli_inspect (int argc, char **argv);
 int sn_cli_run (int argc, char **argv);
+int sn_cli_cuts (int argc, char **argv);
 
 /* Parses options; prints the error and usage and returns FALSE on bad
  * arguments.  n_positional is the number of positional arguments required. */

@@ -13,6 +13,7 @@ typedef struct {
 static const Command commands[] = {
   { "inspect", sn_cli_inspect, "Show a model's inputs, outputs, ops, parameters, FLOPs and memory" },
   { "run", sn_cli_run, "Run a model or a segment of it on .npy inputs" },
+  { "cuts", sn_cli_cuts, "List a model's split points with bytes and FLOPs per side" },
 };
 
 static void
