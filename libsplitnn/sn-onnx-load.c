@@ -283,7 +283,7 @@ tensor_from_proto (const Onnx__TensorProto *tp, const char *base_dir,
     have = nbytes;
   } else if (tp->has_raw_data) {
     have = tp->raw_data.len;
-    if (have == nbytes)
+    if (have == nbytes && nbytes)
       memcpy (t->data, tp->raw_data.data, nbytes);
   } else {
     /* Typed fields: ONNX stores small int types and float16 bit patterns in
@@ -292,17 +292,17 @@ tensor_from_proto (const Onnx__TensorProto *tp, const char *base_dir,
     switch (t->dtype) {
       case SN_DTYPE_FLOAT32:
         n = tp->n_float_data;
-        if (n == (size_t) numel)
+        if (n == (size_t) numel && n)
           memcpy (t->data, tp->float_data, nbytes);
         break;
       case SN_DTYPE_DOUBLE:
         n = tp->n_double_data;
-        if (n == (size_t) numel)
+        if (n == (size_t) numel && n)
           memcpy (t->data, tp->double_data, nbytes);
         break;
       case SN_DTYPE_INT64:
         n = tp->n_int64_data;
-        if (n == (size_t) numel)
+        if (n == (size_t) numel && n)
           memcpy (t->data, tp->int64_data, nbytes);
         break;
       case SN_DTYPE_UINT32: case SN_DTYPE_UINT64:
@@ -451,10 +451,12 @@ load_constant_node (SnNode *node, GError **error)
     *(int64_t *) t->data = a->i;
   } else if (strcmp (a->name, "value_floats") == 0 && a->type == SN_ATTR_FLOATS) {
     t = sn_tensor_new (SN_DTYPE_FLOAT32, &vec);
-    memcpy (t->data, a->floats, a->n * sizeof (float));
+    if (a->n)
+      memcpy (t->data, a->floats, a->n * sizeof (float));
   } else if (strcmp (a->name, "value_ints") == 0 && a->type == SN_ATTR_INTS) {
     t = sn_tensor_new (SN_DTYPE_INT64, &vec);
-    memcpy (t->data, a->ints, a->n * sizeof (int64_t));
+    if (a->n)
+      memcpy (t->data, a->ints, a->n * sizeof (int64_t));
   } else {
     sn_node_set_error (error, node, SN_ERROR_UNSUPPORTED,
         "Constant attribute '%s' is not supported", a->name);
