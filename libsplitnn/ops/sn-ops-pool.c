@@ -440,14 +440,30 @@ static const SnOpDef op_global_max_pool = {
 };
 
 /* ------------------------------------------------------------------ */
-/* ReduceSum, ReduceMean, ReduceMax, ReduceMin. */
+/* ReduceSum, ReduceMean, ReduceMax, ReduceMin and the rest of the Reduce
+ * family (Prod, L1, L2, LogSum, LogSumExp, SumSquare), which differ only in
+ * how elements combine. */
 
 typedef enum {
   REDUCE_SUM,
   REDUCE_MEAN,
   REDUCE_MAX,
   REDUCE_MIN,
+  REDUCE_PROD,
+  REDUCE_L1,
+  REDUCE_L2,
+  REDUCE_LOG_SUM,
+  REDUCE_LOG_SUM_EXP,
+  REDUCE_SUM_SQUARE,
 } ReduceKind;
+
+/* Integer inputs are taken where the result stays an exact integer. */
+static gboolean
+reduce_takes_ints (ReduceKind kind)
+{
+  return kind == REDUCE_SUM || kind == REDUCE_MAX || kind == REDUCE_MIN
+      || kind == REDUCE_PROD;
+}
 
 typedef struct {
   ReduceKind kind;
@@ -472,11 +488,11 @@ reduce_prepare (SnNode *node, ReduceKind kind, GError **error)
 
   const SnValue *xv = node->inputs[0];
   SnDType dt = xv->dtype;
-  if (dt != SN_DTYPE_FLOAT32
-      && !(kind != REDUCE_MEAN && (dt == SN_DTYPE_INT32 || dt == SN_DTYPE_INT64))) {
+  if (dt != SN_DTYPE_FLOAT32 && !(reduce_takes_ints (kind)
+          && (dt == SN_DTYPE_INT32 || dt == SN_DTYPE_INT64))) {
     sn_node_set_error (error, node, SN_ERROR_UNSUPPORTED,
         "input '%s' has dtype %s; supported: float32%s", xv->name,
-        sn_dtype_name (dt), kind != REDUCE_MEAN ? ", int32, int64" : "");
+        sn_dtype_name (dt), reduce_takes_ints (kind) ? ", int32, int64" : "");
     return FALSE;
   }
 
@@ -600,49 +616,86 @@ reduce_f32 (const ReduceParams *p, const float *x, float *y)
 {
   for (int64_t o = 0; o < p->n_out; o++) {
     int64_t base = strided_offset (o, p->n_keep, p->keep_dims, p->keep_strides);
-    double acc = p->kind == REDUCE_MAX ? -INFINITY
-        : p->kind == REDUCE_MIN ? INFINITY : 0.0;
+    double acc = p->kind == REDUCE_PROD ? 1.0 : 0.0;
+    double m = p->kind == REDUCE_MIN ? INFINITY : -INFINITY;
 
-    for (int64_t r = 0; r < p->n_red_elems; r++) {
-      float v = x[base + strided_offset (r, p->n_red, p->red_dims, p->red_strides)];
+    /* LogSumExp shifts by the maximum so that exp() cannot overflow. */
+    if (p->kind == REDUCE_MAX || p->kind == REDUCE_MIN
+        || p->kind == REDUCE_LOG_SUM_EXP) {
+      for (int64_t r = 0; r < p->n_red_elems; r++) {
+        float v = x[base + strided_offset (r, p->n_red, p->red_dims, p->red_strides)];
+        /* A NaN sticks, as in NumPy. */
+        if (isnan (v) || (p->kind == REDUCE_MIN ? v < m : v > m))
+          m = v;
+      }
+    }
+    for (int64_t r = 0; p->kind != REDUCE_MAX && p->kind != REDUCE_MIN
+        && r < p->n_red_elems; r++) {
+      double v = x[base + strided_offset (r, p->n_red, p->red_dims, p->red_strides)];
       switch (p->kind) {
-        case REDUCE_SUM:
-        case REDUCE_MEAN:
+        case REDUCE_PROD:
+          acc *= v;
+          break;
+        case REDUCE_L1:
+          acc += fabs (v);
+          break;
+        case REDUCE_L2:
+        case REDUCE_SUM_SQUARE:
+          acc += v * v;
+          break;
+        case REDUCE_LOG_SUM_EXP:
+          acc += exp (v - m);
+          break;
+        default:                /* SUM, MEAN, LOG_SUM */
           acc += v;
-          break;
-        case REDUCE_MAX:        /* a NaN sticks, as in NumPy */
-          if (isnan (v) || v > acc)
-            acc = v;
-          break;
-        case REDUCE_MIN:
-          if (isnan (v) || v < acc)
-            acc = v;
           break;
       }
     }
-    if (p->kind == REDUCE_MEAN)
-      acc = p->n_red_elems > 0 ? acc / (double) p->n_red_elems : NAN;
+
+    switch (p->kind) {
+      case REDUCE_MAX:
+      case REDUCE_MIN:
+        acc = m;
+        break;
+      case REDUCE_MEAN:
+        acc = p->n_red_elems > 0 ? acc / (double) p->n_red_elems : NAN;
+        break;
+      case REDUCE_L2:
+        acc = sqrt (acc);
+        break;
+      case REDUCE_LOG_SUM:
+        acc = log (acc);
+        break;
+      case REDUCE_LOG_SUM_EXP:
+        /* All -inf (or an empty set) gives -inf, any +inf gives +inf. */
+        acc = isinf (m) ? m : m + log (acc);
+        break;
+      default:
+        break;
+    }
     y[o] = (float) acc;
   }
 }
 
-/* Integer sums wrap like the runtimes' do, through unsigned arithmetic so
- * that overflow is defined. */
+/* Integer sums and products wrap like the runtimes' do, through unsigned
+ * arithmetic so that overflow is defined. */
 #define DEFINE_REDUCE_INT(name, T, TMIN, TMAX) \
 static void \
 name (const ReduceParams *p, const T *x, T *y) \
 { \
   for (int64_t o = 0; o < p->n_out; o++) { \
     int64_t base = strided_offset (o, p->n_keep, p->keep_dims, p->keep_strides); \
-    uint64_t sum = 0; \
+    uint64_t sum = 0, prod = 1; \
     T m = p->kind == REDUCE_MAX ? TMIN : TMAX; \
     for (int64_t r = 0; r < p->n_red_elems; r++) { \
       T v = x[base + strided_offset (r, p->n_red, p->red_dims, p->red_strides)]; \
       sum += (uint64_t) v; \
+      prod *= (uint64_t) v; \
       if (p->kind == REDUCE_MAX ? v > m : v < m) \
         m = v; \
     } \
-    y[o] = p->kind == REDUCE_SUM ? (T) sum : m; \
+    y[o] = p->kind == REDUCE_SUM ? (T) sum \
+        : p->kind == REDUCE_PROD ? (T) prod : m; \
   } \
 }
 
@@ -690,6 +743,12 @@ DEFINE_REDUCE_OP (op_reduce_sum, "ReduceSum", REDUCE_SUM)
 DEFINE_REDUCE_OP (op_reduce_mean, "ReduceMean", REDUCE_MEAN)
 DEFINE_REDUCE_OP (op_reduce_max, "ReduceMax", REDUCE_MAX)
 DEFINE_REDUCE_OP (op_reduce_min, "ReduceMin", REDUCE_MIN)
+DEFINE_REDUCE_OP (op_reduce_prod, "ReduceProd", REDUCE_PROD)
+DEFINE_REDUCE_OP (op_reduce_l1, "ReduceL1", REDUCE_L1)
+DEFINE_REDUCE_OP (op_reduce_l2, "ReduceL2", REDUCE_L2)
+DEFINE_REDUCE_OP (op_reduce_log_sum, "ReduceLogSum", REDUCE_LOG_SUM)
+DEFINE_REDUCE_OP (op_reduce_log_sum_exp, "ReduceLogSumExp", REDUCE_LOG_SUM_EXP)
+DEFINE_REDUCE_OP (op_reduce_sum_square, "ReduceSumSquare", REDUCE_SUM_SQUARE)
 
 const SnOpDef *const sn_ops_pool[] = {
   &op_max_pool,
@@ -700,5 +759,11 @@ const SnOpDef *const sn_ops_pool[] = {
   &op_reduce_mean,
   &op_reduce_max,
   &op_reduce_min,
+  &op_reduce_prod,
+  &op_reduce_l1,
+  &op_reduce_l2,
+  &op_reduce_log_sum,
+  &op_reduce_log_sum_exp,
+  &op_reduce_sum_square,
   NULL,
 };
