@@ -5,3 +5,4 @@
 #include <splitnn/sn-tensor.h>
 #include <splitnn/sn-model.h>
 #include <splitnn/sn-cut.h>
+#include <splitnn/sn-planner.h>

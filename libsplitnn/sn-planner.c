@@ -1,0 +1,261 @@
+/* splitnn — split planner (see sn-planner.h for the model it follows). */
+#include "splitnn/sn-planner.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+  char *name;
+  double edge_ms, cloud_ms, bytes, fidelity;
+  int edge_samples;           /* samples seen since the path last started */
+} Path;
+
+struct SnPlanner {
+  Path *paths;
+  int n_paths;
+  SnObjective objective;
+  double latency_budget_ms;
+  double fidelity_floor;
+  double hysteresis;
+  int min_dwell;
+  int warmup;
+  double alpha;
+  double frame_interval_ms;
+  double bandwidth_bps;
+  double rtt_ms;
+  gboolean edge_overloaded;   /* QoS said the edge is late */
+  gboolean bandwidth_changed;
+  int current;
+  int frames_on_current;
+};
+
+SnPlanner *
+sn_planner_new (const SnPathPrior *paths, int n_paths)
+{
+  g_return_val_if_fail (n_paths > 0, NULL);
+  SnPlanner *p = g_new0 (SnPlanner, 1);
+  p->paths = g_new0 (Path, n_paths);
+  p->n_paths = n_paths;
+  for (int i = 0; i < n_paths; i++) {
+    p->paths[i].name = g_strdup (paths[i].name);
+    p->paths[i].edge_ms = MAX (paths[i].edge_ms, 0);
+    p->paths[i].cloud_ms = MAX (paths[i].cloud_ms, 0);
+    p->paths[i].bytes = MAX (paths[i].bytes, 0);
+    p->paths[i].fidelity = paths[i].fidelity;
+  }
+  p->objective = SN_OBJECTIVE_LATENCY;
+  p->fidelity_floor = -1;
+  p->hysteresis = 0.10;
+  p->min_dwell = 15;
+  p->warmup = 2;
+  p->alpha = 0.2;
+  p->bandwidth_bps = 100e6;
+  p->current = -1;
+  return p;
+}
+
+void
+sn_planner_free (SnPlanner *p)
+{
+  if (!p)
+    return;
+  for (int i = 0; i < p->n_paths; i++)
+    g_free (p->paths[i].name);
+  g_free (p->paths);
+  g_free (p);
+}
+
+void sn_planner_set_objective (SnPlanner *p, SnObjective o) { p->objective = o; }
+void sn_planner_set_latency_budget (SnPlanner *p, double ms) { p->latency_budget_ms = ms; }
+void sn_planner_set_fidelity_floor (SnPlanner *p, double f) { p->fidelity_floor = f; }
+void sn_planner_set_hysteresis (SnPlanner *p, double h) { p->hysteresis = MAX (h, 0); }
+void sn_planner_set_min_dwell (SnPlanner *p, int frames) { p->min_dwell = MAX (frames, 0); }
+void sn_planner_set_warmup (SnPlanner *p, int frames) { p->warmup = MAX (frames, 0); }
+void sn_planner_set_smoothing (SnPlanner *p, double a) { p->alpha = CLAMP (a, 0.01, 1.0); }
+void sn_planner_set_frame_interval (SnPlanner *p, double ms) { p->frame_interval_ms = ms; }
+void sn_planner_set_rtt (SnPlanner *p, double ms) { p->rtt_ms = MAX (ms, 0); }
+int sn_planner_n_paths (const SnPlanner *p) { return p->n_paths; }
+double sn_planner_bandwidth (const SnPlanner *p) { return p->bandwidth_bps; }
+
+const char *
+sn_planner_path_name (const SnPlanner *p, int path)
+{
+  g_return_val_if_fail (path >= 0 && path < p->n_paths, NULL);
+  return p->paths[path].name;
+}
+
+/* The first sample replaces a missing prior outright; later ones blend. */
+static void
+blend (double *estimate, double sample, double alpha, gboolean have_prior)
+{
+  *estimate = have_prior ? (1 - alpha) * *estimate + alpha * sample : sample;
+}
+
+void
+sn_planner_observe_edge (SnPlanner *p, int path, double ms)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  Path *x = &p->paths[path];
+  /* The first runs of a path pay for cold caches and first-use setup. */
+  if (x->edge_samples++ < p->warmup && x->edge_ms > 0)
+    return;
+  blend (&x->edge_ms, ms, p->alpha, x->edge_ms > 0);
+}
+
+void
+sn_planner_observe_bytes (SnPlanner *p, int path, double bytes)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  blend (&p->paths[path].bytes, bytes, p->alpha, p->paths[path].bytes > 0);
+}
+
+void
+sn_planner_observe_cloud (SnPlanner *p, int path, double ms)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  blend (&p->paths[path].cloud_ms, ms, p->alpha, p->paths[path].cloud_ms > 0);
+}
+
+void
+sn_planner_set_bandwidth (SnPlanner *p, double bps)
+{
+  if (bps <= 0)
+    return;
+  /* Only a real change (over a quarter) reopens the decision early. */
+  if (fabs (bps - p->bandwidth_bps) > 0.25 * p->bandwidth_bps)
+    p->bandwidth_changed = TRUE;
+  p->bandwidth_bps = bps;
+}
+
+void
+sn_planner_observe_qos (SnPlanner *p, double proportion)
+{
+  if (proportion <= 1.0 || p->current < 0)
+    return;
+  Path *x = &p->paths[p->current];
+  x->edge_ms = MAX (x->edge_ms, 1e-3) * proportion;
+  p->edge_overloaded = TRUE;
+}
+
+void
+sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
+{
+  const Path *x = &p->paths[path];
+  memset (o, 0, sizeof *o);
+  o->path = path;
+  o->edge_ms = x->edge_ms;
+  o->cloud_ms = x->cloud_ms;
+  o->bytes = x->bytes;
+  o->link_ms = x->bytes * 8.0 / p->bandwidth_bps * 1000.0;
+  o->latency_ms = o->edge_ms + o->link_ms + p->rtt_ms / 2 + o->cloud_ms;
+  double slowest = MAX (o->edge_ms, MAX (o->link_ms, o->cloud_ms));
+  o->fps = slowest > 0 ? 1000.0 / slowest : INFINITY;
+  o->feasible = TRUE;
+  if (p->fidelity_floor >= 0 && x->fidelity >= 0 && x->fidelity < p->fidelity_floor)
+    o->feasible = FALSE;
+  if (p->objective == SN_OBJECTIVE_BYTES && p->latency_budget_ms > 0
+      && o->latency_ms > p->latency_budget_ms)
+    o->feasible = FALSE;
+  /* Once QoS has said the edge is late, a path that cannot keep the frame
+   * rate on the edge is not a candidate. */
+  if (p->edge_overloaded && p->frame_interval_ms > 0 && o->edge_ms > p->frame_interval_ms)
+    o->feasible = FALSE;
+}
+
+/* Lower is better. */
+static double
+score (const SnPlanner *p, const SnPathPrediction *o)
+{
+  switch (p->objective) {
+    case SN_OBJECTIVE_THROUGHPUT:
+      return 1000.0 / o->fps;   /* the slowest stage, in ms */
+    case SN_OBJECTIVE_BYTES:
+      return o->bytes;
+    default:
+      return o->latency_ms;
+  }
+}
+
+static int
+compare_predictions (const SnPlanner *p, const SnPathPrediction *a, const SnPathPrediction *b)
+{
+  if (a->feasible != b->feasible)
+    return a->feasible ? -1 : 1;
+  double sa = score (p, a), sb = score (p, b);
+  if (sa != sb)
+    return sa < sb ? -1 : 1;
+  /* Ties: lower latency, then lower index (stable). */
+  if (a->latency_ms != b->latency_ms)
+    return a->latency_ms < b->latency_ms ? -1 : 1;
+  return a->path - b->path;
+}
+
+int
+sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max)
+{
+  int n = MIN (max, p->n_paths);
+  g_autofree SnPathPrediction *all = g_new (SnPathPrediction, p->n_paths);
+  for (int i = 0; i < p->n_paths; i++)
+    sn_planner_predict (p, i, &all[i]);
+  /* Insertion sort: a handful of paths. */
+  for (int i = 1; i < p->n_paths; i++)
+    for (int k = i; k > 0 && compare_predictions (p, &all[k], &all[k - 1]) < 0; k--) {
+      SnPathPrediction t = all[k];
+      all[k] = all[k - 1];
+      all[k - 1] = t;
+    }
+  memcpy (out, all, n * sizeof *out);
+  return n;
+}
+
+int
+sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
+{
+  SnPathPrediction best;
+  sn_planner_rank (p, &best, 1);
+  SnPlanDecision local;
+  if (!d)
+    d = &local;
+  memset (d, 0, sizeof *d);
+  d->previous = p->current;
+  d->new_prediction = best;
+
+  if (p->current < 0) {
+    d->reason = "initial";
+    d->chosen = best.path;
+  } else {
+    SnPathPrediction cur;
+    sn_planner_predict (p, p->current, &cur);
+    d->old_prediction = cur;
+    double s_cur = score (p, &cur), s_best = score (p, &best);
+    gboolean dwell_over = p->frames_on_current >= p->min_dwell;
+    if (best.path == p->current) {
+      d->chosen = p->current;
+    } else if (!cur.feasible && best.feasible) {
+      /* The current path broke a hard limit: leave it now. */
+      d->chosen = best.path;
+      d->reason = p->edge_overloaded ? "qos" : "infeasible";
+    } else if (dwell_over && s_best < s_cur * (1.0 - p->hysteresis)) {
+      d->chosen = best.path;
+      d->reason = p->bandwidth_changed ? "bandwidth" : "better";
+    } else {
+      d->chosen = p->current;
+    }
+  }
+  d->changed = d->chosen != p->current;
+  if (d->changed) {
+    if (d->previous >= 0)
+      sn_planner_predict (p, d->chosen, &d->new_prediction);
+    p->current = d->chosen;
+    p->frames_on_current = 0;
+    p->paths[d->chosen].edge_samples = 0;
+    p->bandwidth_changed = FALSE;
+    p->edge_overloaded = FALSE;
+  } else {
+    d->new_prediction = d->old_prediction;
+    if (!d->reason)
+      d->reason = "kept";
+  }
+  p->frames_on_current++;
+  return d->chosen;
+}

@@ -1,0 +1,91 @@
+/* splitnn — the split planner: which path to run for the next frame.
+ *
+ * A path is anything the edge can do with a frame: run up to a cut and send
+ * the feature, run everything and send detections ("edge-only"), or send
+ * the encoded frame ("cloud-only").  For each path the planner keeps
+ * estimates of edge time, bytes per frame and cloud time, refined online
+ * from measurements (exponentially weighted, ignoring the first frames
+ * after a path starts, which pay for cold caches), and the link's bandwidth
+ * and round-trip time.  From those it predicts per path
+ *
+ *   latency    = edge + 8 * bytes / bandwidth + rtt / 2 + cloud
+ *   throughput = 1 / max (edge, 8 * bytes / bandwidth, cloud)   (pipelined)
+ *
+ * and picks by the objective.  A switch needs the new path to win by the
+ * hysteresis margin and the current path to have run for the minimum dwell,
+ * so measurement noise does not make the cut flap.  Usable without
+ * GStreamer; the elements feed it. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct SnPlanner SnPlanner;
+
+typedef enum {
+  SN_OBJECTIVE_LATENCY,     /* minimum end-to-end latency (default) */
+  SN_OBJECTIVE_THROUGHPUT,  /* maximum frames per second, stages pipelined */
+  SN_OBJECTIVE_BYTES,       /* fewest bytes with latency within the budget */
+} SnObjective;
+
+typedef struct {
+  const char *name;         /* copied */
+  double edge_ms;           /* prior estimates (profile); <= 0 means unknown */
+  double cloud_ms;
+  double bytes;
+  double fidelity;          /* 0-100, or < 0 if unknown (never excluded by the floor) */
+} SnPathPrior;
+
+typedef struct {
+  int path;                 /* index */
+  double latency_ms;
+  double fps;
+  double edge_ms, link_ms, cloud_ms;
+  double bytes;
+  gboolean feasible;        /* meets the fidelity floor, the latency budget and the edge deadline */
+} SnPathPrediction;
+
+typedef struct {
+  int previous;             /* -1 before the first decision */
+  int chosen;
+  gboolean changed;
+  const char *reason;       /* static string: "initial", "better", "qos", "bandwidth", "infeasible" */
+  SnPathPrediction old_prediction;
+  SnPathPrediction new_prediction;
+} SnPlanDecision;
+
+SnPlanner *sn_planner_new (const SnPathPrior *paths, int n_paths);
+void sn_planner_free (SnPlanner *p);
+
+void sn_planner_set_objective (SnPlanner *p, SnObjective objective);
+void sn_planner_set_latency_budget (SnPlanner *p, double ms);     /* for SN_OBJECTIVE_BYTES; <= 0: none */
+void sn_planner_set_fidelity_floor (SnPlanner *p, double floor);  /* < 0: none */
+void sn_planner_set_hysteresis (SnPlanner *p, double fraction);   /* default 0.10 */
+void sn_planner_set_min_dwell (SnPlanner *p, int frames);         /* default 15 */
+void sn_planner_set_warmup (SnPlanner *p, int frames);            /* default 2 */
+void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight of a new sample, default 0.2 */
+/* The frame interval the edge must keep up with (1/fps); <= 0: none. */
+void sn_planner_set_frame_interval (SnPlanner *p, double ms);
+
+/* Measurements. */
+void sn_planner_observe_edge (SnPlanner *p, int path, double ms);
+void sn_planner_observe_bytes (SnPlanner *p, int path, double bytes);
+void sn_planner_observe_cloud (SnPlanner *p, int path, double ms);
+void sn_planner_set_bandwidth (SnPlanner *p, double bits_per_second);
+void sn_planner_set_rtt (SnPlanner *p, double ms);
+/* Downstream QoS: proportion > 1 means the edge is that many times too
+ * slow for the stream; the current path's edge estimate is raised to match
+ * and the edge deadline becomes binding. */
+void sn_planner_observe_qos (SnPlanner *p, double proportion);
+
+int sn_planner_n_paths (const SnPlanner *p);
+const char *sn_planner_path_name (const SnPlanner *p, int path);
+double sn_planner_bandwidth (const SnPlanner *p);
+void sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *out);
+/* Decides the path for the next frame.  Returns the chosen path index. */
+int sn_planner_decide (SnPlanner *p, SnPlanDecision *decision);
+/* Ranks all paths by the objective, best first; returns the count. */
+int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
+
+G_END_DECLS

@@ -1,0 +1,195 @@
+/* The split planner: predictions from the stated model, objectives,
+ * hysteresis, dwell, warm-up, QoS and fidelity floors.  Expected choices
+ * are worked out by hand from the formulas in sn-planner.h. */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include <splitnn/sn-planner.h>
+
+/* early cut: little edge work, many bytes; late cut; edge-only. */
+static const SnPathPrior priors[] = {
+  { "early", 5, 20, 200000, -1 },
+  { "late", 20, 10, 20000, 98 },
+  { "edge-only", 60, 0, 500, 100 },
+};
+
+static SnPlanner *
+planner (double bandwidth)
+{
+  SnPlanner *p = sn_planner_new (priors, 3);
+  sn_planner_set_bandwidth (p, bandwidth);
+  return p;
+}
+
+START_TEST (test_predictions)
+{
+  SnPlanner *p = planner (100e6);
+  SnPathPrediction o;
+  sn_planner_set_rtt (p, 4);
+  sn_planner_predict (p, 0, &o);
+  /* 200000 B * 8 / 100 Mbit/s = 16 ms; + 5 + 20 + rtt/2 */
+  ck_assert_double_eq_tol (o.link_ms, 16.0, 1e-9);
+  ck_assert_double_eq_tol (o.latency_ms, 43.0, 1e-9);
+  ck_assert_double_eq_tol (o.fps, 50.0, 1e-9);     /* slowest stage: cloud 20 ms */
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_latency_objective_follows_bandwidth)
+{
+  /* 100 Mbit/s: early 41, late 31.6, edge-only 60.04 -> late */
+  SnPlanner *p = planner (100e6);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 1);
+  sn_planner_free (p);
+  /* 2 Mbit/s: early 825, late 110, edge-only 62 -> edge-only */
+  p = planner (2e6);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 2);
+  sn_planner_free (p);
+  /* 1 Gbit/s: early 26.6, late 30.16 -> early */
+  p = planner (1e9);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_dwell_and_bandwidth_step)
+{
+  SnPlanner *p = planner (100e6);
+  sn_planner_set_min_dwell (p, 10);
+  SnPlanDecision d;
+  sn_planner_decide (p, &d);
+  ck_assert_str_eq (d.reason, "initial");
+  ck_assert_int_eq (d.chosen, 1);
+  sn_planner_set_bandwidth (p, 2e6);
+  /* Frames 2..10: dwell not over, the planner keeps "late". */
+  for (int f = 1; f < 10; f++) {
+    sn_planner_decide (p, &d);
+    ck_assert_int_eq (d.chosen, 1);
+    ck_assert (!d.changed);
+  }
+  sn_planner_decide (p, &d);
+  ck_assert (d.changed);
+  ck_assert_int_eq (d.chosen, 2);
+  ck_assert_str_eq (d.reason, "bandwidth");
+  ck_assert_double_eq_tol (d.old_prediction.latency_ms, 110.0, 1e-9);
+  ck_assert_double_eq_tol (d.new_prediction.latency_ms, 62.0, 1e-9);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_hysteresis)
+{
+  /* At 1 Gbit/s early (26.6) beats late (30.16) by 11.8%. */
+  SnPlanner *p = planner (1e9);
+  sn_planner_set_min_dwell (p, 0);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
+  /* Make late slightly better: 25.5 vs 26.6 is 4%, under the 10% margin. */
+  for (int i = 0; i < 50; i++)
+    sn_planner_observe_edge (p, 1, 15.34);
+  SnPathPrediction o;
+  sn_planner_predict (p, 1, &o);
+  ck_assert (o.latency_ms < 26.6 && o.latency_ms > 26.6 * 0.9);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
+  /* A clear win (> 10%) switches. */
+  for (int i = 0; i < 50; i++)
+    sn_planner_observe_edge (p, 1, 10);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 1);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_warmup_and_smoothing)
+{
+  SnPlanner *p = planner (100e6);
+  sn_planner_set_warmup (p, 2);
+  sn_planner_set_smoothing (p, 0.5);
+  SnPathPrediction o;
+  sn_planner_observe_edge (p, 0, 500);   /* cold: ignored */
+  sn_planner_observe_edge (p, 0, 500);   /* cold: ignored */
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.edge_ms, 5.0, 1e-9);
+  sn_planner_observe_edge (p, 0, 7);     /* 0.5 * 5 + 0.5 * 7 */
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.edge_ms, 6.0, 1e-9);
+  sn_planner_observe_bytes (p, 0, 100000);
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.bytes, 150000.0, 1e-6);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_qos_moves_work_off_the_edge)
+{
+  SnPlanner *p = planner (2e6);
+  sn_planner_set_frame_interval (p, 50);
+  sn_planner_set_min_dwell (p, 100);
+  SnPlanDecision d;
+  ck_assert_int_eq (sn_planner_decide (p, &d), 2);   /* edge-only: 60 ms edge */
+  /* The sink reports we are 1.5x too slow: 90 ms > 50 ms interval, so
+   * edge-only is infeasible and the planner leaves at once, dwell or not. */
+  sn_planner_observe_qos (p, 1.5);
+  sn_planner_decide (p, &d);
+  ck_assert (d.changed);
+  ck_assert_str_eq (d.reason, "qos");
+  ck_assert_int_eq (d.chosen, 1);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_other_objectives)
+{
+  SnPlanner *p = planner (100e6);
+  /* Throughput: early max(5,16,20)=20, late max(20,1.6,10)=20: tie broken
+   * by latency (late 31.6 < early 41). */
+  sn_planner_set_objective (p, SN_OBJECTIVE_THROUGHPUT);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 1);
+  sn_planner_free (p);
+
+  p = planner (100e6);
+  sn_planner_set_objective (p, SN_OBJECTIVE_BYTES);
+  sn_planner_set_latency_budget (p, 100);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 2);  /* 500 B, 60 ms */
+  sn_planner_free (p);
+
+  p = planner (100e6);
+  sn_planner_set_objective (p, SN_OBJECTIVE_BYTES);
+  sn_planner_set_latency_budget (p, 50);               /* edge-only (60 ms) out */
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 1);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_fidelity_floor)
+{
+  SnPlanner *p = planner (100e6);
+  sn_planner_set_fidelity_floor (p, 99);               /* late has 98 */
+  SnPathPrediction r[3];
+  ck_assert_int_eq (sn_planner_rank (p, r, 3), 3);
+  ck_assert_int_eq (r[0].path, 0);                     /* unknown fidelity: allowed */
+  ck_assert (!r[2].feasible);
+  ck_assert_int_eq (r[2].path, 1);
+  sn_planner_free (p);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("planner");
+  TCase *tc = tcase_create ("planner");
+  tcase_add_test (tc, test_predictions);
+  tcase_add_test (tc, test_latency_objective_follows_bandwidth);
+  tcase_add_test (tc, test_dwell_and_bandwidth_step);
+  tcase_add_test (tc, test_hysteresis);
+  tcase_add_test (tc, test_warmup_and_smoothing);
+  tcase_add_test (tc, test_qos_moves_work_off_the_edge);
+  tcase_add_test (tc, test_other_objectives);
+  tcase_add_test (tc, test_fidelity_floor);
+  suite_add_tcase (s, tc);
+  SRunner *sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
