@@ -1,0 +1,351 @@
+/* splitnn profile MODEL.onnx: time every cut's edge and cloud part here.
+ * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link.
+ *
+ * A profile is JSON: {"model": FINGERPRINT, "threads": N, "whole_ms": T,
+ * "cuts": [{"id": I, "name": S, "edge_ms": E, "cloud_ms": C}, ...]}.  The
+ * edge's profile comes from the camera box, the cloud's from the server;
+ * without them `plan` profiles this machine. */
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+#include "sn-cli.h"
+
+typedef struct {
+  int n_cuts;
+  double whole_ms;
+  double *edge_ms, *cloud_ms;
+} Profile;
+
+static void
+profile_clear (Profile *p)
+{
+  g_free (p->edge_ms);
+  g_free (p->cloud_ms);
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median wall time of `repeat` runs after one warm-up run. */
+static double
+time_segment (SnSegment *seg, const SnTensor *const *inputs, int repeat, GError **error)
+{
+  g_autofree double *t = g_new (double, repeat);
+  if (!sn_segment_run (seg, inputs, error))
+    return -1;
+  for (int r = 0; r < repeat; r++) {
+    gint64 t0 = g_get_monotonic_time ();
+    sn_segment_run (seg, inputs, NULL);
+    t[r] = (g_get_monotonic_time () - t0) / 1000.0;
+  }
+  qsort (t, repeat, sizeof (double), cmp_double);
+  return t[repeat / 2];
+}
+
+static SnTensor **
+zero_inputs (SnSegment *seg)
+{
+  int n = sn_segment_n_inputs (seg);
+  SnTensor **in = g_new0 (SnTensor *, n + 1);
+  for (int i = 0; i < n; i++) {
+    SnDType dt;
+    SnShape s;
+    sn_segment_input_info (seg, i, &dt, &s);
+    in[i] = sn_tensor_new (dt, &s);
+  }
+  return in;
+}
+
+static void
+free_inputs (SnTensor **in)
+{
+  for (int i = 0; in && in[i]; i++)
+    sn_tensor_free (in[i]);
+  g_free (in);
+}
+
+static gboolean
+measure_profile (SnModel *m, const SnCutSet *set, int threads, int repeat,
+    Profile *p, GError **error)
+{
+  p->n_cuts = sn_cut_set_n_cuts (set);
+  p->edge_ms = g_new0 (double, p->n_cuts);
+  p->cloud_ms = g_new0 (double, p->n_cuts);
+  SnSegment *whole = sn_segment_new (m, NULL, 0, NULL, 0, error);
+  if (!whole)
+    return FALSE;
+  sn_segment_set_threads (whole, threads);
+  SnTensor **in = zero_inputs (whole);
+  p->whole_ms = time_segment (whole, (const SnTensor * const *) in, repeat, error);
+  free_inputs (in);
+  sn_segment_free (whole);
+  if (p->whole_ms < 0)
+    return FALSE;
+  for (int i = 0; i < p->n_cuts; i++) {
+    SnSplit *split = sn_split_new (m, sn_cut_set_get (set, i), error);
+    if (!split)
+      return FALSE;
+    SnSegment *edge = sn_split_edge (split), *cloud = sn_split_cloud (split);
+    sn_segment_set_threads (edge, threads);
+    sn_segment_set_threads (cloud, threads);
+    SnTensor **ein = zero_inputs (edge), **cin = zero_inputs (cloud);
+    p->edge_ms[i] = time_segment (edge, (const SnTensor * const *) ein, repeat, error);
+    p->cloud_ms[i] = p->edge_ms[i] < 0 ? -1
+        : time_segment (cloud, (const SnTensor * const *) cin, repeat, error);
+    free_inputs (ein);
+    free_inputs (cin);
+    sn_split_free (split);
+    if (p->cloud_ms[i] < 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+load_profile (const char *path, const SnModel *m, const SnCutSet *set, Profile *p,
+    GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_file (parser, path, error))
+    return FALSE;
+  JsonNode *root = json_parser_get_root (parser);
+  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  if (!o || !json_object_has_member (o, "cuts") || !json_object_has_member (o, "whole_ms")) {
+    g_set_error (error, SN_ERROR, SN_ERROR_PARSE, "%s: not a splitnn profile", path);
+    return FALSE;
+  }
+  const char *fp = json_object_get_string_member_with_default (o, "model", "");
+  if (strcmp (fp, sn_model_fingerprint (m)) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH,
+        "%s: profile was made for model %.12s..., not %.12s...", path, fp,
+        sn_model_fingerprint (m));
+    return FALSE;
+  }
+  JsonArray *cuts = json_object_get_array_member (o, "cuts");
+  p->n_cuts = sn_cut_set_n_cuts (set);
+  p->whole_ms = json_object_get_double_member (o, "whole_ms");
+  p->edge_ms = g_new0 (double, p->n_cuts);
+  p->cloud_ms = g_new0 (double, p->n_cuts);
+  if (!cuts || (int) json_array_get_length (cuts) != p->n_cuts) {
+    g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH,
+        "%s: profile has a different number of cuts than the model", path);
+    return FALSE;
+  }
+  for (int i = 0; i < p->n_cuts; i++) {
+    JsonObject *c = json_array_get_object_element (cuts, i);
+    p->edge_ms[i] = json_object_get_double_member_with_default (c, "edge_ms", -1);
+    p->cloud_ms[i] = json_object_get_double_member_with_default (c, "cloud_ms", -1);
+  }
+  return TRUE;
+}
+
+int
+sn_cli_profile (int argc, char **argv)
+{
+  int threads = 1, repeat = 5;
+  GOptionEntry entries[] = {
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1)", "N" },
+    { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "Timed runs per segment; the median is kept (default 5)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx");
+  g_option_context_set_summary (ctx,
+      "Time every cut's edge and cloud part on this machine; prints a JSON profile for 'splitnn plan'.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sn_cli_parse (ctx, &argc, &argv, 1))
+    return 2;
+  if (threads < 1 || repeat < 1) {
+    fprintf (stderr, "splitnn: --threads and --repeat must be at least 1\n");
+    return 2;
+  }
+  GError *err = NULL;
+  SnModel *m = sn_model_load (argv[1], &err);
+  SnCutSet *set = m ? sn_cut_set_new (m, &err) : NULL;
+  Profile p = { 0 };
+  if (!set || !measure_profile (m, set, threads, repeat, &p, &err)) {
+    fprintf (stderr, "splitnn: %s\n", err->message);
+    g_error_free (err);
+    profile_clear (&p);
+    sn_cut_set_free (set);
+    sn_model_free (m);
+    return 1;
+  }
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, sn_model_fingerprint (m));
+  json_builder_set_member_name (b, "threads");
+  json_builder_add_int_value (b, threads);
+  json_builder_set_member_name (b, "whole_ms");
+  json_builder_add_double_value (b, p.whole_ms);
+  json_builder_set_member_name (b, "cuts");
+  json_builder_begin_array (b);
+  for (int i = 0; i < p.n_cuts; i++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, i);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, sn_cut_set_get (set, i)->name);
+    json_builder_set_member_name (b, "edge_ms");
+    json_builder_add_double_value (b, p.edge_ms[i]);
+    json_builder_set_member_name (b, "cloud_ms");
+    json_builder_add_double_value (b, p.cloud_ms[i]);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *s = json_to_string (root, TRUE);
+  puts (s);
+  profile_clear (&p);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+  return 0;
+}
+
+/* "2M", "500k", "1.5G", "800000" in bits per second. */
+static gboolean
+parse_rate (const char *s, double *out)
+{
+  char *end;
+  double v = g_ascii_strtod (s, &end);
+  double mult = 1;
+  switch (g_ascii_toupper (*end)) {
+    case 'K': mult = 1e3; end++; break;
+    case 'M': mult = 1e6; end++; break;
+    case 'G': mult = 1e9; end++; break;
+    default: break;
+  }
+  if (g_ascii_strncasecmp (end, "bit", 3) == 0)
+    end += 3;
+  if (end == s || *end || !(v > 0))
+    return FALSE;
+  *out = v * mult;
+  return TRUE;
+}
+
+int
+sn_cli_plan (int argc, char **argv)
+{
+  g_autofree char *bandwidth_s = NULL, *edge_profile = NULL, *cloud_profile = NULL;
+  g_autofree char *objective_s = NULL;
+  int bits = 4, threads = 1;
+  double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0;
+  double jpeg_bytes = 53000, result_bytes = 1000;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "bandwidth", 'b', 0, G_OPTION_ARG_STRING, &bandwidth_s, "Link rate, e.g. 2M, 500k, 1G (bit/s); required", "RATE" },
+    { "edge-profile", 0, 0, G_OPTION_ARG_FILENAME, &edge_profile, "Profile measured on the edge device (default: profile here)", "FILE" },
+    { "cloud-profile", 0, 0, G_OPTION_ARG_FILENAME, &cloud_profile, "Profile measured on the cloud server (default: profile here)", "FILE" },
+    { "edge-slowdown", 0, 0, G_OPTION_ARG_DOUBLE, &edge_slowdown, "Scale edge times by X (an edge X times slower than the profile's machine)", "X" },
+    { "bits", 0, 0, G_OPTION_ARG_INT, &bits, "Feature bits per value (default 4)", "N" },
+    { "compression", 0, 0, G_OPTION_ARG_DOUBLE, &compression, "Codec ratio applied to the quantized feature (default 1)", "R" },
+    { "jpeg-bytes", 0, 0, G_OPTION_ARG_DOUBLE, &jpeg_bytes, "Bytes per frame of the cloud-only path (default 53000)", "B" },
+    { "rtt", 0, 0, G_OPTION_ARG_DOUBLE, &rtt, "Round-trip time in ms (default 0)", "MS" },
+    { "objective", 0, 0, G_OPTION_ARG_STRING, &objective_s, "latency (default), throughput or bytes", "OBJ" },
+    { "latency-budget", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "Latency budget in ms for --objective bytes", "MS" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads when profiling here (default 1)", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per path, best first", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx");
+  g_option_context_set_summary (ctx,
+      "Rank the paths (every cut, edge-only, cloud-only) by predicted latency or throughput on a link.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sn_cli_parse (ctx, &argc, &argv, 1))
+    return 2;
+  double bandwidth = 0;
+  SnObjective objective = SN_OBJECTIVE_LATENCY;
+  if (!bandwidth_s || !parse_rate (bandwidth_s, &bandwidth)) {
+    fprintf (stderr, "splitnn: --bandwidth RATE is required, in bit/s like 2M, 500k or 1G\n");
+    return 2;
+  }
+  if (objective_s) {
+    if (strcmp (objective_s, "throughput") == 0)
+      objective = SN_OBJECTIVE_THROUGHPUT;
+    else if (strcmp (objective_s, "bytes") == 0)
+      objective = SN_OBJECTIVE_BYTES;
+    else if (strcmp (objective_s, "latency") != 0) {
+      fprintf (stderr, "splitnn: --objective must be latency, throughput or bytes\n");
+      return 2;
+    }
+  }
+  if (bits < 1 || bits > 32 || compression <= 0 || edge_slowdown <= 0 || threads < 1) {
+    fprintf (stderr, "splitnn: --bits must be 1-32; --compression, --edge-slowdown, --threads positive\n");
+    return 2;
+  }
+
+  GError *err = NULL;
+  Profile edge = { 0 }, cloud = { 0 };
+  SnModel *m = sn_model_load (argv[1], &err);
+  SnCutSet *set = m ? sn_cut_set_new (m, &err) : NULL;
+  int status = 1;
+  g_autofree SnPathPrior *priors = NULL;
+  g_autofree SnPathPrediction *rank = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  if (!set)
+    goto out;
+  if (edge_profile ? !load_profile (edge_profile, m, set, &edge, &err)
+      : !measure_profile (m, set, threads, 3, &edge, &err))
+    goto out;
+  if (cloud_profile ? !load_profile (cloud_profile, m, set, &cloud, &err)
+      : !measure_profile (m, set, threads, 3, &cloud, &err))
+    goto out;
+
+  int n_cuts = sn_cut_set_n_cuts (set), n = n_cuts + 2;
+  priors = g_new0 (SnPathPrior, n);
+  for (int i = 0; i < n_cuts; i++) {
+    const SnCut *c = sn_cut_set_get (set, i);
+    char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
+    g_ptr_array_add (names, name);
+    priors[i] = (SnPathPrior) { name, edge.edge_ms[i] * edge_slowdown, cloud.cloud_ms[i],
+      sn_cut_bytes (c, bits) / compression, -1 };
+  }
+  priors[n_cuts] = (SnPathPrior) { "edge-only", edge.whole_ms * edge_slowdown, 0, result_bytes, -1 };
+  priors[n_cuts + 1] = (SnPathPrior) { "cloud-only (JPEG)", 0, cloud.whole_ms, jpeg_bytes, -1 };
+  SnPlanner *planner = sn_planner_new (priors, n);
+  sn_planner_set_bandwidth (planner, bandwidth);
+  sn_planner_set_rtt (planner, rtt);
+  sn_planner_set_objective (planner, objective);
+  sn_planner_set_latency_budget (planner, budget);
+  rank = g_new (SnPathPrediction, n);
+  sn_planner_rank (planner, rank, n);
+  if (!json)
+    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s\n", "rank", "path", "edge ms", "link ms",
+        "cloud ms", "total ms", "bytes", "fps");
+  for (int r = 0; r < n; r++) {
+    const SnPathPrediction *o = &rank[r];
+    const char *name = sn_planner_path_name (planner, o->path);
+    if (json) {
+      printf ("{\"rank\": %d, \"path\": \"%s\", \"edge_ms\": %.3f, \"link_ms\": %.3f, "
+          "\"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, \"fps\": %.2f, "
+          "\"feasible\": %s}\n", r + 1, name, o->edge_ms, o->link_ms, o->cloud_ms,
+          o->latency_ms, o->bytes, o->fps, o->feasible ? "true" : "false");
+    } else {
+      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f%s\n", r + 1, name,
+          o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps,
+          o->feasible ? "" : "  (infeasible)");
+    }
+  }
+  sn_planner_free (planner);
+  status = 0;
+
+out:
+  if (err) {
+    fprintf (stderr, "splitnn: %s\n", err->message);
+    g_error_free (err);
+  }
+  profile_clear (&edge);
+  profile_clear (&cloud);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+  return status;
+}
