@@ -500,6 +500,13 @@ reduce_prepare (SnNode *node, ReduceKind kind, GError **error)
   int64_t axes[SN_MAX_DIMS];
   int n_axes = 0;
   if (axes_input) {
+    /* Silently ignoring a stale attribute would reduce every axis. */
+    if (sn_node_attr (node, "axes")) {
+      sn_node_set_error (error, node, SN_ERROR_INVALID_MODEL,
+          "attribute 'axes' is not allowed in opset %d; axes are input 1",
+          node->opset);
+      return FALSE;
+    }
     if (node->n_inputs > 1 && node->inputs[1]) {
       n_axes = sn_node_const_ints (node, 1, axes, SN_MAX_DIMS, error);
       if (n_axes < 0)
