@@ -118,6 +118,40 @@ sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
   g_ptr_array_add (g->inits, t);
 }
 
+static Onnx__StringStringEntryProto *
+entry (SnTestGraph *g, const char *key, const char *value)
+{
+  Onnx__StringStringEntryProto *e = keep (g, g_new0 (Onnx__StringStringEntryProto, 1));
+  onnx__string_string_entry_proto__init (e);
+  e->key = keep (g, g_strdup (key));
+  e->value = keep (g, g_strdup (value));
+  return e;
+}
+
+void
+sn_test_graph_initializer_external (SnTestGraph *g, const char *name, int rank,
+    const int64_t *dims, const char *location, int64_t offset, int64_t length)
+{
+  Onnx__TensorProto *t = keep (g, g_new0 (Onnx__TensorProto, 1));
+  onnx__tensor_proto__init (t);
+  t->name = keep (g, g_strdup (name));
+  t->n_dims = rank;
+  t->dims = keep (g, g_memdup2 (dims, rank * sizeof (int64_t)));
+  t->has_data_type = TRUE;
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t->has_data_location = TRUE;
+  t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  Onnx__StringStringEntryProto **ext = keep (g, g_new0 (Onnx__StringStringEntryProto *, 3));
+  ext[0] = entry (g, "location", location);
+  g_autofree char *off = g_strdup_printf ("%" G_GINT64_FORMAT, offset);
+  g_autofree char *len = g_strdup_printf ("%" G_GINT64_FORMAT, length);
+  ext[1] = entry (g, "offset", off);
+  ext[2] = entry (g, "length", len);
+  t->n_external_data = 3;
+  t->external_data = ext;
+  g_ptr_array_add (g->inits, t);
+}
+
 static char **
 strv (SnTestGraph *g, const char *const *v, size_t *n)
 {
@@ -183,11 +217,7 @@ sn_test_graph_attr_float (SnTestGraph *g, const char *name, float v)
 void
 sn_test_graph_metadata (SnTestGraph *g, const char *key, const char *value)
 {
-  Onnx__StringStringEntryProto *e = keep (g, g_new0 (Onnx__StringStringEntryProto, 1));
-  onnx__string_string_entry_proto__init (e);
-  e->key = keep (g, g_strdup (key));
-  e->value = keep (g, g_strdup (value));
-  g_ptr_array_add (g->meta, e);
+  g_ptr_array_add (g->meta, entry (g, key, value));
 }
 
 guint8 *

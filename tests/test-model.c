@@ -308,6 +308,84 @@ START_TEST (test_npy_roundtrip)
 }
 END_TEST
 
+/* y = Conv(x, W) with a 1x1 kernel: y[c] = sum_k W[c][k] x[k]. */
+static guint8 *
+conv_model_external (const char *location, int64_t offset, size_t *len)
+{
+  static const int64_t x_dims[] = { 1, 2, 1, 1 }, w_dims[] = { 3, 2, 1, 1 };
+  static const int64_t y_dims[] = { 1, 3, 1, 1 };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, x_dims);
+  sn_test_graph_output (g, "y", 4, y_dims);
+  sn_test_graph_initializer_external (g, "W", 4, w_dims, location, offset, 6 * sizeof (float));
+  sn_test_graph_node (g, "Conv", "conv", (const char *[]) { "x", "W", NULL },
+      (const char *[]) { "y", NULL });
+  guint8 *buf = sn_test_graph_serialize (g, len);
+  sn_test_graph_free (g);
+  return buf;
+}
+
+START_TEST (test_external_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sn-ext-XXXXXX", NULL);
+  ck_assert_ptr_nonnull (dir);
+  /* 8 bytes of padding, then W = [[1,2],[3,4],[5,6]]. */
+  float blob[8] = { -1, -1, 1, 2, 3, 4, 5, 6 };
+  g_autofree char *weights = g_build_filename (dir, "weights.bin", NULL);
+  ck_assert (g_file_set_contents (weights, (char *) blob, sizeof blob, NULL));
+  size_t len;
+  g_autofree guint8 *buf = conv_model_external ("weights.bin", 8, &len);
+  g_autofree char *model_path = g_build_filename (dir, "model.onnx", NULL);
+  ck_assert (g_file_set_contents (model_path, (char *) buf, len, NULL));
+
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnSegment *s = sn_segment_new (m, NULL, 0, NULL, 0, &err);
+  ck_assert_ptr_nonnull (s);
+  int64_t xd[] = { 1, 2, 1, 1 };
+  SnShape xs = sn_shape_make (4, xd);
+  float xv[2] = { 10, 100 };
+  g_autoptr (SnTensor) x = sn_tensor_new_wrap (SN_DTYPE_FLOAT32, &xs, xv);
+  ck_assert (sn_segment_run (s, (const SnTensor *[]) { x }, &err));
+  const float *y = sn_segment_output (s, 0)->data;
+  ck_assert_float_eq (y[0], 210);
+  ck_assert_float_eq (y[1], 430);
+  ck_assert_float_eq (y[2], 650);
+  sn_segment_free (s);
+  sn_model_free (m);
+
+  /* The same model from memory has no folder to resolve the file in. */
+  m = sn_model_load_from_data (buf, len, NULL, &err);
+  assert_error (m, err, SN_ERROR_INVALID_MODEL, "'W'");
+  g_clear_error (&err);
+
+  /* Locations may not leave the model's folder. */
+  g_autofree guint8 *esc = conv_model_external ("../weights.bin", 8, &len);
+  ck_assert (g_file_set_contents (model_path, (char *) esc, len, NULL));
+  m = sn_model_load (model_path, &err);
+  assert_error (m, err, SN_ERROR_INVALID_MODEL, "../weights.bin");
+  g_clear_error (&err);
+
+  /* A file too short for the declared range. */
+  g_autofree guint8 *far = conv_model_external ("weights.bin", 16, &len);
+  ck_assert (g_file_set_contents (model_path, (char *) far, len, NULL));
+  m = sn_model_load (model_path, &err);
+  assert_error (m, err, SN_ERROR_INVALID_MODEL, "weights.bin");
+  g_clear_error (&err);
+
+  /* A missing file. */
+  g_unlink (weights);
+  g_autofree guint8 *ok = conv_model_external ("weights.bin", 8, &len);
+  ck_assert (g_file_set_contents (model_path, (char *) ok, len, NULL));
+  m = sn_model_load (model_path, &err);
+  assert_error (m, err, SN_ERROR_IO, "weights.bin");
+  g_clear_error (&err);
+  g_unlink (model_path);
+  g_rmdir (dir);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -325,6 +403,7 @@ main (void)
   tcase_add_test (tc, test_garbage_and_bit_flips);
   tcase_add_test (tc, test_segment_errors);
   tcase_add_test (tc, test_npy_roundtrip);
+  tcase_add_test (tc, test_external_data);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
