@@ -76,6 +76,53 @@ cut_entry_new (SnCutSet *set, const char *name, const char *const *tensors, int 
   return c;
 }
 
+/* Marks everything reachable backwards from `from` without crossing `stop`. */
+static void
+mark_ancestors (SnModel *m, SnValue *from, const guint8 *stop, guint8 *mark)
+{
+  g_autoptr (GPtrArray) stack = g_ptr_array_new ();
+  g_ptr_array_add (stack, from);
+  while (stack->len) {
+    SnValue *v = g_ptr_array_steal_index (stack, stack->len - 1);
+    if (mark[v->index] || (stop && stop[v->index]) || v->constant)
+      continue;
+    mark[v->index] = 1;
+    if (v->producer)
+      for (int k = 0; k < v->producer->n_inputs; k++)
+        if (v->producer->inputs[k])
+          g_ptr_array_add (stack, v->producer->inputs[k]);
+  }
+}
+
+/* When a tensor set is not a cut, some value computed before the cut is
+ * also read after it.  Returns the latest such value (the one a user would
+ * add to the cut), or NULL when the set separates the graph. */
+static const char *
+find_leak (SnModel *m, const char *const *tensors, int n)
+{
+  guint nv = m->values->len;
+  g_autofree guint8 *in_cut = g_new0 (guint8, nv);
+  g_autofree guint8 *cloud_needs = g_new0 (guint8, nv);
+  g_autofree guint8 *edge_computes = g_new0 (guint8, nv);
+  for (int i = 0; i < n; i++)
+    in_cut[sn_model_lookup_value (m, tensors[i])->index] = 1;
+  for (guint i = 0; i < m->outputs->len; i++)
+    mark_ancestors (m, g_ptr_array_index (m->outputs, i), in_cut, cloud_needs);
+  for (int i = 0; i < n; i++)
+    mark_ancestors (m, sn_model_lookup_value (m, tensors[i]), NULL, edge_computes);
+  const SnValue *latest = NULL;
+  int latest_at = -2;           /* graph inputs (no producer) rank lowest */
+  for (guint v = 0; v < nv; v++) {
+    const SnValue *val = g_ptr_array_index (m->values, v);
+    int at = val->producer ? val->producer->index : -1;
+    if (cloud_needs[v] && edge_computes[v] && !in_cut[v] && at > latest_at) {
+      latest = val;
+      latest_at = at;
+    }
+  }
+  return latest ? latest->name : NULL;
+}
+
 const SnCut *
 sn_cut_set_add (SnCutSet *set, const char *name, const char *const *tensors,
     int n_tensors, GError **error)
@@ -92,6 +139,13 @@ sn_cut_set_add (SnCutSet *set, const char *name, const char *const *tensors,
           tensors[i]);
       return NULL;
     }
+  }
+  const char *leak = find_leak (set->model, tensors, n_tensors);
+  if (leak) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "cut '%s' does not separate the graph: the cloud side also needs '%s', "
+        "which is computed before the cut", name ? name : tensors[0], leak);
+    return NULL;
   }
   double ef, cf;
   GError *err = NULL;
@@ -227,19 +281,26 @@ enumerate (SnCutSet *set, GError **error)
    * cloud-only and edge-only. */
   double total = flops_before[n];
   for (guint p = 1; p < n; p++) {
-    guint q = p;                /* [p, q] is a plateau of equal bytes */
-    while (q + 1 < n && live_bytes[q + 1] == live_bytes[p])
+    /* The maximal plateau of equal bytes around p, ends included: a cut
+     * as small as the input itself (after the first activation) counts. */
+    guint s0 = p, q = p;
+    while (s0 > 0 && live_bytes[s0 - 1] == live_bytes[p])
+      s0--;
+    while (q < n && live_bytes[q + 1] == live_bytes[p])
       q++;
-    if (live_bytes[p - 1] > live_bytes[p] && live_bytes[q + 1] > live_bytes[q]) {
-      char **names = g_ptr_array_index (live_sets, q);
+    gboolean left = s0 == 0 || live_bytes[s0 - 1] > live_bytes[p];
+    gboolean right = q == n || live_bytes[q + 1] > live_bytes[p];
+    guint at = MIN (q, n - 1);   /* last interior position: after the activation */
+    if (left && right && at >= p) {
+      char **names = g_ptr_array_index (live_sets, at);
       int k = g_strv_length (names);
       CutEntry *c = cut_entry_new (set, NULL, (const char *const *) names, k);
       c->pub.id = set->cuts->len;
-      c->pub.edge_flops = flops_before[q];
-      c->pub.cloud_flops = total - flops_before[q];
+      c->pub.edge_flops = flops_before[at];
+      c->pub.cloud_flops = total - flops_before[at];
       g_ptr_array_add (set->cuts, c);
     }
-    p = q;
+    p = MAX (p, at);
   }
   g_ptr_array_unref (live_sets);
   return TRUE;

@@ -67,7 +67,14 @@ START_TEST (test_truncated_every_length)
     /* A fresh copy of exactly `cut` bytes lets ASan catch any over-read. */
     g_autofree guint8 *prefix = g_memdup2 (buf, cut ? cut : 1);
     SnModel *m = sn_model_load_from_data (prefix, cut, NULL, &err);
-    ck_assert_msg (m == NULL, "a %zu-byte prefix of %zu loaded", cut, len);
+    if (m) {
+      /* A prefix that ends between top-level fields is a valid model that
+       * lacks the later fields (here the metadata, packed last). */
+      ck_assert_msg (sn_model_metadata (m, "splitnn.test") == NULL,
+          "the %zu-byte prefix of %zu loaded with all its fields", cut, len);
+      sn_model_free (m);
+      continue;
+    }
     ck_assert_ptr_nonnull (err);
     ck_assert (err->message && *err->message);
     if (err->code == SN_ERROR_PARSE) {
