@@ -39,6 +39,12 @@ SnValue *sn_model_lookup_value (const SnModel *model, const char *name);
 G_END_DECLS
 
 G_BEGIN_DECLS
+/* Loads a model with some graph inputs fixed to given values: bound[i]
+ * (NULL to leave input i free) replaces the i-th non-initializer graph input
+ * by a constant, so inputs that define shapes can be folded.  The
+ * conformance runner uses it for tests that feed e.g. Reshape's shape. */
+SnModel *sn_model_load_bound (const char *path, SnTensor *const *bound,
+    int n_bound, GError **error);
 /* Parses a serialized onnx.TensorProto (the conformance suite's .pb files). */
 SnTensor *sn_onnx_parse_tensor (const void *data, size_t len, GError **error);
 G_END_DECLS

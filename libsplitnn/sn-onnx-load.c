@@ -578,7 +578,7 @@ topo_order (const Onnx__GraphProto *g, GHashTable *defined, GError **error)
 
 static gboolean
 load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
-    GError **error)
+    SnTensor *const *bound, int n_bound, GError **error)
 {
   /* Initializers become constant values. */
   for (size_t i = 0; i < g->n_initializer; i++) {
@@ -612,6 +612,7 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
 
   /* Graph inputs that are not initializers are the model's inputs.  (Old
    * exporters list initializers as inputs too; those keep their value.) */
+  int n_inputs_seen = 0;
   for (size_t i = 0; i < g->n_input; i++) {
     const Onnx__ValueInfoProto *vi = g->input[i];
     if (!vi->name || !*vi->name) {
@@ -623,6 +624,22 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
     SnValue *v = model_add_value (model, vi->name);
     if (!shape_from_type (v, vi->type, error))
       return FALSE;
+    const SnTensor *b = n_inputs_seen < n_bound ? bound[n_inputs_seen] : NULL;
+    n_inputs_seen++;
+    if (b) {
+      /* A bound input is a constant from here on (see sn_model_load_bound). */
+      if (b->dtype != v->dtype || (v->shape_known && v->shape.rank != b->shape.rank)) {
+        g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+            "value bound to graph input '%s' is %s of rank %d, the input is %s of rank %d",
+            vi->name, sn_dtype_name (b->dtype), b->shape.rank, sn_dtype_name (v->dtype),
+            v->shape.rank);
+        return FALSE;
+      }
+      v->constant = sn_tensor_copy (b);
+      v->shape = b->shape;
+      v->shape_known = TRUE;
+      continue;
+    }
     if (!v->shape_known) {
       g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED,
           "graph input '%s' has no shape; static shapes are required", vi->name);
@@ -780,7 +797,7 @@ fingerprint (SnModel *model, const void *data, size_t len)
 
 static SnModel *
 load_from_data (const void *data, size_t len, const char *base_dir,
-    const char *source, GError **error)
+    const char *source, SnTensor *const *bound, int n_bound, GError **error)
 {
   Onnx__ModelProto *mp = onnx__model_proto__unpack (NULL, len, data);
   if (!mp) {
@@ -816,7 +833,7 @@ load_from_data (const void *data, size_t len, const char *base_dir,
       if (mp->metadata_props[i]->key)
         g_hash_table_replace (model->metadata, g_strdup (mp->metadata_props[i]->key),
             g_strdup (mp->metadata_props[i]->value ? mp->metadata_props[i]->value : ""));
-    ok = load_graph (model, mp->graph, base_dir, &err);
+    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, &err);
   }
   onnx__model_proto__free_unpacked (mp, NULL);
   if (!ok) {
@@ -833,11 +850,18 @@ sn_model_load_from_data (const void *data, size_t len, const char *base_dir,
     GError **error)
 {
   g_return_val_if_fail (data != NULL || len == 0, NULL);
-  return load_from_data (data, len, base_dir, "<memory>", error);
+  return load_from_data (data, len, base_dir, "<memory>", NULL, 0, error);
 }
 
 SnModel *
 sn_model_load (const char *path, GError **error)
+{
+  return sn_model_load_bound (path, NULL, 0, error);
+}
+
+SnModel *
+sn_model_load_bound (const char *path, SnTensor *const *bound, int n_bound,
+    GError **error)
 {
   g_autofree char *contents = NULL;
   gsize len = 0;
@@ -848,7 +872,7 @@ sn_model_load (const char *path, GError **error)
     return NULL;
   }
   g_autofree char *dir = g_path_get_dirname (path);
-  return load_from_data (contents, len, dir, path, error);
+  return load_from_data (contents, len, dir, path, bound, n_bound, error);
 }
 
 SnTensor *

@@ -36,6 +36,19 @@ static const Tolerance loose[] = {
   { "test_Linear", 1e-4, 1e-4, "sums of many products" },
 };
 
+/* Tests whose stored outputs disagree with the operator's own definition.
+ * Checked with NumPy: e.g. test_hannwindow_expanded stores 0.0954861 and
+ * 0.0955404 for n = 1 and n = 9 of a symmetric window, whose exact values
+ * are both 0.0954915 (the data was made with a low-precision pi).  They are
+ * reported as skipped, with this reason, never as passed. */
+static const struct {
+  const char *prefix, *why;
+} bad_reference[] = {
+  { "test_blackmanwindow", "reference data inexact (low-precision pi in ONNX 1.12's generator)" },
+  { "test_hammingwindow", "reference data inexact (low-precision pi in ONNX 1.12's generator)" },
+  { "test_hannwindow", "reference data inexact (low-precision pi in ONNX 1.12's generator)" },
+};
+
 static gboolean verbose;
 static GHashTable *skip_reasons;  /* reason -> count */
 
@@ -112,12 +125,61 @@ compare (const char *name, const SnTensor *got, const SnTensor *want,
 
 typedef enum { RESULT_PASS, RESULT_FAIL, RESULT_SKIP } Result;
 
+/* Integer and bool inputs of the first data set are bound as constants:
+ * they are shapes, axes, indices or counts that this engine needs at load
+ * time.  Every data set must then agree on them (checked in run_one). */
+static SnTensor **
+bind_integer_inputs (const char *dir, int *n_out)
+{
+  g_autofree char *set_dir = g_build_filename (dir, "test_data_set_0", NULL);
+  GPtrArray *all = g_ptr_array_new ();
+  gboolean any = FALSE;
+  for (int i = 0;; i++) {
+    g_autofree char *f = g_strdup_printf ("%s/input_%d.pb", set_dir, i);
+    if (!g_file_test (f, G_FILE_TEST_EXISTS))
+      break;
+    SnTensor *t = read_pb (f, NULL);
+    if (t && t->dtype == SN_DTYPE_FLOAT32) {
+      sn_tensor_free (t);
+      t = NULL;
+    }
+    any |= t != NULL;
+    g_ptr_array_add (all, t);
+  }
+  *n_out = all->len;
+  if (!any) {
+    g_ptr_array_free (all, TRUE);
+    *n_out = 0;
+    return NULL;
+  }
+  return (SnTensor **) g_ptr_array_free (all, FALSE);
+}
+
+static void
+free_bound (SnTensor **bound, int n)
+{
+  for (int i = 0; i < n; i++)
+    sn_tensor_free (bound[i]);
+  g_free (bound);
+}
+
 static Result
 run_one (const char *dir, const char *test, GString *msg)
 {
   g_autofree char *model_path = g_build_filename (dir, "model.onnx", NULL);
   GError *err = NULL;
-  SnModel *model = sn_model_load (model_path, &err);
+  for (size_t i = 0; i < G_N_ELEMENTS (bad_reference); i++) {
+    if (g_str_has_prefix (test, bad_reference[i].prefix)) {
+      g_string_append (msg, bad_reference[i].why);
+      gpointer c = g_hash_table_lookup (skip_reasons, bad_reference[i].why);
+      g_hash_table_replace (skip_reasons, g_strdup (bad_reference[i].why),
+          GINT_TO_POINTER (GPOINTER_TO_INT (c) + 1));
+      return RESULT_SKIP;
+    }
+  }
+  int n_bound = 0;
+  SnTensor **bound = bind_integer_inputs (dir, &n_bound);
+  SnModel *model = sn_model_load_bound (model_path, bound, n_bound, &err);
   if (!model) {
     gboolean unsupported = g_error_matches (err, SN_ERROR, SN_ERROR_UNSUPPORTED);
     g_string_append (msg, err->message);
@@ -137,6 +199,7 @@ run_one (const char *dir, const char *test, GString *msg)
       g_hash_table_replace (skip_reasons, g_strdup (k), GINT_TO_POINTER (GPOINTER_TO_INT (c) + 1));
     }
     g_error_free (err);
+    free_bound (bound, n_bound);
     return unsupported ? RESULT_SKIP : RESULT_FAIL;
   }
 
@@ -153,6 +216,7 @@ run_one (const char *dir, const char *test, GString *msg)
     g_string_append_printf (msg, "segment: %s", err->message);
     g_error_free (err);
     sn_model_free (model);
+    free_bound (bound, n_bound);
     return RESULT_FAIL;
   }
 
@@ -164,14 +228,27 @@ run_one (const char *dir, const char *test, GString *msg)
     int n_in = sn_segment_n_inputs (seg);
     SnTensor *inputs[n_in + 1];
     memset (inputs, 0, sizeof inputs);
-    for (int i = 0; i < n_in && result == RESULT_PASS; i++) {
+    for (int i = 0, k = 0; k < n_in && result == RESULT_PASS; i++) {
       g_autofree char *f = g_strdup_printf ("%s/input_%d.pb", set_dir, i);
-      inputs[i] = read_pb (f, &err);
-      if (!inputs[i]) {
+      SnTensor *t = read_pb (f, &err);
+      if (!t) {
         g_string_append_printf (msg, "%s: %s", f, err->message);
         result = g_error_matches (err, SN_ERROR, SN_ERROR_UNSUPPORTED) ? RESULT_SKIP : RESULT_FAIL;
         g_clear_error (&err);
+        break;
       }
+      if (i < n_bound && bound[i]) {
+        /* Bound at load from data set 0; later sets must not differ. */
+        gboolean same = sn_shape_equal (&t->shape, &bound[i]->shape)
+            && memcmp (t->data, bound[i]->data, sn_tensor_nbytes (t)) == 0;
+        sn_tensor_free (t);
+        if (!same) {
+          g_string_append_printf (msg, "%s differs from data set 0 in a load-time input", set_name);
+          result = RESULT_SKIP;
+        }
+        continue;
+      }
+      inputs[k++] = t;
     }
     if (result == RESULT_PASS && !sn_segment_run (seg, (const SnTensor * const *) inputs, &err)) {
       g_string_append_printf (msg, "%s: run: %s", set_name, err->message);
@@ -200,6 +277,7 @@ run_one (const char *dir, const char *test, GString *msg)
   }
   sn_segment_free (seg);
   sn_model_free (model);
+  free_bound (bound, n_bound);
   return result;
 }
 
