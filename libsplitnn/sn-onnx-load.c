@@ -476,8 +476,17 @@ fold_node (SnNode *node)
 {
   const SnTensor *in[node->n_inputs + 1];
   SnTensor *out[node->n_outputs + 1];
-  for (int i = 0; i < node->n_inputs; i++)
-    in[i] = node->inputs[i] ? node->inputs[i]->constant : NULL;
+  /* Shape and Size read only the shape of a non-constant input: give them a
+   * data-less tensor that carries it. */
+  SnTensor shape_only[node->n_inputs + 1];
+  for (int i = 0; i < node->n_inputs; i++) {
+    const SnValue *v = node->inputs[i];
+    in[i] = v ? v->constant : NULL;
+    if (v && !v->constant) {
+      shape_only[i] = (SnTensor) { .dtype = v->dtype, .shape = v->shape };
+      in[i] = &shape_only[i];
+    }
+  }
   for (int i = 0; i < node->n_outputs; i++) {
     SnValue *v = node->outputs[i];
     out[i] = v ? sn_tensor_new (v->dtype, &v->shape) : NULL;
@@ -743,7 +752,10 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
         return FALSE;
       }
     }
-    if (node_all_inputs_constant (node))
+    /* Shape and Size depend only on static shapes, so they always fold;
+     * that makes exported shape arithmetic constant. */
+    if (node_all_inputs_constant (node) || strcmp (node->op_type, "Shape") == 0
+        || strcmp (node->op_type, "Size") == 0)
       fold_node (node);
   }
 
