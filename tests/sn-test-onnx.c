@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <splitnn/splitnn.h>
+
 #include "onnx.pb-c.h"
 
 struct SnTestGraph {
@@ -116,6 +118,20 @@ sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
   t->raw_data.len = n_values * sizeof (float);
   t->raw_data.data = keep (g, g_memdup2 (values, n_values * sizeof (float)));
   g_ptr_array_add (g->inits, t);
+}
+
+void
+sn_test_graph_initializer_f16 (SnTestGraph *g, const char *name, int rank,
+    const int64_t *dims, const float *values, size_t n_values)
+{
+  sn_test_graph_initializer (g, name, rank, dims, values, 0);
+  Onnx__TensorProto *t = g_ptr_array_index (g->inits, g->inits->len - 1);
+  guint16 *half = keep (g, g_new (guint16, n_values + 1));
+  for (size_t i = 0; i < n_values; i++)
+    half[i] = sn_float_to_half (values[i]);
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+  t->raw_data.len = n_values * 2;
+  t->raw_data.data = (guint8 *) half;
 }
 
 static Onnx__StringStringEntryProto *

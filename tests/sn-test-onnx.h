@@ -15,6 +15,9 @@ void sn_test_graph_output (SnTestGraph *g, const char *name, int rank, const int
 /* A float32 initializer; n_values may deliberately disagree with dims. */
 void sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const float *values, size_t n_values);
+/* A float16 initializer (values rounded to half precision). */
+void sn_test_graph_initializer_f16 (SnTestGraph *g, const char *name, int rank,
+    const int64_t *dims, const float *values, size_t n_values);
 /* A float32 initializer whose data lives in an external file. */
 void sn_test_graph_initializer_external (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const char *location, int64_t offset, int64_t length);

@@ -393,6 +393,44 @@ START_TEST (test_external_data)
 }
 END_TEST
 
+/* Weights stored as float16 and cast to float32 at load (constant folding),
+ * as exporters of half-precision models do. */
+START_TEST (test_float16_initializer)
+{
+  static const int64_t d3[] = { 3 };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 1, d3);
+  sn_test_graph_output (g, "y", 1, d3);
+  float w[3] = { 0.1f, -2.5f, 65504.0f };
+  sn_test_graph_initializer_f16 (g, "w16", 1, d3, w, 3);
+  sn_test_graph_node (g, "Cast", "cast", (const char *[]) { "w16", NULL }, (const char *[]) { "w", NULL });
+  sn_test_graph_attr_int (g, "to", SN_DTYPE_FLOAT32);
+  sn_test_graph_node (g, "Add", "add", (const char *[]) { "x", "w", NULL }, (const char *[]) { "y", NULL });
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  GError *err = NULL;
+  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnModelInfo info;
+  sn_model_get_info (m, &info);
+  ck_assert_int_eq (info.param_bytes, 6);       /* stored as half */
+  SnSegment *s = sn_segment_new (m, NULL, 0, NULL, 0, &err);
+  ck_assert_int_eq (sn_segment_n_nodes (s), 1); /* the Cast was folded */
+  float xv[3] = { 1, 1, 1 };
+  SnShape xs = sn_shape_make (1, d3);
+  g_autoptr (SnTensor) x = sn_tensor_new_wrap (SN_DTYPE_FLOAT32, &xs, xv);
+  ck_assert (sn_segment_run (s, (const SnTensor *[]) { x }, &err));
+  const float *y = sn_segment_output (s, 0)->data;
+  /* 0.1 is not a half: it rounds to 0.0999755859375. */
+  ck_assert_float_eq (y[0], 1.0f + 0.0999755859375f);
+  ck_assert_float_eq (y[1], -1.5f);
+  ck_assert_float_eq (y[2], 65505.0f);
+  sn_segment_free (s);
+  sn_model_free (m);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -411,6 +449,7 @@ main (void)
   tcase_add_test (tc, test_segment_errors);
   tcase_add_test (tc, test_npy_roundtrip);
   tcase_add_test (tc, test_external_data);
+  tcase_add_test (tc, test_float16_initializer);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);

@@ -1,0 +1,179 @@
+/* The splitnn command-line tool, run as a user would: exit codes, JSON,
+ * and .npy outputs checked against values worked out by hand. */
+#include <check.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+#include "sn-test-onnx.h"
+
+static char *tmp_dir, *model_path, *splitnn;
+
+/* y = Relu (Conv (x, W)), 1x1 kernel, W = [[1, -1], [2, 0.5]] */
+static void
+setup (void)
+{
+  static const int64_t x_dims[] = { 1, 2, 1, 1 }, w_dims[] = { 2, 2, 1, 1 };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, x_dims);
+  sn_test_graph_output (g, "y", 4, x_dims);
+  float w[4] = { 1, -1, 2, 0.5f };
+  sn_test_graph_initializer (g, "W", 4, w_dims, w, 4);
+  sn_test_graph_node (g, "Conv", "conv", (const char *[]) { "x", "W", NULL }, (const char *[]) { "c", NULL });
+  sn_test_graph_node (g, "Relu", "relu", (const char *[]) { "c", NULL }, (const char *[]) { "y", NULL });
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  tmp_dir = g_dir_make_tmp ("sn-cli-XXXXXX", NULL);
+  model_path = g_build_filename (tmp_dir, "m.onnx", NULL);
+  g_assert (g_file_set_contents (model_path, (char *) buf, len, NULL));
+  splitnn = g_build_filename (g_getenv ("SPLITNN_BUILD_ROOT"), "tools", "splitnn", NULL);
+}
+
+static void
+teardown (void)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmp_dir);
+  g_assert (system (cmd) == 0);
+  g_free (tmp_dir);
+  g_free (model_path);
+  g_free (splitnn);
+}
+
+static int
+run (char **out, const char *first, ...)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, splitnn);
+  va_list ap;
+  va_start (ap, first);
+  for (const char *a = first; a; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  int status = -1;
+  GError *err = NULL;
+  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+      NULL, NULL, out, NULL, &status, &err);
+  g_ptr_array_free (argv, TRUE);
+  ck_assert_msg (ok, "%s", err ? err->message : "");
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+START_TEST (test_usage_errors)
+{
+  g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL;
+  ck_assert_int_eq (run (&o1, NULL), 2);
+  ck_assert_int_eq (run (&o2, "frobnicate", NULL), 2);
+  ck_assert_int_eq (run (&o3, "inspect", NULL), 2);
+  ck_assert_int_eq (run (&o4, "run", model_path, "--input", "novalue", NULL), 2);
+}
+END_TEST
+
+START_TEST (test_inspect_json)
+{
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (run (&out, "inspect", model_path, "--json", NULL), 0);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  ck_assert (json_parser_load_from_data (p, out, -1, NULL));
+  JsonObject *o = json_node_get_object (json_parser_get_root (p));
+  ck_assert_int_eq (json_object_get_int_member (o, "parameters"), 4);
+  ck_assert_int_eq (json_object_get_int_member (o, "nodes"), 2);
+  /* Conv: 2 outputs x 2 inputs MACs = 8 FLOPs; Relu: 2. */
+  ck_assert_int_eq ((int) json_object_get_double_member (o, "flops"), 10);
+  JsonObject *ops = json_object_get_object_member (o, "ops");
+  ck_assert_int_eq (json_object_get_int_member (ops, "Conv"), 1);
+  ck_assert_int_eq (strlen (json_object_get_string_member (o, "fingerprint")), 64);
+}
+END_TEST
+
+START_TEST (test_missing_model)
+{
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (run (&out, "inspect", "/nonexistent/model.onnx", NULL), 1);
+}
+END_TEST
+
+START_TEST (test_run_segment)
+{
+  /* x = [3, 5]: conv = [3 - 5, 6 + 2.5] = [-2, 8.5]; relu = [0, 8.5]. */
+  int64_t d[] = { 1, 2, 1, 1 };
+  SnShape s = sn_shape_make (4, d);
+  float xv[2] = { 3, 5 };
+  g_autoptr (SnTensor) x = sn_tensor_new_wrap (SN_DTYPE_FLOAT32, &s, xv);
+  g_autofree char *x_path = g_build_filename (tmp_dir, "x.npy", NULL);
+  ck_assert (sn_tensor_save_npy (x, x_path, NULL));
+  g_autofree char *spec = g_strdup_printf ("x=%s", x_path);
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (run (&out, "run", model_path, "--input", spec, "--out-dir", tmp_dir, NULL), 0);
+  g_autofree char *y_path = g_build_filename (tmp_dir, "y.npy", NULL);
+  g_autoptr (SnTensor) y = sn_tensor_load_npy (y_path, NULL);
+  ck_assert_ptr_nonnull (y);
+  ck_assert_float_eq (((float *) y->data)[0], 0);
+  ck_assert_float_eq (((float *) y->data)[1], 8.5f);
+
+  /* Only the segment up to 'c': the Conv output before the Relu. */
+  g_autofree char *out2 = NULL;
+  ck_assert_int_eq (run (&out2, "run", model_path, "--input", spec, "--output", "c",
+          "--out-dir", tmp_dir, NULL), 0);
+  g_autofree char *c_path = g_build_filename (tmp_dir, "c.npy", NULL);
+  g_autoptr (SnTensor) c = sn_tensor_load_npy (c_path, NULL);
+  ck_assert_ptr_nonnull (c);
+  ck_assert_float_eq (((float *) c->data)[0], -2);
+  ck_assert_float_eq (((float *) c->data)[1], 8.5f);
+
+  /* Starting from 'c' computes the Relu alone. */
+  g_autofree char *spec_c = g_strdup_printf ("c=%s", c_path);
+  g_autofree char *out3 = NULL;
+  g_unlink (y_path);
+  ck_assert_int_eq (run (&out3, "run", model_path, "--input", spec_c, "--out-dir", tmp_dir, NULL), 0);
+  g_autoptr (SnTensor) y2 = sn_tensor_load_npy (y_path, NULL);
+  ck_assert_ptr_nonnull (y2);
+  ck_assert_float_eq (((float *) y2->data)[1], 8.5f);
+
+  /* An input of the wrong shape is an error, not a crash. */
+  int64_t d3[] = { 1, 3, 1, 1 };
+  SnShape s3 = sn_shape_make (4, d3);
+  g_autoptr (SnTensor) bad = sn_tensor_new (SN_DTYPE_FLOAT32, &s3);
+  ck_assert (sn_tensor_save_npy (bad, x_path, NULL));
+  g_autofree char *out4 = NULL;
+  ck_assert_int_eq (run (&out4, "run", model_path, "--input", spec, "--out-dir", tmp_dir, NULL), 1);
+}
+END_TEST
+
+START_TEST (test_cuts_json)
+{
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (run (&out, "cuts", model_path, "--json", NULL), 0);
+  /* One line per cut; the graph x -> c -> y has the cut {c}. */
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  ck_assert_int_ge (g_strv_length (lines), 1);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  ck_assert (json_parser_load_from_data (p, lines[0], -1, NULL));
+  JsonObject *o = json_node_get_object (json_parser_get_root (p));
+  ck_assert_str_eq (json_object_get_string_member (o, "name"), "c");
+  ck_assert_int_eq (json_object_get_int_member (json_object_get_object_member (o, "bytes"), "4"), 1);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("cli");
+  TCase *tc = tcase_create ("cli");
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_test (tc, test_usage_errors);
+  tcase_add_test (tc, test_inspect_json);
+  tcase_add_test (tc, test_missing_model);
+  tcase_add_test (tc, test_run_segment);
+  tcase_add_test (tc, test_cuts_json);
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  SRunner *sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
