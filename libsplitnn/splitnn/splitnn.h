@@ -6,3 +6,8 @@
 #include <splitnn/sn-model.h>
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-planner.h>
+#include <splitnn/sn-image.h>
+#include <splitnn/sn-detect.h>
+#include <splitnn/sn-detector.h>
+#include <splitnn/sn-eval.h>
+#include <splitnn/sn-draw.h>

@@ -1,0 +1,43 @@
+/* splitnn — a CenterNet detector on top of a model: preprocessing, the
+ * network (whole, or split into edge and cloud parts), and decoding.
+ *
+ * The model contract (what tools/convert/tfjs2onnx.py produces and
+ * docs/model.md describes): one input 1xHxWx3 NHWC float32 RGB 0-255;
+ * outputs "keypoints" 1xH/4xW/4xC (sigmoid heatmaps) and "wh" 1xH/4xW/4x4. */
+#pragma once
+
+#include <splitnn/sn-model.h>
+#include <splitnn/sn-image.h>
+#include <splitnn/sn-detect.h>
+
+G_BEGIN_DECLS
+
+typedef struct SnDetector SnDetector;
+
+typedef struct {
+  double preprocess_ms;
+  double inference_ms;
+  double decode_ms;
+} SnDetectorTimings;
+
+/* Checks the model against the contract above. */
+SnDetector *sn_detector_new (SnModel *model, GError **error);
+void sn_detector_free (SnDetector *det);
+
+SnDecodeParams *sn_detector_decode_params (SnDetector *det);
+void sn_detector_set_threads (SnDetector *det, int n_threads);
+void sn_detector_set_resize (SnDetector *det, SnResizeMode mode);
+int sn_detector_input_width (const SnDetector *det);
+int sn_detector_input_height (const SnDetector *det);
+
+/* Frame -> model input tensor (owned by the detector) and the letterbox. */
+const SnTensor *sn_detector_preprocess (SnDetector *det, const SnImage *img,
+    SnLetterbox *lb, GError **error);
+/* Heads -> detections in source pixels. */
+gboolean sn_detector_decode (SnDetector *det, const SnTensor *keypoints,
+    const SnTensor *wh, const SnLetterbox *lb, SnDetections *out, GError **error);
+/* All three steps with the whole model. */
+gboolean sn_detector_run (SnDetector *det, const SnImage *img,
+    SnDetections *out, SnDetectorTimings *timings, GError **error);
+
+G_END_DECLS

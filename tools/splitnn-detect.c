@@ -1,0 +1,166 @@
+/* splitnn detect MODEL.onnx IMAGE_OR_VIDEO [--frames N] [--threshold T] [--json]
+ *                [--png-dir DIR --png-every K] */
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+#include "sn-cli.h"
+#include "sn-frames.h"
+
+static void
+print_json (const SnFrame *f, const SnDetections *d)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "frame");
+  json_builder_add_int_value (b, f->index);
+  json_builder_set_member_name (b, "pts");
+  if (f->pts == (guint64) -1)
+    json_builder_add_null_value (b);
+  else
+    json_builder_add_int_value (b, (gint64) f->pts);
+  json_builder_set_member_name (b, "detections");
+  json_builder_begin_array (b);
+  for (int i = 0; i < d->n; i++) {
+    const SnDetection *e = &d->items[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "label");
+    json_builder_add_string_value (b, e->label);
+    json_builder_set_member_name (b, "class_id");
+    json_builder_add_int_value (b, e->class_id);
+    json_builder_set_member_name (b, "score");
+    json_builder_add_double_value (b, (int) (e->score * 10000 + 0.5) / 10000.0);
+    json_builder_set_member_name (b, "box");
+    json_builder_begin_array (b);
+    float v[4] = { e->x0, e->y0, e->x1, e->y1 };
+    for (int k = 0; k < 4; k++)
+      json_builder_add_double_value (b, (int) (v[k] * 10 + (v[k] >= 0 ? 0.5 : -0.5)) / 10.0);
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *s = json_to_string (root, FALSE);
+  puts (s);
+}
+
+static void
+print_text (const SnFrame *f, const SnDetections *d)
+{
+  GString *s = g_string_new (NULL);
+  for (int i = 0; i < d->n && i < 6; i++)
+    g_string_append_printf (s, "%s%s %.2f", i ? ", " : "", d->items[i].label, d->items[i].score);
+  if (d->n > 6)
+    g_string_append_printf (s, ", ... (%d more)", d->n - 6);
+  printf ("frame %4d  pts %8.3f s  %2d detections  %s\n", f->index,
+      f->pts == (guint64) -1 ? 0.0 : f->pts / 1e9, d->n, s->str);
+  g_string_free (s, TRUE);
+}
+
+int
+sn_cli_detect (int argc, char **argv)
+{
+  int max_frames = 0, threads = 1, png_every = 25;
+  double threshold = 0.2, nms = 0.4;
+  gboolean json = FALSE, letterbox = FALSE;
+  g_autofree char *png_dir = NULL;
+  GOptionEntry entries[] = {
+    { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default: all)", "N" },
+    { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Minimum score (default 0.2)", "T" },
+    { "nms", 0, 0, G_OPTION_ARG_DOUBLE, &nms, "IoU above which a weaker box is suppressed; 0 disables (default 0.4)", "IOU" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1)", "N" },
+    { "letterbox", 0, 0, G_OPTION_ARG_NONE, &letterbox, "Keep the aspect ratio (default: stretch, as the model was trained)", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per frame", NULL },
+    { "png-dir", 0, 0, G_OPTION_ARG_FILENAME, &png_dir, "Write annotated frames as PNG into DIR", "DIR" },
+    { "png-every", 0, 0, G_OPTION_ARG_INT, &png_every, "With --png-dir, every K-th frame (default 25)", "K" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx IMAGE_OR_VIDEO");
+  g_option_context_set_summary (ctx, "Detect objects in an image or video and print them per frame.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sn_cli_parse (ctx, &argc, &argv, 2))
+    return 2;
+  if (max_frames < 0 || threads < 1 || png_every < 1 || threshold < 0 || threshold > 1 || nms < 0 || nms > 1) {
+    fprintf (stderr, "splitnn: --frames >= 0, --threads >= 1, --png-every >= 1, --threshold and --nms in [0, 1]\n");
+    return 2;
+  }
+
+  GError *err = NULL;
+  SnModel *m = sn_model_load (argv[1], &err);
+  SnDetector *det = m ? sn_detector_new (m, &err) : NULL;
+  SnFrames *frames = det ? sn_frames_open (argv[2], &err) : NULL;
+  int status = 1;
+  if (!frames)
+    goto out;
+  if (png_dir && g_mkdir_with_parents (png_dir, 0755) != 0) {
+    fprintf (stderr, "splitnn: cannot create %s\n", png_dir);
+    goto out;
+  }
+  sn_detector_set_threads (det, threads);
+  sn_detector_set_resize (det, letterbox ? SN_RESIZE_LETTERBOX : SN_RESIZE_STRETCH);
+  SnDecodeParams *dp = sn_detector_decode_params (det);
+  dp->threshold = (float) threshold;
+  dp->nms_iou = (float) nms;
+
+  SnDetections d;
+  sn_detections_init (&d);
+  SnFrame f;
+  SnDetectorTimings sum = { 0 };
+  int n_frames = 0, n_dets = 0;
+  int per_class[SN_COCO_CLASSES] = { 0 };
+  while ((max_frames == 0 || n_frames < max_frames) && sn_frames_next (frames, &f, &err)) {
+    SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
+    SnDetectorTimings t;
+    if (!sn_detector_run (det, &img, &d, &t, &err))
+      break;
+    sum.preprocess_ms += t.preprocess_ms;
+    sum.inference_ms += t.inference_ms;
+    sum.decode_ms += t.decode_ms;
+    n_frames++;
+    n_dets += d.n;
+    for (int i = 0; i < d.n; i++)
+      per_class[d.items[i].class_id]++;
+    if (json)
+      print_json (&f, &d);
+    else
+      print_text (&f, &d);
+    if (png_dir && f.index % png_every == 0) {
+      g_autofree char *name = g_strdup_printf ("frame-%05d.png", f.index);
+      g_autofree char *path = g_build_filename (png_dir, name, NULL);
+      if (!sn_draw_png (f.rgb, f.width, f.height, f.stride, &d, path, &err))
+        break;
+    }
+    fflush (stdout);
+  }
+  sn_detections_clear (&d);
+  if (err)
+    goto out;
+  if (n_frames == 0) {
+    fprintf (stderr, "splitnn: %s: no frames decoded\n", argv[2]);
+    goto out;
+  }
+  /* The summary goes to stderr so that --json output stays pure JSON lines. */
+  GString *s = g_string_new (NULL);
+  for (int c = 0; c < SN_COCO_CLASSES; c++)
+    if (per_class[c])
+      g_string_append_printf (s, " %s=%d", sn_coco_label (c), per_class[c]);
+  fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), per frame: "
+      "preprocess %.1f ms, inference %.1f ms, decode %.1f ms\n", n_frames,
+      (double) n_dets / n_frames, s->str, sum.preprocess_ms / n_frames,
+      sum.inference_ms / n_frames, sum.decode_ms / n_frames);
+  g_string_free (s, TRUE);
+  status = 0;
+
+out:
+  if (err) {
+    fprintf (stderr, "splitnn: %s\n", err->message);
+    g_error_free (err);
+  }
+  sn_frames_close (frames);
+  sn_detector_free (det);
+  sn_model_free (m);
+  return status;
+}
