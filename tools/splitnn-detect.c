@@ -1,6 +1,5 @@
 /* splitnn detect MODEL.onnx IMAGE_OR_VIDEO [--frames N] [--threshold T] [--json]
  *                [--png-dir DIR --png-every K] */
-#include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,42 +8,28 @@
 #include "sn-cli.h"
 #include "sn-frames.h"
 
+/* Written with printf rather than json-glib so numbers keep a readable
+ * precision (scores to 4 places, boxes to 0.1 px); labels come from our own
+ * table and need no escaping. */
 static void
 print_json (const SnFrame *f, const SnDetections *d)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "frame");
-  json_builder_add_int_value (b, f->index);
-  json_builder_set_member_name (b, "pts");
+  GString *s = g_string_new (NULL);
+  g_string_append_printf (s, "{\"frame\": %d, \"pts\": ", f->index);
   if (f->pts == (guint64) -1)
-    json_builder_add_null_value (b);
+    g_string_append (s, "null");
   else
-    json_builder_add_int_value (b, (gint64) f->pts);
-  json_builder_set_member_name (b, "detections");
-  json_builder_begin_array (b);
+    g_string_append_printf (s, "%" G_GUINT64_FORMAT, f->pts);
+  g_string_append (s, ", \"detections\": [");
   for (int i = 0; i < d->n; i++) {
     const SnDetection *e = &d->items[i];
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "label");
-    json_builder_add_string_value (b, e->label);
-    json_builder_set_member_name (b, "class_id");
-    json_builder_add_int_value (b, e->class_id);
-    json_builder_set_member_name (b, "score");
-    json_builder_add_double_value (b, (int) (e->score * 10000 + 0.5) / 10000.0);
-    json_builder_set_member_name (b, "box");
-    json_builder_begin_array (b);
-    float v[4] = { e->x0, e->y0, e->x1, e->y1 };
-    for (int k = 0; k < 4; k++)
-      json_builder_add_double_value (b, (int) (v[k] * 10 + (v[k] >= 0 ? 0.5 : -0.5)) / 10.0);
-    json_builder_end_array (b);
-    json_builder_end_object (b);
+    g_string_append_printf (s, "%s{\"label\": \"%s\", \"class_id\": %d, \"score\": %.4f, "
+        "\"box\": [%.1f, %.1f, %.1f, %.1f]}", i ? ", " : "", e->label, e->class_id, e->score,
+        e->x0, e->y0, e->x1, e->y1);
   }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autofree char *s = json_to_string (root, FALSE);
-  puts (s);
+  g_string_append (s, "]}");
+  puts (s->str);
+  g_string_free (s, TRUE);
 }
 
 static void
