@@ -7,6 +7,7 @@
  * overlap share bytes ("greedy by size", as TFLite's planner does).  The
  * arena is allocated once; running never allocates. */
 #include "sn-model-private.h"
+#include "sn-xnn.h"
 
 #include <string.h>
 
@@ -25,6 +26,14 @@ struct SnSegment {
   int64_t total_bytes;        /* without reuse, for reporting */
   double flops;
   SnExec exec;
+  /* Fast path: maximal runs of nodes XNNPACK can execute. */
+  SnEngine engine;
+  int n_runs;
+  int *run_of;                /* per scheduled node: run index or -1 */
+  int *run_first, *run_last;  /* per run, scheduled node indices */
+  SnXnnRun **runs;            /* built on first use */
+  gboolean *run_failed;
+  guint8 *outside;            /* per value: read outside its producer's run */
 };
 
 /* ---- Model queries -------------------------------------------------------- */
@@ -274,8 +283,51 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
     if (node_needed[i])
       g_ptr_array_add (seg->nodes, g_ptr_array_index (model->nodes, i));
 
-  /* Lifetimes of the values the scheduled nodes produce. */
+  /* Fast-path runs; memory is planned so both engines can use the arena:
+   * a run counts as one step for the lifetimes of the values it touches. */
   int n_sched = seg->nodes->len;
+  seg->run_of = g_new (int, n_sched + 1);
+  seg->run_first = g_new0 (int, n_sched + 1);
+  seg->run_last = g_new0 (int, n_sched + 1);
+  for (int i = 0; i < n_sched; i++) {
+    SnNode *node = g_ptr_array_index (seg->nodes, i);
+    gboolean lowerable = sn_xnn_available () && sn_xnn_can_lower (node);
+    if (!lowerable) {
+      seg->run_of[i] = -1;
+      continue;
+    }
+    if (i > 0 && seg->run_of[i - 1] >= 0) {
+      seg->run_of[i] = seg->run_of[i - 1];
+    } else {
+      seg->run_of[i] = seg->n_runs;
+      seg->run_first[seg->n_runs++] = i;
+    }
+    seg->run_last[seg->run_of[i]] = i;
+  }
+  seg->runs = g_new0 (SnXnnRun *, seg->n_runs + 1);
+  seg->run_failed = g_new0 (gboolean, seg->n_runs + 1);
+  seg->outside = g_new0 (guint8, n_values);
+  g_autofree int *producer_run = g_new (int, n_values);
+  for (guint i = 0; i < n_values; i++)
+    producer_run[i] = -2;
+  for (int i = 0; i < n_sched; i++) {
+    SnNode *node = g_ptr_array_index (seg->nodes, i);
+    for (int k = 0; k < node->n_outputs; k++)
+      if (node->outputs[k])
+        producer_run[node->outputs[k]->index] = seg->run_of[i];
+  }
+  for (int i = 0; i < n_sched; i++) {
+    SnNode *node = g_ptr_array_index (seg->nodes, i);
+    for (int k = 0; k < node->n_inputs; k++) {
+      SnValue *v = node->inputs[k];
+      if (v && (producer_run[v->index] < 0 || producer_run[v->index] != seg->run_of[i]))
+        seg->outside[v->index] = 1;
+    }
+  }
+  for (guint i = 0; i < seg->outputs->len; i++)
+    seg->outside[((SnValue *) g_ptr_array_index (seg->outputs, i))->index] = 1;
+
+  /* Lifetimes of the values the scheduled nodes produce. */
   g_autofree Block *blocks = g_new0 (Block, n_values + 1);
   g_autofree int *block_of = g_new (int, n_values);
   int n_blocks = 0;
@@ -283,11 +335,13 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
     block_of[i] = -1;
   for (int s = 0; s < n_sched; s++) {
     SnNode *node = g_ptr_array_index (seg->nodes, s);
+    int r = seg->run_of[s];
+    int def_step = r >= 0 ? seg->run_first[r] : s, use_step = r >= 0 ? seg->run_last[r] : s;
     seg->flops += node->flops;
     for (int k = 0; k < node->n_inputs; k++) {
       SnValue *v = node->inputs[k];
       if (v && block_of[v->index] >= 0)
-        blocks[block_of[v->index]].last = s;
+        blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last, use_step);
     }
     for (int k = 0; k < node->n_outputs; k++) {
       SnValue *v = node->outputs[k];
@@ -296,7 +350,8 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       Block *b = &blocks[n_blocks];
       b->value = v;
       b->bytes = (int64_t) sn_shape_numel (&v->shape) * sn_dtype_size (v->dtype);
-      b->first = b->last = s;
+      b->first = def_step;
+      b->last = use_step;
       block_of[v->index] = n_blocks++;
       seg->total_bytes += b->bytes;
     }
@@ -359,6 +414,8 @@ sn_segment_new (SnModel *model, const char *const *inputs, int n_inputs,
   seg->outputs = g_ptr_array_new ();
   seg->nodes = g_ptr_array_new ();
   seg->exec.n_threads = 1;
+  const char *engine = g_getenv ("SPLITNN_ENGINE");
+  seg->engine = engine && strcmp (engine, "reference") == 0 ? SN_ENGINE_REFERENCE : SN_ENGINE_FAST;
   seg->tensors = g_new0 (SnTensor *, model->values->len);
   if (!segment_compile (seg, inputs, n_inputs, outputs, n_outputs, error)) {
     sn_segment_free (seg);
@@ -385,6 +442,15 @@ sn_segment_free (SnSegment *seg)
   }
   g_free (seg->node_in);
   g_free (seg->node_out);
+  for (int r = 0; seg->runs && r < seg->n_runs; r++)
+    sn_xnn_run_free (seg->runs[r]);
+  g_free (seg->runs);
+  g_free (seg->run_failed);
+  g_free (seg->run_of);
+  g_free (seg->run_first);
+  g_free (seg->run_last);
+  g_free (seg->outside);
+  sn_xnn_pool_free (seg->exec.pool);
   sn_aligned_free (seg->arena);
   g_ptr_array_unref (seg->inputs);
   g_ptr_array_unref (seg->outputs);
@@ -456,10 +522,65 @@ sn_segment_arena_bytes (const SnSegment *seg)
   return seg->arena_bytes;
 }
 
+static void
+drop_runs (SnSegment *seg)
+{
+  for (int r = 0; r < seg->n_runs; r++) {
+    sn_xnn_run_free (seg->runs[r]);
+    seg->runs[r] = NULL;
+  }
+}
+
 void
 sn_segment_set_threads (SnSegment *seg, int n_threads)
 {
-  seg->exec.n_threads = MAX (1, n_threads);
+  n_threads = MAX (1, n_threads);
+  if (n_threads == seg->exec.n_threads)
+    return;
+  /* XNNPACK runtimes are bound to their thread pool: rebuild lazily. */
+  drop_runs (seg);
+  sn_xnn_pool_free (seg->exec.pool);
+  seg->exec.pool = sn_xnn_pool_new (n_threads);
+  seg->exec.n_threads = n_threads;
+}
+
+void
+sn_segment_set_engine (SnSegment *seg, SnEngine engine)
+{
+  seg->engine = engine;
+}
+
+SnEngine
+sn_segment_get_engine (const SnSegment *seg)
+{
+  return seg->engine == SN_ENGINE_FAST && seg->n_runs > 0 ? SN_ENGINE_FAST : SN_ENGINE_REFERENCE;
+}
+
+int
+sn_segment_n_fast_nodes (const SnSegment *seg)
+{
+  int n = 0;
+  for (guint s = 0; s < seg->nodes->len; s++)
+    n += seg->run_of[s] >= 0 && !seg->run_failed[seg->run_of[s]];
+  return n;
+}
+
+static SnXnnRun *
+ensure_run (SnSegment *seg, int r)
+{
+  if (seg->runs[r] || seg->run_failed[r])
+    return seg->runs[r];
+  GError *err = NULL;
+  seg->runs[r] = sn_xnn_run_new ((SnNode *const *) seg->nodes->pdata, seg->run_first[r],
+      seg->run_last[r], seg->tensors, seg->outside, seg->exec.pool, &err);
+  if (!seg->runs[r]) {
+    /* Not fatal: these nodes keep running on the reference kernels. */
+    g_debug ("splitnn: fast path not used for nodes %d-%d: %s", seg->run_first[r],
+        seg->run_last[r], err->message);
+    g_error_free (err);
+    seg->run_failed[r] = TRUE;
+  }
+  return seg->runs[r];
 }
 
 gboolean
@@ -483,9 +604,19 @@ sn_segment_run (SnSegment *seg, const SnTensor *const *inputs, GError **error)
     }
     seg->tensors[v->index]->data = t->data;
   }
-  for (guint s = 0; s < seg->nodes->len; s++) {
+  gboolean fast = seg->engine == SN_ENGINE_FAST;
+  for (guint s = 0; s < seg->nodes->len;) {
+    int r = fast ? seg->run_of[s] : -1;
+    SnXnnRun *run = r >= 0 ? ensure_run (seg, r) : NULL;
+    if (run) {
+      if (!sn_xnn_run_invoke (run, error))
+        return FALSE;
+      s = seg->run_last[r] + 1;
+      continue;
+    }
     const SnNode *node = g_ptr_array_index (seg->nodes, s);
     node->op->run (node, seg->node_in[s], seg->node_out[s], &seg->exec);
+    s++;
   }
   return TRUE;
 }

@@ -70,6 +70,19 @@ int64_t sn_segment_arena_bytes (const SnSegment *seg);
 /* Threads used by kernels (1 = the calling thread only). */
 void sn_segment_set_threads (SnSegment *seg, int n_threads);
 
+/* The reference kernels are the oracle; the fast path (XNNPACK, when built
+ * in) runs what it can and leaves the rest to them.  FAST is the default;
+ * the environment variable SPLITNN_ENGINE=reference overrides it. */
+typedef enum {
+  SN_ENGINE_REFERENCE,
+  SN_ENGINE_FAST,
+} SnEngine;
+void sn_segment_set_engine (SnSegment *seg, SnEngine engine);
+/* The engine actually in use (REFERENCE when nothing could be lowered). */
+SnEngine sn_segment_get_engine (const SnSegment *seg);
+/* Nodes the fast path executes (after a first run). */
+int sn_segment_n_fast_nodes (const SnSegment *seg);
+
 /* Runs the segment.  inputs[i] must match sn_segment_input_info(i) in dtype
  * and shape.  Outputs stay owned by the segment and are valid until the next
  * run or sn_segment_free. */
