@@ -1,7 +1,7 @@
 /* Runs the official ONNX backend test data (Debian's libonnx-testdata)
  * through libsplitnn.
  *
- *   onnx-conformance [--data DIR] [--verbose] [FILTER]
+ *   onnx-conformance [--data DIR] [--engine reference|fast] [--verbose] [FILTER]
  *
  * A test is skipped when loading its model fails with SN_ERROR_UNSUPPORTED
  * (an op, attribute or dtype we do not implement); any other failure to load
@@ -50,6 +50,8 @@ static const struct {
 };
 
 static gboolean verbose;
+static SnEngine engine = SN_ENGINE_REFERENCE;
+static int n_lowered;           /* tests in which the fast path ran nodes */
 static GHashTable *skip_reasons;  /* reason -> count */
 
 static SnTensor *
@@ -223,6 +225,8 @@ run_one (const char *dir, const char *test, GString *msg)
 
   Result result = RESULT_PASS;
   SnSegment *seg = sn_segment_new (model, NULL, 0, NULL, 0, &err);
+  if (seg)
+    sn_segment_set_engine (seg, engine);
   if (!seg) {
     g_string_append_printf (msg, "segment: %s", err->message);
     g_error_free (err);
@@ -286,6 +290,8 @@ run_one (const char *dir, const char *test, GString *msg)
     for (int i = 0; i < n_in; i++)
       sn_tensor_free (inputs[i]);
   }
+  if (sn_segment_n_fast_nodes (seg) > 0 && engine == SN_ENGINE_FAST)
+    n_lowered++;
   sn_segment_free (seg);
   sn_model_free (model);
   free_bound (bound, n_bound);
@@ -316,8 +322,17 @@ main (int argc, char **argv)
       data = argv[++i];
     else if (strcmp (argv[i], "--verbose") == 0 || strcmp (argv[i], "-v") == 0)
       verbose = TRUE;
+    else if (strcmp (argv[i], "--engine") == 0 && i + 1 < argc) {
+      const char *e = argv[++i];
+      if (strcmp (e, "fast") == 0)
+        engine = SN_ENGINE_FAST;
+      else if (strcmp (e, "reference") != 0) {
+        fprintf (stderr, "--engine must be reference or fast\n");
+        return 2;
+      }
+    }
     else if (argv[i][0] == '-') {
-      fprintf (stderr, "usage: %s [--data DIR] [--verbose] [FILTER]\n", argv[0]);
+      fprintf (stderr, "usage: %s [--data DIR] [--engine reference|fast] [--verbose] [FILTER]\n", argv[0]);
       return 2;
     } else
       filter = argv[i];
@@ -373,6 +388,8 @@ main (int argc, char **argv)
                 g_ptr_array_index (sorted, i))), (char *) g_ptr_array_index (sorted, i));
   g_ptr_array_unref (sorted);
   g_hash_table_unref (skip_reasons);
+  if (engine == SN_ENGINE_FAST)
+    printf ("fast path ran nodes in %d of the tests that loaded\n", n_lowered);
   printf ("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
   return failed ? 1 : 0;
 }
