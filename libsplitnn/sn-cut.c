@@ -212,6 +212,25 @@ enumerate (SnCutSet *set, GError **error)
     available[((SnValue *) g_ptr_array_index (m->inputs, i))->index] = TRUE;
 
   guint n = nodes->len;
+  /* Work from each node to the outputs along its longest path (FLOPs, at
+   * least 1 per node), walking the topological order backwards. */
+  g_autofree double *remaining_flops = g_new0 (double, n_nodes);
+  for (int i = (int) n_nodes - 1; i >= 0; i--) {
+    SnNode *nd = g_ptr_array_index (m->nodes, i);
+    double below = 0;
+    for (int k = 0; k < nd->n_outputs; k++) {
+      const SnValue *v = nd->outputs[k];
+      if (!v)
+        continue;
+      for (guint j = nd->index + 1; j < n_nodes; j++) {
+        SnNode *c = g_ptr_array_index (m->nodes, j);
+        for (int q = 0; q < c->n_inputs; q++)
+          if (c->inputs[q] == v)
+            below = MAX (below, remaining_flops[c->index]);
+      }
+    }
+    remaining_flops[nd->index] = below + MAX (nd->flops, 1.0);
+  }
   g_autofree int64_t *live_bytes = g_new0 (int64_t, n + 1);
   g_autofree int *live_count = g_new0 (int, n + 1);
   GPtrArray *live_sets = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
@@ -235,6 +254,7 @@ enumerate (SnCutSet *set, GError **error)
 
     SnNode *best = NULL;
     int64_t best_gain = G_MININT64;
+    double best_depth = -1;
     for (guint i = 0; i < n; i++) {
       SnNode *nd = g_ptr_array_index (nodes, i);
       if (done[nd->index])
@@ -255,9 +275,22 @@ enumerate (SnCutSet *set, GError **error)
       for (int k = 0; k < nd->n_outputs; k++)
         if (nd->outputs[k])
           gain -= value_bytes (nd->outputs[k]);
-      if (gain > best_gain) {
+      /* A node that frees at least what it allocates runs first; among
+       * the others, the one with the most work still ahead of it (the
+       * backbone) goes before side branches, which thus wait at their
+       * narrowest point. */
+      double depth = remaining_flops[nd->index];
+      gboolean better;
+      if ((gain >= 0) != (best_gain >= 0))
+        better = gain >= 0;
+      else if (gain >= 0)
+        better = gain > best_gain;
+      else
+        better = depth > best_depth || (depth == best_depth && gain > best_gain);
+      if (!best || better) {
         best = nd;
         best_gain = gain;
+        best_depth = depth;
       }
     }
     if (!best) {
