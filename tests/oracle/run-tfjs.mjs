@@ -1,6 +1,11 @@
 // TensorFlow.js oracle: runs the original graph model on the pure-JS CPU
 // backend (no native code, no network: weights are read from disk).
 //   node run-tfjs.mjs MODEL.json OUT_DIR IN.npy [IN.npy ...] [--outputs tower_0/keypoints=keypoints,...]
+//                     [--detections THRESHOLD,IOU,MAX]
+// With --detections it also writes OUT_DIR/<input basename>.detections.json:
+// the graph's own post-processing (tower_0/detections: peaks, top-100, boxes
+// in input pixels) followed by tf.image.nonMaxSuppression, as
+// @vladmandic/human's centernet.ts does.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,6 +14,8 @@ import { readNpy, writeNpy } from './npy.mjs';
 const args = process.argv.slice(2);
 const i = args.indexOf('--outputs');
 const outputs = (i >= 0 ? args.splice(i, 2)[1] : 'tower_0/keypoints=keypoints,tower_0/wh=wh').split(',').map((s) => s.split('='));
+const d = args.indexOf('--detections');
+const detections = d >= 0 ? args.splice(d, 2)[1].split(',').map(Number) : null;
 const [modelJson, outDir, ...inputs] = args;
 if (!modelJson || !outDir || inputs.length === 0) {
   console.error('usage: run-tfjs.mjs MODEL.json OUT_DIR IN.npy...');
@@ -32,5 +39,16 @@ for (const file of inputs) {
   const list = Array.isArray(res) ? res : [res];
   const base = path.basename(file, '.npy');
   list.forEach((t, k) => writeNpy(path.join(outDir, `${base}.${outputs[k][1]}.npy`), t.shape, t.dataSync()));
+  if (detections) {
+    const [threshold, iou, max] = detections;
+    const det = model.execute(x, 'tower_0/detections');
+    const rows = (await det.array())[0];          // [x1, y1, x2, y2, score, class]
+    const boxes = tf.tensor2d(rows.map((r) => [r[1], r[0], r[3], r[2]]));
+    const scores = tf.tensor1d(rows.map((r) => r[4]));
+    const keep = await (await tf.image.nonMaxSuppressionAsync(boxes, scores, max, iou, threshold)).data();
+    const out = Array.from(keep).map((i) => ({ class_id: rows[i][5], score: rows[i][4], box: rows[i].slice(0, 4) }));
+    fs.writeFileSync(path.join(outDir, `${base}.detections.json`), JSON.stringify(out));
+    tf.dispose([det, boxes, scores]);
+  }
   tf.dispose([x, ...list]);
 }
