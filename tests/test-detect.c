@@ -1,0 +1,349 @@
+/* Preprocessing, CenterNet decoding and mAP, each against an independent
+ * straightforward implementation or hand-computed values. */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+/* ---- Preprocessing ---------------------------------------------------------- */
+
+/* Per-pixel double-precision bilinear on an RGB source, the grid of TF's
+ * ResizeBilinear (no half-pixel centres). */
+static double
+naive_sample (const guint8 *rgb, int w, int h, int stride, int ch, double sx, double sy)
+{
+  int x0 = (int) floor (sx), y0 = (int) floor (sy);
+  int x1 = MIN (x0 + 1, w - 1), y1 = MIN (y0 + 1, h - 1);
+  double fx = sx - x0, fy = sy - y0;
+  double a = rgb[y0 * stride + x0 * 3 + ch], b = rgb[y0 * stride + x1 * 3 + ch];
+  double c = rgb[y1 * stride + x0 * 3 + ch], d = rgb[y1 * stride + x1 * 3 + ch];
+  return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy;
+}
+
+static guint8 *
+random_rgb (int w, int h, int stride, guint32 seed)
+{
+  guint8 *p = g_malloc (stride * h);
+  GRand *r = g_rand_new_with_seed (seed);
+  for (int i = 0; i < stride * h; i++)
+    p[i] = (guint8) g_rand_int (r);
+  g_rand_free (r);
+  return p;
+}
+
+START_TEST (test_preprocess_stretch_vs_naive)
+{
+  /* Odd sizes, padded stride, up- and down-scaling. */
+  static const int sizes[][2] = { { 37, 23 }, { 768, 576 }, { 5, 3 } };
+  for (size_t k = 0; k < G_N_ELEMENTS (sizes); k++) {
+    int w = sizes[k][0], h = sizes[k][1], stride = w * 3 + 5;
+    g_autofree guint8 *rgb = random_rgb (w, h, stride, 11 + k);
+    int dw = 64, dh = 48;
+    SnPreprocessor *pp = sn_preprocessor_new (dw, dh, SN_RESIZE_STRETCH, 1.0f / 255, -0.5f, 0);
+    SnShape s = sn_shape_make (4, (int64_t[]) { 1, dh, dw, 3 });
+    g_autoptr (SnTensor) out = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+    SnImage img = { SN_PIXEL_RGB, w, h, { rgb }, { stride } };
+    SnLetterbox lb;
+    ck_assert (sn_preprocess (pp, &img, out, &lb, NULL));
+    const float *o = out->data;
+    for (int y = 0; y < dh; y++)
+      for (int x = 0; x < dw; x++)
+        for (int c = 0; c < 3; c++) {
+          double want = naive_sample (rgb, w, h, stride, c, x * (double) w / dw, y * (double) h / dh) / 255 - 0.5;
+          ck_assert_msg (fabs (o[(y * dw + x) * 3 + c] - want) < 1e-5, "%dx%d at %d,%d,%d", w, h, x, y, c);
+        }
+    ck_assert_double_eq_tol (lb.scale_x, (double) dw / w, 1e-12);
+    ck_assert_double_eq_tol (lb.offset_x, 0, 1e-12);
+    sn_preprocessor_free (pp);
+  }
+}
+END_TEST
+
+START_TEST (test_preprocess_formats_agree)
+{
+  /* The same picture as RGB, BGR, BGRx and xRGB gives the same tensor. */
+  int w = 21, h = 13;
+  g_autofree guint8 *rgb = random_rgb (w, h, w * 3, 5);
+  g_autofree guint8 *bgr = g_malloc (w * h * 3), *bgrx = g_malloc (w * h * 4), *xrgb = g_malloc (w * h * 4);
+  for (int i = 0; i < w * h; i++) {
+    guint8 r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
+    bgr[3 * i] = b; bgr[3 * i + 1] = g; bgr[3 * i + 2] = r;
+    bgrx[4 * i] = b; bgrx[4 * i + 1] = g; bgrx[4 * i + 2] = r; bgrx[4 * i + 3] = 77;
+    xrgb[4 * i] = 99; xrgb[4 * i + 1] = r; xrgb[4 * i + 2] = g; xrgb[4 * i + 3] = b;
+  }
+  SnImage imgs[] = {
+    { SN_PIXEL_RGB, w, h, { rgb }, { w * 3 } }, { SN_PIXEL_BGR, w, h, { bgr }, { w * 3 } },
+    { SN_PIXEL_BGRX, w, h, { bgrx }, { w * 4 } }, { SN_PIXEL_XRGB, w, h, { xrgb }, { w * 4 } },
+  };
+  SnShape s = sn_shape_make (4, (int64_t[]) { 1, 16, 16, 3 });
+  g_autoptr (SnTensor) first = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  g_autoptr (SnTensor) other = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  SnPreprocessor *pp = sn_preprocessor_new (16, 16, SN_RESIZE_STRETCH, 1, 0, 0);
+  ck_assert (sn_preprocess (pp, &imgs[0], first, NULL, NULL));
+  for (size_t i = 1; i < G_N_ELEMENTS (imgs); i++) {
+    ck_assert (sn_preprocess (pp, &imgs[i], other, NULL, NULL));
+    ck_assert_int_eq (memcmp (first->data, other->data, sn_tensor_nbytes (first)), 0);
+  }
+  sn_preprocessor_free (pp);
+}
+END_TEST
+
+START_TEST (test_preprocess_yuv_bt601)
+{
+  /* A flat I420 / NV12 frame: every output pixel is the BT.601 colour. */
+  int w = 9, h = 7, cw = 5, ch = 4;
+  guint8 Y[9 * 7], U[5 * 4], V[5 * 4], UV[10 * 4];
+  memset (Y, 120, sizeof Y);
+  memset (U, 90, sizeof U);
+  memset (V, 200, sizeof V);
+  for (int i = 0; i < cw * ch; i++) {
+    UV[2 * i] = 90;
+    UV[2 * i + 1] = 200;
+  }
+  double c = 1.164383 * (120 - 16), d = 90 - 128, e = 200 - 128;
+  double want[3] = { c + 1.596027 * e, c - 0.391762 * d - 0.812968 * e, c + 2.017232 * d };
+  for (int k = 0; k < 3; k++)
+    want[k] = CLAMP (want[k], 0, 255);
+  SnImage i420 = { SN_PIXEL_I420, w, h, { Y, U, V }, { w, cw, cw } };
+  SnImage nv12 = { SN_PIXEL_NV12, w, h, { Y, UV }, { w, 2 * cw } };
+  SnShape s = sn_shape_make (4, (int64_t[]) { 1, 4, 4, 3 });
+  g_autoptr (SnTensor) out = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  SnPreprocessor *pp = sn_preprocessor_new (4, 4, SN_RESIZE_STRETCH, 1, 0, 0);
+  const SnImage *imgs[] = { &i420, &nv12 };
+  for (int k = 0; k < 2; k++) {
+    ck_assert (sn_preprocess (pp, imgs[k], out, NULL, NULL));
+    for (int i = 0; i < 16 * 3; i++)
+      ck_assert_msg (fabs (((float *) out->data)[i] - want[i % 3]) < 1e-3, "%d: %f vs %f", i,
+          ((float *) out->data)[i], want[i % 3]);
+  }
+  sn_preprocessor_free (pp);
+}
+END_TEST
+
+START_TEST (test_letterbox_geometry)
+{
+  /* 200x100 into 64x64: content 64x32 centred at y 16..48, pad elsewhere. */
+  g_autofree guint8 *rgb = g_malloc0 (200 * 100 * 3);
+  memset (rgb, 200, 200 * 100 * 3);
+  SnPreprocessor *pp = sn_preprocessor_new (64, 64, SN_RESIZE_LETTERBOX, 1, 0, -1);
+  SnShape s = sn_shape_make (4, (int64_t[]) { 1, 64, 64, 3 });
+  g_autoptr (SnTensor) out = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  SnImage img = { SN_PIXEL_RGB, 200, 100, { rgb }, { 600 } };
+  SnLetterbox lb;
+  ck_assert (sn_preprocess (pp, &img, out, &lb, NULL));
+  const float *o = out->data;
+  ck_assert_float_eq (o[(15 * 64 + 10) * 3], -1);
+  ck_assert_float_eq (o[(16 * 64 + 10) * 3], 200);
+  ck_assert_float_eq (o[(47 * 64 + 10) * 3], 200);
+  ck_assert_float_eq (o[(48 * 64 + 10) * 3], -1);
+  ck_assert_double_eq_tol (lb.offset_y, 16, 1e-9);
+  /* A box in model pixels back to the source: (32, 32) is the centre (100, 50). */
+  float x0 = 32, y0 = 32, x1 = 64, y1 = 48;
+  sn_letterbox_to_source (&lb, &x0, &y0, &x1, &y1);
+  ck_assert_float_eq_tol (x0, 100, 1e-4);
+  ck_assert_float_eq_tol (y0, 50, 1e-4);
+  ck_assert_float_eq_tol (x1, 200, 1e-4);
+  ck_assert_float_eq_tol (y1, 100, 1e-4);
+  sn_preprocessor_free (pp);
+}
+END_TEST
+
+START_TEST (test_preprocess_rejects)
+{
+  SnPreprocessor *pp = sn_preprocessor_new (8, 8, SN_RESIZE_STRETCH, 1, 0, 0);
+  SnShape s = sn_shape_make (4, (int64_t[]) { 1, 8, 8, 3 });
+  g_autoptr (SnTensor) out = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  guint8 px[16] = { 0 };
+  SnImage small_stride = { SN_PIXEL_RGB, 4, 1, { px }, { 5 } };
+  GError *err = NULL;
+  ck_assert (!sn_preprocess (pp, &small_stride, out, NULL, &err));
+  ck_assert (strstr (err->message, "stride"));
+  g_clear_error (&err);
+  SnImage missing = { SN_PIXEL_I420, 4, 4, { px, NULL, NULL }, { 4, 2, 2 } };
+  ck_assert (!sn_preprocess (pp, &missing, out, NULL, &err));
+  ck_assert (strstr (err->message, "plane"));
+  g_clear_error (&err);
+  sn_preprocessor_free (pp);
+}
+END_TEST
+
+/* ---- Decoding ---------------------------------------------------------------- */
+
+static SnTensor *
+zeros (int h, int w, int c)
+{
+  SnShape s = sn_shape_make (4, (int64_t[]) { 1, h, w, c });
+  return sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+}
+
+#define AT(t, y, x, c, C, W) (((float *) (t)->data)[(((y) * (W)) + (x)) * (C) + (c)])
+
+START_TEST (test_decode_peaks_and_boxes)
+{
+  const int H = 8, W = 8, C = 3;
+  g_autoptr (SnTensor) heat = zeros (H, W, C);
+  g_autoptr (SnTensor) wh = zeros (H, W, 4);
+  AT (heat, 2, 3, 1, C, W) = 0.9f;         /* a peak */
+  AT (heat, 2, 4, 1, C, W) = 0.8f;         /* its neighbour: not a peak */
+  AT (heat, 2, 4, 2, C, W) = 0.5f;         /* same cell, other class: a peak */
+  AT (heat, 7, 7, 0, C, W) = 0.3f;         /* corner: a peak */
+  AT (heat, 5, 0, 0, C, W) = 0.1f;         /* below threshold */
+  float *b = wh->data;
+  b[(2 * W + 3) * 4 + 0] = 4; b[(2 * W + 3) * 4 + 1] = 2; b[(2 * W + 3) * 4 + 2] = 6; b[(2 * W + 3) * 4 + 3] = 8;
+  SnDecodeParams p;
+  sn_decode_params_init (&p);
+  p.nms_iou = 0;
+  SnDetections d;
+  sn_detections_init (&d);
+  ck_assert (sn_centernet_decode (heat, wh, &p, NULL, &d, NULL));
+  ck_assert_int_eq (d.n, 3);
+  ck_assert_int_eq (d.items[0].class_id, 1);
+  ck_assert_float_eq (d.items[0].score, 0.9f);
+  /* stride 4: centre (12, 8); box (12-4, 8-2, 12+6, 8+8). */
+  ck_assert_float_eq (d.items[0].x0, 8);
+  ck_assert_float_eq (d.items[0].y0, 6);
+  ck_assert_float_eq (d.items[0].x1, 18);
+  ck_assert_float_eq (d.items[0].y1, 16);
+  ck_assert_str_eq (d.items[0].label, "bicycle");
+  ck_assert_int_eq (d.items[1].class_id, 2);
+  ck_assert_int_eq (d.items[2].class_id, 0);
+  ck_assert_str_eq (d.items[2].label, "person");
+
+  /* A plateau: equal neighbours are both peaks (heat == maxpool); ties keep
+   * the lower NHWC index first. */
+  memset (heat->data, 0, sn_tensor_nbytes (heat));
+  AT (heat, 4, 4, 0, C, W) = 0.6f;
+  AT (heat, 4, 5, 0, C, W) = 0.6f;
+  ck_assert (sn_centernet_decode (heat, wh, &p, NULL, &d, NULL));
+  ck_assert_int_eq (d.n, 2);
+  ck_assert_float_eq (d.items[0].x0, 16);   /* x = 4 first */
+  ck_assert_float_eq (d.items[1].x0, 20);
+
+  /* top_k keeps the best K. */
+  p.top_k = 1;
+  ck_assert (sn_centernet_decode (heat, wh, &p, NULL, &d, NULL));
+  ck_assert_int_eq (d.n, 1);
+  sn_detections_clear (&d);
+}
+END_TEST
+
+START_TEST (test_decode_nms_and_mapping)
+{
+  const int H = 8, W = 8, C = 2;
+  g_autoptr (SnTensor) heat = zeros (H, W, C);
+  g_autoptr (SnTensor) wh = zeros (H, W, 4);
+  /* Two strong, heavily overlapping boxes of different classes at cells
+   * (3,3) and (3,5): the weaker one goes (NMS is class-agnostic). */
+  AT (heat, 3, 3, 0, C, W) = 0.9f;
+  AT (heat, 3, 5, 1, C, W) = 0.7f;
+  for (int x = 0; x < W; x++)
+    for (int k = 0; k < 4; k++)
+      ((float *) wh->data)[(3 * W + x) * 4 + k] = 10;
+  SnDecodeParams p;
+  sn_decode_params_init (&p);
+  SnDetections d;
+  sn_detections_init (&d);
+  ck_assert (sn_centernet_decode (heat, wh, &p, NULL, &d, NULL));
+  ck_assert_int_eq (d.n, 1);                /* IoU (20x20 shifted by 8) = 0.43 > 0.4 */
+  p.nms_iou = 0.5f;
+  ck_assert (sn_centernet_decode (heat, wh, &p, NULL, &d, NULL));
+  ck_assert_int_eq (d.n, 2);
+  /* Through a stretch letterbox of a 64x32 source from a 32x32 input. */
+  SnLetterbox lb = { 0.5, 1.0, 0, 0, 64, 32 };
+  ck_assert (sn_centernet_decode (heat, wh, &p, &lb, &d, NULL));
+  ck_assert_float_eq (d.items[0].x0, 4);    /* (12 - 10) / 0.5 */
+  ck_assert_float_eq (d.items[0].x1, 44);   /* (12 + 10) / 0.5 */
+  ck_assert_float_eq (d.items[0].y0, 2);
+  sn_detections_clear (&d);
+  /* Mismatched heads are an error. */
+  g_autoptr (SnTensor) bad = zeros (4, 4, 4);
+  GError *err = NULL;
+  ck_assert (!sn_centernet_decode (heat, bad, &p, NULL, &d, &err));
+  ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_SHAPE));
+  g_clear_error (&err);
+}
+END_TEST
+
+/* ---- mAP ------------------------------------------------------------------------ */
+
+static SnDetection
+box (int c, float s, float x0, float y0, float x1, float y1)
+{
+  return (SnDetection) { c, sn_coco_label (c), s, x0, y0, x1, y1 };
+}
+
+static double
+map_of (const SnDetection *pred, int np, const SnDetection *ref, int nr)
+{
+  SnDetections p = { np, np, (SnDetection *) pred }, r = { nr, nr, (SnDetection *) ref };
+  SnEval *e = sn_eval_new (0.5f);
+  sn_eval_add_frame (e, &p, &r);
+  double m = sn_eval_map (e);
+  sn_eval_free (e);
+  return m;
+}
+
+START_TEST (test_map_hand_computed)
+{
+  SnDetection ref[2] = { box (0, 1, 0, 0, 10, 10), box (0, 1, 20, 20, 30, 30) };
+  /* Perfect: 100. */
+  ck_assert_double_eq_tol (map_of (ref, 2, ref, 2), 100, 1e-9);
+  /* One of two found: recall tops at 0.5 with precision 1: 51 of 101 points. */
+  ck_assert_double_eq_tol (map_of (ref, 1, ref, 2), 100.0 * 51 / 101, 1e-9);
+  /* A false positive ranked first: precision 0.5 then 2/3 at recall 1;
+   * the envelope is 2/3 everywhere. */
+  SnDetection fp[3] = { box (0, 0.9f, 50, 50, 60, 60), box (0, 0.8f, 0, 0, 10, 10), box (0, 0.7f, 20, 20, 30, 30) };
+  ck_assert_double_eq_tol (map_of (fp, 3, ref, 2), 100.0 * 2 / 3, 1e-9);
+  /* Wrong class: nothing matches person; the extra class has no reference
+   * boxes and does not count in the mean. */
+  SnDetection wrong[2] = { box (16, 1, 0, 0, 10, 10), box (16, 1, 20, 20, 30, 30) };
+  ck_assert_double_eq_tol (map_of (wrong, 2, ref, 2), 0, 1e-9);
+  /* IoU just above and just below 0.5: a 10x10 box against one shifted by
+   * 3 (IoU 70/130 = 0.538) and by 4 (60/140 = 0.43). */
+  SnDetection near[1] = { box (0, 1, 3, 0, 13, 10) }, far[1] = { box (0, 1, 4, 0, 14, 10) };
+  ck_assert_double_eq_tol (map_of (near, 1, ref, 1), 100, 1e-9);
+  ck_assert_double_eq_tol (map_of (far, 1, ref, 1), 0, 1e-9);
+  /* Empty frames: nothing to find and nothing found is perfect. */
+  ck_assert_double_eq_tol (map_of (NULL, 0, NULL, 0), 100, 1e-9);
+  ck_assert_double_eq_tol (map_of (ref, 1, NULL, 0), 0, 1e-9);
+}
+END_TEST
+
+START_TEST (test_map_classes_and_frames)
+{
+  SnEval *e = sn_eval_new (0.5f);
+  SnDetection a = box (0, 0.9f, 0, 0, 10, 10), b = box (2, 0.8f, 0, 0, 10, 10);
+  SnDetections one_a = { 1, 1, &a }, one_b = { 1, 1, &b }, none = { 0, 0, NULL };
+  sn_eval_add_frame (e, &one_a, &one_a);   /* person found */
+  sn_eval_add_frame (e, &none, &one_b);    /* car missed */
+  ck_assert_int_eq (sn_eval_n_frames (e), 2);
+  ck_assert_double_eq_tol (sn_eval_class_ap (e, 0), 100, 1e-9);
+  ck_assert_double_eq_tol (sn_eval_class_ap (e, 2), 0, 1e-9);
+  ck_assert (sn_eval_class_ap (e, 5) < 0);
+  ck_assert_double_eq_tol (sn_eval_map (e), 50, 1e-9);
+  sn_eval_free (e);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("detect");
+  TCase *tc = tcase_create ("detect");
+  tcase_add_test (tc, test_preprocess_stretch_vs_naive);
+  tcase_add_test (tc, test_preprocess_formats_agree);
+  tcase_add_test (tc, test_preprocess_yuv_bt601);
+  tcase_add_test (tc, test_letterbox_geometry);
+  tcase_add_test (tc, test_preprocess_rejects);
+  tcase_add_test (tc, test_decode_peaks_and_boxes);
+  tcase_add_test (tc, test_decode_nms_and_mapping);
+  tcase_add_test (tc, test_map_hand_computed);
+  tcase_add_test (tc, test_map_classes_and_frames);
+  suite_add_tcase (s, tc);
+  SRunner *sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
