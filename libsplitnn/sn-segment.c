@@ -336,12 +336,15 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
   for (int s = 0; s < n_sched; s++) {
     SnNode *node = g_ptr_array_index (seg->nodes, s);
     int r = seg->run_of[s];
-    int def_step = r >= 0 ? seg->run_first[r] : s, use_step = r >= 0 ? seg->run_last[r] : s;
     seg->flops += node->flops;
     for (int k = 0; k < node->n_inputs; k++) {
       SnValue *v = node->inputs[k];
-      if (v && block_of[v->index] >= 0)
-        blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last, use_step);
+      if (!v || block_of[v->index] < 0)
+        continue;
+      /* A run reads its inputs from the arena at any point of the run. */
+      gboolean external = r >= 0 && producer_run[v->index] != r;
+      blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last,
+          external ? seg->run_last[r] : s);
     }
     for (int k = 0; k < node->n_outputs; k++) {
       SnValue *v = node->outputs[k];
@@ -350,8 +353,10 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       Block *b = &blocks[n_blocks];
       b->value = v;
       b->bytes = (int64_t) sn_shape_numel (&v->shape) * sn_dtype_size (v->dtype);
-      b->first = def_step;
-      b->last = use_step;
+      /* ... and may write what leaves it at any point (values that stay
+       * inside live in XNNPACK's own memory and keep their own lifetimes). */
+      b->first = r >= 0 && seg->outside[v->index] ? seg->run_first[r] : s;
+      b->last = s;
       block_of[v->index] = n_blocks++;
       seg->total_bytes += b->bytes;
     }
