@@ -56,6 +56,17 @@ int
 main (int argc, char **argv)
 {
   int iterations = argc > 1 ? atoi (argv[1]) : 20000;
+  /* fuzz-driver --seeds DIR writes valid packets as a libFuzzer corpus. */
+  if (argc > 2 && strcmp (argv[1], "--seeds") == 0) {
+    GRand *r = g_rand_new_with_seed (1);
+    GByteArray *b = g_byte_array_new ();
+    for (int i = 0; i < 64; i++) {
+      seed_packet (r, b);
+      g_autofree char *path = g_strdup_printf ("%s/seed-%02d", argv[2], i);
+      g_file_set_contents (path, (char *) b->data, b->len, NULL);
+    }
+    return 0;
+  }
   GRand *r = g_rand_new_with_seed (2026);
   GByteArray *b = g_byte_array_new ();
   for (int it = 0; it < iterations; it++) {
