@@ -69,7 +69,7 @@ put_f32 (guint8 *dst, float v)
 gboolean
 sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut *cut,
     const SnTensor *const *tensors, guint32 stream_id, guint64 seq, guint64 pts,
-    GByteArray *out, GError **error)
+    const SnLetterbox *lb, GByteArray *out, GError **error)
 {
   if (cut->n_tensors > SN_PACKET_MAX_TENSORS) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
@@ -84,6 +84,15 @@ sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut 
   p.pts = pts;
   memcpy (p.fingerprint, e->fingerprint, 32);
   p.cut_id = cut->id;
+  SnLetterbox identity = { 1, 1, 0, 0, 1, 1 };
+  if (!lb)
+    lb = &identity;
+  p.frame_width = (guint32) lb->src_width;
+  p.frame_height = (guint32) lb->src_height;
+  p.scale_x = (float) lb->scale_x;
+  p.scale_y = (float) lb->scale_y;
+  p.offset_x = (float) lb->offset_x;
+  p.offset_y = (float) lb->offset_y;
   g_strlcpy (p.cut_name, cut->name, sizeof p.cut_name);
   p.n_tensors = cut->n_tensors;
   sn_codec_set_quality (e->codec, cfg->jpeg_quality);
@@ -219,4 +228,11 @@ sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket
   *cut_out = cut;
   *tensors_out = outs;
   return TRUE;
+}
+
+void
+sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb)
+{
+  *lb = (SnLetterbox) { p->scale_x, p->scale_y, p->offset_x, p->offset_y,
+    (int) p->frame_width, (int) p->frame_height };
 }

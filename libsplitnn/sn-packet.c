@@ -91,6 +91,14 @@ sn_packet_write (const SnPacket *p, GByteArray *out)
   put_u32 (out, p->stream_id);
   put_u64 (out, p->seq);
   put_u64 (out, p->pts);
+  put_u32 (out, p->frame_width);
+  put_u32 (out, p->frame_height);
+  float geo[4] = { p->scale_x, p->scale_y, p->offset_x, p->offset_y };
+  for (int i = 0; i < 4; i++) {
+    guint32 v;
+    memcpy (&v, &geo[i], 4);
+    put_u32 (out, v);
+  }
   g_byte_array_append (out, p->fingerprint, 32);
   put_u32 (out, p->cut_id);
   size_t cn = strlen (p->cut_name);
@@ -246,7 +254,25 @@ sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error)
     return bad (&r, 6, "tensor count %u is outside 1..%d", n_tensors, SN_PACKET_MAX_TENSORS);
   p->n_tensors = n_tensors;
   if (!get_u32 (&r, "stream id", &p->stream_id) || !get_u64 (&r, "sequence number", &p->seq)
-      || !get_u64 (&r, "pts", &p->pts) || !need (&r, 32, "model fingerprint"))
+      || !get_u64 (&r, "pts", &p->pts) || !get_u32 (&r, "frame width", &p->frame_width)
+      || !get_u32 (&r, "frame height", &p->frame_height))
+    return FALSE;
+  float geo[4];
+  for (int i = 0; i < 4; i++) {
+    guint32 v;
+    if (!get_u32 (&r, "frame geometry", &v))
+      return FALSE;
+    memcpy (&geo[i], &v, 4);
+    if (!isfinite (geo[i]) || (i < 2 && !(geo[i] > 0)))
+      return bad (&r, r.pos - 4, "frame geometry value %d (%g) is invalid", i, geo[i]);
+  }
+  p->scale_x = geo[0];
+  p->scale_y = geo[1];
+  p->offset_x = geo[2];
+  p->offset_y = geo[3];
+  if (p->frame_width < 1 || p->frame_height < 1 || p->frame_width > 65536 || p->frame_height > 65536)
+    return bad (&r, r.pos - 24, "frame size %ux%u is invalid", p->frame_width, p->frame_height);
+  if (!need (&r, 32, "model fingerprint"))
     return FALSE;
   memcpy (p->fingerprint, data + r.pos, 32);
   r.pos += 32;

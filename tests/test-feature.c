@@ -230,6 +230,10 @@ sample_packet (SnPacket *p, guint8 *ranges, guint8 *payload)
   for (int i = 0; i < 32; i++)
     p->fingerprint[i] = (guint8) i;
   p->cut_id = 3;
+  p->frame_width = 768;
+  p->frame_height = 576;
+  p->scale_x = 512.0f / 768;
+  p->scale_y = 512.0f / 576;
   strcpy (p->cut_name, "a+b");
   p->n_tensors = 2;
   float r[4] = { 0.5f, -1, 0.25f, 0 };

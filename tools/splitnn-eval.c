@@ -211,7 +211,7 @@ sn_cli_eval (int argc, char **argv)
           fc.per_channel = per_channel;
           fc.clip = clip;
           double c0 = now_ms ();
-          if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, packet, &err))
+          if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, &lb, packet, &err))
             goto fail;
           SnPacket pkt;
           const SnCut *dcut;

@@ -11,6 +11,7 @@
 
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-packet.h>
+#include <splitnn/sn-image.h>
 
 G_BEGIN_DECLS
 
@@ -31,9 +32,13 @@ void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, cli
 SnFeatureEncoder *sn_feature_encoder_new (const SnModel *model);
 void sn_feature_encoder_free (SnFeatureEncoder *enc);
 /* out is replaced by the packet. */
+/* lb (may be NULL) is how the frame became the model input; the cloud
+ * uses it to give boxes in source-frame pixels. */
 gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
     const SnCut *cut, const SnTensor *const *tensors, guint32 stream_id, guint64 seq,
-    guint64 pts, GByteArray *out, GError **error);
+    guint64 pts, const SnLetterbox *lb, GByteArray *out, GError **error);
+/* The letterbox a packet carries. */
+void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
 
 SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
 void sn_feature_decoder_free (SnFeatureDecoder *dec);

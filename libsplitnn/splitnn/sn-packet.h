@@ -36,6 +36,9 @@ typedef struct {
   guint32 stream_id;
   guint64 seq;
   guint64 pts;              /* ns, SN_PTS_NONE when unknown */
+  /* Where the model input came from: the cloud maps boxes back through it. */
+  guint32 frame_width, frame_height;
+  float scale_x, scale_y, offset_x, offset_y;
   guint8 fingerprint[32];
   guint32 cut_id;
   char cut_name[SN_PACKET_MAX_NAME + 1];

@@ -35,6 +35,9 @@ seed_packet (GRand *r, GByteArray *out)
   SnPacket p;
   memset (&p, 0, sizeof p);
   p.n_tensors = 1;
+  p.frame_width = 640;
+  p.frame_height = 480;
+  p.scale_x = p.scale_y = 0.8f;
   strcpy (p.cut_name, "fuzz");
   strcpy (p.tensors[0].name, "t");
   p.tensors[0].shape = s;
