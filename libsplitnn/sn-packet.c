@@ -350,3 +350,80 @@ sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q)
     memcpy (&q->offset[k], t->ranges + 8 * k + 4, 4);
   }
 }
+
+/* ---- Detections ---------------------------------------------------------------- */
+
+void
+sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out)
+{
+  int n = MIN (d->n, SN_RESULT_MAX_DETECTIONS);
+  g_byte_array_set_size (out, 0);
+  g_byte_array_append (out, (const guint8 *) SN_RESULT_MAGIC, 4);
+  put_u8 (out, 1);
+  put_u8 (out, 0);
+  put_u16 (out, (guint16) n);
+  put_u32 (out, h->stream_id);
+  put_u64 (out, h->seq);
+  put_u64 (out, h->pts);
+  put_u32 (out, h->cut_id);
+  put_u32 (out, h->cloud_us);
+  for (int i = 0; i < n; i++) {
+    const SnDetection *e = &d->items[i];
+    put_u16 (out, (guint16) e->class_id);
+    put_u16 (out, 0);
+    float f[5] = { e->score, e->x0, e->y0, e->x1, e->y1 };
+    for (int k = 0; k < 5; k++) {
+      guint32 v;
+      memcpy (&v, &f[k], 4);
+      put_u32 (out, v);
+    }
+  }
+  put_u32 (out, sn_crc32c (0, out->data, out->len));
+}
+
+gboolean
+sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h, SnDetections *d,
+    GError **error)
+{
+  Reader r = { data, len, 0, error };
+  if (len < 40 || memcmp (data, SN_RESULT_MAGIC, 4) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "not a splitnn detections message");
+    return FALSE;
+  }
+  guint32 stored = (guint32) data[len - 4] | (guint32) data[len - 3] << 8
+      | (guint32) data[len - 2] << 16 | (guint32) data[len - 1] << 24;
+  if (sn_crc32c (0, data, len - 4) != stored) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "detections message CRC32C mismatch");
+    return FALSE;
+  }
+  r.len = len - 4;
+  r.pos = 4;
+  guint8 version, flags;
+  guint16 n;
+  if (!get_u8 (&r, "version", &version) || !get_u8 (&r, "flags", &flags) || !get_u16 (&r, "count", &n)
+      || !get_u32 (&r, "stream id", &h->stream_id) || !get_u64 (&r, "sequence number", &h->seq)
+      || !get_u64 (&r, "pts", &h->pts) || !get_u32 (&r, "cut id", &h->cut_id)
+      || !get_u32 (&r, "cloud time", &h->cloud_us))
+    return FALSE;
+  if (version != 1 || flags != 0)
+    return bad (&r, 4, "detections message version %u / flags %u not supported", version, flags);
+  if (r.len - r.pos != (size_t) n * 24)
+    return bad (&r, r.pos, "%u detections need %u bytes, %zu follow", n, n * 24u, r.len - r.pos);
+  d->n = 0;
+  for (int i = 0; i < n; i++) {
+    guint16 cls = 0, pad = 0;
+    guint32 v[5] = { 0 };
+    get_u16 (&r, "class", &cls);
+    get_u16 (&r, "padding", &pad);
+    for (int k = 0; k < 5; k++)
+      get_u32 (&r, "box", &v[k]);
+    SnDetection e = { .class_id = cls, .label = sn_coco_label (cls) };
+    memcpy (&e.score, &v[0], 4);
+    memcpy (&e.x0, &v[1], 4);
+    memcpy (&e.y0, &v[2], 4);
+    memcpy (&e.x1, &v[3], 4);
+    memcpy (&e.y1, &v[4], 4);
+    sn_detections_add (d, &e);
+  }
+  return TRUE;
+}

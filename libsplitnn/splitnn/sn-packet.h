@@ -11,6 +11,7 @@
 #include <splitnn/sn-tensor.h>
 #include <splitnn/sn-quant.h>
 #include <splitnn/sn-codec.h>
+#include <splitnn/sn-detect.h>
 
 G_BEGIN_DECLS
 
@@ -57,5 +58,22 @@ void sn_packet_write (const SnPacket *p, GByteArray *out);
 gboolean sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error);
 /* Copies the ranges of tensor t into q (n and arrays). */
 void sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q);
+
+/* ---- Detections going back (docs/protocol.md, "Detections message") ---- */
+
+#define SN_RESULT_MAGIC "SNDT"
+#define SN_RESULT_MAX_DETECTIONS 4096
+
+typedef struct {
+  guint32 stream_id;
+  guint64 seq;
+  guint64 pts;
+  guint32 cut_id;
+  guint32 cloud_us;         /* cloud compute time for this frame */
+} SnResultHeader;
+
+void sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
+gboolean sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h,
+    SnDetections *d, GError **error);
 
 G_END_DECLS
