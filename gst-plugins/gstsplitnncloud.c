@@ -146,6 +146,13 @@ gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE, ("Feature stream made for another model"),
           ("stream model %s, ours %s", fp, sn_model_fingerprint (self->model)));
     gst_event_unref (event);
+    if (ok && !self->caps_sent) {
+      GstCaps *out = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
+          self->format == FORMAT_JSON ? "json" : "binary", NULL);
+      ok = gst_pad_set_caps (self->srcpad, out);
+      gst_caps_unref (out);
+      self->caps_sent = TRUE;
+    }
     return ok;
   }
   return gst_pad_event_default (pad, parent, event);

@@ -359,7 +359,8 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "cannot map the video frame");
     return FALSE;
   }
-  SnImage img = { self->format, GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame) };
+  SnImage img = { .format = self->format, .width = GST_VIDEO_FRAME_WIDTH (&frame),
+    .height = GST_VIDEO_FRAME_HEIGHT (&frame) };
   for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame) && p < 3; p++) {
     img.planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
     img.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);

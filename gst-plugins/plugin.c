@@ -5,6 +5,8 @@
 
 #include <gst/gst.h>
 
+#include "gstsplitnncloud.h"
+#include "gstsplitnnedge.h"
 #include "gstzmqsink.h"
 #include "gstzmqsrc.h"
 
@@ -13,6 +15,8 @@ plugin_init (GstPlugin * plugin)
 {
   gboolean ret = FALSE;
 
+  ret |= GST_ELEMENT_REGISTER (splitnnedge, plugin);
+  ret |= GST_ELEMENT_REGISTER (splitnncloud, plugin);
   ret |= GST_ELEMENT_REGISTER (zmqsink, plugin);
   ret |= GST_ELEMENT_REGISTER (zmqsrc, plugin);
 
