@@ -533,11 +533,11 @@ gst_zmq_sink_start (GstBaseSink * sink)
 
   if (!ok) {
     if (kind == GST_ZMQ_OPEN_ERROR_SETTINGS)
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (NULL), ("%s",
-              error->message));
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+          (NULL));
     else
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, (NULL), ("%s",
-              error->message));
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", error->message),
+          (NULL));
     g_error_free (error);
     return FALSE;
   }

@@ -524,11 +524,11 @@ gst_zmq_src_start (GstBaseSrc * src)
 
   if (!ok) {
     if (kind == GST_ZMQ_OPEN_ERROR_SETTINGS)
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (NULL), ("%s",
-              error->message));
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+          (NULL));
     else
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, (NULL), ("%s",
-              error->message));
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", error->message),
+          (NULL));
     g_error_free (error);
     return FALSE;
   }
@@ -724,8 +724,8 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "interfaces) or ipc:///path", DEFAULT_ENDPOINT, rw));
   g_object_class_install_property (gobject_class, PROP_BIND,
       g_param_spec_boolean ("bind", "Bind",
-          "Bind the endpoint (default: many senders connect to one "
-          "receiver) instead of connecting to it", DEFAULT_BIND, rw));
+          "Bind the endpoint instead of connecting to it (by default the "
+          "receiver binds and many senders connect)", DEFAULT_BIND, rw));
   g_object_class_install_property (gobject_class, PROP_SOCKET_TYPE,
       g_param_spec_enum ("socket-type", "Socket type",
           "ZeroMQ pattern; pair pull with zmqsink push, sub with pub",
@@ -738,7 +738,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_RECEIVE_TIMEOUT,
       g_param_spec_int ("receive-timeout", "Receive timeout",
           "Post a zmqsrc-timeout element message when nothing arrived for "
-          "this long in ms, then keep waiting (-1 = never)", -1, G_MAXINT,
+          "this long in ms, then keep waiting (-1 or 0 = never)", -1, G_MAXINT,
           DEFAULT_RECEIVE_TIMEOUT, rw));
   g_object_class_install_property (gobject_class, PROP_SUBSCRIBE,
       g_param_spec_string ("subscribe", "Subscribe",
