@@ -1120,55 +1120,57 @@ convert_element (const void *src, SnDType from, void *dst, SnDType to, int64_t i
 
 typedef enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE } PadMode;
 
-/* For each output axis, which input index each output index reads, or -1
- * for the constant; run() only walks the output and looks these up. */
+/* Per axis: negative pads crop first (lo elements from the front, kept
+ * remain); the output then starts with `before` padded positions. */
+typedef struct {
+  PadMode mode;
+  int64_t before, lo, kept;
+} PadAxis;
+
 typedef struct {
   int rank;
-  int64_t *map[SN_MAX_DIMS];
+  PadAxis axis[SN_MAX_DIMS];
   int64_t in_stride[SN_MAX_DIMS];
   guint8 fill[8];
   gboolean fill_from_input;     /* opset 11+: constant_value is input 2 */
 } PadParams;
 
-static void
-pad_params_free (void *p)
-{
-  PadParams *pp = p;
-  for (int i = 0; i < pp->rank; i++)
-    g_free (pp->map[i]);
-  g_free (pp);
-}
-
-/* Negative pads crop first; reflect and edge then work on what is left. */
 static gboolean
-pad_axis_map (SnNode *node, PadMode mode, int axis, int64_t dim, int64_t before, int64_t after,
-    int64_t out_dim, int64_t *map, GError **error)
+pad_axis_init (SnNode *node, PadMode mode, int axis, int64_t dim, int64_t before, int64_t after,
+    PadAxis *pa, GError **error)
 {
-  int64_t lo = before < 0 ? -before : 0;
-  int64_t kept = dim - lo - (after < 0 ? -after : 0);
+  pa->lo = before < 0 ? -before : 0;
+  pa->kept = dim - pa->lo - (after < 0 ? -after : 0);
   int64_t b = MAX (before, 0), a = MAX (after, 0);
+  pa->before = b;
   /* NumPy reflects a single element onto itself. */
-  if (mode == PAD_REFLECT && kept == 1)
+  if (mode == PAD_REFLECT && pa->kept == 1)
     mode = PAD_EDGE;
-  if (mode != PAD_CONSTANT && (a || b) && (kept < 1 || (mode == PAD_REFLECT && (b >= kept || a >= kept)))) {
+  pa->mode = mode;
+  if (mode != PAD_CONSTANT && (a || b) && (pa->kept < 1 || (mode == PAD_REFLECT && (b >= pa->kept || a >= pa->kept)))) {
     sn_node_set_error (error, node, SN_ERROR_SHAPE, "%s padding of %" G_GINT64_FORMAT " and %"
         G_GINT64_FORMAT " is not possible on axis %d, which has %" G_GINT64_FORMAT " elements",
-        mode == PAD_REFLECT ? "reflect" : "edge", b, a, axis, kept);
+        mode == PAD_REFLECT ? "reflect" : "edge", b, a, axis, pa->kept);
     return FALSE;
   }
-  for (int64_t o = 0; o < out_dim; o++) {
-    int64_t i = o - b;
-    if (i < 0 || i >= kept) {
-      if (mode == PAD_CONSTANT)
-        i = -1;
-      else if (mode == PAD_EDGE)
-        i = i < 0 ? 0 : kept - 1;
-      else
-        i = i < 0 ? -i : 2 * (kept - 1) - i;    /* mirror without repeating the edge */
-    }
-    map[o] = i < 0 ? -1 : lo + i;
-  }
   return TRUE;
+}
+
+/* The input index output index o reads on this axis, or -1 for the
+ * constant.  prepare() made sure reflect stays within one mirror. */
+static int64_t
+pad_source (const PadAxis *pa, int64_t o)
+{
+  int64_t i = o - pa->before;
+  if (i < 0 || i >= pa->kept) {
+    if (pa->mode == PAD_CONSTANT)
+      return -1;
+    if (pa->mode == PAD_EDGE)
+      i = i < 0 ? 0 : pa->kept - 1;
+    else
+      i = i < 0 ? -i : 2 * (pa->kept - 1) - i;    /* mirror without repeating the edge */
+  }
+  return pa->lo + i;
 }
 
 static gboolean
@@ -1262,11 +1264,9 @@ prepare_pad (SnNode *node, GError **error)
     return FALSE;
   p->rank = r;
   contiguous_strides (in, p->in_stride);
-  for (int i = 0; i < r; i++) {
-    p->map[i] = g_new (int64_t, MAX (out.dims[i], 1));
-    if (!pad_axis_map (node, mode, i, in->dims[i], pads[i], pads[i + r], out.dims[i], p->map[i], error))
+  for (int i = 0; i < r; i++)
+    if (!pad_axis_init (node, mode, i, in->dims[i], pads[i], pads[i + r], &p->axis[i], error))
       return FALSE;
-  }
   return TRUE;
 }
 
@@ -1292,11 +1292,11 @@ run_pad (const SnNode *node, const SnTensor *const *in, SnTensor *const *out, Sn
     /* Offset of the row from the outer axes, or -1 when it lies in padding. */
     int64_t base = 0;
     for (int d = 0; d < last && base >= 0; d++) {
-      int64_t s = p->map[d][idx[d]];
+      int64_t s = pad_source (&p->axis[d], idx[d]);
       base = s < 0 ? -1 : base + s * p->in_stride[d];
     }
     for (int64_t k = 0; k < row; k++) {
-      int64_t s = base < 0 ? -1 : p->map[last][k];
+      int64_t s = base < 0 ? -1 : pad_source (&p->axis[last], k);
       memcpy (dst + (o + k) * es, s < 0 ? fill : src + (base + s) * es, es);
     }
     for (int d = last - 1; d >= 0; d--) {
@@ -2041,7 +2041,7 @@ static const SnOpDef op_Expand = { "Expand", 8, prepare_expand, run_boxes, box_p
 static const SnOpDef op_Tile = { "Tile", 1, prepare_tile, run_boxes, box_params_free };
 static const SnOpDef op_DepthToSpace = { "DepthToSpace", 1, prepare_d2s, run_boxes, box_params_free };
 static const SnOpDef op_SpaceToDepth = { "SpaceToDepth", 1, prepare_s2d, run_boxes, box_params_free };
-static const SnOpDef op_Pad = { "Pad", 1, prepare_pad, run_pad, pad_params_free };
+static const SnOpDef op_Pad = { "Pad", 1, prepare_pad, run_pad, g_free };
 static const SnOpDef op_Shape = { "Shape", 1, prepare_shape, run_shape, g_free };
 static const SnOpDef op_Size = { "Size", 1, prepare_size, run_size, NULL };
 static const SnOpDef op_ConstantOfShape = { "ConstantOfShape", 9, prepare_constant_of_shape, run_constant_of_shape, NULL };
