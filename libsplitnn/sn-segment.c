@@ -284,7 +284,10 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       g_ptr_array_add (seg->nodes, g_ptr_array_index (model->nodes, i));
 
   /* Fast-path runs; memory is planned so both engines can use the arena:
-   * a run counts as one step for the lifetimes of the values it touches. */
+   * a value that enters a run is read at any time while the run executes,
+   * one that leaves it may be written at any time, so their lifetimes
+   * stretch over the whole run.  Values that stay inside a run live in
+   * XNNPACK's own memory; their blocks serve the reference kernels only. */
   int n_sched = seg->nodes->len;
   seg->run_of = g_new (int, n_sched + 1);
   seg->run_first = g_new0 (int, n_sched + 1);
@@ -336,12 +339,13 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
   for (int s = 0; s < n_sched; s++) {
     SnNode *node = g_ptr_array_index (seg->nodes, s);
     int r = seg->run_of[s];
-    int def_step = r >= 0 ? seg->run_first[r] : s, use_step = r >= 0 ? seg->run_last[r] : s;
     seg->flops += node->flops;
     for (int k = 0; k < node->n_inputs; k++) {
       SnValue *v = node->inputs[k];
-      if (v && block_of[v->index] >= 0)
-        blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last, use_step);
+      if (!v || block_of[v->index] < 0)
+        continue;
+      int use_step = r >= 0 && producer_run[v->index] != r ? seg->run_last[r] : s;
+      blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last, use_step);
     }
     for (int k = 0; k < node->n_outputs; k++) {
       SnValue *v = node->outputs[k];
@@ -350,8 +354,8 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       Block *b = &blocks[n_blocks];
       b->value = v;
       b->bytes = (int64_t) sn_shape_numel (&v->shape) * sn_dtype_size (v->dtype);
-      b->first = def_step;
-      b->last = use_step;
+      b->first = r >= 0 && seg->outside[v->index] ? seg->run_first[r] : s;
+      b->last = s;
       block_of[v->index] = n_blocks++;
       seg->total_bytes += b->bytes;
     }
@@ -362,8 +366,9 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       blocks[block_of[v->index]].last = n_sched;  /* read by the caller */
   }
   seg->arena_bytes = plan_offsets (blocks, n_blocks);
-  seg->arena = sn_aligned_alloc (seg->arena_bytes);
-  memset (seg->arena, 0, seg->arena_bytes);
+  /* XNNPACK may read up to 16 bytes (XNN_EXTRA_BYTES) past a tensor. */
+  seg->arena = sn_aligned_alloc (seg->arena_bytes + SN_ARENA_ALIGN);
+  memset (seg->arena, 0, seg->arena_bytes + SN_ARENA_ALIGN);
 
   for (int b = 0; b < n_blocks; b++) {
     SnValue *v = blocks[b].value;
@@ -403,6 +408,15 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
   return TRUE;
 }
 
+/* SPLITNN_ENGINE=reference: every segment runs on the reference kernels,
+ * whatever callers ask for (to rule the fast path out when debugging). */
+static gboolean
+engine_forced_reference (void)
+{
+  const char *engine = g_getenv ("SPLITNN_ENGINE");
+  return engine && strcmp (engine, "reference") == 0;
+}
+
 SnSegment *
 sn_segment_new (SnModel *model, const char *const *inputs, int n_inputs,
     const char *const *outputs, int n_outputs, GError **error)
@@ -414,8 +428,7 @@ sn_segment_new (SnModel *model, const char *const *inputs, int n_inputs,
   seg->outputs = g_ptr_array_new ();
   seg->nodes = g_ptr_array_new ();
   seg->exec.n_threads = 1;
-  const char *engine = g_getenv ("SPLITNN_ENGINE");
-  seg->engine = engine && strcmp (engine, "reference") == 0 ? SN_ENGINE_REFERENCE : SN_ENGINE_FAST;
+  seg->engine = engine_forced_reference () ? SN_ENGINE_REFERENCE : SN_ENGINE_FAST;
   seg->tensors = g_new0 (SnTensor *, model->values->len);
   if (!segment_compile (seg, inputs, n_inputs, outputs, n_outputs, error)) {
     sn_segment_free (seg);
@@ -547,7 +560,7 @@ sn_segment_set_threads (SnSegment *seg, int n_threads)
 void
 sn_segment_set_engine (SnSegment *seg, SnEngine engine)
 {
-  seg->engine = engine;
+  seg->engine = engine_forced_reference () ? SN_ENGINE_REFERENCE : engine;
 }
 
 SnEngine
