@@ -283,11 +283,13 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
     if (node_needed[i])
       g_ptr_array_add (seg->nodes, g_ptr_array_index (model->nodes, i));
 
-  /* Fast-path runs; memory is planned so both engines can use the arena:
-   * a value that enters a run is read at any time while the run executes,
-   * one that leaves it may be written at any time, so their lifetimes
-   * stretch over the whole run.  Values that stay inside a run live in
-   * XNNPACK's own memory; their blocks serve the reference kernels only. */
+  /* Fast-path runs; memory is planned so both engines can use the arena.
+   * A run may execute a node earlier than the schedule says (fused into
+   * the node it follows), so a value that enters a run stays live until
+   * the run's end.  A value that leaves it is read after the run anyway:
+   * every block the run touches is then live at the run's last step, and
+   * no two overlap.  Values that stay inside a run live in XNNPACK's own
+   * memory; their blocks serve the reference kernels only. */
   int n_sched = seg->nodes->len;
   seg->run_of = g_new (int, n_sched + 1);
   seg->run_first = g_new0 (int, n_sched + 1);
@@ -354,7 +356,7 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       Block *b = &blocks[n_blocks];
       b->value = v;
       b->bytes = (int64_t) sn_shape_numel (&v->shape) * sn_dtype_size (v->dtype);
-      b->first = r >= 0 && seg->outside[v->index] ? seg->run_first[r] : s;
+      b->first = s;
       b->last = s;
       block_of[v->index] = n_blocks++;
       seg->total_bytes += b->bytes;
