@@ -284,9 +284,9 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       g_ptr_array_add (seg->nodes, g_ptr_array_index (model->nodes, i));
 
   /* Fast-path runs; memory is planned so both engines can use the arena.
-   * A run may execute a node earlier than the schedule says (fused into
-   * the node it follows), so a value that enters a run stays live until
-   * the run's end.  A value that leaves it is read after the run anyway:
+   * A run may execute a node earlier than the schedule says (fused with
+   * an earlier one), so a value that enters a run stays live until the
+   * run's end.  A value that leaves it is read after the run anyway:
    * every block the run touches is then live at the run's last step, and
    * no two overlap.  Values that stay inside a run live in XNNPACK's own
    * memory; their blocks serve the reference kernels only. */

@@ -51,7 +51,7 @@ sn_cli_detect (int argc, char **argv)
   int max_frames = 0, threads = 1, png_every = 25;
   double threshold = 0.2, nms = 0.4;
   gboolean json = FALSE, letterbox = FALSE;
-  g_autofree char *png_dir = NULL;
+  g_autofree char *png_dir = NULL, *save_dir = NULL;
   GOptionEntry entries[] = {
     { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default: all)", "N" },
     { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Minimum score (default 0.2)", "T" },
@@ -61,6 +61,7 @@ sn_cli_detect (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per frame", NULL },
     { "png-dir", 0, 0, G_OPTION_ARG_FILENAME, &png_dir, "Write annotated frames as PNG into DIR", "DIR" },
     { "png-every", 0, 0, G_OPTION_ARG_INT, &png_every, "With --png-dir, every K-th frame (default 25)", "K" },
+    { "save-inputs", 0, 0, G_OPTION_ARG_FILENAME, &save_dir, "Write each model input as DIR/frame-NNNNN.npy (for the oracles)", "DIR" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx IMAGE_OR_VIDEO");
@@ -101,6 +102,14 @@ sn_cli_detect (int argc, char **argv)
     SnDetectorTimings t;
     if (!sn_detector_run (det, &img, &d, &t, &err))
       break;
+    if (save_dir) {
+      SnLetterbox lb;
+      g_autofree char *name = g_strdup_printf ("frame-%05d.npy", f.index);
+      g_autofree char *path = g_build_filename (save_dir, name, NULL);
+      const SnTensor *x = sn_detector_preprocess (det, &img, &lb, &err);
+      if (!x || (g_mkdir_with_parents (save_dir, 0755), !sn_tensor_save_npy (x, path, &err)))
+        break;
+    }
     sum.preprocess_ms += t.preprocess_ms;
     sum.inference_ms += t.inference_ms;
     sum.decode_ms += t.decode_ms;

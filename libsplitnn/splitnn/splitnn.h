@@ -11,3 +11,7 @@
 #include <splitnn/sn-detector.h>
 #include <splitnn/sn-eval.h>
 #include <splitnn/sn-draw.h>
+#include <splitnn/sn-quant.h>
+#include <splitnn/sn-codec.h>
+#include <splitnn/sn-packet.h>
+#include <splitnn/sn-feature.h>

@@ -1,0 +1,358 @@
+/* splitnncloud — the server side of split inference.
+ *
+ * gst-launch-1.0 zmqsrc endpoint=tcp://127.0.0.1:5555 bind=true !
+ *   splitnncloud model=models/centernet-mobilenetv3-coco.onnx format=json ! fdsink
+ *
+ * Each feature packet (from any number of edges; stream ids interleave) is
+ * validated, decoded, run through the cloud part of the cut it names and
+ * decoded into detections.  One output buffer per packet carries stream id,
+ * sequence number, original PTS and the detections: binary (SNDT,
+ * docs/protocol.md) or one JSON line; and one GstVideoRegionOfInterestMeta
+ * per detection with a "detection" structure (label, class-id, confidence).
+ * A bad packet is skipped, counted and reported as a warning. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstsplitnncloud.h"
+
+#include <gst/video/video.h>
+#include <splitnn/splitnn.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_splitnn_cloud_debug);
+#define GST_CAT_DEFAULT gst_splitnn_cloud_debug
+
+enum { FORMAT_BINARY, FORMAT_JSON };
+
+enum {
+  PROP_0, PROP_MODEL, PROP_FORMAT, PROP_THRESHOLD, PROP_THREADS,
+  PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS,
+};
+
+struct _GstSplitnnCloud {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+  GMutex lock;
+  gchar *model_path;
+  gint format;
+  gdouble threshold;
+  gint threads;
+
+  SnModel *model;
+  SnDetector *detector;
+  SnCutSet *cuts;
+  SnSplit **splits;
+  SnFeatureDecoder *decoder;
+  SnDetections dets;
+  GByteArray *out;
+  gboolean caps_sent;
+  guint64 packets, bad_packets;
+  double cloud_ms_total;
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-splitnn"));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("application/x-splitnn-detections, format = (string) { binary, json }"));
+
+#define gst_splitnn_cloud_parent_class parent_class
+G_DEFINE_TYPE (GstSplitnnCloud, gst_splitnn_cloud, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnncloud, "splitnncloud", GST_RANK_NONE,
+    GST_TYPE_SPLITNN_CLOUD,
+    GST_DEBUG_CATEGORY_INIT (gst_splitnn_cloud_debug, "splitnncloud", 0, "split inference, cloud side"));
+
+static GType
+gst_splitnn_cloud_format_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { FORMAT_BINARY, "Compact binary (SNDT, docs/protocol.md)", "binary" },
+    { FORMAT_JSON, "One JSON object per frame, newline-terminated", "json" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstSplitnnCloudFormat", values));
+  return type;
+}
+
+static void
+release (GstSplitnnCloud *self)
+{
+  if (self->splits)
+    for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
+      sn_split_free (self->splits[i]);
+  g_clear_pointer (&self->splits, g_free);
+  g_clear_pointer (&self->decoder, sn_feature_decoder_free);
+  g_clear_pointer (&self->cuts, sn_cut_set_free);
+  g_clear_pointer (&self->detector, sn_detector_free);
+  g_clear_pointer (&self->model, sn_model_free);
+  g_clear_pointer (&self->out, g_byte_array_unref);
+  sn_detections_clear (&self->dets);
+}
+
+static gboolean
+setup (GstSplitnnCloud *self)
+{
+  GError *err = NULL;
+  g_mutex_lock (&self->lock);
+  g_autofree gchar *path = g_strdup (self->model_path);
+  g_mutex_unlock (&self->lock);
+  if (!path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set"), ("set the 'model' property"));
+    return FALSE;
+  }
+  if (!(self->model = sn_model_load (path, &err)) || !(self->detector = sn_detector_new (self->model, &err))
+      || !(self->cuts = sn_cut_set_new (self->model, &err))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
+    g_error_free (err);
+    release (self);
+    return FALSE;
+  }
+  self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
+  self->decoder = sn_feature_decoder_new (self->model, self->cuts);
+  self->out = g_byte_array_new ();
+  sn_detections_init (&self->dets);
+  self->caps_sent = FALSE;
+  self->packets = self->bad_packets = 0;
+  self->cloud_ms_total = 0;
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_splitnn_cloud_change_state (GstElement *element, GstStateChange transition)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !setup (self))
+    return GST_STATE_CHANGE_FAILURE;
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    release (self);
+  return ret;
+}
+
+static gboolean
+gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    /* A model fingerprint in the caps that is not ours: refuse now rather
+     * than reject every packet. */
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    const gchar *fp = gst_structure_get_string (gst_caps_get_structure (caps, 0), "model");
+    gboolean ok = !fp || g_strcmp0 (fp, sn_model_fingerprint (self->model)) == 0;
+    if (!ok)
+      GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE, ("Feature stream made for another model"),
+          ("stream model %s, ours %s", fp, sn_model_fingerprint (self->model)));
+    gst_event_unref (event);
+    if (ok && !self->caps_sent) {
+      GstCaps *out = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
+          self->format == FORMAT_JSON ? "json" : "binary", NULL);
+      ok = gst_pad_set_caps (self->srcpad, out);
+      gst_caps_unref (out);
+      self->caps_sent = TRUE;
+    }
+    return ok;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static void
+write_json (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double cloud_ms)
+{
+  GString *s = g_string_new (NULL);
+  g_string_append_printf (s, "{\"stream\": %u, \"seq\": %" G_GUINT64_FORMAT ", \"pts\": ", p->stream_id, p->seq);
+  if (p->pts == SN_PTS_NONE)
+    g_string_append (s, "null");
+  else
+    g_string_append_printf (s, "%" G_GUINT64_FORMAT, p->pts);
+  g_string_append_printf (s, ", \"cut\": %u, \"cloud_ms\": %.2f, \"detections\": [", cut->id, cloud_ms);
+  for (int i = 0; i < self->dets.n; i++) {
+    const SnDetection *e = &self->dets.items[i];
+    g_string_append_printf (s, "%s{\"label\": \"%s\", \"class_id\": %d, \"score\": %.4f, "
+        "\"box\": [%.1f, %.1f, %.1f, %.1f]}", i ? ", " : "", e->label, e->class_id, e->score,
+        e->x0, e->y0, e->x1, e->y1);
+  }
+  g_string_append (s, "]}\n");
+  g_byte_array_set_size (self->out, 0);
+  g_byte_array_append (self->out, (guint8 *) s->str, s->len);
+  g_string_free (s, TRUE);
+}
+
+static GstFlowReturn
+gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
+  GError *err = NULL;
+  GstMapInfo map;
+  SnPacket p;
+  const SnCut *cut = NULL;
+  SnTensor *const *mid = NULL;
+  self->packets++;
+  if (!gst_buffer_map (in, &map, GST_MAP_READ)) {
+    gst_buffer_unref (in);
+    return GST_FLOW_ERROR;
+  }
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = sn_feature_decode (self->decoder, map.data, map.size, &p, &cut, &mid, &err);
+  gst_buffer_unmap (in, &map);
+  if (ok && !self->splits[cut->id]) {
+    ok = (self->splits[cut->id] = sn_split_new (self->model, cut, &err)) != NULL;
+    if (ok)
+      sn_segment_set_threads (sn_split_cloud (self->splits[cut->id]), self->threads);
+  }
+  if (ok) {
+    SnSegment *cloud = sn_split_cloud (self->splits[cut->id]);
+    SnLetterbox lb;
+    sn_packet_letterbox (&p, &lb);
+    g_mutex_lock (&self->lock);
+    sn_detector_decode_params (self->detector)->threshold = (float) self->threshold;
+    g_mutex_unlock (&self->lock);
+    ok = sn_segment_run (cloud, (const SnTensor *const *) mid, &err)
+        && sn_detector_decode (self->detector, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1),
+            &lb, &self->dets, &err);
+  }
+  if (!ok) {
+    self->bad_packets++;
+    GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Bad feature packet skipped (%" G_GUINT64_FORMAT " so far)",
+            self->bad_packets), ("%s", err ? err->message : "?"));
+    g_clear_error (&err);
+    gst_buffer_unref (in);
+    return GST_FLOW_OK;
+  }
+  double cloud_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  self->cloud_ms_total += cloud_ms;
+
+  if (!self->caps_sent) {
+    GstCaps *caps = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
+        self->format == FORMAT_JSON ? "json" : "binary", NULL);
+    gst_pad_set_caps (self->srcpad, caps);
+    gst_caps_unref (caps);
+    self->caps_sent = TRUE;
+  }
+  if (self->format == FORMAT_JSON) {
+    write_json (self, &p, cut, cloud_ms);
+  } else {
+    SnResultHeader h = { p.stream_id, p.seq, p.pts, cut->id, (guint32) (cloud_ms * 1000) };
+    sn_result_write (&h, &self->dets, self->out);
+  }
+  GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
+  gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  GST_BUFFER_OFFSET (out) = p.seq;
+  for (int i = 0; i < self->dets.n; i++) {
+    const SnDetection *e = &self->dets.items[i];
+    GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (out, e->label,
+        (guint) MAX (e->x0, 0), (guint) MAX (e->y0, 0), (guint) MAX (e->x1 - e->x0, 0),
+        (guint) MAX (e->y1 - e->y0, 0));
+    roi->id = i;
+    gst_video_region_of_interest_meta_add_param (roi, gst_structure_new ("detection",
+            "label", G_TYPE_STRING, e->label, "class-id", G_TYPE_INT, e->class_id,
+            "confidence", G_TYPE_DOUBLE, (double) e->score,
+            "stream-id", G_TYPE_UINT, p.stream_id, "seq", G_TYPE_UINT64, p.seq, NULL));
+  }
+  gst_buffer_unref (in);
+  return gst_pad_push (self->srcpad, out);
+}
+
+static void
+gst_splitnn_cloud_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (object);
+  g_mutex_lock (&self->lock);
+  switch (id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_FORMAT: self->format = g_value_get_enum (value); break;
+    case PROP_THRESHOLD: self->threshold = g_value_get_double (value); break;
+    case PROP_THREADS: self->threads = g_value_get_int (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_splitnn_cloud_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (object);
+  g_mutex_lock (&self->lock);
+  switch (id) {
+    case PROP_MODEL: g_value_set_string (value, self->model_path); break;
+    case PROP_FORMAT: g_value_set_enum (value, self->format); break;
+    case PROP_THRESHOLD: g_value_set_double (value, self->threshold); break;
+    case PROP_THREADS: g_value_set_int (value, self->threads); break;
+    case PROP_PACKETS: g_value_set_uint64 (value, self->packets); break;
+    case PROP_BAD_PACKETS: g_value_set_uint64 (value, self->bad_packets); break;
+    case PROP_MEAN_CLOUD_MS:
+      g_value_set_double (value, self->packets > self->bad_packets
+          ? self->cloud_ms_total / (self->packets - self->bad_packets) : 0);
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_splitnn_cloud_finalize (GObject *object)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (object);
+  release (self);
+  g_free (self->model_path);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+  gobject_class->set_property = gst_splitnn_cloud_set_property;
+  gobject_class->get_property = gst_splitnn_cloud_get_property;
+  gobject_class->finalize = gst_splitnn_cloud_finalize;
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "ONNX detector; packets made for another file are refused",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_FORMAT,
+      g_param_spec_enum ("format", "Format", "Detections output format",
+          gst_splitnn_cloud_format_get_type (), FORMAT_BINARY,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
+      g_param_spec_double ("threshold", "Threshold", "Minimum detection score", 0, 1, 0.3,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "CPU threads for the network", 1, 64, 1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_PACKETS,
+      g_param_spec_uint64 ("packets", "Packets", "Feature packets received", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_BAD_PACKETS,
+      g_param_spec_uint64 ("bad-packets", "Bad packets", "Packets skipped as corrupt, truncated or "
+          "of another model (each also posted as a warning)", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_MEAN_CLOUD_MS,
+      g_param_spec_double ("mean-cloud-ms", "Mean cloud ms", "Mean decode + network + decoding time per packet",
+          0, G_MAXDOUBLE, 0, ro));
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Split inference (cloud)",
+      "Filter/Analyzer", "Runs the rest of a detector on feature packets and emits detections",
+      "splitnn developers");
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_change_state);
+  gst_type_mark_as_plugin_api (gst_splitnn_cloud_format_get_type (), 0);
+}
+
+static void
+gst_splitnn_cloud_init (GstSplitnnCloud *self)
+{
+  g_mutex_init (&self->lock);
+  self->threshold = 0.3;
+  self->threads = 1;
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_sink_event));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+}

@@ -1,0 +1,633 @@
+/* splitnnedge — the camera side of split inference.
+ *
+ * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert !
+ *   splitnnedge model=models/centernet-mobilenetv3-coco.onnx cut=4 bits=8 !
+ *   zmqsink endpoint=tcp://127.0.0.1:5555
+ *
+ * For every frame: resize and normalise (libsplitnn), run the network up to
+ * the cut, quantize only the cut's tensors, code them and push one packet.
+ * With cut=auto the split planner picks the cut per frame from measured
+ * edge time and packet size, the bandwidth reported upstream by zmqsink (or
+ * the `bandwidth` property) and downstream QoS; each change is posted as an
+ * element message.  A frame that cannot be processed is dropped, counted
+ * and reported, never silently lost. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstsplitnnedge.h"
+
+#include <splitnn/splitnn.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_splitnn_edge_debug);
+#define GST_CAT_DEFAULT gst_splitnn_edge_debug
+
+#define DEFAULT_CUT "auto"
+#define DEFAULT_BITS 8
+#define DEFAULT_CODEC SN_CODEC_LOSSLESS
+#define DEFAULT_CLIP 1.0
+#define DEFAULT_THREADS 1
+#define DEFAULT_STATS_INTERVAL 1000
+
+enum {
+  PROP_0,
+  PROP_MODEL, PROP_CUT, PROP_BITS, PROP_CODEC, PROP_PER_CHANNEL, PROP_CLIP,
+  PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
+  PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
+};
+
+struct _GstSplitnnEdge {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+
+  /* Properties; the lock also covers what the streaming thread reads of them. */
+  GMutex lock;
+  gchar *model_path;
+  gchar *cut_spec;
+  gint bits;
+  SnCodec codec;
+  gboolean per_channel;
+  gdouble clip;
+  guint stream_id;
+  gint threads;
+  gdouble bandwidth;                  /* bit/s set by the app; 0: use the measured one */
+  SnObjective objective;
+  guint stats_interval;
+
+  /* Set up in NULL -> READY. */
+  SnModel *model;
+  SnDetector *detector;
+  SnCutSet *cuts;
+  SnSplit **splits;                   /* per cut, compiled on first use */
+  SnFeatureEncoder *encoder;
+  SnPlanner *planner;
+  GByteArray *packet;
+  gint fixed_cut;                     /* -1 with cut=auto */
+
+  GstVideoInfo info;
+  SnPixelFormat format;
+  gint current_cut;
+  guint64 seq;
+  guint64 frames_in, frames_out, dropped, bytes_out;
+  gint64 last_stats;
+};
+
+#define VIDEO_FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, I420, NV12 }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-splitnn"));
+
+#define gst_splitnn_edge_parent_class parent_class
+G_DEFINE_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnnedge, "splitnnedge", GST_RANK_NONE,
+    GST_TYPE_SPLITNN_EDGE,
+    GST_DEBUG_CATEGORY_INIT (gst_splitnn_edge_debug, "splitnnedge", 0, "split inference, edge side"));
+
+/* ---- Enums shared with splitnncloud ----------------------------------------- */
+
+GType
+gst_splitnn_codec_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { SN_CODEC_NONE, "Packed codes as they are", "none" },
+    { SN_CODEC_LOSSLESS, "zstd over the codes (exact)", "lossless" },
+    { SN_CODEC_LOSSY, "JPEG mosaic of the codes (AVSS 2018)", "lossy" },
+    { SN_CODEC_AUTO, "Per tensor and frame from sparsity and entropy", "auto" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstSplitnnCodec", values));
+  return type;
+}
+
+static GType
+gst_splitnn_objective_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { SN_OBJECTIVE_LATENCY, "Minimum end-to-end latency", "latency" },
+    { SN_OBJECTIVE_THROUGHPUT, "Maximum frames per second (stages pipelined)", "throughput" },
+    { SN_OBJECTIVE_BYTES, "Fewest bytes", "bytes" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstSplitnnObjective", values));
+  return type;
+}
+
+/* ---- Setup and teardown ------------------------------------------------------- */
+
+static void
+release (GstSplitnnEdge *self)
+{
+  if (self->splits)
+    for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
+      sn_split_free (self->splits[i]);
+  g_clear_pointer (&self->splits, g_free);
+  g_clear_pointer (&self->planner, sn_planner_free);
+  g_clear_pointer (&self->encoder, sn_feature_encoder_free);
+  g_clear_pointer (&self->cuts, sn_cut_set_free);
+  g_clear_pointer (&self->detector, sn_detector_free);
+  g_clear_pointer (&self->model, sn_model_free);
+  g_clear_pointer (&self->packet, g_byte_array_unref);
+}
+
+/* Priors for the planner before anything is measured: time in proportion
+ * to FLOPs at this machine's whole-model speed, bytes as a typical
+ * lossless ratio of the raw quantized size. */
+static SnPlanner *
+make_planner (GstSplitnnEdge *self)
+{
+  int n = sn_cut_set_n_cuts (self->cuts);
+  SnModelInfo info;
+  sn_model_get_info (self->model, &info);
+  double ms_per_flop = 40.0 / MAX (info.flops, 1);    /* refined by measurements */
+  SnPathPrior *p = g_new0 (SnPathPrior, n);
+  for (int i = 0; i < n; i++) {
+    const SnCut *c = sn_cut_set_get (self->cuts, i);
+    p[i] = (SnPathPrior) { c->name, c->edge_flops * ms_per_flop, c->cloud_flops * ms_per_flop,
+      sn_cut_bytes (c, self->bits) * 0.4, -1 };
+  }
+  SnPlanner *pl = sn_planner_new (p, n);
+  g_free (p);
+  return pl;
+}
+
+static gboolean
+setup (GstSplitnnEdge *self)
+{
+  GError *err = NULL;
+  g_mutex_lock (&self->lock);
+  g_autofree gchar *path = g_strdup (self->model_path);
+  g_autofree gchar *cut = g_strdup (self->cut_spec);
+  g_mutex_unlock (&self->lock);
+  if (!path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set"),
+        ("set the 'model' property to an ONNX file"));
+    return FALSE;
+  }
+  if (!(self->model = sn_model_load (path, &err))
+      || !(self->detector = sn_detector_new (self->model, &err))
+      || !(self->cuts = sn_cut_set_new (self->model, &err))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path),
+        ("%s", err->message));
+    g_error_free (err);
+    release (self);
+    return FALSE;
+  }
+  self->fixed_cut = -1;
+  if (g_strcmp0 (cut, "auto") != 0) {
+    const SnCut *c = sn_cut_set_find (self->cuts, cut);
+    if (!c) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No cut '%s' in this model", cut),
+          ("the model has %d cuts; 'splitnn cuts %s' lists them", sn_cut_set_n_cuts (self->cuts), path));
+      release (self);
+      return FALSE;
+    }
+    self->fixed_cut = (gint) c->id;
+  }
+  self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
+  self->encoder = sn_feature_encoder_new (self->model);
+  self->planner = make_planner (self);
+  self->packet = g_byte_array_new ();
+  sn_detector_set_threads (self->detector, self->threads);
+  self->current_cut = -1;
+  self->seq = 0;
+  self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
+  return TRUE;
+}
+
+static GstStateChangeReturn
+gst_splitnn_edge_change_state (GstElement *element, GstStateChange transition)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !setup (self))
+    return GST_STATE_CHANGE_FAILURE;
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    release (self);
+  return ret;
+}
+
+/* ---- Streaming ---------------------------------------------------------------- */
+
+static gboolean
+format_of (GstVideoFormat f, SnPixelFormat *out)
+{
+  switch (f) {
+    case GST_VIDEO_FORMAT_RGB: *out = SN_PIXEL_RGB; return TRUE;
+    case GST_VIDEO_FORMAT_BGR: *out = SN_PIXEL_BGR; return TRUE;
+    case GST_VIDEO_FORMAT_RGBx: *out = SN_PIXEL_RGBX; return TRUE;
+    case GST_VIDEO_FORMAT_BGRx: *out = SN_PIXEL_BGRX; return TRUE;
+    case GST_VIDEO_FORMAT_xRGB: *out = SN_PIXEL_XRGB; return TRUE;
+    case GST_VIDEO_FORMAT_xBGR: *out = SN_PIXEL_XBGR; return TRUE;
+    case GST_VIDEO_FORMAT_RGBA: *out = SN_PIXEL_RGBA; return TRUE;
+    case GST_VIDEO_FORMAT_BGRA: *out = SN_PIXEL_BGRA; return TRUE;
+    case GST_VIDEO_FORMAT_I420: *out = SN_PIXEL_I420; return TRUE;
+    case GST_VIDEO_FORMAT_NV12: *out = SN_PIXEL_NV12; return TRUE;
+    default: return FALSE;
+  }
+}
+
+static gboolean
+set_caps (GstSplitnnEdge *self, GstCaps *caps)
+{
+  if (!gst_video_info_from_caps (&self->info, caps) || !format_of (GST_VIDEO_INFO_FORMAT (&self->info), &self->format)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported video caps"), ("%" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  GstCaps *out = gst_caps_new_simple ("application/x-splitnn",
+      "model", G_TYPE_STRING, sn_model_fingerprint (self->model),
+      "stream-id", G_TYPE_UINT, self->stream_id, NULL);
+  if (GST_VIDEO_INFO_FPS_N (&self->info) > 0)
+    gst_caps_set_simple (out, "framerate", GST_TYPE_FRACTION, GST_VIDEO_INFO_FPS_N (&self->info),
+        GST_VIDEO_INFO_FPS_D (&self->info), NULL);
+  gboolean ok = gst_pad_set_caps (self->srcpad, out);
+  gst_caps_unref (out);
+  if (GST_VIDEO_INFO_FPS_N (&self->info) > 0)
+    sn_planner_set_frame_interval (self->planner,
+        1000.0 * GST_VIDEO_INFO_FPS_D (&self->info) / GST_VIDEO_INFO_FPS_N (&self->info));
+  return ok;
+}
+
+static gboolean
+gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    gboolean ok = set_caps (self, caps);
+    gst_event_unref (event);
+    return ok;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_QOS:{
+      gdouble proportion;
+      gst_event_parse_qos (event, NULL, &proportion, NULL, NULL);
+      if (self->planner && proportion > 1.0) {
+        GST_INFO_OBJECT (self, "QoS: downstream is %.2fx too slow", proportion);
+        sn_planner_observe_qos (self->planner, proportion);
+      }
+      break;
+    }
+    case GST_EVENT_CUSTOM_UPSTREAM:{
+      const GstStructure *s = gst_event_get_structure (event);
+      gdouble bps;
+      if (s && gst_structure_has_name (s, GST_SPLITNN_BANDWIDTH_EVENT)
+          && gst_structure_get_double (s, "bits-per-second", &bps)) {
+        g_mutex_lock (&self->lock);
+        gboolean overridden = self->bandwidth > 0;
+        g_mutex_unlock (&self->lock);
+        if (!overridden && self->planner)
+          sn_planner_set_bandwidth (self->planner, bps);
+        gst_event_unref (event);
+        return TRUE;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static void
+post_cut_change (GstSplitnnEdge *self, const SnPlanDecision *d)
+{
+  const SnCut *from = d->previous >= 0 ? sn_cut_set_get (self->cuts, d->previous) : NULL;
+  const SnCut *to = sn_cut_set_get (self->cuts, d->chosen);
+  GstStructure *s = gst_structure_new ("splitnn-cut-changed",
+      "old-cut", G_TYPE_INT, d->previous, "old-cut-name", G_TYPE_STRING, from ? from->name : "",
+      "new-cut", G_TYPE_INT, d->chosen, "new-cut-name", G_TYPE_STRING, to->name,
+      "reason", G_TYPE_STRING, d->reason,
+      "predicted-latency-ms", G_TYPE_DOUBLE, d->new_prediction.latency_ms,
+      "predicted-fps", G_TYPE_DOUBLE, d->new_prediction.fps,
+      "predicted-bytes", G_TYPE_DOUBLE, d->new_prediction.bytes,
+      "previous-latency-ms", G_TYPE_DOUBLE, d->old_prediction.latency_ms,
+      "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner), NULL);
+  GST_INFO_OBJECT (self, "cut %d -> %d (%s)", d->previous, d->chosen, d->reason);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+post_stats (GstSplitnnEdge *self)
+{
+  GstStructure *s = gst_structure_new ("splitnn-edge-stats",
+      "frames-in", G_TYPE_UINT64, self->frames_in, "frames-out", G_TYPE_UINT64, self->frames_out,
+      "dropped", G_TYPE_UINT64, self->dropped,
+      "mean-bytes", G_TYPE_DOUBLE, self->frames_out ? (double) self->bytes_out / self->frames_out : 0.0,
+      "cut", G_TYPE_INT, self->current_cut,
+      "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner), NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Returns the cut for this frame: fixed, or the planner's choice. */
+static gint
+choose_cut (GstSplitnnEdge *self)
+{
+  if (self->fixed_cut >= 0)
+    return self->fixed_cut;
+  SnPlanDecision d;
+  g_mutex_lock (&self->lock);
+  if (self->bandwidth > 0)
+    sn_planner_set_bandwidth (self->planner, self->bandwidth);
+  sn_planner_set_objective (self->planner, self->objective);
+  g_mutex_unlock (&self->lock);
+  gint c = sn_planner_decide (self->planner, &d);
+  if (d.changed)
+    post_cut_change (self, &d);
+  return c;
+}
+
+static gboolean
+process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
+{
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &self->info, in, GST_MAP_READ)) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "cannot map the video frame");
+    return FALSE;
+  }
+  SnImage img = { .format = self->format, .width = GST_VIDEO_FRAME_WIDTH (&frame),
+    .height = GST_VIDEO_FRAME_HEIGHT (&frame) };
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame) && p < 3; p++) {
+    img.planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    img.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+  }
+  gint cut_index = choose_cut (self);
+  const SnCut *cut = sn_cut_set_get (self->cuts, cut_index);
+  if (!self->splits[cut_index]) {
+    /* First use of a cut: compile its segments once; later switches to it
+     * cost nothing. */
+    if (!(self->splits[cut_index] = sn_split_new (self->model, cut, error))) {
+      gst_video_frame_unmap (&frame);
+      return FALSE;
+    }
+    sn_segment_set_threads (sn_split_edge (self->splits[cut_index]), self->threads);
+  }
+  SnSegment *edge = sn_split_edge (self->splits[cut_index]);
+  SnLetterbox lb;
+  gint64 t0 = g_get_monotonic_time ();
+  const SnTensor *x = sn_detector_preprocess (self->detector, &img, &lb, error);
+  gboolean ok = x && sn_segment_run (edge, &x, error);
+  gst_video_frame_unmap (&frame);
+  if (!ok)
+    return FALSE;
+  const SnTensor *mid[SN_PACKET_MAX_TENSORS];
+  for (int k = 0; k < cut->n_tensors && k < SN_PACKET_MAX_TENSORS; k++)
+    mid[k] = sn_segment_output (edge, k);
+  SnFeatureConfig fc;
+  sn_feature_config_init (&fc);
+  g_mutex_lock (&self->lock);
+  fc.bits = self->bits;
+  fc.codec = self->codec;
+  fc.per_channel = self->per_channel;
+  fc.clip = self->clip;
+  guint stream = self->stream_id;
+  g_mutex_unlock (&self->lock);
+  guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
+  if (!sn_feature_encode (self->encoder, &fc, cut, mid, stream, self->seq, pts, &lb, self->packet, error))
+    return FALSE;
+  double edge_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  sn_planner_observe_edge (self->planner, cut_index, edge_ms);
+  sn_planner_observe_bytes (self->planner, cut_index, self->packet->len);
+  self->current_cut = cut_index;
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
+  GError *err = NULL;
+  self->frames_in++;
+  if (!GST_VIDEO_INFO_FORMAT (&self->info)) {
+    gst_buffer_unref (in);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before the first buffer"), (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!process (self, in, &err)) {
+    /* Keep the stream going: count the frame and say what happened. */
+    self->dropped++;
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Frame %" G_GUINT64_FORMAT " dropped", self->seq),
+        ("%s", err ? err->message : "unknown error"));
+    g_clear_error (&err);
+    self->seq++;
+    gst_buffer_unref (in);
+    return GST_FLOW_OK;
+  }
+  GstBuffer *out = gst_buffer_new_memdup (self->packet->data, self->packet->len);
+  gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  GST_BUFFER_OFFSET (out) = self->seq++;
+  gst_buffer_unref (in);
+  self->frames_out++;
+  self->bytes_out += self->packet->len;
+  gint64 now = g_get_monotonic_time ();
+  if (self->stats_interval && now - self->last_stats >= (gint64) self->stats_interval * 1000) {
+    self->last_stats = now;
+    post_stats (self);
+  }
+  return gst_pad_push (self->srcpad, out);
+}
+
+/* ---- GObject -------------------------------------------------------------------- */
+
+static void
+gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (object);
+  g_mutex_lock (&self->lock);
+  switch (id) {
+    case PROP_MODEL:
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      break;
+    case PROP_CUT:
+      g_free (self->cut_spec);
+      self->cut_spec = g_value_dup_string (value);
+      if (!self->cut_spec)
+        self->cut_spec = g_strdup (DEFAULT_CUT);
+      break;
+    case PROP_BITS:{
+      int b = g_value_get_int (value);
+      if (sn_quant_bits_valid (b))
+        self->bits = b;
+      else
+        g_warning ("splitnnedge: bits must be 2, 4, 8, 16 or 32, not %d; keeping %d", b, self->bits);
+      break;
+    }
+    case PROP_CODEC:
+      self->codec = g_value_get_enum (value);
+      break;
+    case PROP_PER_CHANNEL:
+      self->per_channel = g_value_get_boolean (value);
+      break;
+    case PROP_CLIP:
+      self->clip = g_value_get_double (value);
+      break;
+    case PROP_STREAM_ID:
+      self->stream_id = g_value_get_uint (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
+    case PROP_BANDWIDTH:
+      self->bandwidth = g_value_get_double (value);
+      break;
+    case PROP_OBJECTIVE:
+      self->objective = g_value_get_enum (value);
+      break;
+    case PROP_STATS_INTERVAL:
+      self->stats_interval = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (object);
+  g_mutex_lock (&self->lock);
+  switch (id) {
+    case PROP_MODEL: g_value_set_string (value, self->model_path); break;
+    case PROP_CUT: g_value_set_string (value, self->cut_spec); break;
+    case PROP_BITS: g_value_set_int (value, self->bits); break;
+    case PROP_CODEC: g_value_set_enum (value, self->codec); break;
+    case PROP_PER_CHANNEL: g_value_set_boolean (value, self->per_channel); break;
+    case PROP_CLIP: g_value_set_double (value, self->clip); break;
+    case PROP_STREAM_ID: g_value_set_uint (value, self->stream_id); break;
+    case PROP_THREADS: g_value_set_int (value, self->threads); break;
+    case PROP_BANDWIDTH: g_value_set_double (value, self->bandwidth); break;
+    case PROP_OBJECTIVE: g_value_set_enum (value, self->objective); break;
+    case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
+    case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
+    case PROP_FRAMES_OUT: g_value_set_uint64 (value, self->frames_out); break;
+    case PROP_DROPPED: g_value_set_uint64 (value, self->dropped); break;
+    case PROP_MEAN_BYTES:
+      g_value_set_double (value, self->frames_out ? (double) self->bytes_out / self->frames_out : 0);
+      break;
+    case PROP_CURRENT_CUT:
+      g_value_set_string (value, self->cuts && self->current_cut >= 0
+          ? sn_cut_set_get (self->cuts, self->current_cut)->name : NULL);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_splitnn_edge_finalize (GObject *object)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (object);
+  release (self);
+  g_free (self->model_path);
+  g_free (self->cut_spec);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  gobject_class->set_property = gst_splitnn_edge_set_property;
+  gobject_class->get_property = gst_splitnn_edge_get_property;
+  gobject_class->finalize = gst_splitnn_edge_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "ONNX detector (the same file as the cloud's: "
+          "packets carry its SHA-256)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CUT,
+      g_param_spec_string ("cut", "Cut", "Split point: 'auto' (the planner picks per frame), a cut id "
+          "or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_BITS,
+      g_param_spec_int ("bits", "Bits", "Bits per feature value: 2, 4, 8 (affine codes), 16 (float16), 32 (float)",
+          2, 32, DEFAULT_BITS, rw));
+  g_object_class_install_property (gobject_class, PROP_CODEC,
+      g_param_spec_enum ("codec", "Codec", "How quantized features are coded",
+          gst_splitnn_codec_get_type (), DEFAULT_CODEC, rw));
+  g_object_class_install_property (gobject_class, PROP_PER_CHANNEL,
+      g_param_spec_boolean ("per-channel", "Per channel", "One quantization range per channel "
+          "instead of per tensor", FALSE, rw));
+  g_object_class_install_property (gobject_class, PROP_CLIP,
+      g_param_spec_double ("clip", "Clip", "Fraction of values inside the quantization range "
+          "(1 = min/max; 0.999 trims outliers, which helps at 2 and 4 bits)", 0.5, 1.0, DEFAULT_CLIP, rw));
+  g_object_class_install_property (gobject_class, PROP_STREAM_ID,
+      g_param_spec_uint ("stream-id", "Stream id", "Identifies this camera to the cloud",
+          0, G_MAXUINT, 0, rw));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads", "CPU threads for the network", 1, 64, DEFAULT_THREADS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_BANDWIDTH,
+      g_param_spec_double ("bandwidth", "Bandwidth", "Link rate in bit/s for cut=auto; 0 uses the "
+          "estimate zmqsink sends upstream", 0, 1e12, 0, rw));
+  g_object_class_install_property (gobject_class, PROP_OBJECTIVE,
+      g_param_spec_enum ("objective", "Objective", "What cut=auto optimises",
+          gst_splitnn_objective_get_type (), SN_OBJECTIVE_LATENCY, rw));
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Stats interval", "Post a 'splitnn-edge-stats' element "
+          "message every this many ms (0: never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL, rw));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_IN,
+      g_param_spec_uint64 ("frames-in", "Frames in", "Frames received", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_OUT,
+      g_param_spec_uint64 ("frames-out", "Frames out", "Packets pushed", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DROPPED,
+      g_param_spec_uint64 ("dropped", "Dropped", "Frames that could not be processed (each also "
+          "posted as a warning)", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_MEAN_BYTES,
+      g_param_spec_double ("mean-bytes", "Mean bytes", "Mean packet size", 0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_CURRENT_CUT,
+      g_param_spec_string ("current-cut", "Current cut", "Name of the cut used for the last frame", NULL, ro));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "Split inference (edge)",
+      "Filter/Analyzer/Video", "Runs the first part of a detector and emits quantized feature packets",
+      "splitnn developers");
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_splitnn_edge_change_state);
+  gst_type_mark_as_plugin_api (gst_splitnn_codec_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_splitnn_objective_get_type (), 0);
+}
+
+static void
+gst_splitnn_edge_init (GstSplitnnEdge *self)
+{
+  g_mutex_init (&self->lock);
+  self->cut_spec = g_strdup (DEFAULT_CUT);
+  self->bits = DEFAULT_BITS;
+  self->codec = DEFAULT_CODEC;
+  self->clip = DEFAULT_CLIP;
+  self->threads = DEFAULT_THREADS;
+  self->objective = SN_OBJECTIVE_LATENCY;
+  self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->current_cut = -1;
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_sink_event));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_src_event));
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+}

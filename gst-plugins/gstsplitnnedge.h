@@ -1,0 +1,19 @@
+/* splitnnedge: runs the edge part of a split detector on raw video and
+ * emits one feature packet per frame (application/x-splitnn). */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_SPLITNN_EDGE (gst_splitnn_edge_get_type ())
+G_DECLARE_FINAL_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST, SPLITNN_EDGE, GstElement)
+
+GST_ELEMENT_REGISTER_DECLARE (splitnnedge);
+
+/* Name of the custom upstream event that carries a bandwidth estimate
+ * (field "bits-per-second", G_TYPE_DOUBLE), sent by zmqsink or the app. */
+#define GST_SPLITNN_BANDWIDTH_EVENT "splitnn-bandwidth"
+
+G_END_DECLS

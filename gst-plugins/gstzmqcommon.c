@@ -1,0 +1,425 @@
+/* splitnn — wire framing and socket setup shared by zmqsink and zmqsrc. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstzmqcommon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "splitnn/sn-error.h"
+
+/* Z85 text of a 32-byte CURVE key. */
+#define GST_ZMQ_KEY_TEXT_LEN 40
+
+gsize
+gst_zmq_header_size (const GstZmqHeader * header)
+{
+  return GST_ZMQ_HEADER_SIZE + (header->caps ? header->caps_len : 0);
+}
+
+/* Little-endian on the wire whatever the host, so mixed fleets interoperate. */
+static inline void
+put_u32 (guint8 * p, guint32 v)
+{
+  v = GUINT32_TO_LE (v);
+  memcpy (p, &v, sizeof v);
+}
+
+static inline void
+put_u64 (guint8 * p, guint64 v)
+{
+  v = GUINT64_TO_LE (v);
+  memcpy (p, &v, sizeof v);
+}
+
+static inline guint32
+get_u32 (const guint8 * p)
+{
+  guint32 v;
+  memcpy (&v, p, sizeof v);
+  return GUINT32_FROM_LE (v);
+}
+
+static inline guint64
+get_u64 (const guint8 * p)
+{
+  guint64 v;
+  memcpy (&v, p, sizeof v);
+  return GUINT64_FROM_LE (v);
+}
+
+/* @out must hold gst_zmq_header_size (header) bytes. */
+void
+gst_zmq_header_write (const GstZmqHeader * header, guint8 * out)
+{
+  gsize caps_len = header->caps ? header->caps_len : 0;
+
+  memcpy (out, GST_ZMQ_WIRE_MAGIC, 4);
+  out[4] = GST_ZMQ_WIRE_VERSION;
+  out[5] = header->flags;
+  out[6] = 0;
+  out[7] = 0;
+  put_u32 (out + 8, header->stream_id);
+  put_u32 (out + 12, header->caps_seq);
+  put_u64 (out + 16, header->seqnum);
+  put_u64 (out + 24, header->pts);
+  put_u64 (out + 32, header->dts);
+  put_u64 (out + 40, header->duration);
+  put_u64 (out + 48, header->offset);
+  put_u64 (out + 56, header->offset_end);
+  put_u32 (out + 64, header->buffer_flags);
+  put_u32 (out + 68, (guint32) caps_len);
+  if (caps_len)
+    memcpy (out + GST_ZMQ_HEADER_SIZE, header->caps, caps_len);
+}
+
+/* Validates everything a hostile or buggy peer controls; on success the
+ * caps pointer of @header points into @data. */
+gboolean
+gst_zmq_header_parse (GstZmqHeader * header, const guint8 * data, gsize size,
+    GError ** error)
+{
+  guint32 caps_len;
+
+  memset (header, 0, sizeof *header);
+
+  if (size < GST_ZMQ_HEADER_SIZE) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq header: %" G_GSIZE_FORMAT " bytes, shorter than the %d-byte "
+        "fixed part", size, GST_ZMQ_HEADER_SIZE);
+    return FALSE;
+  }
+  if (memcmp (data, GST_ZMQ_WIRE_MAGIC, 4) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq header: bad magic at offset 0 (not a zmqsink message)");
+    return FALSE;
+  }
+  if (data[4] != GST_ZMQ_WIRE_VERSION) {
+    g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED,
+        "zmq header: wire version %u at offset 4, this build speaks %u",
+        data[4], GST_ZMQ_WIRE_VERSION);
+    return FALSE;
+  }
+
+  caps_len = get_u32 (data + 68);
+  if ((gsize) caps_len != size - GST_ZMQ_HEADER_SIZE) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq header: caps length %u at offset 68 does not match the %"
+        G_GSIZE_FORMAT " bytes that follow the fixed part", caps_len,
+        size - GST_ZMQ_HEADER_SIZE);
+    return FALSE;
+  }
+  if (caps_len && memchr (data + GST_ZMQ_HEADER_SIZE, '\0', caps_len)) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq header: caps string at offset %d contains a NUL byte",
+        GST_ZMQ_HEADER_SIZE);
+    return FALSE;
+  }
+
+  header->flags = data[5];
+  header->stream_id = get_u32 (data + 8);
+  header->caps_seq = get_u32 (data + 12);
+  header->seqnum = get_u64 (data + 16);
+  header->pts = get_u64 (data + 24);
+  header->dts = get_u64 (data + 32);
+  header->duration = get_u64 (data + 40);
+  header->offset = get_u64 (data + 48);
+  header->offset_end = get_u64 (data + 56);
+  header->buffer_flags = get_u32 (data + 64) & GST_ZMQ_BUFFER_FLAGS_MASK;
+  header->caps = caps_len ? (const gchar *) data + GST_ZMQ_HEADER_SIZE : NULL;
+  header->caps_len = caps_len;
+  return TRUE;
+}
+
+/* ZeroMQ accepts many transports; only the two we test and document are let
+ * through, and obviously broken addresses are caught here with a message
+ * that says what is wrong instead of a bare EINVAL. */
+gboolean
+gst_zmq_check_endpoint (const gchar * endpoint, GError ** error)
+{
+  const gchar *rest, *colon;
+
+  if (endpoint == NULL || *endpoint == '\0') {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "no endpoint set (e.g. tcp://127.0.0.1:5555 or ipc:///tmp/feed)");
+    return FALSE;
+  }
+
+  if (g_str_has_prefix (endpoint, "ipc://")) {
+    if (endpoint[6] == '\0') {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "endpoint '%s': ipc:// needs a path", endpoint);
+      return FALSE;
+    }
+    return TRUE;
+  }
+
+  if (!g_str_has_prefix (endpoint, "tcp://")) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "endpoint '%s': transport must be tcp:// or ipc://", endpoint);
+    return FALSE;
+  }
+
+  rest = endpoint + 6;
+  colon = strrchr (rest, ':');
+  if (colon == NULL || colon == rest) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "endpoint '%s': tcp:// needs host:port", endpoint);
+    return FALSE;
+  }
+  if (strcmp (colon + 1, "*") != 0) {
+    gchar *end = NULL;
+    guint64 port;
+
+    errno = 0;
+    port = g_ascii_strtoull (colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno || port == 0
+        || port > 65535) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "endpoint '%s': port '%s' is not a number in 1..65535", endpoint,
+          colon + 1);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+gst_zmq_check_key (const gchar * property, const gchar * key, GError ** error)
+{
+  guint8 raw[32];
+
+  if (strlen (key) != GST_ZMQ_KEY_TEXT_LEN
+      || zmq_z85_decode (raw, key) == NULL) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "%s: not a Z85-encoded CURVE key (%d characters expected, got %"
+        G_GSIZE_FORMAT ")", property, GST_ZMQ_KEY_TEXT_LEN, strlen (key));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+is_set (const gchar * s)
+{
+  return s != NULL && *s != '\0';
+}
+
+static gboolean
+set_int (void *socket, gint option, gint value, const gchar * what,
+    GError ** error)
+{
+  if (zmq_setsockopt (socket, option, &value, sizeof value) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "%s = %d refused by ZeroMQ: %s", what, value, zmq_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+set_key (void *socket, gint option, const gchar * key, const gchar * what,
+    GError ** error)
+{
+  if (zmq_setsockopt (socket, option, key, strlen (key)) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "%s refused by ZeroMQ: %s", what, zmq_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Who is CURVE server follows the topology: the binding side (the cloud, one
+ * per deployment) is the server and holds the long-term secret; connecting
+ * sides are clients and only need to know the server's public key. */
+static gboolean
+setup_curve (void *socket, const GstZmqSocketConfig * config, GError ** error)
+{
+  const gchar *server_key = config->curve_server_key;
+  const gchar *public_key = config->curve_public_key;
+  const gchar *secret_key = config->curve_secret_key;
+  gchar derived[GST_ZMQ_KEY_TEXT_LEN + 1];
+  gchar eph_public[GST_ZMQ_KEY_TEXT_LEN + 1], eph_secret[GST_ZMQ_KEY_TEXT_LEN + 1];
+
+  if (!is_set (server_key) && !is_set (public_key) && !is_set (secret_key))
+    return TRUE;
+
+  if (!zmq_has ("curve")) {
+    g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED,
+        "CURVE keys set but this libzmq was built without CURVE support");
+    return FALSE;
+  }
+
+  if (is_set (server_key)
+      && !gst_zmq_check_key ("curve-server-key", server_key, error))
+    return FALSE;
+  if (is_set (public_key)
+      && !gst_zmq_check_key ("curve-public-key", public_key, error))
+    return FALSE;
+  if (is_set (secret_key)
+      && !gst_zmq_check_key ("curve-secret-key", secret_key, error))
+    return FALSE;
+
+  if (is_set (public_key) && !is_set (secret_key)) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "curve-public-key set without curve-secret-key");
+    return FALSE;
+  }
+  if (is_set (public_key)) {
+    if (zmq_curve_public (derived, secret_key) != 0
+        || strcmp (derived, public_key) != 0) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "curve-public-key does not belong to curve-secret-key");
+      return FALSE;
+    }
+  }
+
+  if (config->bind) {
+    if (is_set (server_key)) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "curve-server-key is for the connecting side; the binding side is "
+          "the CURVE server and needs curve-secret-key");
+      return FALSE;
+    }
+    if (!is_set (secret_key)) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "binding side: CURVE server needs curve-secret-key");
+      return FALSE;
+    }
+    return set_int (socket, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER", error)
+        && set_key (socket, ZMQ_CURVE_SECRETKEY, secret_key,
+        "curve-secret-key", error);
+  }
+
+  if (!is_set (server_key)) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "connecting side: CURVE client needs curve-server-key");
+    return FALSE;
+  }
+  if (!is_set (secret_key)) {
+    /* The server does not authenticate clients (no ZAP handler), so a
+     * throw-away identity is as good as a configured one. */
+    if (zmq_curve_keypair (eph_public, eph_secret) != 0) {
+      g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED,
+          "zmq_curve_keypair failed: %s", zmq_strerror (errno));
+      return FALSE;
+    }
+    public_key = eph_public;
+    secret_key = eph_secret;
+  } else if (!is_set (public_key)) {
+    if (zmq_curve_public (derived, secret_key) != 0) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "curve-secret-key: cannot derive its public key");
+      return FALSE;
+    }
+    public_key = derived;
+  }
+
+  return set_key (socket, ZMQ_CURVE_SERVERKEY, server_key,
+      "curve-server-key", error)
+      && set_key (socket, ZMQ_CURVE_PUBLICKEY, public_key,
+      "curve-public-key", error)
+      && set_key (socket, ZMQ_CURVE_SECRETKEY, secret_key,
+      "curve-secret-key", error);
+}
+
+gboolean
+gst_zmq_socket_open (const GstZmqSocketConfig * config, void **context,
+    void **socket, GstZmqOpenError * kind, GError ** error)
+{
+  void *ctx = NULL, *sock = NULL;
+  gboolean sending = config->type == ZMQ_PUSH || config->type == ZMQ_PUB;
+  gint rc;
+
+  *kind = GST_ZMQ_OPEN_ERROR_SETTINGS;
+  if (!gst_zmq_check_endpoint (config->endpoint, error))
+    return FALSE;
+
+  ctx = zmq_ctx_new ();
+  if (ctx == NULL) {
+    *kind = GST_ZMQ_OPEN_ERROR_RESOURCE;
+    g_set_error (error, SN_ERROR, SN_ERROR_IO,
+        "zmq_ctx_new failed: %s", zmq_strerror (errno));
+    return FALSE;
+  }
+  sock = zmq_socket (ctx, config->type);
+  if (sock == NULL) {
+    *kind = GST_ZMQ_OPEN_ERROR_RESOURCE;
+    g_set_error (error, SN_ERROR, SN_ERROR_IO,
+        "zmq_socket failed: %s", zmq_strerror (errno));
+    goto fail;
+  }
+
+  if (!set_int (sock, ZMQ_LINGER, config->linger, "linger", error)
+      || !set_int (sock, sending ? ZMQ_SNDHWM : ZMQ_RCVHWM, config->hwm,
+          "hwm", error)
+      || !set_int (sock, ZMQ_RECONNECT_IVL, config->reconnect_ivl,
+          "reconnect-ivl", error)
+      || !set_int (sock, ZMQ_RECONNECT_IVL_MAX, config->reconnect_ivl_max,
+          "reconnect-ivl-max", error))
+    goto fail;
+  if (config->immediate
+      && !set_int (sock, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", error))
+    goto fail;
+  if (!setup_curve (sock, config, error))
+    goto fail;
+  if (config->type == ZMQ_SUB) {
+    const gchar *filter = config->subscribe ? config->subscribe : "";
+
+    if (zmq_setsockopt (sock, ZMQ_SUBSCRIBE, filter, strlen (filter)) != 0) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "subscribe '%s' refused by ZeroMQ: %s", filter,
+          zmq_strerror (errno));
+      goto fail;
+    }
+  }
+
+  rc = config->bind ? zmq_bind (sock, config->endpoint)
+      : zmq_connect (sock, config->endpoint);
+  if (rc != 0) {
+    gint err = errno;
+
+    /* EINVAL and friends mean the address itself is wrong; anything else
+     * (address in use, missing directory, ...) is the system refusing. */
+    if (err != EINVAL && err != EPROTONOSUPPORT && err != ENOCOMPATPROTO)
+      *kind = GST_ZMQ_OPEN_ERROR_RESOURCE;
+    g_set_error (error, SN_ERROR, SN_ERROR_IO, "cannot %s %s: %s",
+        config->bind ? "bind to" : "connect to", config->endpoint,
+        zmq_strerror (err));
+    goto fail;
+  }
+
+  *context = ctx;
+  *socket = sock;
+  return TRUE;
+
+fail:
+  if (sock) {
+    gint zero = 0;
+
+    zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close (sock);
+  }
+  zmq_ctx_term (ctx);
+  return FALSE;
+}
+
+/* Blocks for at most the socket's linger time, so queued data (an EOS
+ * message in particular) gets a chance to leave. */
+void
+gst_zmq_socket_close (void **context, void **socket)
+{
+  if (*socket) {
+    zmq_close (*socket);
+    *socket = NULL;
+  }
+  if (*context) {
+    while (zmq_ctx_term (*context) != 0 && errno == EINTR) {
+      /* interrupted by a signal: the context is still alive, try again */
+    }
+    *context = NULL;
+  }
+}

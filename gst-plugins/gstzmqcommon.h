@@ -1,0 +1,77 @@
+/* splitnn — wire framing and socket setup shared by zmqsink and zmqsrc.
+ *
+ * The wire format is documented in docs/zmq.md; keep the two in step. */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_ZMQ_WIRE_MAGIC "SNZQ"
+#define GST_ZMQ_WIRE_VERSION 1
+/* Fixed part of the header frame; the caps string, if any, follows it. */
+#define GST_ZMQ_HEADER_SIZE 72
+
+/* Header flags (byte 5) */
+#define GST_ZMQ_HEADER_FLAG_EOS (1 << 0)
+
+/* Buffer flags that are meaningful to a peer: everything GstBufferFlags
+ * defines except the mini-object bits and TAG_MEMORY, which describe this
+ * process's memory, not the data. */
+#define GST_ZMQ_BUFFER_FLAGS_MASK \
+  ((guint32) (~(GST_MINI_OBJECT_FLAG_LAST - 1) & ~GST_BUFFER_FLAG_TAG_MEMORY))
+
+typedef struct
+{
+  guint8 flags;                 /* GST_ZMQ_HEADER_FLAG_* */
+  guint32 stream_id;            /* random per sink start: tells senders apart */
+  guint32 caps_seq;             /* bumped whenever the sender's caps change */
+  guint64 seqnum;               /* per stream, bumped for every message tried */
+  GstClockTime pts;
+  GstClockTime dts;
+  GstClockTime duration;
+  guint64 offset;
+  guint64 offset_end;
+  guint32 buffer_flags;
+  /* Caps string (not NUL-terminated), or NULL/0 when not carried.  When
+   * parsing it points into the parsed frame. */
+  const gchar *caps;
+  gsize caps_len;
+} GstZmqHeader;
+
+gsize gst_zmq_header_size (const GstZmqHeader * header);
+void gst_zmq_header_write (const GstZmqHeader * header, guint8 * out);
+gboolean gst_zmq_header_parse (GstZmqHeader * header, const guint8 * data,
+    gsize size, GError ** error);
+
+typedef struct
+{
+  gint type;                    /* ZMQ_PUSH, ZMQ_PULL, ZMQ_PUB, ZMQ_SUB */
+  const gchar *endpoint;
+  gboolean bind;
+  gint hwm;
+  gint reconnect_ivl;
+  gint reconnect_ivl_max;
+  gint linger;
+  gboolean immediate;
+  const gchar *subscribe;       /* SUB only */
+  const gchar *curve_server_key;
+  const gchar *curve_public_key;
+  const gchar *curve_secret_key;
+} GstZmqSocketConfig;
+
+typedef enum
+{
+  GST_ZMQ_OPEN_ERROR_SETTINGS,  /* the properties are wrong */
+  GST_ZMQ_OPEN_ERROR_RESOURCE,  /* the properties are fine, the system said no */
+} GstZmqOpenError;
+
+gboolean gst_zmq_socket_open (const GstZmqSocketConfig * config,
+    void **context, void **socket, GstZmqOpenError * kind, GError ** error);
+void gst_zmq_socket_close (void **context, void **socket);
+
+gboolean gst_zmq_check_endpoint (const gchar * endpoint, GError ** error);
+gboolean gst_zmq_check_key (const gchar * property, const gchar * key,
+    GError ** error);
+
+G_END_DECLS

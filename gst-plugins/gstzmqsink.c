@@ -1,0 +1,873 @@
+/* splitnn — zmqsink: send any GStreamer stream over ZeroMQ.
+ *
+ * SECTION:element-zmqsink
+ *
+ * Sends every buffer as one ZeroMQ message whose header carries the buffer
+ * metadata and, on change and periodically, the caps, so a zmqsrc on the
+ * other side can reproduce the stream without out-of-band negotiation.  The
+ * payload is not copied: ZeroMQ reads the mapped buffer and releases it when
+ * the frame has left.
+ *
+ * A dead peer never stalls the pipeline: with drop-policy=drop-new a buffer
+ * nobody can take is dropped and counted; ZeroMQ reconnects by itself when
+ * the peer comes back.  See docs/zmq.md for the wire format.
+ *
+ * |[
+ * gst-launch-1.0 videotestsrc ! video/x-raw,width=320,height=240 ! \
+ *     zmqsink endpoint=tcp://127.0.0.1:5555
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstzmqsink.h"
+#include "gstzmqcommon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_zmq_sink_debug);
+#define GST_CAT_DEFAULT gst_zmq_sink_debug
+
+typedef enum
+{
+  GST_ZMQ_SINK_SOCKET_PUSH,
+  GST_ZMQ_SINK_SOCKET_PUB,
+} GstZmqSinkSocketType;
+
+typedef enum
+{
+  GST_ZMQ_SINK_DROP_NEW,
+  GST_ZMQ_SINK_BLOCK,
+} GstZmqSinkDropPolicy;
+
+#define DEFAULT_ENDPOINT NULL
+#define DEFAULT_BIND FALSE
+#define DEFAULT_SOCKET_TYPE GST_ZMQ_SINK_SOCKET_PUSH
+#define DEFAULT_HWM 100
+#define DEFAULT_SEND_TIMEOUT 1000
+#define DEFAULT_DROP_POLICY GST_ZMQ_SINK_DROP_NEW
+#define DEFAULT_RECONNECT_IVL 100
+#define DEFAULT_RECONNECT_IVL_MAX 0
+#define DEFAULT_LINGER 1000
+#define DEFAULT_TOPIC ""
+#define DEFAULT_FORWARD_EOS TRUE
+#define DEFAULT_CAPS_INTERVAL 1000
+#define DEFAULT_STATS_INTERVAL 0
+
+/* Drops are warned about at most this often, with the count since the last
+ * warning, so a dead peer does not flood the bus. */
+#define DROP_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
+/* Longest a blocking send sleeps before looking at the flushing flag. */
+#define POLL_SLICE_MS 100
+
+enum
+{
+  PROP_0,
+  PROP_ENDPOINT,
+  PROP_BIND,
+  PROP_SOCKET_TYPE,
+  PROP_HWM,
+  PROP_SEND_TIMEOUT,
+  PROP_DROP_POLICY,
+  PROP_RECONNECT_IVL,
+  PROP_RECONNECT_IVL_MAX,
+  PROP_LINGER,
+  PROP_TOPIC,
+  PROP_FORWARD_EOS,
+  PROP_CAPS_INTERVAL,
+  PROP_STATS_INTERVAL,
+  PROP_CURVE_SERVER_KEY,
+  PROP_CURVE_PUBLIC_KEY,
+  PROP_CURVE_SECRET_KEY,
+  PROP_SENT,
+  PROP_DROPPED,
+  PROP_BYTES_SENT,
+};
+
+struct _GstZmqSink
+{
+  GstBaseSink parent;
+
+  /* properties, under the object lock */
+  gchar *endpoint;
+  gboolean bind;
+  GstZmqSinkSocketType socket_type;
+  gint hwm;
+  gint send_timeout;
+  GstZmqSinkDropPolicy drop_policy;
+  gint reconnect_ivl;
+  gint reconnect_ivl_max;
+  gint linger;
+  gchar *topic;
+  gboolean forward_eos;
+  guint caps_interval;
+  guint stats_interval;
+  gchar *curve_server_key;
+  gchar *curve_public_key;
+  gchar *curve_secret_key;
+
+  /* counters, under the object lock */
+  guint64 sent;
+  guint64 dropped;
+  guint64 bytes_sent;
+
+  /* streaming state: a snapshot of the settings taken at start, so the
+   * streaming thread never needs the object lock for them */
+  void *context;
+  void *socket;
+  gint flushing;                /* atomic: unlock() was called */
+  GstZmqSinkSocketType cur_socket_type;
+  GstZmqSinkDropPolicy cur_drop_policy;
+  gint cur_send_timeout;
+  gboolean cur_forward_eos;
+  gchar *cur_topic;
+  gint64 caps_interval_us;
+  gint64 stats_interval_us;
+
+  guint32 stream_id;
+  guint32 caps_seq;
+  gchar *caps_str;
+  gboolean caps_pending;        /* the current caps have not reached the wire */
+  gint64 caps_last_sent;
+  guint64 seqnum;
+  gint64 stats_last;
+  gint64 warn_last;
+  guint64 dropped_unwarned;
+};
+
+#define gst_zmq_sink_parent_class parent_class
+G_DEFINE_TYPE (GstZmqSink, gst_zmq_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (zmqsink, "zmqsink", GST_RANK_NONE,
+    GST_TYPE_ZMQ_SINK);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define GST_TYPE_ZMQ_SINK_SOCKET_TYPE (gst_zmq_sink_socket_type_get_type ())
+static GType
+gst_zmq_sink_socket_type_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZMQ_SINK_SOCKET_PUSH, "PUSH: each message goes to one connected "
+          "peer (round-robin)", "push"},
+    {GST_ZMQ_SINK_SOCKET_PUB, "PUB: each message goes to every subscriber "
+          "whose filter matches the topic", "pub"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZmqSinkSocketType", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+#define GST_TYPE_ZMQ_SINK_DROP_POLICY (gst_zmq_sink_drop_policy_get_type ())
+static GType
+gst_zmq_sink_drop_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZMQ_SINK_DROP_NEW, "Never wait: drop the buffer when no peer can "
+          "take it", "drop-new"},
+    {GST_ZMQ_SINK_BLOCK, "Wait up to send-timeout for a peer, then drop the "
+          "buffer", "block"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZmqSinkDropPolicy", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+typedef enum
+{
+  SEND_OK,
+  SEND_DROPPED,
+  SEND_FLUSHING,
+  SEND_ERROR,
+} SendResult;
+
+/* Keeps the buffer mapped until ZeroMQ is done with the bytes, which may be
+ * long after render returned and on ZeroMQ's I/O thread. */
+typedef struct
+{
+  GstBuffer *buffer;
+  GstMapInfo map;
+} Payload;
+
+static void
+payload_free (void *data, void *hint)
+{
+  Payload *payload = hint;
+
+  gst_buffer_unmap (payload->buffer, &payload->map);
+  gst_buffer_unref (payload->buffer);
+  g_free (payload);
+}
+
+static void
+gst_zmq_sink_post_stats (GstZmqSink * self)
+{
+  GstStructure *s;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new ("zmqsink-stats",
+      "sent", G_TYPE_UINT64, self->sent,
+      "dropped", G_TYPE_UINT64, self->dropped,
+      "bytes-sent", G_TYPE_UINT64, self->bytes_sent, NULL);
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 dropped_total;
+
+  GST_OBJECT_LOCK (self);
+  if (result == SEND_OK) {
+    self->sent++;
+    self->bytes_sent += bytes;
+  } else if (result == SEND_DROPPED) {
+    self->dropped++;
+  }
+  dropped_total = self->dropped;
+  GST_OBJECT_UNLOCK (self);
+
+  if (result == SEND_DROPPED) {
+    self->dropped_unwarned++;
+    if (self->warn_last == 0 || now - self->warn_last >= DROP_WARNING_INTERVAL_US) {
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("Dropped %" G_GUINT64_FORMAT " buffer(s): no peer could take them",
+              self->dropped_unwarned),
+          ("%" G_GUINT64_FORMAT " dropped in total; the peer is down, slow "
+              "or not yet connected", dropped_total));
+      self->warn_last = now;
+      self->dropped_unwarned = 0;
+    }
+  }
+
+  if (self->stats_interval_us > 0
+      && now - self->stats_last >= self->stats_interval_us) {
+    self->stats_last = now;
+    gst_zmq_sink_post_stats (self);
+  }
+}
+
+/* Sends a multipart message without ever blocking in ZeroMQ, so unlock()
+ * is honoured within POLL_SLICE_MS.  ZeroMQ queues multipart messages
+ * atomically: once the first part is accepted the rest are too.  Always
+ * consumes @parts. */
+static SendResult
+gst_zmq_sink_send (GstZmqSink * self, zmq_msg_t * parts, guint n_parts,
+    gboolean block, gint timeout_ms)
+{
+  gint64 deadline = -1;
+  SendResult result = SEND_OK;
+  guint i;
+
+  if (block && timeout_ms >= 0)
+    deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (zmq_msg_send (&parts[0], self->socket,
+          ZMQ_DONTWAIT | (n_parts > 1 ? ZMQ_SNDMORE : 0)) < 0) {
+    zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLOUT, 0 };
+    glong wait_ms = POLL_SLICE_MS;
+
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN) {
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (NULL),
+          ("zmq_msg_send: %s", zmq_strerror (errno)));
+      result = SEND_ERROR;
+      goto done;
+    }
+    if (!block) {
+      result = SEND_DROPPED;
+      goto done;
+    }
+    if (g_atomic_int_get (&self->flushing)) {
+      result = SEND_FLUSHING;
+      goto done;
+    }
+    if (deadline >= 0) {
+      gint64 left = deadline - g_get_monotonic_time ();
+
+      if (left <= 0) {
+        result = SEND_DROPPED;
+        goto done;
+      }
+      wait_ms = MIN (wait_ms, MAX (left / 1000, 1));
+    }
+    /* The result does not matter: the send above is retried either way. */
+    zmq_poll (&item, 1, wait_ms);
+  }
+
+  for (i = 1; i < n_parts; i++) {
+    while (zmq_msg_send (&parts[i], self->socket,
+            ZMQ_DONTWAIT | (i + 1 < n_parts ? ZMQ_SNDMORE : 0)) < 0) {
+      if (errno == EINTR)
+        continue;
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (NULL),
+          ("zmq_msg_send (part %u of %u): %s", i + 1, n_parts,
+              zmq_strerror (errno)));
+      result = SEND_ERROR;
+      goto done;
+    }
+  }
+
+done:
+  /* Sent parts are already empty; closing them is a no-op. */
+  for (i = 0; i < n_parts; i++)
+    zmq_msg_close (&parts[i]);
+  return result;
+}
+
+/* Builds [topic,] header, payload and sends them.  @buffer may be NULL for
+ * control messages (EOS). */
+static SendResult
+gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
+    guint8 header_flags, gboolean block, gsize * payload_size)
+{
+  GstZmqHeader header = { 0, };
+  zmq_msg_t parts[3];
+  guint n = 0;
+  gint64 now = g_get_monotonic_time ();
+  gboolean with_caps;
+  SendResult result;
+
+  *payload_size = 0;
+
+  with_caps = self->caps_str && (self->caps_pending
+      || (self->caps_interval_us > 0
+          && now - self->caps_last_sent >= self->caps_interval_us));
+
+  header.flags = header_flags;
+  header.stream_id = self->stream_id;
+  header.caps_seq = self->caps_seq;
+  header.seqnum = self->seqnum++;
+  if (buffer) {
+    header.pts = GST_BUFFER_PTS (buffer);
+    header.dts = GST_BUFFER_DTS (buffer);
+    header.duration = GST_BUFFER_DURATION (buffer);
+    header.offset = GST_BUFFER_OFFSET (buffer);
+    header.offset_end = GST_BUFFER_OFFSET_END (buffer);
+    header.buffer_flags = GST_BUFFER_FLAGS (buffer) & GST_ZMQ_BUFFER_FLAGS_MASK;
+  } else {
+    header.pts = header.dts = header.duration = GST_CLOCK_TIME_NONE;
+    header.offset = header.offset_end = GST_BUFFER_OFFSET_NONE;
+  }
+  if (with_caps) {
+    header.caps = self->caps_str;
+    header.caps_len = strlen (self->caps_str);
+  }
+
+  if (self->cur_socket_type == GST_ZMQ_SINK_SOCKET_PUB) {
+    gsize len = strlen (self->cur_topic);
+
+    zmq_msg_init_size (&parts[n], len);
+    memcpy (zmq_msg_data (&parts[n]), self->cur_topic, len);
+    n++;
+  }
+
+  zmq_msg_init_size (&parts[n], gst_zmq_header_size (&header));
+  gst_zmq_header_write (&header, zmq_msg_data (&parts[n]));
+  n++;
+
+  if (buffer && gst_buffer_get_size (buffer) > 0) {
+    Payload *payload = g_new0 (Payload, 1);
+
+    if (!gst_buffer_map (buffer, &payload->map, GST_MAP_READ)) {
+      g_free (payload);
+      while (n > 0)
+        zmq_msg_close (&parts[--n]);
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (NULL),
+          ("cannot map buffer %" GST_PTR_FORMAT " for reading", buffer));
+      return SEND_ERROR;
+    }
+    payload->buffer = gst_buffer_ref (buffer);
+    *payload_size = payload->map.size;
+    /* On failure ZeroMQ has not taken the bytes and the free function is
+     * not called. */
+    if (zmq_msg_init_data (&parts[n], payload->map.data, payload->map.size,
+            payload_free, payload) != 0) {
+      payload_free (NULL, payload);
+      while (n > 0)
+        zmq_msg_close (&parts[--n]);
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, (NULL),
+          ("zmq_msg_init_data: %s", zmq_strerror (errno)));
+      return SEND_ERROR;
+    }
+  } else {
+    zmq_msg_init (&parts[n]);
+  }
+  n++;
+
+  result = gst_zmq_sink_send (self, parts, n, block, self->cur_send_timeout);
+  if (result == SEND_OK && with_caps) {
+    self->caps_pending = FALSE;
+    self->caps_last_sent = now;
+  }
+  return result;
+}
+
+static GstFlowReturn
+gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+  SendResult result;
+  gsize size;
+
+  if (self->caps_str == NULL) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("buffer without caps: the peer could not interpret it"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  result = gst_zmq_sink_send_buffer (self, buffer, 0,
+      self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, &size);
+  GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT ": result %d", buffer,
+      result);
+  gst_zmq_sink_account (self, result, size);
+
+  switch (result) {
+    case SEND_OK:
+    case SEND_DROPPED:
+      return GST_FLOW_OK;
+    case SEND_FLUSHING:
+      return GST_FLOW_FLUSHING;
+    case SEND_ERROR:
+    default:
+      return GST_FLOW_ERROR;
+  }
+}
+
+static gboolean
+gst_zmq_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+  gchar *str = gst_caps_to_string (caps);
+
+  if (self->caps_str && strcmp (self->caps_str, str) == 0) {
+    g_free (str);
+    return TRUE;
+  }
+  GST_DEBUG_OBJECT (self, "caps %u: %s", self->caps_seq + 1, str);
+  g_free (self->caps_str);
+  self->caps_str = str;
+  self->caps_seq++;
+  self->caps_pending = TRUE;
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->cur_forward_eos
+      && self->socket) {
+    gsize size;
+    /* EOS matters more than any one buffer: always wait up to send-timeout
+     * for it, whatever the drop policy. */
+    SendResult result = gst_zmq_sink_send_buffer (self, NULL,
+        GST_ZMQ_HEADER_FLAG_EOS, TRUE, &size);
+
+    if (result == SEND_DROPPED)
+      GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+          ("EOS could not be forwarded: no peer took it within %d ms",
+              self->cur_send_timeout), (NULL));
+    else
+      GST_DEBUG_OBJECT (self, "EOS forwarded: result %d", result);
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+static gboolean
+gst_zmq_sink_start (GstBaseSink * sink)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+  GstZmqSocketConfig config = { 0, };
+  GstZmqOpenError kind;
+  GError *error = NULL;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  config.type = self->socket_type == GST_ZMQ_SINK_SOCKET_PUB ? ZMQ_PUB
+      : ZMQ_PUSH;
+  config.endpoint = self->endpoint;
+  config.bind = self->bind;
+  config.hwm = self->hwm;
+  config.reconnect_ivl = self->reconnect_ivl;
+  config.reconnect_ivl_max = self->reconnect_ivl_max;
+  config.linger = self->linger;
+  /* Without it ZeroMQ queues messages for a peer that is not connected and
+   * delivers stale frames after a restart; with it they are dropped here
+   * and counted. */
+  config.immediate = TRUE;
+  config.curve_server_key = self->curve_server_key;
+  config.curve_public_key = self->curve_public_key;
+  config.curve_secret_key = self->curve_secret_key;
+  ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
+      &error);
+
+  self->cur_socket_type = self->socket_type;
+  self->cur_drop_policy = self->drop_policy;
+  self->cur_send_timeout = self->send_timeout;
+  self->cur_forward_eos = self->forward_eos;
+  g_free (self->cur_topic);
+  self->cur_topic = g_strdup (self->topic ? self->topic : "");
+  self->caps_interval_us = (gint64) self->caps_interval * 1000;
+  self->stats_interval_us = (gint64) self->stats_interval * 1000;
+  self->sent = self->dropped = self->bytes_sent = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!ok) {
+    if (kind == GST_ZMQ_OPEN_ERROR_SETTINGS)
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (NULL), ("%s",
+              error->message));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, (NULL), ("%s",
+              error->message));
+    g_error_free (error);
+    return FALSE;
+  }
+
+  self->stream_id = g_random_int ();
+  self->caps_seq = 0;
+  self->caps_pending = FALSE;
+  self->caps_last_sent = 0;
+  self->seqnum = 0;
+  self->stats_last = g_get_monotonic_time ();
+  self->warn_last = 0;
+  self->dropped_unwarned = 0;
+  g_atomic_int_set (&self->flushing, 0);
+  GST_DEBUG_OBJECT (self, "started, stream id %08x", self->stream_id);
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_sink_stop (GstBaseSink * sink)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+
+  gst_zmq_socket_close (&self->context, &self->socket);
+  g_clear_pointer (&self->caps_str, g_free);
+  if (self->stats_interval_us > 0)
+    gst_zmq_sink_post_stats (self);
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_sink_unlock (GstBaseSink * sink)
+{
+  g_atomic_int_set (&GST_ZMQ_SINK (sink)->flushing, 1);
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_sink_unlock_stop (GstBaseSink * sink)
+{
+  g_atomic_int_set (&GST_ZMQ_SINK (sink)->flushing, 0);
+  return TRUE;
+}
+
+static void
+gst_zmq_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ENDPOINT:
+      g_free (self->endpoint);
+      self->endpoint = g_value_dup_string (value);
+      break;
+    case PROP_BIND:
+      self->bind = g_value_get_boolean (value);
+      break;
+    case PROP_SOCKET_TYPE:
+      self->socket_type = g_value_get_enum (value);
+      break;
+    case PROP_HWM:
+      self->hwm = g_value_get_int (value);
+      break;
+    case PROP_SEND_TIMEOUT:
+      self->send_timeout = g_value_get_int (value);
+      break;
+    case PROP_DROP_POLICY:
+      self->drop_policy = g_value_get_enum (value);
+      break;
+    case PROP_RECONNECT_IVL:
+      self->reconnect_ivl = g_value_get_int (value);
+      break;
+    case PROP_RECONNECT_IVL_MAX:
+      self->reconnect_ivl_max = g_value_get_int (value);
+      break;
+    case PROP_LINGER:
+      self->linger = g_value_get_int (value);
+      break;
+    case PROP_TOPIC:
+      g_free (self->topic);
+      self->topic = g_value_dup_string (value);
+      break;
+    case PROP_FORWARD_EOS:
+      self->forward_eos = g_value_get_boolean (value);
+      break;
+    case PROP_CAPS_INTERVAL:
+      self->caps_interval = g_value_get_uint (value);
+      break;
+    case PROP_STATS_INTERVAL:
+      self->stats_interval = g_value_get_uint (value);
+      break;
+    case PROP_CURVE_SERVER_KEY:
+      g_free (self->curve_server_key);
+      self->curve_server_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_PUBLIC_KEY:
+      g_free (self->curve_public_key);
+      self->curve_public_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_SECRET_KEY:
+      g_free (self->curve_secret_key);
+      self->curve_secret_key = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ENDPOINT:
+      g_value_set_string (value, self->endpoint);
+      break;
+    case PROP_BIND:
+      g_value_set_boolean (value, self->bind);
+      break;
+    case PROP_SOCKET_TYPE:
+      g_value_set_enum (value, self->socket_type);
+      break;
+    case PROP_HWM:
+      g_value_set_int (value, self->hwm);
+      break;
+    case PROP_SEND_TIMEOUT:
+      g_value_set_int (value, self->send_timeout);
+      break;
+    case PROP_DROP_POLICY:
+      g_value_set_enum (value, self->drop_policy);
+      break;
+    case PROP_RECONNECT_IVL:
+      g_value_set_int (value, self->reconnect_ivl);
+      break;
+    case PROP_RECONNECT_IVL_MAX:
+      g_value_set_int (value, self->reconnect_ivl_max);
+      break;
+    case PROP_LINGER:
+      g_value_set_int (value, self->linger);
+      break;
+    case PROP_TOPIC:
+      g_value_set_string (value, self->topic);
+      break;
+    case PROP_FORWARD_EOS:
+      g_value_set_boolean (value, self->forward_eos);
+      break;
+    case PROP_CAPS_INTERVAL:
+      g_value_set_uint (value, self->caps_interval);
+      break;
+    case PROP_STATS_INTERVAL:
+      g_value_set_uint (value, self->stats_interval);
+      break;
+    case PROP_CURVE_SERVER_KEY:
+      g_value_set_string (value, self->curve_server_key);
+      break;
+    case PROP_CURVE_PUBLIC_KEY:
+      g_value_set_string (value, self->curve_public_key);
+      break;
+    case PROP_SENT:
+      g_value_set_uint64 (value, self->sent);
+      break;
+    case PROP_DROPPED:
+      g_value_set_uint64 (value, self->dropped);
+      break;
+    case PROP_BYTES_SENT:
+      g_value_set_uint64 (value, self->bytes_sent);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zmq_sink_finalize (GObject * object)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (object);
+
+  g_free (self->endpoint);
+  g_free (self->topic);
+  g_free (self->cur_topic);
+  g_free (self->caps_str);
+  g_free (self->curve_server_key);
+  g_free (self->curve_public_key);
+  if (self->curve_secret_key) {
+    memset (self->curve_secret_key, 0, strlen (self->curve_secret_key));
+    g_free (self->curve_secret_key);
+  }
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_zmq_sink_class_init (GstZmqSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+      | GST_PARAM_MUTABLE_READY;
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  gobject_class->set_property = gst_zmq_sink_set_property;
+  gobject_class->get_property = gst_zmq_sink_get_property;
+  gobject_class->finalize = gst_zmq_sink_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
+      g_param_spec_string ("endpoint", "Endpoint",
+          "ZeroMQ endpoint: tcp://host:port or ipc:///path", DEFAULT_ENDPOINT,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_BIND,
+      g_param_spec_boolean ("bind", "Bind",
+          "Bind the endpoint instead of connecting to it (usually the "
+          "receiving side binds)", DEFAULT_BIND, rw));
+  g_object_class_install_property (gobject_class, PROP_SOCKET_TYPE,
+      g_param_spec_enum ("socket-type", "Socket type",
+          "ZeroMQ pattern; pair push with zmqsrc pull, pub with sub",
+          GST_TYPE_ZMQ_SINK_SOCKET_TYPE, DEFAULT_SOCKET_TYPE, rw));
+  g_object_class_install_property (gobject_class, PROP_HWM,
+      g_param_spec_int ("hwm", "High-water mark",
+          "Messages queued per peer before sends fail (0 = unlimited)",
+          0, G_MAXINT, DEFAULT_HWM, rw));
+  g_object_class_install_property (gobject_class, PROP_SEND_TIMEOUT,
+      g_param_spec_int ("send-timeout", "Send timeout",
+          "With drop-policy=block, and for EOS: how long to wait for a peer "
+          "in ms (-1 = forever)", -1, G_MAXINT, DEFAULT_SEND_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_DROP_POLICY,
+      g_param_spec_enum ("drop-policy", "Drop policy",
+          "What to do when no peer can take a buffer",
+          GST_TYPE_ZMQ_SINK_DROP_POLICY, DEFAULT_DROP_POLICY, rw));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL,
+      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
+          "Delay before reconnecting to a lost peer in ms (-1 = never)",
+          -1, G_MAXINT, DEFAULT_RECONNECT_IVL, rw));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL_MAX,
+      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
+          "Upper bound in ms for the reconnect delay, which doubles after "
+          "each failed attempt (0 = no back-off)",
+          0, G_MAXINT, DEFAULT_RECONNECT_IVL_MAX, rw));
+  g_object_class_install_property (gobject_class, PROP_LINGER,
+      g_param_spec_int ("linger", "Linger",
+          "On stop, how long queued messages may still be delivered in ms "
+          "(-1 = until sent)", -1, G_MAXINT, DEFAULT_LINGER, rw));
+  g_object_class_install_property (gobject_class, PROP_TOPIC,
+      g_param_spec_string ("topic", "Topic",
+          "socket-type=pub: topic frame sent before each message, matched "
+          "against zmqsrc's subscribe prefix", DEFAULT_TOPIC, rw));
+  g_object_class_install_property (gobject_class, PROP_FORWARD_EOS,
+      g_param_spec_boolean ("forward-eos", "Forward EOS",
+          "Send an EOS message on EOS so the receiving zmqsrc ends its "
+          "stream too", DEFAULT_FORWARD_EOS, rw));
+  g_object_class_install_property (gobject_class, PROP_CAPS_INTERVAL,
+      g_param_spec_uint ("caps-interval", "Caps interval",
+          "Repeat the caps on the wire at least this often in ms, so a "
+          "restarted or late peer picks them up (0 = only when they change)",
+          0, G_MAXUINT, DEFAULT_CAPS_INTERVAL, rw));
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Statistics interval",
+          "Post a zmqsink-stats element message with the counters this "
+          "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_CURVE_SERVER_KEY,
+      g_param_spec_string ("curve-server-key", "CURVE server key",
+          "Connecting side: the server's public key (Z85, 40 characters); "
+          "setting it turns CURVE encryption on", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_CURVE_PUBLIC_KEY,
+      g_param_spec_string ("curve-public-key", "CURVE public key",
+          "This side's public key (Z85); optional, derived from the secret "
+          "key", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_CURVE_SECRET_KEY,
+      g_param_spec_string ("curve-secret-key", "CURVE secret key",
+          "This side's secret key (Z85); on the binding side it makes this "
+          "socket the CURVE server. A connecting side without one uses a "
+          "throw-away key pair", NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_SENT,
+      g_param_spec_uint64 ("sent", "Sent",
+          "Buffers handed to ZeroMQ since start", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DROPPED,
+      g_param_spec_uint64 ("dropped", "Dropped",
+          "Buffers dropped since start because no peer could take them",
+          0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_BYTES_SENT,
+      g_param_spec_uint64 ("bytes-sent", "Bytes sent",
+          "Payload bytes handed to ZeroMQ since start", 0, G_MAXUINT64, 0,
+          ro));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class, "ZeroMQ sink",
+      "Sink/Network", "Send a stream, caps and timestamps included, over "
+      "ZeroMQ", "splitnn");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_zmq_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_sink_stop);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_zmq_sink_render);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_zmq_sink_set_caps);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_zmq_sink_event);
+  basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_zmq_sink_unlock);
+  basesink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zmq_sink_unlock_stop);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SINK_SOCKET_TYPE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SINK_DROP_POLICY, 0);
+
+  GST_DEBUG_CATEGORY_INIT (gst_zmq_sink_debug, "zmqsink", 0,
+      "ZeroMQ sink");
+}
+
+static void
+gst_zmq_sink_init (GstZmqSink * self)
+{
+  self->endpoint = g_strdup (DEFAULT_ENDPOINT);
+  self->bind = DEFAULT_BIND;
+  self->socket_type = DEFAULT_SOCKET_TYPE;
+  self->hwm = DEFAULT_HWM;
+  self->send_timeout = DEFAULT_SEND_TIMEOUT;
+  self->drop_policy = DEFAULT_DROP_POLICY;
+  self->reconnect_ivl = DEFAULT_RECONNECT_IVL;
+  self->reconnect_ivl_max = DEFAULT_RECONNECT_IVL_MAX;
+  self->linger = DEFAULT_LINGER;
+  self->topic = g_strdup (DEFAULT_TOPIC);
+  self->forward_eos = DEFAULT_FORWARD_EOS;
+  self->caps_interval = DEFAULT_CAPS_INTERVAL;
+  self->stats_interval = DEFAULT_STATS_INTERVAL;
+
+  /* A transport forwards data as it comes; pacing is the sender's job. */
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+}

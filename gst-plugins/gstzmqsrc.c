@@ -1,0 +1,823 @@
+/* splitnn — zmqsrc: receive a stream sent by zmqsink over ZeroMQ.
+ *
+ * SECTION:element-zmqsrc
+ *
+ * Receives the messages of one or more zmqsinks and pushes them as buffers
+ * with the sender's timestamps, offsets and flags.  The caps come from the
+ * wire: data that arrives before the caps of its sender are known (a sender
+ * that started before this source, a late subscriber) is dropped and
+ * counted until the sender repeats its caps.  When a sender forwards EOS,
+ * this source ends its stream.
+ *
+ * The source is live; the timestamps are the sender's running time, so
+ * downstream sinks normally run with sync=false.
+ *
+ * |[
+ * gst-launch-1.0 zmqsrc endpoint=tcp://0.0.0.0:5555 ! videoconvert ! \
+ *     autovideosink sync=false
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstzmqsrc.h"
+#include "gstzmqcommon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_zmq_src_debug);
+#define GST_CAT_DEFAULT gst_zmq_src_debug
+
+typedef enum
+{
+  GST_ZMQ_SRC_SOCKET_PULL,
+  GST_ZMQ_SRC_SOCKET_SUB,
+} GstZmqSrcSocketType;
+
+#define DEFAULT_ENDPOINT NULL
+#define DEFAULT_BIND TRUE
+#define DEFAULT_SOCKET_TYPE GST_ZMQ_SRC_SOCKET_PULL
+#define DEFAULT_HWM 100
+#define DEFAULT_RECEIVE_TIMEOUT -1
+#define DEFAULT_SUBSCRIBE ""
+#define DEFAULT_RECONNECT_IVL 100
+#define DEFAULT_RECONNECT_IVL_MAX 0
+#define DEFAULT_STATS_INTERVAL 0
+
+/* create() never sleeps longer than this before looking at the flushing
+ * flag, so state changes and seeks never wait on the network. */
+#define POLL_SLICE_MS 100
+/* Malformed messages are warned about at most this often. */
+#define MALFORMED_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
+/* Senders whose caps we remember; past this the table is reset and senders
+ * are re-learnt from their periodic caps, so a peer inventing stream ids
+ * cannot grow our memory. */
+#define MAX_STREAMS 256
+
+enum
+{
+  PROP_0,
+  PROP_ENDPOINT,
+  PROP_BIND,
+  PROP_SOCKET_TYPE,
+  PROP_HWM,
+  PROP_RECEIVE_TIMEOUT,
+  PROP_SUBSCRIBE,
+  PROP_RECONNECT_IVL,
+  PROP_RECONNECT_IVL_MAX,
+  PROP_STATS_INTERVAL,
+  PROP_CURVE_SERVER_KEY,
+  PROP_CURVE_PUBLIC_KEY,
+  PROP_CURVE_SECRET_KEY,
+  PROP_RECEIVED,
+  PROP_BYTES_RECEIVED,
+  PROP_DROPPED_NO_CAPS,
+  PROP_DROPPED_MALFORMED,
+};
+
+/* What we know about one sender (one zmqsink run). */
+typedef struct
+{
+  guint32 caps_seq;
+  GstCaps *caps;                /* NULL until the caps for caps_seq arrive */
+  gchar *caps_str;
+  guint64 next_seqnum;
+  gboolean started;             /* a buffer of this sender went out */
+} Stream;
+
+struct _GstZmqSrc
+{
+  GstPushSrc parent;
+
+  /* properties, under the object lock */
+  gchar *endpoint;
+  gboolean bind;
+  GstZmqSrcSocketType socket_type;
+  gint hwm;
+  gint receive_timeout;
+  gchar *subscribe;
+  gint reconnect_ivl;
+  gint reconnect_ivl_max;
+  guint stats_interval;
+  gchar *curve_server_key;
+  gchar *curve_public_key;
+  gchar *curve_secret_key;
+
+  /* counters, under the object lock */
+  guint64 received;
+  guint64 bytes_received;
+  guint64 dropped_no_caps;
+  guint64 dropped_malformed;
+
+  /* streaming state */
+  void *context;
+  void *socket;
+  gint flushing;                /* atomic: unlock() was called */
+  GstZmqSrcSocketType cur_socket_type;
+  gint64 receive_timeout_us;
+  gint64 stats_interval_us;
+  GHashTable *streams;          /* stream id -> Stream */
+  GstCaps *caps;                /* what we last set on the pad */
+  gint64 last_message;
+  gboolean timeout_posted;
+  gint64 stats_last;
+  gint64 warn_last;
+};
+
+#define gst_zmq_src_parent_class parent_class
+G_DEFINE_TYPE (GstZmqSrc, gst_zmq_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (zmqsrc, "zmqsrc", GST_RANK_NONE,
+    GST_TYPE_ZMQ_SRC);
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+#define GST_TYPE_ZMQ_SRC_SOCKET_TYPE (gst_zmq_src_socket_type_get_type ())
+static GType
+gst_zmq_src_socket_type_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZMQ_SRC_SOCKET_PULL, "PULL: receive from any number of zmqsink "
+          "push sockets (fair-queued)", "pull"},
+    {GST_ZMQ_SRC_SOCKET_SUB, "SUB: receive what zmqsink pub sockets publish "
+          "on topics matching subscribe", "sub"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZmqSrcSocketType", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void
+stream_free (gpointer data)
+{
+  Stream *stream = data;
+
+  gst_clear_caps (&stream->caps);
+  g_free (stream->caps_str);
+  g_free (stream);
+}
+
+static void
+payload_free (gpointer data)
+{
+  zmq_msg_t *msg = data;
+
+  zmq_msg_close (msg);
+  g_free (msg);
+}
+
+static void
+gst_zmq_src_post_stats (GstZmqSrc * self)
+{
+  GstStructure *s;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new ("zmqsrc-stats",
+      "received", G_TYPE_UINT64, self->received,
+      "bytes-received", G_TYPE_UINT64, self->bytes_received,
+      "dropped-no-caps", G_TYPE_UINT64, self->dropped_no_caps,
+      "dropped-malformed", G_TYPE_UINT64, self->dropped_malformed, NULL);
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static void
+gst_zmq_src_malformed (GstZmqSrc * self, const gchar * what)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 total;
+
+  GST_OBJECT_LOCK (self);
+  total = ++self->dropped_malformed;
+  GST_OBJECT_UNLOCK (self);
+
+  GST_DEBUG_OBJECT (self, "dropping malformed message: %s", what);
+  if (self->warn_last == 0 || now - self->warn_last >= MALFORMED_WARNING_INTERVAL_US) {
+    self->warn_last = now;
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("Dropped a malformed message (%" G_GUINT64_FORMAT " in total)",
+            total), ("%s", what));
+  }
+}
+
+/* Reads all parts of the next message.  Frames past the expected count are
+ * discarded; *n_parts says how many there were.  Returns FALSE with errno
+ * set when nothing could be read. */
+static gboolean
+gst_zmq_src_recv (GstZmqSrc * self, zmq_msg_t * parts, guint max_parts,
+    guint * n_parts)
+{
+  guint n = 0;
+  gint more;
+
+  do {
+    zmq_msg_t scratch, *msg = n < max_parts ? &parts[n] : &scratch;
+
+    zmq_msg_init (msg);
+    while (zmq_msg_recv (msg, self->socket, ZMQ_DONTWAIT) < 0) {
+      /* Later parts of a message arrive together with the first. */
+      if (errno == EINTR || (n > 0 && errno == EAGAIN))
+        continue;
+      gint err = errno;
+
+      zmq_msg_close (msg);
+      for (guint i = 0; i < MIN (n, max_parts); i++)
+        zmq_msg_close (&parts[i]);
+      errno = err;
+      return FALSE;
+    }
+    more = zmq_msg_more (msg);
+    if (msg == &scratch)
+      zmq_msg_close (msg);
+    n++;
+  } while (more);
+
+  *n_parts = n;
+  return TRUE;
+}
+
+/* Finds out which caps apply to a message, learning them from the header
+ * when it carries them.  *caps is NULL when the sender's caps are not known
+ * yet; FALSE when the header carries caps we cannot use (counted). */
+static gboolean
+gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
+    Stream ** stream_out, GstCaps ** caps_out)
+{
+  Stream *stream = g_hash_table_lookup (self->streams,
+      GUINT_TO_POINTER (header->stream_id));
+
+  if (stream == NULL) {
+    if (g_hash_table_size (self->streams) >= MAX_STREAMS)
+      g_hash_table_remove_all (self->streams);
+    stream = g_new0 (Stream, 1);
+    stream->caps_seq = header->caps_seq;
+    g_hash_table_insert (self->streams, GUINT_TO_POINTER (header->stream_id),
+        stream);
+    GST_DEBUG_OBJECT (self, "new sender, stream id %08x", header->stream_id);
+  }
+  *stream_out = stream;
+  *caps_out = NULL;
+
+  if (stream->caps_seq != header->caps_seq) {
+    gst_clear_caps (&stream->caps);
+    g_clear_pointer (&stream->caps_str, g_free);
+    stream->caps_seq = header->caps_seq;
+  }
+
+  if (header->caps && (stream->caps_str == NULL
+          || strlen (stream->caps_str) != header->caps_len
+          || memcmp (stream->caps_str, header->caps, header->caps_len) != 0)) {
+    gchar *str = g_strndup (header->caps, header->caps_len);
+    GstCaps *caps = gst_caps_from_string (str);
+
+    if (caps == NULL || !gst_caps_is_fixed (caps)) {
+      gchar *what = g_strdup_printf ("stream %08x: caps '%s' are %s",
+          header->stream_id, str, caps ? "not fixed" : "unparsable");
+
+      gst_zmq_src_malformed (self, what);
+      g_free (what);
+      g_free (str);
+      gst_clear_caps (&caps);
+      return FALSE;
+    }
+    GST_DEBUG_OBJECT (self, "stream %08x caps %u: %" GST_PTR_FORMAT,
+        header->stream_id, header->caps_seq, caps);
+    gst_clear_caps (&stream->caps);
+    g_free (stream->caps_str);
+    stream->caps = caps;
+    stream->caps_str = str;
+  }
+
+  *caps_out = stream->caps;
+  return TRUE;
+}
+
+static void
+gst_zmq_src_periodic (GstZmqSrc * self, gint64 now)
+{
+  if (self->receive_timeout_us > 0 && !self->timeout_posted
+      && now - self->last_message >= self->receive_timeout_us) {
+    self->timeout_posted = TRUE;
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            gst_structure_new ("zmqsrc-timeout", "timeout", G_TYPE_UINT64,
+                (guint64) self->receive_timeout_us * 1000, NULL)));
+  }
+  if (self->stats_interval_us > 0
+      && now - self->stats_last >= self->stats_interval_us) {
+    self->stats_last = now;
+    gst_zmq_src_post_stats (self);
+  }
+}
+
+static GstFlowReturn
+gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (psrc);
+  guint expected = self->cur_socket_type == GST_ZMQ_SRC_SOCKET_SUB ? 3 : 2;
+
+  while (TRUE) {
+    zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+    zmq_msg_t parts[3], *payload;
+    guint n_parts, first = expected - 2;
+    GstZmqHeader header;
+    GError *error = NULL;
+    GstCaps *caps;
+    Stream *stream;
+    GstBuffer *buf;
+    gsize size;
+    gboolean ok;
+    gint rc;
+
+    if (g_atomic_int_get (&self->flushing))
+      return GST_FLOW_FLUSHING;
+
+    gst_zmq_src_periodic (self, g_get_monotonic_time ());
+
+    rc = zmq_poll (&item, 1, POLL_SLICE_MS);
+    if (rc < 0 && errno != EINTR) {
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
+          ("zmq_poll: %s", zmq_strerror (errno)));
+      return GST_FLOW_ERROR;
+    }
+    if (rc <= 0)
+      continue;
+
+    if (!gst_zmq_src_recv (self, parts, expected, &n_parts)) {
+      if (errno == EAGAIN || errno == EINTR)
+        continue;
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
+          ("zmq_msg_recv: %s", zmq_strerror (errno)));
+      return GST_FLOW_ERROR;
+    }
+    self->last_message = g_get_monotonic_time ();
+    self->timeout_posted = FALSE;
+
+    if (n_parts != expected) {
+      gchar *what = g_strdup_printf ("%u frames, expected %u", n_parts,
+          expected);
+
+      for (guint i = 0; i < MIN (n_parts, expected); i++)
+        zmq_msg_close (&parts[i]);
+      gst_zmq_src_malformed (self, what);
+      g_free (what);
+      continue;
+    }
+
+    /* A topic frame, if any, was matched by ZeroMQ already. */
+    if (first > 0)
+      zmq_msg_close (&parts[0]);
+
+    if (!gst_zmq_header_parse (&header, zmq_msg_data (&parts[first]),
+            zmq_msg_size (&parts[first]), &error)) {
+      zmq_msg_close (&parts[first]);
+      zmq_msg_close (&parts[first + 1]);
+      gst_zmq_src_malformed (self, error->message);
+      g_error_free (error);
+      continue;
+    }
+
+    if (header.flags & GST_ZMQ_HEADER_FLAG_EOS) {
+      GST_DEBUG_OBJECT (self, "stream %08x sent EOS", header.stream_id);
+      zmq_msg_close (&parts[first]);
+      zmq_msg_close (&parts[first + 1]);
+      return GST_FLOW_EOS;
+    }
+
+    ok = gst_zmq_src_caps_for (self, &header, &stream, &caps);
+    /* header.caps points into the frame; done with it from here on */
+    zmq_msg_close (&parts[first]);
+    if (!ok) {
+      zmq_msg_close (&parts[first + 1]);
+      continue;
+    }
+    if (caps == NULL) {
+      zmq_msg_close (&parts[first + 1]);
+      GST_OBJECT_LOCK (self);
+      self->dropped_no_caps++;
+      GST_OBJECT_UNLOCK (self);
+      GST_LOG_OBJECT (self, "stream %08x: caps %u not known yet, dropped",
+          header.stream_id, header.caps_seq);
+      continue;
+    }
+
+    if (self->caps == NULL || !gst_caps_is_equal (self->caps, caps)) {
+      GST_DEBUG_OBJECT (self, "setting caps %" GST_PTR_FORMAT, caps);
+      GST_OBJECT_LOCK (self);
+      gst_caps_replace (&self->caps, caps);
+      GST_OBJECT_UNLOCK (self);
+      if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+        zmq_msg_close (&parts[first + 1]);
+        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+            ("downstream refused caps %" GST_PTR_FORMAT, caps));
+        return GST_FLOW_NOT_NEGOTIATED;
+      }
+    }
+
+    /* The buffer owns the ZeroMQ message: no copy of the payload. */
+    payload = g_new (zmq_msg_t, 1);
+    memcpy (payload, &parts[first + 1], sizeof *payload);
+    size = zmq_msg_size (payload);
+    if (size > 0) {
+      buf = gst_buffer_new_wrapped_full (0, zmq_msg_data (payload), size, 0,
+          size, payload, payload_free);
+    } else {
+      payload_free (payload);
+      buf = gst_buffer_new ();
+    }
+
+    GST_BUFFER_PTS (buf) = header.pts;
+    GST_BUFFER_DTS (buf) = header.dts;
+    GST_BUFFER_DURATION (buf) = header.duration;
+    GST_BUFFER_OFFSET (buf) = header.offset;
+    GST_BUFFER_OFFSET_END (buf) = header.offset_end;
+    GST_BUFFER_FLAG_SET (buf, header.buffer_flags);
+    /* A new sender, or messages of this sender lost on the way (dropped
+     * by its sink, by ZeroMQ at a full queue, or here for lack of caps):
+     * tell downstream. */
+    if (!stream->started || header.seqnum != stream->next_seqnum) {
+      GST_DEBUG_OBJECT (self, "stream %08x: seqnum %" G_GUINT64_FORMAT
+          ", expected %" G_GUINT64_FORMAT, header.stream_id, header.seqnum,
+          stream->next_seqnum);
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    }
+    stream->next_seqnum = header.seqnum + 1;
+    stream->started = TRUE;
+
+    GST_OBJECT_LOCK (self);
+    self->received++;
+    self->bytes_received += size;
+    GST_OBJECT_UNLOCK (self);
+
+    GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT, buf);
+    *outbuf = buf;
+    return GST_FLOW_OK;
+  }
+}
+
+static GstCaps *
+gst_zmq_src_get_caps (GstBaseSrc * src, GstCaps * filter)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (src);
+  GstCaps *caps;
+
+  /* Before the first message we cannot know; afterwards only what the
+   * sender sends is possible. */
+  GST_OBJECT_LOCK (self);
+  caps = self->caps ? gst_caps_ref (self->caps) : gst_caps_new_any ();
+  GST_OBJECT_UNLOCK (self);
+
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, caps,
+        GST_CAPS_INTERSECT_FIRST);
+
+    gst_caps_unref (caps);
+    caps = tmp;
+  }
+  return caps;
+}
+
+static gboolean
+gst_zmq_src_start (GstBaseSrc * src)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (src);
+  GstZmqSocketConfig config = { 0, };
+  GstZmqOpenError kind;
+  GError *error = NULL;
+  gboolean ok;
+
+  GST_OBJECT_LOCK (self);
+  config.type = self->socket_type == GST_ZMQ_SRC_SOCKET_SUB ? ZMQ_SUB
+      : ZMQ_PULL;
+  config.endpoint = self->endpoint;
+  config.bind = self->bind;
+  config.hwm = self->hwm;
+  config.reconnect_ivl = self->reconnect_ivl;
+  config.reconnect_ivl_max = self->reconnect_ivl_max;
+  /* Nothing is ever sent from here. */
+  config.linger = 0;
+  config.immediate = FALSE;
+  config.subscribe = self->subscribe;
+  config.curve_server_key = self->curve_server_key;
+  config.curve_public_key = self->curve_public_key;
+  config.curve_secret_key = self->curve_secret_key;
+  ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
+      &error);
+
+  self->cur_socket_type = self->socket_type;
+  self->receive_timeout_us = self->receive_timeout > 0 ?
+      (gint64) self->receive_timeout * 1000 : 0;
+  self->stats_interval_us = (gint64) self->stats_interval * 1000;
+  self->received = self->bytes_received = 0;
+  self->dropped_no_caps = self->dropped_malformed = 0;
+  gst_clear_caps (&self->caps);
+  GST_OBJECT_UNLOCK (self);
+
+  if (!ok) {
+    if (kind == GST_ZMQ_OPEN_ERROR_SETTINGS)
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, (NULL), ("%s",
+              error->message));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, (NULL), ("%s",
+              error->message));
+    g_error_free (error);
+    return FALSE;
+  }
+
+  self->streams = g_hash_table_new_full (NULL, NULL, NULL, stream_free);
+  self->last_message = self->stats_last = g_get_monotonic_time ();
+  self->timeout_posted = FALSE;
+  self->warn_last = 0;
+  g_atomic_int_set (&self->flushing, 0);
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_src_stop (GstBaseSrc * src)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (src);
+
+  gst_zmq_socket_close (&self->context, &self->socket);
+  g_clear_pointer (&self->streams, g_hash_table_unref);
+  GST_OBJECT_LOCK (self);
+  gst_clear_caps (&self->caps);
+  GST_OBJECT_UNLOCK (self);
+  if (self->stats_interval_us > 0)
+    gst_zmq_src_post_stats (self);
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_src_unlock (GstBaseSrc * src)
+{
+  g_atomic_int_set (&GST_ZMQ_SRC (src)->flushing, 1);
+  return TRUE;
+}
+
+static gboolean
+gst_zmq_src_unlock_stop (GstBaseSrc * src)
+{
+  g_atomic_int_set (&GST_ZMQ_SRC (src)->flushing, 0);
+  return TRUE;
+}
+
+static void
+gst_zmq_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ENDPOINT:
+      g_free (self->endpoint);
+      self->endpoint = g_value_dup_string (value);
+      break;
+    case PROP_BIND:
+      self->bind = g_value_get_boolean (value);
+      break;
+    case PROP_SOCKET_TYPE:
+      self->socket_type = g_value_get_enum (value);
+      break;
+    case PROP_HWM:
+      self->hwm = g_value_get_int (value);
+      break;
+    case PROP_RECEIVE_TIMEOUT:
+      self->receive_timeout = g_value_get_int (value);
+      break;
+    case PROP_SUBSCRIBE:
+      g_free (self->subscribe);
+      self->subscribe = g_value_dup_string (value);
+      break;
+    case PROP_RECONNECT_IVL:
+      self->reconnect_ivl = g_value_get_int (value);
+      break;
+    case PROP_RECONNECT_IVL_MAX:
+      self->reconnect_ivl_max = g_value_get_int (value);
+      break;
+    case PROP_STATS_INTERVAL:
+      self->stats_interval = g_value_get_uint (value);
+      break;
+    case PROP_CURVE_SERVER_KEY:
+      g_free (self->curve_server_key);
+      self->curve_server_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_PUBLIC_KEY:
+      g_free (self->curve_public_key);
+      self->curve_public_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_SECRET_KEY:
+      g_free (self->curve_secret_key);
+      self->curve_secret_key = g_value_dup_string (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_ENDPOINT:
+      g_value_set_string (value, self->endpoint);
+      break;
+    case PROP_BIND:
+      g_value_set_boolean (value, self->bind);
+      break;
+    case PROP_SOCKET_TYPE:
+      g_value_set_enum (value, self->socket_type);
+      break;
+    case PROP_HWM:
+      g_value_set_int (value, self->hwm);
+      break;
+    case PROP_RECEIVE_TIMEOUT:
+      g_value_set_int (value, self->receive_timeout);
+      break;
+    case PROP_SUBSCRIBE:
+      g_value_set_string (value, self->subscribe);
+      break;
+    case PROP_RECONNECT_IVL:
+      g_value_set_int (value, self->reconnect_ivl);
+      break;
+    case PROP_RECONNECT_IVL_MAX:
+      g_value_set_int (value, self->reconnect_ivl_max);
+      break;
+    case PROP_STATS_INTERVAL:
+      g_value_set_uint (value, self->stats_interval);
+      break;
+    case PROP_CURVE_SERVER_KEY:
+      g_value_set_string (value, self->curve_server_key);
+      break;
+    case PROP_CURVE_PUBLIC_KEY:
+      g_value_set_string (value, self->curve_public_key);
+      break;
+    case PROP_RECEIVED:
+      g_value_set_uint64 (value, self->received);
+      break;
+    case PROP_BYTES_RECEIVED:
+      g_value_set_uint64 (value, self->bytes_received);
+      break;
+    case PROP_DROPPED_NO_CAPS:
+      g_value_set_uint64 (value, self->dropped_no_caps);
+      break;
+    case PROP_DROPPED_MALFORMED:
+      g_value_set_uint64 (value, self->dropped_malformed);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_zmq_src_finalize (GObject * object)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (object);
+
+  g_free (self->endpoint);
+  g_free (self->subscribe);
+  g_free (self->curve_server_key);
+  g_free (self->curve_public_key);
+  if (self->curve_secret_key) {
+    memset (self->curve_secret_key, 0, strlen (self->curve_secret_key));
+    g_free (self->curve_secret_key);
+  }
+  gst_clear_caps (&self->caps);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_zmq_src_class_init (GstZmqSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+      | GST_PARAM_MUTABLE_READY;
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  gobject_class->set_property = gst_zmq_src_set_property;
+  gobject_class->get_property = gst_zmq_src_get_property;
+  gobject_class->finalize = gst_zmq_src_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
+      g_param_spec_string ("endpoint", "Endpoint",
+          "ZeroMQ endpoint: tcp://host:port (host * binds all "
+          "interfaces) or ipc:///path", DEFAULT_ENDPOINT, rw));
+  g_object_class_install_property (gobject_class, PROP_BIND,
+      g_param_spec_boolean ("bind", "Bind",
+          "Bind the endpoint (default: many senders connect to one "
+          "receiver) instead of connecting to it", DEFAULT_BIND, rw));
+  g_object_class_install_property (gobject_class, PROP_SOCKET_TYPE,
+      g_param_spec_enum ("socket-type", "Socket type",
+          "ZeroMQ pattern; pair pull with zmqsink push, sub with pub",
+          GST_TYPE_ZMQ_SRC_SOCKET_TYPE, DEFAULT_SOCKET_TYPE, rw));
+  g_object_class_install_property (gobject_class, PROP_HWM,
+      g_param_spec_int ("hwm", "High-water mark",
+          "Messages queued per peer before ZeroMQ stops reading from it "
+          "(pull) or drops (sub) (0 = unlimited)", 0, G_MAXINT, DEFAULT_HWM,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_RECEIVE_TIMEOUT,
+      g_param_spec_int ("receive-timeout", "Receive timeout",
+          "Post a zmqsrc-timeout element message when nothing arrived for "
+          "this long in ms, then keep waiting (-1 = never)", -1, G_MAXINT,
+          DEFAULT_RECEIVE_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_SUBSCRIBE,
+      g_param_spec_string ("subscribe", "Subscribe",
+          "socket-type=sub: receive only topics starting with this prefix "
+          "(empty = all)", DEFAULT_SUBSCRIBE, rw));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL,
+      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
+          "bind=false: delay before reconnecting to a lost peer in ms "
+          "(-1 = never)", -1, G_MAXINT, DEFAULT_RECONNECT_IVL, rw));
+  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL_MAX,
+      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
+          "Upper bound in ms for the reconnect delay, which doubles after "
+          "each failed attempt (0 = no back-off)",
+          0, G_MAXINT, DEFAULT_RECONNECT_IVL_MAX, rw));
+  g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
+      g_param_spec_uint ("stats-interval", "Statistics interval",
+          "Post a zmqsrc-stats element message with the counters this "
+          "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_CURVE_SERVER_KEY,
+      g_param_spec_string ("curve-server-key", "CURVE server key",
+          "Connecting side: the server's public key (Z85, 40 characters); "
+          "setting it turns CURVE encryption on", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_CURVE_PUBLIC_KEY,
+      g_param_spec_string ("curve-public-key", "CURVE public key",
+          "This side's public key (Z85); optional, derived from the secret "
+          "key", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_CURVE_SECRET_KEY,
+      g_param_spec_string ("curve-secret-key", "CURVE secret key",
+          "This side's secret key (Z85); on the binding side it makes this "
+          "socket the CURVE server. A connecting side without one uses a "
+          "throw-away key pair", NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_RECEIVED,
+      g_param_spec_uint64 ("received", "Received",
+          "Buffers received and pushed since start", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_BYTES_RECEIVED,
+      g_param_spec_uint64 ("bytes-received", "Bytes received",
+          "Payload bytes received and pushed since start", 0, G_MAXUINT64, 0,
+          ro));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_NO_CAPS,
+      g_param_spec_uint64 ("dropped-no-caps", "Dropped, no caps",
+          "Buffers dropped since start because their sender's caps were not "
+          "known yet", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_MALFORMED,
+      g_param_spec_uint64 ("dropped-malformed", "Dropped, malformed",
+          "Messages dropped since start because they were not valid zmqsink "
+          "messages", 0, G_MAXUINT64, 0, ro));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "ZeroMQ source",
+      "Source/Network", "Receive a stream sent by zmqsink, caps and "
+      "timestamps included, over ZeroMQ", "splitnn");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_zmq_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_src_stop);
+  basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_zmq_src_get_caps);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_zmq_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zmq_src_unlock_stop);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_zmq_src_create);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SOCKET_TYPE, 0);
+
+  GST_DEBUG_CATEGORY_INIT (gst_zmq_src_debug, "zmqsrc", 0, "ZeroMQ source");
+}
+
+static void
+gst_zmq_src_init (GstZmqSrc * self)
+{
+  self->endpoint = g_strdup (DEFAULT_ENDPOINT);
+  self->bind = DEFAULT_BIND;
+  self->socket_type = DEFAULT_SOCKET_TYPE;
+  self->hwm = DEFAULT_HWM;
+  self->receive_timeout = DEFAULT_RECEIVE_TIMEOUT;
+  self->subscribe = g_strdup (DEFAULT_SUBSCRIBE);
+  self->reconnect_ivl = DEFAULT_RECONNECT_IVL;
+  self->reconnect_ivl_max = DEFAULT_RECONNECT_IVL_MAX;
+  self->stats_interval = DEFAULT_STATS_INTERVAL;
+
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+}

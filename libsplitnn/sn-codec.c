@@ -1,0 +1,326 @@
+/* splitnn — feature codecs (see sn-codec.h). */
+#include "splitnn/sn-codec.h"
+
+#include <math.h>
+#include <string.h>
+#include <turbojpeg.h>
+#include <zstd.h>
+
+#include "splitnn/sn-error.h"
+#include "splitnn/sn-quant.h"
+
+struct SnCodecContext {
+  ZSTD_CCtx *cctx;
+  ZSTD_DCtx *dctx;
+  tjhandle tj_enc, tj_dec;
+  int quality, level;
+  guint8 *scratch;          /* one byte per code; grown, never shrunk */
+  size_t scratch_len;
+  guint8 *mosaic;
+  size_t mosaic_len;
+};
+
+SnCodecContext *
+sn_codec_context_new (void)
+{
+  SnCodecContext *c = g_new0 (SnCodecContext, 1);
+  c->cctx = ZSTD_createCCtx ();
+  c->dctx = ZSTD_createDCtx ();
+  c->tj_enc = tjInitCompress ();
+  c->tj_dec = tjInitDecompress ();
+  c->quality = 90;
+  c->level = 1;
+  return c;
+}
+
+void
+sn_codec_context_free (SnCodecContext *c)
+{
+  if (!c)
+    return;
+  ZSTD_freeCCtx (c->cctx);
+  ZSTD_freeDCtx (c->dctx);
+  tjDestroy (c->tj_enc);
+  tjDestroy (c->tj_dec);
+  g_free (c->scratch);
+  g_free (c->mosaic);
+  g_free (c);
+}
+
+void sn_codec_set_quality (SnCodecContext *c, int q) { c->quality = CLAMP (q, 1, 100); }
+void sn_codec_set_level (SnCodecContext *c, int l) { c->level = CLAMP (l, -7, 19); }
+
+const char *
+sn_codec_name (SnCodec c)
+{
+  static const char *names[] = { "none", "lossless", "lossy", "auto" };
+  return (unsigned) c < G_N_ELEMENTS (names) ? names[c] : "invalid";
+}
+
+gboolean
+sn_codec_from_name (const char *name, SnCodec *out)
+{
+  for (SnCodec c = SN_CODEC_NONE; c <= SN_CODEC_AUTO; c++)
+    if (strcmp (name, sn_codec_name (c)) == 0) {
+      *out = c;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static guint8 *
+scratch (SnCodecContext *c, size_t n)
+{
+  if (c->scratch_len < n) {
+    c->scratch = g_realloc (c->scratch, n);
+    c->scratch_len = n;
+  }
+  return c->scratch;
+}
+
+SnCodec
+sn_codec_choose (const guint8 *packed, int bits, const SnShape *shape,
+    double *zero_fraction, double *entropy_bits)
+{
+  int64_t n = sn_shape_numel (shape);
+  guint64 hist[256] = { 0 };
+  if (bits <= 8) {
+    int per = 8 / bits;
+    guint8 mask = (guint8) ((1 << bits) - 1);
+    for (int64_t i = 0; i < n; i++)
+      hist[(packed[i / per] >> ((i % per) * bits)) & mask]++;
+  }
+  double h = 0;
+  for (int k = 0; k < 256; k++)
+    if (hist[k]) {
+      double p = (double) hist[k] / n;
+      h -= p * log2 (p);
+    }
+  double z = n ? (double) hist[0] / n : 0;
+  if (zero_fraction)
+    *zero_fraction = z;
+  if (entropy_bits)
+    *entropy_bits = h;
+  /* Float payloads are not codes: leave them alone.  Low-entropy codes
+   * (sparse, or few levels in use) code losslessly to well under `bits`;
+   * dense 8-bit codes near full entropy gain little from zstd, and JPEG's
+   * transform coding trades a little error for several times fewer bytes. */
+  if (bits > 8)
+    return SN_CODEC_NONE;
+  if (bits == 8 && h > 5.0 && z < 0.5)
+    return SN_CODEC_LOSSY;
+  return SN_CODEC_LOSSLESS;
+}
+
+/* Mosaic geometry: C tiles of H x W laid out on a grid of cols columns.
+ * Tensors of rank < 3 are one tile of 1 x numel. */
+static void
+mosaic_geometry (const SnShape *s, int64_t *tiles, int64_t *th, int64_t *tw, int64_t *cols, int64_t *rows)
+{
+  if (s->rank >= 3) {
+    *tw = s->dims[s->rank - 1];
+    *th = s->dims[s->rank - 2];
+    *tiles = sn_shape_numel (s) / (*tw * *th);
+  } else {
+    *tw = sn_shape_numel (s);
+    *th = 1;
+    *tiles = 1;
+  }
+  *cols = (int64_t) ceil (sqrt ((double) *tiles));
+  if (*cols < 1)
+    *cols = 1;
+  *rows = (*tiles + *cols - 1) / *cols;
+}
+
+static gboolean
+encode_lossy (SnCodecContext *c, int bits, const SnShape *shape, const guint8 *codes,
+    GByteArray *out, GError **error)
+{
+  int64_t tiles, th, tw, cols, rows;
+  mosaic_geometry (shape, &tiles, &th, &tw, &cols, &rows);
+  int64_t W = cols * tw, H = rows * th;
+  if (W > 65535 || H > 65535) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "feature too large for a JPEG mosaic");
+    return FALSE;
+  }
+  if (c->mosaic_len < (size_t) (W * H)) {
+    c->mosaic = g_realloc (c->mosaic, W * H);
+    c->mosaic_len = W * H;
+  }
+  memset (c->mosaic, 0, W * H);
+  int levels = (1 << bits) - 1;
+  for (int64_t t = 0; t < tiles; t++) {
+    int64_t ox = (t % cols) * tw, oy = (t / cols) * th;
+    for (int64_t y = 0; y < th; y++)
+      for (int64_t x = 0; x < tw; x++)
+        c->mosaic[(oy + y) * W + ox + x] = (guint8) ((codes[(t * th + y) * tw + x] * 255 + levels / 2) / levels);
+  }
+  unsigned char *jpeg = NULL;
+  unsigned long jlen = 0;
+  if (tjCompress2 (c->tj_enc, c->mosaic, (int) W, 0, (int) H, TJPF_GRAY, &jpeg, &jlen,
+          TJSAMP_GRAY, c->quality, TJFLAG_FASTDCT) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "JPEG encoding failed: %s",
+        tjGetErrorStr2 (c->tj_enc));
+    return FALSE;
+  }
+  g_byte_array_append (out, jpeg, jlen);
+  tjFree (jpeg);
+  return TRUE;
+}
+
+static gboolean
+decode_lossy (SnCodecContext *c, int bits, const SnShape *shape, const guint8 *data,
+    size_t len, guint8 *codes, GError **error)
+{
+  int64_t tiles, th, tw, cols, rows;
+  mosaic_geometry (shape, &tiles, &th, &tw, &cols, &rows);
+  int64_t W = cols * tw, H = rows * th;
+  int jw, jh, sub, cs;
+  if (len > G_MAXULONG || tjDecompressHeader3 (c->tj_dec, data, (unsigned long) len, &jw, &jh, &sub, &cs) != 0
+      || jw != W || jh != H) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "lossy payload is not a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " JPEG mosaic", W, H);
+    return FALSE;
+  }
+  if (c->mosaic_len < (size_t) (W * H)) {
+    c->mosaic = g_realloc (c->mosaic, W * H);
+    c->mosaic_len = W * H;
+  }
+  if (tjDecompress2 (c->tj_dec, data, (unsigned long) len, c->mosaic, (int) W, 0, (int) H,
+          TJPF_GRAY, TJFLAG_FASTDCT) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "JPEG decoding failed: %s",
+        tjGetErrorStr2 (c->tj_dec));
+    return FALSE;
+  }
+  int levels = (1 << bits) - 1;
+  for (int64_t t = 0; t < tiles; t++) {
+    int64_t ox = (t % cols) * tw, oy = (t / cols) * th;
+    for (int64_t y = 0; y < th; y++)
+      for (int64_t x = 0; x < tw; x++)
+        codes[(t * th + y) * tw + x] = (guint8) ((c->mosaic[(oy + y) * W + ox + x] * levels + 127) / 255);
+  }
+  return TRUE;
+}
+
+enum { LAYOUT_PACKED = 0, LAYOUT_BYTES = 1 };
+
+static void
+put_layout_frame (SnCodecContext *c, GByteArray *out, guint8 layout, const guint8 *src,
+    size_t slen, GError **error)
+{
+  size_t bound = ZSTD_compressBound (slen), at = out->len;
+  g_byte_array_set_size (out, at + 1 + bound);
+  out->data[at] = layout;
+  size_t r = ZSTD_compressCCtx (c->cctx, out->data + at + 1, bound, src, slen, c->level);
+  if (ZSTD_isError (r)) {
+    g_byte_array_set_size (out, at);
+    if (error && !*error)
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "zstd: %s", ZSTD_getErrorName (r));
+    return;
+  }
+  g_byte_array_set_size (out, at + 1 + r);
+}
+
+gboolean
+sn_codec_encode (SnCodecContext *c, SnCodec codec, int bits, const SnShape *shape,
+    const guint8 *packed, GByteArray *out, SnCodec *used, GError **error)
+{
+  int64_t n = sn_shape_numel (shape);
+  size_t plen = sn_quant_packed_size (n, bits);
+  if (codec == SN_CODEC_AUTO)
+    codec = sn_codec_choose (packed, bits, shape, NULL, NULL);
+  if (bits > 8 && codec == SN_CODEC_LOSSY)
+    codec = SN_CODEC_NONE;      /* JPEG carries codes, not floats */
+  *used = codec;
+  switch (codec) {
+    case SN_CODEC_NONE:
+      g_byte_array_append (out, packed, plen);
+      return TRUE;
+    case SN_CODEC_LOSSLESS:{
+      /* One layout byte, then a zstd frame of either the packed codes or the
+       * codes one per byte (below 8 bits): whichever is smaller.  Sparse
+       * features favour bytes (zero runs align), dense ones the packing. */
+      size_t at = out->len;
+      put_layout_frame (c, out, LAYOUT_PACKED, packed, plen, error);
+      if (bits < 8) {
+        guint8 *codes = scratch (c, n);
+        sn_quant_unpack (packed, bits, n, codes);
+        size_t first = out->len - at;
+        put_layout_frame (c, out, LAYOUT_BYTES, codes, n, error);
+        size_t second = out->len - at - first;
+        if (second < first)
+          memmove (out->data + at, out->data + at + first, second);
+        g_byte_array_set_size (out, at + MIN (first, second));
+      }
+      return out->len > at;
+    }
+    case SN_CODEC_LOSSY:{
+      guint8 *codes = scratch (c, n);
+      sn_quant_unpack (packed, bits, n, codes);
+      return encode_lossy (c, bits, shape, codes, out, error);
+    }
+    default:
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "unknown codec %d", codec);
+      return FALSE;
+  }
+}
+
+gboolean
+sn_codec_decode (SnCodecContext *c, SnCodec codec, int bits, const SnShape *shape,
+    const guint8 *data, size_t len, guint8 *packed, GError **error)
+{
+  int64_t n = sn_shape_numel (shape);
+  size_t plen = sn_quant_packed_size (n, bits);
+  switch (codec) {
+    case SN_CODEC_NONE:
+      if (len != plen) {
+        g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+            "raw payload has %zu bytes, %zu expected", len, plen);
+        return FALSE;
+      }
+      memcpy (packed, data, len);
+      return TRUE;
+    case SN_CODEC_LOSSLESS:{
+      if (len < 1 || data[0] > LAYOUT_BYTES || (data[0] == LAYOUT_BYTES && bits >= 8)) {
+        g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "lossless payload has an invalid layout byte");
+        return FALSE;
+      }
+      gboolean bytes = data[0] == LAYOUT_BYTES;
+      size_t want = bytes ? (size_t) n : plen;
+      unsigned long long fcs = ZSTD_getFrameContentSize (data + 1, len - 1);
+      if (fcs != want) {
+        g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+            "zstd frame declares %llu bytes, %zu expected", fcs, want);
+        return FALSE;
+      }
+      guint8 *dst = bytes ? scratch (c, n) : packed;
+      size_t r = ZSTD_decompressDCtx (c->dctx, dst, want, data + 1, len - 1);
+      if (ZSTD_isError (r) || r != want) {
+        g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "zstd: %s",
+            ZSTD_isError (r) ? ZSTD_getErrorName (r) : "short frame");
+        return FALSE;
+      }
+      if (bytes) {
+        guint8 mask = (guint8) ((1 << bits) - 1);
+        for (int64_t i = 0; i < n; i++)
+          dst[i] &= mask;
+        sn_quant_pack (dst, bits, n, packed);
+      }
+      return TRUE;
+    }
+    case SN_CODEC_LOSSY:{
+      if (bits > 8) {
+        g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "lossy payload for %d-bit values", bits);
+        return FALSE;
+      }
+      guint8 *codes = scratch (c, n);
+      if (!decode_lossy (c, bits, shape, data, len, codes, error))
+        return FALSE;
+      sn_quant_pack (codes, bits, n, packed);
+      return TRUE;
+    }
+    default:
+      g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "unknown codec %d", codec);
+      return FALSE;
+  }
+}

@@ -1,0 +1,238 @@
+/* splitnn — feature encoding and decoding (see sn-feature.h). */
+#include "splitnn/sn-feature.h"
+
+#include <string.h>
+
+#include "splitnn/sn-error.h"
+
+struct SnFeatureEncoder {
+  guint8 fingerprint[32];
+  SnCodecContext *codec;
+  SnQuantParams params[SN_PACKET_MAX_TENSORS];
+  guint8 *packed[SN_PACKET_MAX_TENSORS];
+  size_t packed_len[SN_PACKET_MAX_TENSORS];
+  GByteArray *coded[SN_PACKET_MAX_TENSORS];
+  guint8 ranges[SN_PACKET_MAX_TENSORS][SN_QUANT_MAX_CHANNELS * 8];
+};
+
+struct SnFeatureDecoder {
+  guint8 fingerprint[32];
+  const SnCutSet *cuts;
+  SnCodecContext *codec;
+  SnQuantParams params;
+  guint8 *packed;
+  size_t packed_len;
+  GHashTable *outputs;      /* cut -> SnTensor*[] for that cut's shapes */
+};
+
+void
+sn_feature_config_init (SnFeatureConfig *cfg)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->bits = 8;
+  cfg->clip = 1.0;
+  cfg->codec = SN_CODEC_LOSSLESS;
+  cfg->jpeg_quality = 90;
+  cfg->zstd_level = 1;
+}
+
+SnFeatureEncoder *
+sn_feature_encoder_new (const SnModel *model)
+{
+  SnFeatureEncoder *e = g_new0 (SnFeatureEncoder, 1);
+  sn_fingerprint_from_hex (sn_model_fingerprint (model), e->fingerprint);
+  e->codec = sn_codec_context_new ();
+  for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++)
+    e->coded[i] = g_byte_array_new ();
+  return e;
+}
+
+void
+sn_feature_encoder_free (SnFeatureEncoder *e)
+{
+  if (!e)
+    return;
+  sn_codec_context_free (e->codec);
+  for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++) {
+    g_free (e->packed[i]);
+    g_byte_array_unref (e->coded[i]);
+  }
+  g_free (e);
+}
+
+static void
+put_f32 (guint8 *dst, float v)
+{
+  memcpy (dst, &v, 4);          /* the wire is little-endian, as is every target here */
+}
+
+gboolean
+sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut *cut,
+    const SnTensor *const *tensors, guint32 stream_id, guint64 seq, guint64 pts,
+    const SnLetterbox *lb, GByteArray *out, GError **error)
+{
+  if (cut->n_tensors > SN_PACKET_MAX_TENSORS) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "cut '%s' has %d tensors; a packet carries at most %d", cut->name, cut->n_tensors,
+        SN_PACKET_MAX_TENSORS);
+    return FALSE;
+  }
+  SnPacket p;
+  memset (&p, 0, sizeof p);
+  p.stream_id = stream_id;
+  p.seq = seq;
+  p.pts = pts;
+  memcpy (p.fingerprint, e->fingerprint, 32);
+  p.cut_id = cut->id;
+  SnLetterbox identity = { 1, 1, 0, 0, 1, 1 };
+  if (!lb)
+    lb = &identity;
+  p.frame_width = (guint32) lb->src_width;
+  p.frame_height = (guint32) lb->src_height;
+  p.scale_x = (float) lb->scale_x;
+  p.scale_y = (float) lb->scale_y;
+  p.offset_x = (float) lb->offset_x;
+  p.offset_y = (float) lb->offset_y;
+  g_strlcpy (p.cut_name, cut->name, sizeof p.cut_name);
+  p.n_tensors = cut->n_tensors;
+  sn_codec_set_quality (e->codec, cfg->jpeg_quality);
+  sn_codec_set_level (e->codec, cfg->zstd_level);
+  SnQuantConfig qc = { cfg->bits, cfg->per_channel, cfg->clip };
+  for (int i = 0; i < cut->n_tensors; i++) {
+    const SnTensor *x = tensors[i];
+    size_t need = sn_quant_packed_size (sn_tensor_numel (x), cfg->bits);
+    if (e->packed_len[i] < need) {
+      e->packed[i] = g_realloc (e->packed[i], need);
+      e->packed_len[i] = need;
+    }
+    if (!sn_quantize (x, &qc, NULL, &e->params[i], e->packed[i], error))
+      return FALSE;
+    g_byte_array_set_size (e->coded[i], 0);
+    SnCodec used;
+    if (!sn_codec_encode (e->codec, cfg->codec, cfg->bits, &x->shape, e->packed[i], e->coded[i],
+            &used, error))
+      return FALSE;
+    SnPacketTensor *t = &p.tensors[i];
+    const char *name = cut->tensors[i];
+    g_strlcpy (t->name, name, sizeof t->name);
+    t->shape = x->shape;
+    t->bits = cfg->bits;
+    t->codec = used;
+    t->n_ranges = e->params[i].n;
+    for (int k = 0; k < t->n_ranges; k++) {
+      put_f32 (e->ranges[i] + 8 * k, e->params[i].scale[k]);
+      put_f32 (e->ranges[i] + 8 * k + 4, e->params[i].offset[k]);
+    }
+    t->ranges = e->ranges[i];
+    t->payload = e->coded[i]->data;
+    t->payload_len = e->coded[i]->len;
+  }
+  sn_packet_write (&p, out);
+  return TRUE;
+}
+
+static void
+free_outputs (gpointer p)
+{
+  SnTensor **t = p;
+  for (int i = 0; t[i]; i++)
+    sn_tensor_free (t[i]);
+  g_free (t);
+}
+
+SnFeatureDecoder *
+sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts)
+{
+  SnFeatureDecoder *d = g_new0 (SnFeatureDecoder, 1);
+  sn_fingerprint_from_hex (sn_model_fingerprint (model), d->fingerprint);
+  d->cuts = cuts;
+  d->codec = sn_codec_context_new ();
+  d->outputs = g_hash_table_new_full (NULL, NULL, NULL, free_outputs);
+  return d;
+}
+
+void
+sn_feature_decoder_free (SnFeatureDecoder *d)
+{
+  if (!d)
+    return;
+  sn_codec_context_free (d->codec);
+  g_free (d->packed);
+  g_hash_table_unref (d->outputs);
+  g_free (d);
+}
+
+static gboolean
+shapes_match (const SnCut *c, const SnPacket *p)
+{
+  if (c->n_tensors != p->n_tensors)
+    return FALSE;
+  for (int i = 0; i < c->n_tensors; i++)
+    if (!sn_shape_equal (&c->shapes[i], &p->tensors[i].shape))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket *p,
+    const SnCut **cut_out, SnTensor *const **tensors_out, GError **error)
+{
+  if (!sn_packet_parse (data, len, p, error))
+    return FALSE;
+  if (memcmp (p->fingerprint, d->fingerprint, 32) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH,
+        "packet %" G_GUINT64_FORMAT " of stream %u was made for another model", p->seq, p->stream_id);
+    return FALSE;
+  }
+  /* The cut id names the cut; the shapes must agree.  An unknown id (say,
+   * from an edge with other declared cuts) falls back to the shapes. */
+  const SnCut *cut = p->cut_id < (guint32) sn_cut_set_n_cuts (d->cuts)
+      ? sn_cut_set_get (d->cuts, (int) p->cut_id) : NULL;
+  if (!cut || !shapes_match (cut, p)) {
+    SnShape shapes[SN_PACKET_MAX_TENSORS];
+    for (int i = 0; i < p->n_tensors; i++)
+      shapes[i] = p->tensors[i].shape;
+    cut = sn_cut_set_find_by_shapes (d->cuts, p->n_tensors, shapes);
+    if (!cut) {
+      g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+          "packet %" G_GUINT64_FORMAT " names cut %u ('%s') but its tensor shapes match no "
+          "single cut of the model", p->seq, p->cut_id, p->cut_name);
+      return FALSE;
+    }
+  }
+  SnTensor **outs = g_hash_table_lookup (d->outputs, cut);
+  if (!outs) {
+    outs = g_new0 (SnTensor *, cut->n_tensors + 1);
+    for (int i = 0; i < cut->n_tensors; i++)
+      outs[i] = sn_tensor_new (SN_DTYPE_FLOAT32, &cut->shapes[i]);
+    g_hash_table_insert (d->outputs, (gpointer) cut, outs);
+  }
+  for (int i = 0; i < p->n_tensors; i++) {
+    const SnPacketTensor *t = &p->tensors[i];
+    size_t need = sn_quant_packed_size (sn_shape_numel (&t->shape), t->bits);
+    if (d->packed_len < need) {
+      d->packed = g_realloc (d->packed, need);
+      d->packed_len = need;
+    }
+    GError *err = NULL;
+    sn_packet_tensor_ranges (t, &d->params);
+    if (!sn_codec_decode (d->codec, t->codec, t->bits, &t->shape, t->payload, t->payload_len,
+            d->packed, &err)
+        || !sn_dequantize (d->packed, need, t->bits, &d->params, outs[i], &err)) {
+      g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
+          ", tensor '%s': %s", p->seq, t->name, err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  }
+  *cut_out = cut;
+  *tensors_out = outs;
+  return TRUE;
+}
+
+void
+sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb)
+{
+  *lb = (SnLetterbox) { p->scale_x, p->scale_y, p->offset_x, p->offset_y,
+    (int) p->frame_width, (int) p->frame_height };
+}

@@ -1,0 +1,50 @@
+/* splitnn — from cut tensors to a packet and back: the quantization
+ * switch, the codecs and the packet format put together.
+ *
+ * The edge quantizes only the tensors of the cut it runs (per tensor or per
+ * channel, 2/4/8 bits, float16 or raw), codes them, and writes one packet.
+ * The cloud parses the packet, checks that it was made for its model,
+ * finds the cut (by id, checking the shapes; by shapes alone when the id is
+ * unknown, patent [0061]), decodes and dequantizes into tensors ready for
+ * the cut's cloud segment.  Steady state allocates nothing. */
+#pragma once
+
+#include <splitnn/sn-cut.h>
+#include <splitnn/sn-packet.h>
+#include <splitnn/sn-image.h>
+
+G_BEGIN_DECLS
+
+typedef struct SnFeatureEncoder SnFeatureEncoder;
+typedef struct SnFeatureDecoder SnFeatureDecoder;
+
+typedef struct {
+  int bits;                 /* 2, 4, 8, 16, 32 */
+  gboolean per_channel;
+  double clip;              /* fraction of values kept inside the range; 1 = min/max */
+  SnCodec codec;
+  int jpeg_quality;
+  int zstd_level;
+} SnFeatureConfig;
+
+void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless */
+
+SnFeatureEncoder *sn_feature_encoder_new (const SnModel *model);
+void sn_feature_encoder_free (SnFeatureEncoder *enc);
+/* out is replaced by the packet. */
+/* lb (may be NULL) is how the frame became the model input; the cloud
+ * uses it to give boxes in source-frame pixels. */
+gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
+    const SnCut *cut, const SnTensor *const *tensors, guint32 stream_id, guint64 seq,
+    guint64 pts, const SnLetterbox *lb, GByteArray *out, GError **error);
+/* The letterbox a packet carries. */
+void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
+
+SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
+void sn_feature_decoder_free (SnFeatureDecoder *dec);
+/* On success *cut is the packet's cut and tensors[i] (owned by the decoder,
+ * valid until the next call) its dequantized tensors in the cut's order. */
+gboolean sn_feature_decode (SnFeatureDecoder *dec, const guint8 *data, size_t len,
+    SnPacket *packet, const SnCut **cut, SnTensor *const **tensors, GError **error);
+
+G_END_DECLS

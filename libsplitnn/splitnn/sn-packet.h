@@ -1,0 +1,79 @@
+/* splitnn — the wire format of one frame's feature (docs/protocol.md).
+ *
+ * A packet names the model (SHA-256 fingerprint), the cut (id and name),
+ * and for each tensor crossing the cut its name, shape, bits, quantization
+ * ranges, codec and payload; a CRC32C closes it.  The parser trusts
+ * nothing: every count, length and shape is bounds-checked, with the
+ * offending field and byte offset in the error.  Parsed tensors point into
+ * the caller's buffer (no copies). */
+#pragma once
+
+#include <splitnn/sn-tensor.h>
+#include <splitnn/sn-quant.h>
+#include <splitnn/sn-codec.h>
+#include <splitnn/sn-detect.h>
+
+G_BEGIN_DECLS
+
+#define SN_PACKET_MAGIC "SNFP"
+#define SN_PACKET_VERSION 1
+#define SN_PACKET_MAX_TENSORS 16
+#define SN_PACKET_MAX_NAME 255
+#define SN_PACKET_MAX_ELEMENTS (G_GINT64_CONSTANT (1) << 28)
+#define SN_PTS_NONE G_MAXUINT64
+
+typedef struct {
+  char name[SN_PACKET_MAX_NAME + 1];
+  SnShape shape;
+  int bits;                 /* 2, 4, 8, 16, 32 */
+  SnCodec codec;            /* NONE, LOSSLESS or LOSSY */
+  int n_ranges;             /* quantization ranges (1 or channels; 0 for 16/32 bits) */
+  const guint8 *ranges;     /* n_ranges x (float32 scale, float32 offset), little-endian */
+  const guint8 *payload;
+  guint32 payload_len;
+} SnPacketTensor;
+
+typedef struct {
+  guint32 stream_id;
+  guint64 seq;
+  guint64 pts;              /* ns, SN_PTS_NONE when unknown */
+  /* Where the model input came from: the cloud maps boxes back through it. */
+  guint32 frame_width, frame_height;
+  float scale_x, scale_y, offset_x, offset_y;
+  guint8 fingerprint[32];
+  guint32 cut_id;
+  char cut_name[SN_PACKET_MAX_NAME + 1];
+  int n_tensors;
+  SnPacketTensor tensors[SN_PACKET_MAX_TENSORS];
+} SnPacket;
+
+guint32 sn_crc32c (guint32 crc, const void *data, size_t len);
+
+/* Fingerprint from the model's hex SHA-256; FALSE if not 64 hex digits. */
+gboolean sn_fingerprint_from_hex (const char *hex, guint8 out[32]);
+
+/* Serialises (ranges/payload pointers are read) into out, replacing it. */
+void sn_packet_write (const SnPacket *p, GByteArray *out);
+/* Parses and validates; tensors' pointers refer into data. */
+gboolean sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error);
+/* Copies the ranges of tensor t into q (n and arrays). */
+void sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q);
+
+/* ---- Detections going back (docs/protocol.md, "Detections message") ---- */
+
+#define SN_RESULT_MAGIC "SNDT"
+#define SN_RESULT_MAX_DETECTIONS 4096
+
+typedef struct {
+  guint32 stream_id;
+  guint64 seq;
+  guint64 pts;
+  guint32 cut_id;
+  guint32 cloud_us;         /* cloud compute time for this frame */
+} SnResultHeader;
+
+void sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
+gboolean sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h,
+    SnDetections *d, GError **error);
+
+G_END_DECLS

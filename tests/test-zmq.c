@@ -1,0 +1,946 @@
+/* zmqsink / zmqsrc: round trips through real ZeroMQ sockets in-process.
+ *
+ * Every expected value comes from the test's own buffer generator or from
+ * the wire format as written down in docs/zmq.md, never from the elements. */
+#include <gst/check/gstcheck.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define WAIT (5 * GST_SECOND)
+#define MS ((GstClockTime) GST_MSECOND)
+
+static guint endpoint_counter;
+
+static gchar *
+ipc_endpoint (const gchar * tag)
+{
+  return g_strdup_printf ("ipc:///tmp/sn-zmq-test-%d-%s-%u", (gint) getpid (),
+      tag, endpoint_counter++);
+}
+
+/* A port nobody listens on right now: the kernel's choice for an
+ * ephemeral bind, released again. */
+static gchar *
+tcp_endpoint (void)
+{
+  struct sockaddr_in addr = { 0, };
+  socklen_t len = sizeof addr;
+  gint fd = socket (AF_INET, SOCK_STREAM, 0);
+
+  fail_unless (fd >= 0);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  fail_unless (bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0);
+  fail_unless (getsockname (fd, (struct sockaddr *) &addr, &len) == 0);
+  close (fd);
+  return g_strdup_printf ("tcp://127.0.0.1:%u", ntohs (addr.sin_port));
+}
+
+/* ---- the reference stream ---------------------------------------------- */
+
+static gsize
+ref_size (guint i)
+{
+  switch (i) {
+    case 0:
+      return 0;
+    case 1:
+      return 1;
+    case 2:
+      return 32;                /* largest ZeroMQ keeps inside the message */
+    case 3:
+      return 33;
+    case 7:
+      return 1 << 20;
+    default:
+      return (i * 7919u) % 65536u;
+  }
+}
+
+static guint8
+ref_byte (guint i, gsize j)
+{
+  return (guint8) (i * 31u + j * 7u + (j >> 8));
+}
+
+static GstClockTime
+ref_pts (guint i)
+{
+  return i * 40 * MS;
+}
+
+static GstClockTime
+ref_dts (guint i)
+{
+  return (i % 10 == 0) ? GST_CLOCK_TIME_NONE : i * 40 * MS - 20 * MS;
+}
+
+static GstClockTime
+ref_duration (guint i)
+{
+  return (i % 3) ? 40 * MS : GST_CLOCK_TIME_NONE;
+}
+
+static GstBufferFlags
+ref_flags (guint i)
+{
+  GstBufferFlags flags = 0;
+
+  if (i % 5)
+    flags |= GST_BUFFER_FLAG_DELTA_UNIT;
+  if (i % 7 == 0)
+    flags |= GST_BUFFER_FLAG_HEADER;
+  if (i % 11 == 0)
+    flags |= GST_BUFFER_FLAG_MARKER;
+  if (i % 13 == 0)
+    flags |= GST_BUFFER_FLAG_DROPPABLE;
+  if (i == 100)
+    flags |= GST_BUFFER_FLAG_DISCONT;
+  return flags;
+}
+
+static GstBuffer *
+ref_buffer (guint i)
+{
+  gsize size = ref_size (i);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, size, NULL);
+  GstMapInfo map;
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (gsize j = 0; j < size; j++)
+    map.data[j] = ref_byte (i, j);
+  gst_buffer_unmap (buf, &map);
+
+  GST_BUFFER_PTS (buf) = ref_pts (i);
+  GST_BUFFER_DTS (buf) = ref_dts (i);
+  GST_BUFFER_DURATION (buf) = ref_duration (i);
+  GST_BUFFER_OFFSET (buf) = i;
+  GST_BUFFER_OFFSET_END (buf) = i + 1;
+  GST_BUFFER_FLAG_SET (buf, ref_flags (i));
+  return buf;
+}
+
+/* Checks a received buffer against the reference buffer its offset names;
+ * returns that index. */
+static guint
+check_ref_buffer (GstBuffer * buf, gboolean check_discont)
+{
+  const GstBufferFlags checked = GST_BUFFER_FLAG_DELTA_UNIT
+      | GST_BUFFER_FLAG_HEADER | GST_BUFFER_FLAG_MARKER
+      | GST_BUFFER_FLAG_DROPPABLE;
+  guint i = (guint) GST_BUFFER_OFFSET (buf);
+  GstMapInfo map;
+
+  fail_unless (GST_BUFFER_OFFSET (buf) < 100000);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (buf), i + 1);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), ref_pts (i));
+  fail_unless_equals_uint64 (GST_BUFFER_DTS (buf), ref_dts (i));
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (buf), ref_duration (i));
+  fail_unless_equals_int (GST_BUFFER_FLAGS (buf) & checked,
+      ref_flags (i) & checked);
+  if (check_discont)
+    fail_unless_equals_int (GST_BUFFER_FLAG_IS_SET (buf,
+            GST_BUFFER_FLAG_DISCONT), (ref_flags (i) & GST_BUFFER_FLAG_DISCONT)
+        != 0);
+
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_READ));
+  fail_unless_equals_uint64 (map.size, ref_size (i));
+  for (gsize j = 0; j < map.size; j++) {
+    if (map.data[j] != ref_byte (i, j))
+      fail ("buffer %u: byte %" G_GSIZE_FORMAT " is %u, expected %u", i, j,
+          map.data[j], ref_byte (i, j));
+  }
+  gst_buffer_unmap (buf, &map);
+  return i;
+}
+
+/* ---- pipelines --------------------------------------------------------- */
+
+static GstElement *
+pipeline_new (const gchar * fmt, ...)
+{
+  GError *error = NULL;
+  GstElement *pipe;
+  gchar *desc;
+  va_list ap;
+
+  va_start (ap, fmt);
+  desc = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  pipe = gst_parse_launch (desc, &error);
+  if (pipe == NULL)
+    fail ("cannot build '%s': %s", desc, error->message);
+  g_free (desc);
+  return pipe;
+}
+
+static void
+pipeline_play (GstElement * pipe)
+{
+  fail_if (gst_element_set_state (pipe, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE);
+}
+
+static void
+pipeline_free (GstElement * pipe)
+{
+  fail_unless (gst_element_set_state (pipe, GST_STATE_NULL) ==
+      GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (pipe);
+}
+
+static GstElement *
+by_name (GstElement * pipe, const gchar * name)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), name);
+
+  fail_unless (e != NULL);
+  gst_object_unref (e);         /* the pipeline keeps it alive */
+  return e;
+}
+
+static guint64
+counter (GstElement * pipe, const gchar * element, const gchar * name)
+{
+  guint64 v = 0;
+
+  g_object_get (by_name (pipe, element), name, &v, NULL);
+  return v;
+}
+
+/* Waits for EOS or an error on @pipe's bus, counting the warnings on the
+ * way; TRUE for EOS. */
+static gboolean
+wait_eos_warnings (GstElement * pipe, guint * warnings)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg;
+  gboolean eos;
+
+  while ((msg = gst_bus_timed_pop_filtered (bus, 10 * GST_SECOND,
+              GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))
+      && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+    (*warnings)++;
+    gst_message_unref (msg);
+  }
+  fail_unless (msg != NULL, "neither EOS nor an error within 10 s");
+  eos = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+  if (!eos) {
+    GError *err = NULL;
+    gchar *dbg = NULL;
+
+    gst_message_parse_error (msg, &err, &dbg);
+    GST_WARNING ("error: %s (%s)", err->message, dbg);
+    g_error_free (err);
+    g_free (dbg);
+  }
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  return eos;
+}
+
+static gboolean
+wait_eos (GstElement * pipe)
+{
+  guint warnings = 0;
+
+  return wait_eos_warnings (pipe, &warnings);
+}
+
+static void
+push (GstElement * pipe, GstBuffer * buf)
+{
+  fail_unless_equals_int (gst_app_src_push_buffer (GST_APP_SRC (by_name (pipe,
+                  "in")), buf), GST_FLOW_OK);
+}
+
+static void
+push_ref (GstElement * pipe, guint i)
+{
+  push (pipe, ref_buffer (i));
+}
+
+static void
+end_stream (GstElement * pipe)
+{
+  fail_unless_equals_int (gst_app_src_end_of_stream (GST_APP_SRC (by_name
+              (pipe, "in"))), GST_FLOW_OK);
+}
+
+static GstSample *
+pull (GstElement * pipe, GstClockTime timeout)
+{
+  return gst_app_sink_try_pull_sample (GST_APP_SINK (by_name (pipe, "out")),
+      timeout);
+}
+
+#define SRC_PIPE "zmqsrc name=zsrc endpoint=%s %s ! appsink name=out sync=false"
+#define SINK_PIPE "appsrc name=in format=time caps=%s ! zmqsink name=zsink " \
+    "endpoint=%s %s"
+#define TEST_CAPS "application/x-sn-test,variant=(int)1"
+
+/* ---- tests ------------------------------------------------------------- */
+
+GST_START_TEST (test_round_trip)
+{
+  gchar *ep = ipc_endpoint ("rt");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *tx;
+  GstCaps *want = gst_caps_from_string (TEST_CAPS);
+  guint64 bytes = 0;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=-1");
+  pipeline_play (tx);
+
+  for (guint i = 0; i < 200; i++) {
+    push_ref (tx, i);
+    bytes += ref_size (i);
+  }
+  end_stream (tx);
+
+  for (guint i = 0; i < 200; i++) {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL, "buffer %u did not arrive", i);
+    fail_unless (gst_caps_is_equal (gst_sample_get_caps (sample), want));
+    /* The first buffer after start is DISCONT whatever was sent. */
+    fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer (sample),
+            i > 0), i);
+    gst_sample_unref (sample);
+  }
+  fail_unless (wait_eos (rx));
+  fail_unless (wait_eos (tx));
+
+  fail_unless_equals_uint64 (counter (tx, "zsink", "sent"), 200);
+  fail_unless_equals_uint64 (counter (tx, "zsink", "dropped"), 0);
+  fail_unless_equals_uint64 (counter (tx, "zsink", "bytes-sent"), bytes);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 200);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "bytes-received"), bytes);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-no-caps"), 0);
+
+  gst_caps_unref (want);
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_caps_change)
+{
+  const gchar *caps_b = "application/x-sn-test,variant=(int)2,rate=(int)30";
+  gchar *ep = ipc_endpoint ("caps");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *tx;
+  GstCaps *a = gst_caps_from_string (TEST_CAPS);
+  GstCaps *b = gst_caps_from_string (caps_b);
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, "drop-policy=block "
+      "send-timeout=-1 caps-interval=0");
+  pipeline_play (tx);
+
+  for (guint i = 0; i < 20; i++) {
+    if (i == 10)
+      gst_app_src_set_caps (GST_APP_SRC (by_name (tx, "in")), b);
+    push_ref (tx, i);
+  }
+  end_stream (tx);
+
+  for (guint i = 0; i < 20; i++) {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL, "buffer %u did not arrive", i);
+    fail_unless (gst_caps_is_equal (gst_sample_get_caps (sample),
+            i < 10 ? a : b), "buffer %u: caps %" GST_PTR_FORMAT, i,
+        gst_sample_get_caps (sample));
+    check_ref_buffer (gst_sample_get_buffer (sample), FALSE);
+    gst_sample_unref (sample);
+  }
+  fail_unless (wait_eos (rx));
+
+  gst_caps_unref (a);
+  gst_caps_unref (b);
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_eos_forwarding)
+{
+  for (gint forward = 1; forward >= 0; forward--) {
+    gchar *ep = ipc_endpoint ("eos");
+    GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+    GstElement *tx;
+    gchar *opts = g_strdup_printf ("drop-policy=block send-timeout=-1 "
+        "forward-eos=%s", forward ? "true" : "false");
+
+    pipeline_play (rx);
+    tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opts);
+    pipeline_play (tx);
+    for (guint i = 0; i < 3; i++)
+      push_ref (tx, i + 10);
+    end_stream (tx);
+    fail_unless (wait_eos (tx));
+
+    for (guint i = 0; i < 3; i++) {
+      GstSample *sample = pull (rx, WAIT);
+
+      fail_unless (sample != NULL);
+      fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer
+              (sample), i > 0), i + 10);
+      gst_sample_unref (sample);
+    }
+    if (forward) {
+      fail_unless (wait_eos (rx));
+      fail_unless (gst_app_sink_is_eos (GST_APP_SINK (by_name (rx, "out"))));
+    } else {
+      fail_unless (pull (rx, 300 * MS) == NULL);
+      fail_if (gst_app_sink_is_eos (GST_APP_SINK (by_name (rx, "out"))));
+    }
+
+    pipeline_free (tx);
+    pipeline_free (rx);
+    g_free (opts);
+    g_free (ep);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_pub_sub)
+{
+  gchar *ep = ipc_endpoint ("pubsub");
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "socket-type=pub bind=true topic=cam1 caps-interval=50");
+  GstElement *rx1, *rx2;
+  guint got = 0, pushed = 0;
+
+  pipeline_play (tx);
+  rx1 = pipeline_new (SRC_PIPE, ep,
+      "socket-type=sub bind=false subscribe=cam");
+  rx2 = pipeline_new (SRC_PIPE, ep,
+      "socket-type=sub bind=false subscribe=cam2");
+  pipeline_play (rx1);
+  pipeline_play (rx2);
+
+  /* Subscribers join late (ZeroMQ's slow joiner): publish until the first
+   * one has picked up the caps and five buffers. */
+  while (got < 5 && pushed < 500) {
+    GstSample *sample;
+
+    push_ref (tx, pushed++);
+    while ((sample = pull (rx1, 20 * MS))) {
+      check_ref_buffer (gst_sample_get_buffer (sample), FALSE);
+      gst_sample_unref (sample);
+      got++;
+    }
+  }
+  fail_unless (got >= 5, "subscriber got %u of %u buffers", got, pushed);
+  fail_unless_equals_uint64 (counter (rx1, "zsrc", "dropped-malformed"), 0);
+  /* "cam1" does not start with "cam2": ZeroMQ filtered everything out. */
+  fail_unless (pull (rx2, 100 * MS) == NULL);
+  fail_unless_equals_uint64 (counter (rx2, "zsrc", "received"), 0);
+  fail_unless_equals_uint64 (counter (rx2, "zsrc", "dropped-no-caps"), 0);
+  fail_unless_equals_uint64 (counter (rx2, "zsrc", "dropped-malformed"), 0);
+
+  pipeline_free (rx2);
+  pipeline_free (rx1);
+  pipeline_free (tx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* Nobody listens: every buffer must be dropped and counted, and the stream
+ * must reach EOS (a blocked render would never get there). */
+static void
+check_no_peer (const gchar * ep, const gchar * opts, guint n)
+{
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opts);
+  guint warnings = 0;
+
+  pipeline_play (tx);
+  for (guint i = 0; i < n; i++)
+    push_ref (tx, i);
+  end_stream (tx);
+  fail_unless (wait_eos_warnings (tx, &warnings));
+
+  fail_unless_equals_uint64 (counter (tx, "zsink", "sent"), 0);
+  fail_unless_equals_uint64 (counter (tx, "zsink", "dropped"), n);
+  fail_unless_equals_uint64 (counter (tx, "zsink", "bytes-sent"), 0);
+
+  /* Warned, but not once per buffer. */
+  fail_unless (warnings >= 1 && warnings < n, "%u warnings for %u drops",
+      warnings, n);
+
+  pipeline_free (tx);
+}
+
+GST_START_TEST (test_no_peer_drop_new)
+{
+  gchar *tcp = tcp_endpoint ();
+  gchar *ipc = ipc_endpoint ("nopeer");
+
+  check_no_peer (tcp, "forward-eos=false", 50);
+  check_no_peer (ipc, "bind=true forward-eos=false", 50);
+  /* block waits send-timeout for each, then drops */
+  check_no_peer (tcp, "drop-policy=block send-timeout=20 forward-eos=false", 5);
+
+  g_free (tcp);
+  g_free (ipc);
+}
+
+GST_END_TEST;
+
+/* Pushes reference buffers from @next on until @rx has delivered @want of
+ * them (checked), or 1000 have been pushed. */
+static guint
+push_until_received (GstElement * tx, GstElement * rx, guint * next,
+    guint want)
+{
+  guint got = 0;
+
+  for (guint tries = 0; got < want && tries < 1000; tries++) {
+    GstSample *sample;
+
+    push_ref (tx, (*next)++);
+    while ((sample = pull (rx, 10 * MS))) {
+      check_ref_buffer (gst_sample_get_buffer (sample), FALSE);
+      gst_sample_unref (sample);
+      got++;
+    }
+  }
+  return got;
+}
+
+GST_START_TEST (test_reconnect)
+{
+  gchar *ep = ipc_endpoint ("reconnect");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *tx;
+  guint next = 0;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, "caps-interval=50");
+  pipeline_play (tx);
+  fail_unless (push_until_received (tx, rx, &next, 3) >= 3);
+
+  /* The receiver goes away; the sender keeps going without blocking. */
+  pipeline_free (rx);
+  for (guint i = 0; i < 20; i++) {
+    push_ref (tx, next++);
+    g_usleep (5000);
+  }
+
+  /* A new receiver on the same endpoint gets data again, caps included. */
+  rx = pipeline_new (SRC_PIPE, ep, "");
+  pipeline_play (rx);
+  fail_unless (push_until_received (tx, rx, &next, 3) >= 3);
+
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  /* Every buffer is accounted for: sent or dropped. */
+  fail_unless_equals_uint64 (counter (tx, "zsink", "sent") +
+      counter (tx, "zsink", "dropped"), next);
+
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_curve)
+{
+  gchar server_pub[41], server_sec[41], other_pub[41], other_sec[41];
+  gchar client_pub[41], client_sec[41];
+  gchar *ep = tcp_endpoint ();
+  gchar *rx_opts, *tx_opts;
+  GstElement *rx, *tx;
+
+  fail_unless (zmq_has ("curve"));
+  fail_unless (zmq_curve_keypair (server_pub, server_sec) == 0);
+  fail_unless (zmq_curve_keypair (other_pub, other_sec) == 0);
+  fail_unless (zmq_curve_keypair (client_pub, client_sec) == 0);
+
+  rx_opts = g_strdup_printf ("curve-secret-key=\"%s\" curve-public-key=\"%s\"",
+      server_sec, server_pub);
+  rx = pipeline_new (SRC_PIPE, ep, rx_opts);
+  pipeline_play (rx);
+
+  /* Right server key, with a configured client key pair and with a
+   * throw-away one. */
+  for (gint own_keys = 1; own_keys >= 0; own_keys--) {
+    if (own_keys)
+      tx_opts = g_strdup_printf ("curve-server-key=\"%s\" "
+          "curve-public-key=\"%s\" curve-secret-key=\"%s\" "
+          "drop-policy=block send-timeout=5000 forward-eos=false",
+          server_pub, client_pub, client_sec);
+    else
+      tx_opts = g_strdup_printf ("curve-server-key=\"%s\" "
+          "drop-policy=block send-timeout=5000 forward-eos=false",
+          server_pub);
+    tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, tx_opts);
+    pipeline_play (tx);
+    for (guint i = 0; i < 20; i++)
+      push_ref (tx, i);
+    for (guint i = 0; i < 20; i++) {
+      GstSample *sample = pull (rx, WAIT);
+
+      fail_unless (sample != NULL, "buffer %u did not arrive", i);
+      fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer
+              (sample), FALSE), i);
+      gst_sample_unref (sample);
+    }
+    end_stream (tx);
+    fail_unless (wait_eos (tx));
+    fail_unless_equals_uint64 (counter (tx, "zsink", "sent"), 20);
+    pipeline_free (tx);
+    g_free (tx_opts);
+  }
+
+  /* Wrong server key: the handshake never completes, nothing gets through
+   * and the sender counts every buffer as dropped. */
+  tx_opts = g_strdup_printf ("curve-server-key=\"%s\" forward-eos=false",
+      other_pub);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, tx_opts);
+  pipeline_play (tx);
+  for (guint i = 0; i < 30; i++) {
+    push_ref (tx, i);
+    g_usleep (10000);
+  }
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  fail_unless_equals_uint64 (counter (tx, "zsink", "sent"), 0);
+  fail_unless_equals_uint64 (counter (tx, "zsink", "dropped"), 30);
+  fail_unless (pull (rx, 100 * MS) == NULL);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 40);
+  pipeline_free (tx);
+  g_free (tx_opts);
+
+  pipeline_free (rx);
+  g_free (rx_opts);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* Going to PLAYING must fail with an error message on the bus, not crash
+ * and not hang. */
+static void
+check_start_fails (const gchar * desc)
+{
+  GstElement *pipe = pipeline_new ("%s", desc);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg;
+
+  fail_unless_equals_int (gst_element_set_state (pipe, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL, "no error message for '%s'", desc);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  pipeline_free (pipe);
+}
+
+GST_START_TEST (test_bad_settings)
+{
+  gchar pub[41], sec[41], other_pub[41], other_sec[41];
+  gchar *desc;
+
+  fail_unless (zmq_curve_keypair (pub, sec) == 0);
+  fail_unless (zmq_curve_keypair (other_pub, other_sec) == 0);
+
+  check_start_fails ("fakesrc ! zmqsink endpoint=foo://bar");
+  check_start_fails ("fakesrc ! zmqsink");
+  check_start_fails ("fakesrc ! zmqsink endpoint=tcp://127.0.0.1");
+  check_start_fails ("fakesrc ! zmqsink endpoint=tcp://127.0.0.1:99999");
+  check_start_fails ("fakesrc ! zmqsink endpoint=ipc://");
+  check_start_fails ("zmqsrc endpoint=tcp://127.0.0.1:notaport ! fakesink");
+  check_start_fails ("zmqsrc endpoint=udp://127.0.0.1:5555 ! fakesink");
+  /* binding a TCP address of another host */
+  check_start_fails ("zmqsrc endpoint=tcp://192.0.2.1:5555 ! fakesink");
+  /* bad keys */
+  check_start_fails ("fakesrc ! zmqsink endpoint=tcp://127.0.0.1:5555 "
+      "curve-server-key=tooshort");
+  desc = g_strdup_printf ("fakesrc ! zmqsink endpoint=tcp://127.0.0.1:5555 "
+      "curve-server-key=\"%.39s~\"", pub);      /* '~' is not Z85 */
+  check_start_fails (desc);
+  g_free (desc);
+  check_start_fails ("zmqsrc endpoint=ipc:///tmp/sn-zmq-bad "
+      "curve-secret-key=xyz ! fakesink");
+  /* a public key that does not belong to the secret key */
+  desc = g_strdup_printf ("zmqsrc endpoint=ipc:///tmp/sn-zmq-bad "
+      "curve-secret-key=\"%s\" curve-public-key=\"%s\" ! fakesink", sec,
+      other_pub);
+  check_start_fails (desc);
+  g_free (desc);
+  /* roles: the binding side is the server, the connecting one the client */
+  desc = g_strdup_printf ("zmqsrc endpoint=ipc:///tmp/sn-zmq-bad "
+      "curve-server-key=\"%s\" ! fakesink", pub);
+  check_start_fails (desc);
+  g_free (desc);
+  desc = g_strdup_printf ("fakesrc ! zmqsink endpoint=tcp://127.0.0.1:5555 "
+      "curve-secret-key=\"%s\"", sec);
+  check_start_fails (desc);
+  g_free (desc);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_restart)
+{
+  gchar *ep = tcp_endpoint ();
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=5000");
+  guint base = 0;
+
+  for (guint round = 0; round < 3; round++) {
+    pipeline_play (rx);
+    pipeline_play (tx);
+    for (guint i = 0; i < 5; i++)
+      push_ref (tx, base + i);
+    for (guint i = 0; i < 5; i++) {
+      GstSample *sample = pull (rx, WAIT);
+
+      fail_unless (sample != NULL, "round %u: buffer %u did not arrive",
+          round, i);
+      fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer
+              (sample), FALSE), base + i);
+      gst_sample_unref (sample);
+    }
+    /* counters restart with the element */
+    fail_unless_equals_uint64 (counter (tx, "zsink", "sent"), 5);
+    fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 5);
+    fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    fail_unless_equals_int (gst_element_set_state (rx, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    base += 5;
+  }
+
+  gst_object_unref (tx);
+  gst_object_unref (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* Writes a header the way docs/zmq.md lays it out, independently of the
+ * element's own encoder. */
+static gsize
+doc_header (guint8 * out, guint32 stream_id, guint32 caps_seq,
+    guint64 seqnum, guint64 pts, guint32 flags, const gchar * caps)
+{
+  guint32 caps_len = caps ? strlen (caps) : 0;
+  guint64 fields[6] = { seqnum, pts, GST_CLOCK_TIME_NONE, 20 * MS, 7, 8 };
+
+  memcpy (out, "SNZQ", 4);
+  out[4] = 1;
+  out[5] = 0;
+  out[6] = out[7] = 0;
+  for (guint b = 0; b < 4; b++) {
+    out[8 + b] = (guint8) (stream_id >> (8 * b));
+    out[12 + b] = (guint8) (caps_seq >> (8 * b));
+    out[64 + b] = (guint8) (flags >> (8 * b));
+    out[68 + b] = (guint8) (caps_len >> (8 * b));
+  }
+  for (guint f = 0; f < 6; f++)
+    for (guint b = 0; b < 8; b++)
+      out[16 + 8 * f + b] = (guint8) (fields[f] >> (8 * b));
+  if (caps_len)
+    memcpy (out + 72, caps, caps_len);
+  return 72 + caps_len;
+}
+
+static void
+send_raw (void *sock, const void *a, gsize a_len, const void *b, gsize b_len,
+    gboolean two)
+{
+  fail_unless (zmq_send (sock, a, a_len, two ? ZMQ_SNDMORE : 0) >= 0);
+  if (two)
+    fail_unless (zmq_send (sock, b, b_len, 0) >= 0);
+}
+
+GST_START_TEST (test_wire_format)
+{
+  gchar *ep = ipc_endpoint ("wire");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  void *ctx = zmq_ctx_new ();
+  void *sock = zmq_socket (ctx, ZMQ_PUSH);
+  guint8 header[256];
+  const gchar *caps = "application/x-hand-made,n=(int)3";
+  GstSample *sample;
+  GstBuffer *buf;
+  GstCaps *want;
+  gsize len;
+  gint zero = 0;
+
+  pipeline_play (rx);
+  fail_unless (zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero) == 0);
+  fail_unless (zmq_connect (sock, ep) == 0);
+
+  /* Garbage the source must survive and count: one frame; bad magic; a
+   * caps length that disagrees with the frame; unknown version; caps that
+   * do not parse. */
+  send_raw (sock, "x", 1, NULL, 0, FALSE);
+  len = doc_header (header, 1, 1, 0, 0, 0, caps);
+  header[0] = 'X';
+  send_raw (sock, header, len, "p", 1, TRUE);
+  len = doc_header (header, 1, 1, 0, 0, 0, caps);
+  send_raw (sock, header, len - 1, "p", 1, TRUE);
+  len = doc_header (header, 1, 1, 0, 0, 0, caps);
+  header[4] = 2;
+  send_raw (sock, header, len, "p", 1, TRUE);
+  len = doc_header (header, 1, 1, 0, 0, 0, "not caps((");
+  send_raw (sock, header, len, "p", 1, TRUE);
+  /* valid, but the caps of stream 2 are unknown */
+  len = doc_header (header, 2, 1, 0, 0, 0, NULL);
+  send_raw (sock, header, len, "p", 1, TRUE);
+
+  /* A well-formed message written from the documentation. */
+  len = doc_header (header, 2, 1, 1, 5 * GST_SECOND,
+      GST_BUFFER_FLAG_DELTA_UNIT, caps);
+  send_raw (sock, header, len, "hello", 5, TRUE);
+
+  sample = pull (rx, WAIT);
+  fail_unless (sample != NULL);
+  buf = gst_sample_get_buffer (sample);
+  want = gst_caps_from_string (caps);
+  fail_unless (gst_caps_is_equal (gst_sample_get_caps (sample), want));
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (buf), 5 * GST_SECOND);
+  fail_unless_equals_uint64 (GST_BUFFER_DTS (buf), GST_CLOCK_TIME_NONE);
+  fail_unless_equals_uint64 (GST_BUFFER_DURATION (buf), 20 * MS);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET (buf), 7);
+  fail_unless_equals_uint64 (GST_BUFFER_OFFSET_END (buf), 8);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT));
+  fail_unless (gst_buffer_memcmp (buf, 0, "hello", 5) == 0);
+  fail_unless_equals_uint64 (gst_buffer_get_size (buf), 5);
+  gst_sample_unref (sample);
+  gst_caps_unref (want);
+
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-malformed"), 5);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-no-caps"), 1);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 1);
+
+  /* The EOS control message ends the stream. */
+  len = doc_header (header, 2, 1, 2, 0, 0, NULL);
+  header[5] = 1;
+  send_raw (sock, header, len, NULL, 0, TRUE);
+  fail_unless (wait_eos (rx));
+
+  zmq_close (sock);
+  zmq_ctx_term (ctx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* Stopping a source that waits for data must not hang. */
+GST_START_TEST (test_idle_stop)
+{
+  gchar *ep = ipc_endpoint ("idle");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "receive-timeout=50");
+  GstBus *bus = gst_element_get_bus (rx);
+  GstMessage *msg;
+
+  pipeline_play (rx);
+  /* no sender at all: the source reports the silence */
+  msg = gst_bus_timed_pop_filtered (bus, WAIT, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL);
+  fail_unless (gst_message_has_name (msg, "zmqsrc-timeout"));
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* Keeps the last zmqsink-stats structure; runs in the posting thread, so
+ * it also sees messages posted while the pipeline shuts down. */
+static GstBusSyncReply
+keep_stats (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  GstStructure **last = user_data;
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_structure_has_name (s, "zmqsink-stats")) {
+    g_clear_pointer (last, gst_structure_free);
+    *last = gst_structure_copy (s);
+  }
+  return GST_BUS_PASS;
+}
+
+GST_START_TEST (test_stats_message)
+{
+  gchar *ep = ipc_endpoint ("stats");
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "stats-interval=1 forward-eos=false");
+  GstBus *bus = gst_element_get_bus (tx);
+  GstStructure *last = NULL;
+  guint64 sent = 1, dropped = 0;
+
+  gst_bus_set_sync_handler (bus, keep_stats, &last, NULL);
+  pipeline_play (tx);
+  for (guint i = 0; i < 20; i++)
+    push_ref (tx, i);
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  /* the last one is posted on stop and has the final counts */
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  fail_unless (last != NULL);
+  fail_unless (gst_structure_get_uint64 (last, "sent", &sent));
+  fail_unless (gst_structure_get_uint64 (last, "dropped", &dropped));
+  fail_unless_equals_uint64 (sent, 0);
+  fail_unless_equals_uint64 (dropped, 20);
+
+  gst_structure_free (last);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (tx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+static Suite *
+zmq_suite (void)
+{
+  Suite *s = suite_create ("zmq");
+  TCase *tc = tcase_create ("general");
+
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_round_trip);
+  tcase_add_test (tc, test_caps_change);
+  tcase_add_test (tc, test_eos_forwarding);
+  tcase_add_test (tc, test_pub_sub);
+  tcase_add_test (tc, test_no_peer_drop_new);
+  tcase_add_test (tc, test_reconnect);
+  tcase_add_test (tc, test_curve);
+  tcase_add_test (tc, test_bad_settings);
+  tcase_add_test (tc, test_restart);
+  tcase_add_test (tc, test_wire_format);
+  tcase_add_test (tc, test_idle_stop);
+  tcase_add_test (tc, test_stats_message);
+  return s;
+}
+
+GST_CHECK_MAIN (zmq);

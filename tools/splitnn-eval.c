@@ -1,0 +1,298 @@
+/* splitnn eval MODEL.onnx VIDEO_OR_IMAGE [--frames N] [--cuts all|ID,...]
+ *              [--bits 2,4,8] [--codec none,lossless,lossy,auto] [--json]
+ *
+ * For every cut x bits x codec: bytes per frame on the wire, the size of a
+ * JPEG (quality 90) of the same model input, and fidelity: mAP@0.5 of the
+ * path's detections against the unsplit float model's on the same frames.
+ *
+ * Lossless and raw coding give the same detections by construction, so per
+ * frame and cut the edge runs once and the cloud once per bit width for
+ * the exact paths and once more for the lossy one; bytes come from
+ * encoding every codec. */
+#include <stdio.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+#include <splitnn/splitnn.h>
+
+#include "sn-cli.h"
+#include "sn-frames.h"
+
+typedef struct {
+  const SnCut *cut;
+  int bits;
+  SnCodec codec;
+  SnEval *eval;
+  double bytes, edge_ms, cloud_ms, code_ms;
+  int frames;
+  int used[3];              /* what auto chose, per codec */
+} Row;
+
+static gboolean
+parse_list (const char *s, GArray *out, gboolean (*parse) (const char *, int *))
+{
+  g_auto (GStrv) parts = g_strsplit (s, ",", -1);
+  for (int i = 0; parts[i]; i++) {
+    int v;
+    if (!parse (g_strstrip (parts[i]), &v))
+      return FALSE;
+    g_array_append_val (out, v);
+  }
+  return out->len > 0;
+}
+
+static gboolean
+parse_bits (const char *s, int *v)
+{
+  char *end;
+  *v = (int) g_ascii_strtoll (s, &end, 10);
+  return *s && !*end && sn_quant_bits_valid (*v);
+}
+
+static gboolean
+parse_codec (const char *s, int *v)
+{
+  SnCodec c;
+  if (!sn_codec_from_name (s, &c))
+    return FALSE;
+  *v = c;
+  return TRUE;
+}
+
+static size_t
+jpeg_size_of_input (tjhandle tj, const SnTensor *x, guint8 *rgb)
+{
+  int h = (int) x->shape.dims[1], w = (int) x->shape.dims[2];
+  const float *f = x->data;
+  for (int i = 0; i < h * w * 3; i++)
+    rgb[i] = (guint8) CLAMP (f[i] + 0.5f, 0, 255);
+  unsigned char *jpeg = NULL;
+  unsigned long len = 0;
+  if (tjCompress2 (tj, rgb, w, 0, h, TJPF_RGB, &jpeg, &len, TJSAMP_420, 90, 0) != 0)
+    return 0;
+  tjFree (jpeg);
+  return len;
+}
+
+static double
+now_ms (void)
+{
+  return g_get_monotonic_time () / 1000.0;
+}
+
+int
+sn_cli_eval (int argc, char **argv)
+{
+  int max_frames = 50, threads = 1;
+  g_autofree char *cuts_s = NULL, *bits_s = NULL, *codecs_s = NULL;
+  gboolean json = FALSE, per_channel = FALSE;
+  double threshold = 0.3, clip = 1.0;
+  GOptionEntry entries[] = {
+    { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Frames to evaluate (default 50)", "N" },
+    { "cuts", 0, 0, G_OPTION_ARG_STRING, &cuts_s, "all (default) or a list of cut ids/names", "LIST" },
+    { "bits", 0, 0, G_OPTION_ARG_STRING, &bits_s, "Bit widths (default 2,4,8)", "LIST" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &codecs_s, "Codecs (default none,lossless,lossy,auto)", "LIST" },
+    { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Quantization ranges per channel", NULL },
+    { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Fraction of values inside the quantization range (default 1: min/max)", "F" },
+    { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Detection score threshold (default 0.3)", "T" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1)", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per row", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx VIDEO_OR_IMAGE");
+  g_option_context_set_summary (ctx,
+      "Measure bytes per frame and fidelity (mAP@0.5 against the unsplit float model) per cut, bit width and codec.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sn_cli_parse (ctx, &argc, &argv, 2))
+    return 2;
+  g_autoptr (GArray) bits = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GArray) codecs = g_array_new (FALSE, FALSE, sizeof (int));
+  if (!parse_list (bits_s ? bits_s : "2,4,8", bits, parse_bits)
+      || !parse_list (codecs_s ? codecs_s : "none,lossless,lossy,auto", codecs, parse_codec)
+      || max_frames < 1 || threads < 1 || clip <= 0 || clip > 1) {
+    fprintf (stderr, "splitnn: --bits takes 2,4,8,16,32; --codec none,lossless,lossy,auto; "
+        "--frames and --threads >= 1; --clip in (0, 1]\n");
+    return 2;
+  }
+
+  GError *err = NULL;
+  SnModel *m = sn_model_load (argv[1], &err);
+  SnDetector *det = m ? sn_detector_new (m, &err) : NULL;
+  SnCutSet *set = det ? sn_cut_set_new (m, &err) : NULL;
+  SnFrames *frames = set ? sn_frames_open (argv[2], &err) : NULL;
+  if (!frames) {
+    fprintf (stderr, "splitnn: %s\n", err->message);
+    g_error_free (err);
+    sn_cut_set_free (set);
+    sn_detector_free (det);
+    sn_model_free (m);
+    return 1;
+  }
+  sn_detector_set_threads (det, threads);
+  sn_detector_decode_params (det)->threshold = (float) threshold;
+
+  /* Cuts to evaluate, each with its split compiled once. */
+  GPtrArray *cuts = g_ptr_array_new ();
+  if (!cuts_s || strcmp (cuts_s, "all") == 0) {
+    for (int i = 0; i < sn_cut_set_n_cuts (set); i++)
+      g_ptr_array_add (cuts, (gpointer) sn_cut_set_get (set, i));
+  } else {
+    g_auto (GStrv) parts = g_strsplit (cuts_s, ",", -1);
+    for (int i = 0; parts[i]; i++) {
+      const SnCut *c = sn_cut_set_find (set, g_strstrip (parts[i]));
+      if (!c) {
+        fprintf (stderr, "splitnn: no cut '%s' (see 'splitnn cuts')\n", parts[i]);
+        return 2;
+      }
+      g_ptr_array_add (cuts, (gpointer) c);
+    }
+  }
+  int n_cuts = cuts->len;
+  SnSplit **splits = g_new0 (SnSplit *, n_cuts);
+  for (int i = 0; i < n_cuts; i++) {
+    splits[i] = sn_split_new (m, g_ptr_array_index (cuts, i), &err);
+    g_assert (splits[i]);
+    sn_segment_set_threads (sn_split_edge (splits[i]), threads);
+    sn_segment_set_threads (sn_split_cloud (splits[i]), threads);
+  }
+  GArray *rows = g_array_new (FALSE, TRUE, sizeof (Row));
+  for (int i = 0; i < n_cuts; i++)
+    for (guint b = 0; b < bits->len; b++)
+      for (guint c = 0; c < codecs->len; c++) {
+        Row r = { .cut = g_ptr_array_index (cuts, i), .bits = g_array_index (bits, int, b),
+          .codec = g_array_index (codecs, int, c), .eval = sn_eval_new (0.5f) };
+        g_array_append_val (rows, r);
+      }
+
+  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  SnFeatureDecoder *dec = sn_feature_decoder_new (m, set);
+  GByteArray *packet = g_byte_array_new ();
+  tjhandle tj = tjInitCompress ();
+  int in_w = sn_detector_input_width (det), in_h = sn_detector_input_height (det);
+  guint8 *rgb = g_malloc (in_w * in_h * 3);
+  SnDetections ref, got;
+  sn_detections_init (&ref);
+  sn_detections_init (&got);
+  double jpeg_total = 0;
+  int n_frames = 0;
+  SnFrame f;
+  while (n_frames < max_frames && sn_frames_next (frames, &f, &err)) {
+    SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
+    SnLetterbox lb;
+    if (!sn_detector_run (det, &img, &ref, NULL, &err))
+      break;
+    const SnTensor *x = sn_detector_preprocess (det, &img, &lb, &err);
+    jpeg_total += jpeg_size_of_input (tj, x, rgb);
+    for (int ci = 0; ci < n_cuts; ci++) {
+      const SnCut *cut = g_ptr_array_index (cuts, ci);
+      SnSegment *edge = sn_split_edge (splits[ci]), *cloud = sn_split_cloud (splits[ci]);
+      double t0 = now_ms ();
+      sn_segment_run (edge, &x, &err);
+      double edge_ms = now_ms () - t0;
+      const SnTensor *mid[SN_PACKET_MAX_TENSORS];
+      for (int k = 0; k < cut->n_tensors; k++)
+        mid[k] = sn_segment_output (edge, k);
+      /* Detections per (bits, exact-or-lossy) are shared by the codecs. */
+      for (guint bi = 0; bi < bits->len; bi++) {
+        int b = g_array_index (bits, int, bi);
+        SnDetections result[2];
+        double cloud_ms[2] = { 0 };
+        gboolean done[2] = { FALSE, FALSE };
+        sn_detections_init (&result[0]);
+        sn_detections_init (&result[1]);
+        for (guint r = 0; r < rows->len; r++) {
+          Row *row = &g_array_index (rows, Row, r);
+          if (row->cut != cut || row->bits != b)
+            continue;
+          SnFeatureConfig fc;
+          sn_feature_config_init (&fc);
+          fc.bits = b;
+          fc.codec = row->codec;
+          fc.per_channel = per_channel;
+          fc.clip = clip;
+          double c0 = now_ms ();
+          if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, &lb, packet, &err))
+            goto fail;
+          SnPacket pkt;
+          const SnCut *dcut;
+          SnTensor *const *deq;
+          if (!sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, &err))
+            goto fail;
+          double code_ms = now_ms () - c0;
+          gboolean lossy = FALSE;
+          for (int k = 0; k < pkt.n_tensors; k++) {
+            lossy |= pkt.tensors[k].codec == SN_CODEC_LOSSY;
+            row->used[pkt.tensors[k].codec]++;
+          }
+          int slot = lossy ? 1 : 0;
+          if (!done[slot]) {
+            double c1 = now_ms ();
+            if (!sn_segment_run (cloud, (const SnTensor *const *) deq, &err)
+                || !sn_detector_decode (det, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1),
+                    &lb, &result[slot], &err))
+              goto fail;
+            cloud_ms[slot] = now_ms () - c1;
+            done[slot] = TRUE;
+          }
+          sn_eval_add_frame (row->eval, &result[slot], &ref);
+          row->bytes += packet->len;
+          row->edge_ms += edge_ms;
+          row->cloud_ms += cloud_ms[slot];
+          row->code_ms += code_ms;
+          row->frames++;
+        }
+        sn_detections_clear (&result[0]);
+        sn_detections_clear (&result[1]);
+      }
+    }
+    n_frames++;
+    fprintf (stderr, "\reval: frame %d/%d", n_frames, max_frames);
+  }
+  fprintf (stderr, "\n");
+fail:
+  if (err) {
+    fprintf (stderr, "splitnn: %s\n", err->message);
+    g_error_free (err);
+    return 1;
+  }
+  double jpeg = n_frames ? jpeg_total / n_frames : 0;
+  if (!json)
+    printf ("%4s %-6s %4s %-9s %10s %10s %7s %8s %8s %8s\n", "cut", "tensor", "bits", "codec",
+        "bytes", "jpeg q90", "x jpeg", "mAP@0.5", "edge ms", "cloud ms");
+  for (guint r = 0; r < rows->len; r++) {
+    Row *row = &g_array_index (rows, Row, r);
+    double bytes = row->frames ? row->bytes / row->frames : 0;
+    double fid = sn_eval_map (row->eval);
+    if (json) {
+      printf ("{\"cut\": %u, \"cut_name\": \"%s\", \"tensors\": %d, \"bits\": %d, \"codec\": \"%s\", "
+          "\"bytes_per_frame\": %.0f, \"jpeg_bytes_per_frame\": %.0f, \"fidelity_map50\": %.2f, "
+          "\"edge_ms\": %.2f, \"cloud_ms\": %.2f, \"code_ms\": %.3f, \"frames\": %d}\n", row->cut->id,
+          row->cut->name, row->cut->n_tensors, row->bits, sn_codec_name (row->codec), bytes, jpeg,
+          fid, row->edge_ms / MAX (row->frames, 1), row->cloud_ms / MAX (row->frames, 1),
+          row->code_ms / MAX (row->frames, 1), row->frames);
+    } else {
+      printf ("%4u %-6d %4d %-9s %10.0f %10.0f %7.2f %8.2f %8.2f %8.2f\n", row->cut->id,
+          row->cut->n_tensors, row->bits, sn_codec_name (row->codec), bytes, jpeg,
+          bytes > 0 ? jpeg / bytes : 0, fid, row->edge_ms / MAX (row->frames, 1),
+          row->cloud_ms / MAX (row->frames, 1));
+    }
+    sn_eval_free (row->eval);
+  }
+  sn_detections_clear (&ref);
+  sn_detections_clear (&got);
+  g_free (rgb);
+  tjDestroy (tj);
+  g_byte_array_unref (packet);
+  sn_feature_encoder_free (enc);
+  sn_feature_decoder_free (dec);
+  for (int i = 0; i < n_cuts; i++)
+    sn_split_free (splits[i]);
+  g_free (splits);
+  g_ptr_array_unref (cuts);
+  g_array_unref (rows);
+  sn_frames_close (frames);
+  sn_cut_set_free (set);
+  sn_detector_free (det);
+  sn_model_free (m);
+  return 0;
+}
