@@ -283,8 +283,13 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
     if (node_needed[i])
       g_ptr_array_add (seg->nodes, g_ptr_array_index (model->nodes, i));
 
-  /* Fast-path runs; memory is planned so both engines can use the arena:
-   * a run counts as one step for the lifetimes of the values it touches. */
+  /* Fast-path runs; memory is planned so both engines can use the arena.
+   * A run may execute a node earlier than the schedule says (fused with
+   * an earlier one), so a value that enters a run stays live until the
+   * run's end.  A value that leaves it is read after the run anyway:
+   * every block the run touches is then live at the run's last step, and
+   * no two overlap.  Values that stay inside a run live in XNNPACK's own
+   * memory; their blocks serve the reference kernels only. */
   int n_sched = seg->nodes->len;
   seg->run_of = g_new (int, n_sched + 1);
   seg->run_first = g_new0 (int, n_sched + 1);
@@ -341,10 +346,8 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       SnValue *v = node->inputs[k];
       if (!v || block_of[v->index] < 0)
         continue;
-      /* A run reads its inputs from the arena at any point of the run. */
-      gboolean external = r >= 0 && producer_run[v->index] != r;
-      blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last,
-          external ? seg->run_last[r] : s);
+      int use_step = r >= 0 && producer_run[v->index] != r ? seg->run_last[r] : s;
+      blocks[block_of[v->index]].last = MAX (blocks[block_of[v->index]].last, use_step);
     }
     for (int k = 0; k < node->n_outputs; k++) {
       SnValue *v = node->outputs[k];
@@ -353,9 +356,7 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       Block *b = &blocks[n_blocks];
       b->value = v;
       b->bytes = (int64_t) sn_shape_numel (&v->shape) * sn_dtype_size (v->dtype);
-      /* ... and may write what leaves it at any point (values that stay
-       * inside live in XNNPACK's own memory and keep their own lifetimes). */
-      b->first = r >= 0 && seg->outside[v->index] ? seg->run_first[r] : s;
+      b->first = s;
       b->last = s;
       block_of[v->index] = n_blocks++;
       seg->total_bytes += b->bytes;
@@ -367,8 +368,9 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
       blocks[block_of[v->index]].last = n_sched;  /* read by the caller */
   }
   seg->arena_bytes = plan_offsets (blocks, n_blocks);
-  seg->arena = sn_aligned_alloc (seg->arena_bytes);
-  memset (seg->arena, 0, seg->arena_bytes);
+  /* XNNPACK may read up to 16 bytes (XNN_EXTRA_BYTES) past a tensor. */
+  seg->arena = sn_aligned_alloc (seg->arena_bytes + SN_ARENA_ALIGN);
+  memset (seg->arena, 0, seg->arena_bytes + SN_ARENA_ALIGN);
 
   for (int b = 0; b < n_blocks; b++) {
     SnValue *v = blocks[b].value;
@@ -408,6 +410,15 @@ segment_compile (SnSegment *seg, const char *const *inputs, int n_inputs,
   return TRUE;
 }
 
+/* SPLITNN_ENGINE=reference: every segment runs on the reference kernels,
+ * whatever callers ask for (to rule the fast path out when debugging). */
+static gboolean
+engine_forced_reference (void)
+{
+  const char *engine = g_getenv ("SPLITNN_ENGINE");
+  return engine && strcmp (engine, "reference") == 0;
+}
+
 SnSegment *
 sn_segment_new (SnModel *model, const char *const *inputs, int n_inputs,
     const char *const *outputs, int n_outputs, GError **error)
@@ -419,8 +430,7 @@ sn_segment_new (SnModel *model, const char *const *inputs, int n_inputs,
   seg->outputs = g_ptr_array_new ();
   seg->nodes = g_ptr_array_new ();
   seg->exec.n_threads = 1;
-  const char *engine = g_getenv ("SPLITNN_ENGINE");
-  seg->engine = engine && strcmp (engine, "reference") == 0 ? SN_ENGINE_REFERENCE : SN_ENGINE_FAST;
+  seg->engine = engine_forced_reference () ? SN_ENGINE_REFERENCE : SN_ENGINE_FAST;
   seg->tensors = g_new0 (SnTensor *, model->values->len);
   if (!segment_compile (seg, inputs, n_inputs, outputs, n_outputs, error)) {
     sn_segment_free (seg);
@@ -552,7 +562,7 @@ sn_segment_set_threads (SnSegment *seg, int n_threads)
 void
 sn_segment_set_engine (SnSegment *seg, SnEngine engine)
 {
-  seg->engine = engine;
+  seg->engine = engine_forced_reference () ? SN_ENGINE_REFERENCE : engine;
 }
 
 SnEngine

@@ -1,4 +1,20 @@
-/* splitnn — XNNPACK fast path (see sn-xnn.h). */
+/* splitnn — XNNPACK fast path (see sn-xnn.h).
+ *
+ * Layouts.  A 4-D value inside a run is normally an NHWC XNNPACK value
+ * (LAYOUT_NHWC); a Transpose to or from NHWC only relabels it as the
+ * other value, in the engine's own layout (LAYOUT_NATIVE).  Values of any
+ * other rank have one layout, the engine's.  A value coming from outside
+ * the run is an XNNPACK external input, staged through a buffer when it is
+ * 4-D and wanted in NHWC; a value read after the run is an external output
+ * written straight into the engine's tensor, or staged and transposed back.
+ *
+ * Scales.  MobileNetV3 exports spell hard-swish as (x * a) * relu6 (x + 3)
+ * with a = 1/6 rounded through float16 (0.16662598), not 1/6.  The pattern
+ * becomes HardSwish, whose output then lacks the factor 6a; rather than a
+ * full pass to multiply it back, the value carries the factor in its
+ * binding and the next Conv multiplies its weights by it.  Linear consumers
+ * (Mul, GlobalAveragePool) pass it on; any other consumer, and the run's
+ * outputs, get the value multiplied back first. */
 #include "sn-xnn.h"
 
 #include <math.h>
@@ -57,9 +73,46 @@ sn_xnn_pool_free (void *pool)
 /* ---- What can be lowered -------------------------------------------------------- */
 
 static gboolean
-is_float4 (const SnValue *v)
+op_is (const SnNode *n, const char *op)
 {
-  return v && v->dtype == SN_DTYPE_FLOAT32 && v->shape.rank == 4;
+  return strcmp (n->op_type, op) == 0;
+}
+
+/* float32 with a static, non-empty shape XNNPACK can describe. */
+static gboolean
+is_f32 (const SnValue *v)
+{
+  if (!v || v->dtype != SN_DTYPE_FLOAT32 || !v->shape_known || v->shape.rank > XNN_MAX_TENSOR_DIMS)
+    return FALSE;
+  for (int i = 0; i < v->shape.rank; i++)
+    if (v->shape.dims[i] <= 0)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+is_var (const SnValue *v)
+{
+  return is_f32 (v) && !v->constant && v->shape.rank >= 1;
+}
+
+static gboolean
+is_var4 (const SnValue *v)
+{
+  return is_var (v) && v->shape.rank == 4;
+}
+
+static gboolean
+is_const (const SnValue *v)
+{
+  return is_f32 (v) && v->constant;
+}
+
+/* NCHW and NHWC order the elements of this 4-D shape the same way. */
+static gboolean
+order_neutral (const SnValue *v)
+{
+  return v->shape.rank != 4 || v->shape.dims[1] == 1 || v->shape.dims[2] * v->shape.dims[3] == 1;
 }
 
 static gboolean
@@ -72,26 +125,35 @@ const_scalar (const SnValue *v, float *out)
 }
 
 static gboolean
+only_first_output (const SnNode *n)
+{
+  for (int i = 1; i < n->n_outputs; i++)
+    if (n->outputs[i])
+      return FALSE;
+  return n->n_outputs >= 1 && n->outputs[0];
+}
+
+static gboolean
 clamp_bounds (const SnNode *n, float *lo, float *hi)
 {
   *lo = -INFINITY;
   *hi = INFINITY;
-  if (strcmp (n->op_type, "Relu") == 0) {
+  if (op_is (n, "Relu")) {
     *lo = 0;
     return TRUE;
   }
-  if (strcmp (n->op_type, "Clip") != 0)
+  if (!op_is (n, "Clip"))
     return FALSE;
   if (n->opset < 11) {
     *lo = sn_node_attr_float (n, "min", -INFINITY);
     *hi = sn_node_attr_float (n, "max", INFINITY);
-    return TRUE;
+  } else {
+    if (n->n_inputs > 1 && n->inputs[1] && !const_scalar (n->inputs[1], lo))
+      return FALSE;
+    if (n->n_inputs > 2 && n->inputs[2] && !const_scalar (n->inputs[2], hi))
+      return FALSE;
   }
-  if (n->n_inputs > 1 && n->inputs[1] && !const_scalar (n->inputs[1], lo))
-    return FALSE;
-  if (n->n_inputs > 2 && n->inputs[2] && !const_scalar (n->inputs[2], hi))
-    return FALSE;
-  return *lo <= *hi;
+  return *lo <= *hi && !isnan (*lo) && !isnan (*hi);
 }
 
 static gboolean
@@ -108,70 +170,291 @@ perm_is (const SnNode *n, const int64_t *want)
 
 static const int64_t TO_NCHW[4] = { 0, 3, 1, 2 }, TO_NHWC[4] = { 0, 2, 3, 1 };
 
-/* Constants must broadcast against a 4-D tensor: rank <= 4. */
+static const char *const unary_ops[] = {
+  "Relu", "Clip", "Sigmoid", "HardSwish", "HardSigmoid", "Abs", "Neg", "Floor", "Ceil",
+  "Sqrt", "Round", "LeakyRelu", "Elu", "Identity",
+};
+
+static const char *const binary_ops[] = { "Add", "Sub", "Mul", "Div", "Max", "Min" };
+
 static gboolean
-operand_ok (const SnValue *v)
+in_list (const char *op, const char *const *list, size_t n)
 {
-  if (!v || v->dtype != SN_DTYPE_FLOAT32)
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (op, list[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Binary arithmetic: with a 4-D result everything is NHWC (constants of
+ * rank <= 4 are permuted to match), otherwise everything is native; a 4-D
+ * operand of a result of another rank would need a layout we cannot tell. */
+static gboolean
+binary_ok (const SnNode *n)
+{
+  if (n->n_inputs != 2 || !is_f32 (n->inputs[0]) || !is_f32 (n->inputs[1]))
     return FALSE;
-  return v->constant ? v->shape.rank <= 4 : v->shape.rank == 4;
+  if (n->inputs[0]->constant && n->inputs[1]->constant)
+    return FALSE;
+  const SnValue *y = n->outputs[0];
+  if (y->shape.rank < 1)
+    return FALSE;
+  for (int i = 0; i < 2; i++) {
+    const SnValue *v = n->inputs[i];
+    if (y->shape.rank == 4 ? !v->constant && v->shape.rank != 4 : v->shape.rank == 4)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+typedef struct {
+  int64_t kh, kw, sh, sw, dh, dw;
+  int64_t pt, pl, pb, pr;       /* the node's own padding */
+  int64_t xb, xr;               /* extra end padding that gives ceil_mode's size */
+} Window;
+
+/* Begin padding of one spatial axis (end padding in *end), from pads or
+ * auto_pad, for Conv and the pools alike. */
+static int64_t
+axis_pads (const SnNode *n, int64_t in, int axis, int64_t k, int64_t stride, int64_t dil,
+    int64_t *end)
+{
+  const char *auto_pad = sn_node_attr_string (n, "auto_pad", "NOTSET");
+  const int64_t *pads;
+  int np = sn_node_attr_ints (n, "pads", &pads);
+  if (strcmp (auto_pad, "SAME_UPPER") == 0 || strcmp (auto_pad, "SAME_LOWER") == 0) {
+    int64_t out = (in + stride - 1) / stride;
+    int64_t total = MAX ((out - 1) * stride + (k - 1) * dil + 1 - in, 0);
+    int64_t small = total / 2, big = total - small;
+    gboolean upper = strcmp (auto_pad, "SAME_UPPER") == 0;
+    *end = upper ? big : small;
+    return upper ? small : big;
+  }
+  if (strcmp (auto_pad, "VALID") == 0 || np != 4) {
+    *end = 0;
+    return 0;
+  }
+  *end = pads[2 + axis];
+  return pads[axis];
+}
+
+/* The 2-D window of a Conv (kernel from the weights) or pool (kernel_shape),
+ * checked against the output shape the reference kernels computed: XNNPACK
+ * must produce exactly that, with extra end padding standing in for
+ * ceil_mode.  FALSE when it cannot. */
+static gboolean
+window_of (const SnNode *n, int64_t kh, int64_t kw, Window *w)
+{
+  const SnShape *x = &n->inputs[0]->shape, *y = &n->outputs[0]->shape;
+  const int64_t *st, *dl;
+  w->kh = kh;
+  w->kw = kw;
+  w->sh = w->sw = w->dh = w->dw = 1;
+  if (sn_node_attr_ints (n, "strides", &st) == 2) {
+    w->sh = st[0];
+    w->sw = st[1];
+  }
+  if (sn_node_attr_ints (n, "dilations", &dl) == 2) {
+    w->dh = dl[0];
+    w->dw = dl[1];
+  }
+  if (kh < 1 || kw < 1 || w->sh < 1 || w->sw < 1 || w->dh < 1 || w->dw < 1
+      || kh > G_MAXUINT32 || kw > G_MAXUINT32)
+    return FALSE;
+  w->pt = axis_pads (n, x->dims[2], 0, kh, w->sh, w->dh, &w->pb);
+  w->pl = axis_pads (n, x->dims[3], 1, kw, w->sw, w->dw, &w->pr);
+  if (w->pt < 0 || w->pb < 0 || w->pl < 0 || w->pr < 0)
+    return FALSE;
+  w->xb = w->xr = 0;
+  for (int axis = 0; axis < 2; axis++) {
+    int64_t in = x->dims[2 + axis], out = y->dims[2 + axis];
+    int64_t k = axis ? kw : kh, s = axis ? w->sw : w->sh, d = axis ? w->dw : w->dh;
+    int64_t pads = axis ? w->pl + w->pr : w->pt + w->pb;
+    int64_t extent = (k - 1) * d + 1, span = in + pads - extent;
+    int64_t extra = MAX (0, (out - 1) * s - span);
+    if (span < 0 || (span + extra) / s + 1 != out)
+      return FALSE;
+    *(axis ? &w->xr : &w->xb) = extra;
+  }
+  return TRUE;
+}
+
+static gboolean
+pool_ok (const SnNode *n, Window *w)
+{
+  const int64_t *ks;
+  if (!is_var4 (n->inputs[0]) || sn_node_attr_ints (n, "kernel_shape", &ks) != 2)
+    return FALSE;
+  if (!window_of (n, ks[0], ks[1], w) || ks[0] * ks[1] < 2)
+    return FALSE;
+  if (op_is (n, "MaxPool")) {
+    /* XNNPACK clamps padded taps to the edge; with dilation an edge pixel
+     * may not be a tap of the window it lands in. */
+    gboolean padded = w->pt || w->pb || w->pl || w->pr || w->xb || w->xr;
+    return !(padded && (w->dh > 1 || w->dw > 1));
+  }
+  return w->dh == 1 && w->dw == 1;
+}
+
+static gboolean
+resize_ok (const SnNode *n)
+{
+  const SnValue *x = n->inputs[0], *y = n->outputs[0];
+  if (n->opset < 11 || !is_var4 (x) || !is_f32 (y) || y->shape.rank != 4)
+    return FALSE;
+  if (x->shape.dims[0] != y->shape.dims[0] || x->shape.dims[1] != y->shape.dims[1])
+    return FALSE;
+  if (strcmp (sn_node_attr_string (n, "mode", "nearest"), "linear") != 0
+      || sn_node_attr_int (n, "antialias", 0) != 0 || sn_node_attr (n, "axes")
+      || y->shape.dims[2] > G_MAXUINT32 || y->shape.dims[3] > G_MAXUINT32)
+    return FALSE;
+  /* XNNPACK derives the scale from the sizes; ONNX uses the given scale,
+   * which differs when scale * size is not a whole number. */
+  const SnValue *sc = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (sc && sc->constant && sn_tensor_numel (sc->constant) > 0) {
+    if (sc->dtype != SN_DTYPE_FLOAT32 || sn_tensor_numel (sc->constant) != 4)
+      return FALSE;
+    const float *f = sc->constant->data;
+    if ((double) f[2] * x->shape.dims[2] != (double) y->shape.dims[2]
+        || (double) f[3] * x->shape.dims[3] != (double) y->shape.dims[3])
+      return FALSE;
+  }
+  const char *ct = sn_node_attr_string (n, "coordinate_transformation_mode", "half_pixel");
+  if (strcmp (ct, "pytorch_half_pixel") == 0)
+    return y->shape.dims[2] > 1 && y->shape.dims[3] > 1;
+  return strcmp (ct, "asymmetric") == 0 || strcmp (ct, "align_corners") == 0
+      || strcmp (ct, "half_pixel") == 0;
+}
+
+/* ReduceMean over H and W of a 4-D value: global average pooling. */
+static gboolean
+reduce_hw_ok (const SnNode *n)
+{
+  if (!is_var4 (n->inputs[0]))
+    return FALSE;
+  int64_t axes[SN_MAX_DIMS];
+  int na;
+  if (n->opset >= 18) {
+    if (n->n_inputs < 2 || !n->inputs[1])
+      return FALSE;
+    na = sn_node_const_ints ((SnNode *) n, 1, axes, SN_MAX_DIMS, NULL);
+  } else {
+    const int64_t *a;
+    na = sn_node_attr_ints (n, "axes", &a);
+    for (int i = 0; i < MIN (na, SN_MAX_DIMS); i++)
+      axes[i] = a[i];
+  }
+  if (na != 2)
+    return FALSE;
+  gboolean seen[4] = { FALSE };
+  for (int i = 0; i < 2; i++) {
+    int64_t a = axes[i];
+    if (!sn_axis_normalize (&a, 4) || a < 2 || seen[a])
+      return FALSE;
+    seen[a] = TRUE;
+  }
+  return TRUE;
 }
 
 gboolean
 sn_xnn_can_lower (const SnNode *n)
 {
   const char *op = n->op_type;
-  if (n->n_outputs < 1 || !n->outputs[0])
+  if (n->n_inputs < 1 || !only_first_output (n) || !is_f32 (n->outputs[0]))
     return FALSE;
   const SnValue *x = n->inputs[0], *y = n->outputs[0];
-  if (!x)
+  if (in_list (op, binary_ops, G_N_ELEMENTS (binary_ops)))
+    return binary_ok (n);
+  if (!is_var (x))
     return FALSE;
-  if (strcmp (op, "Add") == 0 || strcmp (op, "Mul") == 0 || strcmp (op, "Sub") == 0
-      || strcmp (op, "Div") == 0)
-    return is_float4 (y) && operand_ok (n->inputs[0]) && operand_ok (n->inputs[1])
-        && !(n->inputs[0]->constant && n->inputs[1]->constant);
-  if (x->constant)
-    return FALSE;
-  if (strcmp (op, "Conv") == 0) {
-    const SnValue *w = n->inputs[1], *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
-    return is_float4 (x) && is_float4 (y) && w && w->constant && w->shape.rank == 4
-        && (!b || b->constant);
-  }
-  if (strcmp (op, "Relu") == 0 || strcmp (op, "Clip") == 0) {
+  if (in_list (op, unary_ops, G_N_ELEMENTS (unary_ops))) {
     float lo, hi;
-    return is_float4 (x) && clamp_bounds (n, &lo, &hi);
+    return !op_is (n, "Clip") || clamp_bounds (n, &lo, &hi);
   }
-  if (strcmp (op, "Sigmoid") == 0 || strcmp (op, "HardSwish") == 0
-      || strcmp (op, "GlobalAveragePool") == 0)
-    return is_float4 (x) && is_float4 (y);
-  if (strcmp (op, "Resize") == 0) {
-    /* XNNPACK derives the scale from the sizes; ONNX uses the given scale,
-     * which differs when scale * size is not a whole number. */
-    const SnValue *sc = n->n_inputs > 2 ? n->inputs[2] : NULL;
-    if (sc && sc->constant && sn_tensor_numel (sc->constant) == 4 && sc->dtype == SN_DTYPE_FLOAT32) {
-      const float *f = sc->constant->data;
-      if ((double) f[2] * x->shape.dims[2] != (double) y->shape.dims[2]
-          || (double) f[3] * x->shape.dims[3] != (double) y->shape.dims[3])
-        return FALSE;
-    }
-    const char *mode = sn_node_attr_string (n, "mode", "nearest");
-    const char *ct = sn_node_attr_string (n, "coordinate_transformation_mode", "half_pixel");
-    return n->opset >= 11 && is_float4 (x) && is_float4 (y) && strcmp (mode, "linear") == 0
-        && x->shape.dims[0] == y->shape.dims[0] && x->shape.dims[1] == y->shape.dims[1]
-        && (strcmp (ct, "asymmetric") == 0 || strcmp (ct, "align_corners") == 0
-            || strcmp (ct, "half_pixel") == 0);
-  }
-  if (strcmp (op, "Concat") == 0) {
-    int64_t axis = sn_node_attr_int (n, "axis", 1);
-    if (!is_float4 (y) || (axis != 1 && axis != -3) || n->n_inputs < 2)
+  if (op_is (n, "Conv")) {
+    const SnValue *w = n->n_inputs > 1 ? n->inputs[1] : NULL;
+    const SnValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
+    Window win;
+    if (!is_var4 (x) || y->shape.rank != 4 || !is_const (w) || w->shape.rank != 4
+        || (b && !is_const (b)))
       return FALSE;
-    for (int i = 0; i < n->n_inputs; i++)
-      if (!is_float4 (n->inputs[i]) || n->inputs[i]->constant)
+    int64_t g = sn_node_attr_int (n, "group", 1), C = x->shape.dims[1], O = w->shape.dims[0];
+    return g >= 1 && C % g == 0 && O % g == 0 && w->shape.dims[1] * g == C
+        && window_of (n, w->shape.dims[2], w->shape.dims[3], &win);
+  }
+  if (op_is (n, "BatchNormalization")) {
+    if (!is_var4 (x) || n->n_inputs != 5)
+      return FALSE;
+    for (int i = 1; i < 5; i++)
+      if (!is_const (n->inputs[i]) || sn_shape_numel (&n->inputs[i]->shape) != x->shape.dims[1])
         return FALSE;
     return TRUE;
   }
-  if (strcmp (op, "Transpose") == 0)
-    return is_float4 (x) && (perm_is (n, TO_NCHW) || perm_is (n, TO_NHWC));
+  if (op_is (n, "PRelu")) {
+    const SnValue *s = n->n_inputs > 1 ? n->inputs[1] : NULL;
+    if (!is_var4 (x) || !is_const (s) || s->shape.rank > 4)
+      return FALSE;
+    /* One slope per channel (or one for all), never per pixel. */
+    int64_t d4[4] = { 1, 1, 1, 1 };
+    for (int i = 0; i < s->shape.rank; i++)
+      d4[4 - s->shape.rank + i] = s->shape.dims[i];
+    return d4[0] == 1 && d4[2] == 1 && d4[3] == 1 && (d4[1] == 1 || d4[1] == x->shape.dims[1]);
+  }
+  if (op_is (n, "GlobalAveragePool"))
+    return is_var4 (x);
+  if (op_is (n, "GlobalMaxPool"))
+    return is_var4 (x) && x->shape.dims[2] * x->shape.dims[3] > 1
+        && x->shape.dims[2] <= G_MAXUINT32 && x->shape.dims[3] <= G_MAXUINT32;
+  if (op_is (n, "ReduceMean"))
+    return reduce_hw_ok (n);
+  if (op_is (n, "MaxPool") || op_is (n, "AveragePool")) {
+    Window w;
+    return pool_ok (n, &w);
+  }
+  if (op_is (n, "Resize"))
+    return resize_ok (n);
+  if (op_is (n, "Concat")) {
+    int64_t axis = sn_node_attr_int (n, "axis", 1);
+    if (y->shape.rank != 4 || (axis != 1 && axis != -3) || n->n_inputs < 2)
+      return FALSE;
+    for (int i = 0; i < n->n_inputs; i++)
+      if (!is_var4 (n->inputs[i]))
+        return FALSE;
+    return TRUE;
+  }
+  if (op_is (n, "Transpose"))
+    return is_var4 (x) && (perm_is (n, TO_NCHW) || perm_is (n, TO_NHWC));
+  if (op_is (n, "Reshape") || op_is (n, "Flatten") || op_is (n, "Squeeze")
+      || op_is (n, "Unsqueeze"))
+    return y->shape.rank >= 1 && order_neutral (x) && order_neutral (y)
+        && sn_shape_numel (&x->shape) == sn_shape_numel (&y->shape);
+  if (op_is (n, "Gemm")) {
+    const SnValue *b = n->n_inputs > 1 ? n->inputs[1] : NULL;
+    const SnValue *c = n->n_inputs > 2 ? n->inputs[2] : NULL;
+    if (x->shape.rank != 2 || sn_node_attr_int (n, "transA", 0) != 0 || !is_const (b)
+        || b->shape.rank != 2 || y->shape.rank != 2)
+      return FALSE;
+    if (c) {
+      int64_t nc = sn_shape_numel (&c->shape);
+      if (!is_const (c) || c->shape.rank > 2 || (c->shape.rank == 2 && c->shape.dims[0] != 1)
+          || (nc != 1 && nc != y->shape.dims[1]))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  if (op_is (n, "MatMul")) {
+    const SnValue *b = n->n_inputs > 1 ? n->inputs[1] : NULL;
+    return x->shape.rank <= 3 && is_const (b) && b->shape.rank == 2 && y->shape.rank == x->shape.rank;
+  }
+  if (op_is (n, "Softmax")) {
+    int64_t axis = sn_node_attr_int (n, "axis", n->opset < 13 ? 1 : -1);
+    if (!sn_axis_normalize (&axis, x->shape.rank))
+      return FALSE;
+    /* Over the last axis; for 4-D, over channels, the last axis of NHWC. */
+    if (x->shape.rank == 4)
+      return n->opset >= 13 && axis == 1;
+    return axis == x->shape.rank - 1;
+  }
   return FALSE;
 }
 
@@ -183,12 +466,13 @@ typedef struct {
   const SnValue *value;
   Layout layout;
   uint32_t id;
+  float scale;              /* the value is scale times what id holds */
 } Binding;
 
 typedef struct {
   uint32_t id;
-  SnTensor *tensor;         /* NATIVE externals: pointer re-read at every invoke */
-  float *buffer;            /* NHWC staging for externals that need a transpose */
+  SnTensor *tensor;         /* the engine's tensor, its data pointer read at every invoke */
+  float *buffer;            /* or a staging buffer of the run */
 } External;
 
 typedef struct {
@@ -197,23 +481,27 @@ typedef struct {
 } StageIn;
 
 typedef struct {
-  const float *src;         /* NHWC */
-  SnTensor *dst;            /* NCHW */
+  const SnTensor *src_tensor;   /* NHWC data: another value's tensor ... */
+  const float *src_buf;         /* ... or a staging buffer */
+  SnTensor *dst;                /* NCHW */
 } StageOut;
 
 struct SnXnnRun {
   xnn_runtime_t runtime;
   xnn_subgraph_t subgraph;
+  void *pool;
   GArray *bindings;
   GArray *externals;
   GArray *stage_in;
   GArray *stage_out;
   GPtrArray *owned;         /* static weights and staging buffers */
-  GArray *ext_values;       /* struct xnn_external_value, rebuilt per invoke */
+  GArray *ext_values;       /* struct xnn_external_value of the last setup */
+  gboolean set_up;
   uint32_t next_external;
   uint32_t max_external;
   SnNode *const *nodes;
   int first, last;
+  guint8 *done;             /* per node of the run: lowered already (fused) */
   SnTensor *const *tensors;
   const guint8 *outside;
 };
@@ -227,40 +515,65 @@ xnn_check (enum xnn_status st, const SnNode *n, const char *what, GError **error
   return FALSE;
 }
 
+/* XNNPACK may read XNN_EXTRA_BYTES past the end of what it is given. */
 static float *
 owned_floats (SnXnnRun *r, size_t n)
 {
-  float *p = sn_aligned_alloc ((n ? n : 1) * sizeof (float));
+  size_t bytes = n * sizeof (float) + XNN_EXTRA_BYTES;
+  float *p = sn_aligned_alloc (bytes);
+  memset (p, 0, bytes);
   g_ptr_array_add (r->owned, p);
   return p;
 }
 
-static void
-nhwc_dims (const SnShape *s, size_t *d)
+static Layout
+layout_of (const SnValue *v, Layout want)
 {
-  d[0] = s->dims[0];
-  d[1] = s->dims[2];
-  d[2] = s->dims[3];
-  d[3] = s->dims[1];
+  return v->shape.rank == 4 ? want : LAYOUT_NATIVE;
 }
 
-static gboolean
-lookup (SnXnnRun *r, const SnValue *v, Layout l, uint32_t *id)
+/* XNNPACK dims of v in layout l (rank 0 becomes [1]). */
+static size_t
+value_dims (const SnValue *v, Layout l, size_t *d)
+{
+  const SnShape *s = &v->shape;
+  if (s->rank == 4 && l == LAYOUT_NHWC) {
+    d[0] = s->dims[0];
+    d[1] = s->dims[2];
+    d[2] = s->dims[3];
+    d[3] = s->dims[1];
+    return 4;
+  }
+  if (s->rank == 0) {
+    d[0] = 1;
+    return 1;
+  }
+  for (int i = 0; i < s->rank; i++)
+    d[i] = s->dims[i];
+  return s->rank;
+}
+
+static Binding *
+lookup (SnXnnRun *r, const SnValue *v, Layout l)
 {
   for (guint i = 0; i < r->bindings->len; i++) {
-    const Binding *b = &g_array_index (r->bindings, Binding, i);
-    if (b->value == v && b->layout == l) {
-      *id = b->id;
-      return TRUE;
-    }
+    Binding *b = &g_array_index (r->bindings, Binding, i);
+    if (b->value == v && b->layout == l)
+      return b;
   }
-  return FALSE;
+  return NULL;
 }
 
 static void
-bind (SnXnnRun *r, const SnValue *v, Layout l, uint32_t id)
+bind (SnXnnRun *r, const SnValue *v, Layout l, uint32_t id, float scale)
 {
-  Binding b = { v, l, id };
+  Binding *old = lookup (r, v, l);
+  if (old) {
+    old->id = id;
+    old->scale = scale;
+    return;
+  }
+  Binding b = { v, l, id, scale };
   g_array_append_val (r->bindings, b);
 }
 
@@ -274,40 +587,100 @@ produced_in_run (const SnXnnRun *r, const SnValue *v)
   return FALSE;
 }
 
+/* How many times nodes of the run read v; *only is the last reader. */
 static int
-uses_in_run (const SnXnnRun *r, const SnValue *v, const SnNode **only)
+uses_in_run (const SnXnnRun *r, const SnValue *v, int *only)
 {
   int n = 0;
   for (int s = r->first; s <= r->last; s++)
     for (int k = 0; k < r->nodes[s]->n_inputs; k++)
       if (r->nodes[s]->inputs[k] == v) {
         n++;
-        *only = r->nodes[s];
+        *only = s;
       }
   return n;
 }
 
-/* A constant broadcasting against a 4-D NCHW tensor, as an NHWC static. */
-static gboolean
-static_value (SnXnnRun *r, const SnValue *v, const SnNode *n, uint32_t *id, GError **error)
+/* The node that alone reads v, when v is read once, nowhere outside the
+ * run, and that node is not lowered yet; else NULL. */
+static const SnNode *
+sole_user (const SnXnnRun *r, const SnValue *v, int *pos)
 {
-  if (lookup (r, v, LAYOUT_NHWC, id))
+  int p = -1;
+  if (r->outside[v->index] || uses_in_run (r, v, &p) != 1 || r->done[p - r->first])
+    return NULL;
+  if (pos)
+    *pos = p;
+  return r->nodes[p];
+}
+
+static void
+mark_done (SnXnnRun *r, int pos)
+{
+  r->done[pos - r->first] = 1;
+}
+
+static gboolean
+define_value (SnXnnRun *r, const SnNode *n, size_t nd, const size_t *dims, uint32_t *id,
+    GError **error)
+{
+  return xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, nd, dims, NULL,
+          XNN_INVALID_VALUE_ID, 0, id), n, "a value", error);
+}
+
+static gboolean
+define_static (SnXnnRun *r, const SnNode *n, size_t nd, const size_t *dims, const float *data,
+    uint32_t *id, GError **error)
+{
+  return xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, nd, dims, data,
+          XNN_INVALID_VALUE_ID, 0, id), n, "a constant", error);
+}
+
+static gboolean
+scalar_static (SnXnnRun *r, const SnNode *n, float value, uint32_t *id, GError **error)
+{
+  float *data = owned_floats (r, 1);
+  size_t dims[1] = { 1 };
+  data[0] = value;
+  return define_static (r, n, 1, dims, data, id, error);
+}
+
+/* A constant operand.  In an NHWC context it broadcasts against 4-D NCHW
+ * values: padded to rank 4 and permuted like them. */
+static gboolean
+static_value (SnXnnRun *r, const SnValue *v, Layout l, const SnNode *n, uint32_t *id,
+    GError **error)
+{
+  Binding *b = lookup (r, v, l);
+  if (b) {
+    *id = b->id;
     return TRUE;
-  int64_t d4[4] = { 1, 1, 1, 1 };
-  for (int i = 0; i < v->shape.rank; i++)
-    d4[4 - v->shape.rank + i] = v->shape.dims[i];
-  size_t dims[4] = { d4[0], d4[2], d4[3], d4[1] };
-  float *data = owned_floats (r, sn_shape_numel (&v->shape));
+  }
   const float *src = v->constant->data;
-  for (int64_t a = 0; a < d4[0]; a++)
-    for (int64_t c = 0; c < d4[1]; c++)
-      for (int64_t h = 0; h < d4[2]; h++)
-        for (int64_t w = 0; w < d4[3]; w++)
-          data[((a * d4[2] + h) * d4[3] + w) * d4[1] + c] = src[((a * d4[1] + c) * d4[2] + h) * d4[3] + w];
-  if (!xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, 4, dims, data,
-              XNN_INVALID_VALUE_ID, 0, id), n, "a constant", error))
+  size_t numel = sn_shape_numel (&v->shape), dims[SN_MAX_DIMS], nd;
+  float *data = owned_floats (r, numel);
+  if (l == LAYOUT_NHWC) {
+    int64_t d4[4] = { 1, 1, 1, 1 };
+    for (int i = 0; i < v->shape.rank; i++)
+      d4[4 - v->shape.rank + i] = v->shape.dims[i];
+    for (int64_t a = 0; a < d4[0]; a++)
+      for (int64_t c = 0; c < d4[1]; c++)
+        for (int64_t h = 0; h < d4[2]; h++)
+          for (int64_t w = 0; w < d4[3]; w++)
+            data[((a * d4[2] + h) * d4[3] + w) * d4[1] + c] =
+                src[((a * d4[1] + c) * d4[2] + h) * d4[3] + w];
+    dims[0] = d4[0];
+    dims[1] = d4[2];
+    dims[2] = d4[3];
+    dims[3] = d4[1];
+    nd = 4;
+  } else {
+    memcpy (data, src, numel * sizeof (float));
+    nd = value_dims (v, LAYOUT_NATIVE, dims);
+  }
+  if (!define_static (r, n, nd, dims, data, id, error))
     return FALSE;
-  bind (r, v, LAYOUT_NHWC, *id);
+  bind (r, v, l, *id, 1.0f);
   return TRUE;
 }
 
@@ -328,161 +701,208 @@ new_external (SnXnnRun *r, const SnNode *n, size_t nd, const size_t *dims, uint3
   return TRUE;
 }
 
-/* An input operand in the wanted layout: a constant, a value of this run,
- * or a value from outside (staged through NHWC when that is wanted). */
+/* An operand in the wanted layout, possibly carrying a scale: a constant,
+ * a value of this run, or a value from outside (staged through NHWC when
+ * that is wanted). */
 static gboolean
-input_value (SnXnnRun *r, const SnValue *v, Layout want, const SnNode *n, uint32_t *id,
-    GError **error)
+input_raw (SnXnnRun *r, const SnValue *v, Layout want, const SnNode *n, uint32_t *id,
+    float *scale, GError **error)
 {
+  *scale = 1.0f;
   if (v->constant)
-    return want == LAYOUT_NHWC && static_value (r, v, n, id, error);
-  if (lookup (r, v, want, id))
+    return static_value (r, v, want, n, id, error);
+  want = layout_of (v, want);
+  const Binding *b = lookup (r, v, want);
+  if (b) {
+    *id = b->id;
+    *scale = b->scale;
     return TRUE;
+  }
   if (produced_in_run (r, v)) {
-    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "'%s' is not available in the layout needed", v->name);
+    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED,
+        "'%s' is not available in the layout needed", v->name);
     return FALSE;
   }
   SnTensor *t = r->tensors[v->index];
+  size_t dims[SN_MAX_DIMS], nd = value_dims (v, want, dims);
   if (want == LAYOUT_NATIVE) {
-    size_t dims[SN_MAX_DIMS];
-    for (int i = 0; i < v->shape.rank; i++)
-      dims[i] = v->shape.dims[i];
-    if (!new_external (r, n, v->shape.rank, dims, XNN_VALUE_FLAG_EXTERNAL_INPUT, t, NULL, id, error))
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_INPUT, t, NULL, id, error))
       return FALSE;
   } else {
-    size_t dims[4];
-    nhwc_dims (&v->shape, dims);
     float *buf = owned_floats (r, sn_shape_numel (&v->shape));
-    if (!new_external (r, n, 4, dims, XNN_VALUE_FLAG_EXTERNAL_INPUT, t, buf, id, error))
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_INPUT, t, buf, id, error))
       return FALSE;
     StageIn s = { t, buf };
     g_array_append_val (r->stage_in, s);
   }
-  bind (r, v, want, *id);
+  bind (r, v, want, *id, 1.0f);
   return TRUE;
 }
 
-/* Defines the NHWC value a node produces for v.  When v (or the NHWC->NCHW
- * relabelling of v by a Transpose in this run) is read outside the run, the
- * value is an external output written straight into the engine's tensor,
- * or staged and transposed after the run. */
+/* An operand as its true value: a carried scale is multiplied back once. */
+static gboolean
+input_value (SnXnnRun *r, const SnValue *v, Layout want, const SnNode *n, uint32_t *id,
+    GError **error)
+{
+  float scale;
+  uint32_t raw, s;
+  if (!input_raw (r, v, want, n, &raw, &scale, error))
+    return FALSE;
+  if (scale == 1.0f) {
+    *id = raw;
+    return TRUE;
+  }
+  size_t dims[SN_MAX_DIMS], nd = value_dims (v, layout_of (v, want), dims);
+  if (!scalar_static (r, n, scale, &s, error) || !define_value (r, n, nd, dims, id, error)
+      || !xnn_check (xnn_define_multiply2 (r->subgraph, -INFINITY, INFINITY, raw, s, *id, 0),
+          n, "a rescale", error))
+    return FALSE;
+  bind (r, v, layout_of (v, want), *id, 1.0f);
+  return TRUE;
+}
+
+/* Defines the XNNPACK value a node produces for v (NHWC when 4-D).  When v,
+ * or the NHWC->NCHW relabelling of v by a Transpose in this run, is read
+ * outside the run, the value is an external output written straight into
+ * that engine tensor, or staged and transposed after the run. */
 static gboolean
 output_value (SnXnnRun *r, const SnValue *v, const SnNode *n, uint32_t *id, GError **error)
 {
-  size_t dims[4];
-  nhwc_dims (&v->shape, dims);
-  const SnNode *user = NULL;
+  size_t dims[SN_MAX_DIMS], nd = value_dims (v, LAYOUT_NHWC, dims);
+  Layout l = layout_of (v, LAYOUT_NHWC);
+  gboolean out = r->outside[v->index];
+  int p = -1;
   const SnValue *native_out = NULL;
-  if (uses_in_run (r, v, &user) == 1 && strcmp (user->op_type, "Transpose") == 0
-      && perm_is (user, TO_NHWC) && r->outside[user->outputs[0]->index])
-    native_out = user->outputs[0];
-  gboolean out_nchw = r->outside[v->index];
-  if (native_out) {
-    /* NHWC data is exactly the Transpose's output: write it in place. */
-    if (!new_external (r, n, 4, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT,
+  if (l == LAYOUT_NHWC && uses_in_run (r, v, &p) == 1 && op_is (r->nodes[p], "Transpose")
+      && perm_is (r->nodes[p], TO_NHWC) && r->outside[r->nodes[p]->outputs[0]->index])
+    native_out = r->nodes[p]->outputs[0];
+
+  if (l == LAYOUT_NATIVE && out) {
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, r->tensors[v->index],
+            NULL, id, error))
+      return FALSE;
+  } else if (native_out) {
+    /* The Transpose's result, in the engine's layout, is exactly v in
+     * NHWC: the node writes there directly. */
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT,
             r->tensors[native_out->index], NULL, id, error))
       return FALSE;
-    if (out_nchw) {
-      StageOut s = { NULL, r->tensors[v->index] };
-      /* src is the external tensor's data, known only at invoke time. */
-      s.src = (const float *) r->tensors[native_out->index];
+    if (out) {
+      StageOut s = { r->tensors[native_out->index], NULL, r->tensors[v->index] };
       g_array_append_val (r->stage_out, s);
     }
-  } else if (out_nchw) {
+  } else if (out) {
     float *buf = owned_floats (r, sn_shape_numel (&v->shape));
-    if (!new_external (r, n, 4, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, id, error))
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, id, error))
       return FALSE;
-    StageOut s = { buf, r->tensors[v->index] };
+    StageOut s = { NULL, buf, r->tensors[v->index] };
     g_array_append_val (r->stage_out, s);
-  } else if (!xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, 4, dims, NULL,
-              XNN_INVALID_VALUE_ID, 0, id), n, "a value", error)) {
+  } else if (!define_value (r, n, nd, dims, id, error)) {
     return FALSE;
   }
-  bind (r, v, LAYOUT_NHWC, *id);
+  bind (r, v, l, *id, 1.0f);
   return TRUE;
 }
 
-/* A Relu/Clip right after a node, reading only its output: fold it into
- * the node's output range.  Returns the value the pair produces. */
-static const SnValue *
-fuse_clamp (SnXnnRun *r, int s, float *lo, float *hi)
+/* Makes v's engine tensor receive XNNPACK value id, which holds v in layout
+ * l: for relabelling nodes (Transpose, Identity) whose result is read
+ * outside the run.  XNNPACK has no copy node; a clamp without bounds is one. */
+static gboolean
+export_value (SnXnnRun *r, const SnValue *v, Layout l, uint32_t id, const SnNode *n,
+    GError **error)
 {
-  const SnValue *v = r->nodes[s]->outputs[0];
-  const SnNode *user = NULL;
+  size_t dims[SN_MAX_DIMS], nd = value_dims (v, l, dims);
+  uint32_t ext;
+  for (guint i = 0; i < r->externals->len; i++) {
+    const External *e = &g_array_index (r->externals, External, i);
+    if (e->id == id && e->tensor == r->tensors[v->index] && l == layout_of (v, LAYOUT_NATIVE))
+      return TRUE;              /* the producer writes there already */
+  }
+  if (l == LAYOUT_NHWC && v->shape.rank == 4) {
+    float *buf = owned_floats (r, sn_shape_numel (&v->shape));
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, &ext, error))
+      return FALSE;
+    StageOut s = { NULL, buf, r->tensors[v->index] };
+    g_array_append_val (r->stage_out, s);
+  } else if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT,
+          r->tensors[v->index], NULL, &ext, error)) {
+    return FALSE;
+  }
+  return xnn_check (xnn_define_clamp (r->subgraph, -INFINITY, INFINITY, id, ext, 0), n,
+      "a copy", error);
+}
+
+/* A Relu/Clip that alone reads v: folded into the producer's output range.
+ * Returns the value the pair produces, or v. */
+static const SnValue *
+fuse_clamp (SnXnnRun *r, const SnValue *v, float *lo, float *hi)
+{
+  int p;
+  const SnNode *user = sole_user (r, v, &p);
   *lo = -INFINITY;
   *hi = INFINITY;
-  if (s + 1 > r->last || r->outside[v->index] || uses_in_run (r, v, &user) != 1
-      || user != r->nodes[s + 1] || !clamp_bounds (user, lo, hi)) {
+  if (!user || !clamp_bounds (user, lo, hi)) {
     *lo = -INFINITY;
     *hi = INFINITY;
-    return NULL;
+    return v;
   }
+  mark_done (r, p);
   return user->outputs[0];
 }
 
-static int64_t
-conv_pads (const SnNode *n, const SnShape *x, int axis, int64_t k, int64_t stride,
-    int64_t dil, int64_t *end)
-{
-  const char *auto_pad = sn_node_attr_string (n, "auto_pad", "NOTSET");
-  const int64_t *pads;
-  int np = sn_node_attr_ints (n, "pads", &pads);
-  if (strcmp (auto_pad, "SAME_UPPER") == 0 || strcmp (auto_pad, "SAME_LOWER") == 0) {
-    int64_t in = x->dims[2 + axis];
-    int64_t out = (in + stride - 1) / stride;
-    int64_t total = MAX ((out - 1) * stride + (k - 1) * dil + 1 - in, 0);
-    int64_t small = total / 2, big = total - small;
-    gboolean upper = strcmp (auto_pad, "SAME_UPPER") == 0;
-    *end = upper ? big : small;
-    return upper ? small : big;
-  }
-  if (strcmp (auto_pad, "VALID") == 0 || np != 4) {
-    *end = 0;
-    return 0;
-  }
-  *end = pads[2 + axis];
-  return pads[axis];
-}
-
 static gboolean
-lower_conv (SnXnnRun *r, int s, int *consumed, GError **error)
+lower_conv (SnXnnRun *r, int s, GError **error)
 {
   const SnNode *n = r->nodes[s];
   const SnValue *x = n->inputs[0], *w = n->inputs[1];
   const SnValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
   int64_t O = w->shape.dims[0], Ig = w->shape.dims[1], kh = w->shape.dims[2], kw = w->shape.dims[3];
   int64_t C = x->shape.dims[1], g = sn_node_attr_int (n, "group", 1);
-  const int64_t *st, *dl;
-  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
-  if (sn_node_attr_ints (n, "strides", &st) == 2) {
-    sh = st[0];
-    sw = st[1];
+  Window win;
+  if (!window_of (n, kh, kw, &win)) {
+    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "window not expressible in XNNPACK");
+    return FALSE;
   }
-  if (sn_node_attr_ints (n, "dilations", &dl) == 2) {
-    dh = dl[0];
-    dw = dl[1];
-  }
-  int64_t pb, pr, pt = conv_pads (n, &x->shape, 0, kh, sh, dh, &pb);
-  int64_t pl = conv_pads (n, &x->shape, 1, kw, sw, dw, &pr);
-  float lo, hi;
-  const SnValue *out = fuse_clamp (r, s, &lo, &hi);
-  *consumed = out ? 2 : 1;
-  if (!out)
-    out = n->outputs[0];
 
   uint32_t xid, fid, bid, yid;
-  if (!input_value (r, x, LAYOUT_NHWC, n, &xid, error))
+  float xscale;
+  if (!input_raw (r, x, LAYOUT_NHWC, n, &xid, &xscale, error))
     return FALSE;
-  gboolean depthwise = g == C && g > 1 && Ig == 1 && O % C == 0;
+
+  /* Per output channel, from a BatchNormalization that alone reads the
+   * output: weights times k, bias (b - mean) * k + add.  The weights also
+   * take the input's carried scale, the bias does not. */
+  float *k = owned_floats (r, O), *mean = owned_floats (r, O), *add = owned_floats (r, O);
+  for (int64_t o = 0; o < O; o++)
+    k[o] = 1.0f;
+  const SnValue *out = n->outputs[0];
+  int p;
+  const SnNode *bn = sole_user (r, out, &p);
+  if (bn && op_is (bn, "BatchNormalization")) {
+    const float *sc = bn->inputs[1]->constant->data, *bb = bn->inputs[2]->constant->data;
+    const float *mu = bn->inputs[3]->constant->data, *var = bn->inputs[4]->constant->data;
+    float eps = sn_node_attr_float (bn, "epsilon", 1e-5f);
+    for (int64_t o = 0; o < O; o++) {
+      k[o] = sc[o] / sqrtf (var[o] + eps);
+      mean[o] = mu[o];
+      add[o] = bb[o];
+    }
+    mark_done (r, p);
+    out = bn->outputs[0];
+  }
+  float lo, hi;
+  out = fuse_clamp (r, out, &lo, &hi);
+
+  gboolean depthwise = g == C && g > 1 && Ig == 1;
   const float *W = w->constant->data;
   float *f = owned_floats (r, O * Ig * kh * kw);
   size_t fdims[4];
   if (depthwise) {
-    /* [1, kh, kw, O] */
+    /* [1, kh, kw, O]; output channel o reads input channel o / (O / C). */
     for (int64_t o = 0; o < O; o++)
       for (int64_t y = 0; y < kh; y++)
         for (int64_t z = 0; z < kw; z++)
-          f[(y * kw + z) * O + o] = W[(o * kh + y) * kw + z];
+          f[(y * kw + z) * O + o] = W[(o * kh + y) * kw + z] * (k[o] * xscale);
     fdims[0] = 1; fdims[1] = kh; fdims[2] = kw; fdims[3] = O;
   } else {
     /* [O, kh, kw, I/g] */
@@ -490,144 +910,583 @@ lower_conv (SnXnnRun *r, int s, int *consumed, GError **error)
       for (int64_t i = 0; i < Ig; i++)
         for (int64_t y = 0; y < kh; y++)
           for (int64_t z = 0; z < kw; z++)
-            f[((o * kh + y) * kw + z) * Ig + i] = W[((o * Ig + i) * kh + y) * kw + z];
+            f[((o * kh + y) * kw + z) * Ig + i] = W[((o * Ig + i) * kh + y) * kw + z] * (k[o] * xscale);
     fdims[0] = O; fdims[1] = kh; fdims[2] = kw; fdims[3] = Ig;
   }
   float *bias = owned_floats (r, O);
-  if (b)
-    memcpy (bias, b->constant->data, O * sizeof (float));
-  else
-    memset (bias, 0, O * sizeof (float));
+  const float *B = b ? b->constant->data : NULL;
+  for (int64_t o = 0; o < O; o++)
+    bias[o] = ((B ? B[o] : 0.0f) - mean[o]) * k[o] + add[o];
   size_t bdims[1] = { O };
-  if (!xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, 4, fdims, f,
-              XNN_INVALID_VALUE_ID, 0, &fid), n, "the filter", error)
-      || !xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, 1, bdims, bias,
-              XNN_INVALID_VALUE_ID, 0, &bid), n, "the bias", error)
+  if (!define_static (r, n, 4, fdims, f, &fid, error)
+      || !define_static (r, n, 1, bdims, bias, &bid, error)
       || !output_value (r, out, n, &yid, error))
     return FALSE;
-  enum xnn_status stt = depthwise
-      ? xnn_define_depthwise_convolution_2d (r->subgraph, pt, pr, pb, pl, kh, kw, sh, sw, dh, dw,
+  enum xnn_status st = depthwise
+      ? xnn_define_depthwise_convolution_2d (r->subgraph, win.pt, win.pr + win.xr,
+          win.pb + win.xb, win.pl, kh, kw, win.sh, win.sw, win.dh, win.dw,
           O / C, C, lo, hi, xid, fid, bid, yid, 0)
-      : xnn_define_convolution_2d (r->subgraph, pt, pr, pb, pl, kh, kw, sh, sw, dh, dw,
+      : xnn_define_convolution_2d (r->subgraph, win.pt, win.pr + win.xr, win.pb + win.xb,
+          win.pl, kh, kw, win.sh, win.sw, win.dh, win.dw,
           g, C / g, O / g, lo, hi, xid, fid, bid, yid, 0);
-  return xnn_check (stt, n, "the convolution", error);
+  return xnn_check (st, n, "the convolution", error);
+}
+
+/* ---- Hard-swish patterns ---- */
+
+static gboolean
+binary_with_const (const SnNode *n, const char *op, const SnValue *v, float *c)
+{
+  if (!op_is (n, op) || n->n_inputs != 2)
+    return FALSE;
+  if (n->inputs[0] == v)
+    return const_scalar (n->inputs[1], c);
+  if (n->inputs[1] == v)
+    return const_scalar (n->inputs[0], c);
+  return FALSE;
 }
 
 static gboolean
-lower_node (SnXnnRun *r, int s, int *consumed, GError **error)
+reads_pair (const SnNode *n, const SnValue *a, const SnValue *b)
+{
+  return op_is (n, "Mul") && n->n_inputs == 2 && ((n->inputs[0] == a && n->inputs[1] == b)
+      || (n->inputs[0] == b && n->inputs[1] == a));
+}
+
+static gboolean
+is_relu6 (const SnNode *n)
+{
+  float lo, hi;
+  return n && clamp_bounds (n, &lo, &hi) && lo == 0.0f && hi == 6.0f;
+}
+
+typedef struct {
+  const SnValue *x, *out;
+  float scale;              /* out = scale * hardswish (x) */
+  int pos[4];
+  int n_pos;
+} HardSwish;
+
+/* At node s reading x, one of:
+ *   (x * a) * Clip (x + 3, 0, 6)              scale 6a  (TF / Keras exports)
+ *   x * Clip (x + 3, 0, 6) [/ d | * m]        scale 1, 6 / d or 6m  (PyTorch)
+ *   x * HardSigmoid (x, alpha 1/6, beta 1/2)  scale 1 */
+static gboolean
+match_hardswish (SnXnnRun *r, int s, HardSwish *h)
 {
   const SnNode *n = r->nodes[s];
-  const char *op = n->op_type;
-  *consumed = 1;
-  if (strcmp (op, "Conv") == 0)
-    return lower_conv (r, s, consumed, error);
-
-  uint32_t a, b, y;
-  if (strcmp (op, "Transpose") == 0) {
-    /* A relabelling: the same XNNPACK value seen in the other layout. */
-    gboolean to_nchw = perm_is (n, TO_NCHW);
-    if (!input_value (r, n->inputs[0], to_nchw ? LAYOUT_NATIVE : LAYOUT_NHWC, n, &a, error))
-      return FALSE;
-    if (!to_nchw && r->outside[n->outputs[0]->index]) {
-      /* Only valid when output_value made the producer write here. */
-      gboolean ok = FALSE;
-      for (guint i = 0; i < r->externals->len; i++) {
-        const External *e = &g_array_index (r->externals, External, i);
-        ok |= e->id == a && e->tensor == r->tensors[n->outputs[0]->index];
-      }
-      if (!ok) {
-        sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "transpose output cannot alias");
-        return FALSE;
-      }
-    }
-    bind (r, n->outputs[0], to_nchw ? LAYOUT_NHWC : LAYOUT_NATIVE, a);
-    return TRUE;
-  }
-  if (strcmp (op, "Concat") == 0) {
-    /* XNNPACK of 2022 has no concatenation: zero-pad each input to the full
-     * channel count at its offset and add them up. */
-    const SnValue *out = n->outputs[0];
-    size_t total = out->shape.dims[1], offset = 0;
-    uint32_t acc = XNN_INVALID_VALUE_ID;
-    for (int i = 0; i < n->n_inputs; i++) {
-      const SnValue *v = n->inputs[i];
-      uint32_t in, padded;
-      if (!input_value (r, v, LAYOUT_NHWC, n, &in, error))
-        return FALSE;
-      size_t c = v->shape.dims[1];
-      size_t pre[4] = { 0, 0, 0, offset }, post[4] = { 0, 0, 0, total - offset - c };
-      size_t dims[4];
-      nhwc_dims (&out->shape, dims);
-      if (!xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, 4, dims, NULL,
-                  XNN_INVALID_VALUE_ID, 0, &padded), n, "a value", error)
-          || !xnn_check (xnn_define_static_constant_pad (r->subgraph, pre, post, 0.0f, in, padded, 0),
-              n, "a pad", error))
-        return FALSE;
-      offset += c;
-      if (acc == XNN_INVALID_VALUE_ID) {
-        acc = padded;
+  float c;
+  int p1, p2, p3;
+  for (int i = 0; i < n->n_inputs; i++) {
+    const SnValue *x = n->inputs[i];
+    if (!x || x->constant)
+      continue;
+    h->x = x;
+    h->pos[0] = s;
+    if (binary_with_const (n, "Add", x, &c) && c == 3.0f) {
+      const SnNode *cl = sole_user (r, n->outputs[0], &p1);
+      if (!is_relu6 (cl))
         continue;
+      const SnNode *m = sole_user (r, cl->outputs[0], &p2);
+      if (!m)
+        continue;
+      if (reads_pair (m, x, cl->outputs[0])) {
+        h->pos[1] = p1;
+        h->pos[2] = p2;
+        h->n_pos = 3;
+        h->out = m->outputs[0];
+        h->scale = 1.0f;
+        const SnNode *d = sole_user (r, m->outputs[0], &p3);
+        if (d && binary_with_const (d, "Div", m->outputs[0], &c) && d->inputs[0] == m->outputs[0]
+            && c != 0.0f) {
+          h->scale = 6.0f / c;
+        } else if (d && binary_with_const (d, "Mul", m->outputs[0], &c)) {
+          h->scale = 6.0f * c;
+        } else {
+          h->scale = 6.0f;
+          return TRUE;
+        }
+        h->pos[3] = p3;
+        h->n_pos = 4;
+        h->out = d->outputs[0];
+        return TRUE;
       }
-      uint32_t sum;
-      gboolean last = i == n->n_inputs - 1;
-      if (last ? !output_value (r, out, n, &sum, error)
-          : !xnn_check (xnn_define_tensor_value (r->subgraph, xnn_datatype_fp32, 4, dims, NULL,
-                  XNN_INVALID_VALUE_ID, 0, &sum), n, "a value", error))
-        return FALSE;
-      if (!xnn_check (xnn_define_add2 (r->subgraph, -INFINITY, INFINITY, acc, padded, sum, 0),
-              n, "an add", error))
-        return FALSE;
-      acc = sum;
+      /* (x * a) * relu6 (x + 3): find x * a among x's other readers. */
+      for (int q = s + 1; q <= r->last; q++) {
+        const SnNode *ma = r->nodes[q];
+        if (r->done[q - r->first] || !binary_with_const (ma, "Mul", x, &c))
+          continue;
+        if (sole_user (r, ma->outputs[0], NULL) == m && reads_pair (m, ma->outputs[0], cl->outputs[0])) {
+          h->pos[1] = p1;
+          h->pos[2] = p2;
+          h->pos[3] = q;
+          h->n_pos = 4;
+          h->out = m->outputs[0];
+          h->scale = 6.0f * c;
+          return TRUE;
+        }
+      }
+    } else if (binary_with_const (n, "Mul", x, &c)) {
+      /* The same, met at x * a first. */
+      const SnNode *m = sole_user (r, n->outputs[0], &p2);
+      if (!m || !op_is (m, "Mul"))
+        continue;
+      const SnValue *other = m->inputs[0] == n->outputs[0] ? m->inputs[1] : m->inputs[0];
+      const SnNode *cl = other && other->producer ? other->producer : NULL;
+      const SnNode *ad = cl && cl->n_inputs > 0 && cl->inputs[0] ? cl->inputs[0]->producer : NULL;
+      float three;
+      if (!is_relu6 (cl) || !ad || !binary_with_const (ad, "Add", x, &three) || three != 3.0f)
+        continue;
+      int pc = -1, pa = -1;
+      if (sole_user (r, ad->outputs[0], &pc) != cl || sole_user (r, cl->outputs[0], NULL) != m)
+        continue;
+      for (int q = r->first; q <= r->last; q++)
+        if (r->nodes[q] == ad)
+          pa = q;
+      if (pa < 0 || r->done[pa - r->first] || !reads_pair (m, n->outputs[0], cl->outputs[0]))
+        continue;
+      h->pos[1] = pa;
+      h->pos[2] = pc;
+      h->pos[3] = p2;
+      h->n_pos = 4;
+      h->out = m->outputs[0];
+      h->scale = 6.0f * c;
+      return TRUE;
+    } else if (op_is (n, "HardSigmoid")) {
+      float alpha = sn_node_attr_float (n, "alpha", 0.2f), beta = sn_node_attr_float (n, "beta", 0.5f);
+      const SnNode *m = sole_user (r, n->outputs[0], &p1);
+      if (fabsf (alpha * 6.0f - 1.0f) > 1e-6f || beta != 0.5f || !m || !reads_pair (m, x, n->outputs[0]))
+        continue;
+      h->pos[1] = p1;
+      h->n_pos = 2;
+      h->out = m->outputs[0];
+      h->scale = 1.0f;
+      return TRUE;
     }
+  }
+  return FALSE;
+}
+
+static gboolean
+lower_hardswish (SnXnnRun *r, const HardSwish *h, const SnNode *n, GError **error)
+{
+  uint32_t a, y, t, s;
+  for (int i = 0; i < h->n_pos; i++)
+    mark_done (r, h->pos[i]);
+  gboolean carry = isfinite (h->scale) && h->scale != 0.0f;
+  if (!input_value (r, h->x, LAYOUT_NHWC, n, &a, error))
+    return FALSE;
+  Layout l = layout_of (h->out, LAYOUT_NHWC);
+  if (fabsf (h->scale - 1.0f) <= 1e-7f)
+    return output_value (r, h->out, n, &y, error)
+        && xnn_check (xnn_define_hardswish (r->subgraph, a, y, 0), n, "hardswish", error);
+  if (carry && !r->outside[h->out->index]) {
+    /* Carried to the consumers (see the top of this file). */
+    size_t dims[SN_MAX_DIMS], nd = value_dims (h->out, l, dims);
+    if (!define_value (r, n, nd, dims, &y, error)
+        || !xnn_check (xnn_define_hardswish (r->subgraph, a, y, 0), n, "hardswish", error))
+      return FALSE;
+    bind (r, h->out, l, y, h->scale);
     return TRUE;
   }
+  size_t dims[SN_MAX_DIMS], nd = value_dims (h->out, l, dims);
+  return define_value (r, n, nd, dims, &t, error)
+      && xnn_check (xnn_define_hardswish (r->subgraph, a, t, 0), n, "hardswish", error)
+      && scalar_static (r, n, h->scale, &s, error)
+      && output_value (r, h->out, n, &y, error)
+      && xnn_check (xnn_define_multiply2 (r->subgraph, -INFINITY, INFINITY, t, s, y, 0), n,
+          "a rescale", error);
+}
 
-  float lo = -INFINITY, hi = INFINITY;
+/* ---- Other nodes ---- */
+
+static gboolean
+lower_transpose (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  /* A relabelling: the same XNNPACK value seen in the other layout. */
+  const SnValue *x = n->inputs[0], *y = n->outputs[0];
+  gboolean to_nchw = perm_is (n, TO_NCHW);
+  Layout from = to_nchw ? LAYOUT_NATIVE : LAYOUT_NHWC, to = to_nchw ? LAYOUT_NHWC : LAYOUT_NATIVE;
+  uint32_t a;
+  if (!input_value (r, x, from, n, &a, error))
+    return FALSE;
+  bind (r, y, to, a, 1.0f);
+  return !r->outside[y->index] || export_value (r, y, to, a, n, error);
+}
+
+static gboolean
+lower_concat (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  /* XNNPACK of 2022 has no concatenation: zero-pad each input to the full
+   * channel count at its offset and add them up; a Relu/Clip after the
+   * concatenation is the last add's output range. */
+  float lo, hi;
+  const SnValue *out = fuse_clamp (r, n->outputs[0], &lo, &hi);
+  size_t total = n->outputs[0]->shape.dims[1], offset = 0, dims[4];
+  value_dims (n->outputs[0], LAYOUT_NHWC, dims);
+  uint32_t acc = XNN_INVALID_VALUE_ID;
+  for (int i = 0; i < n->n_inputs; i++) {
+    const SnValue *v = n->inputs[i];
+    uint32_t in, padded, sum;
+    if (!input_value (r, v, LAYOUT_NHWC, n, &in, error))
+      return FALSE;
+    size_t c = v->shape.dims[1];
+    size_t pre[4] = { 0, 0, 0, offset }, post[4] = { 0, 0, 0, total - offset - c };
+    offset += c;
+    if (!define_value (r, n, 4, dims, &padded, error)
+        || !xnn_check (xnn_define_static_constant_pad (r->subgraph, pre, post, 0.0f, in, padded, 0),
+            n, "a pad", error))
+      return FALSE;
+    if (acc == XNN_INVALID_VALUE_ID) {
+      acc = padded;
+      continue;
+    }
+    gboolean last = i == n->n_inputs - 1;
+    if (last ? !output_value (r, out, n, &sum, error) : !define_value (r, n, 4, dims, &sum, error))
+      return FALSE;
+    if (!xnn_check (xnn_define_add2 (r->subgraph, last ? lo : -INFINITY, last ? hi : INFINITY,
+                acc, padded, sum, 0), n, "an add", error))
+      return FALSE;
+    acc = sum;
+  }
+  return TRUE;
+}
+
+static gboolean
+lower_pool (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  Window w;
+  uint32_t a, y;
+  float lo, hi;
+  if (!pool_ok (n, &w)) {
+    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "window not expressible in XNNPACK");
+    return FALSE;
+  }
+  const SnValue *out = fuse_clamp (r, n->outputs[0], &lo, &hi);
   if (!input_value (r, n->inputs[0], LAYOUT_NHWC, n, &a, error))
     return FALSE;
-  if (strcmp (op, "Relu") == 0 || strcmp (op, "Clip") == 0) {
-    clamp_bounds (n, &lo, &hi);
-    return output_value (r, n->outputs[0], n, &y, error)
-        && xnn_check (xnn_define_clamp (r->subgraph, lo, hi, a, y, 0), n, "clamp", error);
+  if (op_is (n, "MaxPool")) {
+    return output_value (r, out, n, &y, error)
+        && xnn_check (xnn_define_max_pooling_2d (r->subgraph, w.pt, w.pr + w.xr, w.pb + w.xb,
+                w.pl, w.kh, w.kw, w.sh, w.sw, w.dh, w.dw, lo, hi, a, y, 0), n, "max pooling", error);
   }
-  if (strcmp (op, "Sigmoid") == 0)
-    return output_value (r, n->outputs[0], n, &y, error)
-        && xnn_check (xnn_define_sigmoid (r->subgraph, a, y, 0), n, "sigmoid", error);
-  if (strcmp (op, "HardSwish") == 0)
-    return output_value (r, n->outputs[0], n, &y, error)
-        && xnn_check (xnn_define_hardswish (r->subgraph, a, y, 0), n, "hardswish", error);
-  if (strcmp (op, "GlobalAveragePool") == 0)
-    return output_value (r, n->outputs[0], n, &y, error)
-        && xnn_check (xnn_define_global_average_pooling_2d (r->subgraph, -INFINITY, INFINITY, a, y, 0),
-            n, "global average pooling", error);
-  if (strcmp (op, "Resize") == 0) {
+  /* XNNPACK leaves padding out of the average.  count_include_pad counts
+   * the node's own padding (not ceil_mode's): pad with zeros first. */
+  if (sn_node_attr_int (n, "count_include_pad", 0) && (w.pt || w.pb || w.pl || w.pr)) {
+    const SnShape *xs = &n->inputs[0]->shape;
+    size_t pre[4] = { 0, w.pt, w.pl, 0 }, post[4] = { 0, w.pb, w.pr, 0 };
+    size_t dims[4] = { xs->dims[0], xs->dims[2] + w.pt + w.pb, xs->dims[3] + w.pl + w.pr, xs->dims[1] };
+    uint32_t padded;
+    if (!define_value (r, n, 4, dims, &padded, error)
+        || !xnn_check (xnn_define_static_constant_pad (r->subgraph, pre, post, 0.0f, a, padded, 0),
+            n, "a pad", error))
+      return FALSE;
+    a = padded;
+    w.pt = w.pb = w.pl = w.pr = 0;
+  }
+  return output_value (r, out, n, &y, error)
+      && xnn_check (xnn_define_average_pooling_2d (r->subgraph, w.pt, w.pr + w.xr, w.pb + w.xb,
+              w.pl, w.kh, w.kw, w.sh, w.sw, lo, hi, a, y, 0), n, "average pooling", error);
+}
+
+/* GlobalAveragePool, and ReduceMean over H and W (keepdims or not). */
+static gboolean
+lower_global_pool (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  const SnValue *x = n->inputs[0], *out = n->outputs[0];
+  uint32_t a, y;
+  float scale = 1.0f, lo, hi;
+  gboolean avg = !op_is (n, "GlobalMaxPool");
+  if (avg && !input_raw (r, x, LAYOUT_NHWC, n, &a, &scale, error))
+    return FALSE;
+  if (!avg && !input_value (r, x, LAYOUT_NHWC, n, &a, error))
+    return FALSE;
+  out = fuse_clamp (r, out, &lo, &hi);
+  gboolean flat = out->shape.rank != 4;
+  if (scale != 1.0f && (r->outside[out->index] || flat || lo != -INFINITY || hi != INFINITY)) {
+    if (!input_value (r, x, LAYOUT_NHWC, n, &a, error))
+      return FALSE;
+    scale = 1.0f;
+  }
+  const SnShape *xs = &x->shape;
+  size_t pooled[4] = { xs->dims[0], 1, 1, xs->dims[1] };
+  if (flat) {
+    if (!define_value (r, n, 4, pooled, &y, error))
+      return FALSE;
+  } else if (!output_value (r, out, n, &y, error)) {
+    return FALSE;
+  }
+  enum xnn_status st = avg
+      ? xnn_define_global_average_pooling_2d (r->subgraph, lo, hi, a, y, 0)
+      : xnn_define_max_pooling_2d (r->subgraph, 0, 0, 0, 0, xs->dims[2], xs->dims[3], 1, 1, 1, 1,
+          lo, hi, a, y, 0);
+  if (!xnn_check (st, n, "global pooling", error))
+    return FALSE;
+  if (scale != 1.0f)
+    bind (r, out, LAYOUT_NHWC, y, scale);
+  if (!flat)
+    return TRUE;
+  uint32_t z;
+  size_t dims[SN_MAX_DIMS], nd = value_dims (out, LAYOUT_NATIVE, dims);
+  return output_value (r, out, n, &z, error)
+      && xnn_check (xnn_define_static_reshape (r->subgraph, nd, dims, y, z, 0), n, "a reshape", error);
+}
+
+/* Reshape, Flatten, Squeeze, Unsqueeze between layout-neutral shapes: the
+ * data are in the same order whichever layout the input is bound in. */
+static gboolean
+lower_reshape (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  const SnValue *x = n->inputs[0], *out = n->outputs[0];
+  uint32_t a, y;
+  Layout l = LAYOUT_NATIVE;
+  if (x->shape.rank == 4 && (lookup (r, x, LAYOUT_NHWC)
+          || (!lookup (r, x, LAYOUT_NATIVE) && produced_in_run (r, x))))
+    l = LAYOUT_NHWC;
+  if (!input_value (r, x, l, n, &a, error))
+    return FALSE;
+  size_t dims[SN_MAX_DIMS], nd = value_dims (out, LAYOUT_NHWC, dims);
+  return output_value (r, out, n, &y, error)
+      && xnn_check (xnn_define_static_reshape (r->subgraph, nd, dims, a, y, 0), n, "a reshape", error);
+}
+
+/* Gemm (transA = 0) and MatMul by a constant: fully connected. */
+static gboolean
+lower_fully_connected (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  const SnValue *x = n->inputs[0], *bv = n->inputs[1];
+  const SnValue *cv = op_is (n, "Gemm") && n->n_inputs > 2 ? n->inputs[2] : NULL;
+  gboolean gemm = op_is (n, "Gemm");
+  gboolean trans_b = gemm && sn_node_attr_int (n, "transB", 0) != 0;
+  float alpha = gemm ? sn_node_attr_float (n, "alpha", 1.0f) : 1.0f;
+  float beta = gemm ? sn_node_attr_float (n, "beta", 1.0f) : 1.0f;
+  int64_t K = x->shape.dims[x->shape.rank - 1];
+  int64_t N = n->outputs[0]->shape.dims[n->outputs[0]->shape.rank - 1];
+  if (bv->shape.dims[trans_b ? 1 : 0] != K || bv->shape.dims[trans_b ? 0 : 1] != N) {
+    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "unexpected weight shape");
+    return FALSE;
+  }
+  const float *B = bv->constant->data;
+  float *f = owned_floats (r, N * K), *bias = owned_floats (r, N);
+  for (int64_t o = 0; o < N; o++)
+    for (int64_t i = 0; i < K; i++)
+      f[o * K + i] = alpha * (trans_b ? B[o * K + i] : B[i * N + o]);
+  if (cv) {
+    const float *C = cv->constant->data;
+    gboolean one = sn_shape_numel (&cv->shape) == 1;
+    for (int64_t o = 0; o < N; o++)
+      bias[o] = beta * C[one ? 0 : o];
+  }
+  size_t fdims[2] = { N, K }, bdims[1] = { N };
+  uint32_t a, fid, bid, y;
+  float lo, hi;
+  const SnValue *out = fuse_clamp (r, n->outputs[0], &lo, &hi);
+  return input_value (r, x, LAYOUT_NATIVE, n, &a, error)
+      && define_static (r, n, 2, fdims, f, &fid, error)
+      && define_static (r, n, 1, bdims, bias, &bid, error)
+      && output_value (r, out, n, &y, error)
+      && xnn_check (xnn_define_fully_connected (r->subgraph, lo, hi, a, fid, bid, y, 0), n,
+          "fully connected", error);
+}
+
+static gboolean
+lower_binary (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  const char *op = n->op_type;
+  const SnValue *y0 = n->outputs[0];
+  Layout l = layout_of (y0, LAYOUT_NHWC);
+  uint32_t a, b, y;
+  float lo = -INFINITY, hi = INFINITY, sa = 1.0f, sb = 1.0f;
+  gboolean clampable = !op_is (n, "Max") && !op_is (n, "Min");
+  const SnValue *out = clampable ? fuse_clamp (r, y0, &lo, &hi) : y0;
+  /* Only a product can pass a carried scale on. */
+  gboolean carry = op_is (n, "Mul") && out == y0 && !r->outside[y0->index];
+  if (carry) {
+    if (!input_raw (r, n->inputs[0], l, n, &a, &sa, error)
+        || !input_raw (r, n->inputs[1], l, n, &b, &sb, error))
+      return FALSE;
+  } else if (!input_value (r, n->inputs[0], l, n, &a, error)
+      || !input_value (r, n->inputs[1], l, n, &b, error)) {
+    return FALSE;
+  }
+  if (carry && sa * sb != 1.0f) {
+    size_t dims[SN_MAX_DIMS], nd = value_dims (y0, l, dims);
+    if (!define_value (r, n, nd, dims, &y, error))
+      return FALSE;
+    bind (r, y0, l, y, sa * sb);
+  } else if (!output_value (r, out, n, &y, error)) {
+    return FALSE;
+  }
+  enum xnn_status st;
+  if (op_is (n, "Add"))
+    st = xnn_define_add2 (r->subgraph, lo, hi, a, b, y, 0);
+  else if (op_is (n, "Mul"))
+    st = xnn_define_multiply2 (r->subgraph, lo, hi, a, b, y, 0);
+  else if (op_is (n, "Sub"))
+    st = xnn_define_subtract (r->subgraph, lo, hi, a, b, y, 0);
+  else if (op_is (n, "Div"))
+    st = xnn_define_divide (r->subgraph, lo, hi, a, b, y, 0);
+  else if (op_is (n, "Max"))
+    st = xnn_define_maximum2 (r->subgraph, a, b, y, 0);
+  else
+    st = xnn_define_minimum2 (r->subgraph, a, b, y, 0);
+  return xnn_check (st, n, op, error);
+}
+
+static gboolean
+lower_unary (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  const SnValue *x = n->inputs[0];
+  /* Element-wise: stay in whichever layout x is bound in already. */
+  Layout l = x->shape.rank == 4 && !lookup (r, x, LAYOUT_NHWC) && lookup (r, x, LAYOUT_NATIVE)
+      ? LAYOUT_NATIVE : LAYOUT_NHWC;
+  uint32_t a, y;
+  if (!input_value (r, x, l, n, &a, error))
+    return FALSE;
+  l = layout_of (x, l);
+  if (op_is (n, "Identity")) {
+    bind (r, n->outputs[0], l, a, 1.0f);
+    return !r->outside[n->outputs[0]->index] || export_value (r, n->outputs[0], l, a, n, error);
+  }
+  /* output_value picks NHWC for 4-D values; a native 4-D result is a value
+   * of its own, exported like a relabelling. */
+  const SnValue *out = n->outputs[0];
+  gboolean native4 = l == LAYOUT_NATIVE && out->shape.rank == 4;
+  if (native4) {
+    size_t dims[SN_MAX_DIMS], nd = value_dims (out, LAYOUT_NATIVE, dims);
+    if (!define_value (r, n, nd, dims, &y, error))
+      return FALSE;
+    bind (r, out, LAYOUT_NATIVE, y, 1.0f);
+  } else if (!output_value (r, out, n, &y, error)) {
+    return FALSE;
+  }
+  const char *op = n->op_type;
+  enum xnn_status st;
+  float lo, hi;
+  if (clamp_bounds (n, &lo, &hi))
+    st = xnn_define_clamp (r->subgraph, lo, hi, a, y, 0);
+  else if (strcmp (op, "Sigmoid") == 0)
+    st = xnn_define_sigmoid (r->subgraph, a, y, 0);
+  else if (strcmp (op, "HardSwish") == 0)
+    st = xnn_define_hardswish (r->subgraph, a, y, 0);
+  else if (strcmp (op, "Abs") == 0)
+    st = xnn_define_abs (r->subgraph, a, y, 0);
+  else if (strcmp (op, "Neg") == 0)
+    st = xnn_define_negate (r->subgraph, a, y, 0);
+  else if (strcmp (op, "Floor") == 0)
+    st = xnn_define_floor (r->subgraph, a, y, 0);
+  else if (strcmp (op, "Ceil") == 0)
+    st = xnn_define_ceiling (r->subgraph, a, y, 0);
+  else if (strcmp (op, "Sqrt") == 0)
+    st = xnn_define_square_root (r->subgraph, a, y, 0);
+  else if (strcmp (op, "Round") == 0)
+    st = xnn_define_bankers_rounding (r->subgraph, a, y, 0);
+  else if (strcmp (op, "LeakyRelu") == 0)
+    st = xnn_define_leaky_relu (r->subgraph, sn_node_attr_float (n, "alpha", 0.01f), a, y, 0);
+  else if (strcmp (op, "Elu") == 0)
+    st = xnn_define_elu (r->subgraph, sn_node_attr_float (n, "alpha", 1.0f), a, y, 0);
+  else if (strcmp (op, "HardSigmoid") == 0) {
+    /* clamp (alpha x + beta, 0, 1) */
+    uint32_t al, be, t;
+    size_t dims[SN_MAX_DIMS], nd = value_dims (out, l, dims);
+    if (!scalar_static (r, n, sn_node_attr_float (n, "alpha", 0.2f), &al, error)
+        || !scalar_static (r, n, sn_node_attr_float (n, "beta", 0.5f), &be, error)
+        || !define_value (r, n, nd, dims, &t, error)
+        || !xnn_check (xnn_define_multiply2 (r->subgraph, -INFINITY, INFINITY, a, al, t, 0), n,
+            "a multiply", error))
+      return FALSE;
+    st = xnn_define_add2 (r->subgraph, 0.0f, 1.0f, t, be, y, 0);
+  } else {
+    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "no XNNPACK lowering");
+    return FALSE;
+  }
+  if (!xnn_check (st, n, op, error))
+    return FALSE;
+  return !native4 || !r->outside[out->index] || export_value (r, out, LAYOUT_NATIVE, y, n, error);
+}
+
+static gboolean
+lower_node (SnXnnRun *r, int s, GError **error)
+{
+  const SnNode *n = r->nodes[s];
+  uint32_t a, b, y;
+  HardSwish h;
+
+  if (op_is (n, "Conv"))
+    return lower_conv (r, s, error);
+  if ((op_is (n, "Add") || op_is (n, "Mul") || op_is (n, "HardSigmoid")) && match_hardswish (r, s, &h)
+      && sn_shape_equal (&h.out->shape, &h.x->shape))
+    return lower_hardswish (r, &h, n, error);
+  if (in_list (n->op_type, binary_ops, G_N_ELEMENTS (binary_ops)))
+    return lower_binary (r, n, error);
+  if (in_list (n->op_type, unary_ops, G_N_ELEMENTS (unary_ops)))
+    return lower_unary (r, n, error);
+  if (op_is (n, "Transpose"))
+    return lower_transpose (r, n, error);
+  if (op_is (n, "Concat"))
+    return lower_concat (r, n, error);
+  if (op_is (n, "MaxPool") || op_is (n, "AveragePool"))
+    return lower_pool (r, n, error);
+  if (op_is (n, "GlobalAveragePool") || op_is (n, "GlobalMaxPool") || op_is (n, "ReduceMean"))
+    return lower_global_pool (r, n, error);
+  if (op_is (n, "Reshape") || op_is (n, "Flatten") || op_is (n, "Squeeze") || op_is (n, "Unsqueeze"))
+    return lower_reshape (r, n, error);
+  if (op_is (n, "Gemm") || op_is (n, "MatMul"))
+    return lower_fully_connected (r, n, error);
+
+  if (op_is (n, "BatchNormalization")) {
+    /* Not after a Conv: x * k + (bias - mean * k), per channel. */
+    int64_t C = n->inputs[0]->shape.dims[1];
+    const float *sc = n->inputs[1]->constant->data, *bb = n->inputs[2]->constant->data;
+    const float *mean = n->inputs[3]->constant->data, *var = n->inputs[4]->constant->data;
+    float eps = sn_node_attr_float (n, "epsilon", 1e-5f), lo, hi;
+    float *k = owned_floats (r, C), *add = owned_floats (r, C);
+    for (int64_t c = 0; c < C; c++) {
+      k[c] = sc[c] / sqrtf (var[c] + eps);
+      add[c] = bb[c] - mean[c] * k[c];
+    }
+    size_t cdims[4] = { 1, 1, 1, C }, dims[4];
+    uint32_t kid, aid, t;
+    value_dims (n->outputs[0], LAYOUT_NHWC, dims);
+    const SnValue *out = fuse_clamp (r, n->outputs[0], &lo, &hi);
+    return input_value (r, n->inputs[0], LAYOUT_NHWC, n, &a, error)
+        && define_static (r, n, 4, cdims, k, &kid, error)
+        && define_static (r, n, 4, cdims, add, &aid, error)
+        && define_value (r, n, 4, dims, &t, error)
+        && output_value (r, out, n, &y, error)
+        && xnn_check (xnn_define_multiply2 (r->subgraph, -INFINITY, INFINITY, a, kid, t, 0), n,
+            "a multiply", error)
+        && xnn_check (xnn_define_add2 (r->subgraph, lo, hi, t, aid, y, 0), n, "an add", error);
+  }
+  if (op_is (n, "PRelu")) {
+    int64_t C = n->inputs[0]->shape.dims[1];
+    const SnValue *sv = n->inputs[1];
+    gboolean one = sn_shape_numel (&sv->shape) == 1;
+    float *slope = owned_floats (r, C);
+    for (int64_t c = 0; c < C; c++)
+      slope[c] = ((const float *) sv->constant->data)[one ? 0 : c];
+    size_t sdims[1] = { C };
+    return input_value (r, n->inputs[0], LAYOUT_NHWC, n, &a, error)
+        && define_static (r, n, 1, sdims, slope, &b, error)
+        && output_value (r, n->outputs[0], n, &y, error)
+        && xnn_check (xnn_define_prelu (r->subgraph, a, b, y, 0), n, "prelu", error);
+  }
+  if (op_is (n, "Softmax"))
+    return input_value (r, n->inputs[0], LAYOUT_NHWC, n, &a, error)
+        && output_value (r, n->outputs[0], n, &y, error)
+        && xnn_check (xnn_define_softmax (r->subgraph, a, y, 0), n, "softmax", error);
+  if (op_is (n, "Resize")) {
     const char *ct = sn_node_attr_string (n, "coordinate_transformation_mode", "half_pixel");
     uint32_t flags = strcmp (ct, "asymmetric") == 0 ? XNN_FLAG_TENSORFLOW_LEGACY_MODE
         : strcmp (ct, "align_corners") == 0 ? XNN_FLAG_ALIGN_CORNERS : 0;
     const SnShape *os = &n->outputs[0]->shape;
-    return output_value (r, n->outputs[0], n, &y, error)
+    return input_value (r, n->inputs[0], LAYOUT_NHWC, n, &a, error)
+        && output_value (r, n->outputs[0], n, &y, error)
         && xnn_check (xnn_define_static_resize_bilinear_2d (r->subgraph, os->dims[2], os->dims[3],
                 a, y, flags), n, "resize", error);
   }
-  /* Binary arithmetic, possibly with a clamp folded in. */
-  if (!input_value (r, n->inputs[1], LAYOUT_NHWC, n, &b, error))
-    return FALSE;
-  const SnValue *out = NULL;
-  if (strcmp (op, "Add") == 0 || strcmp (op, "Mul") == 0)
-    out = fuse_clamp (r, s, &lo, &hi);
-  *consumed = out ? 2 : 1;
-  if (!output_value (r, out ? out : n->outputs[0], n, &y, error))
-    return FALSE;
-  enum xnn_status st;
-  if (strcmp (op, "Add") == 0)
-    st = xnn_define_add2 (r->subgraph, lo, hi, a, b, y, 0);
-  else if (strcmp (op, "Mul") == 0)
-    st = xnn_define_multiply2 (r->subgraph, lo, hi, a, b, y, 0);
-  else if (strcmp (op, "Sub") == 0)
-    st = xnn_define_subtract (r->subgraph, -INFINITY, INFINITY, a, b, y, 0);
-  else
-    st = xnn_define_divide (r->subgraph, -INFINITY, INFINITY, a, b, y, 0);
-  return xnn_check (st, n, op, error);
+  sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "no XNNPACK lowering");
+  return FALSE;
 }
 
 void
@@ -645,6 +1504,7 @@ sn_xnn_run_free (SnXnnRun *r)
   g_array_unref (r->stage_out);
   g_array_unref (r->ext_values);
   g_ptr_array_unref (r->owned);
+  g_free (r->done);
   g_free (r);
 }
 
@@ -662,25 +1522,30 @@ sn_xnn_run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tens
   r->last = last;
   r->tensors = tensors;
   r->outside = outside;
+  r->pool = pool;
+  r->done = g_new0 (guint8, last - first + 1);
   r->bindings = g_array_new (FALSE, FALSE, sizeof (Binding));
   r->externals = g_array_new (FALSE, FALSE, sizeof (External));
   r->stage_in = g_array_new (FALSE, FALSE, sizeof (StageIn));
   r->stage_out = g_array_new (FALSE, FALSE, sizeof (StageOut));
   r->ext_values = g_array_new (FALSE, FALSE, sizeof (struct xnn_external_value));
   r->owned = g_ptr_array_new_with_free_func (sn_aligned_free);
+  /* Each external is a distinct value some node reads or writes. */
   for (int s = first; s <= last; s++)
     r->max_external += nodes[s]->n_inputs + nodes[s]->n_outputs;
   r->max_external += 4;
   gboolean ok = xnn_check (xnn_create_subgraph (r->max_external, 0, &r->subgraph), nodes[first],
       "a subgraph", error);
-  for (int s = first; ok && s <= last;) {
-    int consumed = 1;
-    ok = lower_node (r, s, &consumed, error);
-    s += consumed;
+  for (int s = first; ok && s <= last; s++) {
+    if (r->done[s - first])
+      continue;
+    mark_done (r, s);
+    ok = lower_node (r, s, error);
   }
+  /* Workers sleep after each inference: a pipeline has other threads to run. */
   if (ok)
-    ok = xnn_check (xnn_create_runtime_v2 (r->subgraph, pool, 0, &r->runtime), nodes[first],
-        "the runtime", error);
+    ok = xnn_check (xnn_create_runtime_v2 (r->subgraph, pool, pool ? XNN_FLAG_YIELD_WORKERS : 0,
+            &r->runtime), nodes[first], "the runtime", error);
   if (!ok) {
     sn_xnn_run_free (r);
     return NULL;
@@ -688,24 +1553,39 @@ sn_xnn_run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tens
   return r;
 }
 
+/* ---- Running ----------------------------------------------------------------------- */
+
+/* Batches of [rows x cols] matrices transposed in 32 x 32 tiles, one band of
+ * source rows per pool task. */
+typedef struct {
+  const float *src;
+  float *dst;
+  size_t rows, cols, bands;
+} Transpose;
+
+#define TILE 32
+
 static void
-nchw_to_nhwc (const float *src, float *dst, const SnShape *s)
+transpose_band (void *ctx, size_t task)
 {
-  int64_t N = s->dims[0], C = s->dims[1], HW = s->dims[2] * s->dims[3];
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t p = 0; p < HW; p++)
-        dst[(n * HW + p) * C + c] = src[(n * C + c) * HW + p];
+  const Transpose *t = ctx;
+  size_t batch = task / t->bands, r0 = task % t->bands * TILE;
+  size_t r1 = MIN (r0 + TILE, t->rows);
+  const float *src = t->src + batch * t->rows * t->cols;
+  float *dst = t->dst + batch * t->rows * t->cols;
+  for (size_t c0 = 0; c0 < t->cols; c0 += TILE) {
+    size_t c1 = MIN (c0 + TILE, t->cols);
+    for (size_t r = r0; r < r1; r++)
+      for (size_t c = c0; c < c1; c++)
+        dst[c * t->rows + r] = src[r * t->cols + c];
+  }
 }
 
 static void
-nhwc_to_nchw (const float *src, float *dst, const SnShape *s)
+transpose (void *pool, const float *src, float *dst, size_t batch, size_t rows, size_t cols)
 {
-  int64_t N = s->dims[0], C = s->dims[1], HW = s->dims[2] * s->dims[3];
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t p = 0; p < HW; p++)
-      for (int64_t c = 0; c < C; c++)
-        dst[(n * C + c) * HW + p] = src[(n * HW + p) * C + c];
+  Transpose t = { src, dst, rows, cols, (rows + TILE - 1) / TILE };
+  pthreadpool_parallelize_1d (pool, transpose_band, &t, batch * t.bands, 0);
 }
 
 gboolean
@@ -713,29 +1593,36 @@ sn_xnn_run_invoke (SnXnnRun *r, GError **error)
 {
   for (guint i = 0; i < r->stage_in->len; i++) {
     const StageIn *s = &g_array_index (r->stage_in, StageIn, i);
-    nchw_to_nhwc (s->src->data, s->dst, &s->src->shape);
+    const SnShape *sh = &s->src->shape;
+    transpose (r->pool, s->src->data, s->dst, sh->dims[0], sh->dims[1], sh->dims[2] * sh->dims[3]);
   }
-  g_array_set_size (r->ext_values, 0);
+  /* Setting up rebuilds what depends on the data pointers (indirection
+   * buffers): only when a pointer moved, i.e. a caller's input did. */
+  gboolean moved = !r->set_up;
+  g_array_set_size (r->ext_values, r->externals->len);
   for (guint i = 0; i < r->externals->len; i++) {
     const External *e = &g_array_index (r->externals, External, i);
-    struct xnn_external_value v = { e->id, e->buffer ? (void *) e->buffer : e->tensor->data };
-    g_array_append_val (r->ext_values, v);
+    struct xnn_external_value *v = &g_array_index (r->ext_values, struct xnn_external_value, i);
+    void *data = e->buffer ? (void *) e->buffer : e->tensor->data;
+    moved |= v->id != e->id || v->data != data;
+    v->id = e->id;
+    v->data = data;
   }
   const SnNode *n = r->nodes[r->first];
-  if (!xnn_check (xnn_setup_runtime (r->runtime, r->ext_values->len,
-              (const struct xnn_external_value *) r->ext_values->data), n, "setup", error)
-      || !xnn_check (xnn_invoke_runtime (r->runtime), n, "invoke", error))
+  if (moved) {
+    r->set_up = FALSE;
+    if (!xnn_check (xnn_setup_runtime (r->runtime, r->ext_values->len,
+                (const struct xnn_external_value *) r->ext_values->data), n, "setup", error))
+      return FALSE;
+    r->set_up = TRUE;
+  }
+  if (!xnn_check (xnn_invoke_runtime (r->runtime), n, "invoke", error))
     return FALSE;
   for (guint i = 0; i < r->stage_out->len; i++) {
     const StageOut *s = &g_array_index (r->stage_out, StageOut, i);
-    const float *src = s->src;
-    /* Staged from another external's tensor: its data pointer, read now. */
-    for (guint k = 0; k < r->externals->len; k++) {
-      const External *e = &g_array_index (r->externals, External, k);
-      if (e->tensor && (const void *) e->tensor == (const void *) s->src)
-        src = e->tensor->data;
-    }
-    nhwc_to_nchw (src, s->dst->data, &s->dst->shape);
+    const SnShape *sh = &s->dst->shape;
+    const float *src = s->src_tensor ? s->src_tensor->data : s->src_buf;
+    transpose (r->pool, src, s->dst->data, sh->dims[0], sh->dims[2] * sh->dims[3], sh->dims[1]);
   }
   return TRUE;
 }

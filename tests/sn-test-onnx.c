@@ -121,6 +121,22 @@ sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
 }
 
 void
+sn_test_graph_initializer_int64 (SnTestGraph *g, const char *name, int rank,
+    const int64_t *dims, const int64_t *values, size_t n_values)
+{
+  Onnx__TensorProto *t = keep (g, g_new0 (Onnx__TensorProto, 1));
+  onnx__tensor_proto__init (t);
+  t->name = keep (g, g_strdup (name));
+  t->n_dims = rank;
+  t->dims = keep (g, g_memdup2 (dims, rank * sizeof (int64_t)));
+  t->has_data_type = TRUE;
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  t->n_int64_data = n_values;
+  t->int64_data = keep (g, g_memdup2 (values, n_values * sizeof (int64_t)));
+  g_ptr_array_add (g->inits, t);
+}
+
+void
 sn_test_graph_initializer_f16 (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const float *values, size_t n_values)
 {
@@ -228,6 +244,15 @@ sn_test_graph_attr_float (SnTestGraph *g, const char *name, float v)
   Onnx__AttributeProto *a = new_attr (g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
   a->has_f = TRUE;
   a->f = v;
+}
+
+void
+sn_test_graph_attr_string (SnTestGraph *g, const char *name, const char *v)
+{
+  Onnx__AttributeProto *a = new_attr (g, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+  a->has_s = TRUE;
+  a->s.data = keep (g, g_strdup (v));
+  a->s.len = strlen (v);
 }
 
 void

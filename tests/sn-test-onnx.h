@@ -15,6 +15,9 @@ void sn_test_graph_output (SnTestGraph *g, const char *name, int rank, const int
 /* A float32 initializer; n_values may deliberately disagree with dims. */
 void sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const float *values, size_t n_values);
+/* An int64 initializer (shapes, axes, sizes). */
+void sn_test_graph_initializer_int64 (SnTestGraph *g, const char *name, int rank,
+    const int64_t *dims, const int64_t *values, size_t n_values);
 /* A float16 initializer (values rounded to half precision). */
 void sn_test_graph_initializer_f16 (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const float *values, size_t n_values);
@@ -24,10 +27,11 @@ void sn_test_graph_initializer_external (SnTestGraph *g, const char *name, int r
 /* A node; inputs/outputs are NULL-terminated; "" is an omitted optional input. */
 void sn_test_graph_node (SnTestGraph *g, const char *op_type, const char *name,
     const char *const *inputs, const char *const *outputs);
-/* Adds an INTS / INT / FLOAT attribute to the last node. */
+/* Adds an INTS / INT / FLOAT / STRING attribute to the last node. */
 void sn_test_graph_attr_ints (SnTestGraph *g, const char *name, int n, const int64_t *v);
 void sn_test_graph_attr_int (SnTestGraph *g, const char *name, int64_t v);
 void sn_test_graph_attr_float (SnTestGraph *g, const char *name, float v);
+void sn_test_graph_attr_string (SnTestGraph *g, const char *name, const char *v);
 void sn_test_graph_metadata (SnTestGraph *g, const char *key, const char *value);
 /* Serialises the model; free with g_free. */
 guint8 *sn_test_graph_serialize (SnTestGraph *g, size_t *len);

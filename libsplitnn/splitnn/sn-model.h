@@ -67,12 +67,15 @@ int sn_segment_n_nodes (const SnSegment *seg);
 double sn_segment_flops (const SnSegment *seg);
 int64_t sn_segment_arena_bytes (const SnSegment *seg);
 
-/* Threads used by kernels (1 = the calling thread only). */
+/* Threads used by kernels: 1 (the default) runs everything on the calling
+ * thread, which keeps results reproducible run to run; more gives the
+ * segment a thread pool of its own. */
 void sn_segment_set_threads (SnSegment *seg, int n_threads);
 
 /* The reference kernels are the oracle; the fast path (XNNPACK, when built
- * in) runs what it can and leaves the rest to them.  FAST is the default;
- * the environment variable SPLITNN_ENGINE=reference overrides it. */
+ * in) runs what it can and leaves the rest to them.  FAST is the default.
+ * The environment variable SPLITNN_ENGINE=reference forces the reference
+ * kernels on every segment, whatever is set here. */
 typedef enum {
   SN_ENGINE_REFERENCE,
   SN_ENGINE_FAST,
