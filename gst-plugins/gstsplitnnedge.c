@@ -254,10 +254,14 @@ set_caps (GstSplitnnEdge *self, GstCaps *caps)
   return ok;
 }
 
+static void post_stats (GstSplitnnEdge *self);
+
 static gboolean
 gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->planner)
+    post_stats (self);          /* the final counts, whatever the interval */
   if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
     GstCaps *caps;
     gst_event_parse_caps (event, &caps);
