@@ -231,6 +231,59 @@ START_TEST (test_three_way_agreement)
 }
 END_TEST
 
+/* Every candidate cut of the real detector: edge then cloud, unquantized,
+ * gives exactly the unsplit model's heads (reference kernels; the fast
+ * path fuses differently on either side of a cut, see test-fast). */
+START_TEST (test_real_detector_splits_exact)
+{
+  g_autofree char *model_path = src_path ("models/centernet-mobilenetv3-coco.onnx");
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  ck_assert_ptr_nonnull (set);
+  SnShape s = sn_shape_make (4, (int64_t[]) { 1, 512, 512, 3 });
+  g_autoptr (SnTensor) x = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  GRand *r = g_rand_new_with_seed (42);
+  for (int64_t i = 0; i < sn_tensor_numel (x); i++)
+    ((float *) x->data)[i] = (float) g_rand_int_range (r, 0, 256);
+  g_rand_free (r);
+  const char *outs[] = { "keypoints", "wh" };
+  SnSegment *whole = sn_segment_new (m, NULL, 0, outs, 2, &err);
+  sn_segment_set_engine (whole, SN_ENGINE_REFERENCE);
+  ck_assert (sn_segment_run (whole, (const SnTensor *[]) { x }, &err));
+  int n = sn_cut_set_n_cuts (set);
+  for (int c = 0; c < n; c++) {
+    const SnCut *cut = sn_cut_set_get (set, c);
+    SnSplit *split = sn_split_new (m, cut, &err);
+    ck_assert_msg (split != NULL, "cut %d: %s", c, err ? err->message : "");
+    SnSegment *edge = sn_split_edge (split), *cloud = sn_split_cloud (split);
+    sn_segment_set_engine (edge, SN_ENGINE_REFERENCE);
+    sn_segment_set_engine (cloud, SN_ENGINE_REFERENCE);
+    ck_assert (sn_segment_run (edge, (const SnTensor *[]) { x }, &err));
+    const SnTensor *mid[16];
+    for (int k = 0; k < cut->n_tensors; k++)
+      mid[k] = sn_segment_output (edge, k);
+    ck_assert (sn_segment_run (cloud, mid, &err));
+    /* The cloud segment's outputs are the model's outputs in model order. */
+    for (int o = 0; o < 2; o++) {
+      const SnTensor *a = sn_segment_output (whole, o), *b = NULL;
+      for (int k = 0; k < sn_segment_n_outputs (cloud); k++)
+        if (strcmp (sn_segment_output_name (cloud, k), outs[o]) == 0)
+          b = sn_segment_output (cloud, k);
+      ck_assert_ptr_nonnull (b);
+      ck_assert_msg (memcmp (a->data, b->data, sn_tensor_nbytes (a)) == 0,
+          "cut %d (%s): %s differs from the unsplit model", c, cut->name, outs[o]);
+    }
+    sn_split_free (split);
+  }
+  printf ("splits: all %d cuts of the detector are bit-identical to the unsplit model\n", n);
+  sn_segment_free (whole);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -238,6 +291,7 @@ main (void)
   TCase *tc = tcase_create ("oracles");
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_three_way_agreement);
+  tcase_add_test (tc, test_real_detector_splits_exact);
   tcase_set_timeout (tc, 1200);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
