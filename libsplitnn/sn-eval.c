@@ -101,7 +101,8 @@ sn_eval_class_ap (const SnEval *e, int c)
     return -1;
   guint n = cs->scored->len;
   g_autofree Scored *s = g_memdup2 (cs->scored->data, n * sizeof (Scored));
-  qsort (s, n, sizeof (Scored), scored_desc);
+  if (n > 1)
+    qsort (s, n, sizeof (Scored), scored_desc);
   g_autofree double *prec = g_new (double, n + 1);
   g_autofree double *rec = g_new (double, n + 1);
   int tp = 0;

@@ -31,6 +31,8 @@ __lsan_default_suppressions (void)
 {
   return "leak:g_quark_from_string\n"
       "leak:g_quark_from_static_string\n"
+      "leak:g_intern_string\n"
+      "leak:g_intern_static_string\n"
       "leak:_dl_init\n";
 }
 
