@@ -15,6 +15,7 @@
 #endif
 
 #include "gstsplitnncloud.h"
+#include "gstsplitnnmodel.h"
 
 #include <gst/video/video.h>
 #include <splitnn/splitnn.h>
@@ -94,21 +95,11 @@ release (GstSplitnnCloud *self)
 static gboolean
 setup (GstSplitnnCloud *self)
 {
-  GError *err = NULL;
   g_mutex_lock (&self->lock);
   g_autofree gchar *path = g_strdup (self->model_path);
   g_mutex_unlock (&self->lock);
-  if (!path) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set"), ("set the 'model' property"));
+  if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
-  }
-  if (!(self->model = sn_model_load (path, &err)) || !(self->detector = sn_detector_new (self->model, &err))
-      || !(self->cuts = sn_cut_set_new (self->model, &err))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
-    g_error_free (err);
-    release (self);
-    return FALSE;
-  }
   self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
   self->decoder = sn_feature_decoder_new (self->model, self->cuts);
   self->out = g_byte_array_new ();

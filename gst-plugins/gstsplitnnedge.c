@@ -16,6 +16,7 @@
 #endif
 
 #include "gstsplitnnedge.h"
+#include "gstsplitnnmodel.h"
 
 #include <splitnn/splitnn.h>
 
@@ -160,25 +161,12 @@ make_planner (GstSplitnnEdge *self)
 static gboolean
 setup (GstSplitnnEdge *self)
 {
-  GError *err = NULL;
   g_mutex_lock (&self->lock);
   g_autofree gchar *path = g_strdup (self->model_path);
   g_autofree gchar *cut = g_strdup (self->cut_spec);
   g_mutex_unlock (&self->lock);
-  if (!path) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set"),
-        ("set the 'model' property to an ONNX file"));
+  if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
-  }
-  if (!(self->model = sn_model_load (path, &err))
-      || !(self->detector = sn_detector_new (self->model, &err))
-      || !(self->cuts = sn_cut_set_new (self->model, &err))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path),
-        ("%s", err->message));
-    g_error_free (err);
-    release (self);
-    return FALSE;
-  }
   self->fixed_cut = -1;
   if (g_strcmp0 (cut, "auto") != 0) {
     const SnCut *c = sn_cut_set_find (self->cuts, cut);
