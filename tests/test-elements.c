@@ -1,0 +1,175 @@
+/* splitnnedge + splitnncloud in one process on the real detector: every
+ * frame comes out with detections and ROI metas, and bad packets are
+ * skipped, counted and reported without stopping the stream. */
+#include <check.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+static char *model_path;
+
+static GstElement *
+launch (const char *desc)
+{
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch (desc, &err);
+  ck_assert_msg (p != NULL, "%s", err ? err->message : "");
+  return p;
+}
+
+START_TEST (test_edge_to_cloud)
+{
+  g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=6 pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=10/1 ! "
+      "splitnnedge name=edge model=%s cut=4 bits=8 stream-id=7 ! "
+      "splitnncloud name=cloud model=%s format=json threshold=0.0 ! appsink name=sink sync=false",
+      model_path, model_path);
+  GstElement *p = launch (desc);
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  for (int i = 0; i < 6; i++) {
+    GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+    ck_assert_msg (s != NULL, "frame %d did not come out", i);
+    GstBuffer *b = gst_sample_get_buffer (s);
+    GstMapInfo map;
+    ck_assert (gst_buffer_map (b, &map, GST_MAP_READ));
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    ck_assert (json_parser_load_from_data (parser, (const char *) map.data, map.size, NULL));
+    gst_buffer_unmap (b, &map);
+    JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+    ck_assert_int_eq (json_object_get_int_member (o, "stream"), 7);
+    ck_assert_int_eq (json_object_get_int_member (o, "seq"), i);
+    ck_assert_int_eq (json_object_get_int_member (o, "cut"), 4);
+    ck_assert_uint_eq (json_object_get_int_member (o, "pts"), GST_BUFFER_PTS (b));
+    ck_assert_uint_eq (GST_BUFFER_PTS (b), i * GST_SECOND / 10);
+    /* One ROI meta per detection, with the documented structure. */
+    int n = json_array_get_length (json_object_get_array_member (o, "detections"));
+    int metas = 0;
+    gpointer state = NULL;
+    GstMeta *m;
+    while ((m = gst_buffer_iterate_meta_filtered (b, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+      GstStructure *d = gst_video_region_of_interest_meta_get_param ((GstVideoRegionOfInterestMeta *) m, "detection");
+      ck_assert_ptr_nonnull (d);
+      ck_assert (gst_structure_has_field (d, "confidence") && gst_structure_has_field (d, "class-id"));
+      metas++;
+    }
+    ck_assert_int_eq (metas, n);
+    ck_assert_int_gt (n, 0);                /* threshold 0: the top-K peaks survive NMS */
+    gst_sample_unref (s);
+  }
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  guint64 out, dropped;
+  g_object_get (edge, "frames-out", &out, "dropped", &dropped, NULL);
+  ck_assert_uint_eq (out, 6);
+  ck_assert_uint_eq (dropped, 0);
+  gst_object_unref (edge);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+END_TEST
+
+START_TEST (test_bad_packets_counted)
+{
+  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
+      "splitnncloud name=cloud model=%s ! appsink name=sink sync=false", model_path);
+  GstElement *p = launch (desc);
+  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+  /* A valid packet for cut 4, built with the library. */
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  const SnCut *cut = sn_cut_set_get (set, 4);
+  g_autoptr (SnTensor) t = sn_tensor_new (SN_DTYPE_FLOAT32, &cut->shapes[0]);
+  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  SnFeatureConfig fc;
+  sn_feature_config_init (&fc);
+  GByteArray *good = g_byte_array_new ();
+  SnLetterbox lb = { 1, 1, 0, 0, 512, 512 };
+  ck_assert (sn_feature_encode (enc, &fc, cut, (const SnTensor *[]) { t }, 1, 0, 0, &lb, good, &err));
+
+  const char *garbage = "not a packet at all";
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (garbage, strlen (garbage)));
+  GByteArray *corrupt = g_byte_array_new ();
+  g_byte_array_append (corrupt, good->data, good->len);
+  corrupt->data[corrupt->len / 2] ^= 0x40;
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (corrupt->data, corrupt->len));
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len / 3));
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len));
+  gst_app_src_end_of_stream (src);
+
+  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+  ck_assert_msg (s != NULL, "the valid packet after three bad ones did not come out");
+  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 0);
+  gst_sample_unref (s);
+  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
+  guint64 packets, bad;
+  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, NULL);
+  ck_assert_uint_eq (packets, 4);
+  ck_assert_uint_eq (bad, 3);
+  /* Each bad packet was reported on the bus as a warning. */
+  GstBus *bus = gst_element_get_bus (p);
+  int warnings = 0;
+  GstMessage *msg;
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+    warnings++;
+    gst_message_unref (msg);
+  }
+  ck_assert_int_eq (warnings, 3);
+  gst_object_unref (bus);
+  gst_object_unref (cloud);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_byte_array_unref (good);
+  g_byte_array_unref (corrupt);
+  sn_feature_encoder_free (enc);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+END_TEST
+
+START_TEST (test_setup_errors)
+{
+  GstElement *e = gst_element_factory_make ("splitnncloud", NULL);
+  g_object_set (e, "model", "/nonexistent/model.onnx", NULL);
+  ck_assert_int_eq (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  e = gst_element_factory_make ("splitnnedge", NULL);
+  g_object_set (e, "model", model_path, "cut", "no-such-cut", NULL);
+  ck_assert_int_eq (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+END_TEST
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  model_path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  Suite *s = suite_create ("elements");
+  TCase *tc = tcase_create ("elements");
+  tcase_add_test (tc, test_edge_to_cloud);
+  tcase_add_test (tc, test_bad_packets_counted);
+  tcase_add_test (tc, test_setup_errors);
+  tcase_set_timeout (tc, 240);
+  suite_add_tcase (s, tc);
+  SRunner *sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
