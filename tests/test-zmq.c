@@ -13,29 +13,6 @@
 #include <unistd.h>
 #include <zmq.h>
 
-/* Sanitizer builds: when the registry is (re)built, GLib's quark table
- * grows in blocks it never frees and LeakSanitizer, at the exit of every
- * forked test, reports them.  Full unwinding lets the suppressions see
- * through GLib, which has no frame pointers.  Harmless in other builds. */
-const char *__asan_default_options (void);
-const char *__lsan_default_suppressions (void);
-
-const char *
-__asan_default_options (void)
-{
-  return "fast_unwind_on_malloc=0";
-}
-
-const char *
-__lsan_default_suppressions (void)
-{
-  return "leak:g_quark_from_string\n"
-      "leak:g_quark_from_static_string\n"
-      "leak:g_intern_string\n"
-      "leak:g_intern_static_string\n"
-      "leak:_dl_init\n";
-}
-
 #define WAIT (5 * GST_SECOND)
 #define MS ((GstClockTime) GST_MSECOND)
 

@@ -1,0 +1,27 @@
+/* Sanitizer defaults for the tests that start GStreamer.
+ *
+ * When the registry is (re)built — always on a fresh checkout — GLib's quark
+ * and interned-string tables grow in blocks that GLib never frees, and
+ * LeakSanitizer reports them at the exit of every forked Check test.  These
+ * are process-lifetime tables, not leaks.  Full unwinding lets the
+ * suppressions see through GLib, which is built without frame pointers.
+ * The hooks are only read by sanitizer runtimes; other builds ignore them. */
+
+const char *__asan_default_options (void);
+const char *__lsan_default_suppressions (void);
+
+const char *
+__asan_default_options (void)
+{
+  return "fast_unwind_on_malloc=0";
+}
+
+const char *
+__lsan_default_suppressions (void)
+{
+  return "leak:g_quark_from_string\n"
+      "leak:g_quark_from_static_string\n"
+      "leak:g_intern_string\n"
+      "leak:g_intern_static_string\n"
+      "leak:_dl_init\n";
+}
