@@ -161,6 +161,9 @@ make_planner (GstSplitnnEdge *self)
       sn_cut_bytes (c, self->bits) * 0.4, -1 };
   }
   SnPlanner *pl = sn_planner_new (p, n);
+  /* The priors are rough (a fixed speed, a fixed compression ratio); let
+   * each measurement correct the ones not measured yet. */
+  sn_planner_set_learn_priors (pl, TRUE);
   g_free (p);
   return pl;
 }
@@ -321,6 +324,7 @@ post_cut_change (GstSplitnnEdge *self, const SnPlanDecision *d)
       "predicted-fps", G_TYPE_DOUBLE, d->new_prediction.fps,
       "predicted-bytes", G_TYPE_DOUBLE, d->new_prediction.bytes,
       "previous-latency-ms", G_TYPE_DOUBLE, d->old_prediction.latency_ms,
+      "previous-bytes", G_TYPE_DOUBLE, d->old_prediction.bytes,
       "previous-edge-ms", G_TYPE_DOUBLE, d->old_prediction.edge_ms,
       "predicted-edge-ms", G_TYPE_DOUBLE, d->new_prediction.edge_ms,
       "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner),
