@@ -71,6 +71,7 @@ struct _GstSplitnnEdge {
   SnPlanner *planner;
   GByteArray *packet;
   gint fixed_cut;                     /* -1 with cut=auto */
+  gboolean calibrated;                /* cut=auto: every cut's packet size measured once */
 
   GstVideoInfo info;
   SnPixelFormat format;
@@ -194,6 +195,7 @@ setup (GstSplitnnEdge *self)
   self->packet = g_byte_array_new ();
   sn_detector_set_threads (self->detector, self->threads);
   self->current_cut = -1;
+  self->calibrated = FALSE;
   self->seq = 0;
   self->pending_bps = self->pending_qos = self->last_qos = 0;
   self->pending_rtt_ms = -1;
@@ -346,6 +348,35 @@ post_stats (GstSplitnnEdge *self)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* cut=auto, first frame: code it at every cut once, so the planner starts
+ * from real packet sizes instead of a guessed compression ratio (which
+ * cannot know that, say, the detector heads compress ten times better
+ * than the early feature maps).  Costs about one whole-network run. */
+static void
+calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, const SnLetterbox *lb)
+{
+  int n = sn_cut_set_n_cuts (self->cuts);
+  g_autofree double *bytes = g_new0 (double, n);
+  GError *err = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  self->calibrated = TRUE;
+  if (!sn_feature_measure_cuts (self->model, self->cuts, self->encoder, fc, x, lb, self->threads,
+          bytes, &err)) {
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Could not measure the packet size of every cut"),
+        ("%s; the planner starts from guessed sizes", err->message));
+    g_error_free (err);
+    return;
+  }
+  int measured = 0;
+  for (int i = 0; i < n; i++)
+    if (bytes[i] > 0) {
+      sn_planner_observe_bytes (self->planner, i, bytes[i]);
+      measured++;
+    }
+  GST_INFO_OBJECT (self, "packet sizes of %d of %d cuts measured in %.0f ms", measured, n,
+      (g_get_monotonic_time () - t0) / 1000.0);
+}
+
 /* Returns the cut for this frame: fixed, or the planner's choice. */
 static gint
 choose_cut (GstSplitnnEdge *self)
@@ -390,6 +421,26 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     img.planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
     img.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
   }
+  SnFeatureConfig fc;
+  sn_feature_config_init (&fc);
+  g_mutex_lock (&self->lock);
+  fc.bits = self->bits;
+  fc.codec = self->codec;
+  fc.per_channel = self->per_channel;
+  fc.clip = self->clip;
+  guint stream = self->stream_id;
+  g_mutex_unlock (&self->lock);
+  SnLetterbox lb;
+  gint64 t0 = g_get_monotonic_time ();
+  const SnTensor *x = sn_detector_preprocess (self->detector, &img, &lb, error);
+  if (!x) {
+    gst_video_frame_unmap (&frame);
+    return FALSE;
+  }
+  gint64 t_pre = g_get_monotonic_time () - t0;
+  if (self->fixed_cut < 0 && !self->calibrated)
+    calibrate (self, &fc, x, &lb);
+  t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
   const SnCut *cut = sn_cut_set_get (self->cuts, cut_index);
   if (!self->splits[cut_index]) {
@@ -402,25 +453,13 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     sn_segment_set_threads (sn_split_edge (self->splits[cut_index]), self->threads);
   }
   SnSegment *edge = sn_split_edge (self->splits[cut_index]);
-  SnLetterbox lb;
-  gint64 t0 = g_get_monotonic_time ();
-  const SnTensor *x = sn_detector_preprocess (self->detector, &img, &lb, error);
-  gboolean ok = x && sn_segment_run (edge, &x, error);
+  gboolean ok = sn_segment_run (edge, &x, error);
   gst_video_frame_unmap (&frame);
   if (!ok)
     return FALSE;
   const SnTensor *mid[SN_PACKET_MAX_TENSORS];
   for (int k = 0; k < cut->n_tensors && k < SN_PACKET_MAX_TENSORS; k++)
     mid[k] = sn_segment_output (edge, k);
-  SnFeatureConfig fc;
-  sn_feature_config_init (&fc);
-  g_mutex_lock (&self->lock);
-  fc.bits = self->bits;
-  fc.codec = self->codec;
-  fc.per_channel = self->per_channel;
-  fc.clip = self->clip;
-  guint stream = self->stream_id;
-  g_mutex_unlock (&self->lock);
   guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
   if (!sn_feature_encode (self->encoder, &fc, cut, mid, stream, self->seq, pts, &lb, self->packet, error))
     return FALSE;

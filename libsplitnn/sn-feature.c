@@ -236,3 +236,60 @@ sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb)
   *lb = (SnLetterbox) { p->scale_x, p->scale_y, p->offset_x, p->offset_y,
     (int) p->frame_width, (int) p->frame_height };
 }
+
+/* ---- Calibration: every cut's packet size for one input --------------------- */
+
+static const SnTensor *
+find_tensor (SnModel *model, SnSegment *seg, const SnTensor *input, const char *name)
+{
+  for (int i = 0; i < sn_model_n_inputs (model); i++)
+    if (g_strcmp0 (sn_model_input_name (model, i), name) == 0)
+      return input;
+  for (int i = 0; i < sn_segment_n_outputs (seg); i++)
+    if (g_strcmp0 (sn_segment_output_name (seg, i), name) == 0)
+      return sn_segment_output (seg, i);
+  return NULL;
+}
+
+gboolean
+sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder *enc,
+    const SnFeatureConfig *cfg, const SnTensor *input, const SnLetterbox *lb, int threads,
+    double *bytes, GError **error)
+{
+  int n = sn_cut_set_n_cuts (cuts);
+  /* Every tensor any cut sends, once, except the graph's own inputs. */
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (int i = 0; i < sn_model_n_inputs (model); i++)
+    g_hash_table_add (seen, (gpointer) sn_model_input_name (model, i));
+  for (int c = 0; c < n; c++) {
+    const SnCut *cut = sn_cut_set_get (cuts, c);
+    for (int k = 0; k < cut->n_tensors; k++)
+      if (g_hash_table_add (seen, (gpointer) cut->tensors[k]))
+        g_ptr_array_add (names, (gpointer) cut->tensors[k]);
+  }
+  SnSegment *seg = names->len ? sn_segment_new (model, NULL, 0,
+      (const char *const *) names->pdata, names->len, error) : NULL;
+  if (names->len && !seg)
+    return FALSE;
+  if (seg) {
+    sn_segment_set_threads (seg, threads);
+    if (!sn_segment_run (seg, &input, error)) {
+      sn_segment_free (seg);
+      return FALSE;
+    }
+  }
+  g_autoptr (GByteArray) packet = g_byte_array_new ();
+  for (int c = 0; c < n; c++) {
+    const SnCut *cut = sn_cut_set_get (cuts, c);
+    const SnTensor *t[SN_PACKET_MAX_TENSORS];
+    gboolean ok = cut->n_tensors <= SN_PACKET_MAX_TENSORS;
+    for (int k = 0; ok && k < cut->n_tensors; k++)
+      ok = (t[k] = find_tensor (model, seg, input, cut->tensors[k])) != NULL;
+    bytes[c] = ok && sn_feature_encode (enc, cfg, cut, t, 0, 0, SN_PTS_NONE, lb, packet, NULL)
+        ? packet->len : 0;
+  }
+  if (seg)
+    sn_segment_free (seg);
+  return TRUE;
+}

@@ -40,6 +40,16 @@ gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
 /* The letterbox a packet carries. */
 void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
 
+/* Calibration: runs the network once from @input (the model input, e.g.
+ * from sn_detector_preprocess) to every tensor any cut of @cuts sends and
+ * codes each cut's packet: bytes[i] (n_cuts entries) is the size cut i
+ * would send for this input, 0 where it could not be coded.  Costs about
+ * one whole-network run and one encode per cut; gives a planner real
+ * packet sizes for every cut instead of guesses. */
+gboolean sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder *enc,
+    const SnFeatureConfig *cfg, const SnTensor *input, const SnLetterbox *lb, int threads,
+    double *bytes, GError **error);
+
 SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
 void sn_feature_decoder_free (SnFeatureDecoder *dec);
 /* On success *cut is the packet's cut and tensors[i] (owned by the decoder,
