@@ -87,6 +87,7 @@ flight_release (SnLinkEst *e, Flight *f)
 {
   if (f->sent)
     e->inflight_bytes -= f->bytes;
+  f->sent = FALSE;
   if (e->inflight_bytes < 0.5)
     e->inflight_bytes = 0;
   f->used = FALSE;
@@ -207,6 +208,13 @@ sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
       add_sample (e, (Sample) { t_recv, bytes, gap });
   }
   flight_release (e, f);
+  /* Messages travel and are acknowledged in order: an earlier message
+   * still here was lost, or its ack was (one sent before the sender's
+   * subscription reached the receiver, typically).  Waiting forget_s for
+   * it would hold max-lag back for nothing. */
+  for (int i = 0; i < N_FLIGHT; i++)
+    if (e->flight[i].used && e->flight[i].seq < seq)
+      flight_release (e, &e->flight[i]);
 }
 
 /* The newest receiver time among kept samples. */

@@ -145,6 +145,22 @@ START_TEST (test_bad_acks_ignored)
 }
 END_TEST
 
+START_TEST (test_lost_before_later_ack)
+{
+  Link l = { sn_link_est_new (NULL), 10e6, 0, 0 };
+  /* Message 0 goes out and its ack never comes (sent before the sender's
+   * subscription reached the receiver). */
+  sn_link_est_sent (l.e, 0, 100e3, 0);
+  l.seq = 1;
+  ck_assert_double_eq_tol (sn_link_est_oldest_unacked (l.e, 0.5), 0.5, 1e-9);
+  /* Message 1's ack settles it: nothing is waiting any more. */
+  double back = frame (&l, 0.5, 100e3, TRUE);
+  ck_assert_double_eq (sn_link_est_oldest_unacked (l.e, back), 0);
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), 1);
+  sn_link_est_free (l.e);
+}
+END_TEST
+
 START_TEST (test_unknown_until_acked)
 {
   SnLinkEst *e = sn_link_est_new (NULL);
@@ -170,6 +186,7 @@ main (void)
   tcase_add_test (tc, test_busy_receiver_and_small_messages);
   tcase_add_test (tc, test_bad_acks_ignored);
   tcase_add_test (tc, test_unknown_until_acked);
+  tcase_add_test (tc, test_lost_before_later_ack);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_ENV);

@@ -63,7 +63,9 @@ void sn_link_est_probe_sent (SnLinkEst *e, guint64 seq, double t_send);
 void sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send);
 /* An acknowledgement: @t_recv on the receiver's clock, @t_ack (when the ack
  * reached the sender) on the sender's.  Unknown and duplicate acks are
- * ignored. */
+ * ignored.  Messages and acks are taken to travel in order (one ZeroMQ
+ * connection each way): an ack for @seq settles every earlier message
+ * still waiting as lost. */
 void sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
     double t_recv, gboolean exact, double t_ack);
 
