@@ -303,7 +303,7 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
           ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s",
               self->dropped_unwarned, result == SEND_LAGGED
-              ? "the link has not delivered what was sent max-lag ago"
+              ? "the link is more than max-lag behind"
               : "no peer could take them"),
           ("%" G_GUINT64_FORMAT " dropped in total; the peer is down, slow "
               "or not yet connected, or the link is slower than the "
@@ -498,14 +498,14 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
 
   *size = 0;
   if (self->max_lag_us > 0) {
-    gdouble age;
+    gdouble backlog;
 
     g_mutex_lock (&self->est_lock);
-    age = sn_link_est_oldest_unacked (self->est, now / 1e6);
+    backlog = sn_link_est_backlog (self->est, now / 1e6);
     g_mutex_unlock (&self->est_lock);
-    if (age * 1e6 > self->max_lag_us) {
-      GST_LOG_OBJECT (self, "oldest unacked message is %.0f ms old: drop",
-          age * 1000);
+    if (backlog * 1e6 > self->max_lag_us) {
+      GST_LOG_OBJECT (self, "%.0f ms of data still to drain: drop",
+          backlog * 1000);
       /* The receiver sees a gap in the sequence numbers (DISCONT). */
       self->seqnum++;
       return SEND_LAGGED;
@@ -1130,9 +1130,10 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_MAX_LAG,
       g_param_spec_uint ("max-lag", "Maximum lag",
           "With ack-endpoint: drop a buffer (counted in dropped and "
-          "dropped-lag) instead of queueing it while a message sent more "
-          "than this many ms ago is still unacknowledged, so a slow link "
-          "holds no more backlog than that (0 = never drop for lag)",
+          "dropped-lag) instead of queueing it while the unacknowledged "
+          "messages need more than this many ms to drain at the estimated "
+          "rate, so a slow link holds no more backlog than that (0 = never "
+          "drop for lag)",
           0, G_MAXUINT, DEFAULT_MAX_LAG, rw));
   g_object_class_install_property (gobject_class, PROP_BANDWIDTH_ESTIMATE,
       g_param_spec_double ("bandwidth-estimate", "Bandwidth estimate",

@@ -8,6 +8,7 @@
 #define N_DELIVERED 256
 #define N_RTT 64
 #define MAX_WINDOW 64
+#define STALL_MIN_S 0.3
 
 typedef struct {
   gboolean used;
@@ -290,9 +291,11 @@ sn_link_est_capacity (SnLinkEst *e, double now)
     return capacity;
 
   /* Stall bound: every unacked message and what was queued before it
-   * should have arrived by now at this capacity.  Ack delays make a bound
-   * on a message in flight a little under the capacity; only one below
-   * half of it says the link has slowed down. */
+   * should have arrived by now at this capacity.  Ack delays (a receiver or
+   * an ack thread that did not get the CPU for a while) make a bound on a
+   * message in flight fall under the capacity; only a message out for
+   * STALL_MIN_S and a bound below a quarter of the estimate say the link
+   * has slowed down. */
   forget_old (e, now);
   double rtt = MAX (sn_link_est_rtt (e), 0), bound = INFINITY;
   for (int i = 0; i < N_FLIGHT; i++) {
@@ -300,12 +303,25 @@ sn_link_est_capacity (SnLinkEst *e, double now)
     if (!f->used || !f->sent)
       continue;
     double elapsed = now - f->t_send - rtt;
-    if (elapsed <= 0)
+    if (elapsed < STALL_MIN_S)
       continue;
     bound = MIN (bound, 8.0 * (f->ahead + f->bytes) / elapsed);
   }
-  return bound < capacity / 2 ? bound : capacity;
+  return bound < capacity / 4 ? bound : capacity;
 }
 
 guint64 sn_link_est_n_samples (const SnLinkEst *e) { return e->n_samples; }
 guint64 sn_link_est_n_acks (const SnLinkEst *e) { return e->n_acks; }
+
+double
+sn_link_est_backlog (SnLinkEst *e, double now)
+{
+  double age = sn_link_est_oldest_unacked (e, now);
+  if (age <= 0)
+    return 0;
+  double capacity = sn_link_est_capacity (e, now);
+  if (capacity <= 0)
+    return age;
+  /* The oldest message has been draining since it was sent. */
+  return MAX (0, 8.0 * e->inflight_bytes / capacity - age);
+}

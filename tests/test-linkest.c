@@ -95,6 +95,9 @@ START_TEST (test_stall_bound)
   sn_link_est_sent (l.e, l.seq, 200e3, t);
   /* 20 ms later it could still be on its way (32 ms at 50 Mbit/s). */
   ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t + 0.02), 50e6, 1e3);
+  /* 250 ms: too soon to call a stall (a receiver that did not get the CPU
+   * for a while looks the same). */
+  ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t + 0.25), 50e6, 1e3);
   /* 400 ms later the link carried less than 200 kB in 400 ms - rtt. */
   double rtt = sn_link_est_rtt (l.e);
   double cap = sn_link_est_capacity (l.e, t + 0.4);
@@ -103,6 +106,27 @@ START_TEST (test_stall_bound)
   /* Lost for good: after forget_s the bound lets go. */
   ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t + 6), 50e6, 1e3);
   ck_assert_double_eq_tol (sn_link_est_oldest_unacked (l.e, t + 6), 0, 1e-9);
+  sn_link_est_free (l.e);
+}
+END_TEST
+
+START_TEST (test_backlog)
+{
+  Link l = { sn_link_est_new (NULL), 2e6, 0, 0 };
+  double t = 0;
+  for (int i = 0; i < 3; i++)
+    t = frame (&l, t, 200e3, TRUE);
+  ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t), 2e6, 1);
+  ck_assert_double_eq (sn_link_est_backlog (l.e, t), 0);
+  /* 200 kB out at 2 Mbit/s: 0.8 s to drain, less what has gone. */
+  sn_link_est_sent (l.e, l.seq++, 200e3, t);
+  ck_assert_double_eq_tol (sn_link_est_backlog (l.e, t + 0.1), 0.7, 1e-9);
+  /* A second one behind it. */
+  sn_link_est_sent (l.e, l.seq++, 200e3, t + 0.1);
+  ck_assert_double_eq_tol (sn_link_est_backlog (l.e, t + 0.2), 1.4, 1e-9);
+  /* Overdue: nothing left by this estimate (the stall bound has not cut
+   * in: 8 * 400 kB / 2.3 s is not under a quarter of 2 Mbit/s). */
+  ck_assert_double_eq (sn_link_est_backlog (l.e, t + 2.3), 0);
   sn_link_est_free (l.e);
 }
 END_TEST
@@ -187,6 +211,7 @@ main (void)
   tcase_add_test (tc, test_bad_acks_ignored);
   tcase_add_test (tc, test_unknown_until_acked);
   tcase_add_test (tc, test_lost_before_later_ack);
+  tcase_add_test (tc, test_backlog);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_ENV);

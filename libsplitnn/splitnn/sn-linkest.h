@@ -22,11 +22,11 @@
  *  - delivered rate: bytes acknowledged per second over a sliding window on
  *    the receiver's clock.  It is what the link did carry, a lower bound of
  *    the capacity, and stands in for it until a capacity sample exists.
- *  - a stall bound: when the oldest unacknowledged message has been out for
- *    longer than the link should need for it and everything queued before
- *    it, the link is slower than that; the capacity is capped at
- *    (bytes ahead + its bytes) / (age - base RTT) until acks catch up.  This
- *    reacts to a sudden drop before any slow message completes.
+ *  - a stall bound: when an unacknowledged message has been out for 0.3 s
+ *    and four times longer than the link should need for it and everything
+ *    queued before it, the link is slower than that; the capacity is capped
+ *    at (bytes ahead + its bytes) / (age - base RTT) until acks catch up.
+ *    This reacts to a sudden drop before any slow message completes.
  *  - base RTT: the minimum over a window of probe round trips on the
  *    sender's clock (probes are tiny, so this is propagation plus
  *    processing, not queueing).
@@ -77,6 +77,11 @@ double sn_link_est_delivered (const SnLinkEst *e);
 double sn_link_est_rtt (const SnLinkEst *e);
 /* Age (s) of the oldest data message not acknowledged yet; 0 if none. */
 double sn_link_est_oldest_unacked (SnLinkEst *e, double now);
+/* Seconds a message sent now would wait behind the unacknowledged ones:
+ * their bytes at the estimated capacity, less the time the oldest has
+ * been on its way; without an estimate, the age of the oldest.  0 when
+ * nothing is in flight. */
+double sn_link_est_backlog (SnLinkEst *e, double now);
 /* Number of capacity samples taken so far, and acks seen. */
 guint64 sn_link_est_n_samples (const SnLinkEst *e);
 guint64 sn_link_est_n_acks (const SnLinkEst *e);
