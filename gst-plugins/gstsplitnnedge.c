@@ -29,12 +29,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_splitnn_edge_debug);
 #define DEFAULT_CLIP 1.0
 #define DEFAULT_THREADS 1
 #define DEFAULT_STATS_INTERVAL 1000
+#define DEFAULT_CLOUD_SPEED 1.0
 
 enum {
   PROP_0,
   PROP_MODEL, PROP_CUT, PROP_BITS, PROP_CODEC, PROP_PER_CHANNEL, PROP_CLIP,
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
+  PROP_CLOUD_SPEED,
 };
 
 struct _GstSplitnnEdge {
@@ -54,6 +56,7 @@ struct _GstSplitnnEdge {
   gdouble bandwidth;                  /* bit/s set by the app; 0: use the measured one */
   SnObjective objective;
   guint stats_interval;
+  gdouble cloud_speed;
   /* Link estimates and QoS arrive on the src pad, possibly from another
    * thread than the chain's; they wait here (under the lock) and the chain
    * hands them to the planner, which is only ever touched by the chain. */
@@ -358,10 +361,11 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
   int n = sn_cut_set_n_cuts (self->cuts);
   g_autofree double *bytes = g_new0 (double, n);
   GError *err = NULL;
+  double run_ms = 0;
   gint64 t0 = g_get_monotonic_time ();
   self->calibrated = TRUE;
   if (!sn_feature_measure_cuts (self->model, self->cuts, self->encoder, fc, x, lb, self->threads,
-          bytes, &err)) {
+          bytes, &run_ms, &err)) {
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Could not measure the packet size of every cut"),
         ("%s; the planner starts from guessed sizes", err->message));
     g_error_free (err);
@@ -373,8 +377,22 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
       sn_planner_observe_bytes (self->planner, i, bytes[i]);
       measured++;
     }
-  GST_INFO_OBJECT (self, "packet sizes of %d of %d cuts measured in %.0f ms", measured, n,
-      (g_get_monotonic_time () - t0) / 1000.0);
+  /* The cloud does not report its time back: predict it from the cloud
+   * part's FLOPs at the speed this machine just ran the whole network,
+   * times the cloud-speed property.  The fixed 40 ms prior was far off on
+   * a slow or busy box, and sent all the work to a cloud that could not
+   * keep up. */
+  SnModelInfo info;
+  sn_model_get_info (self->model, &info);
+  g_mutex_lock (&self->lock);
+  double speed = self->cloud_speed;
+  g_mutex_unlock (&self->lock);
+  if (run_ms > 0 && info.flops > 0)
+    for (int i = 0; i < n; i++)
+      sn_planner_observe_cloud (self->planner, i,
+          sn_cut_set_get (self->cuts, i)->cloud_flops * run_ms / info.flops / speed);
+  GST_INFO_OBJECT (self, "packet sizes of %d of %d cuts measured in %.0f ms; whole network "
+      "%.0f ms here", measured, n, (g_get_monotonic_time () - t0) / 1000.0, run_ms);
 }
 
 /* Returns the cut for this frame: fixed, or the planner's choice. */
@@ -555,6 +573,9 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_STATS_INTERVAL:
       self->stats_interval = g_value_get_uint (value);
       break;
+    case PROP_CLOUD_SPEED:
+      self->cloud_speed = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
       break;
@@ -579,6 +600,7 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_BANDWIDTH: g_value_set_double (value, self->bandwidth); break;
     case PROP_OBJECTIVE: g_value_set_enum (value, self->objective); break;
     case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
+    case PROP_CLOUD_SPEED: g_value_set_double (value, self->cloud_speed); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
     case PROP_FRAMES_OUT: g_value_set_uint64 (value, self->frames_out); break;
     case PROP_DROPPED: g_value_set_uint64 (value, self->dropped); break;
@@ -653,6 +675,11 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval", "Post a 'splitnn-edge-stats' element "
           "message every this many ms (0: never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL, rw));
+  g_object_class_install_property (gobject_class, PROP_CLOUD_SPEED,
+      g_param_spec_double ("cloud-speed", "Cloud speed", "cut=auto: how many times faster the "
+          "cloud runs the network than this machine; its time per cut is predicted from FLOPs at "
+          "the speed measured here on the first frame, divided by this", 0.01, 1000,
+          DEFAULT_CLOUD_SPEED, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_FRAMES_IN,
       g_param_spec_uint64 ("frames-in", "Frames in", "Frames received", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_OUT,
@@ -686,6 +713,7 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   self->threads = DEFAULT_THREADS;
   self->objective = SN_OBJECTIVE_LATENCY;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->cloud_speed = DEFAULT_CLOUD_SPEED;
   self->current_cut = -1;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_chain));

@@ -254,7 +254,7 @@ find_tensor (SnModel *model, SnSegment *seg, const SnTensor *input, const char *
 gboolean
 sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder *enc,
     const SnFeatureConfig *cfg, const SnTensor *input, const SnLetterbox *lb, int threads,
-    double *bytes, GError **error)
+    double *bytes, double *run_ms, GError **error)
 {
   int n = sn_cut_set_n_cuts (cuts);
   /* Every tensor any cut sends, once, except the graph's own inputs. */
@@ -274,10 +274,13 @@ sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder 
     return FALSE;
   if (seg) {
     sn_segment_set_threads (seg, threads);
+    gint64 t0 = g_get_monotonic_time ();
     if (!sn_segment_run (seg, &input, error)) {
       sn_segment_free (seg);
       return FALSE;
     }
+    if (run_ms)
+      *run_ms = (g_get_monotonic_time () - t0) / 1000.0;
   }
   g_autoptr (GByteArray) packet = g_byte_array_new ();
   for (int c = 0; c < n; c++) {

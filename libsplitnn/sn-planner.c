@@ -9,7 +9,7 @@ typedef struct {
   double edge_ms, cloud_ms, bytes, fidelity;
   int edge_samples;           /* samples seen since the path last started */
   double edge_prior, bytes_prior;
-  int edge_measured, bytes_measured;  /* samples taken into the estimates */
+  int edge_measured, bytes_measured, cloud_measured;  /* samples taken into the estimates */
 } Path;
 
 struct SnPlanner {
@@ -142,7 +142,9 @@ void
 sn_planner_observe_cloud (SnPlanner *p, int path, double ms)
 {
   g_return_if_fail (path >= 0 && path < p->n_paths);
-  blend (&p->paths[path].cloud_ms, ms, p->alpha, p->paths[path].cloud_ms > 0);
+  Path *x = &p->paths[path];
+  blend (&x->cloud_ms, ms, p->alpha, x->cloud_ms > 0 && !(p->learn_priors && x->cloud_measured == 0));
+  x->cloud_measured++;
 }
 
 void

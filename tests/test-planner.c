@@ -219,6 +219,13 @@ START_TEST (test_learn_priors)
   sn_planner_observe_edge (p, 0, 30);
   sn_planner_predict (p, 2, &o);
   ck_assert_double_eq_tol (o.edge_ms, 30, 1e-9);
+  /* A cloud time replaces its prior too (the edge's calibration). */
+  sn_planner_observe_cloud (p, 2, 33);
+  sn_planner_predict (p, 2, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 33, 1e-9);
+  sn_planner_observe_cloud (p, 2, 43);                 /* then blends: 0.8 * 33 + 0.2 * 43 */
+  sn_planner_predict (p, 2, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 35, 1e-9);
   sn_planner_free (p);
 }
 END_TEST

@@ -45,10 +45,12 @@ void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
  * codes each cut's packet: bytes[i] (n_cuts entries) is the size cut i
  * would send for this input, 0 where it could not be coded.  Costs about
  * one whole-network run and one encode per cut; gives a planner real
- * packet sizes for every cut instead of guesses. */
+ * packet sizes for every cut instead of guesses.  *run_ms (may be NULL):
+ * how long that network run took, a first-run measure of this machine's
+ * speed. */
 gboolean sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder *enc,
     const SnFeatureConfig *cfg, const SnTensor *input, const SnLetterbox *lb, int threads,
-    double *bytes, GError **error);
+    double *bytes, double *run_ms, GError **error);
 
 SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
 void sn_feature_decoder_free (SnFeatureDecoder *dec);

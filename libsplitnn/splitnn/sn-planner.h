@@ -66,7 +66,7 @@ void sn_planner_set_min_dwell (SnPlanner *p, int frames);         /* default 15 
 void sn_planner_set_warmup (SnPlanner *p, int frames);            /* default 2 */
 void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight of a new sample, default 0.2 */
 /* Learn from measurements how far the priors are off: the first
- * measurement of a path replaces its prior, and the priors of paths not
+ * measurement of a path (edge, bytes or cloud) replaces its prior, and the priors of paths not
  * measured yet are scaled by the geometric mean of estimate / prior over
  * the measured ones (bytes and edge time separately).  Off by default. */
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
