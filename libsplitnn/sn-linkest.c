@@ -36,6 +36,7 @@ struct SnLinkEst {
   Sample rtt[N_RTT];                /* t = sender time of the ack, gap = rtt */
   int n_rtt, rtt_head;
   guint64 n_samples, n_acks;
+  double last_ack;                  /* sender clock of the last data ack */
 };
 
 void
@@ -201,6 +202,7 @@ sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
   if (!f->sent)
     return;
   e->n_acks++;
+  e->last_ack = MAX (e->last_ack, t_ack);
   push (e->delivered, N_DELIVERED, &e->n_delivered, &e->delivered_head,
       (Sample) { t_recv, bytes, 0 });
   if (f->probe_acked && f->probe_exact && exact && bytes >= e->cfg.min_bytes) {
@@ -322,6 +324,10 @@ sn_link_est_backlog (SnLinkEst *e, double now)
   double capacity = sn_link_est_capacity (e, now);
   if (capacity <= 0)
     return age;
-  /* The oldest message has been draining since it was sent. */
-  return MAX (0, 8.0 * e->inflight_bytes / capacity - age);
+  /* The link has been on the oldest message since it was sent or, if it
+   * was queued behind others, since the last of those was acknowledged,
+   * whichever is later.  (Counting from its send time alone would take a
+   * standing queue for one that has drained, and keep it standing.) */
+  double start = MAX (now - age, e->last_ack);
+  return MAX (0, 8.0 * e->inflight_bytes / capacity - (now - start));
 }

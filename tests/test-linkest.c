@@ -128,6 +128,25 @@ START_TEST (test_backlog)
    * in: 8 * 400 kB / 2.3 s is not under a quarter of 2 Mbit/s). */
   ck_assert_double_eq (sn_link_est_backlog (l.e, t + 2.3), 0);
   sn_link_est_free (l.e);
+
+  /* A standing queue: four messages went out at once before anything was
+   * known (3.2 s of data).  When the first ack comes at 0.8 s the other
+   * three are still 2.4 s of work: the link started on them at that ack,
+   * not when they were sent. */
+  Link m = { sn_link_est_new (NULL), 2e6, 0, 0 };
+  for (int i = 0; i < 3; i++)
+    frame (&m, i * 2.0, 200e3, TRUE);                /* learn the rate, idle link */
+  double s = 10;
+  for (int i = 0; i < 4; i++) {
+    sn_link_est_probe_sent (m.e, m.seq + i, s);
+    sn_link_est_sent (m.e, m.seq + i, 200e3, s);
+  }
+  double r0 = s + DELAY + 8 * (200e3 + PROBE_BYTES) / 2e6;
+  sn_link_est_ack (m.e, m.seq, TRUE, PROBE_BYTES, s + DELAY + 8 * PROBE_BYTES / 2e6 + OFFSET, TRUE, s + 0.01);
+  sn_link_est_ack (m.e, m.seq, FALSE, 200e3, r0 + OFFSET, TRUE, r0 + DELAY);
+  ck_assert_double_eq_tol (sn_link_est_backlog (m.e, r0 + DELAY), 2.4, 1e-6);
+  ck_assert_double_eq_tol (sn_link_est_backlog (m.e, r0 + DELAY + 1), 1.4, 1e-6);
+  sn_link_est_free (m.e);
 }
 END_TEST
 

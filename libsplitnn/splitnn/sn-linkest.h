@@ -78,9 +78,10 @@ double sn_link_est_rtt (const SnLinkEst *e);
 /* Age (s) of the oldest data message not acknowledged yet; 0 if none. */
 double sn_link_est_oldest_unacked (SnLinkEst *e, double now);
 /* Seconds a message sent now would wait behind the unacknowledged ones:
- * their bytes at the estimated capacity, less the time the oldest has
- * been on its way; without an estimate, the age of the oldest.  0 when
- * nothing is in flight. */
+ * their bytes at the estimated capacity, less the time the link has been
+ * on the oldest (since it was sent or since the last ack, whichever is
+ * later); without an estimate, the age of the oldest.  0 when nothing is
+ * in flight. */
 double sn_link_est_backlog (SnLinkEst *e, double now);
 /* Number of capacity samples taken so far, and acks seen. */
 guint64 sn_link_est_n_samples (const SnLinkEst *e);
