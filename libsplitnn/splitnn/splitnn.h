@@ -15,3 +15,4 @@
 #include <splitnn/sn-codec.h>
 #include <splitnn/sn-packet.h>
 #include <splitnn/sn-feature.h>
+#include <splitnn/sn-path.h>
