@@ -16,3 +16,4 @@
 #include <splitnn/sn-codec.h>
 #include <splitnn/sn-packet.h>
 #include <splitnn/sn-feature.h>
+#include <splitnn/sn-path.h>
