@@ -12,7 +12,7 @@ run for a short stream each.  Checked:
      SETTLE_FRAMES frames, and the first cut change after the step goes the
      expected way (fewer predicted bytes after a drop; more bytes or less
      edge time after a rise);
- (b) once settled (second half of each phase), the median end-to-end latency
+ (b) once settled (last 60% of each phase), the median end-to-end latency
      is within 15% of the best fixed cut at that rate;
  (c) every frame that entered the edge came out of the cloud or is in a drop
      counter, and zmqsink sent exactly what zmqsrc received.
@@ -40,9 +40,11 @@ VIDEO = os.path.join(SRC, "data", "vtest.avi")
 OUT = os.path.join(SRC, "out")
 
 # The schedule: (seconds after the first frame, rate in Mbit/s).
-STEPS = [(0, 50), (22, 2), (44, 20)]
-ADAPTIVE_FRAMES = 660          # 66 s at vtest.avi's 10 frames/s
-FIXED_FRAMES = {50: 60, 2: 110, 20: 60}   # per fixed-cut run; 2 Mbit/s delivers ~1 frame/s
+# 2 Mbit/s gets longer: it delivers about one frame a second.
+STEPS = [(0, 50), (22, 2), (52, 20)]
+ADAPTIVE_FRAMES = 750          # 75 s at vtest.avi's 10 frames/s (it has 795)
+FIXED_FRAMES = {50: 60, 2: 180, 20: 60}   # per fixed-cut run
+SETTLED = 0.6                  # (b) looks at the last 60 % of each phase
 SETTLE_FRAMES = 30             # (a): estimate near the new rate within this many frames
 LATENCY_TOLERANCE = 0.15       # (b)
 MAX_LAG_MS = 150
@@ -350,7 +352,7 @@ def main():
         for i, (ts, rate) in enumerate(step_times):
             lo = step_frames[i]
             hi = step_frames[i + 1] if i + 1 < len(step_frames) else max(t_in) + 1
-            half = lo + (hi - lo) // 2
+            half = hi - int((hi - lo) * SETTLED)
             l = [lat[s] for s in range(half, hi) if s in lat]
             cuts = sorted({cut_at[s] for s in range(half, hi) if s in cut_at})
             phases.append({"rate": rate, "frames": [lo, hi], "settled-cuts": cuts, "final-cut": cut_at.get(hi - 1, -1),
