@@ -19,8 +19,8 @@
  * properties and sent upstream every bandwidth-interval ms as the custom
  * event "splitnn-bandwidth" (field "bits-per-second"), which any element may
  * use; splitnnedge cut=auto does.  max-lag then bounds the backlog on a
- * slow link: buffers are dropped (and counted) rather than queued behind
- * messages the link has not delivered for that long.
+ * slow link: buffers are dropped (and counted) rather than queued while
+ * the unacknowledged messages need longer than that to drain.
  *
  * |[
  * gst-launch-1.0 videotestsrc ! video/x-raw,width=320,height=240 ! \

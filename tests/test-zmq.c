@@ -463,6 +463,85 @@ GST_START_TEST (test_pub_sub)
 
 GST_END_TEST;
 
+/* Acknowledgements: the link estimate appears on the sink and goes
+ * upstream as "splitnn-bandwidth"; probes never reach the receiver's
+ * downstream, its counters or the sequence (no DISCONT). */
+static GstPadProbeReturn
+count_bandwidth_events (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstStructure *s = gst_event_get_structure (ev);
+  gdouble bps = 0;
+
+  if (GST_EVENT_TYPE (ev) == GST_EVENT_CUSTOM_UPSTREAM && s
+      && gst_structure_has_name (s, "splitnn-bandwidth")
+      && gst_structure_get_double (s, "bits-per-second", &bps) && bps > 0)
+    g_atomic_int_inc ((gint *) data);
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_acks)
+{
+  gchar *ep = ipc_endpoint ("ack-data"), *ack = ipc_endpoint ("ack");
+  gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s", ack);
+  gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s drop-policy=block "
+      "send-timeout=-1 bandwidth-interval=1", ack);
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, opt_rx), *tx;
+  GstPad *pad;
+  gint events = 0;
+  gdouble estimate = 0, rtt = 0;
+  guint64 acks = 0;
+  const guint n = 60;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+  pad = gst_element_get_static_pad (by_name (tx, "in"), "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+      count_bandwidth_events, &events, NULL);
+  gst_object_unref (pad);
+  pipeline_play (tx);
+
+  for (guint i = 0; i < n; i++) {
+    GstSample *sample;
+
+    push_ref (tx, i);
+    sample = pull (rx, WAIT);
+    fail_unless (sample != NULL, "buffer %u did not arrive", i);
+    /* Exactly the data, in order, no gap a probe could have made. */
+    fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer (sample),
+            i > 0), i);
+    gst_sample_unref (sample);
+    g_usleep (5000);
+  }
+  fail_unless (pull (rx, 100 * MS) == NULL);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), n);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-malformed"), 0);
+  fail_unless_equals_uint64 (counter (tx, "zsink", "sent"), n);
+
+  /* Acks of the first messages may be lost while the subscription reaches
+   * the receiver (slow joiner); most must arrive. */
+  for (gint tries = 0; tries < 100 && acks < n - 10; tries++) {
+    g_usleep (20000);
+    g_object_get (by_name (tx, "zsink"), "acks", &acks, NULL);
+  }
+  g_object_get (by_name (tx, "zsink"), "acks", &acks, "bandwidth-estimate",
+      &estimate, "rtt", &rtt, NULL);
+  fail_unless (acks >= n - 10 && acks <= n, "%" G_GUINT64_FORMAT " acks", acks);
+  fail_unless (estimate > 0, "no estimate from %" G_GUINT64_FORMAT " acks",
+      acks);
+  fail_unless (rtt > 0 && rtt < 1000, "rtt %f ms", rtt);
+  fail_unless (g_atomic_int_get (&events) > 0, "no splitnn-bandwidth event");
+
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (opt_rx);
+  g_free (opt_tx);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 /* Nobody listens: every buffer must be dropped and counted, and the stream
  * must reach EOS (a blocked render would never get there). */
 static void
@@ -940,6 +1019,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_wire_format);
   tcase_add_test (tc, test_idle_stop);
   tcase_add_test (tc, test_stats_message);
+  tcase_add_test (tc, test_acks);
   return s;
 }
 
