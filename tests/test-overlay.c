@@ -21,12 +21,12 @@ typedef struct {
 } Rig;
 
 static void
-rig_start (Rig *r, const char *format, const char *ov_props)
+rig_start_full (Rig *r, const char *format, const char *dets_format, const char *ov_props)
 {
   g_autofree char *desc = g_strdup_printf ("appsrc name=video format=time "
       "caps=video/x-raw,format=%s,width=%d,height=%d,framerate=10/1 ! ov.video_sink "
-      "appsrc name=dets format=time caps=application/x-splitnn-detections,format=binary ! ov.detections_sink "
-      "splitnnoverlay name=ov %s ! appsink name=sink sync=false", format, W, H, ov_props);
+      "appsrc name=dets format=time caps=application/x-splitnn-detections,format=%s ! ov.detections_sink "
+      "splitnnoverlay name=ov %s ! appsink name=sink sync=false", format, W, H, dets_format, ov_props);
   GError *err = NULL;
   r->pipe = gst_parse_launch (desc, &err);
   ck_assert_msg (r->pipe != NULL, "%s", err ? err->message : "");
@@ -35,6 +35,12 @@ rig_start (Rig *r, const char *format, const char *ov_props)
   r->dets = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (r->pipe), "dets"));
   r->sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (r->pipe), "sink"));
   ck_assert_int_ne (gst_element_set_state (r->pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+}
+
+static void
+rig_start (Rig *r, const char *format, const char *ov_props)
+{
+  rig_start_full (r, format, "binary", ov_props);
 }
 
 static void
@@ -275,6 +281,33 @@ START_TEST (test_bad_and_foreign_detections)
 }
 END_TEST
 
+/* splitnncloud's format=json lines are understood as well; a line that is
+ * not valid is counted like a corrupt binary message. */
+START_TEST (test_json_detections)
+{
+  Rig r;
+  rig_start_full (&r, "BGRx", "json", "latency=5000");
+  const char *lines[] = {
+    "{\"stream\": 0, \"seq\": 0, \"pts\": null, \"cut\": 4, \"cloud_ms\": 1.0, \"detections\": "
+        "[{\"label\": \"person\", \"class_id\": 0, \"score\": 0.5, \"box\": [10.0, 20.0, 40.0, 40.0]}]}\n",
+    "{\"stream\": 0, \"seq\": 1, \"detections\": [{\"class_id\": \"x\"}]}\n",
+    "{\"stream\": 0, \"seq\": 1, \"pts\": 100000000, \"cut\": 4, \"cloud_ms\": 1.0, \"detections\": "
+        "[{\"label\": \"bicycle\", \"class_id\": 1, \"score\": 0.5, \"box\": [10, 20, 40, 40]}]}\n",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
+    gst_app_src_push_buffer (r.dets, gst_buffer_new_memdup (lines[i], strlen (lines[i])));
+  for (int i = 0; i < 2; i++) {
+    push_frame (&r, "BGRx", i);
+    GstSample *s = gst_app_sink_try_pull_sample (r.sink, 10 * GST_SECOND);
+    ck_assert (s != NULL);
+    ck_assert_int_eq (count_rois (gst_sample_get_buffer (s), i), 1);
+    gst_sample_unref (s);
+  }
+  ck_assert_uint_eq (get_u64 (r.ov, "bad-detections"), 1);
+  rig_stop (&r);
+}
+END_TEST
+
 int
 main (int argc, char **argv)
 {
@@ -286,6 +319,7 @@ main (int argc, char **argv)
   tcase_add_test (tc, test_draw_off_keeps_metas);
   tcase_add_test (tc, test_silent_cloud_does_not_stall);
   tcase_add_test (tc, test_bad_and_foreign_detections);
+  tcase_add_test (tc, test_json_detections);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
