@@ -54,6 +54,13 @@ struct _GstSplitnnEdge {
   gdouble bandwidth;                  /* bit/s set by the app; 0: use the measured one */
   SnObjective objective;
   guint stats_interval;
+  /* Link estimates and QoS arrive on the src pad, possibly from another
+   * thread than the chain's; they wait here (under the lock) and the chain
+   * hands them to the planner, which is only ever touched by the chain. */
+  gdouble pending_bps;                /* 0: none */
+  gdouble pending_rtt_ms;             /* < 0: none */
+  gdouble pending_qos;                /* worst proportion since the last frame; 0: none */
+  gdouble last_qos;                   /* the proportion behind the last "qos" decision */
 
   /* Set up in NULL -> READY. */
   SnModel *model;
@@ -154,6 +161,9 @@ make_planner (GstSplitnnEdge *self)
       sn_cut_bytes (c, self->bits) * 0.4, -1 };
   }
   SnPlanner *pl = sn_planner_new (p, n);
+  /* The priors are rough (a fixed speed, a fixed compression ratio); let
+   * each measurement correct the ones not measured yet. */
+  sn_planner_set_learn_priors (pl, TRUE);
   g_free (p);
   return pl;
 }
@@ -185,6 +195,8 @@ setup (GstSplitnnEdge *self)
   sn_detector_set_threads (self->detector, self->threads);
   self->current_cut = -1;
   self->seq = 0;
+  self->pending_bps = self->pending_qos = self->last_qos = 0;
+  self->pending_rtt_ms = -1;
   self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
   return TRUE;
 }
@@ -268,22 +280,26 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_QOS:{
       gdouble proportion;
       gst_event_parse_qos (event, NULL, &proportion, NULL, NULL);
-      if (self->planner && proportion > 1.0) {
+      if (proportion > 1.0) {
         GST_INFO_OBJECT (self, "QoS: downstream is %.2fx too slow", proportion);
-        sn_planner_observe_qos (self->planner, proportion);
+        g_mutex_lock (&self->lock);
+        self->pending_qos = MAX (self->pending_qos, proportion);
+        g_mutex_unlock (&self->lock);
       }
       break;
     }
     case GST_EVENT_CUSTOM_UPSTREAM:{
       const GstStructure *s = gst_event_get_structure (event);
-      gdouble bps;
+      gdouble bps, rtt;
       if (s && gst_structure_has_name (s, GST_SPLITNN_BANDWIDTH_EVENT)
           && gst_structure_get_double (s, "bits-per-second", &bps)) {
+        GST_LOG_OBJECT (self, "link estimate %" GST_PTR_FORMAT, s);
         g_mutex_lock (&self->lock);
-        gboolean overridden = self->bandwidth > 0;
+        if (bps > 0)
+          self->pending_bps = bps;
+        if (gst_structure_get_double (s, "rtt-ms", &rtt) && rtt >= 0)
+          self->pending_rtt_ms = rtt;
         g_mutex_unlock (&self->lock);
-        if (!overridden && self->planner)
-          sn_planner_set_bandwidth (self->planner, bps);
         gst_event_unref (event);
         return TRUE;
       }
@@ -308,7 +324,12 @@ post_cut_change (GstSplitnnEdge *self, const SnPlanDecision *d)
       "predicted-fps", G_TYPE_DOUBLE, d->new_prediction.fps,
       "predicted-bytes", G_TYPE_DOUBLE, d->new_prediction.bytes,
       "previous-latency-ms", G_TYPE_DOUBLE, d->old_prediction.latency_ms,
-      "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner), NULL);
+      "previous-bytes", G_TYPE_DOUBLE, d->old_prediction.bytes,
+      "previous-edge-ms", G_TYPE_DOUBLE, d->old_prediction.edge_ms,
+      "predicted-edge-ms", G_TYPE_DOUBLE, d->new_prediction.edge_ms,
+      "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner),
+      "qos-proportion", G_TYPE_DOUBLE, g_str_equal (d->reason, "qos") ? self->last_qos : 0.0,
+      "frame", G_TYPE_UINT64, self->seq, NULL);
   GST_INFO_OBJECT (self, "cut %d -> %d (%s)", d->previous, d->chosen, d->reason);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -333,8 +354,20 @@ choose_cut (GstSplitnnEdge *self)
     return self->fixed_cut;
   SnPlanDecision d;
   g_mutex_lock (&self->lock);
+  /* The bandwidth property, when set, wins over measured estimates. */
   if (self->bandwidth > 0)
     sn_planner_set_bandwidth (self->planner, self->bandwidth);
+  else if (self->pending_bps > 0)
+    sn_planner_set_bandwidth (self->planner, self->pending_bps);
+  self->pending_bps = 0;
+  if (self->pending_rtt_ms >= 0)
+    sn_planner_set_rtt (self->planner, self->pending_rtt_ms);
+  self->pending_rtt_ms = -1;
+  if (self->pending_qos > 1.0) {
+    sn_planner_observe_qos (self->planner, self->pending_qos);
+    self->last_qos = self->pending_qos;
+  }
+  self->pending_qos = 0;
   sn_planner_set_objective (self->planner, self->objective);
   g_mutex_unlock (&self->lock);
   gint c = sn_planner_decide (self->planner, &d);

@@ -12,8 +12,7 @@ G_DECLARE_FINAL_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST, SPLITNN_EDGE, GstEl
 
 GST_ELEMENT_REGISTER_DECLARE (splitnnedge);
 
-/* Name of the custom upstream event that carries a bandwidth estimate
- * (field "bits-per-second", G_TYPE_DOUBLE), sent by zmqsink or the app. */
-#define GST_SPLITNN_BANDWIDTH_EVENT "splitnn-bandwidth"
+/* GST_SPLITNN_BANDWIDTH_EVENT, shared with zmqsink. */
+#include "gstsplitnnevents.h"
 
 G_END_DECLS

@@ -134,6 +134,39 @@ gst_zmq_header_parse (GstZmqHeader * header, const guint8 * data, gsize size,
   return TRUE;
 }
 
+/* @out must hold GST_ZMQ_ACK_SIZE bytes. */
+void
+gst_zmq_ack_write (const GstZmqAck * ack, guint8 * out)
+{
+  memset (out, 0, GST_ZMQ_ACK_SIZE);
+  put_u32 (out, ack->stream_id);
+  memcpy (out + 4, GST_ZMQ_ACK_MAGIC, 4);
+  out[8] = GST_ZMQ_ACK_VERSION;
+  out[9] = ack->flags;
+  put_u64 (out + 16, ack->seqnum);
+  put_u64 (out + 24, ack->bytes);
+  put_u64 (out + 32, ack->recv_time);
+}
+
+gboolean
+gst_zmq_ack_parse (GstZmqAck * ack, const guint8 * data, gsize size,
+    GError ** error)
+{
+  if (size != GST_ZMQ_ACK_SIZE || memcmp (data + 4, GST_ZMQ_ACK_MAGIC, 4) != 0
+      || data[8] != GST_ZMQ_ACK_VERSION) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq ack: %" G_GSIZE_FORMAT " bytes, not a version %d ack of %d",
+        size, GST_ZMQ_ACK_VERSION, GST_ZMQ_ACK_SIZE);
+    return FALSE;
+  }
+  ack->stream_id = get_u32 (data);
+  ack->flags = data[9];
+  ack->seqnum = get_u64 (data + 16);
+  ack->bytes = get_u64 (data + 24);
+  ack->recv_time = get_u64 (data + 32);
+  return TRUE;
+}
+
 /* ZeroMQ accepts many transports; only the two we test and document are let
  * through, and obviously broken addresses are caught here with a message
  * that says what is wrong instead of a bare EINVAL. */

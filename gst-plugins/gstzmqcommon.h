@@ -14,6 +14,32 @@ G_BEGIN_DECLS
 
 /* Header flags (byte 5) */
 #define GST_ZMQ_HEADER_FLAG_EOS (1 << 0)
+/* A probe: empty payload, announces the data message with the same
+ * sequence number that follows it at once.  Acknowledged, never pushed.
+ * Only sent to receivers that acknowledge (ack-endpoint set). */
+#define GST_ZMQ_HEADER_FLAG_PROBE (1 << 1)
+
+/* Acknowledgements, receiver -> sender on the ack channel (PUB -> SUB): one
+ * frame of GST_ZMQ_ACK_SIZE bytes; the stream id comes first so a sender
+ * subscribes to its own acks only. */
+#define GST_ZMQ_ACK_MAGIC "SNZA"
+#define GST_ZMQ_ACK_VERSION 1
+#define GST_ZMQ_ACK_SIZE 40
+#define GST_ZMQ_ACK_FLAG_PROBE (1 << 0)  /* acknowledges a probe */
+#define GST_ZMQ_ACK_FLAG_EXACT (1 << 1)  /* the receiver was idle, waiting: the time is the arrival */
+
+typedef struct
+{
+  guint32 stream_id;
+  guint8 flags;                 /* GST_ZMQ_ACK_FLAG_* */
+  guint64 seqnum;
+  guint64 bytes;                /* the whole message as carried: all frames */
+  guint64 recv_time;            /* ns, receiver's monotonic clock */
+} GstZmqAck;
+
+void gst_zmq_ack_write (const GstZmqAck * ack, guint8 * out);
+gboolean gst_zmq_ack_parse (GstZmqAck * ack, const guint8 * data, gsize size,
+    GError ** error);
 
 /* Buffer flags that are meaningful to a peer: everything GstBufferFlags
  * defines except the mini-object bits and TAG_MEMORY, which describe this

@@ -12,6 +12,16 @@
  * nobody can take is dropped and counted; ZeroMQ reconnects by itself when
  * the peer comes back.  See docs/zmq.md for the wire format.
  *
+ * With ack-endpoint set (on both sides), the receiving zmqsrc acknowledges
+ * every message and the sink estimates the link from the acknowledgements
+ * (libsplitnn's sn-linkest: capacity from probe/message dispersion, delivered
+ * rate, base RTT; see docs/adaptive.md).  The estimate is readable as
+ * properties and sent upstream every bandwidth-interval ms as the custom
+ * event "splitnn-bandwidth" (field "bits-per-second"), which any element may
+ * use; splitnnedge cut=auto does.  max-lag then bounds the backlog on a
+ * slow link: buffers are dropped (and counted) rather than queued behind
+ * messages the link has not delivered for that long.
+ *
  * |[
  * gst-launch-1.0 videotestsrc ! video/x-raw,width=320,height=240 ! \
  *     zmqsink endpoint=tcp://127.0.0.1:5555
@@ -23,6 +33,9 @@
 
 #include "gstzmqsink.h"
 #include "gstzmqcommon.h"
+#include "gstsplitnnevents.h"
+
+#include <splitnn/sn-linkest.h>
 
 #include <errno.h>
 #include <string.h>
@@ -56,6 +69,9 @@ typedef enum
 #define DEFAULT_FORWARD_EOS TRUE
 #define DEFAULT_CAPS_INTERVAL 1000
 #define DEFAULT_STATS_INTERVAL 0
+#define DEFAULT_ACK_ENDPOINT NULL
+#define DEFAULT_BANDWIDTH_INTERVAL 250
+#define DEFAULT_MAX_LAG 0
 
 /* Drops are warned about at most this often, with the count since the last
  * warning, so a dead peer does not flood the bus. */
@@ -85,6 +101,14 @@ enum
   PROP_SENT,
   PROP_DROPPED,
   PROP_BYTES_SENT,
+  PROP_ACK_ENDPOINT,
+  PROP_BANDWIDTH_INTERVAL,
+  PROP_MAX_LAG,
+  PROP_BANDWIDTH_ESTIMATE,
+  PROP_DELIVERED_RATE,
+  PROP_RTT,
+  PROP_ACKS,
+  PROP_DROPPED_LAG,
 };
 
 struct _GstZmqSink
@@ -108,11 +132,27 @@ struct _GstZmqSink
   gchar *curve_server_key;
   gchar *curve_public_key;
   gchar *curve_secret_key;
+  gchar *ack_endpoint;
+  guint bandwidth_interval;
+  guint max_lag;
 
   /* counters, under the object lock */
   guint64 sent;
   guint64 dropped;
   guint64 bytes_sent;
+  guint64 dropped_lag;          /* part of dropped: max-lag */
+
+  /* link estimate: the estimator is fed by the streaming thread (sends)
+   * and the ack thread (acks), and read by both and by get_property */
+  GMutex est_lock;
+  SnLinkEst *est;               /* NULL without ack-endpoint */
+  void *ack_context;
+  void *ack_socket;             /* SUB, used by the ack thread only */
+  GThread *ack_thread;
+  gint ack_running;             /* atomic */
+  gint64 bandwidth_interval_us;
+  gint64 max_lag_us;
+  gint64 bandwidth_last;
 
   /* streaming state: a snapshot of the settings taken at start, so the
    * streaming thread never needs the object lock for them */
@@ -190,6 +230,7 @@ typedef enum
 {
   SEND_OK,
   SEND_DROPPED,
+  SEND_LAGGED,                  /* dropped by max-lag before trying */
   SEND_FLUSHING,
   SEND_ERROR,
 } SendResult;
@@ -223,6 +264,17 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
       "dropped", G_TYPE_UINT64, self->dropped,
       "bytes-sent", G_TYPE_UINT64, self->bytes_sent, NULL);
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->est_lock);
+  if (self->est) {
+    gst_structure_set (s,
+        "dropped-lag", G_TYPE_UINT64, self->dropped_lag,
+        "bandwidth-estimate", G_TYPE_DOUBLE,
+        sn_link_est_capacity (self->est, g_get_monotonic_time () / 1e6),
+        "delivered-rate", G_TYPE_DOUBLE, sn_link_est_delivered (self->est),
+        "rtt", G_TYPE_DOUBLE, MAX (sn_link_est_rtt (self->est), 0) * 1000,
+        NULL);
+  }
+  g_mutex_unlock (&self->est_lock);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -237,20 +289,25 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
   if (result == SEND_OK) {
     self->sent++;
     self->bytes_sent += bytes;
-  } else if (result == SEND_DROPPED) {
+  } else if (result == SEND_DROPPED || result == SEND_LAGGED) {
     self->dropped++;
+    if (result == SEND_LAGGED)
+      self->dropped_lag++;
   }
   dropped_total = self->dropped;
   GST_OBJECT_UNLOCK (self);
 
-  if (result == SEND_DROPPED) {
+  if (result == SEND_DROPPED || result == SEND_LAGGED) {
     self->dropped_unwarned++;
     if (self->warn_last == 0 || now - self->warn_last >= DROP_WARNING_INTERVAL_US) {
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-          ("Dropped %" G_GUINT64_FORMAT " buffer(s): no peer could take them",
-              self->dropped_unwarned),
+          ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s",
+              self->dropped_unwarned, result == SEND_LAGGED
+              ? "the link has not delivered what was sent max-lag ago"
+              : "no peer could take them"),
           ("%" G_GUINT64_FORMAT " dropped in total; the peer is down, slow "
-              "or not yet connected", dropped_total));
+              "or not yet connected, or the link is slower than the "
+              "stream", dropped_total));
       self->warn_last = now;
       self->dropped_unwarned = 0;
     }
@@ -336,7 +393,8 @@ done:
  * control messages (EOS). */
 static SendResult
 gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
-    guint8 header_flags, gboolean block, gsize * payload_size)
+    guint8 header_flags, gboolean block, gsize * payload_size,
+    gsize * wire_size)
 {
   GstZmqHeader header = { 0, };
   zmq_msg_t parts[3];
@@ -346,15 +404,20 @@ gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
   SendResult result;
 
   *payload_size = 0;
+  *wire_size = 0;
 
-  with_caps = self->caps_str && (self->caps_pending
+  /* A probe is as small as a message can be: no caps. */
+  with_caps = !(header_flags & GST_ZMQ_HEADER_FLAG_PROBE)
+      && self->caps_str && (self->caps_pending
       || (self->caps_interval_us > 0
           && now - self->caps_last_sent >= self->caps_interval_us));
 
   header.flags = header_flags;
   header.stream_id = self->stream_id;
   header.caps_seq = self->caps_seq;
-  header.seqnum = self->seqnum++;
+  /* A probe carries the number of the data message it announces. */
+  header.seqnum = header_flags & GST_ZMQ_HEADER_FLAG_PROBE ? self->seqnum
+      : self->seqnum++;
   if (buffer) {
     header.pts = GST_BUFFER_PTS (buffer);
     header.dts = GST_BUFFER_DTS (buffer);
@@ -412,6 +475,8 @@ gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
   }
   n++;
 
+  for (guint i = 0; i < n; i++)
+    *wire_size += zmq_msg_size (&parts[i]);
   result = gst_zmq_sink_send (self, parts, n, block, self->cur_send_timeout);
   if (result == SEND_OK && with_caps) {
     self->caps_pending = FALSE;
@@ -420,12 +485,88 @@ gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
   return result;
 }
 
+/* With acks: drop on max-lag, else a probe and the buffer back to back,
+ * both recorded for the estimator. */
+static SendResult
+gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
+    gsize * size)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 seq = self->seqnum;
+  SendResult result;
+  gsize wire, probe_size;
+
+  *size = 0;
+  if (self->max_lag_us > 0) {
+    gdouble age;
+
+    g_mutex_lock (&self->est_lock);
+    age = sn_link_est_oldest_unacked (self->est, now / 1e6);
+    g_mutex_unlock (&self->est_lock);
+    if (age * 1e6 > self->max_lag_us) {
+      GST_LOG_OBJECT (self, "oldest unacked message is %.0f ms old: drop",
+          age * 1000);
+      /* The receiver sees a gap in the sequence numbers (DISCONT). */
+      self->seqnum++;
+      return SEND_LAGGED;
+    }
+  }
+
+  result = gst_zmq_sink_send_buffer (self, NULL, GST_ZMQ_HEADER_FLAG_PROBE,
+      FALSE, &probe_size, &wire);
+  if (result == SEND_ERROR)
+    return result;
+  if (result == SEND_OK) {
+    g_mutex_lock (&self->est_lock);
+    sn_link_est_probe_sent (self->est, seq, now / 1e6);
+    g_mutex_unlock (&self->est_lock);
+  }
+  now = g_get_monotonic_time ();
+  result = gst_zmq_sink_send_buffer (self, buffer, 0,
+      self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, size, &wire);
+  if (result == SEND_OK) {
+    g_mutex_lock (&self->est_lock);
+    sn_link_est_sent (self->est, seq, wire, now / 1e6);
+    g_mutex_unlock (&self->est_lock);
+  }
+  return result;
+}
+
+/* Upstream, every bandwidth-interval, once there is an estimate. */
+static void
+gst_zmq_sink_report_bandwidth (GstZmqSink * self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gdouble capacity, delivered, rtt;
+  GstStructure *s;
+
+  if (self->bandwidth_interval_us <= 0
+      || now - self->bandwidth_last < self->bandwidth_interval_us)
+    return;
+  self->bandwidth_last = now;
+  g_mutex_lock (&self->est_lock);
+  capacity = sn_link_est_capacity (self->est, now / 1e6);
+  delivered = sn_link_est_delivered (self->est);
+  rtt = sn_link_est_rtt (self->est);
+  g_mutex_unlock (&self->est_lock);
+  if (capacity <= 0)
+    return;
+  s = gst_structure_new (GST_SPLITNN_BANDWIDTH_EVENT,
+      "bits-per-second", G_TYPE_DOUBLE, capacity,
+      "delivered-bits-per-second", G_TYPE_DOUBLE, delivered, NULL);
+  if (rtt >= 0)
+    gst_structure_set (s, "rtt-ms", G_TYPE_DOUBLE, rtt * 1000, NULL);
+  GST_DEBUG_OBJECT (self, "link estimate %" GST_PTR_FORMAT, s);
+  gst_pad_push_event (GST_BASE_SINK_PAD (self),
+      gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+}
+
 static GstFlowReturn
 gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
   GstZmqSink *self = GST_ZMQ_SINK (sink);
   SendResult result;
-  gsize size;
+  gsize size, wire;
 
   if (self->caps_str == NULL) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
@@ -433,15 +574,21 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
-  result = gst_zmq_sink_send_buffer (self, buffer, 0,
-      self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, &size);
+  if (self->est)
+    result = gst_zmq_sink_send_measured (self, buffer, &size);
+  else
+    result = gst_zmq_sink_send_buffer (self, buffer, 0,
+        self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, &size, &wire);
   GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT ": result %d", buffer,
       result);
   gst_zmq_sink_account (self, result, size);
+  if (self->est)
+    gst_zmq_sink_report_bandwidth (self);
 
   switch (result) {
     case SEND_OK:
     case SEND_DROPPED:
+    case SEND_LAGGED:
       return GST_FLOW_OK;
     case SEND_FLUSHING:
       return GST_FLOW_FLUSHING;
@@ -476,11 +623,11 @@ gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->cur_forward_eos
       && self->socket) {
-    gsize size;
+    gsize size, wire;
     /* EOS matters more than any one buffer: always wait up to send-timeout
      * for it, whatever the drop policy. */
     SendResult result = gst_zmq_sink_send_buffer (self, NULL,
-        GST_ZMQ_HEADER_FLAG_EOS, TRUE, &size);
+        GST_ZMQ_HEADER_FLAG_EOS, TRUE, &size, &wire);
 
     if (result == SEND_DROPPED)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
@@ -490,6 +637,82 @@ gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
       GST_DEBUG_OBJECT (self, "EOS forwarded: result %d", result);
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+/* The ack thread: reads this stream's acknowledgements as they come, so
+ * their arrival times are not quantised to the frame rate. */
+static gpointer
+gst_zmq_sink_ack_loop (gpointer data)
+{
+  GstZmqSink *self = data;
+
+  while (g_atomic_int_get (&self->ack_running)) {
+    zmq_pollitem_t item = { self->ack_socket, 0, ZMQ_POLLIN, 0 };
+    guint8 msg[GST_ZMQ_ACK_SIZE];
+    GstZmqAck ack;
+    GError *error = NULL;
+    gint n;
+
+    if (zmq_poll (&item, 1, POLL_SLICE_MS) <= 0)
+      continue;
+    while ((n = zmq_recv (self->ack_socket, msg, sizeof msg,
+                ZMQ_DONTWAIT)) >= 0) {
+      gdouble t_ack = g_get_monotonic_time () / 1e6;
+
+      /* A longer message was truncated; its size says so. */
+      if (!gst_zmq_ack_parse (&ack, msg, n, &error)) {
+        GST_DEBUG_OBJECT (self, "ignoring ack: %s", error->message);
+        g_clear_error (&error);
+        continue;
+      }
+      if (ack.stream_id != self->stream_id)
+        continue;
+      g_mutex_lock (&self->est_lock);
+      sn_link_est_ack (self->est, ack.seqnum,
+          (ack.flags & GST_ZMQ_ACK_FLAG_PROBE) != 0, ack.bytes,
+          ack.recv_time / 1e9, (ack.flags & GST_ZMQ_ACK_FLAG_EXACT) != 0,
+          t_ack);
+      g_mutex_unlock (&self->est_lock);
+    }
+  }
+  return NULL;
+}
+
+static gboolean
+gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
+    GstZmqOpenError * kind, GError ** error)
+{
+  guint32 id_le = GUINT32_TO_LE (self->stream_id);
+
+  config->type = ZMQ_SUB;
+  config->endpoint = self->ack_endpoint;
+  config->hwm = 1000;
+  config->immediate = FALSE;
+  config->linger = 0;
+  if (!gst_zmq_socket_open (config, &self->ack_context, &self->ack_socket,
+          kind, error))
+    return FALSE;
+  /* Only our own acks: their first four bytes are our stream id. */
+  zmq_setsockopt (self->ack_socket, ZMQ_UNSUBSCRIBE, "", 0);
+  zmq_setsockopt (self->ack_socket, ZMQ_SUBSCRIBE, &id_le, sizeof id_le);
+  self->est = sn_link_est_new (NULL);
+  g_atomic_int_set (&self->ack_running, 1);
+  self->ack_thread = g_thread_new ("zmqsink-ack", gst_zmq_sink_ack_loop, self);
+  return TRUE;
+}
+
+static void
+gst_zmq_sink_close_acks (GstZmqSink * self)
+{
+  if (self->ack_thread) {
+    g_atomic_int_set (&self->ack_running, 0);
+    g_thread_join (self->ack_thread);
+    self->ack_thread = NULL;
+  }
+  gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
+  g_mutex_lock (&self->est_lock);
+  g_clear_pointer (&self->est, sn_link_est_free);
+  g_mutex_unlock (&self->est_lock);
 }
 
 static gboolean
@@ -519,6 +742,17 @@ gst_zmq_sink_start (GstBaseSink * sink)
   config.curve_secret_key = self->curve_secret_key;
   ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
       &error);
+  self->stream_id = g_random_int ();
+  if (ok && self->ack_endpoint && *self->ack_endpoint) {
+    ok = gst_zmq_sink_open_acks (self, &config, &kind, &error);
+    if (!ok) {
+      gchar *msg = g_strdup_printf ("ack-endpoint: %s", error->message);
+
+      g_free (error->message);
+      error->message = msg;
+      gst_zmq_socket_close (&self->context, &self->socket);
+    }
+  }
 
   self->cur_socket_type = self->socket_type;
   self->cur_drop_policy = self->drop_policy;
@@ -528,7 +762,10 @@ gst_zmq_sink_start (GstBaseSink * sink)
   self->cur_topic = g_strdup (self->topic ? self->topic : "");
   self->caps_interval_us = (gint64) self->caps_interval * 1000;
   self->stats_interval_us = (gint64) self->stats_interval * 1000;
-  self->sent = self->dropped = self->bytes_sent = 0;
+  self->sent = self->dropped = self->bytes_sent = self->dropped_lag = 0;
+  self->bandwidth_interval_us = (gint64) self->bandwidth_interval * 1000;
+  self->max_lag_us = (gint64) self->max_lag * 1000;
+  self->bandwidth_last = 0;
   GST_OBJECT_UNLOCK (self);
 
   if (!ok) {
@@ -542,7 +779,6 @@ gst_zmq_sink_start (GstBaseSink * sink)
     return FALSE;
   }
 
-  self->stream_id = g_random_int ();
   self->caps_seq = 0;
   self->caps_pending = FALSE;
   self->caps_last_sent = 0;
@@ -560,10 +796,11 @@ gst_zmq_sink_stop (GstBaseSink * sink)
 {
   GstZmqSink *self = GST_ZMQ_SINK (sink);
 
-  gst_zmq_socket_close (&self->context, &self->socket);
-  g_clear_pointer (&self->caps_str, g_free);
   if (self->stats_interval_us > 0)
     gst_zmq_sink_post_stats (self);
+  gst_zmq_sink_close_acks (self);
+  gst_zmq_socket_close (&self->context, &self->socket);
+  g_clear_pointer (&self->caps_str, g_free);
   return TRUE;
 }
 
@@ -642,6 +879,16 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
       g_free (self->curve_secret_key);
       self->curve_secret_key = g_value_dup_string (value);
       break;
+    case PROP_ACK_ENDPOINT:
+      g_free (self->ack_endpoint);
+      self->ack_endpoint = g_value_dup_string (value);
+      break;
+    case PROP_BANDWIDTH_INTERVAL:
+      self->bandwidth_interval = g_value_get_uint (value);
+      break;
+    case PROP_MAX_LAG:
+      self->max_lag = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -711,6 +958,42 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_BYTES_SENT:
       g_value_set_uint64 (value, self->bytes_sent);
       break;
+    case PROP_ACK_ENDPOINT:
+      g_value_set_string (value, self->ack_endpoint);
+      break;
+    case PROP_BANDWIDTH_INTERVAL:
+      g_value_set_uint (value, self->bandwidth_interval);
+      break;
+    case PROP_MAX_LAG:
+      g_value_set_uint (value, self->max_lag);
+      break;
+    case PROP_DROPPED_LAG:
+      g_value_set_uint64 (value, self->dropped_lag);
+      break;
+    case PROP_BANDWIDTH_ESTIMATE:
+    case PROP_DELIVERED_RATE:
+    case PROP_RTT:
+    case PROP_ACKS:{
+      gdouble v = 0;
+      guint64 acks = 0;
+
+      g_mutex_lock (&self->est_lock);
+      if (self->est) {
+        if (prop_id == PROP_BANDWIDTH_ESTIMATE)
+          v = sn_link_est_capacity (self->est, g_get_monotonic_time () / 1e6);
+        else if (prop_id == PROP_DELIVERED_RATE)
+          v = sn_link_est_delivered (self->est);
+        else if (prop_id == PROP_RTT)
+          v = MAX (sn_link_est_rtt (self->est), 0) * 1000;
+        acks = sn_link_est_n_acks (self->est);
+      }
+      g_mutex_unlock (&self->est_lock);
+      if (prop_id == PROP_ACKS)
+        g_value_set_uint64 (value, acks);
+      else
+        g_value_set_double (value, v);
+      break;
+    }
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -724,6 +1007,8 @@ gst_zmq_sink_finalize (GObject * object)
   GstZmqSink *self = GST_ZMQ_SINK (object);
 
   g_free (self->endpoint);
+  g_free (self->ack_endpoint);
+  g_mutex_clear (&self->est_lock);
   g_free (self->topic);
   g_free (self->cur_topic);
   g_free (self->caps_str);
@@ -831,6 +1116,47 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "Payload bytes handed to ZeroMQ since start", 0, G_MAXUINT64, 0,
           ro));
 
+  g_object_class_install_property (gobject_class, PROP_ACK_ENDPOINT,
+      g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
+          "Receive the acknowledgements of a zmqsrc with the same "
+          "ack-endpoint on this ZeroMQ endpoint and estimate the link from "
+          "them; bound or connected like the data endpoint (NULL = no "
+          "estimate)", DEFAULT_ACK_ENDPOINT, rw));
+  g_object_class_install_property (gobject_class, PROP_BANDWIDTH_INTERVAL,
+      g_param_spec_uint ("bandwidth-interval", "Bandwidth interval",
+          "With ack-endpoint: send the link estimate upstream as a "
+          "'splitnn-bandwidth' custom event at most this often in ms "
+          "(0 = never)", 0, G_MAXUINT, DEFAULT_BANDWIDTH_INTERVAL, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_LAG,
+      g_param_spec_uint ("max-lag", "Maximum lag",
+          "With ack-endpoint: drop a buffer (counted in dropped and "
+          "dropped-lag) instead of queueing it while a message sent more "
+          "than this many ms ago is still unacknowledged, so a slow link "
+          "holds no more backlog than that (0 = never drop for lag)",
+          0, G_MAXUINT, DEFAULT_MAX_LAG, rw));
+  g_object_class_install_property (gobject_class, PROP_BANDWIDTH_ESTIMATE,
+      g_param_spec_double ("bandwidth-estimate", "Bandwidth estimate",
+          "With ack-endpoint: what the link can carry, bit/s, from probe "
+          "dispersion (0 = not known yet)", 0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DELIVERED_RATE,
+      g_param_spec_double ("delivered-rate", "Delivered rate",
+          "With ack-endpoint: what the link did carry over the last 2 s, "
+          "bit/s (the offered load when that is lower than the capacity)",
+          0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_RTT,
+      g_param_spec_double ("rtt", "Round-trip time",
+          "With ack-endpoint: base round trip in ms, the smallest probe "
+          "round trip of the last 10 s (0 = not known yet)",
+          0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_ACKS,
+      g_param_spec_uint64 ("acks", "Acknowledgements",
+          "Data messages acknowledged by the receiver since start", 0,
+          G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_LAG,
+      g_param_spec_uint64 ("dropped-lag", "Dropped for lag",
+          "Buffers dropped since start because of max-lag (also counted in "
+          "dropped)", 0, G_MAXUINT64, 0, ro));
+
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class, "ZeroMQ sink",
       "Sink/Network", "Send a stream, caps and timestamps included, over "
@@ -867,6 +1193,10 @@ gst_zmq_sink_init (GstZmqSink * self)
   self->forward_eos = DEFAULT_FORWARD_EOS;
   self->caps_interval = DEFAULT_CAPS_INTERVAL;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->ack_endpoint = g_strdup (DEFAULT_ACK_ENDPOINT);
+  self->bandwidth_interval = DEFAULT_BANDWIDTH_INTERVAL;
+  self->max_lag = DEFAULT_MAX_LAG;
+  g_mutex_init (&self->est_lock);
 
   /* A transport forwards data as it comes; pacing is the sender's job. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);

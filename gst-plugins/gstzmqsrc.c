@@ -9,6 +9,10 @@
  * counted until the sender repeats its caps.  When a sender forwards EOS,
  * this source ends its stream.
  *
+ * With ack-endpoint set, every message is acknowledged to its sender
+ * (sequence number, size, arrival time on this machine's clock) so a zmqsink
+ * with the same ack-endpoint can estimate what the link carries.
+ *
  * The source is live; the timestamps are the sender's running time, so
  * downstream sinks normally run with sync=false.
  *
@@ -46,6 +50,13 @@ typedef enum
 #define DEFAULT_RECONNECT_IVL 100
 #define DEFAULT_RECONNECT_IVL_MAX 0
 #define DEFAULT_STATS_INTERVAL 0
+#define DEFAULT_ACK_ENDPOINT NULL
+
+/* A poll that returned sooner than this found the message already waiting
+ * (we were busy when it came): its arrival time is not known exactly. */
+#define EXACT_WAIT_US 200
+/* Acks queued for a slow or absent sender before new ones are dropped. */
+#define ACK_HWM 1000
 
 /* create() never sleeps longer than this before looking at the flushing
  * flag, so state changes and seeks never wait on the network. */
@@ -72,6 +83,7 @@ enum
   PROP_CURVE_SERVER_KEY,
   PROP_CURVE_PUBLIC_KEY,
   PROP_CURVE_SECRET_KEY,
+  PROP_ACK_ENDPOINT,
   PROP_RECEIVED,
   PROP_BYTES_RECEIVED,
   PROP_DROPPED_NO_CAPS,
@@ -105,6 +117,7 @@ struct _GstZmqSrc
   gchar *curve_server_key;
   gchar *curve_public_key;
   gchar *curve_secret_key;
+  gchar *ack_endpoint;
 
   /* counters, under the object lock */
   guint64 received;
@@ -115,6 +128,8 @@ struct _GstZmqSrc
   /* streaming state */
   void *context;
   void *socket;
+  void *ack_context;
+  void *ack_socket;             /* PUB, NULL without ack-endpoint */
   gint flushing;                /* atomic: unlock() was called */
   GstZmqSrcSocketType cur_socket_type;
   gint64 receive_timeout_us;
@@ -319,6 +334,27 @@ gst_zmq_src_periodic (GstZmqSrc * self, gint64 now)
   }
 }
 
+/* Never blocks: an ack the sender cannot take is dropped (the estimator
+ * copes with missing acks). */
+static void
+gst_zmq_src_ack (GstZmqSrc * self, const GstZmqHeader * header, gsize size,
+    gint64 arrival_us, gboolean exact)
+{
+  GstZmqAck ack = { 0, };
+  guint8 data[GST_ZMQ_ACK_SIZE];
+
+  ack.stream_id = header->stream_id;
+  ack.flags = (header->flags & GST_ZMQ_HEADER_FLAG_PROBE ?
+      GST_ZMQ_ACK_FLAG_PROBE : 0) | (exact ? GST_ZMQ_ACK_FLAG_EXACT : 0);
+  ack.seqnum = header->seqnum;
+  ack.bytes = size;
+  ack.recv_time = (guint64) arrival_us * 1000;
+  gst_zmq_ack_write (&ack, data);
+  if (zmq_send (self->ack_socket, data, sizeof data, ZMQ_DONTWAIT) < 0)
+    GST_LOG_OBJECT (self, "ack for %08x/%" G_GUINT64_FORMAT " dropped: %s",
+        ack.stream_id, ack.seqnum, zmq_strerror (errno));
+}
+
 static GstFlowReturn
 gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 {
@@ -341,9 +377,13 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     if (g_atomic_int_get (&self->flushing))
       return GST_FLOW_FLUSHING;
 
-    gst_zmq_src_periodic (self, g_get_monotonic_time ());
+    gint64 poll_start = g_get_monotonic_time (), arrival;
+    gsize wire_size = 0;
+
+    gst_zmq_src_periodic (self, poll_start);
 
     rc = zmq_poll (&item, 1, POLL_SLICE_MS);
+    arrival = g_get_monotonic_time ();
     if (rc < 0 && errno != EINTR) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
           ("zmq_poll: %s", zmq_strerror (errno)));
@@ -359,8 +399,10 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
           ("zmq_msg_recv: %s", zmq_strerror (errno)));
       return GST_FLOW_ERROR;
     }
-    self->last_message = g_get_monotonic_time ();
+    self->last_message = arrival;
     self->timeout_posted = FALSE;
+    for (guint i = 0; i < MIN (n_parts, expected); i++)
+      wire_size += zmq_msg_size (&parts[i]);
 
     if (n_parts != expected) {
       gchar *what = g_strdup_printf ("%u frames, expected %u", n_parts,
@@ -383,6 +425,16 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       zmq_msg_close (&parts[first + 1]);
       gst_zmq_src_malformed (self, error->message);
       g_error_free (error);
+      continue;
+    }
+
+    if (self->ack_socket)
+      gst_zmq_src_ack (self, &header, wire_size, arrival,
+          arrival - poll_start >= EXACT_WAIT_US);
+    if (header.flags & GST_ZMQ_HEADER_FLAG_PROBE) {
+      /* Only there to be acknowledged. */
+      zmq_msg_close (&parts[first]);
+      zmq_msg_close (&parts[first + 1]);
       continue;
     }
 
@@ -512,6 +564,22 @@ gst_zmq_src_start (GstBaseSrc * src)
   config.curve_secret_key = self->curve_secret_key;
   ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
       &error);
+  if (ok && self->ack_endpoint && *self->ack_endpoint) {
+    /* Same side binds as for the data, with the same CURVE role. */
+    config.type = ZMQ_PUB;
+    config.endpoint = self->ack_endpoint;
+    config.hwm = ACK_HWM;
+    config.subscribe = NULL;
+    ok = gst_zmq_socket_open (&config, &self->ack_context, &self->ack_socket,
+        &kind, &error);
+    if (!ok) {
+      gchar *msg = g_strdup_printf ("ack-endpoint: %s", error->message);
+
+      g_free (error->message);
+      error->message = msg;
+      gst_zmq_socket_close (&self->context, &self->socket);
+    }
+  }
 
   self->cur_socket_type = self->socket_type;
   self->receive_timeout_us = self->receive_timeout > 0 ?
@@ -547,6 +615,7 @@ gst_zmq_src_stop (GstBaseSrc * src)
   GstZmqSrc *self = GST_ZMQ_SRC (src);
 
   gst_zmq_socket_close (&self->context, &self->socket);
+  gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
   g_clear_pointer (&self->streams, g_hash_table_unref);
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
@@ -619,6 +688,10 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
       g_free (self->curve_secret_key);
       self->curve_secret_key = g_value_dup_string (value);
       break;
+    case PROP_ACK_ENDPOINT:
+      g_free (self->ack_endpoint);
+      self->ack_endpoint = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -667,6 +740,9 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CURVE_PUBLIC_KEY:
       g_value_set_string (value, self->curve_public_key);
       break;
+    case PROP_ACK_ENDPOINT:
+      g_value_set_string (value, self->ack_endpoint);
+      break;
     case PROP_RECEIVED:
       g_value_set_uint64 (value, self->received);
       break;
@@ -692,6 +768,7 @@ gst_zmq_src_finalize (GObject * object)
   GstZmqSrc *self = GST_ZMQ_SRC (object);
 
   g_free (self->endpoint);
+  g_free (self->ack_endpoint);
   g_free (self->subscribe);
   g_free (self->curve_server_key);
   g_free (self->curve_public_key);
@@ -772,6 +849,12 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "socket the CURVE server. A connecting side without one uses a "
           "throw-away key pair", NULL,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_ACK_ENDPOINT,
+      g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
+          "Acknowledge every message (sequence number, size, arrival time) "
+          "to its sender on this ZeroMQ endpoint, for zmqsink's link "
+          "estimate; bound or connected like the data endpoint (NULL = no "
+          "acknowledgements)", DEFAULT_ACK_ENDPOINT, rw));
   g_object_class_install_property (gobject_class, PROP_RECEIVED,
       g_param_spec_uint64 ("received", "Received",
           "Buffers received and pushed since start", 0, G_MAXUINT64, 0, ro));

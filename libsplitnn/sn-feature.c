@@ -13,6 +13,7 @@ struct SnFeatureEncoder {
   size_t packed_len[SN_PACKET_MAX_TENSORS];
   GByteArray *coded[SN_PACKET_MAX_TENSORS];
   guint8 ranges[SN_PACKET_MAX_TENSORS][SN_QUANT_MAX_CHANNELS * 8];
+  SnTensor *wire[SN_PACKET_MAX_TENSORS];     /* bottleneck outputs of the current path */
 };
 
 struct SnFeatureDecoder {
@@ -23,6 +24,8 @@ struct SnFeatureDecoder {
   guint8 *packed;
   size_t packed_len;
   GHashTable *outputs;      /* cut -> SnTensor*[] for that cut's shapes */
+  const SnPathSet *paths;
+  SnTensor *wire[SN_PACKET_MAX_TENSORS];     /* dequantized wire tensors of a path */
 };
 
 void
@@ -56,6 +59,7 @@ sn_feature_encoder_free (SnFeatureEncoder *e)
   for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++) {
     g_free (e->packed[i]);
     g_byte_array_unref (e->coded[i]);
+    sn_tensor_free (e->wire[i]);
   }
   g_free (e);
 }
@@ -64,6 +68,18 @@ static void
 put_f32 (guint8 *dst, float v)
 {
   memcpy (dst, &v, 4);          /* the wire is little-endian, as is every target here */
+}
+
+/* *t holds a float32 tensor of this shape, reallocated only when the shape
+ * changes (so switching between paths reallocates once per path shape). */
+static SnTensor *
+ensure_tensor (SnTensor **t, const SnShape *shape)
+{
+  if (!*t || !sn_shape_equal (&(*t)->shape, shape)) {
+    sn_tensor_free (*t);
+    *t = sn_tensor_new (SN_DTYPE_FLOAT32, shape);
+  }
+  return *t;
 }
 
 gboolean
@@ -98,8 +114,26 @@ sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut 
   sn_codec_set_quality (e->codec, cfg->jpeg_quality);
   sn_codec_set_level (e->codec, cfg->zstd_level);
   SnQuantConfig qc = { cfg->bits, cfg->per_channel, cfg->clip };
+  if (cfg->path) {
+    if (sn_path_cut (cfg->path) != cut) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "path '%s' belongs to cut %u, not to cut %u", sn_path_name (cfg->path),
+          sn_path_cut (cfg->path)->id, cut->id);
+      return FALSE;
+    }
+    g_strlcpy (p.path_name, sn_path_name (cfg->path), sizeof p.path_name);
+    qc.per_channel = TRUE;      /* what the path was trained with */
+  }
   for (int i = 0; i < cut->n_tensors; i++) {
     const SnTensor *x = tensors[i];
+    if (cfg->path) {
+      SnShape ws;
+      sn_path_wire_shape (cfg->path, i, &ws);
+      SnTensor *w = ensure_tensor (&e->wire[i], &ws);
+      if (!sn_path_edge_apply (cfg->path, i, x, w, error))
+        return FALSE;
+      x = w;
+    }
     size_t need = sn_quant_packed_size (sn_tensor_numel (x), cfg->bits);
     if (e->packed_len[i] < need) {
       e->packed[i] = g_realloc (e->packed[i], need);
@@ -152,12 +186,20 @@ sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts)
 }
 
 void
+sn_feature_decoder_set_paths (SnFeatureDecoder *d, const SnPathSet *paths)
+{
+  d->paths = paths;
+}
+
+void
 sn_feature_decoder_free (SnFeatureDecoder *d)
 {
   if (!d)
     return;
   sn_codec_context_free (d->codec);
   g_free (d->packed);
+  for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++)
+    sn_tensor_free (d->wire[i]);
   g_hash_table_unref (d->outputs);
   g_free (d);
 }
@@ -184,11 +226,31 @@ sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket
         "packet %" G_GUINT64_FORMAT " of stream %u was made for another model", p->seq, p->stream_id);
     return FALSE;
   }
-  /* The cut id names the cut; the shapes must agree.  An unknown id (say,
-   * from an edge with other declared cuts) falls back to the shapes. */
-  const SnCut *cut = p->cut_id < (guint32) sn_cut_set_n_cuts (d->cuts)
-      ? sn_cut_set_get (d->cuts, (int) p->cut_id) : NULL;
-  if (!cut || !shapes_match (cut, p)) {
+  const SnPath *path = NULL;
+  const SnCut *cut = NULL;
+  if (p->path_name[0]) {
+    /* A trained path: its wire shapes must be the packet's. */
+    path = d->paths ? sn_path_set_find (d->paths, p->path_name) : NULL;
+    gboolean ok = path && p->n_tensors == sn_path_cut (path)->n_tensors;
+    for (int i = 0; ok && i < p->n_tensors; i++) {
+      SnShape ws;
+      sn_path_wire_shape (path, i, &ws);
+      ok = sn_shape_equal (&ws, &p->tensors[i].shape);
+    }
+    if (!ok) {
+      g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+          "packet %" G_GUINT64_FORMAT " names path '%s', which this model %s", p->seq,
+          p->path_name, path ? "has with other tensor shapes" : "does not have");
+      return FALSE;
+    }
+    cut = sn_path_cut (path);
+  } else {
+    /* The cut id names the cut; the shapes must agree.  An unknown id (say,
+     * from an edge with other declared cuts) falls back to the shapes. */
+    cut = p->cut_id < (guint32) sn_cut_set_n_cuts (d->cuts)
+        ? sn_cut_set_get (d->cuts, (int) p->cut_id) : NULL;
+  }
+  if (!path && (!cut || !shapes_match (cut, p))) {
     SnShape shapes[SN_PACKET_MAX_TENSORS];
     for (int i = 0; i < p->n_tensors; i++)
       shapes[i] = p->tensors[i].shape;
@@ -216,9 +278,11 @@ sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket
     }
     GError *err = NULL;
     sn_packet_tensor_ranges (t, &d->params);
+    SnTensor *dst = path ? ensure_tensor (&d->wire[i], &t->shape) : outs[i];
     if (!sn_codec_decode (d->codec, t->codec, t->bits, &t->shape, t->payload, t->payload_len,
             d->packed, &err)
-        || !sn_dequantize (d->packed, need, t->bits, &d->params, outs[i], &err)) {
+        || !sn_dequantize (d->packed, need, t->bits, &d->params, dst, &err)
+        || (path && !sn_path_cloud_apply (path, i, dst, outs[i], &err))) {
       g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
           ", tensor '%s': %s", p->seq, t->name, err->message);
       g_error_free (err);

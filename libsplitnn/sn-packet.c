@@ -86,7 +86,7 @@ sn_packet_write (const SnPacket *p, GByteArray *out)
   g_byte_array_set_size (out, 0);
   g_byte_array_append (out, (const guint8 *) SN_PACKET_MAGIC, 4);
   put_u8 (out, SN_PACKET_VERSION);
-  put_u8 (out, 0);                                  /* flags */
+  put_u8 (out, p->path_name[0] ? SN_PACKET_FLAG_PATH : 0);  /* flags */
   put_u16 (out, (guint16) p->n_tensors);
   put_u32 (out, p->stream_id);
   put_u64 (out, p->seq);
@@ -104,6 +104,11 @@ sn_packet_write (const SnPacket *p, GByteArray *out)
   size_t cn = strlen (p->cut_name);
   put_u16 (out, (guint16) cn);
   g_byte_array_append (out, (const guint8 *) p->cut_name, cn);
+  if (p->path_name[0]) {
+    size_t pn = strlen (p->path_name);
+    put_u16 (out, (guint16) pn);
+    g_byte_array_append (out, (const guint8 *) p->path_name, pn);
+  }
   for (int i = 0; i < p->n_tensors; i++) {
     const SnPacketTensor *t = &p->tensors[i];
     size_t nn = strlen (t->name);
@@ -248,7 +253,7 @@ sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error)
     return FALSE;
   if (version != SN_PACKET_VERSION)
     return bad (&r, 4, "packet version %u is not supported (this build reads %d)", version, SN_PACKET_VERSION);
-  if (flags != 0)
+  if (flags & ~SN_PACKET_FLAG_PATH)
     return bad (&r, 5, "unknown flags 0x%02x", flags);
   if (n_tensors < 1 || n_tensors > SN_PACKET_MAX_TENSORS)
     return bad (&r, 6, "tensor count %u is outside 1..%d", n_tensors, SN_PACKET_MAX_TENSORS);
@@ -277,6 +282,9 @@ sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error)
   memcpy (p->fingerprint, data + r.pos, 32);
   r.pos += 32;
   if (!get_u32 (&r, "cut id", &p->cut_id) || !get_string (&r, "cut name", p->cut_name))
+    return FALSE;
+  p->path_name[0] = 0;
+  if ((flags & SN_PACKET_FLAG_PATH) && !get_string (&r, "path name", p->path_name))
     return FALSE;
   guint64 payload_total = 0;
   for (int i = 0; i < n_tensors; i++) {

@@ -8,6 +8,8 @@ typedef struct {
   char *name;
   double edge_ms, cloud_ms, bytes, fidelity;
   int edge_samples;           /* samples seen since the path last started */
+  double edge_prior, bytes_prior;
+  int edge_measured, bytes_measured;  /* samples taken into the estimates */
 } Path;
 
 struct SnPlanner {
@@ -25,6 +27,7 @@ struct SnPlanner {
   double rtt_ms;
   gboolean edge_overloaded;   /* QoS said the edge is late */
   gboolean bandwidth_changed;
+  gboolean learn_priors;
   int current;
   int frames_on_current;
 };
@@ -42,6 +45,8 @@ sn_planner_new (const SnPathPrior *paths, int n_paths)
     p->paths[i].cloud_ms = MAX (paths[i].cloud_ms, 0);
     p->paths[i].bytes = MAX (paths[i].bytes, 0);
     p->paths[i].fidelity = paths[i].fidelity;
+    p->paths[i].edge_prior = p->paths[i].edge_ms;
+    p->paths[i].bytes_prior = p->paths[i].bytes;
   }
   p->objective = SN_OBJECTIVE_LATENCY;
   p->fidelity_floor = -1;
@@ -74,6 +79,7 @@ void sn_planner_set_warmup (SnPlanner *p, int frames) { p->warmup = MAX (frames,
 void sn_planner_set_smoothing (SnPlanner *p, double a) { p->alpha = CLAMP (a, 0.01, 1.0); }
 void sn_planner_set_frame_interval (SnPlanner *p, double ms) { p->frame_interval_ms = ms; }
 void sn_planner_set_rtt (SnPlanner *p, double ms) { p->rtt_ms = MAX (ms, 0); }
+void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn) { p->learn_priors = learn; }
 int sn_planner_n_paths (const SnPlanner *p) { return p->n_paths; }
 double sn_planner_bandwidth (const SnPlanner *p) { return p->bandwidth_bps; }
 
@@ -99,14 +105,37 @@ sn_planner_observe_edge (SnPlanner *p, int path, double ms)
   /* The first runs of a path pay for cold caches and first-use setup. */
   if (x->edge_samples++ < p->warmup && x->edge_ms > 0)
     return;
-  blend (&x->edge_ms, ms, p->alpha, x->edge_ms > 0);
+  /* Learning priors: a measurement beats a guess outright. */
+  blend (&x->edge_ms, ms, p->alpha, x->edge_ms > 0 && !(p->learn_priors && x->edge_measured == 0));
+  x->edge_measured++;
 }
 
 void
 sn_planner_observe_bytes (SnPlanner *p, int path, double bytes)
 {
   g_return_if_fail (path >= 0 && path < p->n_paths);
-  blend (&p->paths[path].bytes, bytes, p->alpha, p->paths[path].bytes > 0);
+  Path *x = &p->paths[path];
+  blend (&x->bytes, bytes, p->alpha, x->bytes > 0 && !(p->learn_priors && x->bytes_measured == 0));
+  x->bytes_measured++;
+}
+
+/* How far measurements are from their priors, over the measured paths
+ * (geometric mean of estimate / prior); 1 with none. */
+static double
+prior_scale (const SnPlanner *p, gboolean bytes)
+{
+  double log_sum = 0;
+  int n = 0;
+  for (int i = 0; i < p->n_paths; i++) {
+    const Path *x = &p->paths[i];
+    double prior = bytes ? x->bytes_prior : x->edge_prior;
+    double est = bytes ? x->bytes : x->edge_ms;
+    if ((bytes ? x->bytes_measured : x->edge_measured) > 0 && prior > 0 && est > 0) {
+      log_sum += log (est / prior);
+      n++;
+    }
+  }
+  return n ? exp (log_sum / n) : 1.0;
 }
 
 void
@@ -146,7 +175,15 @@ sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
   o->edge_ms = x->edge_ms;
   o->cloud_ms = x->cloud_ms;
   o->bytes = x->bytes;
-  o->link_ms = x->bytes * 8.0 / p->bandwidth_bps * 1000.0;
+  /* Priors off by a common factor (a slower machine, a codec that
+   * compresses less than assumed) are corrected by what the measured
+   * paths say; without it every unmeasured path looks better than the
+   * measured ones and the planner tries them all, one dwell each. */
+  if (p->learn_priors && x->bytes_measured == 0)
+    o->bytes *= prior_scale (p, TRUE);
+  if (p->learn_priors && x->edge_measured == 0)
+    o->edge_ms *= prior_scale (p, FALSE);
+  o->link_ms = o->bytes * 8.0 / p->bandwidth_bps * 1000.0;
   o->latency_ms = o->edge_ms + o->link_ms + p->rtt_ms / 2 + o->cloud_ms;
   double slowest = MAX (o->edge_ms, MAX (o->link_ms, o->cloud_ms));
   o->fps = slowest > 0 ? 1000.0 / slowest : INFINITY;

@@ -173,6 +173,56 @@ START_TEST (test_fidelity_floor)
 }
 END_TEST
 
+START_TEST (test_learn_priors)
+{
+  /* Four paths whose priors all underestimate bytes by 2x, except the
+   * last, which is really small. */
+  static const SnPathPrior pr[] = {
+    { "a", 10, 10, 100000, -1 },
+    { "b", 10, 10, 105000, -1 },
+    { "c", 10, 10, 120000, -1 },
+    { "d", 10, 10, 300000, -1 },
+  };
+  SnPlanner *p = sn_planner_new (pr, 4);
+  sn_planner_set_bandwidth (p, 2e6);
+  sn_planner_set_min_dwell (p, 1);
+  SnPathPrediction o;
+  /* Without learning, a measured 200 kB path loses to b's untouched prior
+   * (105 kB): the planner would go and try it. */
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
+  sn_planner_observe_bytes (p, 0, 200000);
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.bytes, 120000, 1e-6);     /* blended 0.8 * 100k + 0.2 * 200k */
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 1);
+  sn_planner_free (p);
+
+  p = sn_planner_new (pr, 4);
+  sn_planner_set_learn_priors (p, TRUE);
+  sn_planner_set_bandwidth (p, 2e6);
+  sn_planner_set_min_dwell (p, 1);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
+  sn_planner_observe_bytes (p, 0, 200000);
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.bytes, 200000, 1e-6);     /* the measurement replaces the prior */
+  sn_planner_predict (p, 1, &o);
+  ck_assert_double_eq_tol (o.bytes, 210000, 1e-6);     /* prior x 2 */
+  sn_planner_predict (p, 3, &o);
+  ck_assert_double_eq_tol (o.bytes, 600000, 1e-6);
+  ck_assert_double_eq_tol (o.link_ms, 2400, 1e-6);
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 0);   /* nothing to try */
+  /* Geometric mean of the ratios: a at 2x and d measured at 0.5x -> 1x. */
+  sn_planner_observe_bytes (p, 3, 150000);
+  sn_planner_predict (p, 1, &o);
+  ck_assert_double_eq_tol (o.bytes, 105000, 1e-6);
+  /* And edge times the same way: a measured at 3x its prior. */
+  sn_planner_set_warmup (p, 0);
+  sn_planner_observe_edge (p, 0, 30);
+  sn_planner_predict (p, 2, &o);
+  ck_assert_double_eq_tol (o.edge_ms, 30, 1e-9);
+  sn_planner_free (p);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -186,6 +236,7 @@ main (void)
   tcase_add_test (tc, test_qos_moves_work_off_the_edge);
   tcase_add_test (tc, test_other_objectives);
   tcase_add_test (tc, test_fidelity_floor);
+  tcase_add_test (tc, test_learn_priors);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

@@ -20,6 +20,7 @@
 
 typedef struct {
   const SnCut *cut;
+  const SnPath *path;       /* a trained path of the cut, or NULL */
   int bits;
   SnCodec codec;
   SnEval *eval;
@@ -83,13 +84,15 @@ now_ms (void)
 int
 sn_cli_eval (int argc, char **argv)
 {
-  int max_frames = 50, threads = 1;
-  g_autofree char *cuts_s = NULL, *bits_s = NULL, *codecs_s = NULL;
+  int max_frames = 50, threads = 1, start = 0;
+  g_autofree char *cuts_s = NULL, *bits_s = NULL, *codecs_s = NULL, *paths_s = NULL;
   gboolean json = FALSE, per_channel = FALSE;
   double threshold = 0.3, clip = 1.0;
   GOptionEntry entries[] = {
     { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Frames to evaluate (default 50)", "N" },
-    { "cuts", 0, 0, G_OPTION_ARG_STRING, &cuts_s, "all (default) or a list of cut ids/names", "LIST" },
+    { "start", 0, 0, G_OPTION_ARG_INT, &start, "Skip this many frames first (held-out frames of a training video)", "N" },
+    { "cuts", 0, 0, G_OPTION_ARG_STRING, &cuts_s, "all (default; none with --paths) or a list of cut ids/names", "LIST" },
+    { "paths", 0, 0, G_OPTION_ARG_STRING, &paths_s, "Trained paths of the model to evaluate: all or names (see 'splitnn inspect'); each at its own bit width", "LIST" },
     { "bits", 0, 0, G_OPTION_ARG_STRING, &bits_s, "Bit widths (default 2,4,8)", "LIST" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codecs_s, "Codecs (default none,lossless,lossy,auto)", "LIST" },
     { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Quantization ranges per channel", NULL },
@@ -109,7 +112,7 @@ sn_cli_eval (int argc, char **argv)
   g_autoptr (GArray) codecs = g_array_new (FALSE, FALSE, sizeof (int));
   if (!parse_list (bits_s ? bits_s : "2,4,8", bits, parse_bits)
       || !parse_list (codecs_s ? codecs_s : "none,lossless,lossy,auto", codecs, parse_codec)
-      || max_frames < 1 || threads < 1 || clip <= 0 || clip > 1) {
+      || max_frames < 1 || threads < 1 || clip <= 0 || clip > 1 || start < 0) {
     fprintf (stderr, "splitnn: --bits takes 2,4,8,16,32; --codec none,lossless,lossy,auto; "
         "--frames and --threads >= 1; --clip in (0, 1]\n");
     return 2;
@@ -119,10 +122,12 @@ sn_cli_eval (int argc, char **argv)
   SnModel *m = sn_model_load (argv[1], &err);
   SnDetector *det = m ? sn_detector_new (m, &err) : NULL;
   SnCutSet *set = det ? sn_cut_set_new (m, &err) : NULL;
-  SnFrames *frames = set ? sn_frames_open (argv[2], &err) : NULL;
+  SnPathSet *pset = set ? sn_path_set_new (m, set, &err) : NULL;
+  SnFrames *frames = pset ? sn_frames_open (argv[2], &err) : NULL;
   if (!frames) {
     fprintf (stderr, "splitnn: %s\n", err->message);
     g_error_free (err);
+    sn_path_set_free (pset);
     sn_cut_set_free (set);
     sn_detector_free (det);
     sn_model_free (m);
@@ -133,7 +138,32 @@ sn_cli_eval (int argc, char **argv)
 
   /* Cuts to evaluate, each with its split compiled once. */
   GPtrArray *cuts = g_ptr_array_new ();
-  if (!cuts_s || strcmp (cuts_s, "all") == 0) {
+  GPtrArray *paths = g_ptr_array_new ();
+  if (paths_s) {
+    g_auto (GStrv) parts = g_strsplit (paths_s, ",", -1);
+    for (int i = 0; parts[i]; i++) {
+      gboolean all = strcmp (g_strstrip (parts[i]), "all") == 0;
+      for (int k = 0; k < sn_path_set_n_paths (pset); k++) {
+        const SnPath *p = sn_path_set_get (pset, k);
+        if (all || strcmp (parts[i], sn_path_name (p)) == 0)
+          g_ptr_array_add (paths, (gpointer) p);
+      }
+      if (!all && (paths->len == 0
+              || strcmp (sn_path_name (g_ptr_array_index (paths, paths->len - 1)), parts[i]) != 0)) {
+        fprintf (stderr, "splitnn: the model has no trained path '%s' (see 'splitnn inspect')\n",
+            parts[i]);
+        return 2;
+      }
+    }
+    for (guint i = 0; i < paths->len; i++) {
+      const SnCut *c = sn_path_cut (g_ptr_array_index (paths, i));
+      if (!g_ptr_array_find (cuts, c, NULL))
+        g_ptr_array_add (cuts, (gpointer) c);
+    }
+  }
+  if (paths_s && !cuts_s) {
+    /* only the paths' cuts, above */
+  } else if (!cuts_s || strcmp (cuts_s, "all") == 0) {
     for (int i = 0; i < sn_cut_set_n_cuts (set); i++)
       g_ptr_array_add (cuts, (gpointer) sn_cut_set_get (set, i));
   } else {
@@ -156,7 +186,14 @@ sn_cli_eval (int argc, char **argv)
     sn_segment_set_threads (sn_split_cloud (splits[i]), threads);
   }
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (Row));
-  for (int i = 0; i < n_cuts; i++)
+  for (guint i = 0; i < paths->len; i++)
+    for (guint c = 0; c < codecs->len; c++) {
+      const SnPath *p = g_ptr_array_index (paths, i);
+      Row r = { .cut = sn_path_cut (p), .path = p, .bits = sn_path_bits (p),
+        .codec = g_array_index (codecs, int, c), .eval = sn_eval_new (0.5f) };
+      g_array_append_val (rows, r);
+    }
+  for (int i = 0; i < (paths_s && !cuts_s ? 0 : n_cuts); i++)
     for (guint b = 0; b < bits->len; b++)
       for (guint c = 0; c < codecs->len; c++) {
         Row r = { .cut = g_ptr_array_index (cuts, i), .bits = g_array_index (bits, int, b),
@@ -166,6 +203,7 @@ sn_cli_eval (int argc, char **argv)
 
   SnFeatureEncoder *enc = sn_feature_encoder_new (m);
   SnFeatureDecoder *dec = sn_feature_decoder_new (m, set);
+  sn_feature_decoder_set_paths (dec, pset);
   GByteArray *packet = g_byte_array_new ();
   tjhandle tj = tjInitCompress ();
   int in_w = sn_detector_input_width (det), in_h = sn_detector_input_height (det);
@@ -176,6 +214,9 @@ sn_cli_eval (int argc, char **argv)
   double jpeg_total = 0;
   int n_frames = 0;
   SnFrame f;
+  for (int i = 0; i < start; i++)
+    if (!sn_frames_next (frames, &f, &err))
+      goto fail;
   while (n_frames < max_frames && sn_frames_next (frames, &f, &err)) {
     SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
     SnLetterbox lb;
@@ -202,7 +243,7 @@ sn_cli_eval (int argc, char **argv)
         sn_detections_init (&result[1]);
         for (guint r = 0; r < rows->len; r++) {
           Row *row = &g_array_index (rows, Row, r);
-          if (row->cut != cut || row->bits != b)
+          if (row->cut != cut || row->bits != b || row->path)
             continue;
           SnFeatureConfig fc;
           sn_feature_config_init (&fc);
@@ -244,6 +285,40 @@ sn_cli_eval (int argc, char **argv)
         sn_detections_clear (&result[0]);
         sn_detections_clear (&result[1]);
       }
+      /* Trained paths of this cut: each through its own adapters. */
+      for (guint r = 0; r < rows->len; r++) {
+        Row *row = &g_array_index (rows, Row, r);
+        if (row->cut != cut || !row->path)
+          continue;
+        SnFeatureConfig fc;
+        sn_feature_config_init (&fc);
+        fc.bits = row->bits;
+        fc.codec = row->codec;
+        fc.path = row->path;
+        double c0 = now_ms ();
+        SnPacket pkt;
+        const SnCut *dcut;
+        SnTensor *const *deq;
+        if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, &lb, packet, &err)
+            || !sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, &err))
+          goto fail;
+        double c1 = now_ms ();
+        for (int k = 0; k < pkt.n_tensors; k++)
+          row->used[pkt.tensors[k].codec]++;
+        SnDetections res;
+        sn_detections_init (&res);
+        if (!sn_segment_run (cloud, (const SnTensor *const *) deq, &err)
+            || !sn_detector_decode (det, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1),
+                &lb, &res, &err))
+          goto fail;
+        sn_eval_add_frame (row->eval, &res, &ref);
+        sn_detections_clear (&res);
+        row->bytes += packet->len;
+        row->edge_ms += edge_ms;
+        row->cloud_ms += now_ms () - c1;
+        row->code_ms += c1 - c0;
+        row->frames++;
+      }
     }
     n_frames++;
     fprintf (stderr, "\reval: frame %d/%d", n_frames, max_frames);
@@ -257,22 +332,22 @@ fail:
   }
   double jpeg = n_frames ? jpeg_total / n_frames : 0;
   if (!json)
-    printf ("%4s %-6s %4s %-9s %10s %10s %7s %8s %8s %8s\n", "cut", "tensor", "bits", "codec",
-        "bytes", "jpeg q90", "x jpeg", "mAP@0.5", "edge ms", "cloud ms");
+    printf ("%4s %-6s %-10s %4s %-9s %10s %10s %7s %8s %8s %8s\n", "cut", "tensor", "path", "bits",
+        "codec", "bytes", "jpeg q90", "x jpeg", "mAP@0.5", "edge ms", "cloud ms");
   for (guint r = 0; r < rows->len; r++) {
     Row *row = &g_array_index (rows, Row, r);
     double bytes = row->frames ? row->bytes / row->frames : 0;
     double fid = sn_eval_map (row->eval);
     if (json) {
-      printf ("{\"cut\": %u, \"cut_name\": \"%s\", \"tensors\": %d, \"bits\": %d, \"codec\": \"%s\", "
+      printf ("{\"cut\": %u, \"cut_name\": \"%s\", \"path\": \"%s\", \"tensors\": %d, \"bits\": %d, \"codec\": \"%s\", "
           "\"bytes_per_frame\": %.0f, \"jpeg_bytes_per_frame\": %.0f, \"fidelity_map50\": %.2f, "
           "\"edge_ms\": %.2f, \"cloud_ms\": %.2f, \"code_ms\": %.3f, \"frames\": %d}\n", row->cut->id,
-          row->cut->name, row->cut->n_tensors, row->bits, sn_codec_name (row->codec), bytes, jpeg,
+          row->cut->name, row->path ? sn_path_name (row->path) : "", row->cut->n_tensors, row->bits, sn_codec_name (row->codec), bytes, jpeg,
           fid, row->edge_ms / MAX (row->frames, 1), row->cloud_ms / MAX (row->frames, 1),
           row->code_ms / MAX (row->frames, 1), row->frames);
     } else {
-      printf ("%4u %-6d %4d %-9s %10.0f %10.0f %7.2f %8.2f %8.2f %8.2f\n", row->cut->id,
-          row->cut->n_tensors, row->bits, sn_codec_name (row->codec), bytes, jpeg,
+      printf ("%4u %-6d %-10s %4d %-9s %10.0f %10.0f %7.2f %8.2f %8.2f %8.2f\n", row->cut->id,
+          row->cut->n_tensors, row->path ? sn_path_name (row->path) : "-", row->bits, sn_codec_name (row->codec), bytes, jpeg,
           bytes > 0 ? jpeg / bytes : 0, fid, row->edge_ms / MAX (row->frames, 1),
           row->cloud_ms / MAX (row->frames, 1));
     }
@@ -289,8 +364,10 @@ fail:
     sn_split_free (splits[i]);
   g_free (splits);
   g_ptr_array_unref (cuts);
+  g_ptr_array_unref (paths);
   g_array_unref (rows);
   sn_frames_close (frames);
+  sn_path_set_free (pset);
   sn_cut_set_free (set);
   sn_detector_free (det);
   sn_model_free (m);

@@ -85,6 +85,33 @@ print_values (const SnModel *m, gboolean inputs)
   }
 }
 
+/* Trained split paths (tools/train), if the model carries any. */
+static gboolean
+print_paths (SnModel *m)
+{
+  GError *err = NULL;
+  SnCutSet *cuts = sn_cut_set_new (m, &err);
+  SnPathSet *paths = cuts ? sn_path_set_new (m, cuts, &err) : NULL;
+  if (!paths) {
+    fprintf (stderr, "splitnn: %s\n", err->message);
+    g_error_free (err);
+    sn_cut_set_free (cuts);
+    return FALSE;
+  }
+  if (sn_path_set_n_paths (paths))
+    printf ("trained paths: %d\n", sn_path_set_n_paths (paths));
+  for (int i = 0; i < sn_path_set_n_paths (paths); i++) {
+    const SnPath *p = sn_path_set_get (paths, i);
+    const SnCut *c = sn_path_cut (p);
+    printf ("  %-10s cut %3u  %2d bits  %8" G_GINT64_FORMAT " values on the wire (%.1f KiB) "
+        "instead of %" G_GINT64_FORMAT "\n", sn_path_name (p), c->id, sn_path_bits (p),
+        sn_path_wire_values (p), sn_path_wire_values (p) * sn_path_bits (p) / 8192.0, c->values);
+  }
+  sn_path_set_free (paths);
+  sn_cut_set_free (cuts);
+  return TRUE;
+}
+
 int
 sn_cli_inspect (int argc, char **argv)
 {
@@ -107,6 +134,7 @@ sn_cli_inspect (int argc, char **argv)
     return 1;
   }
   SnModelInfo info;
+  int status = 0;
   sn_model_get_info (m, &info);
   if (json) {
     print_json (argv[1], m, &info);
@@ -125,7 +153,9 @@ sn_cli_inspect (int argc, char **argv)
     printf ("flops:       %.3f GFLOP per inference\n", info.flops / 1e9);
     printf ("activations: %.2f MB peak with buffer reuse (%.2f MB without)\n",
         info.peak_activation_bytes / 1e6, info.total_activation_bytes / 1e6);
+    if (!print_paths (m))
+      status = 1;
   }
   sn_model_free (m);
-  return 0;
+  return status;
 }

@@ -38,13 +38,71 @@ stats (const SnTensor *t, double *min, double *max, double *mean)
   *mean /= n;
 }
 
+/* The model's outputs through a trained path: edge segment, the path's
+ * bottleneck, quantization at `bits` (32: none), coding, decoding,
+ * restoration, cloud segment.  What the training tool's test compares with
+ * PyTorch. */
+static gboolean
+run_path (SnModel *m, const char *path_name, int bits, SnTensor *const *inputs,
+    const char *out_dir, GError **error)
+{
+  gboolean ok = FALSE;
+  SnCutSet *cuts = sn_cut_set_new (m, error);
+  SnPathSet *paths = cuts ? sn_path_set_new (m, cuts, error) : NULL;
+  const SnPath *path = paths ? sn_path_set_find (paths, path_name) : NULL;
+  SnSplit *split = NULL;
+  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  SnFeatureDecoder *dec = cuts ? sn_feature_decoder_new (m, cuts) : NULL;
+  GByteArray *packet = g_byte_array_new ();
+  if (paths && !path)
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "the model has no trained path '%s'",
+        path_name);
+  if (!path || !(split = sn_split_new (m, sn_path_cut (path), error)))
+    goto out;
+  sn_feature_decoder_set_paths (dec, paths);
+  SnSegment *edge = sn_split_edge (split), *cloud = sn_split_cloud (split);
+  if (!sn_segment_run (edge, (const SnTensor *const *) inputs, error))
+    goto out;
+  const SnCut *cut = sn_path_cut (path);
+  const SnTensor *mid[SN_PACKET_MAX_TENSORS];
+  for (int i = 0; i < cut->n_tensors; i++)
+    mid[i] = sn_segment_output (edge, i);
+  SnFeatureConfig fc;
+  sn_feature_config_init (&fc);
+  fc.bits = bits ? bits : sn_path_bits (path);
+  fc.path = path;
+  SnPacket pkt;
+  const SnCut *dcut;
+  SnTensor *const *deq;
+  if (!sn_feature_encode (enc, &fc, cut, mid, 0, 0, SN_PTS_NONE, NULL, packet, error)
+      || !sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, error)
+      || !sn_segment_run (cloud, (const SnTensor *const *) deq, error))
+    goto out;
+  for (int i = 0; i < sn_segment_n_outputs (cloud); i++) {
+    g_autofree char *file = output_path (out_dir, sn_segment_output_name (cloud, i));
+    if (!sn_tensor_save_npy (sn_segment_output (cloud, i), file, error))
+      goto out;
+    printf ("%s -> %s\n", sn_segment_output_name (cloud, i), file);
+  }
+  printf ("path %s: %u bytes on the wire at %d bits\n", path_name, packet->len, fc.bits);
+  ok = TRUE;
+out:
+  g_byte_array_unref (packet);
+  sn_feature_encoder_free (enc);
+  sn_feature_decoder_free (dec);
+  sn_split_free (split);
+  sn_path_set_free (paths);
+  sn_cut_set_free (cuts);
+  return ok;
+}
+
 int
 sn_cli_run (int argc, char **argv)
 {
   g_auto (GStrv) input_specs = NULL, output_names = NULL;
-  g_autofree char *out_dir = NULL;
+  g_autofree char *out_dir = NULL, *path_name = NULL;
   gboolean json = FALSE;
-  int threads = 1, repeat = 1;
+  int threads = 1, repeat = 1, bits = 0;
   GOptionEntry entries[] = {
     { "input", 'i', 0, G_OPTION_ARG_STRING_ARRAY, &input_specs,
       "Segment input as NAME=FILE.npy (repeat; default: the model's inputs, all required)", "NAME=FILE" },
@@ -55,6 +113,8 @@ sn_cli_run (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1)", "N" },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "Run N times and report the median time", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary", NULL },
+    { "path", 0, 0, G_OPTION_ARG_STRING, &path_name, "Run the whole model through this trained path (see 'splitnn inspect'); inputs are the model's", "NAME" },
+    { "bits", 0, 0, G_OPTION_ARG_INT, &bits, "With --path: quantize at this width instead of the path's (32: no quantization)", "N" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx");
@@ -92,6 +152,10 @@ sn_cli_run (int argc, char **argv)
   }
   if (!(m = sn_model_load (argv[1], &err)))
     goto out;
+  if (path_name) {
+    status = run_path (m, path_name, bits, in_tensors, out_dir ? out_dir : ".", &err) ? 0 : 1;
+    goto out;
+  }
   int n_out = output_names ? g_strv_length (output_names) : 0;
   if (!(seg = sn_segment_new (m, in_names, n_in, (const char *const *) output_names, n_out, &err)))
     goto out;

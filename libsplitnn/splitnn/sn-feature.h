@@ -12,6 +12,7 @@
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-packet.h>
 #include <splitnn/sn-image.h>
+#include <splitnn/sn-path.h>
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,10 @@ typedef struct {
   SnCodec codec;
   int jpeg_quality;
   int zstd_level;
+  /* A trained path of the cut (sn-path.h): its tensors go through the
+   * path's bottleneck before quantization (ranges then are per channel, as
+   * in training) and the cloud restores them.  NULL: plain cut tensors. */
+  const SnPath *path;
 } SnFeatureConfig;
 
 void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless */
@@ -41,6 +46,8 @@ gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
 void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
 
 SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
+/* The model's trained paths, for packets that name one (borrowed; may be NULL). */
+void sn_feature_decoder_set_paths (SnFeatureDecoder *dec, const SnPathSet *paths);
 void sn_feature_decoder_free (SnFeatureDecoder *dec);
 /* On success *cut is the packet's cut and tensors[i] (owned by the decoder,
  * valid until the next call) its dequantized tensors in the cut's order. */

@@ -21,6 +21,7 @@ G_BEGIN_DECLS
 #define SN_PACKET_MAX_NAME 255
 #define SN_PACKET_MAX_ELEMENTS (G_GINT64_CONSTANT (1) << 28)
 #define SN_PTS_NONE G_MAXUINT64
+#define SN_PACKET_FLAG_PATH 0x01
 
 typedef struct {
   char name[SN_PACKET_MAX_NAME + 1];
@@ -43,6 +44,9 @@ typedef struct {
   guint8 fingerprint[32];
   guint32 cut_id;
   char cut_name[SN_PACKET_MAX_NAME + 1];
+  /* Trained path (sn-path.h) whose adapters the tensors went through; empty
+   * for plain cut tensors.  Travels only when set (flag bit 0). */
+  char path_name[SN_PACKET_MAX_NAME + 1];
   int n_tensors;
   SnPacketTensor tensors[SN_PACKET_MAX_TENSORS];
 } SnPacket;

@@ -65,6 +65,11 @@ void sn_planner_set_hysteresis (SnPlanner *p, double fraction);   /* default 0.1
 void sn_planner_set_min_dwell (SnPlanner *p, int frames);         /* default 15 */
 void sn_planner_set_warmup (SnPlanner *p, int frames);            /* default 2 */
 void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight of a new sample, default 0.2 */
+/* Learn from measurements how far the priors are off: the first
+ * measurement of a path replaces its prior, and the priors of paths not
+ * measured yet are scaled by the geometric mean of estimate / prior over
+ * the measured ones (bytes and edge time separately).  Off by default. */
+void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
 /* The frame interval the edge must keep up with (1/fps); <= 0: none. */
 void sn_planner_set_frame_interval (SnPlanner *p, double ms);
 

@@ -6,6 +6,7 @@
 #include <splitnn/sn-model.h>
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-planner.h>
+#include <splitnn/sn-linkest.h>
 #include <splitnn/sn-image.h>
 #include <splitnn/sn-detect.h>
 #include <splitnn/sn-detector.h>
@@ -15,3 +16,4 @@
 #include <splitnn/sn-codec.h>
 #include <splitnn/sn-packet.h>
 #include <splitnn/sn-feature.h>
+#include <splitnn/sn-path.h>
