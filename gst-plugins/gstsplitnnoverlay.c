@@ -243,6 +243,7 @@ loop (gpointer data)
   g_queue_pop_head (&self->items);
   g_cond_broadcast (&self->cond);
   gboolean do_draw = self->draw, warn_pts = FALSE;
+  guint stats_interval = self->stats_interval;
   if (d && !self->pts_warned && d->pts != SN_PTS_NONE && GST_BUFFER_PTS_IS_VALID (GST_BUFFER (it->obj))
       && d->pts != GST_BUFFER_PTS (GST_BUFFER (it->obj)))
     warn_pts = self->pts_warned = TRUE;
@@ -260,7 +261,7 @@ loop (gpointer data)
       buf = annotate (self, buf, d, do_draw);
     g_clear_pointer (&d, dets_free);
     gint64 now = g_get_monotonic_time ();
-    if (self->stats_interval && now - self->last_stats >= (gint64) self->stats_interval * 1000) {
+    if (stats_interval && now - self->last_stats >= (gint64) stats_interval * 1000) {
       self->last_stats = now;
       post_stats (self);
     }
