@@ -25,6 +25,8 @@
 
 static char *self_exe, *model, *video, *splitnn_cli, *tmpdir;
 
+const char *__lsan_default_suppressions (void);     /* sn-test-sanitizer.c */
+
 /* ---- child mode: run one pipeline to EOS and print its counters ------------------- */
 
 static void
@@ -74,9 +76,20 @@ limit_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_HANDLED;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_sigterm (int sig)
+{
+  stop_requested = 1;
+}
+
+/* Runs to EOS; SIGTERM ends the stream with an EOS first, so the counters
+ * still come out. */
 static int
 run_pipeline (const char *desc, int frames)
 {
+  signal (SIGTERM, on_sigterm);
   GError *err = NULL;
   GstElement *p = gst_parse_launch (desc, &err);
   if (!p) {
@@ -93,7 +106,15 @@ run_pipeline (const char *desc, int frames)
   }
   gst_element_set_state (p, GST_STATE_PLAYING);
   GstBus *bus = gst_element_get_bus (p);
-  GstMessage *m = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  GstMessage *m = NULL;
+  gboolean eos_sent = FALSE;
+  for (int t = 0; t < 1200 && !m; t++) {
+    if (stop_requested && !eos_sent) {
+      gst_element_send_event (p, gst_event_new_eos ());
+      eos_sent = TRUE;
+    }
+    m = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  }
   int rc = 0;
   if (!m) {
     g_printerr ("no EOS within 120 s\n");
@@ -258,8 +279,18 @@ START_TEST (test_matches_splitnn_detect)
       *bits_arg = g_strdup_printf ("%d", BITS), *ref_out = NULL, *ref_err = NULL;
   char *argv[] = { splitnn_cli, "detect", model, video, "--frames", frames_arg, "--cut", cut_arg, "--bits",
     bits_arg, "--codec", "lossless", "--threshold", THRESHOLD, "--json", NULL };
+  /* In a sanitizer build the CLI sees GLib's load-time allocations, which
+   * the tests' own suppressions (sn-test-sanitizer.c) already excuse. */
+  g_autofree char *supp = g_build_filename (tmpdir, "lsan.supp", NULL);
+  ck_assert (g_file_set_contents (supp, __lsan_default_suppressions (), -1, NULL));
+  g_auto (GStrv) env = g_get_environ ();
+  g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
+  g_autofree char *asan = g_strdup_printf ("%s%sfast_unwind_on_malloc=0", g_environ_getenv (env, "ASAN_OPTIONS")
+      ? g_environ_getenv (env, "ASAN_OPTIONS") : "", g_environ_getenv (env, "ASAN_OPTIONS") ? ":" : "");
+  env = g_environ_setenv (env, "LSAN_OPTIONS", lsan, TRUE);
+  env = g_environ_setenv (env, "ASAN_OPTIONS", asan, TRUE);
   int status;
-  ck_assert (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &ref_out, &ref_err, &status, NULL));
+  ck_assert (g_spawn_sync (NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL, &ref_out, &ref_err, &status, NULL));
   ck_assert_msg (g_spawn_check_wait_status (status, NULL), "splitnn detect: %s", ref_err);
 
   g_autofree char *got_text = slurp (cname, "jsonl");
@@ -348,17 +379,17 @@ wait_lines (const char *name, int n, int timeout_s)
 START_TEST (test_cloud_restart)
 {
   const char *tr = transports[_i];
-  const int frames = 60;          /* 6 s of video at its own rate (10 fps) */
+  const int max_frames = 600;     /* the test stops the edge well before */
   g_autofree char *ep = endpoint (tr, "b");
   g_autofree char *n1name = g_strdup_printf ("b-%s-cloud1", tr), *n2name = g_strdup_printf ("b-%s-cloud2", tr),
       *ename = g_strdup_printf ("b-%s-edge", tr);
   g_autofree char *c1 = cloud_desc (ep, n1name);
   GSubprocess *cloud = spawn_pipeline (n1name, c1, 0);
-  /* sync=true: the edge runs at the video's rate, as a camera would; it
-   * never waits for the network. */
-  g_autofree char *edesc = edge_desc (ep, frames,
+  /* sync=true: the edge runs at the video's rate (10 fps), as a camera
+   * would; it never waits for the network. */
+  g_autofree char *edesc = edge_desc (ep, max_frames,
       "sync=true drop-policy=drop-new send-timeout=5000 caps-interval=200");
-  GSubprocess *edge = spawn_pipeline (ename, edesc, frames);
+  GSubprocess *edge = spawn_pipeline (ename, edesc, max_frames);
   ck_assert_msg (wait_lines (n1name, 3, 60), "the first cloud produced nothing");
   g_subprocess_force_exit (cloud);                  /* SIGKILL: a crash, no goodbye */
   g_subprocess_wait (cloud, NULL, NULL);
@@ -366,13 +397,16 @@ START_TEST (test_cloud_restart)
   g_usleep (800 * 1000);                            /* down for 0.8 s, about 8 frames */
   g_autofree char *c2 = cloud_desc (ep, n2name);
   cloud = spawn_pipeline (n2name, c2, 0);
-  gboolean edge_ok = wait_exit (edge, "edge", 60);
+  gboolean resumed = wait_lines (n2name, 3, 60);
+  g_subprocess_send_signal (edge, SIGTERM);         /* EOS, then the counters */
+  gboolean edge_ok = wait_exit (edge, "edge", 30);
   gboolean cloud_ok = wait_exit (cloud, "cloud", 30);   /* ends with the edge's EOS */
   g_autofree char *eerr = slurp (ename, "err"), *cerr = slurp (n2name, "err");
-  ck_assert_msg (edge_ok, "the edge did not finish on its own: %s", eerr);
+  ck_assert_msg (resumed, "no detections after the restart: %s", cerr);
+  ck_assert_msg (edge_ok, "the edge did not stop cleanly: %s", eerr);
   ck_assert_msg (cloud_ok, "the restarted cloud did not end with the edge's EOS: %s", cerr);
 
-  gint64 out = counter (ename, "splitnnedge", "frames-out");
+  gint64 in = counter (ename, "splitnnedge", "frames-in"), out = counter (ename, "splitnnedge", "frames-out");
   gint64 sent = counter (ename, "zmqsink", "sent"), dropped = counter (ename, "zmqsink", "dropped");
   int n1, n2;
   guint64 last1 = max_seq (n1name, &n1);
@@ -382,10 +416,10 @@ START_TEST (test_cloud_restart)
       " dropped while the cloud was down; cloud 1 answered %d (up to seq %" G_GUINT64_FORMAT
       "), cloud 2 answered %d (from seq %" G_GUINT64_FORMAT "); lost in flight at the kill: %"
       G_GINT64_FORMAT "\n", tr, out, sent, dropped, n1, last1, n2, first2, sent - n1 - n2);
-  ck_assert_int_eq (out, frames);                   /* the edge processed every frame */
-  ck_assert_int_eq (sent + dropped, frames);        /* every packet is either sent or counted */
+  ck_assert_int_gt (in, 0);
+  ck_assert_int_eq (out, in);                       /* the edge processed every frame */
+  ck_assert_int_eq (sent + dropped, out);           /* every packet is either sent or counted */
   ck_assert_int_gt (dropped, 0);                    /* the outage was seen and counted */
-  ck_assert_int_gt (n2, 0);                         /* detections resumed */
   ck_assert_uint_gt (first2, last1);
   ck_assert_int_le (n1 + n2, sent);
   g_object_unref (edge);
