@@ -15,6 +15,7 @@
 #endif
 
 #include "gstsplitnncloud.h"
+#include "gstsplitnnmeta.h"
 #include "gstsplitnnmodel.h"
 
 #include <gst/video/video.h>
@@ -231,17 +232,7 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
   GST_BUFFER_OFFSET (out) = p.seq;
-  for (int i = 0; i < self->dets.n; i++) {
-    const SnDetection *e = &self->dets.items[i];
-    GstVideoRegionOfInterestMeta *roi = gst_buffer_add_video_region_of_interest_meta (out, e->label,
-        (guint) MAX (e->x0, 0), (guint) MAX (e->y0, 0), (guint) MAX (e->x1 - e->x0, 0),
-        (guint) MAX (e->y1 - e->y0, 0));
-    roi->id = i;
-    gst_video_region_of_interest_meta_add_param (roi, gst_structure_new ("detection",
-            "label", G_TYPE_STRING, e->label, "class-id", G_TYPE_INT, e->class_id,
-            "confidence", G_TYPE_DOUBLE, (double) e->score,
-            "stream-id", G_TYPE_UINT, p.stream_id, "seq", G_TYPE_UINT64, p.seq, NULL));
-  }
+  gst_splitnn_add_detection_metas (out, &self->dets, p.stream_id, p.seq);
   gst_buffer_unref (in);
   return gst_pad_push (self->srcpad, out);
 }

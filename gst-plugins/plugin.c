@@ -7,6 +7,7 @@
 
 #include "gstsplitnncloud.h"
 #include "gstsplitnnedge.h"
+#include "gstsplitnnoverlay.h"
 #include "gstzmqsink.h"
 #include "gstzmqsrc.h"
 
@@ -17,6 +18,7 @@ plugin_init (GstPlugin * plugin)
 
   ret |= GST_ELEMENT_REGISTER (splitnnedge, plugin);
   ret |= GST_ELEMENT_REGISTER (splitnncloud, plugin);
+  ret |= GST_ELEMENT_REGISTER (splitnnoverlay, plugin);
   ret |= GST_ELEMENT_REGISTER (zmqsink, plugin);
   ret |= GST_ELEMENT_REGISTER (zmqsrc, plugin);
 

@@ -46,16 +46,30 @@ draw (cairo_t *cr, const SnDetections *d)
   }
 }
 
+static void
+draw_on (guint8 *data, cairo_format_t format, int width, int height, int stride,
+    const SnDetections *d)
+{
+  cairo_surface_t *s = cairo_image_surface_create_for_data (data, format, width, height, stride);
+  cairo_t *cr = cairo_create (s);
+  draw (cr, d);
+  cairo_destroy (cr);
+  cairo_surface_flush (s);
+  cairo_surface_destroy (s);
+}
+
 void
 sn_draw_detections_bgrx (guint8 *data, int width, int height, int stride,
     const SnDetections *d)
 {
-  cairo_surface_t *s = cairo_image_surface_create_for_data (data, CAIRO_FORMAT_RGB24,
-      width, height, stride);
-  cairo_t *cr = cairo_create (s);
-  draw (cr, d);
-  cairo_destroy (cr);
-  cairo_surface_destroy (s);
+  draw_on (data, CAIRO_FORMAT_RGB24, width, height, stride, d);
+}
+
+void
+sn_draw_detections_argb (guint8 *data, int width, int height, int stride,
+    const SnDetections *d)
+{
+  draw_on (data, CAIRO_FORMAT_ARGB32, width, height, stride, d);
 }
 
 gboolean

@@ -3,7 +3,9 @@
  * When the registry is (re)built — always on a fresh checkout — GLib's quark
  * and interned-string tables grow in blocks that GLib never frees, and
  * LeakSanitizer reports them at the exit of every forked Check test.  These
- * are process-lifetime tables, not leaks.  Full unwinding lets the
+ * are process-lifetime tables, not leaks.  So is fontconfig's configuration,
+ * which cairo loads the first time it draws text (splitnnoverlay's labels)
+ * and which only FcFini() would free.  Full unwinding lets the
  * suppressions see through GLib, which is built without frame pointers.
  * The hooks are only read by sanitizer runtimes; other builds ignore them. */
 
@@ -23,5 +25,6 @@ __lsan_default_suppressions (void)
       "leak:g_quark_from_static_string\n"
       "leak:g_intern_string\n"
       "leak:g_intern_static_string\n"
-      "leak:_dl_init\n";
+      "leak:_dl_init\n"
+      "leak:libfontconfig.so\n";
 }

@@ -1,5 +1,10 @@
 /* splitnn detect MODEL.onnx IMAGE_OR_VIDEO [--frames N] [--threshold T] [--json]
- *                [--png-dir DIR --png-every K] */
+ *                [--png-dir DIR --png-every K] [--cut C [--bits B] [--codec X]]
+ *
+ * With --cut the frames take the split path, as splitnnedge + splitnncloud
+ * would: network up to the cut, features quantized, coded into a packet,
+ * parsed back, the rest of the network; the reference the two-process
+ * tests compare the elements with. */
 #include <stdio.h>
 #include <string.h>
 
@@ -45,13 +50,81 @@ print_text (const SnFrame *f, const SnDetections *d)
   g_string_free (s, TRUE);
 }
 
+typedef struct {
+  SnCutSet *cuts;
+  const SnCut *cut;
+  SnSplit *split;
+  SnFeatureEncoder *enc;
+  SnFeatureDecoder *dec;
+  SnFeatureConfig fc;
+  GByteArray *packet;
+} SplitPath;
+
+static gboolean
+split_path_open (SplitPath *sp, SnModel *m, const char *cut, int bits, SnCodec codec, int threads,
+    GError **error)
+{
+  if (!(sp->cuts = sn_cut_set_new (m, error)))
+    return FALSE;
+  if (!(sp->cut = sn_cut_set_find (sp->cuts, cut))) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "no cut '%s' (splitnn cuts MODEL lists them)", cut);
+    return FALSE;
+  }
+  if (!(sp->split = sn_split_new (m, sp->cut, error)))
+    return FALSE;
+  sn_segment_set_threads (sn_split_edge (sp->split), threads);
+  sn_segment_set_threads (sn_split_cloud (sp->split), threads);
+  sp->enc = sn_feature_encoder_new (m);
+  sp->dec = sn_feature_decoder_new (m, sp->cuts);
+  sn_feature_config_init (&sp->fc);
+  sp->fc.bits = bits;
+  sp->fc.codec = codec;
+  sp->packet = g_byte_array_new ();
+  return TRUE;
+}
+
+static gboolean
+split_path_run (SplitPath *sp, SnDetector *det, const SnImage *img, const SnFrame *f, SnDetections *d,
+    GError **error)
+{
+  SnLetterbox lb;
+  SnSegment *edge = sn_split_edge (sp->split), *cloud = sn_split_cloud (sp->split);
+  const SnTensor *x = sn_detector_preprocess (det, img, &lb, error);
+  if (!x || !sn_segment_run (edge, &x, error))
+    return FALSE;
+  const SnTensor *mid[SN_PACKET_MAX_TENSORS];
+  for (int k = 0; k < sp->cut->n_tensors && k < SN_PACKET_MAX_TENSORS; k++)
+    mid[k] = sn_segment_output (edge, k);
+  SnPacket pkt;
+  const SnCut *dcut;
+  SnTensor *const *deq;
+  SnLetterbox back;
+  if (!sn_feature_encode (sp->enc, &sp->fc, sp->cut, mid, 0, f->index, f->pts, &lb, sp->packet, error)
+      || !sn_feature_decode (sp->dec, sp->packet->data, sp->packet->len, &pkt, &dcut, &deq, error))
+    return FALSE;
+  sn_packet_letterbox (&pkt, &back);
+  return sn_segment_run (cloud, (const SnTensor *const *) deq, error)
+      && sn_detector_decode (det, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1), &back, d, error);
+}
+
+static void
+split_path_close (SplitPath *sp)
+{
+  g_clear_pointer (&sp->packet, g_byte_array_unref);
+  g_clear_pointer (&sp->enc, sn_feature_encoder_free);
+  g_clear_pointer (&sp->dec, sn_feature_decoder_free);
+  g_clear_pointer (&sp->split, sn_split_free);
+  g_clear_pointer (&sp->cuts, sn_cut_set_free);
+}
+
 int
 sn_cli_detect (int argc, char **argv)
 {
   int max_frames = 0, threads = 1, png_every = 25;
   double threshold = 0.2, nms = 0.4;
   gboolean json = FALSE, letterbox = FALSE;
-  g_autofree char *png_dir = NULL, *save_dir = NULL;
+  g_autofree char *png_dir = NULL, *save_dir = NULL, *cut_arg = NULL, *codec_arg = NULL;
+  int bits = 8;
   GOptionEntry entries[] = {
     { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default: all)", "N" },
     { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Minimum score (default 0.2)", "T" },
@@ -61,6 +134,10 @@ sn_cli_detect (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per frame", NULL },
     { "png-dir", 0, 0, G_OPTION_ARG_FILENAME, &png_dir, "Write annotated frames as PNG into DIR", "DIR" },
     { "png-every", 0, 0, G_OPTION_ARG_INT, &png_every, "With --png-dir, every K-th frame (default 25)", "K" },
+    { "cut", 0, 0, G_OPTION_ARG_STRING, &cut_arg, "Split at this cut (id or name, 'splitnn cuts MODEL') and "
+      "send the features through a packet, as the elements do", "C" },
+    { "bits", 0, 0, G_OPTION_ARG_INT, &bits, "With --cut: bits per feature value, 2/4/8/16/32 (default 8)", "B" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &codec_arg, "With --cut: none, lossless (default), lossy or auto", "X" },
     { "save-inputs", 0, 0, G_OPTION_ARG_FILENAME, &save_dir, "Write each model input as DIR/frame-NNNNN.npy (for the oracles)", "DIR" },
     { NULL }
   };
@@ -74,12 +151,20 @@ sn_cli_detect (int argc, char **argv)
     return 2;
   }
 
+  SnCodec codec = SN_CODEC_LOSSLESS;
+  if ((bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
+      || (codec_arg && !sn_codec_from_name (codec_arg, &codec))) {
+    fprintf (stderr, "splitnn: --bits is 2, 4, 8, 16 or 32; --codec none, lossless, lossy or auto\n");
+    return 2;
+  }
+
   GError *err = NULL;
   SnModel *m = sn_model_load (argv[1], &err);
   SnDetector *det = m ? sn_detector_new (m, &err) : NULL;
   SnFrames *frames = det ? sn_frames_open (argv[2], &err) : NULL;
+  SplitPath sp = { 0 };
   int status = 1;
-  if (!frames)
+  if (!frames || (cut_arg && !split_path_open (&sp, m, cut_arg, bits, codec, threads, &err)))
     goto out;
   if (png_dir && g_mkdir_with_parents (png_dir, 0755) != 0) {
     fprintf (stderr, "splitnn: cannot create %s\n", png_dir);
@@ -99,8 +184,8 @@ sn_cli_detect (int argc, char **argv)
   int per_class[SN_COCO_CLASSES] = { 0 };
   while ((max_frames == 0 || n_frames < max_frames) && sn_frames_next (frames, &f, &err)) {
     SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
-    SnDetectorTimings t;
-    if (!sn_detector_run (det, &img, &d, &t, &err))
+    SnDetectorTimings t = { 0 };
+    if (cut_arg ? !split_path_run (&sp, det, &img, &f, &d, &err) : !sn_detector_run (det, &img, &d, &t, &err))
       break;
     if (save_dir) {
       SnLetterbox lb;
@@ -141,10 +226,14 @@ sn_cli_detect (int argc, char **argv)
   for (int c = 0; c < SN_COCO_CLASSES; c++)
     if (per_class[c])
       g_string_append_printf (s, " %s=%d", sn_coco_label (c), per_class[c]);
-  fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), per frame: "
-      "preprocess %.1f ms, inference %.1f ms, decode %.1f ms\n", n_frames,
-      (double) n_dets / n_frames, s->str, sum.preprocess_ms / n_frames,
-      sum.inference_ms / n_frames, sum.decode_ms / n_frames);
+  if (cut_arg)                /* the split path is not timed per stage */
+    fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), split at cut %d, %d bits, %s\n",
+        n_frames, (double) n_dets / n_frames, s->str, sp.cut->id, bits, sn_codec_name (codec));
+  else
+    fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), per frame: "
+        "preprocess %.1f ms, inference %.1f ms, decode %.1f ms\n", n_frames,
+        (double) n_dets / n_frames, s->str, sum.preprocess_ms / n_frames,
+        sum.inference_ms / n_frames, sum.decode_ms / n_frames);
   g_string_free (s, TRUE);
   status = 0;
 
@@ -153,6 +242,7 @@ out:
     fprintf (stderr, "splitnn: %s\n", err->message);
     g_error_free (err);
   }
+  split_path_close (&sp);
   sn_frames_close (frames);
   sn_detector_free (det);
   sn_model_free (m);

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The cloud: receives feature packets, runs the rest of the network, and
+# sends the detections (binary SNDT) back to the edge.
+#   examples/cloud.sh            (EDGE=host, PORT, BACK_PORT, MODEL)
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+exec gst-launch-1.0 zmqsrc endpoint="tcp://0.0.0.0:$PORT" bind=true \
+  ! splitnncloud model="$MODEL" format=binary \
+  ! zmqsink endpoint="tcp://$EDGE:$BACK_PORT"
