@@ -68,6 +68,8 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("%s/seed-%02d", argv[2], i);
       g_file_set_contents (path, (char *) b->data, b->len, NULL);
     }
+    g_byte_array_unref (b);
+    g_rand_free (r);
     return 0;
   }
   GRand *r = g_rand_new_with_seed (2026);
