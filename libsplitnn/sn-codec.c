@@ -157,15 +157,44 @@ encode_lossy (SnCodecContext *c, int bits, const SnShape *shape, const guint8 *c
   }
   unsigned char *jpeg = NULL;
   unsigned long jlen = 0;
-  if (tjCompress2 (c->tj_enc, c->mosaic, (int) W, 0, (int) H, TJPF_GRAY, &jpeg, &jlen,
-          TJSAMP_GRAY, c->quality, TJFLAG_FASTDCT) != 0) {
+  if (!c->tj_enc || tjCompress2 (c->tj_enc, c->mosaic, (int) W, 0, (int) H, TJPF_GRAY, &jpeg,
+          &jlen, TJSAMP_GRAY, c->quality, TJFLAG_FASTDCT) != 0) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "JPEG encoding failed: %s",
-        tjGetErrorStr2 (c->tj_enc));
+        c->tj_enc ? tjGetErrorStr2 (c->tj_enc) : "no TurboJPEG encoder");
+    tjFree (jpeg);
+    if (c->tj_enc)                /* undefined state after an error: start over */
+      tjDestroy (c->tj_enc);
+    c->tj_enc = tjInitCompress ();
     return FALSE;
   }
   g_byte_array_append (out, jpeg, jlen);
   tjFree (jpeg);
   return TRUE;
+}
+
+/* Stop at libjpeg's first warning (corrupt entropy data, premature end)
+ * instead of returning a partly grey image as if it were the feature, and
+ * refuse progressive streams with absurd scan counts (a cheap CPU DoS). */
+#ifndef TJFLAG_STOPONWARNING
+#define TJFLAG_STOPONWARNING 0
+#endif
+#ifndef TJFLAG_LIMITSCANS
+#define TJFLAG_LIMITSCANS 0
+#endif
+#define SN_TJ_DECODE_FLAGS (TJFLAG_FASTDCT | TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS)
+
+/* TurboJPEG leaves a handle in an undefined state after an error, so a
+ * failed decode gets a fresh one: the next (good) packet must not pay for a
+ * bad one. */
+static gboolean
+lossy_failed (SnCodecContext *c, GError **error, const char *what)
+{
+  g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "%s: %s", what,
+      c->tj_dec ? tjGetErrorStr2 (c->tj_dec) : "no TurboJPEG decoder");
+  if (c->tj_dec)
+    tjDestroy (c->tj_dec);
+  c->tj_dec = tjInitDecompress ();
+  return FALSE;
 }
 
 static gboolean
@@ -176,10 +205,16 @@ decode_lossy (SnCodecContext *c, int bits, const SnShape *shape, const guint8 *d
   mosaic_geometry (shape, &tiles, &th, &tw, &cols, &rows);
   int64_t W = cols * tw, H = rows * th;
   int jw, jh, sub, cs;
-  if (len > G_MAXULONG || tjDecompressHeader3 (c->tj_dec, data, (unsigned long) len, &jw, &jh, &sub, &cs) != 0
-      || jw != W || jh != H) {
+  if (!c->tj_dec)
+    return lossy_failed (c, error, "JPEG decoding failed");
+  if (len > G_MAXULONG)
+    return lossy_failed (c, error, "lossy payload too large");
+  if (tjDecompressHeader3 (c->tj_dec, data, (unsigned long) len, &jw, &jh, &sub, &cs) != 0)
+    return lossy_failed (c, error, "lossy payload is not a JPEG");
+  if (jw != W || jh != H || cs != TJCS_GRAY) {
     g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
-        "lossy payload is not a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " JPEG mosaic", W, H);
+        "lossy payload is a %dx%d %s JPEG, not the %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+        " grayscale mosaic of this tensor", jw, jh, cs == TJCS_GRAY ? "grayscale" : "colour", W, H);
     return FALSE;
   }
   if (c->mosaic_len < (size_t) (W * H)) {
@@ -187,11 +222,8 @@ decode_lossy (SnCodecContext *c, int bits, const SnShape *shape, const guint8 *d
     c->mosaic_len = W * H;
   }
   if (tjDecompress2 (c->tj_dec, data, (unsigned long) len, c->mosaic, (int) W, 0, (int) H,
-          TJPF_GRAY, TJFLAG_FASTDCT) != 0) {
-    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "JPEG decoding failed: %s",
-        tjGetErrorStr2 (c->tj_dec));
-    return FALSE;
-  }
+          TJPF_GRAY, SN_TJ_DECODE_FLAGS) != 0)
+    return lossy_failed (c, error, "JPEG decoding failed");
   int levels = (1 << bits) - 1;
   for (int64_t t = 0; t < tiles; t++) {
     int64_t ox = (t % cols) * tw, oy = (t / cols) * th;

@@ -204,6 +204,54 @@ START_TEST (test_codec_roundtrips)
 }
 END_TEST
 
+/* A corrupt JPEG mosaic is refused with a clear error, and the same codec
+ * context then decodes a good one exactly as a fresh context does: the
+ * TurboJPEG handle is not left in its undefined after-error state. */
+START_TEST (test_lossy_recovers_after_corrupt_jpeg)
+{
+  g_autoptr (SnTensor) x = post_relu_like (16, 24, 24, 3);
+  int64_t n = sn_tensor_numel (x);
+  size_t len = sn_quant_packed_size (n, 8);
+  SnQuantParams *q = g_new0 (SnQuantParams, 1);
+  SnQuantConfig cfg = { 8, FALSE, 1.0 };
+  g_autofree guint8 *packed = g_malloc (len), *back = g_malloc (len), *fresh = g_malloc (len);
+  ck_assert (sn_quantize (x, &cfg, NULL, q, packed, NULL));
+  SnCodecContext *ctx = sn_codec_context_new (), *ctx2 = sn_codec_context_new ();
+  GByteArray *good = g_byte_array_new ();
+  SnCodec used;
+  GError *err = NULL;
+  ck_assert (sn_codec_encode (ctx, SN_CODEC_LOSSY, 8, &x->shape, packed, good, &used, &err));
+  ck_assert_int_eq (used, SN_CODEC_LOSSY);
+  ck_assert (sn_codec_decode (ctx2, used, 8, &x->shape, good->data, good->len, fresh, &err));
+
+  /* Three kinds of damage: entropy data overwritten, the stream cut short
+   * (end of image marker lost), and a header that is not a JPEG at all. */
+  for (int kind = 0; kind < 3; kind++) {
+    g_autofree guint8 *bad = g_memdup2 (good->data, good->len);
+    size_t bad_len = good->len;
+    if (kind == 0)
+      memset (bad + good->len / 2, 0xff, 16);
+    else if (kind == 1)
+      bad_len = good->len * 2 / 3;
+    else
+      memset (bad, 0, 4);
+    ck_assert_msg (!sn_codec_decode (ctx, used, 8, &x->shape, bad, bad_len, back, &err),
+        "damage %d was accepted", kind);
+    ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_CORRUPT_PACKET));
+    ck_assert_msg (strstr (err->message, "JPEG") != NULL, "%s", err->message);
+    g_clear_error (&err);
+    memset (back, 0xab, len);
+    ck_assert_msg (sn_codec_decode (ctx, used, 8, &x->shape, good->data, good->len, back, &err),
+        "good mosaic after damage %d: %s", kind, err ? err->message : "");
+    ck_assert_int_eq (memcmp (back, fresh, len), 0);
+  }
+  g_byte_array_unref (good);
+  sn_codec_context_free (ctx);
+  sn_codec_context_free (ctx2);
+  g_free (q);
+}
+END_TEST
+
 /* ---- Packets ------------------------------------------------------------------- */
 
 START_TEST (test_crc32c_vectors)
@@ -387,6 +435,7 @@ main (void)
   tcase_add_test (tc, test_quant_per_channel_and_floats);
   tcase_add_test (tc, test_quant_clip);
   tcase_add_test (tc, test_codec_roundtrips);
+  tcase_add_test (tc, test_lossy_recovers_after_corrupt_jpeg);
   tcase_add_test (tc, test_crc32c_vectors);
   tcase_add_test (tc, test_packet_roundtrip_and_truncation);
   tcase_add_test (tc, test_packet_fields_validated);
