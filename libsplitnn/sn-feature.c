@@ -6,7 +6,9 @@
 #include "splitnn/sn-error.h"
 
 struct SnFeatureEncoder {
+  const SnModel *model;
   guint8 fingerprint[32];
+  SnQuantParams calib;      /* stored ranges for the tensor being quantized */
   SnCodecContext *codec;
   SnQuantParams params[SN_PACKET_MAX_TENSORS];
   guint8 *packed[SN_PACKET_MAX_TENSORS];
@@ -43,6 +45,7 @@ SnFeatureEncoder *
 sn_feature_encoder_new (const SnModel *model)
 {
   SnFeatureEncoder *e = g_new0 (SnFeatureEncoder, 1);
+  e->model = model;
   sn_fingerprint_from_hex (sn_model_fingerprint (model), e->fingerprint);
   e->codec = sn_codec_context_new ();
   for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++)
@@ -68,6 +71,58 @@ static void
 put_f32 (guint8 *dst, float v)
 {
   memcpy (dst, &v, 4);          /* the wire is little-endian, as is every target here */
+}
+
+/* The stored ranges of `tensor` as quantization parameters for cfg: the
+ * packet then carries them like frame ranges, so the cloud needs nothing
+ * new. */
+static gboolean
+no_calibration (const SnCut *cut, const char *tensor, GError **error)
+{
+  g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+      "range calibrated: tensor '%s' of cut %u has no stored calibration (metadata "
+      SN_CALIBRATION_KEY "; see 'splitnn calibrate')", tensor, cut->id);
+  return FALSE;
+}
+
+gboolean
+sn_feature_check_calibration (const SnModel *model, const SnCut *cut, GError **error)
+{
+  SnCalibration cal;
+  for (int i = 0; i < cut->n_tensors; i++)
+    if (!sn_model_calibration (model, cut->tensors[i], &cal))
+      return no_calibration (cut, cut->tensors[i], error);
+  return TRUE;
+}
+
+static gboolean
+calibrated_params (const SnModel *model, const SnFeatureConfig *cfg, const SnCut *cut,
+    const char *tensor, SnQuantParams *q, GError **error)
+{
+  SnCalibration cal;
+  if (!sn_model_calibration (model, tensor, &cal))
+    return no_calibration (cut, tensor, error);
+  if (cal.channels > SN_QUANT_MAX_CHANNELS) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "tensor '%s': %d channels exceed the %d a packet can describe", tensor, cal.channels,
+        SN_QUANT_MAX_CHANNELS);
+    return FALSE;
+  }
+  const float *lo = cfg->clip < 1.0 ? cal.clip_min : cal.min;
+  const float *hi = cfg->clip < 1.0 ? cal.clip_max : cal.max;
+  const int levels = (1 << cfg->bits) - 1;
+  q->n = cfg->per_channel ? cal.channels : 1;
+  float tlo = lo[0], thi = hi[0];
+  for (int c = 1; c < cal.channels; c++) {
+    tlo = MIN (tlo, lo[c]);
+    thi = MAX (thi, hi[c]);
+  }
+  for (int c = 0; c < q->n; c++) {
+    float l = cfg->per_channel ? lo[c] : tlo, h = cfg->per_channel ? hi[c] : thi;
+    q->offset[c] = l;
+    q->scale[c] = (h - l) / levels;
+  }
+  return TRUE;
 }
 
 /* *t holds a float32 tensor of this shape, reallocated only when the shape
@@ -139,7 +194,13 @@ sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut 
       e->packed[i] = g_realloc (e->packed[i], need);
       e->packed_len[i] = need;
     }
-    if (!sn_quantize (x, &qc, NULL, &e->params[i], e->packed[i], error))
+    /* Trained paths keep per-frame ranges: their bottleneck outputs are
+     * not the tensors the calibration measured. */
+    gboolean calibrated = cfg->range == SN_RANGE_CALIBRATED && !cfg->path && cfg->bits <= 8;
+    if (calibrated
+        && !calibrated_params (e->model, cfg, cut, cut->tensors[i], &e->calib, error))
+      return FALSE;
+    if (!sn_quantize (x, &qc, calibrated ? &e->calib : NULL, &e->params[i], e->packed[i], error))
       return FALSE;
     g_byte_array_set_size (e->coded[i], 0);
     SnCodec used;

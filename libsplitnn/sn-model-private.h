@@ -14,6 +14,7 @@ struct SnModel {
   GPtrArray *inputs;          /* SnValue*: graph inputs that are not initializers */
   GPtrArray *outputs;         /* SnValue*: graph outputs */
   GHashTable *metadata;       /* metadata_props key -> value */
+  GHashTable *calibration;    /* tensor -> stored ranges (sn-calib.c); NULL if none */
   char fingerprint[65];
   int opset;                  /* default-domain opset */
   int64_t n_params;
@@ -35,6 +36,8 @@ sn_node_is_folded (const SnNode *node)
 }
 
 SnValue *sn_model_lookup_value (const SnModel *model, const char *name);
+/* Parses and checks metadata splitnn.calibration against the loaded graph. */
+gboolean sn_model_load_calibration (SnModel *model, GError **error);
 
 G_END_DECLS
 

@@ -64,6 +64,8 @@ sn_model_free (SnModel *model)
   g_hash_table_unref (model->value_by_name);
   g_ptr_array_unref (model->values);
   g_hash_table_unref (model->metadata);
+  if (model->calibration)
+    g_hash_table_unref (model->calibration);
   g_free (model->op_counts);
   g_free (model->source);
   g_free (model);
@@ -845,7 +847,8 @@ load_from_data (const void *data, size_t len, const char *base_dir,
       if (mp->metadata_props[i]->key)
         g_hash_table_replace (model->metadata, g_strdup (mp->metadata_props[i]->key),
             g_strdup (mp->metadata_props[i]->value ? mp->metadata_props[i]->value : ""));
-    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, &err);
+    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, &err)
+        && sn_model_load_calibration (model, &err);
   }
   onnx__model_proto__free_unpacked (mp, NULL);
   if (!ok) {

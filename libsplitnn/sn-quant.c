@@ -76,6 +76,18 @@ channel_range (const float *x, int64_t outer, int64_t stride, int64_t inner,
 }
 
 void
+sn_quant_channel_ranges (const SnTensor *x, double clip, float *lo, float *hi)
+{
+  int64_t C = channels_of (x, TRUE);
+  int64_t n = sn_tensor_numel (x);
+  int64_t outer = x->shape.rank >= 2 && C > 1 ? x->shape.dims[0] : 1;
+  int64_t inner = C ? n / (outer * C) : 0;
+  for (int64_t c = 0; c < C; c++)
+    channel_range ((const float *) x->data + c * inner, outer, C * inner, inner, clip,
+        &lo[c], &hi[c]);
+}
+
+void
 sn_quant_pack (const guint8 *codes, int bits, int64_t n, guint8 *packed)
 {
   if (bits == 8) {

@@ -13,11 +13,18 @@
 #include <splitnn/sn-packet.h>
 #include <splitnn/sn-image.h>
 #include <splitnn/sn-path.h>
+#include <splitnn/sn-calib.h>
 
 G_BEGIN_DECLS
 
 typedef struct SnFeatureEncoder SnFeatureEncoder;
 typedef struct SnFeatureDecoder SnFeatureDecoder;
+
+/* Where the quantization ranges come from. */
+typedef enum {
+  SN_RANGE_FRAME,           /* each frame's own min/max (or clipped range) */
+  SN_RANGE_CALIBRATED,      /* the model's stored calibration (sn-calib.h); values outside are clamped */
+} SnRangeMode;
 
 typedef struct {
   int bits;                 /* 2, 4, 8, 16, 32 */
@@ -30,10 +37,17 @@ typedef struct {
    * path's bottleneck before quantization (ranges then are per channel, as
    * in training) and the cloud restores them.  NULL: plain cut tensors. */
   const SnPath *path;
+  /* SN_RANGE_CALIBRATED: per tensor, the stored min over channels to max
+   * over channels; per channel, each channel's stored range; the clipped
+   * ranges when clip < 1.  A cut tensor without calibration is an error.
+   * Ignored for 16/32 bits and for trained paths. */
+  SnRangeMode range;
 } SnFeatureConfig;
 
-void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless */
+void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless, frame ranges */
 
+
+/* The encoder keeps a pointer to model (for its calibration). */
 SnFeatureEncoder *sn_feature_encoder_new (const SnModel *model);
 void sn_feature_encoder_free (SnFeatureEncoder *enc);
 /* out is replaced by the packet. */
@@ -42,6 +56,11 @@ void sn_feature_encoder_free (SnFeatureEncoder *enc);
 gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
     const SnCut *cut, const SnTensor *const *tensors, guint32 stream_id, guint64 seq,
     guint64 pts, const SnLetterbox *lb, GByteArray *out, GError **error);
+/* TRUE when the model stores calibration for every tensor of cut (what
+ * SN_RANGE_CALIBRATED needs); otherwise the error names the first tensor
+ * without. */
+gboolean sn_feature_check_calibration (const SnModel *model, const SnCut *cut, GError **error);
+
 /* The letterbox a packet carries. */
 void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
 

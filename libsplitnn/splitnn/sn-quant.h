@@ -40,6 +40,11 @@ gboolean sn_quantize (const SnTensor *x, const SnQuantConfig *cfg,
 gboolean sn_dequantize (const guint8 *packed, size_t len, int bits,
     const SnQuantParams *params, SnTensor *out, GError **error);
 
+/* The frame's own range of every channel (axis 1; one range for rank < 2),
+ * as sn_quantize would pick it per channel with this clip: lo and hi hold
+ * the channel count (calibration accumulates these over frames). */
+void sn_quant_channel_ranges (const SnTensor *x, double clip, float *lo, float *hi);
+
 /* Unpacks codes to one byte each (for codecs that work on whole bytes). */
 void sn_quant_unpack (const guint8 *packed, int bits, int64_t n, guint8 *codes);
 void sn_quant_pack (const guint8 *codes, int bits, int64_t n, guint8 *packed);

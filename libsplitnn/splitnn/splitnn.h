@@ -17,3 +17,4 @@
 #include <splitnn/sn-packet.h>
 #include <splitnn/sn-feature.h>
 #include <splitnn/sn-path.h>
+#include <splitnn/sn-calib.h>

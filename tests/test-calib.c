@@ -1,0 +1,337 @@
+/* Stored calibration (metadata splitnn.calibration): the calibrator's
+ * ranges survive save and reload and equal ranges worked out here
+ * independently; every malformed entry is refused at load with the key,
+ * the tensor and the problem; the encoder's calibrated ranges clamp. */
+#include <check.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+#include "sn-test-onnx.h"
+
+#define C 4
+#define H 16
+
+/* x[1,3,16,16] - Conv(W[4,3,1,1]) - c - Relu - r - Conv(W2[2,4,1,1]) - y */
+static guint8 *
+model_bytes (const char *calibration, size_t *len)
+{
+  static const int64_t x_dims[] = { 1, 3, H, H }, y_dims[] = { 1, 2, H, H };
+  static const int64_t w_dims[] = { C, 3, 1, 1 }, w2_dims[] = { 2, C, 1, 1 };
+  static const float w[C * 3] = { 1, -1, 0.5f, 2, 0, -1, -0.5f, 0.25f, 1, 3, 1, -2 };
+  static const float w2[2 * C] = { 1, 1, -1, 0.5f, 0.5f, -2, 1, 1 };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, x_dims);
+  sn_test_graph_output (g, "y", 4, y_dims);
+  sn_test_graph_initializer (g, "W", 4, w_dims, w, G_N_ELEMENTS (w));
+  sn_test_graph_initializer (g, "W2", 4, w2_dims, w2, G_N_ELEMENTS (w2));
+  sn_test_graph_node (g, "Conv", "conv", (const char *[]) { "x", "W", NULL }, (const char *[]) { "c", NULL });
+  sn_test_graph_node (g, "Relu", "relu", (const char *[]) { "c", NULL }, (const char *[]) { "r", NULL });
+  sn_test_graph_node (g, "Conv", "conv2", (const char *[]) { "r", "W2", NULL }, (const char *[]) { "y", NULL });
+  /* Declared, so that c has a cut of its own (enumeration keeps only the
+   * last tensor of a Conv-Relu plateau). */
+  sn_test_graph_metadata (g, "splitnn.cuts", "at_c=c;at_r=r");
+  if (calibration)
+    sn_test_graph_metadata (g, SN_CALIBRATION_KEY, calibration);
+  guint8 *buf = sn_test_graph_serialize (g, len);
+  sn_test_graph_free (g);
+  return buf;
+}
+
+static SnModel *
+load_with (const char *calibration, GError **error)
+{
+  size_t len;
+  g_autofree guint8 *buf = model_bytes (calibration, &len);
+  return sn_model_load_from_data (buf, len, NULL, error);
+}
+
+static SnTensor *
+random_input (guint32 seed)
+{
+  SnShape s = { 4, { 1, 3, H, H } };
+  SnTensor *t = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+  GRand *r = g_rand_new_with_seed (seed);
+  for (int64_t i = 0; i < sn_tensor_numel (t); i++)
+    ((float *) t->data)[i] = (float) g_rand_double_range (r, -3, 3);
+  g_rand_free (r);
+  return t;
+}
+
+START_TEST (test_roundtrip)
+{
+  enum { FRAMES = 5 };
+  const double clip = 0.9;
+  GError *err = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("sn-calib-XXXXXX", NULL);
+  g_autofree char *in = g_build_filename (dir, "m.onnx", NULL);
+  g_autofree char *out = g_build_filename (dir, "cal.onnx", NULL);
+  size_t len;
+  g_autofree guint8 *buf = model_bytes (NULL, &len);
+  ck_assert (g_file_set_contents (in, (char *) buf, len, NULL));
+  SnModel *m = sn_model_load (in, &err);
+  ck_assert_ptr_nonnull (m);
+  SnSegment *seg = sn_segment_new (m, NULL, 0, (const char *[]) { "c", "r" }, 2, &err);
+  ck_assert_ptr_nonnull (seg);
+  SnCalibrator *cal = sn_calibrator_new (clip);
+  /* The oracle: min/max by a plain loop over NCHW; the clipped range of a
+   * frame is what the per-frame quantizer picks with this clip (offset and
+   * offset + 255 scale at 8 bits), averaged over frames. */
+  float mn[2][C], mx[2][C];
+  double clo[2][C] = { { 0 } }, chi[2][C] = { { 0 } };
+  for (int t = 0; t < 2; t++)
+    for (int k = 0; k < C; k++) {
+      mn[t][k] = INFINITY;
+      mx[t][k] = -INFINITY;
+    }
+  static SnQuantParams qp;
+  guint8 *packed = g_malloc (C * H * H);
+  for (int f = 0; f < FRAMES; f++) {
+    SnTensor *x = random_input (100 + f);
+    ck_assert (sn_segment_run (seg, (const SnTensor *[]) { x }, &err));
+    for (int t = 0; t < 2; t++) {
+      const SnTensor *v = sn_segment_output (seg, t);
+      ck_assert (sn_calibrator_add (cal, t ? "r" : "c", v, &err));
+      const float *d = v->data;
+      for (int k = 0; k < C; k++)
+        for (int i = 0; i < H * H; i++) {
+          mn[t][k] = fminf (mn[t][k], d[k * H * H + i]);
+          mx[t][k] = fmaxf (mx[t][k], d[k * H * H + i]);
+        }
+      SnQuantConfig qc = { 8, TRUE, clip };
+      ck_assert (sn_quantize (v, &qc, NULL, &qp, packed, &err));
+      for (int k = 0; k < C; k++) {
+        clo[t][k] += qp.offset[k];
+        chi[t][k] += qp.offset[k] + 255.0 * qp.scale[k];
+      }
+    }
+    sn_tensor_free (x);
+  }
+  g_free (packed);
+  g_autofree char *json = sn_calibrator_to_json (cal, "test");
+  sn_calibrator_free (cal);
+  ck_assert (sn_onnx_save_with_metadata (in, out, SN_CALIBRATION_KEY, json, &err));
+  /* Never over the model it reads. */
+  ck_assert (!sn_onnx_save_with_metadata (in, in, SN_CALIBRATION_KEY, json, &err));
+  ck_assert (strstr (err->message, "will not overwrite"));
+  g_clear_error (&err);
+
+  SnModel *m2 = sn_model_load (out, &err);
+  ck_assert_msg (m2 != NULL, "%s", err ? err->message : "");
+  ck_assert_int_eq (sn_model_n_inputs (m2), 1);
+  ck_assert_str_ne (sn_model_fingerprint (m), sn_model_fingerprint (m2));
+  SnCalibration got;
+  ck_assert (!sn_model_calibration (m, "c", &got));
+  ck_assert (!sn_model_calibration (m2, "y", &got));
+  for (int t = 0; t < 2; t++) {
+    ck_assert (sn_model_calibration (m2, t ? "r" : "c", &got));
+    ck_assert_int_eq (got.channels, C);
+    ck_assert_int_eq (got.frames, FRAMES);
+    ck_assert_double_eq_tol (got.clip, clip, 1e-12);
+    for (int k = 0; k < C; k++) {
+      ck_assert_float_eq (got.min[k], mn[t][k]);
+      ck_assert_float_eq (got.max[k], mx[t][k]);
+      double tol = 1e-5 * (fabs (chi[t][k] / FRAMES) + 1);
+      ck_assert_double_eq_tol (got.clip_min[k], clo[t][k] / FRAMES, tol);
+      ck_assert_double_eq_tol (got.clip_max[k], chi[t][k] / FRAMES, tol);
+      /* Clipping at 0.9 keeps less than the full range, at least on top. */
+      ck_assert (got.clip_max[k] < got.max[k]);
+    }
+  }
+  /* r is post-ReLU: its floor is 0 in every channel the inputs reach. */
+  sn_model_calibration (m2, "r", &got);
+  for (int k = 0; k < C; k++)
+    ck_assert_float_eq (got.min[k], 0);
+  sn_segment_free (seg);
+  sn_model_free (m);
+  sn_model_free (m2);
+  g_unlink (in);
+  g_unlink (out);
+  g_rmdir (dir);
+}
+END_TEST
+
+static const struct {
+  const char *json, *expect[3];
+} bad[] = {
+  { "{\"version\": 1, ", { "malformed JSON" } },
+  { "[1, 2]", { "not a JSON object" } },
+  { "{\"version\": 2, \"frames\": 1, \"tensors\": {}}", { "unknown version 2" } },
+  { "{\"version\": 1, \"frames\": 1}", { "'tensors'" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"nope\": {}}}",
+    { "tensor 'nope'", "no tensor of that name" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"c\": {\"min\": [0, 0, 0], \"max\": [1, 1, 1],"
+    " \"clip_min\": [0, 0, 0], \"clip_max\": [1, 1, 1]}}}",
+    { "tensor 'c'", "'min' has 3 values but the tensor has 4 channels" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"r\": {\"min\": [0, 2, 0, 0], \"max\": [1, 1, 1, 1],"
+    " \"clip_min\": [0, 0, 0, 0], \"clip_max\": [1, 1, 1, 1]}}}",
+    { "tensor 'r'", "channel 1: min 2 > max 1" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"r\": {\"min\": [0, 0, 0, 0], \"max\": [1, 1, 1, 1],"
+    " \"clip_min\": [0, 0, 0, 0.5], \"clip_max\": [1, 1, 1, 0.25]}}}",
+    { "tensor 'r'", "channel 3: clip_min 0.5 > clip_max 0.25" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"c\": {\"min\": [0, 0, -1e300, 0], \"max\": [1, 1, 1, 1],"
+    " \"clip_min\": [0, 0, 0, 0], \"clip_max\": [1, 1, 1, 1]}}}",
+    { "tensor 'c'", "'min'[2] is not finite" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"c\": {\"min\": [0, 0, 0, 0], \"max\": [1, \"a\", 1, 1],"
+    " \"clip_min\": [0, 0, 0, 0], \"clip_max\": [1, 1, 1, 1]}}}",
+    { "tensor 'c'", "'max'[1] is not a number" } },
+  { "{\"version\": 1, \"frames\": 1, \"tensors\": {\"c\": {\"min\": [0, 0, 0, 0], \"max\": [1, 1, 1, 1],"
+    " \"clip_min\": [0, 0, 0, 0]}}}",
+    { "tensor 'c'", "'clip_max' is missing" } },
+  { "{\"version\": 1, \"frames\": 0, \"tensors\": {}}", { "'frames'" } },
+};
+
+START_TEST (test_metadata_errors)
+{
+  GError *err = NULL;
+  SnModel *m = load_with (bad[_i].json, &err);
+  ck_assert_ptr_null (m);
+  ck_assert_ptr_nonnull (err);
+  ck_assert_msg (strstr (err->message, SN_CALIBRATION_KEY), "%s", err->message);
+  ck_assert_int_eq (err->code, SN_ERROR_INVALID_MODEL);
+  for (int k = 0; k < 3 && bad[_i].expect[k]; k++)
+    ck_assert_msg (strstr (err->message, bad[_i].expect[k]), "'%s' lacks '%s'", err->message,
+        bad[_i].expect[k]);
+  g_error_free (err);
+}
+END_TEST
+
+static const SnCut *
+cut_of (const SnCutSet *set, const char *tensor)
+{
+  for (int i = 0; i < sn_cut_set_n_cuts (set); i++) {
+    const SnCut *c = sn_cut_set_get (set, i);
+    if (c->n_tensors == 1 && strcmp (c->tensors[0], tensor) == 0)
+      return c;
+  }
+  ck_abort_msg ("no cut sends '%s'", tensor);
+  return NULL;
+}
+
+/* Calibration of c: channel k in [-(k+1), k+1], clipped to half of that. */
+static const char *calibrated_c =
+    "{\"version\": 1, \"frames\": 3, \"source\": \"hand\", \"clip\": 0.99, \"tensors\": {\"c\": {"
+    "\"min\": [-1, -2, -3, -4], \"max\": [1, 2, 3, 4],"
+    "\"clip_min\": [-0.5, -1, -1.5, -2], \"clip_max\": [0.5, 1, 1.5, 2]}}}";
+
+/* Encodes x through cut with cfg and returns the cloud's dequantized tensor. */
+static const float *
+roundtrip (SnFeatureEncoder *enc, SnFeatureDecoder *dec, const SnFeatureConfig *cfg,
+    const SnCut *cut, const SnTensor *x)
+{
+  g_autoptr (GByteArray) pkt = g_byte_array_new ();
+  GError *err = NULL;
+  ck_assert_msg (sn_feature_encode (enc, cfg, cut, (const SnTensor *[]) { x }, 0, 0, SN_PTS_NONE,
+      NULL, pkt, &err), "%s", err ? err->message : "");
+  SnPacket p;
+  const SnCut *dcut;
+  SnTensor *const *deq;
+  ck_assert (sn_feature_decode (dec, pkt->data, pkt->len, &p, &dcut, &deq, &err));
+  ck_assert_ptr_eq (dcut, cut);
+  return deq[0]->data;
+}
+
+START_TEST (test_encoder_clamps)
+{
+  GError *err = NULL;
+  SnModel *m = load_with (calibrated_c, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  ck_assert_ptr_nonnull (set);
+  const SnCut *cut = cut_of (set, "c");
+  ck_assert (sn_feature_check_calibration (m, cut, &err));
+  SnTensor *x = sn_tensor_new (SN_DTYPE_FLOAT32, &cut->shapes[0]);
+  float *v = x->data;
+  GRand *r = g_rand_new_with_seed (7);
+  for (int k = 0; k < C; k++)
+    for (int i = 0; i < H * H; i++)
+      v[k * H * H + i] = (float) g_rand_double_range (r, -0.45 * (k + 1), 0.45 * (k + 1));
+  g_rand_free (r);
+  v[5] = 9;                             /* channel 0, far above */
+  v[3 * H * H + 7] = -20;               /* channel 3, far below */
+  v[1 * H * H + 9] = 1.8f;              /* channel 1: inside min/max, outside the clipped range */
+  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  SnFeatureDecoder *dec = sn_feature_decoder_new (m, set);
+  SnFeatureConfig cfg;
+  sn_feature_config_init (&cfg);
+  ck_assert_int_eq (cfg.range, SN_RANGE_FRAME);
+  cfg.bits = 8;
+
+  /* Per frame the outliers set the range and come back. */
+  const float *y = roundtrip (enc, dec, &cfg, cut, x);
+  ck_assert_double_eq_tol (y[5], 9, 29.0 / 255);
+  ck_assert_double_eq_tol (y[3 * H * H + 7], -20, 29.0 / 255);
+
+  /* Per tensor: one range, [-4, 4]. */
+  cfg.range = SN_RANGE_CALIBRATED;
+  y = roundtrip (enc, dec, &cfg, cut, x);
+  double step = 8.0 / 255;
+  ck_assert_double_eq_tol (y[5], 4, 1e-5);
+  ck_assert_double_eq_tol (y[3 * H * H + 7], -4, 1e-5);
+  for (int i = 0; i < C * H * H; i++)
+    if (i != 5 && i != 3 * H * H + 7)
+      ck_assert_double_le (fabs (y[i] - v[i]), step / 2 + 1e-5);
+
+  /* Per channel: channel k in [-(k+1), k+1]. */
+  cfg.per_channel = TRUE;
+  y = roundtrip (enc, dec, &cfg, cut, x);
+  ck_assert_double_eq_tol (y[5], 1, 1e-5);
+  ck_assert_double_eq_tol (y[3 * H * H + 7], -4, 1e-5);
+  for (int k = 0; k < C; k++)
+    for (int i = 0; i < H * H; i++) {
+      int at = k * H * H + i;
+      if (at != 5 && at != 3 * H * H + 7)
+        ck_assert_double_le (fabs (y[at] - v[at]), (2.0 * (k + 1) / 255) / 2 + 1e-5);
+    }
+
+  /* clip < 1: the clipped ranges; 1.8 in channel 1 clamps to 1. */
+  cfg.clip = 0.99;
+  y = roundtrip (enc, dec, &cfg, cut, x);
+  ck_assert_double_eq_tol (y[1 * H * H + 9], 1, 1e-5);
+  ck_assert_double_eq_tol (y[5], 0.5, 1e-5);
+  ck_assert_double_le (fabs (y[2 * H * H + 3] - v[2 * H * H + 3]), (3.0 / 255) / 2 + 1e-5);
+
+  /* Trained paths aside, 16 bits carries floats whatever the range mode. */
+  cfg.bits = 16;
+  y = roundtrip (enc, dec, &cfg, cut, x);
+  ck_assert_double_eq_tol (y[5], 9, 1e-2);
+
+  /* The cut that sends r has no calibration: refused, naming the tensor. */
+  const SnCut *other = cut_of (set, "r");
+  cfg.bits = 8;
+  g_autoptr (GByteArray) pkt = g_byte_array_new ();
+  SnTensor *xr = sn_tensor_new (SN_DTYPE_FLOAT32, &other->shapes[0]);
+  ck_assert (!sn_feature_encode (enc, &cfg, other, (const SnTensor *[]) { xr }, 0, 0, SN_PTS_NONE,
+      NULL, pkt, &err));
+  ck_assert_msg (strstr (err->message, "tensor 'r'") && strstr (err->message, "no stored calibration"),
+      "%s", err->message);
+  g_clear_error (&err);
+  ck_assert (!sn_feature_check_calibration (m, other, &err));
+  ck_assert (strstr (err->message, "tensor 'r'"));
+  g_clear_error (&err);
+  sn_tensor_free (xr);
+  sn_tensor_free (x);
+  sn_feature_encoder_free (enc);
+  sn_feature_decoder_free (dec);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("calib");
+  TCase *tc = tcase_create ("calib");
+  tcase_add_test (tc, test_roundtrip);
+  tcase_add_loop_test (tc, test_metadata_errors, 0, G_N_ELEMENTS (bad));
+  tcase_add_test (tc, test_encoder_clamps);
+  suite_add_tcase (s, tc);
+  SRunner *sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
