@@ -11,6 +11,8 @@
 
 static char *tmp_dir, *model_path, *splitnn;
 
+const char *__lsan_default_suppressions (void);     /* sn-test-sanitizer.c */
+
 /* y = Relu (Conv (x, W)), 1x1 kernel, W = [[1, -1], [2, 0.5]] */
 static void
 setup (void)
@@ -158,6 +160,81 @@ START_TEST (test_cuts_json)
 }
 END_TEST
 
+/* A detector small enough to calibrate in a test: NHWC x[1,8,8,3] -
+ * Transpose - t - Conv(4x3x1x1) - c - Relu - r - Transpose - wh[1,8,8,4],
+ * keypoints = Sigmoid (wh). */
+static char *
+write_tiny_detector (void)
+{
+  static const int64_t x_dims[] = { 1, 8, 8, 3 }, o_dims[] = { 1, 8, 8, 4 }, w_dims[] = { 4, 3, 1, 1 };
+  static const float w[12] = { 0.01f, -0.02f, 0.01f, 0.02f, 0, -0.01f, -0.005f, 0.003f, 0.01f, 0.02f, 0.01f, -0.01f };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, x_dims);
+  sn_test_graph_output (g, "keypoints", 4, o_dims);
+  sn_test_graph_output (g, "wh", 4, o_dims);
+  sn_test_graph_initializer (g, "W", 4, w_dims, w, 12);
+  sn_test_graph_node (g, "Transpose", "nchw", (const char *[]) { "x", NULL }, (const char *[]) { "t", NULL });
+  sn_test_graph_attr_ints (g, "perm", 4, (const int64_t[]) { 0, 3, 1, 2 });
+  sn_test_graph_node (g, "Conv", "conv", (const char *[]) { "t", "W", NULL }, (const char *[]) { "c", NULL });
+  sn_test_graph_node (g, "Relu", "relu", (const char *[]) { "c", NULL }, (const char *[]) { "r", NULL });
+  sn_test_graph_node (g, "Transpose", "nhwc", (const char *[]) { "r", NULL }, (const char *[]) { "wh", NULL });
+  sn_test_graph_attr_ints (g, "perm", 4, (const int64_t[]) { 0, 2, 3, 1 });
+  sn_test_graph_node (g, "Sigmoid", "sig", (const char *[]) { "wh", NULL }, (const char *[]) { "keypoints", NULL });
+  sn_test_graph_metadata (g, "splitnn.cuts", "at_c=c");
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  char *path = g_build_filename (tmp_dir, "det.onnx", NULL);
+  g_assert (g_file_set_contents (path, (char *) buf, len, NULL));
+  return path;
+}
+
+START_TEST (test_calibrate)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *out = g_build_filename (tmp_dir, "det-cal.onnx", NULL);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
+  /* Reading frames starts GStreamer: in a sanitizer build the CLI then sees
+   * GLib's load-time allocations, which the tests' own suppressions
+   * (sn-test-sanitizer.c) excuse.  Check forks each test, so this
+   * environment stays with this one. */
+  g_autofree char *supp = g_build_filename (tmp_dir, "lsan.supp", NULL);
+  ck_assert (g_file_set_contents (supp, __lsan_default_suppressions (), -1, NULL));
+  g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
+  const char *asan_env = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *asan = g_strdup_printf ("%s%sfast_unwind_on_malloc=0", asan_env ? asan_env : "",
+      asan_env ? ":" : "");
+  g_setenv ("LSAN_OPTIONS", lsan, TRUE);
+  g_setenv ("ASAN_OPTIONS", asan, TRUE);
+  /* Usage errors: no -o; -o the model itself (refused before any frame). */
+  ck_assert_int_eq (run (&o1, "calibrate", det, image, NULL), 2);
+  ck_assert_int_eq (run (&o2, "calibrate", det, image, "-o", det, NULL), 2);
+  ck_assert_int_eq (run (&o3, "calibrate", det, image, "--frames", "1", "--cuts", "at_c",
+      "--clip", "0.99", "-o", out, NULL), 0);
+  GError *err = NULL;
+  SnModel *m = sn_model_load (out, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnCalibration cal;
+  ck_assert (sn_model_calibration (m, "c", &cal));
+  ck_assert_int_eq (cal.channels, 4);
+  ck_assert_int_eq (cal.frames, 1);
+  ck_assert_double_eq_tol (cal.clip, 0.99, 1e-12);
+  for (int k = 0; k < 4; k++)
+    ck_assert (cal.min[k] <= cal.clip_min[k] && cal.clip_max[k] <= cal.max[k]);
+  /* Only the listed cut's tensor; the graph input is never calibrated. */
+  ck_assert (!sn_model_calibration (m, "t", &cal));
+  ck_assert (!sn_model_calibration (m, "x", &cal));
+  sn_model_free (m);
+  /* eval --range calibrated: runs on the calibrated copy, refused without. */
+  ck_assert_int_eq (run (&o4, "eval", out, image, "--frames", "1", "--cuts", "at_c", "--bits", "8",
+      "--codec", "lossless", "--range", "calibrated", "--json", NULL), 0);
+  ck_assert (strstr (o4, "\"bytes_per_frame\""));
+  ck_assert_int_eq (run (&o5, "eval", det, image, "--frames", "1", "--cuts", "at_c", "--bits", "8",
+      "--codec", "lossless", "--range", "calibrated", NULL), 1);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -169,6 +246,7 @@ main (void)
   tcase_add_test (tc, test_missing_model);
   tcase_add_test (tc, test_run_segment);
   tcase_add_test (tc, test_cuts_json);
+  tcase_add_test (tc, test_calibrate);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);

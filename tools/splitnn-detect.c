@@ -124,6 +124,7 @@ sn_cli_detect (int argc, char **argv)
   double threshold = 0.2, nms = 0.4;
   gboolean json = FALSE, letterbox = FALSE;
   g_autofree char *png_dir = NULL, *save_dir = NULL, *cut_arg = NULL, *codec_arg = NULL;
+  g_autofree char *range_arg = NULL;
   int bits = 8;
   GOptionEntry entries[] = {
     { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default: all)", "N" },
@@ -138,6 +139,7 @@ sn_cli_detect (int argc, char **argv)
       "send the features through a packet, as the elements do", "C" },
     { "bits", 0, 0, G_OPTION_ARG_INT, &bits, "With --cut: bits per feature value, 2/4/8/16/32 (default 8)", "B" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec_arg, "With --cut: none, lossless (default), lossy or auto", "X" },
+    { "range", 0, 0, G_OPTION_ARG_STRING, &range_arg, "With --cut: quantization ranges per frame (default) or calibrated (stored by 'splitnn calibrate')", "frame|calibrated" },
     { "save-inputs", 0, 0, G_OPTION_ARG_FILENAME, &save_dir, "Write each model input as DIR/frame-NNNNN.npy (for the oracles)", "DIR" },
     { NULL }
   };
@@ -153,8 +155,10 @@ sn_cli_detect (int argc, char **argv)
 
   SnCodec codec = SN_CODEC_LOSSLESS;
   if ((bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
-      || (codec_arg && !sn_codec_from_name (codec_arg, &codec))) {
-    fprintf (stderr, "splitnn: --bits is 2, 4, 8, 16 or 32; --codec none, lossless, lossy or auto\n");
+      || (codec_arg && !sn_codec_from_name (codec_arg, &codec))
+      || (range_arg && strcmp (range_arg, "frame") != 0 && strcmp (range_arg, "calibrated") != 0)) {
+    fprintf (stderr, "splitnn: --bits is 2, 4, 8, 16 or 32; --codec none, lossless, lossy or auto; "
+        "--range frame or calibrated\n");
     return 2;
   }
 
@@ -166,6 +170,11 @@ sn_cli_detect (int argc, char **argv)
   int status = 1;
   if (!frames || (cut_arg && !split_path_open (&sp, m, cut_arg, bits, codec, threads, &err)))
     goto out;
+  if (cut_arg && range_arg && strcmp (range_arg, "calibrated") == 0) {
+    sp.fc.range = SN_RANGE_CALIBRATED;
+    if (!sn_feature_check_calibration (m, sp.cut, &err))
+      goto out;
+  }
   if (png_dir && g_mkdir_with_parents (png_dir, 0755) != 0) {
     fprintf (stderr, "splitnn: cannot create %s\n", png_dir);
     goto out;

@@ -15,6 +15,7 @@ static const Command commands[] = {
   { "run", sn_cli_run, "Run a model or a segment of it on .npy inputs" },
   { "detect", sn_cli_detect, "Detect objects in an image or video, per frame (text or JSON)" },
   { "eval", sn_cli_eval, "Bytes per frame and fidelity per cut, bit width and codec" },
+  { "calibrate", sn_cli_calibrate, "Store the ranges of cut tensors over frames in a copy of the model" },
   { "cuts", sn_cli_cuts, "List a model's split points with bytes and FLOPs per side" },
   { "profile", sn_cli_profile, "Time every cut's edge and cloud part on this machine (JSON)" },
   { "plan", sn_cli_plan, "Rank split paths by predicted latency or throughput for a link" },
