@@ -36,7 +36,7 @@ enum {
   PROP_MODEL, PROP_CUT, PROP_BITS, PROP_CODEC, PROP_PER_CHANNEL, PROP_CLIP,
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
-  PROP_CLOUD_SPEED,
+  PROP_CLOUD_SPEED, PROP_RANGE,
 };
 
 struct _GstSplitnnEdge {
@@ -51,6 +51,7 @@ struct _GstSplitnnEdge {
   SnCodec codec;
   gboolean per_channel;
   gdouble clip;
+  SnRangeMode range;
   guint stream_id;
   gint threads;
   gdouble bandwidth;                  /* bit/s set by the app; 0: use the measured one */
@@ -117,6 +118,20 @@ gst_splitnn_codec_get_type (void)
 }
 
 static GType
+gst_splitnn_range_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { SN_RANGE_FRAME, "Each frame's own range", "frame" },
+    { SN_RANGE_CALIBRATED, "The model's stored calibration ('splitnn calibrate')", "calibrated" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstSplitnnRange", values));
+  return type;
+}
+
+static GType
 gst_splitnn_objective_get_type (void)
 {
   static GType type = 0;
@@ -178,6 +193,7 @@ setup (GstSplitnnEdge *self)
   g_mutex_lock (&self->lock);
   g_autofree gchar *path = g_strdup (self->model_path);
   g_autofree gchar *cut = g_strdup (self->cut_spec);
+  SnRangeMode range = self->range;
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
@@ -192,6 +208,18 @@ setup (GstSplitnnEdge *self)
     }
     self->fixed_cut = (gint) c->id;
   }
+  /* Calibrated ranges need stored calibration for every cut this element
+   * may send: the fixed one, or all of them with cut=auto. */
+  GError *err = NULL;
+  for (int i = 0; range == SN_RANGE_CALIBRATED && i < sn_cut_set_n_cuts (self->cuts); i++)
+    if ((self->fixed_cut < 0 || self->fixed_cut == i)
+        && !sn_feature_check_calibration (self->model, sn_cut_set_get (self->cuts, i), &err)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
+          ("model %s; range=frame needs no calibration", path));
+      g_error_free (err);
+      release (self);
+      return FALSE;
+    }
   self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
   self->encoder = sn_feature_encoder_new (self->model);
   self->planner = make_planner (self);
@@ -446,6 +474,7 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   fc.codec = self->codec;
   fc.per_channel = self->per_channel;
   fc.clip = self->clip;
+  fc.range = self->range;
   guint stream = self->stream_id;
   g_mutex_unlock (&self->lock);
   SnLetterbox lb;
@@ -558,6 +587,9 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_CLIP:
       self->clip = g_value_get_double (value);
       break;
+    case PROP_RANGE:
+      self->range = g_value_get_enum (value);
+      break;
     case PROP_STREAM_ID:
       self->stream_id = g_value_get_uint (value);
       break;
@@ -595,6 +627,7 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_CODEC: g_value_set_enum (value, self->codec); break;
     case PROP_PER_CHANNEL: g_value_set_boolean (value, self->per_channel); break;
     case PROP_CLIP: g_value_set_double (value, self->clip); break;
+    case PROP_RANGE: g_value_set_enum (value, self->range); break;
     case PROP_STREAM_ID: g_value_set_uint (value, self->stream_id); break;
     case PROP_THREADS: g_value_set_int (value, self->threads); break;
     case PROP_BANDWIDTH: g_value_set_double (value, self->bandwidth); break;
@@ -660,6 +693,12 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_CLIP,
       g_param_spec_double ("clip", "Clip", "Fraction of values inside the quantization range "
           "(1 = min/max; 0.999 trims outliers, which helps at 2 and 4 bits)", 0.5, 1.0, DEFAULT_CLIP, rw));
+  g_object_class_install_property (gobject_class, PROP_RANGE,
+      g_param_spec_enum ("range", "Range", "Where quantization ranges come from: each frame "
+          "(frame) or the model's stored calibration (calibrated; written by 'splitnn calibrate', "
+          "values outside are clamped; with cut=auto every cut needs it)",
+          gst_splitnn_range_get_type (), SN_RANGE_FRAME,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STREAM_ID,
       g_param_spec_uint ("stream-id", "Stream id", "Identifies this camera to the cloud",
           0, G_MAXUINT, 0, rw));
@@ -700,6 +739,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_splitnn_edge_change_state);
   gst_type_mark_as_plugin_api (gst_splitnn_codec_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_splitnn_objective_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_splitnn_range_get_type (), 0);
 }
 
 static void
