@@ -57,17 +57,60 @@ sn_xnn_available (void)
   return ok;
 }
 
+/* One pool per thread count for the whole process, shared by every
+ * segment that asks for that count.  pthreadpool's workers spin for a
+ * while after each job before they sleep; with a pool per segment, the
+ * edge segment's idle workers were still spinning when the cloud segment's
+ * pool started (and the other way round), and on two cores a split path at
+ * 2 threads ran at half speed (bench/stages: cloud part of cut 4 14 ms
+ * alone, 30 ms right after its edge part).  A shared pool's workers are the
+ * ones that run the next job.  pthreadpool serialises parallel jobs on one
+ * pool (its execution mutex), so segments running at the same time in
+ * different threads take turns per operator instead of fighting for the
+ * cores. */
+#define MAX_SHARED_POOLS 64
+static GMutex pools_lock;
+static struct {
+  pthreadpool_t pool;
+  int refs;
+} shared_pools[MAX_SHARED_POOLS + 1];
+
 void *
 sn_xnn_pool_new (int n_threads)
 {
-  return n_threads > 1 ? pthreadpool_create ((size_t) n_threads) : NULL;
+  if (n_threads <= 1)
+    return NULL;
+  if (n_threads > MAX_SHARED_POOLS)
+    return pthreadpool_create ((size_t) n_threads);
+  g_mutex_lock (&pools_lock);
+  if (!shared_pools[n_threads].pool)
+    shared_pools[n_threads].pool = pthreadpool_create ((size_t) n_threads);
+  pthreadpool_t pool = shared_pools[n_threads].pool;
+  if (pool)
+    shared_pools[n_threads].refs++;
+  g_mutex_unlock (&pools_lock);
+  return pool;
 }
 
 void
 sn_xnn_pool_free (void *pool)
 {
-  if (pool)
-    pthreadpool_destroy (pool);
+  if (!pool)
+    return;
+  g_mutex_lock (&pools_lock);
+  for (int n = 2; n <= MAX_SHARED_POOLS; n++)
+    if (shared_pools[n].pool == pool) {
+      /* The last user stops the workers: no threads linger after every
+       * segment is freed. */
+      if (--shared_pools[n].refs == 0) {
+        pthreadpool_destroy (pool);
+        shared_pools[n].pool = NULL;
+      }
+      g_mutex_unlock (&pools_lock);
+      return;
+    }
+  g_mutex_unlock (&pools_lock);
+  pthreadpool_destroy (pool);
 }
 
 /* ---- What can be lowered -------------------------------------------------------- */
