@@ -7,12 +7,14 @@
  *       (no clock); --record keeps the packets for the modes below.
  *   pipeline cloud MODEL FILE [--threads T]
  *       recorded packets ! appsrc ! splitnncloud ! fakesink, as fast as it goes.
- *   pipeline serve MODEL ENDPOINT [--threads T] [--seconds S] [--warmup W]
- *       zmqsrc (bind) ! splitnncloud ! appsink: counts detections per stream id over
- *       S seconds after W seconds of warm-up, and their latency from the sender's stamp.
- *   pipeline send  FILE ENDPOINT [--streams N] [--fps F] [--seconds S]
+ *   pipeline serve MODEL ENDPOINT[,ENDPOINT...] [--threads T] [--seconds S] [--warmup W]
+ *       zmqsrc (bind) ! splitnncloud ! appsink per endpoint, in this one process: counts
+ *       detections per stream id over S seconds after W seconds of warm-up, and their
+ *       latency from the sender's stamp.
+ *   pipeline send  FILE ENDPOINT[,ENDPOINT...] [--streams N] [--fps F] [--seconds S]
  *       N streams (stream ids 1..N) replaying the recorded packets at F frames per
- *       second each, appsrc ! zmqsink per stream, phases spread over the period.
+ *       second each, appsrc ! zmqsink per stream (stream i to endpoint i mod their
+ *       number), phases spread over the period.
  *
  * Element latency is the time from a buffer entering the element's sink pad to
  * its result leaving the src pad (both elements work in their chain
@@ -301,82 +303,122 @@ run_cloud (const char *model, const char *path, int threads)
 }
 
 #define MAX_STREAMS 64
+#define MAX_PIPES 8
 
-static int
-run_serve (const char *model, const char *endpoint, int threads, double seconds, double warmup)
-{
-  g_autofree char *desc = g_strdup_printf ("zmqsrc name=src endpoint=%s bind=true ! "
-      "splitnncloud name=c model=\"%s\" threads=%d format=binary ! appsink name=out sync=false",
-      endpoint, model, threads);
-  gint64 t_start = g_get_monotonic_time ();
-  GstElement *p = launch (desc);
-  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "out"));
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  guint64 count[MAX_STREAMS + 1] = { 0 };
-  GArray *lat = g_array_new (FALSE, FALSE, sizeof (double));
-  GArray *cloud = g_array_new (FALSE, FALSE, sizeof (double));
-  gint64 start = 0, window = 0, end = 0;
+/* What the cloud's appsinks report, from their streaming threads. */
+typedef struct {
+  GMutex lock;
+  double warmup, seconds;
+  gint64 start, window, end;   /* first result; counting from window to end */
+  guint64 count[MAX_STREAMS + 1];
+  GArray *lat, *cloud;
   SnDetections dets;
-  sn_detections_init (&dets);
-  /* Until `seconds` after the first result; nothing for 60 s is a failure. */
+} Served;
+
+static GstFlowReturn
+on_result (GstAppSink *sink, gpointer data)
+{
+  Served *sv = data;
+  GstSample *s = gst_app_sink_pull_sample (sink);
+  if (!s)
+    return GST_FLOW_EOS;
+  gint64 now = g_get_monotonic_time ();
+  GstBuffer *b = gst_sample_get_buffer (s);
+  GstMapInfo map;
+  SnResultHeader h;
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_mutex_lock (&sv->lock);
+  if (!sv->start) {
+    sv->start = now;
+    sv->window = now + (gint64) (sv->warmup * 1e6);
+    sv->end = sv->window + (gint64) (sv->seconds * 1e6);
+  }
+  if (now >= sv->window && now < sv->end && sn_result_parse (map.data, map.size, &h, &sv->dets, NULL)) {
+    sv->count[MIN (h.stream_id, MAX_STREAMS)]++;
+    /* The sender stamps each buffer with its monotonic clock (same machine). */
+    double ms = (now * 1000.0 - (double) GST_BUFFER_PTS (b)) / 1e6, c = h.cloud_us / 1000.0;
+    g_array_append_val (sv->lat, ms);
+    g_array_append_val (sv->cloud, c);
+  }
+  g_mutex_unlock (&sv->lock);
+  gst_buffer_unmap (b, &map);
+  gst_sample_unref (s);
+  return GST_FLOW_OK;
+}
+
+/* One pipeline per endpoint (a comma-separated list), all in this process:
+ * zmqsrc ! splitnncloud ! appsink each, counting into one Served. */
+static int
+run_serve (const char *model, const char *endpoints, int threads, double seconds, double warmup)
+{
+  g_auto (GStrv) eps = g_strsplit (endpoints, ",", MAX_PIPES);
+  int n_pipes = (int) g_strv_length (eps);
+  GString *desc = g_string_new ("");
+  for (int i = 0; i < n_pipes; i++)
+    g_string_append_printf (desc, "zmqsrc name=src%d endpoint=%s bind=true ! splitnncloud model=\"%s\" "
+        "threads=%d format=binary ! appsink name=out%d sync=false emit-signals=false ", i, eps[i], model,
+        threads, i);
+  gint64 t_start = g_get_monotonic_time ();
+  GstElement *p = launch (desc->str);
+  g_string_free (desc, TRUE);
+  Served sv = { .warmup = warmup, .seconds = seconds };
+  g_mutex_init (&sv.lock);
+  sv.lat = g_array_new (FALSE, FALSE, sizeof (double));
+  sv.cloud = g_array_new (FALSE, FALSE, sizeof (double));
+  sn_detections_init (&sv.dets);
+  GstAppSinkCallbacks cb = { .new_sample = on_result };
+  for (int i = 0; i < n_pipes; i++) {
+    g_autofree char *name = g_strdup_printf ("out%d", i);
+    GstElement *sink = gst_bin_get_by_name (GST_BIN (p), name);
+    gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, &sv, NULL);
+    gst_object_unref (sink);
+  }
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  /* Until `seconds` after the warm-up that follows the first result;
+   * nothing for 60 s is a failure. */
   for (;;) {
+    g_usleep (100000);
+    g_mutex_lock (&sv.lock);
+    gint64 end = sv.end;
+    g_mutex_unlock (&sv.lock);
     gint64 now = g_get_monotonic_time ();
-    if (start && now >= end)
+    if (end && now >= end)
       break;
-    GstSample *s = gst_app_sink_try_pull_sample (sink, start ? (end - now) * 1000 : 60 * GST_SECOND);
-    if (!s) {
-      if (!start) {
-        fprintf (stderr, "pipeline: nothing arrived at %s for 60 s\n", endpoint);
-        return 1;
-      }
-      continue;
+    if (!end && now - t_start > 60 * G_USEC_PER_SEC) {
+      fprintf (stderr, "pipeline: nothing arrived at %s for 60 s\n", endpoints);
+      return 1;
     }
-    now = g_get_monotonic_time ();
-    if (!start) {
-      start = now;
-      window = start + (gint64) (warmup * 1e6);
-      end = window + (gint64) (seconds * 1e6);
-    }
-    GstBuffer *b = gst_sample_get_buffer (s);
-    GstMapInfo map;
-    SnResultHeader h;
-    gst_buffer_map (b, &map, GST_MAP_READ);
-    gboolean ok = sn_result_parse (map.data, map.size, &h, &dets, NULL);
-    gst_buffer_unmap (b, &map);
-    if (ok && now >= window) {
-      count[MIN (h.stream_id, MAX_STREAMS)]++;
-      /* The sender stamps each buffer with its monotonic clock (same machine). */
-      double ms = (now * 1000.0 - (double) GST_BUFFER_PTS (b)) / 1e6, c = h.cloud_us / 1000.0;
-      g_array_append_val (lat, ms);
-      g_array_append_val (cloud, c);
-    }
-    gst_sample_unref (s);
   }
   double cpu = cpu_percent (t_start);
-  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
   guint64 received = 0;
-  g_object_get (src, "received", &received, NULL);
-  gst_object_unref (src);
+  for (int i = 0; i < n_pipes; i++) {
+    g_autofree char *name = g_strdup_printf ("src%d", i);
+    GstElement *src = gst_bin_get_by_name (GST_BIN (p), name);
+    guint64 r = 0;
+    g_object_get (src, "received", &r, NULL);
+    received += r;
+    gst_object_unref (src);
+  }
   gst_element_set_state (p, GST_STATE_NULL);
   GString *per = g_string_new ("");
   guint64 total = 0;
   int streams = 0;
   for (int i = 0; i <= MAX_STREAMS; i++)
-    if (count[i]) {
-      g_string_append_printf (per, "%s%.2f", streams++ ? ", " : "", count[i] / seconds);
-      total += count[i];
+    if (sv.count[i]) {
+      g_string_append_printf (per, "%s%.2f", streams++ ? ", " : "", sv.count[i] / seconds);
+      total += sv.count[i];
     }
-  printf ("{\"mode\": \"serve\", \"threads\": %d, \"seconds\": %.1f, \"streams\": %d, "
-      "\"fps_per_stream\": [%s], \"total_fps\": %.2f, \"latency_median_ms\": %.1f, "
+  printf ("{\"mode\": \"serve\", \"pipelines\": %d, \"threads\": %d, \"seconds\": %.1f, "
+      "\"streams\": %d, \"fps_per_stream\": [%s], \"total_fps\": %.2f, \"latency_median_ms\": %.1f, "
       "\"latency_p90_ms\": %.1f, \"cloud_median_ms\": %.2f, \"received\": %" G_GUINT64_FORMAT
-      ", \"cpu_percent\": %.0f, \"peak_rss_mib\": %.1f}\n", threads, seconds, streams, per->str,
-      total / seconds, quantile (lat, .5), quantile (lat, .9), quantile (cloud, .5), received, cpu,
-      peak_rss_mib ());
+      ", \"cpu_percent\": %.0f, \"peak_rss_mib\": %.1f}\n", n_pipes, threads, seconds, streams,
+      per->str, total / seconds, quantile (sv.lat, .5), quantile (sv.lat, .9), quantile (sv.cloud, .5),
+      received, cpu, peak_rss_mib ());
   g_string_free (per, TRUE);
-  g_array_unref (lat);
-  g_array_unref (cloud);
-  sn_detections_clear (&dets);
-  gst_object_unref (sink);
+  g_array_unref (sv.lat);
+  g_array_unref (sv.cloud);
+  sn_detections_clear (&sv.dets);
+  g_mutex_clear (&sv.lock);
   gst_object_unref (p);
   return 0;
 }
@@ -395,10 +437,13 @@ run_send (const char *path, const char *endpoint, int streams, double fps, doubl
     fprintf (stderr, "pipeline: nothing to send (or --streams not in 1-%d)\n", MAX_STREAMS);
     return 1;
   }
+  /* With several cloud endpoints, stream i goes to endpoint i mod their number. */
+  g_auto (GStrv) eps = g_strsplit (endpoint, ",", MAX_PIPES);
+  int n_eps = (int) g_strv_length (eps);
   GString *desc = g_string_new ("");
   for (int i = 0; i < streams; i++)
     g_string_append_printf (desc, "appsrc name=s%d format=time is-live=true ! zmqsink name=z%d "
-        "endpoint=%s forward-eos=false ", i, i, endpoint);
+        "endpoint=%s forward-eos=false ", i, i, eps[i % n_eps]);
   gint64 t_start = g_get_monotonic_time ();
   GstElement *p = launch (desc->str);
   g_string_free (desc, TRUE);
