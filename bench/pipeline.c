@@ -102,6 +102,22 @@ wait_eos (GstElement *p, int timeout_s)
   return ok;
 }
 
+/* The sum of a guint64 counter property over elements PREFIX0..PREFIX(n-1). */
+static guint64
+sum_counter (GstElement *pipeline, const char *prefix, int n, const char *prop)
+{
+  guint64 sum = 0;
+  for (int i = 0; i < n; i++) {
+    g_autofree char *name = g_strdup_printf ("%s%d", prefix, i);
+    GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), name);
+    guint64 v = 0;
+    g_object_get (e, prop, &v, NULL);
+    sum += v;
+    gst_object_unref (e);
+  }
+  return sum;
+}
+
 /* ---- Element timing by pad probes ------------------------------------------------ */
 
 typedef struct {
@@ -390,15 +406,7 @@ run_serve (const char *model, const char *endpoints, int threads, double seconds
     }
   }
   double cpu = cpu_percent (t_start);
-  guint64 received = 0;
-  for (int i = 0; i < n_pipes; i++) {
-    g_autofree char *name = g_strdup_printf ("src%d", i);
-    GstElement *src = gst_bin_get_by_name (GST_BIN (p), name);
-    guint64 r = 0;
-    g_object_get (src, "received", &r, NULL);
-    received += r;
-    gst_object_unref (src);
-  }
+  guint64 received = sum_counter (p, "src", n_pipes, "received");
   gst_element_set_state (p, GST_STATE_NULL);
   GString *per = g_string_new ("");
   guint64 total = 0;
@@ -488,16 +496,9 @@ run_send (const char *path, const char *endpoint, int streams, double fps, doubl
       sent++;
     }
 done:;
-  guint64 dropped = 0;
-  for (int i = 0; i < streams; i++) {
-    g_autofree char *name = g_strdup_printf ("z%d", i);
-    GstElement *z = gst_bin_get_by_name (GST_BIN (p), name);
-    guint64 d = 0;
-    g_object_get (z, "dropped", &d, NULL);
-    dropped += d;
-    gst_object_unref (z);
+  guint64 dropped = sum_counter (p, "z", streams, "dropped");
+  for (int i = 0; i < streams; i++)
     gst_object_unref (src[i]);
-  }
   double cpu = cpu_percent (t_start);
   gst_element_set_state (p, GST_STATE_NULL);
   printf ("{\"mode\": \"send\", \"streams\": %d, \"fps\": %.1f, \"sent\": %" G_GUINT64_FORMAT

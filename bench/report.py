@@ -147,10 +147,11 @@ def main(out):
                          f"{min(fps):.1f}-{max(fps):.1f}" if fps else "0",
                          f"{r['total_fps']:.1f} / {10 * r['offered']}", "yes" if ok else "**no**",
                          f"{r['cloud_median_ms']:.1f}", f"{cap:.0f}", f"{r['latency_median_ms']:.0f}",
-                         f"{r['latency_p90_ms']:.0f}", f"{r['cpu_percent']:.0f}", f"{r['peak_rss_mib']:.0f}"])
+                         f"{r['latency_p90_ms']:.0f}", f"{r['cpu_percent']:.0f}", f"{r['peak_rss_mib']:.0f}",
+                         r.get("load", "?")])
         say(table(["cut", "cloud pipelines x threads", "streams", "delivered fps per stream", "total fps / offered", "10 fps each?",
                    "cloud ms/frame", "capacity fps (pipelines x 1000 / ms)", "latency median ms", "p90",
-                   "cloud CPU % (of one core)", "peak RSS MiB"], rows))
+                   "cloud CPU % (of one core)", "peak RSS MiB", "load average after"], rows))
 
     # ---- summary
     say("\n### Ratios\n")
