@@ -37,7 +37,9 @@ SnXnnRun *sn_xnn_run_new (SnNode *const *nodes, int first, int last,
 gboolean sn_xnn_run_invoke (SnXnnRun *run, GError **error);
 void sn_xnn_run_free (SnXnnRun *run);
 
-/* A pthreadpool_t for n_threads (NULL for 1: the calling thread). */
+/* A pthreadpool_t for n_threads (NULL for 1: the calling thread), shared
+ * by every caller asking for the same count; each new is paired with one
+ * free. */
 void *sn_xnn_pool_new (int n_threads);
 void sn_xnn_pool_free (void *pool);
 

@@ -121,6 +121,62 @@ START_TEST (test_preprocess_yuv_bt601)
 }
 END_TEST
 
+/* Random I420 and NV12 frames of odd size (the last chroma sample covers
+ * one luma column) against per-sample BT.601 in double precision and the
+ * naive bilinear: the converted-row cache must give what converting every
+ * tap would. */
+static void
+naive_yuv (const guint8 *Y, const guint8 *U, const guint8 *V, int w, int cw, int x, int y, double *rgb)
+{
+  double c = 1.164383 * (Y[y * w + x] - 16), d = U[(y / 2) * cw + x / 2] - 128.0,
+      e = V[(y / 2) * cw + x / 2] - 128.0;
+  rgb[0] = CLAMP (c + 1.596027 * e, 0, 255);
+  rgb[1] = CLAMP (c - 0.391762 * d - 0.812968 * e, 0, 255);
+  rgb[2] = CLAMP (c + 2.017232 * d, 0, 255);
+}
+
+START_TEST (test_preprocess_yuv_vs_naive)
+{
+  int w = 37, h = 23, cw = 19, ch = 12;
+  g_autofree guint8 *Y = random_rgb (w, h, w, 3), *U = random_rgb (cw, ch, cw, 4);
+  g_autofree guint8 *V = random_rgb (cw, ch, cw, 5), *UV = g_malloc (2 * cw * ch);
+  for (int i = 0; i < cw * ch; i++) {
+    UV[2 * i] = U[i];
+    UV[2 * i + 1] = V[i];
+  }
+  SnImage i420 = { SN_PIXEL_I420, w, h, { Y, U, V }, { w, cw, cw } };
+  SnImage nv12 = { SN_PIXEL_NV12, w, h, { Y, UV }, { w, 2 * cw } };
+  static const int sizes[][2] = { { 16, 12 }, { 64, 48 } };
+  for (size_t k = 0; k < G_N_ELEMENTS (sizes); k++) {
+    int dw = sizes[k][0], dh = sizes[k][1];
+    SnShape s = sn_shape_make (4, (int64_t[]) { 1, dh, dw, 3 });
+    g_autoptr (SnTensor) out = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+    SnPreprocessor *pp = sn_preprocessor_new (dw, dh, SN_RESIZE_STRETCH, 1, 0, 0);
+    const SnImage *imgs[] = { &i420, &nv12 };
+    for (int f = 0; f < 2; f++) {
+      ck_assert (sn_preprocess (pp, imgs[f], out, NULL, NULL));
+      const float *o = out->data;
+      for (int y = 0; y < dh; y++)
+        for (int x = 0; x < dw; x++) {
+          double sx = x * (double) w / dw, sy = y * (double) h / dh;
+          int x0 = (int) floor (sx), y0 = (int) floor (sy), x1 = MIN (x0 + 1, w - 1), y1 = MIN (y0 + 1, h - 1);
+          double fx = sx - x0, fy = sy - y0, a[3], b[3], c[3], d[3];
+          naive_yuv (Y, U, V, w, cw, x0, y0, a);
+          naive_yuv (Y, U, V, w, cw, x1, y0, b);
+          naive_yuv (Y, U, V, w, cw, x0, y1, c);
+          naive_yuv (Y, U, V, w, cw, x1, y1, d);
+          for (int ch3 = 0; ch3 < 3; ch3++) {
+            double want = (a[ch3] * (1 - fx) + b[ch3] * fx) * (1 - fy) + (c[ch3] * (1 - fx) + d[ch3] * fx) * fy;
+            ck_assert_msg (fabs (o[(y * dw + x) * 3 + ch3] - want) < 2e-3, "%s %dx%d at %d,%d,%d: %f vs %f",
+                f ? "NV12" : "I420", dw, dh, x, y, ch3, o[(y * dw + x) * 3 + ch3], want);
+          }
+        }
+    }
+    sn_preprocessor_free (pp);
+  }
+}
+END_TEST
+
 START_TEST (test_letterbox_geometry)
 {
   /* 200x100 into 64x64: content 64x32 centred at y 16..48, pad elsewhere. */
@@ -334,6 +390,7 @@ main (void)
   tcase_add_test (tc, test_preprocess_stretch_vs_naive);
   tcase_add_test (tc, test_preprocess_formats_agree);
   tcase_add_test (tc, test_preprocess_yuv_bt601);
+  tcase_add_test (tc, test_preprocess_yuv_vs_naive);
   tcase_add_test (tc, test_letterbox_geometry);
   tcase_add_test (tc, test_preprocess_rejects);
   tcase_add_test (tc, test_decode_peaks_and_boxes);

@@ -735,6 +735,55 @@ START_TEST (test_mobile_split)
 }
 END_TEST
 
+/* Segments at the same thread count share one thread pool (sn-xnn.c).
+ * Two threads run their own 2-thread segments at once, over and over, and
+ * must get what a 1-thread segment gets; then one segment is freed and
+ * the other (holding the last reference) must still run. */
+typedef struct {
+  SnSegment *seg;
+  SnTensor *img;
+  GPtrArray *want;
+} PoolJob;
+
+static gpointer
+pool_job (gpointer data)
+{
+  PoolJob *j = data;
+  for (int r = 0; r < 20; r++) {
+    g_autoptr (GPtrArray) got = run_copy (j->seg, &j->img);
+    for (guint i = 0; i < got->len; i++)
+      assert_close (sn_segment_output_name (j->seg, i), g_ptr_array_index (got, i),
+          g_ptr_array_index (j->want, i));
+  }
+  return NULL;
+}
+
+START_TEST (test_shared_pool)
+{
+  SnModel *m = mobile_model ();
+  SnSegment *one = sn_segment_new (m, NULL, 0, NULL, 0, NULL);
+  PoolJob jobs[2];
+  for (int k = 0; k < 2; k++) {
+    jobs[k].seg = sn_segment_new (m, NULL, 0, NULL, 0, NULL);
+    sn_segment_set_threads (jobs[k].seg, 2);
+    jobs[k].img = random_input (one, 0, 128.0f);
+    jobs[k].want = run_copy (one, &jobs[k].img);
+  }
+  GThread *t = g_thread_new ("pool-job", pool_job, &jobs[1]);
+  pool_job (&jobs[0]);
+  g_thread_join (t);
+  sn_segment_free (jobs[0].seg);
+  pool_job (&jobs[1]);
+  sn_segment_free (jobs[1].seg);
+  for (int k = 0; k < 2; k++) {
+    sn_tensor_free (jobs[k].img);
+    g_ptr_array_unref (jobs[k].want);
+  }
+  sn_segment_free (one);
+  sn_model_free (m);
+}
+END_TEST
+
 /* ---- Engine selection and memory ------------------------------------------------ */
 
 START_TEST (test_env_forces_reference)
@@ -800,6 +849,7 @@ fast_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_mobile_whole);
   tcase_add_loop_test (tc, test_mobile_split, 0, G_N_ELEMENTS (cuts));
+  tcase_add_test (tc, test_shared_pool);
   tcase_add_test (tc, test_env_forces_reference);
   tcase_add_test (tc, test_arena_of_a_run);
   suite_add_tcase (s, tc);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <splitnn/splitnn.h>
+#include <zstd.h>
 
 static SnTensor *
 post_relu_like (int c, int h, int w, guint32 seed)
@@ -55,7 +56,115 @@ START_TEST (test_pack_matches_naive)
       sn_quant_unpack (packed, bits[b], n, back);
       ck_assert_int_eq (memcmp (back, codes, n), 0);
     }
+    /* Long random runs, odd lengths: the per-width loops and their tails. */
+    GRand *r = g_rand_new_with_seed (7 + b);
+    for (int64_t n = 4093; n < 4100; n++) {
+      g_autofree guint8 *codes = g_malloc (n), *packed = g_malloc (n), *back = g_malloc (n);
+      g_autofree guint8 *naive = g_malloc0 (n);
+      for (int64_t i = 0; i < n; i++)
+        codes[i] = (guint8) (g_rand_int (r) & ((1 << bits[b]) - 1));
+      for (int64_t i = 0; i < n; i++)
+        naive[i * bits[b] / 8] |= (guint8) (codes[i] << (i * bits[b] % 8));
+      sn_quant_pack (codes, bits[b], n, packed);
+      ck_assert_int_eq (memcmp (packed, naive, sn_quant_packed_size (n, bits[b])), 0);
+      sn_quant_unpack (packed, bits[b], n, back);
+      ck_assert_int_eq (memcmp (back, codes, n), 0);
+    }
+    g_rand_free (r);
   }
+}
+END_TEST
+
+/* The quantizer's blocked, vectorized loops against the plain per-value
+ * rule they replace: every range, every code and every dequantized value
+ * must be identical.  Shapes cross block boundaries inside a channel and
+ * channel boundaries inside a block; values include NaNs (code 0, skipped
+ * by the range) and a batch of 2 for the per-channel stride. */
+static void
+reference_quantize (const float *x, int64_t outer, int64_t C, int64_t inner, int bits,
+    float *scale, float *offset, guint8 *packed)
+{
+  int levels = (1 << bits) - 1;
+  int64_t n = outer * C * inner;
+  for (int64_t c = 0; c < C; c++) {
+    float mn = INFINITY, mx = -INFINITY;
+    for (int64_t o = 0; o < outer; o++)
+      for (int64_t i = 0; i < inner; i++) {
+        float v = x[(o * C + c) * inner + i];
+        if (v < mn)
+          mn = v;
+        if (v > mx)
+          mx = v;
+      }
+    if (!(mn <= mx))
+      mn = mx = 0;
+    scale[c] = mx > mn ? (mx - mn) / levels : 1.0f;
+    offset[c] = mn;
+  }
+  memset (packed, 0, sn_quant_packed_size (n, bits));
+  for (int64_t idx = 0; idx < n; idx++) {
+    int64_t c = idx / inner % C;
+    float q = (x[idx] - offset[c]) * (1.0f / scale[c]) + 0.5f;
+    if (!(q > 0))
+      q = 0;
+    if (q > levels)
+      q = (float) levels;
+    int64_t bit = idx * bits;
+    packed[bit / 8] |= (guint8) ((guint8) q << (bit % 8));
+  }
+}
+
+START_TEST (test_quant_matches_reference)
+{
+  static const int64_t shapes[][4] = {
+    { 1, 7, 13, 11 }, { 2, 3, 5, 7 }, { 1, 24, 64, 65 }, { 1, 1, 1, 4099 }, { 1, 5, 1, 1 },
+  };
+  static const int bits[] = { 2, 4, 8 };
+  SnQuantParams *q = g_new0 (SnQuantParams, 1);
+  GRand *r = g_rand_new_with_seed (42);
+  for (size_t k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    SnShape s = sn_shape_make (4, shapes[k]);
+    g_autoptr (SnTensor) x = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+    g_autoptr (SnTensor) y = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+    int64_t n = sn_tensor_numel (x);
+    float *f = x->data;
+    for (int64_t i = 0; i < n; i++)
+      f[i] = (float) g_rand_double_range (r, -2, 5) * (1 + i % 3);
+    if (n > 20) {
+      f[3] = NAN;
+      f[n - 2] = NAN;
+    }
+    g_autofree float *scale = g_new (float, shapes[k][1]);
+    g_autofree float *offset = g_new (float, shapes[k][1]);
+    g_autofree guint8 *want = g_malloc (n), *got = g_malloc (n);
+    for (size_t b = 0; b < G_N_ELEMENTS (bits); b++)
+      for (int per_channel = 0; per_channel < 2; per_channel++) {
+        int64_t C = per_channel ? shapes[k][1] : 1;
+        int64_t outer = per_channel && C > 1 ? shapes[k][0] : 1;
+        reference_quantize (f, outer, C, n / (outer * C), bits[b], scale, offset, want);
+        SnQuantConfig cfg = { bits[b], per_channel, 1.0 };
+        ck_assert (sn_quantize (x, &cfg, NULL, q, got, NULL));
+        ck_assert_int_eq (q->n, C);
+        for (int64_t c = 0; c < C; c++) {
+          ck_assert_float_eq (q->scale[c], scale[c]);
+          ck_assert_float_eq (q->offset[c], offset[c]);
+        }
+        size_t len = sn_quant_packed_size (n, bits[b]);
+        for (size_t i = 0; i < len; i++)
+          ck_assert_msg (got[i] == want[i], "shape %zu, %d bits, per channel %d: byte %zu is "
+              "0x%02x, reference 0x%02x", k, bits[b], per_channel, i, got[i], want[i]);
+        /* Dequantized: offset + code * scale, value by value. */
+        ck_assert (sn_dequantize (got, len, bits[b], q, y, NULL));
+        for (int64_t i = 0; i < n; i++) {
+          int64_t c = i / (n / (outer * C)) % C;
+          int64_t bit = i * bits[b];
+          int code = want[bit / 8] >> (bit % 8) & ((1 << bits[b]) - 1);
+          ck_assert_float_eq (((float *) y->data)[i], offset[c] + code * scale[c]);
+        }
+      }
+  }
+  g_rand_free (r);
+  g_free (q);
 }
 END_TEST
 
@@ -252,6 +361,94 @@ START_TEST (test_lossy_recovers_after_corrupt_jpeg)
 }
 END_TEST
 
+/* The `auto` statistics (zero fraction, entropy) from the byte-table
+ * histogram against a per-code count. */
+START_TEST (test_codec_choose_statistics)
+{
+  static const int bits[] = { 2, 4, 8 };
+  GRand *r = g_rand_new_with_seed (5);
+  for (size_t b = 0; b < G_N_ELEMENTS (bits); b++)
+    for (int64_t n = 997; n < 1001; n++) {
+      guint8 codes[1001], packed[1001];
+      for (int64_t i = 0; i < n; i++)
+        codes[i] = g_rand_int_range (r, 0, 3) ? 0 : (guint8) (g_rand_int (r) & ((1 << bits[b]) - 1));
+      sn_quant_pack (codes, bits[b], n, packed);
+      double count[256] = { 0 }, h = 0;
+      for (int64_t i = 0; i < n; i++)
+        count[codes[i]]++;
+      for (int v = 0; v < 256; v++)
+        if (count[v])
+          h -= count[v] / n * log2 (count[v] / n);
+      SnShape s = sn_shape_make (1, &n);
+      double z, got_h;
+      sn_codec_choose (packed, bits[b], &s, &z, &got_h);
+      ck_assert_double_eq_tol (z, count[0] / n, 1e-12);
+      ck_assert_double_eq_tol (got_h, h, 1e-9);
+    }
+  g_rand_free (r);
+}
+END_TEST
+
+/* At quality 100 JPEG's error is far below half a code step at 2 and 4
+ * bits, so the mosaic's stretch and its inverse must give back every code. */
+START_TEST (test_lossy_exact_at_q100)
+{
+  SnCodecContext *ctx = sn_codec_context_new ();
+  sn_codec_set_quality (ctx, 100);
+  int64_t dims[] = { 1, 6, 16, 24 }, n = 6 * 16 * 24;
+  SnShape s = sn_shape_make (4, dims);
+  for (int bits = 2; bits <= 4; bits += 2) {
+    guint8 codes[6 * 16 * 24], packed[6 * 16 * 24], back[6 * 16 * 24];
+    for (int64_t i = 0; i < n; i++)         /* smooth ramps, as features are */
+      codes[i] = (guint8) ((i % 24 + i / 24 % 16) * ((1 << bits) - 1) / 38);
+    sn_quant_pack (codes, bits, n, packed);
+    GByteArray *out = g_byte_array_new ();
+    SnCodec used;
+    ck_assert (sn_codec_encode (ctx, SN_CODEC_LOSSY, bits, &s, packed, out, &used, NULL));
+    ck_assert_int_eq (used, SN_CODEC_LOSSY);
+    ck_assert (sn_codec_decode (ctx, SN_CODEC_LOSSY, bits, &s, out->data, out->len, back, NULL));
+    ck_assert_int_eq (memcmp (back, packed, sn_quant_packed_size (n, bits)), 0);
+    g_byte_array_unref (out);
+  }
+  sn_codec_context_free (ctx);
+}
+END_TEST
+
+/* The encoder writes the packed layout; the format's other layout (one
+ * code per byte, layout byte 1) must still decode, masked to the width. */
+START_TEST (test_lossless_byte_layout_decodes)
+{
+  int64_t n = 1001;
+  SnShape s = sn_shape_make (1, &n);
+  SnCodecContext *ctx = sn_codec_context_new ();
+  for (int bits = 2; bits <= 4; bits += 2) {
+    guint8 codes[1001], want[1001], got[1001];
+    for (int64_t i = 0; i < n; i++)
+      codes[i] = (guint8) ((i * 7 % 5 == 0 ? 0 : i * 13) | 0xf0);   /* high bits set: masked */
+    guint8 masked[1001];
+    for (int64_t i = 0; i < n; i++)
+      masked[i] = codes[i] & ((1 << bits) - 1);
+    sn_quant_pack (masked, bits, n, want);
+    size_t bound = ZSTD_compressBound (n);
+    g_autofree guint8 *payload = g_malloc (1 + bound);
+    payload[0] = 1;
+    size_t z = ZSTD_compress (payload + 1, bound, codes, n, 1);
+    ck_assert (!ZSTD_isError (z));
+    GError *err = NULL;
+    ck_assert_msg (sn_codec_decode (ctx, SN_CODEC_LOSSLESS, bits, &s, payload, 1 + z, got, &err),
+        "%s", err ? err->message : "");
+    ck_assert_int_eq (memcmp (got, want, sn_quant_packed_size (n, bits)), 0);
+    /* What the encoder writes: layout 0. */
+    GByteArray *out = g_byte_array_new ();
+    SnCodec used;
+    ck_assert (sn_codec_encode (ctx, SN_CODEC_LOSSLESS, bits, &s, want, out, &used, NULL));
+    ck_assert_int_eq (out->data[0], 0);
+    g_byte_array_unref (out);
+  }
+  sn_codec_context_free (ctx);
+}
+END_TEST
+
 /* ---- Packets ------------------------------------------------------------------- */
 
 START_TEST (test_crc32c_vectors)
@@ -265,6 +462,39 @@ START_TEST (test_crc32c_vectors)
   ck_assert_uint_eq (sn_crc32c (0, zeros, 32), 0x8A9136AAu);
   ck_assert_uint_eq (sn_crc32c (0, ones, 32), 0x62A8AB43u);
   ck_assert_uint_eq (sn_crc32c (0, inc, 32), 0x46DD794Eu);
+}
+END_TEST
+
+/* Whichever implementation this CPU uses (SSE4.2 or sliced; meson runs
+ * this case again with SPLITNN_CRC=sliced) against the bitwise
+ * definition: every length to 300 at every alignment, a large buffer, and
+ * a checksum continued across calls. */
+static guint32
+crc32c_bitwise (const guint8 *p, size_t len)
+{
+  guint32 c = ~0u;
+  for (size_t i = 0; i < len; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++)
+      c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+  }
+  return ~c;
+}
+
+START_TEST (test_crc32c_matches_bitwise)
+{
+  size_t big = 1 << 20;
+  g_autofree guint8 *buf = g_malloc (big + 8);
+  GRand *r = g_rand_new_with_seed (11);
+  for (size_t i = 0; i < big + 8; i++)
+    buf[i] = (guint8) g_rand_int (r);
+  g_rand_free (r);
+  for (size_t off = 0; off < 8; off++)
+    for (size_t len = 0; len <= 300; len++)
+      ck_assert_uint_eq (sn_crc32c (0, buf + off, len), crc32c_bitwise (buf + off, len));
+  guint32 whole = crc32c_bitwise (buf + 3, big);
+  ck_assert_uint_eq (sn_crc32c (0, buf + 3, big), whole);
+  ck_assert_uint_eq (sn_crc32c (sn_crc32c (0, buf + 3, 12345), buf + 3 + 12345, big - 12345), whole);
 }
 END_TEST
 
@@ -431,15 +661,23 @@ main (void)
   Suite *s = suite_create ("feature");
   TCase *tc = tcase_create ("feature");
   tcase_add_test (tc, test_pack_matches_naive);
+  tcase_add_test (tc, test_quant_matches_reference);
   tcase_add_test (tc, test_quant_roundtrip_bounds);
   tcase_add_test (tc, test_quant_per_channel_and_floats);
   tcase_add_test (tc, test_quant_clip);
   tcase_add_test (tc, test_codec_roundtrips);
   tcase_add_test (tc, test_lossy_recovers_after_corrupt_jpeg);
-  tcase_add_test (tc, test_crc32c_vectors);
+  tcase_add_test (tc, test_codec_choose_statistics);
+  tcase_add_test (tc, test_lossy_exact_at_q100);
+  tcase_add_test (tc, test_lossless_byte_layout_decodes);
   tcase_add_test (tc, test_packet_roundtrip_and_truncation);
   tcase_add_test (tc, test_packet_fields_validated);
   tcase_set_timeout (tc, 120);
+  suite_add_tcase (s, tc);
+  /* Its own case so that meson can run it alone with SPLITNN_CRC=sliced. */
+  tc = tcase_create ("crc");
+  tcase_add_test (tc, test_crc32c_vectors);
+  tcase_add_test (tc, test_crc32c_matches_bitwise);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

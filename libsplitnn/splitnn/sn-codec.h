@@ -3,10 +3,9 @@
  * A codec works on one tensor's packed codes (sn-quant.h):
  *
  *   none      the packed codes as they are;
- *   lossless  zstd over the packed codes or over the codes unpacked to one
- *             byte each, whichever is smaller (a layout byte says which):
- *             sparse post-ReLU features favour bytes, whose zero runs align
- *             with zstd's matcher; dense ones the packing;
+ *   lossless  zstd over the packed codes, after a layout byte; the format
+ *             also allows the codes one per byte (layout 1), which decoders
+ *             read and the encoder no longer writes (docs/codecs.md);
  *   lossy     the AVSS 2018 idea (Ko et al.): channels tiled into one
  *             grayscale mosaic, codes stretched to 0-255, JPEG (libjpeg-
  *             turbo) at a given quality; decoding rounds back to codes;

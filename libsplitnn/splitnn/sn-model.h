@@ -68,8 +68,9 @@ double sn_segment_flops (const SnSegment *seg);
 int64_t sn_segment_arena_bytes (const SnSegment *seg);
 
 /* Threads used by kernels: 1 (the default) runs everything on the calling
- * thread, which keeps results reproducible run to run; more gives the
- * segment a thread pool of its own. */
+ * thread, which keeps results reproducible run to run; more runs them on a
+ * thread pool that every segment of the process with the same count
+ * shares (segments running at once take turns per operator). */
 void sn_segment_set_threads (SnSegment *seg, int n_threads);
 
 /* The reference kernels are the oracle; the fast path (XNNPACK, when built
