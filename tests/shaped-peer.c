@@ -3,8 +3,10 @@
  * on stdout, with times from the monotonic clock, which every network
  * namespace of a machine shares:
  *
- *   {"ev": "in", "seq": N, "t": us}        a buffer entered --in ELEMENT (sink pad); N counts from 0
- *   {"ev": "out", "seq": N, "t": us}       a buffer left --out ELEMENT (src pad); N is its offset
+ *   {"ev": "in", "seq": N, "pts": P, "t": us}   a buffer entered --in ELEMENT (sink pad); N counts from 0
+ *   {"ev": "out", "seq": N, "pts": P, "t": us}  a buffer left --out ELEMENT (src pad); N is its offset
+ *   (P: the buffer's PTS in ns, -1 if none; it survives every element and
+ *   the transport, so it pairs an output with its input whatever the path)
  *   {"ev": "msg", "t": us, "s": "..."}     an element message (gst_structure_to_string)
  *   {"ev": "warning"|"error", "t": us, "s": "..."}
  *   {"ev": "report", "element": E, "s": "..."} at the end, the --report properties
@@ -30,12 +32,19 @@ emit (const char *ev, const char *key, const char *value)
   fflush (stdout);
 }
 
+static void
+print_buffer (const char *ev, guint64 seq, GstBuffer *b)
+{
+  gint64 pts = GST_BUFFER_PTS_IS_VALID (b) ? (gint64) GST_BUFFER_PTS (b) : -1;
+  printf ("{\"ev\": \"%s\", \"seq\": %" G_GUINT64_FORMAT ", \"pts\": %" G_GINT64_FORMAT
+      ", \"t\": %" G_GINT64_FORMAT "}\n", ev, seq, pts, g_get_monotonic_time ());
+  fflush (stdout);
+}
+
 static GstPadProbeReturn
 on_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  printf ("{\"ev\": \"in\", \"seq\": %" G_GUINT64_FORMAT ", \"t\": %" G_GINT64_FORMAT "}\n",
-      in_count++, g_get_monotonic_time ());
-  fflush (stdout);
+  print_buffer ("in", in_count++, GST_PAD_PROBE_INFO_BUFFER (info));
   return GST_PAD_PROBE_OK;
 }
 
@@ -43,9 +52,7 @@ static GstPadProbeReturn
 on_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
-  printf ("{\"ev\": \"out\", \"seq\": %" G_GUINT64_FORMAT ", \"t\": %" G_GINT64_FORMAT "}\n",
-      GST_BUFFER_OFFSET (b), g_get_monotonic_time ());
-  fflush (stdout);
+  print_buffer ("out", GST_BUFFER_OFFSET (b), b);
   return GST_PAD_PROBE_OK;
 }
 
