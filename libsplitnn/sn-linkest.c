@@ -9,6 +9,7 @@
 #define N_RTT 64
 #define MAX_WINDOW 64
 #define STALL_MIN_S 0.3
+#define SATURATED_N 3           /* messages in a row queued behind another: saturated */
 
 typedef struct {
   gboolean used;
@@ -31,7 +32,7 @@ struct SnLinkEst {
   int n_samples_kept, samples_head;
   int outliers;                     /* consecutive samples far off the estimate (+ fast, - slow) */
   Sample last_outlier;
-  Sample delivered[N_DELIVERED];    /* gap unused */
+  Sample delivered[N_DELIVERED];    /* gap: 1 if the message queued behind another */
   int n_delivered, delivered_head;
   Sample rtt[N_RTT];                /* t = sender time of the ack, gap = rtt */
   int n_rtt, rtt_head;
@@ -203,8 +204,11 @@ sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
     return;
   e->n_acks++;
   e->last_ack = MAX (e->last_ack, t_ack);
+  /* Sent while another was unacknowledged, and its probe found the
+   * receiver busy: it queued right behind the previous message. */
+  gboolean queued = f->ahead > 0 && f->probe_acked && !f->probe_exact;
   push (e->delivered, N_DELIVERED, &e->n_delivered, &e->delivered_head,
-      (Sample) { t_recv, bytes, 0 });
+      (Sample) { t_recv, bytes, queued });
   if (f->probe_acked && f->probe_exact && exact && bytes >= e->cfg.min_bytes) {
     double gap = t_recv - f->t_probe_recv;
     if (gap > 0)
@@ -280,6 +284,18 @@ sn_link_est_oldest_unacked (SnLinkEst *e, double now)
   return age;
 }
 
+/* The last SATURATED_N messages acknowledged all queued behind another. */
+static gboolean
+saturated (const SnLinkEst *e)
+{
+  if (e->n_delivered < SATURATED_N)
+    return FALSE;
+  for (int k = 1; k <= SATURATED_N; k++)
+    if (!e->delivered[(e->delivered_head - k + N_DELIVERED) % N_DELIVERED].gap)
+      return FALSE;
+  return TRUE;
+}
+
 double
 sn_link_est_capacity (SnLinkEst *e, double now)
 {
@@ -289,6 +305,12 @@ sn_link_est_capacity (SnLinkEst *e, double now)
    * drop the delivered window still holds the faster past. */
   if (capacity <= 0)
     capacity = sn_link_est_delivered (e);
+  /* Saturated, what it carries is all it can (see sn-linkest.h). */
+  if (capacity > 0 && saturated (e)) {
+    double delivered = sn_link_est_delivered (e);
+    if (delivered > 0)
+      capacity = MIN (capacity, delivered);
+  }
   if (capacity <= 0 || e->n_acks == 0)
     return capacity;
 
@@ -321,6 +343,13 @@ sn_link_est_backlog (SnLinkEst *e, double now)
   double age = sn_link_est_oldest_unacked (e, now);
   if (age <= 0)
     return 0;
+  /* Without a dispersion sample the capacity falls back to the delivered
+   * rate, which is only what was offered: tiny messages (detections at 4
+   * frames/s deliver 10 kbit/s) would make one whose ack is merely late
+   * look like a quarter of a second of backlog, and max-lag drop them.
+   * The age of the oldest is all that is known then. */
+  if (window_capacity (e) <= 0)
+    return age;
   double capacity = sn_link_est_capacity (e, now);
   if (capacity <= 0)
     return age;
