@@ -19,7 +19,11 @@ typedef struct {
   gboolean probe_sent;
   double t_probe_send;
   gboolean probe_acked, probe_exact;
-  double t_probe_recv;
+  double t_probe_recv, t_probe_ack;
+  /* An ack that came before the send was recorded (see sn_link_est_ack). */
+  gboolean early;
+  double early_bytes, early_t_recv, early_t_ack;
+  gboolean early_exact;
 } Flight;
 
 typedef struct { double t, bytes, gap; } Sample;
@@ -38,6 +42,8 @@ struct SnLinkEst {
   int n_rtt, rtt_head;
   guint64 n_samples, n_acks;
   double last_ack;                  /* sender clock of the last data ack */
+  gboolean have_seq;
+  guint64 last_seq;                 /* the newest sequence number recorded as sent */
 };
 
 void
@@ -109,13 +115,36 @@ forget_old (SnLinkEst *e, double now)
   }
 }
 
+static void push (Sample *ring, int size, int *n, int *head, Sample s);
+
+static void
+record_seq (SnLinkEst *e, guint64 seq)
+{
+  if (!e->have_seq || seq > e->last_seq)
+    e->last_seq = seq;
+  e->have_seq = TRUE;
+}
+
+static void
+rtt_sample (SnLinkEst *e, double t_ack, double rtt)
+{
+  if (rtt >= 0)
+    push (e->rtt, N_RTT, &e->n_rtt, &e->rtt_head, (Sample) { t_ack, 0, rtt });
+}
+
 void
 sn_link_est_probe_sent (SnLinkEst *e, guint64 seq, double t_send)
 {
   Flight *f = flight_get (e, seq, TRUE);
   f->probe_sent = TRUE;
   f->t_probe_send = t_send;
+  record_seq (e, seq);
+  if (f->probe_acked)           /* its ack came first */
+    rtt_sample (e, f->t_probe_ack, f->t_probe_ack - t_send);
 }
+
+static void data_acked (SnLinkEst *e, Flight *f, guint64 seq, double bytes, double t_recv,
+    gboolean exact, double t_ack);
 
 void
 sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send)
@@ -129,6 +158,9 @@ sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send)
   f->bytes = MAX (bytes, 0);
   f->ahead = e->inflight_bytes;
   e->inflight_bytes += f->bytes;
+  record_seq (e, seq);
+  if (f->early)                 /* its ack came first */
+    data_acked (e, f, seq, f->early_bytes, f->early_t_recv, f->early_exact, f->early_t_ack);
 }
 
 static void
@@ -182,26 +214,50 @@ add_sample (SnLinkEst *e, Sample s)
   e->n_samples++;
 }
 
+/* An ack can overtake the sender's own record of the send: on a fast
+ * link the receiver answers a small message before the sending thread,
+ * back from ZeroMQ, has written it down (zmqsink's ack thread runs beside
+ * its streaming thread).  Dropped, that message would stay unacknowledged
+ * until forgotten and hold max-lag shut meanwhile; so such an ack is kept
+ * and applied when the send is recorded.  Only for sequence numbers just
+ * past the newest recorded, so stray acks cannot evict real flights. */
 void
 sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
     double t_recv, gboolean exact, double t_ack)
 {
   Flight *f = flight_get (e, seq, FALSE);
+  if (!f && (!e->have_seq || (seq > e->last_seq && seq - e->last_seq <= N_FLIGHT / 4)))
+    f = flight_get (e, seq, TRUE);
   if (!f)
     return;
   if (probe) {
-    if (!f->probe_sent || f->probe_acked)
+    if (f->probe_acked)
       return;
     f->probe_acked = TRUE;
     f->probe_exact = exact;
     f->t_probe_recv = t_recv;
-    double rtt = t_ack - f->t_probe_send;
-    if (rtt >= 0)
-      push (e->rtt, N_RTT, &e->n_rtt, &e->rtt_head, (Sample) { t_ack, 0, rtt });
+    f->t_probe_ack = t_ack;
+    if (f->probe_sent)
+      rtt_sample (e, t_ack, t_ack - f->t_probe_send);
     return;
   }
-  if (!f->sent)
+  if (!f->sent) {
+    if (!f->early) {
+      f->early = TRUE;
+      f->early_bytes = bytes;
+      f->early_t_recv = t_recv;
+      f->early_exact = exact;
+      f->early_t_ack = t_ack;
+    }
     return;
+  }
+  data_acked (e, f, seq, bytes, t_recv, exact, t_ack);
+}
+
+static void
+data_acked (SnLinkEst *e, Flight *f, guint64 seq, double bytes, double t_recv,
+    gboolean exact, double t_ack)
+{
   e->n_acks++;
   e->last_ack = MAX (e->last_ack, t_ack);
   /* Sent while another was unacknowledged, and its probe found the

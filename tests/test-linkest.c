@@ -303,6 +303,38 @@ START_TEST (test_saturated_link)
 }
 END_TEST
 
+START_TEST (test_ack_before_send_recorded)
+{
+  /* On a fast link the acks of a small message can come back before the
+   * sender has written the send down (its ack thread beside its streaming
+   * thread).  They count once the send is recorded: nothing stays
+   * "unacknowledged" to hold max-lag shut. */
+  Link l = { sn_link_est_new (NULL), 50e6, 0, 0 };
+  double t = 0;
+  for (int i = 0; i < 5; i++, t += 0.25)
+    frame (&l, t, 100e3, TRUE);
+  guint64 acks = sn_link_est_n_acks (l.e), samples = sn_link_est_n_samples (l.e);
+  guint64 k = l.seq++;
+  double r_probe = t + DELAY + 8 * PROBE_BYTES / 50e6, r_data = r_probe + 8 * 100e3 / 50e6;
+  sn_link_est_ack (l.e, k, TRUE, PROBE_BYTES, r_probe + OFFSET, TRUE, r_probe + DELAY);
+  sn_link_est_probe_sent (l.e, k, t);
+  sn_link_est_ack (l.e, k, FALSE, 100e3, r_data + OFFSET, TRUE, r_data + DELAY);
+  sn_link_est_ack (l.e, k, FALSE, 100e3, r_data + OFFSET, TRUE, r_data + DELAY);   /* duplicate */
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), acks);      /* not sent yet, as far as we know */
+  sn_link_est_sent (l.e, k, 100e3, t);
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), acks + 1);
+  ck_assert_uint_eq (sn_link_est_n_samples (l.e), samples + 1);
+  ck_assert_double_eq (sn_link_est_oldest_unacked (l.e, t + 1), 0);
+  ck_assert_double_eq (sn_link_est_backlog (l.e, t + 1), 0);
+  ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t + 1), 50e6, 1e3);
+  /* An ack far ahead of anything sent is not kept. */
+  sn_link_est_ack (l.e, k + 1000, FALSE, 100e3, r_data + OFFSET, TRUE, r_data + DELAY);
+  sn_link_est_sent (l.e, k + 1000, 100e3, t + 2);
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), acks + 1);
+  sn_link_est_free (l.e);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -317,6 +349,7 @@ main (void)
   tcase_add_test (tc, test_lost_before_later_ack);
   tcase_add_test (tc, test_backlog);
   tcase_add_test (tc, test_saturated_link);
+  tcase_add_test (tc, test_ack_before_send_recorded);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_ENV);
