@@ -321,8 +321,10 @@ queue_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
     r.network_ms = r.cloud_ms;
   gst_structure_get_double (s, "whole-ms", &r.whole_ms);
   g_mutex_lock (&self->lock);
-  /* A cloud serving several edges over one transport may answer others'. */
-  if ((!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id)
+  /* A cloud serving several edges over one transport may answer others';
+   * a fixed cut has no use for them (fixed_cut is set before streaming). */
+  if (self->fixed_cut < 0
+      && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id)
       && self->pending_reports->len < MAX_PENDING_REPORTS)
     g_array_append_val (self->pending_reports, r);
   g_mutex_unlock (&self->lock);

@@ -242,13 +242,16 @@ def fields(s):
     return out
 
 
-def latencies(edge, cloud):
+def latencies(edge, cloud, element=None):
     """End-to-end latency per input frame in ms ({seq: ms}, frames that came
-    out only) and the input times ({seq: us}); frames are paired by PTS."""
+    out of `element`, or of the only --out element, only) and the input
+    times ({seq: us}); frames are paired by PTS."""
     t_in = {e["seq"]: e["t"] for e in edge.of("in")}
     seq_of = {e["pts"]: e["seq"] for e in edge.of("in")}
     lat = {}
     for e in cloud.of("out"):
+        if element and e.get("el") != element:
+            continue
         s = seq_of.get(e["pts"])
         if s is not None and s not in lat:
             lat[s] = (e["t"] - t_in[s]) / 1000
