@@ -9,14 +9,22 @@
  * sequence number, original PTS and the detections: binary (SNDT,
  * docs/protocol.md) or one JSON line; and one GstVideoRegionOfInterestMeta
  * per detection with a "detection" structure (label, class-id, confidence).
- * A bad packet is skipped, counted and reported as a warning. */
+ * A bad packet is skipped, counted and reported as a warning.
+ *
+ * With report=true (the default) each result is also answered upstream:
+ * a "splitnn-cloud-time" custom event with the time this frame took here
+ * and this machine's time for the whole network (measured at start, then
+ * refined by the frames it runs).  zmqsrc carries it back to the edge's
+ * zmqsink, so splitnnedge cut=auto plans with the cloud's real speed. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "gstsplitnncloud.h"
+#include "gstsplitnnevents.h"
 #include "gstsplitnnmeta.h"
 #include "gstsplitnnmodel.h"
+#include "gstzmqcommon.h"
 
 #include <gst/video/video.h>
 #include <splitnn/splitnn.h>
@@ -28,8 +36,15 @@ enum { FORMAT_BINARY, FORMAT_JSON };
 
 enum {
   PROP_0, PROP_MODEL, PROP_FORMAT, PROP_THRESHOLD, PROP_THREADS,
-  PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS,
+  PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS, PROP_REPORT, PROP_WHOLE_MS,
 };
+
+/* The whole-network estimate learns from frames whose cloud part is at
+ * least this share of the network (smaller parts say little about it),
+ * once the cut has run this many times (the first runs are cold). */
+#define WHOLE_MIN_SHARE 0.25
+#define WHOLE_WARMUP 2
+#define WHOLE_ALPHA 0.1
 
 struct _GstSplitnnCloud {
   GstElement parent;
@@ -39,6 +54,7 @@ struct _GstSplitnnCloud {
   gint format;
   gdouble threshold;
   gint threads;
+  gboolean report;
 
   SnModel *model;
   SnDetector *detector;
@@ -50,6 +66,9 @@ struct _GstSplitnnCloud {
   gboolean caps_sent;
   guint64 packets, bad_packets;
   double cloud_ms_total;
+  double whole_ms;                    /* this machine's time for the whole network */
+  double model_flops;
+  guint *runs;                        /* per cut */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -85,6 +104,7 @@ release (GstSplitnnCloud *self)
     for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
       sn_split_free (self->splits[i]);
   g_clear_pointer (&self->splits, g_free);
+  g_clear_pointer (&self->runs, g_free);
   g_clear_pointer (&self->decoder, sn_feature_decoder_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
   g_clear_pointer (&self->detector, sn_detector_free);
@@ -93,15 +113,48 @@ release (GstSplitnnCloud *self)
   sn_detections_clear (&self->dets);
 }
 
+/* This machine's time for the whole network, for the edge's planner
+ * before it has measured a cut here: the second of two runs on a blank
+ * frame (the first pays for cold caches).  0 if it failed. */
+static double
+measure_whole (GstSplitnnCloud *self)
+{
+  static const guint8 black[16 * 16 * 3];
+  SnImage img = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
+    .strides = { 16 * 3 } };
+  SnDetections dets;
+  SnDetectorTimings t = { 0 };
+  GError *err = NULL;
+  gboolean ok = TRUE;
+  sn_detections_init (&dets);
+  sn_detector_set_threads (self->detector, self->threads);
+  for (int i = 0; i < 2 && ok; i++)
+    ok = sn_detector_run (self->detector, &img, &dets, &t, &err);
+  sn_detections_clear (&dets);
+  if (!ok) {
+    GST_WARNING_OBJECT (self, "could not time the whole network: %s", err->message);
+    g_error_free (err);
+    return 0;
+  }
+  GST_INFO_OBJECT (self, "whole network: %.1f ms here", t.inference_ms);
+  return t.inference_ms;
+}
+
 static gboolean
 setup (GstSplitnnCloud *self)
 {
   g_mutex_lock (&self->lock);
   g_autofree gchar *path = g_strdup (self->model_path);
+  gboolean report = self->report;
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
+  SnModelInfo info;
+  sn_model_get_info (self->model, &info);
+  self->model_flops = info.flops;
+  self->whole_ms = report ? measure_whole (self) : 0;
   self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
+  self->runs = g_new0 (guint, sn_cut_set_n_cuts (self->cuts));
   self->decoder = sn_feature_decoder_new (self->model, self->cuts);
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
@@ -172,6 +225,30 @@ write_json (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double c
   g_string_free (s, TRUE);
 }
 
+/* Answers the packet upstream with what it cost here (see the top). */
+static void
+report_time (GstSplitnnCloud *self, GstBuffer *in, const SnPacket *p, const SnCut *cut,
+    double cloud_ms, double network_ms)
+{
+  g_mutex_lock (&self->lock);
+  gboolean report = self->report;
+  g_mutex_unlock (&self->lock);
+  if (!report)
+    return;
+  double share = self->model_flops > 0 ? cut->cloud_flops / self->model_flops : 0;
+  if (share >= WHOLE_MIN_SHARE && ++self->runs[cut->id] > WHOLE_WARMUP) {
+    double whole = network_ms / share;
+    self->whole_ms = self->whole_ms > 0 ? (1 - WHOLE_ALPHA) * self->whole_ms + WHOLE_ALPHA * whole : whole;
+  }
+  GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
+      "stream-id", G_TYPE_UINT, p->stream_id, "seq", G_TYPE_UINT64, p->seq,
+      "cut", G_TYPE_INT, (gint) cut->id, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
+      "network-ms", G_TYPE_DOUBLE, network_ms, NULL);
+  if (self->whole_ms > 0)
+    gst_structure_set (s, "whole-ms", G_TYPE_DOUBLE, self->whole_ms, NULL);
+  gst_pad_push_event (self->sinkpad, gst_zmq_reply_event_new (in, s));
+}
+
 static GstFlowReturn
 gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
 {
@@ -186,13 +263,16 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_buffer_unref (in);
     return GST_FLOW_ERROR;
   }
-  gint64 t0 = g_get_monotonic_time ();
+  gint64 t0 = g_get_monotonic_time (), compile_us = 0, network_us = 0;
   gboolean ok = sn_feature_decode (self->decoder, map.data, map.size, &p, &cut, &mid, &err);
   gst_buffer_unmap (in, &map);
   if (ok && !self->splits[cut->id]) {
+    /* Once per cut; not part of the time reported for the frame. */
+    gint64 t = g_get_monotonic_time ();
     ok = (self->splits[cut->id] = sn_split_new (self->model, cut, &err)) != NULL;
     if (ok)
       sn_segment_set_threads (sn_split_cloud (self->splits[cut->id]), self->threads);
+    compile_us = g_get_monotonic_time () - t;
   }
   if (ok) {
     SnSegment *cloud = sn_split_cloud (self->splits[cut->id]);
@@ -201,9 +281,11 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     g_mutex_lock (&self->lock);
     sn_detector_decode_params (self->detector)->threshold = (float) self->threshold;
     g_mutex_unlock (&self->lock);
-    ok = sn_segment_run (cloud, (const SnTensor *const *) mid, &err)
-        && sn_detector_decode (self->detector, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1),
-            &lb, &self->dets, &err);
+    gint64 t = g_get_monotonic_time ();
+    ok = sn_segment_run (cloud, (const SnTensor *const *) mid, &err);
+    network_us = g_get_monotonic_time () - t;
+    ok = ok && sn_detector_decode (self->detector, sn_segment_output (cloud, 0),
+        sn_segment_output (cloud, 1), &lb, &self->dets, &err);
   }
   if (!ok) {
     self->bad_packets++;
@@ -213,8 +295,9 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_buffer_unref (in);
     return GST_FLOW_OK;
   }
-  double cloud_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  double cloud_ms = (g_get_monotonic_time () - t0 - compile_us) / 1000.0;
   self->cloud_ms_total += cloud_ms;
+  report_time (self, in, &p, cut, cloud_ms, network_us / 1000.0);
 
   if (!self->caps_sent) {
     GstCaps *caps = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
@@ -250,6 +333,7 @@ gst_splitnn_cloud_set_property (GObject *object, guint id, const GValue *value, 
     case PROP_FORMAT: self->format = g_value_get_enum (value); break;
     case PROP_THRESHOLD: self->threshold = g_value_get_double (value); break;
     case PROP_THREADS: self->threads = g_value_get_int (value); break;
+    case PROP_REPORT: self->report = g_value_get_boolean (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
   }
   g_mutex_unlock (&self->lock);
@@ -265,6 +349,8 @@ gst_splitnn_cloud_get_property (GObject *object, guint id, GValue *value, GParam
     case PROP_FORMAT: g_value_set_enum (value, self->format); break;
     case PROP_THRESHOLD: g_value_set_double (value, self->threshold); break;
     case PROP_THREADS: g_value_set_int (value, self->threads); break;
+    case PROP_REPORT: g_value_set_boolean (value, self->report); break;
+    case PROP_WHOLE_MS: g_value_set_double (value, self->whole_ms); break;
     case PROP_PACKETS: g_value_set_uint64 (value, self->packets); break;
     case PROP_BAD_PACKETS: g_value_set_uint64 (value, self->bad_packets); break;
     case PROP_MEAN_CLOUD_MS:
@@ -316,6 +402,16 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
   g_object_class_install_property (gobject_class, PROP_MEAN_CLOUD_MS,
       g_param_spec_double ("mean-cloud-ms", "Mean cloud ms", "Mean decode + network + decoding time per packet",
           0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_REPORT,
+      g_param_spec_boolean ("report", "Report", "Answer each packet upstream with its time here "
+          "and this machine's whole-network time (a 'splitnn-cloud-time' event; zmqsrc with "
+          "ack-endpoint carries it back to the edge, whose cut=auto plans with it). Also times "
+          "the whole network once at start", TRUE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_WHOLE_MS,
+      g_param_spec_double ("whole-ms", "Whole network ms", "With report: this machine's time for "
+          "the whole network, timed at start and refined by the frames it runs (0 = unknown)",
+          0, G_MAXDOUBLE, 0, ro));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Split inference (cloud)",
@@ -331,6 +427,7 @@ gst_splitnn_cloud_init (GstSplitnnCloud *self)
   g_mutex_init (&self->lock);
   self->threshold = 0.3;
   self->threads = 1;
+  self->report = TRUE;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_sink_event));

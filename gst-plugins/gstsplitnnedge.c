@@ -7,9 +7,10 @@
  * For every frame: resize and normalise (libsplitnn), run the network up to
  * the cut, quantize only the cut's tensors, code them and push one packet.
  * With cut=auto the split planner picks the cut per frame from measured
- * edge time and packet size, the bandwidth reported upstream by zmqsink (or
- * the `bandwidth` property) and downstream QoS; each change is posted as an
- * element message.  A frame that cannot be processed is dropped, counted
+ * edge time and packet size, the cloud's time reported back by splitnncloud
+ * (the "splitnn-cloud-time" event), the bandwidth reported upstream by
+ * zmqsink (or the `bandwidth` property) and downstream QoS; each change is
+ * posted as an element message.  A frame that cannot be processed is dropped, counted
  * and reported, never silently lost. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -36,8 +37,18 @@ enum {
   PROP_MODEL, PROP_CUT, PROP_BITS, PROP_CODEC, PROP_PER_CHANNEL, PROP_CLIP,
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
-  PROP_CLOUD_SPEED, PROP_RANGE,
+  PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES,
 };
+
+/* What the cloud said about one frame (GST_SPLITNN_CLOUD_TIME_EVENT). */
+typedef struct {
+  gint cut;
+  gdouble cloud_ms, network_ms, whole_ms;
+} CloudReport;
+
+/* Reports waiting for the next frame; more than this between two frames
+ * means something is wrong upstream of us, and the oldest are enough. */
+#define MAX_PENDING_REPORTS 256
 
 struct _GstSplitnnEdge {
   GstElement parent;
@@ -65,6 +76,9 @@ struct _GstSplitnnEdge {
   gdouble pending_rtt_ms;             /* < 0: none */
   gdouble pending_qos;                /* worst proportion since the last frame; 0: none */
   gdouble last_qos;                   /* the proportion behind the last "qos" decision */
+  GArray *pending_reports;            /* CloudReport */
+  guint64 cloud_reports;              /* taken into the planner */
+  gchar *candidates;                  /* cut=auto: the cuts the planner considers */
 
   /* Set up in NULL -> READY. */
   SnModel *model;
@@ -76,6 +90,9 @@ struct _GstSplitnnEdge {
   GByteArray *packet;
   gint fixed_cut;                     /* -1 with cut=auto */
   gboolean calibrated;                /* cut=auto: every cut's packet size measured once */
+  gboolean cloud_speed_known;         /* the cloud reported its speed */
+  gdouble cloud_overhead_ms;          /* the cloud's time outside the network, smoothed */
+  gdouble model_flops;
 
   GstVideoInfo info;
   SnPixelFormat format;
@@ -176,8 +193,9 @@ make_planner (GstSplitnnEdge *self)
   SnPathPrior *p = g_new0 (SnPathPrior, n);
   for (int i = 0; i < n; i++) {
     const SnCut *c = sn_cut_set_get (self->cuts, i);
-    p[i] = (SnPathPrior) { c->name, c->edge_flops * ms_per_flop, c->cloud_flops * ms_per_flop,
-      sn_cut_bytes (c, self->bits) * 0.4, -1 };
+    p[i] = (SnPathPrior) { .name = c->name, .edge_ms = c->edge_flops * ms_per_flop,
+      .cloud_ms = c->cloud_flops * ms_per_flop, .bytes = sn_cut_bytes (c, self->bits) * 0.4,
+      .fidelity = -1, .cloud_flops = c->cloud_flops };
   }
   SnPlanner *pl = sn_planner_new (p, n);
   /* The priors are rough (a fixed speed, a fixed compression ratio); let
@@ -227,10 +245,20 @@ setup (GstSplitnnEdge *self)
   sn_detector_set_threads (self->detector, self->threads);
   self->current_cut = -1;
   self->calibrated = FALSE;
+  self->cloud_speed_known = FALSE;
+  self->cloud_overhead_ms = 0;
+  SnModelInfo info;
+  sn_model_get_info (self->model, &info);
+  self->model_flops = info.flops;
   self->seq = 0;
+  g_mutex_lock (&self->lock);
   self->pending_bps = self->pending_qos = self->last_qos = 0;
   self->pending_rtt_ms = -1;
+  g_array_set_size (self->pending_reports, 0);
+  self->cloud_reports = 0;
+  g_clear_pointer (&self->candidates, g_free);
   self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -305,6 +333,54 @@ gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return gst_pad_event_default (pad, parent, event);
 }
 
+/* A cloud's answer about one of our packets; applied before the next
+ * frame's decision, on the streaming thread. */
+static void
+queue_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
+{
+  guint stream;
+  CloudReport r = { -1, 0, 0, 0 };
+  if (!gst_structure_get_int (s, "cut", &r.cut) || !gst_structure_get_double (s, "cloud-ms", &r.cloud_ms)
+      || r.cut < 0 || r.cloud_ms < 0) {
+    GST_DEBUG_OBJECT (self, "ignoring incomplete cloud report %" GST_PTR_FORMAT, s);
+    return;
+  }
+  if (!gst_structure_get_double (s, "network-ms", &r.network_ms))
+    r.network_ms = r.cloud_ms;
+  gst_structure_get_double (s, "whole-ms", &r.whole_ms);
+  g_mutex_lock (&self->lock);
+  /* A cloud serving several edges over one transport may answer others';
+   * a fixed cut has no use for them (fixed_cut is set before streaming). */
+  if (self->fixed_cut < 0
+      && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id)
+      && self->pending_reports->len < MAX_PENDING_REPORTS)
+    g_array_append_val (self->pending_reports, r);
+  g_mutex_unlock (&self->lock);
+}
+
+/* Called with the lock held. */
+static void
+apply_cloud_reports (GstSplitnnEdge *self)
+{
+  int n_cuts = sn_cut_set_n_cuts (self->cuts);
+  for (guint i = 0; i < self->pending_reports->len; i++) {
+    const CloudReport *r = &g_array_index (self->pending_reports, CloudReport, i);
+    if (r->cut >= n_cuts)
+      continue;
+    sn_planner_observe_cloud (self->planner, r->cut, r->cloud_ms);
+    /* What does not scale with the network: packet and detection decoding. */
+    double overhead = MAX (r->cloud_ms - r->network_ms, 0);
+    self->cloud_overhead_ms = self->cloud_speed_known
+        ? 0.8 * self->cloud_overhead_ms + 0.2 * overhead : overhead;
+    if (r->whole_ms > 0 && self->model_flops > 0) {
+      self->cloud_speed_known = TRUE;
+      sn_planner_set_cloud_speed (self->planner, r->whole_ms / self->model_flops, self->cloud_overhead_ms);
+    }
+    self->cloud_reports++;
+  }
+  g_array_set_size (self->pending_reports, 0);
+}
+
 static gboolean
 gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
@@ -324,6 +400,11 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_CUSTOM_UPSTREAM:{
       const GstStructure *s = gst_event_get_structure (event);
       gdouble bps, rtt;
+      if (s && gst_structure_has_name (s, GST_SPLITNN_CLOUD_TIME_EVENT)) {
+        queue_cloud_report (self, s);
+        gst_event_unref (event);
+        return TRUE;
+      }
       if (s && gst_structure_has_name (s, GST_SPLITNN_BANDWIDTH_EVENT)
           && gst_structure_get_double (s, "bits-per-second", &bps)) {
         GST_LOG_OBJECT (self, "link estimate %" GST_PTR_FORMAT, s);
@@ -360,6 +441,8 @@ post_cut_change (GstSplitnnEdge *self, const SnPlanDecision *d)
       "previous-bytes", G_TYPE_DOUBLE, d->old_prediction.bytes,
       "previous-edge-ms", G_TYPE_DOUBLE, d->old_prediction.edge_ms,
       "predicted-edge-ms", G_TYPE_DOUBLE, d->new_prediction.edge_ms,
+      "previous-cloud-ms", G_TYPE_DOUBLE, d->old_prediction.cloud_ms,
+      "predicted-cloud-ms", G_TYPE_DOUBLE, d->new_prediction.cloud_ms,
       "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner),
       "qos-proportion", G_TYPE_DOUBLE, g_str_equal (d->reason, "qos") ? self->last_qos : 0.0,
       "frame", G_TYPE_UINT64, self->seq, NULL);
@@ -377,6 +460,32 @@ post_stats (GstSplitnnEdge *self)
       "cut", G_TYPE_INT, self->current_cut,
       "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner), NULL);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Only cuts that can be the best for some edge speed, cloud speed and
+ * bandwidth stay candidates (sn_plan_frontier): on the detector here 5 of
+ * 49, so the planner never tries a cut that another beats on edge work and
+ * bytes at once. */
+static void
+restrict_to_frontier (GstSplitnnEdge *self, const double *bytes)
+{
+  int n = sn_cut_set_n_cuts (self->cuts);
+  g_autofree double *work = g_new (double, n);
+  g_autofree gboolean *keep = g_new (gboolean, n);
+  for (int i = 0; i < n; i++)
+    work[i] = sn_cut_set_get (self->cuts, i)->edge_flops;
+  sn_plan_frontier (n, work, bytes, keep);
+  GString *list = g_string_new (NULL);
+  for (int i = 0; i < n; i++) {
+    sn_planner_set_enabled (self->planner, i, keep[i]);
+    if (keep[i])
+      g_string_append_printf (list, "%s%d", list->len ? "," : "", i);
+  }
+  GST_INFO_OBJECT (self, "cut=auto considers cuts %s", list->str);
+  g_mutex_lock (&self->lock);
+  g_free (self->candidates);
+  self->candidates = g_string_free (list, FALSE);
+  g_mutex_unlock (&self->lock);
 }
 
 /* cut=auto, first frame: code it at every cut once, so the planner starts
@@ -405,20 +514,15 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
       sn_planner_observe_bytes (self->planner, i, bytes[i]);
       measured++;
     }
-  /* The cloud does not report its time back: predict it from the cloud
-   * part's FLOPs at the speed this machine just ran the whole network,
-   * times the cloud-speed property.  The fixed 40 ms prior was far off on
-   * a slow or busy box, and sent all the work to a cloud that could not
-   * keep up. */
-  SnModelInfo info;
-  sn_model_get_info (self->model, &info);
+  /* Until the cloud reports its speed, guess it from the speed this
+   * machine just ran the whole network at and the cloud-speed property.
+   * (A fixed 40 ms prior was far off on a slow or busy box, and sent all
+   * the work to a cloud that could not keep up.) */
   g_mutex_lock (&self->lock);
-  double speed = self->cloud_speed;
+  if (!self->cloud_speed_known && run_ms > 0 && self->model_flops > 0)
+    sn_planner_set_cloud_speed (self->planner, run_ms / self->model_flops / self->cloud_speed, 0);
   g_mutex_unlock (&self->lock);
-  if (run_ms > 0 && info.flops > 0)
-    for (int i = 0; i < n; i++)
-      sn_planner_observe_cloud (self->planner, i,
-          sn_cut_set_get (self->cuts, i)->cloud_flops * run_ms / info.flops / speed);
+  restrict_to_frontier (self, bytes);
   GST_INFO_OBJECT (self, "packet sizes of %d of %d cuts measured in %.0f ms; whole network "
       "%.0f ms here", measured, n, (g_get_monotonic_time () - t0) / 1000.0, run_ms);
 }
@@ -445,6 +549,7 @@ choose_cut (GstSplitnnEdge *self)
     self->last_qos = self->pending_qos;
   }
   self->pending_qos = 0;
+  apply_cloud_reports (self);
   sn_planner_set_objective (self->planner, self->objective);
   g_mutex_unlock (&self->lock);
   gint c = sn_planner_decide (self->planner, &d);
@@ -634,6 +739,8 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_OBJECTIVE: g_value_set_enum (value, self->objective); break;
     case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
     case PROP_CLOUD_SPEED: g_value_set_double (value, self->cloud_speed); break;
+    case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
+    case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
     case PROP_FRAMES_OUT: g_value_set_uint64 (value, self->frames_out); break;
     case PROP_DROPPED: g_value_set_uint64 (value, self->dropped); break;
@@ -658,6 +765,8 @@ gst_splitnn_edge_finalize (GObject *object)
   release (self);
   g_free (self->model_path);
   g_free (self->cut_spec);
+  g_free (self->candidates);
+  g_array_unref (self->pending_reports);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -715,10 +824,19 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
       g_param_spec_uint ("stats-interval", "Stats interval", "Post a 'splitnn-edge-stats' element "
           "message every this many ms (0: never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL, rw));
   g_object_class_install_property (gobject_class, PROP_CLOUD_SPEED,
-      g_param_spec_double ("cloud-speed", "Cloud speed", "cut=auto: how many times faster the "
-          "cloud runs the network than this machine; its time per cut is predicted from FLOPs at "
-          "the speed measured here on the first frame, divided by this", 0.01, 1000,
+      g_param_spec_double ("cloud-speed", "Cloud speed", "cut=auto, until splitnncloud reports "
+          "its speed: how many times faster the cloud runs the network than this machine (the "
+          "cloud time per cut is then guessed from FLOPs at the speed measured here on the first "
+          "frame, divided by this)", 0.01, 1000,
           DEFAULT_CLOUD_SPEED, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CLOUD_REPORTS,
+      g_param_spec_uint64 ("cloud-reports", "Cloud reports", "cut=auto: per-frame cloud times "
+          "received from splitnncloud ('splitnn-cloud-time' events) and used by the planner",
+          0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_CANDIDATES,
+      g_param_spec_string ("candidates", "Candidates", "cut=auto: the cut ids the planner "
+          "considers (after the first frame: those no other cut beats on both edge work and "
+          "packet size), comma-separated", NULL, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_IN,
       g_param_spec_uint64 ("frames-in", "Frames in", "Frames received", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_OUT,
@@ -754,6 +872,7 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   self->objective = SN_OBJECTIVE_LATENCY;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->cloud_speed = DEFAULT_CLOUD_SPEED;
+  self->pending_reports = g_array_new (FALSE, FALSE, sizeof (CloudReport));
   self->current_cut = -1;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_chain));

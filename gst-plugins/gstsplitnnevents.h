@@ -12,3 +12,15 @@
  *   "delivered-bits-per-second"  G_TYPE_DOUBLE  what it did carry lately (optional)
  * splitnnedge (cut=auto) feeds it to the split planner. */
 #define GST_SPLITNN_BANDWIDTH_EVENT "splitnn-bandwidth"
+
+/* Custom upstream event answering one feature packet, sent by splitnncloud
+ * (report=true) and carried back to the edge by zmqsrc/zmqsink:
+ *   "stream-id"   G_TYPE_UINT    the packet's stream id
+ *   "seq"         G_TYPE_UINT64  the packet's sequence number
+ *   "cut"         G_TYPE_INT     the cut it was made at
+ *   "cloud-ms"    G_TYPE_DOUBLE  its time in the cloud: feature decoding,
+ *                                the cloud part of the network, detection decoding
+ *   "network-ms"  G_TYPE_DOUBLE  the network part alone
+ *   "whole-ms"    G_TYPE_DOUBLE  the cloud's time for the whole network (optional)
+ * splitnnedge (cut=auto) plans with it. */
+#define GST_SPLITNN_CLOUD_TIME_EVENT "splitnn-cloud-time"

@@ -167,6 +167,95 @@ gst_zmq_ack_parse (GstZmqAck * ack, const guint8 * data, gsize size,
   return TRUE;
 }
 
+#define SENDER_META "GstZmqSenderMeta"
+
+static const GstMetaInfo *
+sender_meta_info (void)
+{
+  static const GstMetaInfo *info;
+  static const gchar *tags[] = { NULL };
+
+  if (g_once_init_enter (&info))
+    g_once_init_leave (&info, gst_meta_register_custom (SENDER_META, tags,
+            NULL, NULL, NULL));
+  return info;
+}
+
+void
+gst_zmq_sender_meta_add (GstBuffer * buffer, guint32 stream_id)
+{
+  GstCustomMeta *meta;
+
+  sender_meta_info ();
+  meta = gst_buffer_add_custom_meta (buffer, SENDER_META);
+  gst_structure_set (gst_custom_meta_get_structure (meta), "stream-id",
+      G_TYPE_UINT, stream_id, NULL);
+}
+
+GstEvent *
+gst_zmq_reply_event_new (GstBuffer * answered, GstStructure * s)
+{
+  GstCustomMeta *meta;
+  guint id;
+
+  sender_meta_info ();
+  meta = gst_buffer_get_custom_meta (answered, SENDER_META);
+  if (meta && gst_structure_get_uint (gst_custom_meta_get_structure (meta),
+          "stream-id", &id))
+    gst_structure_set (s, GST_ZMQ_REPLY_TO_FIELD, G_TYPE_UINT, id, NULL);
+  return gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s);
+}
+
+GByteArray *
+gst_zmq_reply_write (guint32 stream_id, const GstStructure * s)
+{
+  GstStructure *copy = gst_structure_copy (s);
+  gchar *text;
+  GByteArray *out;
+  guint8 head[GST_ZMQ_REPLY_HEADER_SIZE] = { 0, };
+
+  gst_structure_remove_field (copy, GST_ZMQ_REPLY_TO_FIELD);
+  text = gst_structure_to_string (copy);
+  gst_structure_free (copy);
+  put_u32 (head, stream_id);
+  memcpy (head + 4, GST_ZMQ_REPLY_MAGIC, 4);
+  head[8] = GST_ZMQ_REPLY_VERSION;
+  out = g_byte_array_sized_new (sizeof head + strlen (text));
+  g_byte_array_append (out, head, sizeof head);
+  g_byte_array_append (out, (const guint8 *) text, strlen (text));
+  g_free (text);
+  return out;
+}
+
+GstStructure *
+gst_zmq_reply_parse (const guint8 * data, gsize size, guint32 * stream_id,
+    GError ** error)
+{
+  GstStructure *s;
+  gchar *text;
+
+  if (size < GST_ZMQ_REPLY_HEADER_SIZE || size > GST_ZMQ_REPLY_MAX_SIZE
+      || memcmp (data + 4, GST_ZMQ_REPLY_MAGIC, 4) != 0
+      || data[8] != GST_ZMQ_REPLY_VERSION) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq reply: %" G_GSIZE_FORMAT " bytes, not a version %d reply",
+        size, GST_ZMQ_REPLY_VERSION);
+    return NULL;
+  }
+  text = g_strndup ((const gchar *) data + GST_ZMQ_REPLY_HEADER_SIZE,
+      size - GST_ZMQ_REPLY_HEADER_SIZE);
+  s = strlen (text) == size - GST_ZMQ_REPLY_HEADER_SIZE
+      ? gst_structure_from_string (text, NULL) : NULL;
+  g_free (text);
+  if (!s) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "zmq reply: the text is not a GstStructure");
+    return NULL;
+  }
+  *stream_id = get_u32 (data);
+  return s;
+}
+
 /* ZeroMQ accepts many transports; only the two we test and document are let
  * through, and obviously broken addresses are caught here with a message
  * that says what is wrong instead of a bare EINVAL. */

@@ -41,6 +41,35 @@ void gst_zmq_ack_write (const GstZmqAck * ack, guint8 * out);
 gboolean gst_zmq_ack_parse (GstZmqAck * ack, const guint8 * data, gsize size,
     GError ** error);
 
+/* Replies, receiver -> sender on the same ack channel.  An element
+ * downstream of zmqsrc answers a buffer with a custom upstream event made
+ * by gst_zmq_reply_event_new(); zmqsrc sends the event's structure to the
+ * zmqsink the buffer came from, and that sink pushes it upstream as a
+ * custom upstream event on its side.  So an answer (splitnncloud's time
+ * per frame) reaches the element that sent the data, in another process,
+ * exactly as it would in one pipeline.  One frame: stream id (4 bytes,
+ * first, for the subscription), magic, version, 7 reserved bytes, then the
+ * structure as gst_structure_to_string() text without a NUL. */
+#define GST_ZMQ_REPLY_MAGIC "SNZR"
+#define GST_ZMQ_REPLY_VERSION 1
+#define GST_ZMQ_REPLY_HEADER_SIZE 16
+#define GST_ZMQ_REPLY_MAX_SIZE 65536
+/* The field of a reply event that names the sender (G_TYPE_UINT); zmqsrc
+ * removes it before sending. */
+#define GST_ZMQ_REPLY_TO_FIELD "zmq-reply-to"
+
+/* zmqsrc (with ack-endpoint) marks each buffer with its sender's stream id
+ * in a custom meta, so an answer can find its way back. */
+void gst_zmq_sender_meta_add (GstBuffer * buffer, guint32 stream_id);
+/* A custom upstream event carrying s (taken), addressed to the sender of
+ * `answered` when that came from zmqsrc; otherwise a plain custom upstream
+ * event, which reaches an upstream element of the same pipeline as is. */
+GstEvent *gst_zmq_reply_event_new (GstBuffer * answered, GstStructure * s);
+GByteArray *gst_zmq_reply_write (guint32 stream_id, const GstStructure * s);
+/* The structure of a reply frame; NULL with an error when it is not one. */
+GstStructure *gst_zmq_reply_parse (const guint8 * data, gsize size,
+    guint32 * stream_id, GError ** error);
+
 /* Buffer flags that are meaningful to a peer: everything GstBufferFlags
  * defines except the mini-object bits and TAG_MEMORY, which describe this
  * process's memory, not the data. */

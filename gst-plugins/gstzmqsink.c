@@ -109,6 +109,7 @@ enum
   PROP_RTT,
   PROP_ACKS,
   PROP_DROPPED_LAG,
+  PROP_REPLIES,
 };
 
 struct _GstZmqSink
@@ -141,6 +142,7 @@ struct _GstZmqSink
   guint64 dropped;
   guint64 bytes_sent;
   guint64 dropped_lag;          /* part of dropped: max-lag */
+  guint64 replies;              /* pushed upstream from the ack thread */
 
   /* link estimate: the estimator is fed by the streaming thread (sends)
    * and the ack thread (acks), and read by both and by get_property */
@@ -257,17 +259,20 @@ static void
 gst_zmq_sink_post_stats (GstZmqSink * self)
 {
   GstStructure *s;
+  guint64 replies;
 
   GST_OBJECT_LOCK (self);
   s = gst_structure_new ("zmqsink-stats",
       "sent", G_TYPE_UINT64, self->sent,
       "dropped", G_TYPE_UINT64, self->dropped,
       "bytes-sent", G_TYPE_UINT64, self->bytes_sent, NULL);
+  replies = self->replies;
   GST_OBJECT_UNLOCK (self);
   g_mutex_lock (&self->est_lock);
   if (self->est) {
     gst_structure_set (s,
         "dropped-lag", G_TYPE_UINT64, self->dropped_lag,
+        "replies", G_TYPE_UINT64, replies,
         "bandwidth-estimate", G_TYPE_DOUBLE,
         sn_link_est_capacity (self->est, g_get_monotonic_time () / 1e6),
         "delivered-rate", G_TYPE_DOUBLE, sn_link_est_delivered (self->est),
@@ -639,28 +644,59 @@ gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
 
+/* A reply from the receiver (docs/zmq.md): pushed upstream as the custom
+ * event it was on the other side. */
+static void
+gst_zmq_sink_reply (GstZmqSink * self, const guint8 * data, gsize size)
+{
+  GError *error = NULL;
+  guint32 to;
+  GstStructure *s = gst_zmq_reply_parse (data, size, &to, &error);
+
+  if (s == NULL) {
+    GST_DEBUG_OBJECT (self, "ignoring reply: %s", error->message);
+    g_error_free (error);
+    return;
+  }
+  if (to != self->stream_id) {
+    gst_structure_free (s);
+    return;
+  }
+  GST_LOG_OBJECT (self, "reply %" GST_PTR_FORMAT, s);
+  GST_OBJECT_LOCK (self);
+  self->replies++;
+  GST_OBJECT_UNLOCK (self);
+  gst_pad_push_event (GST_BASE_SINK_PAD (self),
+      gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
+}
+
 /* The ack thread: reads this stream's acknowledgements as they come, so
- * their arrival times are not quantised to the frame rate. */
+ * their arrival times are not quantised to the frame rate, and the
+ * receiver's replies. */
 static gpointer
 gst_zmq_sink_ack_loop (gpointer data)
 {
   GstZmqSink *self = data;
+  zmq_msg_t msg;
 
+  zmq_msg_init (&msg);
   while (g_atomic_int_get (&self->ack_running)) {
     zmq_pollitem_t item = { self->ack_socket, 0, ZMQ_POLLIN, 0 };
-    guint8 msg[GST_ZMQ_ACK_SIZE];
-    GstZmqAck ack;
-    GError *error = NULL;
-    gint n;
 
     if (zmq_poll (&item, 1, POLL_SLICE_MS) <= 0)
       continue;
-    while ((n = zmq_recv (self->ack_socket, msg, sizeof msg,
-                ZMQ_DONTWAIT)) >= 0) {
+    while (zmq_msg_recv (&msg, self->ack_socket, ZMQ_DONTWAIT) >= 0) {
       gdouble t_ack = g_get_monotonic_time () / 1e6;
+      const guint8 *bytes = zmq_msg_data (&msg);
+      gsize n = zmq_msg_size (&msg);
+      GstZmqAck ack;
+      GError *error = NULL;
 
-      /* A longer message was truncated; its size says so. */
-      if (!gst_zmq_ack_parse (&ack, msg, n, &error)) {
+      if (n >= 8 && memcmp (bytes + 4, GST_ZMQ_REPLY_MAGIC, 4) == 0) {
+        gst_zmq_sink_reply (self, bytes, n);
+        continue;
+      }
+      if (!gst_zmq_ack_parse (&ack, bytes, n, &error)) {
         GST_DEBUG_OBJECT (self, "ignoring ack: %s", error->message);
         g_clear_error (&error);
         continue;
@@ -675,6 +711,7 @@ gst_zmq_sink_ack_loop (gpointer data)
       g_mutex_unlock (&self->est_lock);
     }
   }
+  zmq_msg_close (&msg);
   return NULL;
 }
 
@@ -763,6 +800,7 @@ gst_zmq_sink_start (GstBaseSink * sink)
   self->caps_interval_us = (gint64) self->caps_interval * 1000;
   self->stats_interval_us = (gint64) self->stats_interval * 1000;
   self->sent = self->dropped = self->bytes_sent = self->dropped_lag = 0;
+  self->replies = 0;
   self->bandwidth_interval_us = (gint64) self->bandwidth_interval * 1000;
   self->max_lag_us = (gint64) self->max_lag * 1000;
   self->bandwidth_last = 0;
@@ -970,6 +1008,9 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_DROPPED_LAG:
       g_value_set_uint64 (value, self->dropped_lag);
       break;
+    case PROP_REPLIES:
+      g_value_set_uint64 (value, self->replies);
+      break;
     case PROP_BANDWIDTH_ESTIMATE:
     case PROP_DELIVERED_RATE:
     case PROP_RTT:
@@ -1152,6 +1193,11 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_ACKS,
       g_param_spec_uint64 ("acks", "Acknowledgements",
           "Data messages acknowledged by the receiver since start", 0,
+          G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_REPLIES,
+      g_param_spec_uint64 ("replies", "Replies",
+          "With ack-endpoint: replies from the receiver (e.g. splitnncloud's "
+          "time per frame) pushed upstream as custom events since start", 0,
           G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DROPPED_LAG,
       g_param_spec_uint64 ("dropped-lag", "Dropped for lag",

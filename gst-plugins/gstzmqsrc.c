@@ -11,7 +11,10 @@
  *
  * With ack-endpoint set, every message is acknowledged to its sender
  * (sequence number, size, arrival time on this machine's clock) so a zmqsink
- * with the same ack-endpoint can estimate what the link carries.
+ * with the same ack-endpoint can estimate what the link carries, and
+ * replies travel back the same way: a custom upstream event made with
+ * gst_zmq_reply_event_new() for one of our buffers (splitnncloud's time per
+ * frame) goes to the zmqsink that sent the buffer.
  *
  * The source is live; the timestamps are the sender's running time, so
  * downstream sinks normally run with sync=false.
@@ -88,6 +91,7 @@ enum
   PROP_BYTES_RECEIVED,
   PROP_DROPPED_NO_CAPS,
   PROP_DROPPED_MALFORMED,
+  PROP_REPLIES,
 };
 
 /* What we know about one sender (one zmqsink run). */
@@ -124,12 +128,15 @@ struct _GstZmqSrc
   guint64 bytes_received;
   guint64 dropped_no_caps;
   guint64 dropped_malformed;
+  guint64 replies;
 
   /* streaming state */
   void *context;
   void *socket;
   void *ack_context;
   void *ack_socket;             /* PUB, NULL without ack-endpoint */
+  GMutex ack_lock;              /* acks go out from the streaming thread,
+                                 * replies from whichever thread answers */
   gint flushing;                /* atomic: unlock() was called */
   GstZmqSrcSocketType cur_socket_type;
   gint64 receive_timeout_us;
@@ -350,7 +357,10 @@ gst_zmq_src_ack (GstZmqSrc * self, const GstZmqHeader * header, gsize size,
   ack.bytes = size;
   ack.recv_time = (guint64) arrival_us * 1000;
   gst_zmq_ack_write (&ack, data);
-  if (zmq_send (self->ack_socket, data, sizeof data, ZMQ_DONTWAIT) < 0)
+  g_mutex_lock (&self->ack_lock);
+  gint rc = zmq_send (self->ack_socket, data, sizeof data, ZMQ_DONTWAIT);
+  g_mutex_unlock (&self->ack_lock);
+  if (rc < 0)
     GST_LOG_OBJECT (self, "ack for %08x/%" G_GUINT64_FORMAT " dropped: %s",
         ack.stream_id, ack.seqnum, zmq_strerror (errno));
 }
@@ -504,6 +514,8 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     }
     stream->next_seqnum = header.seqnum + 1;
     stream->started = TRUE;
+    if (self->ack_socket)
+      gst_zmq_sender_meta_add (buf, header.stream_id);
 
     GST_OBJECT_LOCK (self);
     self->received++;
@@ -586,7 +598,7 @@ gst_zmq_src_start (GstBaseSrc * src)
       (gint64) self->receive_timeout * 1000 : 0;
   self->stats_interval_us = (gint64) self->stats_interval * 1000;
   self->received = self->bytes_received = 0;
-  self->dropped_no_caps = self->dropped_malformed = 0;
+  self->dropped_no_caps = self->dropped_malformed = self->replies = 0;
   gst_clear_caps (&self->caps);
   GST_OBJECT_UNLOCK (self);
 
@@ -615,13 +627,47 @@ gst_zmq_src_stop (GstBaseSrc * src)
   GstZmqSrc *self = GST_ZMQ_SRC (src);
 
   gst_zmq_socket_close (&self->context, &self->socket);
+  g_mutex_lock (&self->ack_lock);
   gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
+  g_mutex_unlock (&self->ack_lock);
   g_clear_pointer (&self->streams, g_hash_table_unref);
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
   GST_OBJECT_UNLOCK (self);
   if (self->stats_interval_us > 0)
     gst_zmq_src_post_stats (self);
+  return TRUE;
+}
+
+/* A reply to one of our buffers: send it to the sender of that buffer.
+ * Never blocks; a reply the sender cannot take is dropped, like an ack. */
+static gboolean
+gst_zmq_src_event (GstBaseSrc * src, GstEvent * event)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (src);
+  const GstStructure *s = gst_event_get_structure (event);
+  guint to;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_UPSTREAM || s == NULL
+      || !gst_structure_get_uint (s, GST_ZMQ_REPLY_TO_FIELD, &to))
+    return GST_BASE_SRC_CLASS (parent_class)->event (src, event);
+
+  GByteArray *frame = gst_zmq_reply_write (to, s);
+  gint rc = -1;
+
+  g_mutex_lock (&self->ack_lock);
+  if (self->ack_socket && frame->len <= GST_ZMQ_REPLY_MAX_SIZE)
+    rc = zmq_send (self->ack_socket, frame->data, frame->len, ZMQ_DONTWAIT);
+  g_mutex_unlock (&self->ack_lock);
+  if (rc >= 0) {
+    GST_OBJECT_LOCK (self);
+    self->replies++;
+    GST_OBJECT_UNLOCK (self);
+  } else {
+    GST_LOG_OBJECT (self, "reply to %08x (%u bytes) not sent: %s", to,
+        frame->len, self->ack_socket ? zmq_strerror (errno) : "no ack-endpoint");
+  }
+  g_byte_array_unref (frame);
   return TRUE;
 }
 
@@ -755,6 +801,9 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_DROPPED_MALFORMED:
       g_value_set_uint64 (value, self->dropped_malformed);
       break;
+    case PROP_REPLIES:
+      g_value_set_uint64 (value, self->replies);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -777,6 +826,7 @@ gst_zmq_src_finalize (GObject * object)
     g_free (self->curve_secret_key);
   }
   gst_clear_caps (&self->caps);
+  g_mutex_clear (&self->ack_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -853,8 +903,10 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
       g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
           "Acknowledge every message (sequence number, size, arrival time) "
           "to its sender on this ZeroMQ endpoint, for zmqsink's link "
-          "estimate; bound or connected like the data endpoint (NULL = no "
-          "acknowledgements)", DEFAULT_ACK_ENDPOINT, rw));
+          "estimate, and send replies to them (custom upstream events "
+          "answering a buffer) the same way; bound or connected like the "
+          "data endpoint (NULL = no acknowledgements)", DEFAULT_ACK_ENDPOINT,
+          rw));
   g_object_class_install_property (gobject_class, PROP_RECEIVED,
       g_param_spec_uint64 ("received", "Received",
           "Buffers received and pushed since start", 0, G_MAXUINT64, 0, ro));
@@ -870,6 +922,10 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
       g_param_spec_uint64 ("dropped-malformed", "Dropped, malformed",
           "Messages dropped since start because they were not valid zmqsink "
           "messages", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_REPLIES,
+      g_param_spec_uint64 ("replies", "Replies",
+          "With ack-endpoint: replies sent back to senders since start", 0,
+          G_MAXUINT64, 0, ro));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "ZeroMQ source",
@@ -880,6 +936,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_src_stop);
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_zmq_src_get_caps);
   basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_zmq_src_unlock);
+  basesrc_class->event = GST_DEBUG_FUNCPTR (gst_zmq_src_event);
   basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_zmq_src_unlock_stop);
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_zmq_src_create);
 
@@ -900,6 +957,7 @@ gst_zmq_src_init (GstZmqSrc * self)
   self->reconnect_ivl = DEFAULT_RECONNECT_IVL;
   self->reconnect_ivl_max = DEFAULT_RECONNECT_IVL_MAX;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  g_mutex_init (&self->ack_lock);
 
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);

@@ -9,6 +9,7 @@
 #define N_RTT 64
 #define MAX_WINDOW 64
 #define STALL_MIN_S 0.3
+#define SATURATED_N 3           /* messages in a row queued behind another: saturated */
 
 typedef struct {
   gboolean used;
@@ -18,7 +19,11 @@ typedef struct {
   gboolean probe_sent;
   double t_probe_send;
   gboolean probe_acked, probe_exact;
-  double t_probe_recv;
+  double t_probe_recv, t_probe_ack;
+  /* An ack that came before the send was recorded (see sn_link_est_ack). */
+  gboolean early;
+  double early_bytes, early_t_recv, early_t_ack;
+  gboolean early_exact;
 } Flight;
 
 typedef struct { double t, bytes, gap; } Sample;
@@ -31,12 +36,14 @@ struct SnLinkEst {
   int n_samples_kept, samples_head;
   int outliers;                     /* consecutive samples far off the estimate (+ fast, - slow) */
   Sample last_outlier;
-  Sample delivered[N_DELIVERED];    /* gap unused */
+  Sample delivered[N_DELIVERED];    /* gap: 1 if the message queued behind another */
   int n_delivered, delivered_head;
   Sample rtt[N_RTT];                /* t = sender time of the ack, gap = rtt */
   int n_rtt, rtt_head;
   guint64 n_samples, n_acks;
   double last_ack;                  /* sender clock of the last data ack */
+  gboolean have_seq;
+  guint64 last_seq;                 /* the newest sequence number recorded as sent */
 };
 
 void
@@ -108,13 +115,36 @@ forget_old (SnLinkEst *e, double now)
   }
 }
 
+static void push (Sample *ring, int size, int *n, int *head, Sample s);
+
+static void
+record_seq (SnLinkEst *e, guint64 seq)
+{
+  if (!e->have_seq || seq > e->last_seq)
+    e->last_seq = seq;
+  e->have_seq = TRUE;
+}
+
+static void
+rtt_sample (SnLinkEst *e, double t_ack, double rtt)
+{
+  if (rtt >= 0)
+    push (e->rtt, N_RTT, &e->n_rtt, &e->rtt_head, (Sample) { t_ack, 0, rtt });
+}
+
 void
 sn_link_est_probe_sent (SnLinkEst *e, guint64 seq, double t_send)
 {
   Flight *f = flight_get (e, seq, TRUE);
   f->probe_sent = TRUE;
   f->t_probe_send = t_send;
+  record_seq (e, seq);
+  if (f->probe_acked)           /* its ack came first */
+    rtt_sample (e, f->t_probe_ack, f->t_probe_ack - t_send);
 }
+
+static void data_acked (SnLinkEst *e, Flight *f, guint64 seq, double bytes, double t_recv,
+    gboolean exact, double t_ack);
 
 void
 sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send)
@@ -128,6 +158,9 @@ sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send)
   f->bytes = MAX (bytes, 0);
   f->ahead = e->inflight_bytes;
   e->inflight_bytes += f->bytes;
+  record_seq (e, seq);
+  if (f->early)                 /* its ack came first */
+    data_acked (e, f, seq, f->early_bytes, f->early_t_recv, f->early_exact, f->early_t_ack);
 }
 
 static void
@@ -181,30 +214,57 @@ add_sample (SnLinkEst *e, Sample s)
   e->n_samples++;
 }
 
+/* An ack can overtake the sender's own record of the send: on a fast
+ * link the receiver answers a small message before the sending thread,
+ * back from ZeroMQ, has written it down (zmqsink's ack thread runs beside
+ * its streaming thread).  Dropped, that message would stay unacknowledged
+ * until forgotten and hold max-lag shut meanwhile; so such an ack is kept
+ * and applied when the send is recorded.  Only for sequence numbers just
+ * past the newest recorded, so stray acks cannot evict real flights. */
 void
 sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
     double t_recv, gboolean exact, double t_ack)
 {
   Flight *f = flight_get (e, seq, FALSE);
+  if (!f && (!e->have_seq || (seq > e->last_seq && seq - e->last_seq <= N_FLIGHT / 4)))
+    f = flight_get (e, seq, TRUE);
   if (!f)
     return;
   if (probe) {
-    if (!f->probe_sent || f->probe_acked)
+    if (f->probe_acked)
       return;
     f->probe_acked = TRUE;
     f->probe_exact = exact;
     f->t_probe_recv = t_recv;
-    double rtt = t_ack - f->t_probe_send;
-    if (rtt >= 0)
-      push (e->rtt, N_RTT, &e->n_rtt, &e->rtt_head, (Sample) { t_ack, 0, rtt });
+    f->t_probe_ack = t_ack;
+    if (f->probe_sent)
+      rtt_sample (e, t_ack, t_ack - f->t_probe_send);
     return;
   }
-  if (!f->sent)
+  if (!f->sent) {
+    if (!f->early) {
+      f->early = TRUE;
+      f->early_bytes = bytes;
+      f->early_t_recv = t_recv;
+      f->early_exact = exact;
+      f->early_t_ack = t_ack;
+    }
     return;
+  }
+  data_acked (e, f, seq, bytes, t_recv, exact, t_ack);
+}
+
+static void
+data_acked (SnLinkEst *e, Flight *f, guint64 seq, double bytes, double t_recv,
+    gboolean exact, double t_ack)
+{
   e->n_acks++;
   e->last_ack = MAX (e->last_ack, t_ack);
+  /* Sent while another was unacknowledged, and its probe found the
+   * receiver busy: it queued right behind the previous message. */
+  gboolean queued = f->ahead > 0 && f->probe_acked && !f->probe_exact;
   push (e->delivered, N_DELIVERED, &e->n_delivered, &e->delivered_head,
-      (Sample) { t_recv, bytes, 0 });
+      (Sample) { t_recv, bytes, queued });
   if (f->probe_acked && f->probe_exact && exact && bytes >= e->cfg.min_bytes) {
     double gap = t_recv - f->t_probe_recv;
     if (gap > 0)
@@ -280,6 +340,18 @@ sn_link_est_oldest_unacked (SnLinkEst *e, double now)
   return age;
 }
 
+/* The last SATURATED_N messages acknowledged all queued behind another. */
+static gboolean
+saturated (const SnLinkEst *e)
+{
+  if (e->n_delivered < SATURATED_N)
+    return FALSE;
+  for (int k = 1; k <= SATURATED_N; k++)
+    if (!e->delivered[(e->delivered_head - k + N_DELIVERED) % N_DELIVERED].gap)
+      return FALSE;
+  return TRUE;
+}
+
 double
 sn_link_est_capacity (SnLinkEst *e, double now)
 {
@@ -289,6 +361,12 @@ sn_link_est_capacity (SnLinkEst *e, double now)
    * drop the delivered window still holds the faster past. */
   if (capacity <= 0)
     capacity = sn_link_est_delivered (e);
+  /* Saturated, what it carries is all it can (see sn-linkest.h). */
+  if (capacity > 0 && saturated (e)) {
+    double delivered = sn_link_est_delivered (e);
+    if (delivered > 0)
+      capacity = MIN (capacity, delivered);
+  }
   if (capacity <= 0 || e->n_acks == 0)
     return capacity;
 
@@ -321,6 +399,13 @@ sn_link_est_backlog (SnLinkEst *e, double now)
   double age = sn_link_est_oldest_unacked (e, now);
   if (age <= 0)
     return 0;
+  /* Without a dispersion sample the capacity falls back to the delivered
+   * rate, which is only what was offered: tiny messages (detections at 4
+   * frames/s deliver 10 kbit/s) would make one whose ack is merely late
+   * look like a quarter of a second of backlog, and max-lag drop them.
+   * The age of the oldest is all that is known then. */
+  if (window_capacity (e) <= 0)
+    return age;
   double capacity = sn_link_est_capacity (e, now);
   if (capacity <= 0)
     return age;

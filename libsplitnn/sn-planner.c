@@ -6,8 +6,9 @@
 
 typedef struct {
   char *name;
-  double edge_ms, cloud_ms, bytes, fidelity;
-  int edge_samples;           /* samples seen since the path last started */
+  double edge_ms, cloud_ms, bytes, fidelity, cloud_flops;
+  int edge_samples, cloud_samples;  /* samples seen since the path last started */
+  gboolean disabled;
   double edge_prior, bytes_prior;
   int edge_measured, bytes_measured, cloud_measured;  /* samples taken into the estimates */
 } Path;
@@ -25,6 +26,8 @@ struct SnPlanner {
   double frame_interval_ms;
   double bandwidth_bps;
   double rtt_ms;
+  double cloud_ms_per_flop;   /* 0: use the cloud_ms priors */
+  double cloud_overhead_ms;
   gboolean edge_overloaded;   /* QoS said the edge is late */
   gboolean bandwidth_changed;
   gboolean learn_priors;
@@ -45,6 +48,7 @@ sn_planner_new (const SnPathPrior *paths, int n_paths)
     p->paths[i].cloud_ms = MAX (paths[i].cloud_ms, 0);
     p->paths[i].bytes = MAX (paths[i].bytes, 0);
     p->paths[i].fidelity = paths[i].fidelity;
+    p->paths[i].cloud_flops = MAX (paths[i].cloud_flops, 0);
     p->paths[i].edge_prior = p->paths[i].edge_ms;
     p->paths[i].bytes_prior = p->paths[i].bytes;
   }
@@ -80,6 +84,20 @@ void sn_planner_set_smoothing (SnPlanner *p, double a) { p->alpha = CLAMP (a, 0.
 void sn_planner_set_frame_interval (SnPlanner *p, double ms) { p->frame_interval_ms = ms; }
 void sn_planner_set_rtt (SnPlanner *p, double ms) { p->rtt_ms = MAX (ms, 0); }
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn) { p->learn_priors = learn; }
+
+void
+sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  p->paths[path].disabled = !enabled;
+}
+
+void
+sn_planner_set_cloud_speed (SnPlanner *p, double ms_per_flop, double overhead_ms)
+{
+  p->cloud_ms_per_flop = MAX (ms_per_flop, 0);
+  p->cloud_overhead_ms = MAX (overhead_ms, 0);
+}
 int sn_planner_n_paths (const SnPlanner *p) { return p->n_paths; }
 double sn_planner_bandwidth (const SnPlanner *p) { return p->bandwidth_bps; }
 
@@ -138,12 +156,28 @@ prior_scale (const SnPlanner *p, gboolean bytes)
   return n ? exp (log_sum / n) : 1.0;
 }
 
+/* The cloud time a path predicts: its measurements once there are any,
+ * else the cloud's reported speed times the path's cloud work, else the
+ * prior. */
+static double
+cloud_estimate (const SnPlanner *p, const Path *x)
+{
+  if (x->cloud_measured == 0 && p->cloud_ms_per_flop > 0)
+    return p->cloud_overhead_ms + x->cloud_flops * p->cloud_ms_per_flop;
+  return x->cloud_ms;
+}
+
 void
 sn_planner_observe_cloud (SnPlanner *p, int path, double ms)
 {
   g_return_if_fail (path >= 0 && path < p->n_paths);
   Path *x = &p->paths[path];
-  blend (&x->cloud_ms, ms, p->alpha, x->cloud_ms > 0 && !(p->learn_priors && x->cloud_measured == 0));
+  double current = cloud_estimate (p, x);
+  /* The cloud's first frames of a path pay for cold caches too. */
+  if (x->cloud_samples++ < p->warmup && current > 0)
+    return;
+  x->cloud_ms = current;
+  blend (&x->cloud_ms, ms, p->alpha, current > 0 && !(p->learn_priors && x->cloud_measured == 0));
   x->cloud_measured++;
 }
 
@@ -175,7 +209,7 @@ sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
   memset (o, 0, sizeof *o);
   o->path = path;
   o->edge_ms = x->edge_ms;
-  o->cloud_ms = x->cloud_ms;
+  o->cloud_ms = cloud_estimate (p, x);
   o->bytes = x->bytes;
   /* Priors off by a common factor (a slower machine, a codec that
    * compresses less than assumed) are corrected by what the measured
@@ -189,7 +223,7 @@ sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
   o->latency_ms = o->edge_ms + o->link_ms + p->rtt_ms / 2 + o->cloud_ms;
   double slowest = MAX (o->edge_ms, MAX (o->link_ms, o->cloud_ms));
   o->fps = slowest > 0 ? 1000.0 / slowest : INFINITY;
-  o->feasible = TRUE;
+  o->feasible = !x->disabled;
   if (p->fidelity_floor >= 0 && x->fidelity >= 0 && x->fidelity < p->fidelity_floor)
     o->feasible = FALSE;
   if (p->objective == SN_OBJECTIVE_BYTES && p->latency_budget_ms > 0
@@ -288,6 +322,7 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
     p->current = d->chosen;
     p->frames_on_current = 0;
     p->paths[d->chosen].edge_samples = 0;
+    p->paths[d->chosen].cloud_samples = 0;
     p->bandwidth_changed = FALSE;
     p->edge_overloaded = FALSE;
   } else {
@@ -297,4 +332,37 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
   }
   p->frames_on_current++;
   return d->chosen;
+}
+
+/* Is cut i beaten, for a cloud faster (sign 1) or slower (sign -1) than
+ * the edge, by a cut with no more bytes and no more (sign 1) or no less
+ * (sign -1) edge work? */
+static gboolean
+dominated (int n, const double *work, const double *bytes, int i, int sign)
+{
+  for (int j = 0; j < n; j++) {
+    if (j == i || bytes[j] <= 0 || bytes[j] > bytes[i])
+      continue;
+    /* Work figures of the same layers summed in another order may differ
+     * in the last bits. */
+    double d = sign * (work[j] - work[i]);
+    double tol = 1e-9 * MAX (fabs (work[i]), fabs (work[j]));
+    if (d > tol)
+      continue;
+    if (bytes[j] < bytes[i] || d < -tol || j < i)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+int
+sn_plan_frontier (int n, const double *edge_work, const double *bytes, gboolean *keep)
+{
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    keep[i] = bytes[i] <= 0 || !dominated (n, edge_work, bytes, i, 1)
+        || !dominated (n, edge_work, bytes, i, -1);
+    kept += keep[i];
+  }
+  return kept;
 }

@@ -3,14 +3,16 @@
  * on stdout, with times from the monotonic clock, which every network
  * namespace of a machine shares:
  *
- *   {"ev": "in", "seq": N, "t": us}        a buffer entered --in ELEMENT (sink pad); N counts from 0
- *   {"ev": "out", "seq": N, "t": us}       a buffer left --out ELEMENT (src pad); N is its offset
+ *   {"ev": "in", "seq": N, "pts": P, "t": us}   a buffer entered --in ELEMENT (sink pad); N counts from 0
+ *   {"ev": "out", "seq": N, "pts": P, "t": us, "el": E}  a buffer left --out E (src pad); N is its offset
+ *   (P: the buffer's PTS in ns, -1 if none; it survives every element and
+ *   the transport, so it pairs an output with its input whatever the path)
  *   {"ev": "msg", "t": us, "s": "..."}     an element message (gst_structure_to_string)
  *   {"ev": "warning"|"error", "t": us, "s": "..."}
  *   {"ev": "report", "element": E, "s": "..."} at the end, the --report properties
  *   {"ev": "end", "how": "eos"|"error"|"signal"}
  *
- * shaped-peer PIPELINE [--in E] [--out E] [--report E:prop,prop ...]
+ * shaped-peer PIPELINE [--in E] [--out E ...] [--report E:prop,prop ...]
  * SIGINT/SIGTERM stop it cleanly (report included). */
 #include <gst/gst.h>
 #include <glib-unix.h>
@@ -30,12 +32,20 @@ emit (const char *ev, const char *key, const char *value)
   fflush (stdout);
 }
 
+static void
+print_buffer (const char *ev, guint64 seq, GstBuffer *b, const char *element)
+{
+  gint64 pts = GST_BUFFER_PTS_IS_VALID (b) ? (gint64) GST_BUFFER_PTS (b) : -1;
+  printf ("{\"ev\": \"%s\", \"seq\": %" G_GUINT64_FORMAT ", \"pts\": %" G_GINT64_FORMAT
+      ", \"t\": %" G_GINT64_FORMAT "%s%s%s}\n", ev, seq, pts, g_get_monotonic_time (),
+      element ? ", \"el\": \"" : "", element ? element : "", element ? "\"" : "");
+  fflush (stdout);
+}
+
 static GstPadProbeReturn
 on_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  printf ("{\"ev\": \"in\", \"seq\": %" G_GUINT64_FORMAT ", \"t\": %" G_GINT64_FORMAT "}\n",
-      in_count++, g_get_monotonic_time ());
-  fflush (stdout);
+  print_buffer ("in", in_count++, GST_PAD_PROBE_INFO_BUFFER (info), NULL);
   return GST_PAD_PROBE_OK;
 }
 
@@ -43,9 +53,7 @@ static GstPadProbeReturn
 on_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
-  printf ("{\"ev\": \"out\", \"seq\": %" G_GUINT64_FORMAT ", \"t\": %" G_GINT64_FORMAT "}\n",
-      GST_BUFFER_OFFSET (b), g_get_monotonic_time ());
-  fflush (stdout);
+  print_buffer ("out", GST_BUFFER_OFFSET (b), b, data);
   return GST_PAD_PROBE_OK;
 }
 
@@ -123,7 +131,7 @@ report (GstElement *pipeline, const char *spec)
 }
 
 static void
-probe (GstElement *pipeline, const char *name, const char *pad, GstPadProbeCallback cb)
+probe (GstElement *pipeline, const char *name, const char *pad, GstPadProbeCallback cb, gpointer data)
 {
   GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), name);
   if (!e) {
@@ -131,7 +139,7 @@ probe (GstElement *pipeline, const char *name, const char *pad, GstPadProbeCallb
     exit (2);
   }
   GstPad *p = gst_element_get_static_pad (e, pad);
-  gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, cb, NULL, NULL);
+  gst_pad_add_probe (p, GST_PAD_PROBE_TYPE_BUFFER, cb, data, NULL);
   gst_object_unref (p);
   gst_object_unref (e);
 }
@@ -139,11 +147,11 @@ probe (GstElement *pipeline, const char *name, const char *pad, GstPadProbeCallb
 int
 main (int argc, char **argv)
 {
-  g_autofree char *in = NULL, *out = NULL;
-  g_auto (GStrv) reports = NULL;
+  g_autofree char *in = NULL;
+  g_auto (GStrv) reports = NULL, outs = NULL;
   GOptionEntry entries[] = {
     { "in", 0, 0, G_OPTION_ARG_STRING, &in, "Count buffers entering this element", "E" },
-    { "out", 0, 0, G_OPTION_ARG_STRING, &out, "Time buffers leaving this element", "E" },
+    { "out", 0, 0, G_OPTION_ARG_STRING_ARRAY, &outs, "Time buffers leaving this element", "E" },
     { "report", 0, 0, G_OPTION_ARG_STRING_ARRAY, &reports, "Properties to print at the end", "E:p,q" },
     { NULL },
   };
@@ -163,9 +171,9 @@ main (int argc, char **argv)
     return 2;
   }
   if (in)
-    probe (pipeline, in, "sink", on_in);
-  if (out)
-    probe (pipeline, out, "src", on_out);
+    probe (pipeline, in, "sink", on_in, NULL);
+  for (int i = 0; outs && outs[i]; i++)
+    probe (pipeline, outs[i], "src", on_out, outs[i]);
   loop = g_main_loop_new (NULL, FALSE);
   GstBus *bus = gst_element_get_bus (pipeline);
   gst_bus_add_watch (bus, on_bus, NULL);

@@ -8,6 +8,7 @@
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #include <splitnn/splitnn.h>
@@ -140,6 +141,113 @@ START_TEST (test_bad_packets_counted)
 }
 END_TEST
 
+/* The "splitnn-cloud-time" events splitnncloud sends upstream, as seen on
+ * splitnnedge's src pad. */
+static GstPadProbeReturn
+collect_cloud_times (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  const GstStructure *s = gst_event_get_structure (GST_PAD_PROBE_INFO_EVENT (info));
+  if (s && gst_structure_has_name (s, "splitnn-cloud-time"))
+    g_ptr_array_add (data, gst_structure_copy (s));
+  return GST_PAD_PROBE_OK;
+}
+
+/* cut=auto with the cloud in the same pipeline: every packet is answered
+ * with its cloud time, addressed by stream, sequence number and cut, and
+ * the edge takes every answer into its planner before the next frame. */
+static void
+check_cloud_reports (gboolean report)
+{
+  const int frames = 20;
+  g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=10/1 ! "
+      "splitnnedge name=edge model=%s cut=auto stream-id=5 ! "
+      "splitnncloud name=cloud model=%s format=json report=%d ! appsink name=sink sync=false",
+      frames, model_path, model_path, report);
+  GstElement *p = launch (desc);
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  GstPad *pad = gst_element_get_static_pad (edge, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, collect_cloud_times, events, NULL);
+  gst_object_unref (pad);
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  int cut_of[32];
+  double cloud_ms_of[32];
+  for (int i = 0; i < frames; i++) {
+    GstSample *smp = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+    ck_assert_msg (smp != NULL, "frame %d did not come out", i);
+    GstMapInfo map;
+    GstBuffer *b = gst_sample_get_buffer (smp);
+    ck_assert (gst_buffer_map (b, &map, GST_MAP_READ));
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    ck_assert (json_parser_load_from_data (parser, (const char *) map.data, map.size, NULL));
+    gst_buffer_unmap (b, &map);
+    JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+    ck_assert_int_eq (json_object_get_int_member (o, "seq"), i);
+    cut_of[i] = json_object_get_int_member (o, "cut");
+    cloud_ms_of[i] = json_object_get_double_member (o, "cloud_ms");
+    gst_sample_unref (smp);
+  }
+  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
+  guint64 taken;
+  double whole;
+  g_autofree char *candidates = NULL;
+  g_object_get (edge, "cloud-reports", &taken, "candidates", &candidates, NULL);
+  g_object_get (cloud, "whole-ms", &whole, NULL);
+  if (!report) {
+    ck_assert_uint_eq (events->len, 0);
+    ck_assert_uint_eq (taken, 0);
+    ck_assert (whole == 0);
+  } else {
+    /* One answer per packet, in order, matching the packet it answers. */
+    ck_assert_uint_eq (events->len, frames);
+    for (int i = 0; i < frames; i++) {
+      const GstStructure *e = g_ptr_array_index (events, i);
+      guint stream;
+      guint64 seq;
+      int cut;
+      double cloud_ms, network_ms, whole_ms;
+      ck_assert (gst_structure_get_uint (e, "stream-id", &stream) && stream == 5);
+      ck_assert (gst_structure_get_uint64 (e, "seq", &seq) && seq == (guint64) i);
+      ck_assert (gst_structure_get_int (e, "cut", &cut) && cut == cut_of[i]);
+      ck_assert (gst_structure_get_double (e, "cloud-ms", &cloud_ms));
+      ck_assert (gst_structure_get_double (e, "network-ms", &network_ms));
+      ck_assert (gst_structure_get_double (e, "whole-ms", &whole_ms));
+      ck_assert_msg (fabs (cloud_ms - cloud_ms_of[i]) < 0.01, "%f vs %f", cloud_ms, cloud_ms_of[i]);
+      ck_assert (network_ms >= 0 && network_ms <= cloud_ms);
+      ck_assert (whole_ms > 0);
+      /* Not sent by a transport: no addressing. */
+      ck_assert (!gst_structure_has_field (e, "zmq-reply-to"));
+    }
+    /* The answer to the last frame comes after its decision. */
+    ck_assert_uint_eq (taken, frames - 1);
+    ck_assert (whole > 0);
+  }
+  /* After the first frame the planner chooses among the candidates only. */
+  ck_assert_ptr_nonnull (candidates);
+  g_auto (GStrv) ids = g_strsplit (candidates, ",", -1);
+  ck_assert_uint_ge (g_strv_length (ids), 2);
+  for (int i = 1; i < frames; i++) {
+    g_autofree char *id = g_strdup_printf ("%d", cut_of[i]);
+    ck_assert_msg (g_strv_contains ((const char *const *) ids, id), "frame %d at cut %d, "
+        "candidates %s", i, cut_of[i], candidates);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (edge);
+  gst_object_unref (cloud);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+
+START_TEST (test_cloud_reports)
+{
+  check_cloud_reports (TRUE);
+  check_cloud_reports (FALSE);
+}
+END_TEST
+
 START_TEST (test_setup_errors)
 {
   GstElement *e = gst_element_factory_make ("splitnncloud", NULL);
@@ -233,6 +341,7 @@ main (int argc, char **argv)
   tcase_add_test (tc, test_bad_packets_counted);
   tcase_add_test (tc, test_setup_errors);
   tcase_add_test (tc, test_range_calibrated);
+  tcase_add_test (tc, test_cloud_reports);
   tcase_set_timeout (tc, 240);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);

@@ -168,6 +168,18 @@ START_TEST (test_busy_receiver_and_small_messages)
     frame (&l, t, c.min_bytes - 1, TRUE);
   ck_assert_uint_eq (sn_link_est_n_samples (l.e), 0);
   sn_link_est_free (l.e);
+
+  /* Only tiny messages (300 B at 4 frames/s: 9.6 kbit/s delivered): the
+   * backlog of one whose ack is late is its age, not 300 B over the
+   * delivered rate (0.25 s, which max-lag would drop on). */
+  Link m = { sn_link_est_new (&c), 50e6, 0, 0 };
+  t = 0;
+  for (int i = 0; i < 12; i++, t += 0.25)
+    frame (&m, t, 300, TRUE);
+  ck_assert_double_eq_tol (sn_link_est_delivered (m.e), 9600, 1);
+  sn_link_est_sent (m.e, m.seq++, 300, t);
+  ck_assert_double_eq_tol (sn_link_est_backlog (m.e, t + 0.05), 0.05, 1e-9);
+  sn_link_est_free (m.e);
 }
 END_TEST
 
@@ -218,6 +230,111 @@ START_TEST (test_unknown_until_acked)
 }
 END_TEST
 
+/* A sender offering more than the link carries, acks delivered in time
+ * order (not right away as frame() does): message k goes out at t0 + k *
+ * interval; a probe is exact when the receiver had been idle for 200 us
+ * before it, as zmqsrc decides.  Returns the sender time of the last ack. */
+static double
+overfill (Link *l, double t0, double interval, int n, double bytes, double delay)
+{
+  double r_prev = -INFINITY;
+  double *r_data = g_new (double, n), *r_probe = g_new (double, n);
+  gboolean *probe_exact = g_new (gboolean, n);
+  for (int k = 0; k < n; k++) {
+    double t = t0 + k * interval;
+    double start = MAX (t + delay, l->busy_until);
+    r_probe[k] = start + 8 * PROBE_BYTES / l->rate;
+    r_data[k] = r_probe[k] + 8 * bytes / l->rate;
+    probe_exact[k] = r_probe[k] - r_prev >= 200e-6 + 8 * PROBE_BYTES / l->rate;
+    l->busy_until = r_prev = r_data[k];
+  }
+  /* Sends and acks, in sender time order. */
+  int sent = 0, acked = 0;
+  guint64 seq0 = l->seq;
+  while (acked < n) {
+    double t_send = sent < n ? t0 + sent * interval : INFINITY;
+    double t_ack = r_data[acked] + delay;
+    if (t_send <= t_ack) {
+      sn_link_est_probe_sent (l->e, seq0 + sent, t_send);
+      sn_link_est_sent (l->e, seq0 + sent, bytes, t_send);
+      sent++;
+    } else {
+      sn_link_est_ack (l->e, seq0 + acked, TRUE, PROBE_BYTES, r_probe[acked] + OFFSET,
+          probe_exact[acked], r_probe[acked] + delay);
+      sn_link_est_ack (l->e, seq0 + acked, FALSE, bytes, r_data[acked] + OFFSET, TRUE, t_ack);
+      acked++;
+    }
+  }
+  l->seq += n;
+  double last = r_data[n - 1] + delay;
+  g_free (r_data);
+  g_free (r_probe);
+  g_free (probe_exact);
+  return last;
+}
+
+START_TEST (test_saturated_link)
+{
+  /* 8 Mbit/s, 267 kB every 0.4 s: idle between messages, exact pairs. */
+  Link l = { sn_link_est_new (NULL), 8e6, 0, 0 };
+  double t = overfill (&l, 0, 0.4, 10, 267e3, DELAY);
+  ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t), 8e6, 8e6 * 1e-3);
+  /* Down to 5 Mbit/s (0.43 s a message), still offered 4 a second: a
+   * standing queue, every probe right behind the previous message, no
+   * dispersion sample after the first (which found the link idle).  What
+   * the link delivers is then its capacity; the window alone would stay
+   * near 8 Mbit/s. */
+  l.rate = 5e6;
+  guint64 samples = sn_link_est_n_samples (l.e);
+  t = overfill (&l, t + 0.1, 0.25, 12, 267e3, DELAY);
+  ck_assert_uint_eq (sn_link_est_n_samples (l.e), samples + 1);
+  ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t), 5e6, 5e6 * 0.01);
+  sn_link_est_free (l.e);
+
+  /* Acks slower than the frame interval (0.3 s each way) but an idle
+   * link: messages go out with others unacknowledged, yet their probes
+   * find the receiver waiting.  Not saturated: the capacity stays, the
+   * delivered rate is only the offered load. */
+  Link m = { sn_link_est_new (NULL), 50e6, 0, 0 };
+  t = overfill (&m, 0, 0.1, 30, 100e3, 0.3);
+  ck_assert_double_eq_tol (sn_link_est_delivered (m.e), 8e6, 8e6 * 0.01);
+  ck_assert_double_eq_tol (sn_link_est_capacity (m.e, t), 50e6, 50e6 * 1e-3);
+  sn_link_est_free (m.e);
+}
+END_TEST
+
+START_TEST (test_ack_before_send_recorded)
+{
+  /* On a fast link the acks of a small message can come back before the
+   * sender has written the send down (its ack thread beside its streaming
+   * thread).  They count once the send is recorded: nothing stays
+   * "unacknowledged" to hold max-lag shut. */
+  Link l = { sn_link_est_new (NULL), 50e6, 0, 0 };
+  double t = 0;
+  for (int i = 0; i < 5; i++, t += 0.25)
+    frame (&l, t, 100e3, TRUE);
+  guint64 acks = sn_link_est_n_acks (l.e), samples = sn_link_est_n_samples (l.e);
+  guint64 k = l.seq++;
+  double r_probe = t + DELAY + 8 * PROBE_BYTES / 50e6, r_data = r_probe + 8 * 100e3 / 50e6;
+  sn_link_est_ack (l.e, k, TRUE, PROBE_BYTES, r_probe + OFFSET, TRUE, r_probe + DELAY);
+  sn_link_est_probe_sent (l.e, k, t);
+  sn_link_est_ack (l.e, k, FALSE, 100e3, r_data + OFFSET, TRUE, r_data + DELAY);
+  sn_link_est_ack (l.e, k, FALSE, 100e3, r_data + OFFSET, TRUE, r_data + DELAY);   /* duplicate */
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), acks);      /* not sent yet, as far as we know */
+  sn_link_est_sent (l.e, k, 100e3, t);
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), acks + 1);
+  ck_assert_uint_eq (sn_link_est_n_samples (l.e), samples + 1);
+  ck_assert_double_eq (sn_link_est_oldest_unacked (l.e, t + 1), 0);
+  ck_assert_double_eq (sn_link_est_backlog (l.e, t + 1), 0);
+  ck_assert_double_eq_tol (sn_link_est_capacity (l.e, t + 1), 50e6, 1e3);
+  /* An ack far ahead of anything sent is not kept. */
+  sn_link_est_ack (l.e, k + 1000, FALSE, 100e3, r_data + OFFSET, TRUE, r_data + DELAY);
+  sn_link_est_sent (l.e, k + 1000, 100e3, t + 2);
+  ck_assert_uint_eq (sn_link_est_n_acks (l.e), acks + 1);
+  sn_link_est_free (l.e);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -231,6 +348,8 @@ main (void)
   tcase_add_test (tc, test_unknown_until_acked);
   tcase_add_test (tc, test_lost_before_later_ack);
   tcase_add_test (tc, test_backlog);
+  tcase_add_test (tc, test_saturated_link);
+  tcase_add_test (tc, test_ack_before_send_recorded);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_ENV);

@@ -9,9 +9,9 @@
 
 /* early cut: little edge work, many bytes; late cut; edge-only. */
 static const SnPathPrior priors[] = {
-  { "early", 5, 20, 200000, -1 },
-  { "late", 20, 10, 20000, 98 },
-  { "edge-only", 60, 0, 500, 100 },
+  { "early", 5, 20, 200000, -1, 0 },
+  { "late", 20, 10, 20000, 98, 0 },
+  { "edge-only", 60, 0, 500, 100, 0 },
 };
 
 static SnPlanner *
@@ -178,10 +178,10 @@ START_TEST (test_learn_priors)
   /* Four paths whose priors all underestimate bytes by 2x, except the
    * last, which is really small. */
   static const SnPathPrior pr[] = {
-    { "a", 10, 10, 100000, -1 },
-    { "b", 10, 10, 105000, -1 },
-    { "c", 10, 10, 120000, -1 },
-    { "d", 10, 10, 300000, -1 },
+    { "a", 10, 10, 100000, -1, 0 },
+    { "b", 10, 10, 105000, -1, 0 },
+    { "c", 10, 10, 120000, -1, 0 },
+    { "d", 10, 10, 300000, -1, 0 },
   };
   SnPlanner *p = sn_planner_new (pr, 4);
   sn_planner_set_bandwidth (p, 2e6);
@@ -230,6 +230,117 @@ START_TEST (test_learn_priors)
 }
 END_TEST
 
+START_TEST (test_cloud_reports)
+{
+  /* Priors from a guess that the cloud is slow (10 ms per GFLOP). */
+  static const SnPathPrior pr[] = {
+    { "early", 10, 90, 100000, -1, 9e9 },
+    { "mid", 30, 50, 100000, -1, 5e9 },
+    { "late", 60, 10, 50000, -1, 1e9 },
+  };
+  SnPlanner *p = sn_planner_new (pr, 3);
+  sn_planner_set_bandwidth (p, 100e6);
+  sn_planner_set_learn_priors (p, TRUE);
+  sn_planner_set_min_dwell (p, 0);
+  sn_planner_set_warmup (p, 2);
+  SnPathPrediction o;
+  /* early 10 + 8 + 90 = 108, mid 30 + 8 + 50 = 88, late 60 + 4 + 10 = 74 */
+  ck_assert_int_eq (sn_planner_decide (p, NULL), 2);
+  /* The cloud reports its speed: 2 ms per GFLOP plus 3 ms per frame.
+   * Unmeasured paths follow it: early 3 + 18, mid 3 + 10, late 3 + 2. */
+  sn_planner_set_cloud_speed (p, 2e-9, 3);
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 21, 1e-9);
+  ck_assert_double_eq_tol (o.latency_ms, 39, 1e-9);
+  sn_planner_predict (p, 1, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 13, 1e-9);
+  /* Its times for the current path: the first two (cold) are ignored, the
+   * next replaces the prediction, later ones blend. */
+  sn_planner_observe_cloud (p, 2, 500);
+  sn_planner_observe_cloud (p, 2, 500);
+  sn_planner_predict (p, 2, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 5, 1e-9);
+  sn_planner_observe_cloud (p, 2, 6);
+  sn_planner_observe_cloud (p, 2, 11);                 /* 0.8 * 6 + 0.2 * 11 */
+  sn_planner_predict (p, 2, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 7, 1e-9);
+  /* late 60 + 4 + 7 = 71 against early 39: the edge moves work to the
+   * fast cloud. */
+  SnPlanDecision d;
+  ck_assert_int_eq (sn_planner_decide (p, &d), 0);
+  ck_assert_str_eq (d.reason, "better");
+  ck_assert_double_eq_tol (d.new_prediction.cloud_ms, 21, 1e-9);
+  /* A new speed moves the unmeasured paths only. */
+  sn_planner_set_cloud_speed (p, 4e-9, 3);
+  sn_planner_predict (p, 1, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 23, 1e-9);
+  sn_planner_predict (p, 2, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 7, 1e-9);
+  /* Without a speed, the priors again. */
+  sn_planner_set_cloud_speed (p, 0, 0);
+  sn_planner_predict (p, 1, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 50, 1e-9);
+  sn_planner_free (p);
+
+  /* Without learning, the first measurement blends with the prediction. */
+  p = sn_planner_new (pr, 3);
+  sn_planner_set_warmup (p, 0);
+  sn_planner_set_cloud_speed (p, 2e-9, 3);
+  sn_planner_observe_cloud (p, 0, 31);                 /* 0.8 * 21 + 0.2 * 31 */
+  sn_planner_predict (p, 0, &o);
+  ck_assert_double_eq_tol (o.cloud_ms, 23, 1e-9);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_disabled_paths)
+{
+  SnPlanner *p = planner (100e6);
+  sn_planner_set_min_dwell (p, 100);
+  SnPlanDecision d;
+  ck_assert_int_eq (sn_planner_decide (p, &d), 1);     /* late, 31.6 ms */
+  /* Disabling the current path leaves it at once, dwell or not. */
+  sn_planner_set_enabled (p, 1, FALSE);
+  sn_planner_decide (p, &d);
+  ck_assert (d.changed);
+  ck_assert_str_eq (d.reason, "infeasible");
+  ck_assert_int_eq (d.chosen, 0);                      /* early 41 < edge-only 60.04 */
+  SnPathPrediction r[3];
+  sn_planner_rank (p, r, 3);
+  ck_assert_int_eq (r[2].path, 1);
+  ck_assert (!r[2].feasible);
+  sn_planner_set_enabled (p, 1, TRUE);
+  sn_planner_predict (p, 1, &r[0]);
+  ck_assert (r[0].feasible);
+  sn_planner_free (p);
+}
+END_TEST
+
+START_TEST (test_frontier)
+{
+  /* edge work, bytes: the image (0 work, big), an early cut that is small,
+   * one that is bigger and later (beaten by the early one for a fast
+   * cloud, by the last one for a slow cloud), a tie of the early cut with
+   * the same work, the heads (all the work, smallest), and one not
+   * measured. */
+  const double work[] = { 0, 1, 2, 1, 10, 5 };
+  const double bytes[] = { 600, 300, 400, 300, 200, 0 };
+  gboolean keep[6];
+  ck_assert_int_eq (sn_plan_frontier (6, work, bytes, keep), 4);
+  ck_assert (keep[0]);          /* least work */
+  ck_assert (keep[1]);
+  ck_assert (!keep[2]);         /* cut 1 (fast cloud) and cut 4 (slow cloud) beat it */
+  ck_assert (!keep[3]);         /* the same as cut 1, which comes first */
+  ck_assert (keep[4]);          /* fewest bytes */
+  ck_assert (keep[5]);          /* no verdict */
+  /* A cut beaten only for a fast cloud stays: with a slow cloud, the
+   * most edge work with fewer bytes than the rest wins. */
+  const double work2[] = { 0, 3, 8 };
+  const double bytes2[] = { 500, 300, 400 };
+  ck_assert_int_eq (sn_plan_frontier (3, work2, bytes2, keep), 3);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -244,6 +355,9 @@ main (void)
   tcase_add_test (tc, test_other_objectives);
   tcase_add_test (tc, test_fidelity_floor);
   tcase_add_test (tc, test_learn_priors);
+  tcase_add_test (tc, test_cloud_reports);
+  tcase_add_test (tc, test_disabled_paths);
+  tcase_add_test (tc, test_frontier);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

@@ -542,6 +542,149 @@ GST_START_TEST (test_acks)
 
 GST_END_TEST;
 
+/* Collects the "test-reply" events reaching an appsrc: their "value"s. */
+static GstPadProbeReturn
+collect_replies (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GArray *values = data;
+  const GstStructure *s = gst_event_get_structure (GST_PAD_PROBE_INFO_EVENT
+      (info));
+  gint v;
+
+  if (s && gst_structure_has_name (s, "test-reply")
+      && gst_structure_get_int (s, "value", &v)) {
+    /* The addressing is the transport's business, not the answer's. */
+    fail_if (gst_structure_has_field (s, "zmq-reply-to"));
+    g_array_append_val (values, v);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Answers a received buffer the way splitnncloud does: a custom upstream
+ * event addressed to the sender named by the buffer's GstZmqSenderMeta. */
+static guint
+reply_to (GstElement * rx, GstBuffer * buf, gint value)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buf, "GstZmqSenderMeta");
+  GstPad *pad = gst_element_get_static_pad (by_name (rx, "out"), "sink");
+  guint sender = 0;
+
+  fail_unless (meta != NULL, "no sender meta on a buffer from zmqsrc");
+  fail_unless (gst_structure_get_uint (gst_custom_meta_get_structure (meta),
+          "stream-id", &sender));
+  fail_unless (gst_pad_push_event (pad,
+          gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+              gst_structure_new ("test-reply", "value", G_TYPE_INT, value,
+                  "zmq-reply-to", G_TYPE_UINT, sender, NULL))));
+  gst_object_unref (pad);
+  return sender;
+}
+
+/* Two senders into one receiver: each gets the answers to its own buffers
+ * and no others, as custom upstream events; the frames on the ack channel
+ * are as docs/zmq.md writes them. */
+GST_START_TEST (test_replies)
+{
+  gchar *ep = ipc_endpoint ("reply-data"), *ack = ipc_endpoint ("reply");
+  gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s", ack);
+  gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s drop-policy=block "
+      "send-timeout=-1", ack);
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, opt_rx), *tx[2];
+  GArray *got[2];
+  guint senders[2] = { 0, 0 };
+  void *ctx = zmq_ctx_new ();
+  void *spy = zmq_socket (ctx, ZMQ_SUB);
+  const guint n = 40;
+  guint8 frame[512];
+  gint zero = 0, raw = 0;
+
+  pipeline_play (rx);
+  fail_unless (zmq_setsockopt (spy, ZMQ_LINGER, &zero, sizeof zero) == 0);
+  fail_unless (zmq_setsockopt (spy, ZMQ_SUBSCRIBE, "", 0) == 0);
+  fail_unless (zmq_connect (spy, ack) == 0);
+  for (guint k = 0; k < 2; k++) {
+    GstPad *pad;
+
+    tx[k] = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+    got[k] = g_array_new (FALSE, FALSE, sizeof (gint));
+    pad = gst_element_get_static_pad (by_name (tx[k], "in"), "src");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+        collect_replies, got[k], NULL);
+    gst_object_unref (pad);
+    pipeline_play (tx[k]);
+  }
+  /* Past the subscriptions' slow start, so (nearly) nothing is lost. */
+  g_usleep (200000);
+
+  for (guint i = 0; i < n; i++) {
+    guint k = i % 2;
+    GstSample *sample;
+    GstBuffer *buf = ref_buffer (i);
+
+    push (tx[k], buf);
+    sample = pull (rx, WAIT);
+    fail_unless (sample != NULL, "buffer %u did not arrive", i);
+    fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer (sample),
+            FALSE), i);
+    senders[k] = reply_to (rx, gst_sample_get_buffer (sample), (gint) i);
+    gst_sample_unref (sample);
+  }
+  fail_unless (senders[0] != senders[1]);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "replies"), n);
+
+  for (gint tries = 0; tries < 100 && (got[0]->len < n / 2
+          || got[1]->len < n / 2); tries++)
+    g_usleep (20000);
+  for (guint k = 0; k < 2; k++) {
+    fail_unless_equals_int (got[k]->len, n / 2);
+    for (guint j = 0; j < got[k]->len; j++)
+      fail_unless_equals_int (g_array_index (got[k], gint, j) % 2, k);
+    fail_unless_equals_uint64 (counter (tx[k], "zsink", "replies"), n / 2);
+  }
+
+  /* The spy saw acks and replies; each reply frame: the stream id of the
+   * buffer's sender (little-endian), "SNZR", version 1, seven zero bytes,
+   * the structure as text. */
+  for (gint len; (len = zmq_recv (spy, frame, sizeof frame - 1,
+              ZMQ_DONTWAIT)) >= 0;) {
+    GstStructure *s;
+    guint32 id;
+    gint v;
+
+    if (len < 8 || memcmp (frame + 4, "SNZR", 4) != 0)
+      continue;
+    memcpy (&id, frame, 4);
+    id = GUINT32_FROM_LE (id);
+    fail_unless (id == senders[0] || id == senders[1]);
+    fail_unless_equals_int (frame[8], 1);
+    for (gint j = 9; j < 16; j++)
+      fail_unless_equals_int (frame[j], 0);
+    frame[len] = 0;
+    s = gst_structure_from_string ((const gchar *) frame + 16, NULL);
+    fail_unless (s != NULL, "reply text '%s'", frame + 16);
+    fail_unless (gst_structure_get_int (s, "value", &v));
+    fail_unless_equals_int (id == senders[v % 2], TRUE);
+    fail_if (gst_structure_has_field (s, "zmq-reply-to"));
+    gst_structure_free (s);
+    raw++;
+  }
+  fail_unless (raw >= (gint) n - 10, "%d reply frames seen", raw);
+
+  zmq_close (spy);
+  zmq_ctx_term (ctx);
+  for (guint k = 0; k < 2; k++) {
+    pipeline_free (tx[k]);
+    g_array_unref (got[k]);
+  }
+  pipeline_free (rx);
+  g_free (opt_rx);
+  g_free (opt_tx);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 /* Nobody listens: every buffer must be dropped and counted, and the stream
  * must reach EOS (a blocked render would never get there). */
 static void
@@ -1020,6 +1163,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_idle_stop);
   tcase_add_test (tc, test_stats_message);
   tcase_add_test (tc, test_acks);
+  tcase_add_test (tc, test_replies);
   return s;
 }
 

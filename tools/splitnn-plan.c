@@ -306,11 +306,14 @@ sn_cli_plan (int argc, char **argv)
     const SnCut *c = sn_cut_set_get (set, i);
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
-    priors[i] = (SnPathPrior) { name, edge.edge_ms[i] * edge_slowdown, cloud.cloud_ms[i],
-      sn_cut_bytes (c, bits) / compression, -1 };
+    priors[i] = (SnPathPrior) { .name = name, .edge_ms = edge.edge_ms[i] * edge_slowdown,
+      .cloud_ms = cloud.cloud_ms[i], .bytes = sn_cut_bytes (c, bits) / compression, .fidelity = -1,
+      .cloud_flops = c->cloud_flops };
   }
-  priors[n_cuts] = (SnPathPrior) { "edge-only", edge.whole_ms * edge_slowdown, 0, result_bytes, -1 };
-  priors[n_cuts + 1] = (SnPathPrior) { "cloud-only (JPEG)", 0, cloud.whole_ms, jpeg_bytes, -1 };
+  priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
+    .bytes = result_bytes, .fidelity = -1 };
+  priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
+    .bytes = jpeg_bytes, .fidelity = -1 };
   SnPlanner *planner = sn_planner_new (priors, n);
   sn_planner_set_bandwidth (planner, bandwidth);
   sn_planner_set_rtt (planner, rtt);

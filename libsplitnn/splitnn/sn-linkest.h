@@ -22,6 +22,13 @@
  *  - delivered rate: bytes acknowledged per second over a sliding window on
  *    the receiver's clock.  It is what the link did carry, a lower bound of
  *    the capacity, and stands in for it until a capacity sample exists.
+ *    When the link is saturated it *is* the capacity, and it caps the
+ *    estimate: the last few messages were each sent while an earlier one
+ *    was unacknowledged and their probes found the receiver busy (queued
+ *    right behind the previous message).  A saturated link gives no
+ *    dispersion samples (no probe is exact), so without this an estimate
+ *    that was too high, by less than the stall bound's factor four, would
+ *    stay too high as long as the backlog it lets in lasts.
  *  - a stall bound: when an unacknowledged message has been out for 0.3 s
  *    and four times longer than the link should need for it and everything
  *    queued before it, the link is slower than that; the capacity is capped

@@ -35,6 +35,8 @@ typedef struct {
   double cloud_ms;
   double bytes;
   double fidelity;          /* 0-100, or < 0 if unknown (never excluded by the floor) */
+  double cloud_flops;       /* work of the cloud part; with sn_planner_set_cloud_speed it
+                             * predicts the cloud time until the path's is measured */
 } SnPathPrior;
 
 typedef struct {
@@ -50,7 +52,7 @@ typedef struct {
   int previous;             /* -1 before the first decision */
   int chosen;
   gboolean changed;
-  const char *reason;       /* static string: "initial", "better", "qos", "bandwidth", "infeasible" */
+  const char *reason;       /* static string: "initial", "better", "qos", "bandwidth", "infeasible", "kept" */
   SnPathPrediction old_prediction;
   SnPathPrediction new_prediction;
 } SnPlanDecision;
@@ -72,10 +74,21 @@ void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
 /* The frame interval the edge must keep up with (1/fps); <= 0: none. */
 void sn_planner_set_frame_interval (SnPlanner *p, double ms);
+/* A disabled path is never chosen (it ranks as infeasible); the current
+ * path, once disabled, is left at the next decision.  All start enabled. */
+void sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled);
+/* The cloud's speed, as it reports it (or a guess before it does): a path
+ * whose cloud time has not been measured yet predicts
+ *   overhead_ms + cloud_flops * ms_per_flop
+ * instead of its cloud_ms prior.  ms_per_flop <= 0 goes back to the priors.
+ * Measured paths keep their measurements. */
+void sn_planner_set_cloud_speed (SnPlanner *p, double ms_per_flop, double overhead_ms);
 
 /* Measurements. */
 void sn_planner_observe_edge (SnPlanner *p, int path, double ms);
 void sn_planner_observe_bytes (SnPlanner *p, int path, double bytes);
+/* The cloud's time for a frame of this path, as it reports it back; like
+ * edge times, the first samples after the path starts are ignored. */
 void sn_planner_observe_cloud (SnPlanner *p, int path, double ms);
 void sn_planner_set_bandwidth (SnPlanner *p, double bits_per_second);
 void sn_planner_set_rtt (SnPlanner *p, double ms);
@@ -92,5 +105,18 @@ void sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *out);
 int sn_planner_decide (SnPlanner *p, SnPlanDecision *decision);
 /* Ranks all paths by the objective, best first; returns the count. */
 int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
+
+/* Which of n cuts can be the fastest for some edge speed, cloud speed and
+ * bandwidth.  With the time on each side in proportion to its work and
+ * the two sides sharing out the whole network's work W, a cut costs
+ *   (e - c) * edge_work + c * W + 8 * bytes / bandwidth
+ * (e, c: time per unit of work on the edge and in the cloud).  A cloud
+ * faster than the edge (e > c) favours little edge work and few bytes; a
+ * slower one much edge work and few bytes; equal ones few bytes.  A cut
+ * that another beats on both counts for e > c, and another (or the same)
+ * for e < c, is never the best: keep[i] is FALSE for those and TRUE for
+ * the rest (and for bytes[i] <= 0: not measured, no verdict).  Of exact
+ * ties the first is kept.  Returns how many are kept. */
+int sn_plan_frontier (int n, const double *edge_work, const double *bytes, gboolean *keep);
 
 G_END_DECLS
