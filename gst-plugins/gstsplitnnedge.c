@@ -205,6 +205,27 @@ make_planner (GstSplitnnEdge *self)
   return pl;
 }
 
+/* A fixed cut is known before the first frame: compile its segments and
+ * run them once on a blank frame now (XNNPACK packs its weights on the
+ * first run), so that the first camera frame does not wait ~0.3-0.5 s and
+ * a live source does not queue behind it.  cut=auto compiles each cut on
+ * first use instead. */
+static gboolean
+prepare_fixed_cut (GstSplitnnEdge *self, GError **error)
+{
+  static const guint8 black[16 * 16 * 3];
+  SnImage img = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
+    .strides = { 16 * 3 } };
+  SnLetterbox lb;
+  SnSplit *split = sn_split_new (self->model, sn_cut_set_get (self->cuts, self->fixed_cut), error);
+  if (!split)
+    return FALSE;
+  self->splits[self->fixed_cut] = split;
+  sn_segment_set_threads (sn_split_edge (split), self->threads);
+  const SnTensor *x = sn_detector_preprocess (self->detector, &img, &lb, error);
+  return x && sn_segment_run (sn_split_edge (split), &x, error);
+}
+
 static gboolean
 setup (GstSplitnnEdge *self)
 {
@@ -243,6 +264,13 @@ setup (GstSplitnnEdge *self)
   self->planner = make_planner (self);
   self->packet = g_byte_array_new ();
   sn_detector_set_threads (self->detector, self->threads);
+  if (self->fixed_cut >= 0 && !prepare_fixed_cut (self, &err)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot prepare cut %d: %s", self->fixed_cut, err->message),
+        ("model %s", path));
+    g_error_free (err);
+    release (self);
+    return FALSE;
+  }
   self->current_cut = -1;
   self->calibrated = FALSE;
   self->cloud_speed_known = FALSE;
