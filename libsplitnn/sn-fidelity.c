@@ -253,8 +253,6 @@ sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames, const ch
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, NULL);
+  return json_to_string (root, FALSE);
 }
