@@ -31,13 +31,14 @@ GST_DEBUG_CATEGORY_STATIC (gst_splitnn_edge_debug);
 #define DEFAULT_THREADS 1
 #define DEFAULT_STATS_INTERVAL 1000
 #define DEFAULT_CLOUD_SPEED 1.0
+#define DEFAULT_FIDELITY_FLOOR -1.0
 
 enum {
   PROP_0,
   PROP_MODEL, PROP_CUT, PROP_BITS, PROP_CODEC, PROP_PER_CHANNEL, PROP_CLIP,
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
-  PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES,
+  PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
 };
 
 /* What the cloud said about one frame (GST_SPLITNN_CLOUD_TIME_EVENT). */
@@ -69,6 +70,7 @@ struct _GstSplitnnEdge {
   SnObjective objective;
   guint stats_interval;
   gdouble cloud_speed;
+  gdouble fidelity_floor;             /* mAP@0.5 the cut must have stored; < 0: off */
   /* Link estimates and QoS arrive on the src pad, possibly from another
    * thread than the chain's; they wait here (under the lock) and the chain
    * hands them to the planner, which is only ever touched by the chain. */
@@ -93,6 +95,12 @@ struct _GstSplitnnEdge {
   gboolean cloud_speed_known;         /* the cloud reported its speed */
   gdouble cloud_overhead_ms;          /* the cloud's time outside the network, smoothed */
   gdouble model_flops;
+  gdouble *cut_bytes;                 /* cut=auto: each cut's packet size on the first frame */
+  /* cut=auto: the encoder setting and floor the planner's fidelities were
+   * last looked up for (refresh_fidelity). */
+  SnFeatureConfig fidelity_cfg;
+  gdouble fidelity_floor_applied;
+  gboolean fidelity_applied;
 
   GstVideoInfo info;
   SnPixelFormat format;
@@ -178,6 +186,19 @@ release (GstSplitnnEdge *self)
   g_clear_pointer (&self->detector, sn_detector_free);
   g_clear_pointer (&self->model, sn_model_free);
   g_clear_pointer (&self->packet, g_byte_array_unref);
+  g_clear_pointer (&self->cut_bytes, g_free);
+}
+
+/* The encoder setting of the properties; called with the lock held. */
+static void
+config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
+{
+  sn_feature_config_init (fc);
+  fc->bits = self->bits;
+  fc->codec = self->codec;
+  fc->per_channel = self->per_channel;
+  fc->clip = self->clip;
+  fc->range = self->range;
 }
 
 /* Priors for the planner before anything is measured: time in proportion
@@ -233,6 +254,9 @@ setup (GstSplitnnEdge *self)
   g_autofree gchar *path = g_strdup (self->model_path);
   g_autofree gchar *cut = g_strdup (self->cut_spec);
   SnRangeMode range = self->range;
+  SnFeatureConfig fc;
+  config_of_properties (self, &fc);
+  double min_fid = self->fidelity_floor;
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
@@ -246,6 +270,12 @@ setup (GstSplitnnEdge *self)
       return FALSE;
     }
     self->fixed_cut = (gint) c->id;
+    /* A fixed cut is the user's choice: used anyway, but not silently. */
+    double f = sn_model_fidelity (self->model, c->id, &fc);
+    if (min_fid >= 0 && f >= 0 && f < min_fid)
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cut %s is under the fidelity floor", cut),
+          ("the model stores mAP@0.5 %.2f for it at bits=%d codec=%s, fidelity-floor is %.2f; "
+              "a fixed cut is used anyway", f, fc.bits, sn_codec_name (fc.codec), min_fid));
   }
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
@@ -275,6 +305,7 @@ setup (GstSplitnnEdge *self)
   self->calibrated = FALSE;
   self->cloud_speed_known = FALSE;
   self->cloud_overhead_ms = 0;
+  self->fidelity_applied = FALSE;
   SnModelInfo info;
   sn_model_get_info (self->model, &info);
   self->model_flops = info.flops;
@@ -490,21 +521,41 @@ post_stats (GstSplitnnEdge *self)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+static gboolean
+below_floor (GstSplitnnEdge *self, int cut)
+{
+  double f = sn_planner_fidelity (self->planner, cut), min_fid = self->fidelity_floor_applied;
+  return min_fid >= 0 && f >= 0 && f < min_fid;
+}
+
 /* Only cuts that can be the best for some edge speed, cloud speed and
  * bandwidth stay candidates (sn_plan_frontier): on the detector here 5 of
  * 49, so the planner never tries a cut that another beats on edge work and
- * bytes at once. */
+ * bytes at once.  Cuts under the fidelity floor are no candidates and
+ * beat none: a cut they alone dominate may be the best one left. */
 static void
-restrict_to_frontier (GstSplitnnEdge *self, const double *bytes)
+restrict_to_frontier (GstSplitnnEdge *self)
 {
-  int n = sn_cut_set_n_cuts (self->cuts);
+  int n = sn_cut_set_n_cuts (self->cuts), n_below = 0;
   g_autofree double *work = g_new (double, n);
+  g_autofree double *bytes = g_new (double, n);
   g_autofree gboolean *keep = g_new (gboolean, n);
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
     work[i] = sn_cut_set_get (self->cuts, i)->edge_flops;
+    n_below += below_floor (self, i);
+  }
+  if (n_below == n)
+    /* All infeasible: the planner ranks them by its objective alone. */
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("No cut reaches the fidelity floor"),
+        ("every cut stores mAP@0.5 under fidelity-floor %.2f at these settings; choosing "
+            "as if there were no floor", self->fidelity_floor_applied));
+  /* 0: no verdict, and never dominating another (sn_plan_frontier). */
+  for (int i = 0; i < n; i++)
+    bytes[i] = n_below < n && below_floor (self, i) ? 0 : self->cut_bytes[i];
   sn_plan_frontier (n, work, bytes, keep);
   GString *list = g_string_new (NULL);
   for (int i = 0; i < n; i++) {
+    keep[i] = keep[i] && (n_below == n || !below_floor (self, i));
     sn_planner_set_enabled (self->planner, i, keep[i]);
     if (keep[i])
       g_string_append_printf (list, "%s%d", list->len ? "," : "", i);
@@ -550,9 +601,46 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
   if (!self->cloud_speed_known && run_ms > 0 && self->model_flops > 0)
     sn_planner_set_cloud_speed (self->planner, run_ms / self->model_flops / self->cloud_speed, 0);
   g_mutex_unlock (&self->lock);
-  restrict_to_frontier (self, bytes);
+  self->cut_bytes = g_steal_pointer (&bytes);
+  restrict_to_frontier (self);
   GST_INFO_OBJECT (self, "packet sizes of %d of %d cuts measured in %.0f ms; whole network "
       "%.0f ms here", measured, n, (g_get_monotonic_time () - t0) / 1000.0, run_ms);
+}
+
+/* cut=auto: each cut's stored fidelity (splitnn.fidelity) at this frame's
+ * encoder setting, and the floor, go to the planner whenever either
+ * changed (the properties may change while playing).  TRUE when they did. */
+static gboolean
+refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fid)
+{
+  const SnFeatureConfig *o = &self->fidelity_cfg;
+  if (self->fidelity_applied && o->bits == fc->bits && o->codec == fc->codec
+      && o->per_channel == fc->per_channel && o->clip == fc->clip && o->range == fc->range
+      && self->fidelity_floor_applied == min_fid)
+    return FALSE;
+  int n = sn_cut_set_n_cuts (self->cuts), n_stored, known = 0;
+  for (int i = 0; i < n; i++) {
+    double f = sn_model_fidelity (self->model, i, fc);
+    sn_planner_set_fidelity (self->planner, i, f);
+    known += f >= 0;
+  }
+  sn_planner_set_fidelity_floor (self->planner, min_fid);
+  if (min_fid >= 0 && known == 0) {
+    if (sn_model_fidelity_rows (self->model, &n_stored))
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The fidelity floor excludes nothing"),
+          ("none of the %d rows of the model's %s is for bits=%d codec=%s per-channel=%d "
+              "clip=%g range=%s", n_stored, SN_FIDELITY_KEY, fc->bits, sn_codec_name (fc->codec),
+              fc->per_channel, fc->clip, fc->range == SN_RANGE_CALIBRATED ? "calibrated" : "frame"));
+    else
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The fidelity floor excludes nothing"),
+          ("the model stores no %s ('splitnn eval --store-fidelity' writes it)", SN_FIDELITY_KEY));
+  }
+  GST_INFO_OBJECT (self, "fidelity floor %.2f; %d of %d cuts have a stored figure at bits=%d "
+      "codec=%s", min_fid, known, n, fc->bits, sn_codec_name (fc->codec));
+  self->fidelity_cfg = *fc;
+  self->fidelity_floor_applied = min_fid;
+  self->fidelity_applied = TRUE;
+  return TRUE;
 }
 
 /* Returns the cut for this frame: fixed, or the planner's choice. */
@@ -601,13 +689,9 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     img.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
   }
   SnFeatureConfig fc;
-  sn_feature_config_init (&fc);
   g_mutex_lock (&self->lock);
-  fc.bits = self->bits;
-  fc.codec = self->codec;
-  fc.per_channel = self->per_channel;
-  fc.clip = self->clip;
-  fc.range = self->range;
+  config_of_properties (self, &fc);
+  double min_fid = self->fidelity_floor;
   guint stream = self->stream_id;
   g_mutex_unlock (&self->lock);
   SnLetterbox lb;
@@ -618,8 +702,13 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     return FALSE;
   }
   gint64 t_pre = g_get_monotonic_time () - t0;
-  if (self->fixed_cut < 0 && !self->calibrated)
-    calibrate (self, &fc, x, &lb);
+  if (self->fixed_cut < 0) {
+    gboolean changed = refresh_fidelity (self, &fc, min_fid);
+    if (!self->calibrated)
+      calibrate (self, &fc, x, &lb);
+    else if (changed && self->cut_bytes)
+      restrict_to_frontier (self);
+  }
   t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
   const SnCut *cut = sn_cut_set_get (self->cuts, cut_index);
@@ -741,6 +830,9 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_CLOUD_SPEED:
       self->cloud_speed = g_value_get_double (value);
       break;
+    case PROP_FIDELITY_FLOOR:
+      self->fidelity_floor = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
       break;
@@ -767,6 +859,7 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_OBJECTIVE: g_value_set_enum (value, self->objective); break;
     case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
     case PROP_CLOUD_SPEED: g_value_set_double (value, self->cloud_speed); break;
+    case PROP_FIDELITY_FLOOR: g_value_set_double (value, self->fidelity_floor); break;
     case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
     case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
@@ -848,6 +941,12 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_OBJECTIVE,
       g_param_spec_enum ("objective", "Objective", "What cut=auto optimises",
           gst_splitnn_objective_get_type (), SN_OBJECTIVE_LATENCY, rw));
+  g_object_class_install_property (gobject_class, PROP_FIDELITY_FLOOR,
+      g_param_spec_double ("fidelity-floor", "Fidelity floor", "cut=auto: never choose a cut "
+          "whose stored mAP@0.5 (0-100) at the current bits, codec, per-channel, clip and range "
+          "is under this; -1: off. Needs metadata splitnn.fidelity in the model ('splitnn eval "
+          "--store-fidelity'); cuts without a stored figure are never excluded. A fixed cut is "
+          "used anyway, with a warning", -1, 100, DEFAULT_FIDELITY_FLOOR, rw));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Stats interval", "Post a 'splitnn-edge-stats' element "
           "message every this many ms (0: never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL, rw));
@@ -864,7 +963,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_CANDIDATES,
       g_param_spec_string ("candidates", "Candidates", "cut=auto: the cut ids the planner "
           "considers (after the first frame: those no other cut beats on both edge work and "
-          "packet size), comma-separated", NULL, ro));
+          "packet size, less those under fidelity-floor), comma-separated", NULL, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_IN,
       g_param_spec_uint64 ("frames-in", "Frames in", "Frames received", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_FRAMES_OUT,
@@ -900,6 +999,7 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   self->objective = SN_OBJECTIVE_LATENCY;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->cloud_speed = DEFAULT_CLOUD_SPEED;
+  self->fidelity_floor = DEFAULT_FIDELITY_FLOOR;
   self->pending_reports = g_array_new (FALSE, FALSE, sizeof (CloudReport));
   self->current_cut = -1;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");

@@ -15,6 +15,7 @@ struct SnModel {
   GPtrArray *outputs;         /* SnValue*: graph outputs */
   GHashTable *metadata;       /* metadata_props key -> value */
   GHashTable *calibration;    /* tensor -> stored ranges (sn-calib.c); NULL if none */
+  GArray *fidelity;           /* SnFidelityRow (sn-fidelity.c); NULL if none */
   char fingerprint[65];
   int opset;                  /* default-domain opset */
   int64_t n_params;
@@ -38,6 +39,8 @@ sn_node_is_folded (const SnNode *node)
 SnValue *sn_model_lookup_value (const SnModel *model, const char *name);
 /* Parses and checks metadata splitnn.calibration against the loaded graph. */
 gboolean sn_model_load_calibration (SnModel *model, GError **error);
+/* Parses metadata splitnn.fidelity and checks it against the model's cuts. */
+gboolean sn_model_load_fidelity (SnModel *model, GError **error);
 
 G_END_DECLS
 

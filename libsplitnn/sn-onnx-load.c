@@ -66,6 +66,8 @@ sn_model_free (SnModel *model)
   g_hash_table_unref (model->metadata);
   if (model->calibration)
     g_hash_table_unref (model->calibration);
+  if (model->fidelity)
+    g_array_unref (model->fidelity);
   g_free (model->op_counts);
   g_free (model->source);
   g_free (model);
@@ -848,7 +850,7 @@ load_from_data (const void *data, size_t len, const char *base_dir,
         g_hash_table_replace (model->metadata, g_strdup (mp->metadata_props[i]->key),
             g_strdup (mp->metadata_props[i]->value ? mp->metadata_props[i]->value : ""));
     ok = load_graph (model, mp->graph, base_dir, bound, n_bound, &err)
-        && sn_model_load_calibration (model, &err);
+        && sn_model_load_calibration (model, &err) && sn_model_load_fidelity (model, &err);
   }
   onnx__model_proto__free_unpacked (mp, NULL);
   if (!ok) {

@@ -86,6 +86,20 @@ void sn_planner_set_rtt (SnPlanner *p, double ms) { p->rtt_ms = MAX (ms, 0); }
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn) { p->learn_priors = learn; }
 
 void
+sn_planner_set_fidelity (SnPlanner *p, int path, double fidelity)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  p->paths[path].fidelity = fidelity;
+}
+
+double
+sn_planner_fidelity (const SnPlanner *p, int path)
+{
+  g_return_val_if_fail (path >= 0 && path < p->n_paths, -1);
+  return p->paths[path].fidelity;
+}
+
+void
 sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled)
 {
   g_return_if_fail (path >= 0 && path < p->n_paths);

@@ -1,7 +1,9 @@
 /* Stored calibration (metadata splitnn.calibration): the calibrator's
  * ranges survive save and reload and equal ranges worked out here
  * independently; every malformed entry is refused at load with the key,
- * the tensor and the problem; the encoder's calibrated ranges clamp. */
+ * the tensor and the problem; the encoder's calibrated ranges clamp.
+ * Stored fidelity (splitnn.fidelity): looked up by the documented rules,
+ * and every malformed table refused at load with the key and the problem. */
 #include <check.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -16,7 +18,7 @@
 
 /* x[1,3,16,16] - Conv(W[4,3,1,1]) - c - Relu - r - Conv(W2[2,4,1,1]) - y */
 static guint8 *
-model_bytes (const char *calibration, size_t *len)
+model_bytes (const char *calibration, const char *fidelity, size_t *len)
 {
   static const int64_t x_dims[] = { 1, 3, H, H }, y_dims[] = { 1, 2, H, H };
   static const int64_t w_dims[] = { C, 3, 1, 1 }, w2_dims[] = { 2, C, 1, 1 };
@@ -35,16 +37,18 @@ model_bytes (const char *calibration, size_t *len)
   sn_test_graph_metadata (g, "splitnn.cuts", "at_c=c;at_r=r");
   if (calibration)
     sn_test_graph_metadata (g, SN_CALIBRATION_KEY, calibration);
+  if (fidelity)
+    sn_test_graph_metadata (g, SN_FIDELITY_KEY, fidelity);
   guint8 *buf = sn_test_graph_serialize (g, len);
   sn_test_graph_free (g);
   return buf;
 }
 
 static SnModel *
-load_with (const char *calibration, GError **error)
+load_with (const char *calibration, const char *fidelity, GError **error)
 {
   size_t len;
-  g_autofree guint8 *buf = model_bytes (calibration, &len);
+  g_autofree guint8 *buf = model_bytes (calibration, fidelity, &len);
   return sn_model_load_from_data (buf, len, NULL, error);
 }
 
@@ -69,7 +73,7 @@ START_TEST (test_roundtrip)
   g_autofree char *in = g_build_filename (dir, "m.onnx", NULL);
   g_autofree char *out = g_build_filename (dir, "cal.onnx", NULL);
   size_t len;
-  g_autofree guint8 *buf = model_bytes (NULL, &len);
+  g_autofree guint8 *buf = model_bytes (NULL, NULL, &len);
   ck_assert (g_file_set_contents (in, (char *) buf, len, NULL));
   SnModel *m = sn_model_load (in, &err);
   ck_assert_ptr_nonnull (m);
@@ -183,18 +187,26 @@ static const struct {
   { "{\"version\": 1, \"frames\": 0, \"tensors\": {}}", { "'frames'" } },
 };
 
-START_TEST (test_metadata_errors)
+/* The model with metadata key = json is refused, naming the key and each
+ * expected part. */
+static void
+check_refused (const char *key, const char *json, const char *const *expect, int n_expect)
 {
   GError *err = NULL;
-  SnModel *m = load_with (bad[_i].json, &err);
+  gboolean calibration = strcmp (key, SN_CALIBRATION_KEY) == 0;
+  SnModel *m = load_with (calibration ? json : NULL, calibration ? NULL : json, &err);
   ck_assert_ptr_null (m);
   ck_assert_ptr_nonnull (err);
-  ck_assert_msg (strstr (err->message, SN_CALIBRATION_KEY), "%s", err->message);
+  ck_assert_msg (strstr (err->message, key), "%s", err->message);
   ck_assert_int_eq (err->code, SN_ERROR_INVALID_MODEL);
-  for (int k = 0; k < 3 && bad[_i].expect[k]; k++)
-    ck_assert_msg (strstr (err->message, bad[_i].expect[k]), "'%s' lacks '%s'", err->message,
-        bad[_i].expect[k]);
+  for (int k = 0; k < n_expect && expect[k]; k++)
+    ck_assert_msg (strstr (err->message, expect[k]), "'%s' lacks '%s'", err->message, expect[k]);
   g_error_free (err);
+}
+
+START_TEST (test_metadata_errors)
+{
+  check_refused (SN_CALIBRATION_KEY, bad[_i].json, bad[_i].expect, G_N_ELEMENTS (bad[_i].expect));
 }
 END_TEST
 
@@ -236,7 +248,7 @@ roundtrip (SnFeatureEncoder *enc, SnFeatureDecoder *dec, const SnFeatureConfig *
 START_TEST (test_encoder_clamps)
 {
   GError *err = NULL;
-  SnModel *m = load_with (calibrated_c, &err);
+  SnModel *m = load_with (calibrated_c, NULL, &err);
   ck_assert_msg (m != NULL, "%s", err ? err->message : "");
   SnCutSet *set = sn_cut_set_new (m, &err);
   ck_assert_ptr_nonnull (set);
@@ -320,6 +332,167 @@ START_TEST (test_encoder_clamps)
 }
 END_TEST
 
+/* ---- Stored fidelity ---------------------------------------------------------- */
+
+/* Cut 0 is the declared at_c, cut 1 at_r (checked below). */
+static const char *fidelity_table =
+    "{\"version\": 1, \"frames\": 3, \"source\": \"hand\", \"rows\": ["
+    "{\"cut\": 0, \"cut_name\": \"at_c\", \"bits\": 8, \"codec\": \"lossless\", \"range\": \"frame\","
+    " \"per_channel\": false, \"clip\": 1.0, \"map50\": 97.5},"
+    "{\"cut\": 0, \"bits\": 8, \"codec\": \"lossy\", \"map50\": 80},"
+    "{\"cut\": 1, \"bits\": 4, \"codec\": \"none\", \"per_channel\": true, \"clip\": 0.999,"
+    " \"map50\": 60.25},"
+    "{\"cut\": 1, \"bits\": 16, \"codec\": \"lossless\", \"range\": \"calibrated\","
+    " \"per_channel\": true, \"clip\": 0.5, \"map50\": 99}]}";
+
+static double
+lookup (const SnModel *m, guint32 cut, int bits, SnCodec codec, SnRangeMode range,
+    gboolean per_channel, double clip)
+{
+  SnFeatureConfig cfg;
+  sn_feature_config_init (&cfg);
+  cfg.bits = bits;
+  cfg.codec = codec;
+  cfg.range = range;
+  cfg.per_channel = per_channel;
+  cfg.clip = clip;
+  return sn_model_fidelity (m, cut, &cfg);
+}
+
+START_TEST (test_fidelity_lookup)
+{
+  GError *err = NULL;
+  /* Next to a calibration: each key is parsed on its own. */
+  SnModel *m = load_with (calibrated_c, fidelity_table, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  ck_assert_int_eq (sn_cut_set_find (set, "at_c")->id, 0);
+  ck_assert_int_eq (sn_cut_set_find (set, "at_r")->id, 1);
+  SnCalibration cal;
+  ck_assert (sn_model_calibration (m, "c", &cal));
+
+  int n;
+  const SnFidelityRow *rows = sn_model_fidelity_rows (m, &n);
+  ck_assert_int_eq (n, 4);
+  ck_assert_str_eq (rows[0].cut_name, "at_c");
+  ck_assert_ptr_null (rows[1].cut_name);
+  /* Defaults of the optional fields: the encoder's (sn_feature_config_init). */
+  ck_assert_int_eq (rows[1].range, SN_RANGE_FRAME);
+  ck_assert (!rows[1].per_channel);
+  ck_assert (rows[1].clip == 1.0);
+  ck_assert_int_eq (rows[1].codec, SN_CODEC_LOSSY);
+  ck_assert_int_eq (rows[2].bits, 4);
+  ck_assert (rows[2].per_channel);
+
+  const SnRangeMode F = SN_RANGE_FRAME, K = SN_RANGE_CALIBRATED;
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_LOSSLESS, F, FALSE, 1), 97.5);
+  /* none stands for lossless and the other way round... */
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_NONE, F, FALSE, 1), 97.5);
+  ck_assert_double_eq (lookup (m, 1, 4, SN_CODEC_LOSSLESS, F, TRUE, 0.999), 60.25);
+  ck_assert_double_eq (lookup (m, 1, 4, SN_CODEC_NONE, F, TRUE, 0.999), 60.25);
+  /* ...but not for lossy or auto. */
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_LOSSY, F, FALSE, 1), 80);
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_AUTO, F, FALSE, 1), -1);
+  ck_assert_double_eq (lookup (m, 1, 4, SN_CODEC_LOSSY, F, TRUE, 0.999), -1);
+  /* At 2-8 bits ranges, per_channel and clip are part of the setting. */
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_LOSSLESS, F, TRUE, 1), -1);
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_LOSSLESS, F, FALSE, 0.999), -1);
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_LOSSLESS, K, FALSE, 1), -1);
+  ck_assert_double_eq (lookup (m, 1, 4, SN_CODEC_NONE, F, FALSE, 0.999), -1);
+  /* Other bits or cuts: nothing stored. */
+  ck_assert_double_eq (lookup (m, 0, 4, SN_CODEC_LOSSLESS, F, FALSE, 1), -1);
+  ck_assert_double_eq (lookup (m, 1, 8, SN_CODEC_LOSSLESS, F, FALSE, 1), -1);
+  ck_assert_double_eq (lookup (m, 2, 8, SN_CODEC_LOSSLESS, F, FALSE, 1), -1);
+  /* At 16 bits floats travel: range, per_channel and clip do not matter. */
+  ck_assert_double_eq (lookup (m, 1, 16, SN_CODEC_LOSSLESS, F, FALSE, 1), 99);
+  ck_assert_double_eq (lookup (m, 1, 16, SN_CODEC_NONE, K, TRUE, 0.9), 99);
+  ck_assert_double_eq (lookup (m, 1, 32, SN_CODEC_LOSSLESS, K, TRUE, 0.5), -1);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+
+  /* Without the key: no rows, every lookup unknown. */
+  m = load_with (NULL, NULL, &err);
+  ck_assert_ptr_null (sn_model_fidelity_rows (m, &n));
+  ck_assert_int_eq (n, 0);
+  ck_assert_double_eq (lookup (m, 0, 8, SN_CODEC_LOSSLESS, F, FALSE, 1), -1);
+  sn_model_free (m);
+}
+END_TEST
+
+/* What sn_fidelity_to_json writes, the loader reads back unchanged. */
+START_TEST (test_fidelity_json_roundtrip)
+{
+  const SnFidelityRow rows[] = {
+    { 0, "at_c", 2, SN_CODEC_AUTO, SN_RANGE_CALIBRATED, TRUE, 0.75, 12.345678901234 },
+    { 1, NULL, 32, SN_CODEC_NONE, SN_RANGE_FRAME, FALSE, 1, 100 },
+  };
+  g_autofree char *json = sn_fidelity_to_json (rows, 2, 7, "clip.avi");
+  GError *err = NULL;
+  SnModel *m = load_with (NULL, json, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  int n;
+  const SnFidelityRow *got = sn_model_fidelity_rows (m, &n);
+  ck_assert_int_eq (n, 2);
+  for (int i = 0; i < 2; i++) {
+    ck_assert_uint_eq (got[i].cut, rows[i].cut);
+    ck_assert_int_eq (got[i].bits, rows[i].bits);
+    ck_assert_int_eq (got[i].codec, rows[i].codec);
+    ck_assert_int_eq (got[i].range, rows[i].range);
+    ck_assert_int_eq (got[i].per_channel, rows[i].per_channel);
+    ck_assert (got[i].clip == rows[i].clip);
+    ck_assert (got[i].map50 == rows[i].map50);
+  }
+  ck_assert_str_eq (got[0].cut_name, "at_c");
+  ck_assert_ptr_null (got[1].cut_name);
+  sn_model_free (m);
+}
+END_TEST
+
+#define ROW(fields) "{\"version\": 1, \"frames\": 1, \"rows\": [{" fields "}]}"
+#define GOOD "\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 50"
+
+static const struct {
+  const char *json, *expect[2];
+} bad_fidelity[] = {
+  { "{\"version\": 1, ", { "malformed JSON" } },
+  { "[1]", { "not a JSON object" } },
+  { "{\"version\": 3, \"frames\": 1, \"rows\": []}", { "unknown version 3" } },
+  { "{\"version\": 1, \"frames\": 0, \"rows\": []}", { "'frames'" } },
+  { "{\"version\": 1, \"frames\": 1, \"rows\": {}}", { "'rows' is missing or not an array" } },
+  { "{\"version\": 1, \"frames\": 1, \"rows\": [" "{" GOOD "}, 7]}", { "rows[1]", "not a JSON object" } },
+  { ROW ("\"bits\": 8, \"codec\": \"lossless\", \"map50\": 50"), { "rows[0]", "'cut' is missing" } },
+  { ROW ("\"cut\": 99, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 50"), { "rows[0]", "unknown cut id 99" } },
+  { ROW ("\"cut\": -1, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 50"), { "unknown cut id -1" } },
+  { ROW ("\"cut\": 1.5, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 50"), { "'cut' is missing or not an integer" } },
+  { ROW (GOOD ", \"cut_name\": \"at_r\""), { "cut 0 is 'at_c' in this model, not 'at_r'" } },
+  { ROW ("\"cut\": 0, \"bits\": 3, \"codec\": \"lossless\", \"map50\": 50"), { "'bits' must be 2, 4, 8, 16 or 32" } },
+  { ROW ("\"cut\": 0, \"bits\": \"8\", \"codec\": \"lossless\", \"map50\": 50"), { "'bits' must be" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"zip\", \"map50\": 50"), { "unknown codec 'zip'" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"map50\": 50"), { "'codec' is missing" } },
+  { ROW (GOOD ", \"range\": \"global\""), { "unknown range 'global'" } },
+  { ROW (GOOD ", \"per_channel\": 1"), { "'per_channel' is not true or false" } },
+  { ROW (GOOD ", \"clip\": 0"), { "'clip' must be in (0, 1]" } },
+  { ROW (GOOD ", \"clip\": \"all\""), { "'clip' is not a number" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 100.5"), { "'map50' 100.5 is not in 0-100" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": -3"), { "'map50' -3 is not in 0-100" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 1e999"), { "'map50' inf is not in 0-100" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\""), { "'map50' is missing" } },
+  { "{\"version\": 1, \"frames\": 1, \"rows\": [{" GOOD "}, {" GOOD ", \"map50\": 60}]}",
+    { "rows[1]", "repeats the setting of rows[0]" } },
+  /* none and lossless are different rows, but 16 bits ignores the range. */
+  { "{\"version\": 1, \"frames\": 1, \"rows\": [{\"cut\": 1, \"bits\": 16, \"codec\": \"none\", \"map50\": 9},"
+    " {\"cut\": 1, \"bits\": 16, \"codec\": \"lossless\", \"map50\": 9},"
+    " {\"cut\": 1, \"bits\": 16, \"codec\": \"none\", \"range\": \"calibrated\", \"map50\": 9}]}",
+    { "rows[2]", "repeats the setting of rows[0]" } },
+};
+
+START_TEST (test_fidelity_errors)
+{
+  check_refused (SN_FIDELITY_KEY, bad_fidelity[_i].json, bad_fidelity[_i].expect,
+      G_N_ELEMENTS (bad_fidelity[_i].expect));
+}
+END_TEST
+
 int
 main (void)
 {
@@ -328,6 +501,9 @@ main (void)
   tcase_add_test (tc, test_roundtrip);
   tcase_add_loop_test (tc, test_metadata_errors, 0, G_N_ELEMENTS (bad));
   tcase_add_test (tc, test_encoder_clamps);
+  tcase_add_test (tc, test_fidelity_lookup);
+  tcase_add_test (tc, test_fidelity_json_roundtrip);
+  tcase_add_loop_test (tc, test_fidelity_errors, 0, G_N_ELEMENTS (bad_fidelity));
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

@@ -189,16 +189,13 @@ write_tiny_detector (void)
   return path;
 }
 
-START_TEST (test_calibrate)
+/* Reading frames starts GStreamer: in a sanitizer build the CLI then sees
+ * GLib's load-time allocations, which the tests' own suppressions
+ * (sn-test-sanitizer.c) excuse.  Check forks each test, so this
+ * environment stays with the test that sets it. */
+static void
+sanitizer_env_for_frames (void)
 {
-  g_autofree char *det = write_tiny_detector ();
-  g_autofree char *out = g_build_filename (tmp_dir, "det-cal.onnx", NULL);
-  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
-  g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
-  /* Reading frames starts GStreamer: in a sanitizer build the CLI then sees
-   * GLib's load-time allocations, which the tests' own suppressions
-   * (sn-test-sanitizer.c) excuse.  Check forks each test, so this
-   * environment stays with this one. */
   g_autofree char *supp = g_build_filename (tmp_dir, "lsan.supp", NULL);
   ck_assert (g_file_set_contents (supp, __lsan_default_suppressions (), -1, NULL));
   g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
@@ -207,6 +204,15 @@ START_TEST (test_calibrate)
       asan_env ? ":" : "");
   g_setenv ("LSAN_OPTIONS", lsan, TRUE);
   g_setenv ("ASAN_OPTIONS", asan, TRUE);
+}
+
+START_TEST (test_calibrate)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *out = g_build_filename (tmp_dir, "det-cal.onnx", NULL);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
+  sanitizer_env_for_frames ();
   /* Usage errors: no -o; -o the model itself (refused before any frame). */
   ck_assert_int_eq (run (&o1, "calibrate", det, image, NULL), 2);
   ck_assert_int_eq (run (&o2, "calibrate", det, image, "-o", det, NULL), 2);
@@ -235,6 +241,130 @@ START_TEST (test_calibrate)
 }
 END_TEST
 
+static JsonObject *
+json_line (JsonParser *p, const char *line)
+{
+  ck_assert_msg (json_parser_load_from_data (p, line, -1, NULL), "%s", line);
+  return json_node_get_object (json_parser_get_root (p));
+}
+
+/* eval --store-fidelity: the copy keeps the calibration and the other
+ * metadata, and its splitnn.fidelity rows are the rows eval printed. */
+START_TEST (test_store_fidelity)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *cal = g_build_filename (tmp_dir, "det-cal.onnx", NULL);
+  g_autofree char *out = g_build_filename (tmp_dir, "det-fid.onnx", NULL);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL;
+  sanitizer_env_for_frames ();
+  ck_assert_int_eq (run (&o1, "calibrate", det, image, "--frames", "1", "-o", cal, NULL), 0);
+  ck_assert_int_eq (run (&o2, "eval", cal, image, "--store-fidelity", cal, NULL), 2);
+  ck_assert_int_eq (run (&o3, "eval", cal, image, "--frames", "1", "--bits", "2,8", "--codec",
+      "none,lossy", "--json", "--store-fidelity", out, NULL), 0);
+
+  GError *err = NULL;
+  SnModel *m = sn_model_load (out, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnCalibration c;
+  ck_assert (sn_model_calibration (m, "c", &c));
+  ck_assert_str_eq (sn_model_metadata (m, "splitnn.cuts"), "at_c=c");
+  int n;
+  const SnFidelityRow *rows = sn_model_fidelity_rows (m, &n);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (o3), "\n", -1);
+  ck_assert_int_eq (n, g_strv_length (lines));
+  ck_assert_int_ge (n, 4);                    /* every cut x 2 bit widths x 2 codecs */
+  for (int i = 0; i < n; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = json_line (p, lines[i]);
+    ck_assert_uint_eq (rows[i].cut, json_object_get_int_member (o, "cut"));
+    ck_assert_str_eq (rows[i].cut_name, json_object_get_string_member (o, "cut_name"));
+    ck_assert_int_eq (rows[i].bits, json_object_get_int_member (o, "bits"));
+    ck_assert_str_eq (sn_codec_name (rows[i].codec), json_object_get_string_member (o, "codec"));
+    ck_assert_int_eq (rows[i].range, SN_RANGE_FRAME);
+    ck_assert (!rows[i].per_channel && rows[i].clip == 1.0);
+    /* eval prints two decimals. */
+    ck_assert_double_eq_tol (rows[i].map50, json_object_get_double_member (o, "fidelity_map50"),
+        0.005 + 1e-9);
+    SnFeatureConfig fc;
+    sn_feature_config_init (&fc);
+    fc.bits = rows[i].bits;
+    fc.codec = rows[i].codec;
+    ck_assert_double_eq (sn_model_fidelity (m, rows[i].cut, &fc), rows[i].map50);
+  }
+  sn_model_free (m);
+}
+END_TEST
+
+/* One `plan --json` run: the path ranked first, and per cut its fidelity
+ * (-1: null) and feasibility. */
+static int
+plan_json (const char *model, const char *min_fid, double *fidelity, gboolean *feasible, int max)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *opt = g_strdup_printf ("--fidelity-floor=%s", min_fid);
+  ck_assert_int_eq (run (&out, "plan", model, "--bandwidth", "1k", "--json", opt, NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  int first = -2;
+  for (int i = 0; lines[i]; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = json_line (p, lines[i]);
+    int cut = json_object_get_int_member (o, "cut");
+    JsonNode *f = json_object_get_member (o, "fidelity");
+    if (i == 0)
+      first = cut;
+    if (cut < 0 && strcmp (json_object_get_string_member (o, "path"), "edge-only") == 0)
+      ck_assert_double_eq (json_node_get_double (f), 100);    /* the reference itself */
+    if (cut < 0 || cut >= max)
+      continue;
+    fidelity[cut] = JSON_NODE_HOLDS_NULL (f) ? -1 : json_node_get_double (f);
+    feasible[cut] = json_object_get_boolean_member (o, "feasible");
+  }
+  return first;
+}
+
+/* plan --fidelity-floor: the cut ranked first on a 1 kbit/s link (the
+ * fewest bytes), stored at mAP 10, is infeasible under floor 50 and no
+ * longer first; another cut stored at 90 stays feasible. */
+START_TEST (test_plan_fidelity_floor)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *fid = g_build_filename (tmp_dir, "det-fid.onnx", NULL);
+  double f[16];
+  gboolean ok[16];
+  int x = plan_json (det, "-1", f, ok, 16);
+  ck_assert_int_ge (x, 0);
+  GError *err = NULL;
+  SnModel *m = sn_model_load (det, &err);
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  int n_cuts = sn_cut_set_n_cuts (set);
+  ck_assert_int_ge (n_cuts, 2);
+  ck_assert_int_le (n_cuts, 16);
+  int y = x == 0 ? 1 : 0;
+  /* plan's defaults: 4 bits, lossless. */
+  SnFidelityRow rows[2] = {
+    { x, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 10 },
+    { y, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 90 },
+  };
+  g_autofree char *json = sn_fidelity_to_json (rows, 2, 1, "test");
+  ck_assert (sn_onnx_save_with_metadata (det, fid, SN_FIDELITY_KEY, json, &err));
+  sn_cut_set_free (set);
+  sn_model_free (m);
+
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < 16; i++)
+      f[i] = -2;
+    int first = plan_json (fid, pass ? "50" : "-1", f, ok, 16);
+    for (int i = 0; i < n_cuts; i++) {
+      ck_assert_double_eq (f[i], i == x ? 10 : i == y ? 90 : -1);
+      ck_assert_msg (ok[i] == !(pass && i == x), "pass %d cut %d", pass, i);
+    }
+    if (pass)
+      ck_assert_int_ne (first, x);
+  }
+}
+END_TEST
+
 int
 main (void)
 {
@@ -247,6 +377,8 @@ main (void)
   tcase_add_test (tc, test_run_segment);
   tcase_add_test (tc, test_cuts_json);
   tcase_add_test (tc, test_calibrate);
+  tcase_add_test (tc, test_store_fidelity);
+  tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);

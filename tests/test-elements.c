@@ -329,6 +329,123 @@ START_TEST (test_range_calibrated)
 }
 END_TEST
 
+/* The cut of every packet splitnnedge pushes. */
+static GstPadProbeReturn
+collect_cuts (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstMapInfo map;
+  SnPacket pkt;
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (gst_buffer_map (b, &map, GST_MAP_READ)) {
+    if (sn_packet_parse (map.data, map.size, &pkt, NULL))
+      g_array_append_val (data, pkt.cut_id);
+    gst_buffer_unmap (b, &map);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* cut=auto on a thin link (the `bandwidth` property: the fewest bytes
+ * win) for `frames` frames; returns the cuts used, frame by frame, and
+ * the candidates. */
+static GArray *
+auto_cuts (const char *model, double min_fid, int frames, char **candidates)
+{
+  g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=10/1 ! "
+      "splitnnedge name=edge model=%s cut=auto bandwidth=10000 fidelity-floor=%g ! "
+      "fakesink sync=false", frames, model, min_fid);
+  GstElement *p = launch (desc);
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  GArray *cuts = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GstPad *pad = gst_element_get_static_pad (edge, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, collect_cuts, cuts, NULL);
+  gst_object_unref (pad);
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 200 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  ck_assert_msg (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS, "no EOS");
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  g_object_get (edge, "candidates", candidates, NULL);
+  ck_assert_uint_eq (cuts->len, frames);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (edge);
+  gst_object_unref (p);
+  return cuts;
+}
+
+static gboolean
+listed (const char *candidates, guint32 cut)
+{
+  g_auto (GStrv) ids = g_strsplit (candidates ? candidates : "", ",", -1);
+  g_autofree char *id = g_strdup_printf ("%u", cut);
+  return g_strv_contains ((const char *const *) ids, id);
+}
+
+/* fidelity-floor: a copy of the model whose splitnn.fidelity puts the cut
+ * the planner picks on a thin link at mAP 10 is never sent at floor 50,
+ * and is again at floor 5; a fixed cut under the floor is used with a
+ * warning. */
+START_TEST (test_fidelity_floor)
+{
+  const int frames = 3;
+  g_autofree char *cand0 = NULL, *cand1 = NULL, *cand2 = NULL;
+  GArray *plain = auto_cuts (model_path, -1, frames, &cand0);
+  guint32 x = g_array_index (plain, guint32, 0);
+  for (int i = 1; i < frames; i++)
+    ck_assert_uint_eq (g_array_index (plain, guint32, i), x);
+  ck_assert (listed (cand0, x));
+
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  /* The element's defaults: 8 bits, lossless, frame ranges, per tensor, clip 1. */
+  SnFidelityRow row = { x, sn_cut_set_get (set, x)->name, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME,
+    FALSE, 1.0, 10 };
+  g_autofree char *json = sn_fidelity_to_json (&row, 1, 1, "test");
+  g_autofree char *dir = g_dir_make_tmp ("sn-elements-XXXXXX", NULL);
+  g_autofree char *fid = g_build_filename (dir, "fid.onnx", NULL);
+  ck_assert_msg (sn_onnx_save_with_metadata (model_path, fid, SN_FIDELITY_KEY, json, &err),
+      "%s", err ? err->message : "");
+
+  GArray *floored = auto_cuts (fid, 50, frames, &cand1);
+  for (int i = 0; i < frames; i++)
+    ck_assert_msg (g_array_index (floored, guint32, i) != x, "frame %d sent at cut %u, "
+        "stored mAP 10 < floor 50", i, x);
+  ck_assert_msg (!listed (cand1, x), "candidates %s", cand1);
+  GArray *low = auto_cuts (fid, 5, frames, &cand2);
+  ck_assert_uint_eq (g_array_index (low, guint32, 0), x);
+
+  /* A fixed cut under the floor: used, with a warning naming the floor. */
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
+  gst_bin_add (GST_BIN (pipe), e);
+  g_autofree char *cut = g_strdup_printf ("%u", x);
+  g_object_set (e, "model", fid, "cut", cut, "fidelity-floor", 50.0, NULL);
+  ck_assert_int_ne (gst_element_set_state (pipe, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  ck_assert_ptr_nonnull (msg);
+  GError *warn = NULL;
+  gst_message_parse_warning (msg, &warn, NULL);
+  ck_assert_msg (strstr (warn->message, "fidelity floor"), "%s", warn->message);
+  g_error_free (warn);
+  gst_message_unref (msg);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+
+  g_array_unref (plain);
+  g_array_unref (floored);
+  g_array_unref (low);
+  g_unlink (fid);
+  g_rmdir (dir);
+  sn_cut_set_free (set);
+  sn_model_free (m);
+}
+END_TEST
+
 int
 main (int argc, char **argv)
 {
@@ -344,6 +461,11 @@ main (int argc, char **argv)
   tcase_add_test (tc, test_cloud_reports);
   tcase_set_timeout (tc, 240);
   suite_add_tcase (s, tc);
+  /* A case of its own: CK_RUN_CASE=fidelity runs it alone. */
+  TCase *fid = tcase_create ("fidelity");
+  tcase_add_test (fid, test_fidelity_floor);
+  tcase_set_timeout (fid, 240);
+  suite_add_tcase (s, fid);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);

@@ -169,6 +169,20 @@ START_TEST (test_fidelity_floor)
   ck_assert_int_eq (r[0].path, 0);                     /* unknown fidelity: allowed */
   ck_assert (!r[2].feasible);
   ck_assert_int_eq (r[2].path, 1);
+  /* Fidelities set later (another encoder setting): late now meets the
+   * floor and wins again (31.6 ms); early falls under it. */
+  ck_assert_double_eq (sn_planner_fidelity (p, 1), 98);
+  sn_planner_set_fidelity (p, 1, 99.5);
+  sn_planner_set_fidelity (p, 0, 50);
+  ck_assert_double_eq (sn_planner_fidelity (p, 0), 50);
+  sn_planner_rank (p, r, 3);
+  ck_assert_int_eq (r[0].path, 1);
+  ck_assert (r[1].feasible && r[1].path == 2);
+  ck_assert (!r[2].feasible && r[2].path == 0);
+  /* Back to unknown: never excluded. */
+  sn_planner_set_fidelity (p, 0, -1);
+  sn_planner_predict (p, 0, &r[0]);
+  ck_assert (r[0].feasible);
   sn_planner_free (p);
 }
 END_TEST

@@ -20,4 +20,14 @@ int sn_cli_calibrate (int argc, char **argv);
  * arguments.  n_positional is the number of positional arguments required. */
 gboolean sn_cli_parse (GOptionContext *ctx, int *argc, char ***argv, int n_positional);
 
+/* TRUE (after saying so) when `out`, given with `option`, names the same
+ * file as the model: the copy with new metadata must go elsewhere.
+ * Checked before any frame runs, so none runs in vain. */
+gboolean sn_cli_output_is_model (const char *model, const char *out, const char *option);
+
+/* Writes a copy of the model with metadata key = value and loads it back:
+ * the loader checks what was written against the graph. */
+gboolean sn_cli_store_metadata (const char *model, const char *out, const char *key,
+    const char *value, GError **error);
+
 G_END_DECLS

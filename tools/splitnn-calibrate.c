@@ -7,7 +7,6 @@
  * `--range calibrated` (eval) and splitnnedge range=calibrated. */
 #include <stdio.h>
 #include <string.h>
-#include <glib/gstdio.h>
 
 #include <splitnn/splitnn.h>
 
@@ -41,13 +40,9 @@ sn_cli_calibrate (int argc, char **argv)
     return 2;
   }
 
-  /* Refused again when writing; checked here too so no frames run in vain. */
-  GStatBuf si, so;
-  if (g_stat (argv[1], &si) == 0 && g_stat (out_path, &so) == 0 && si.st_dev == so.st_dev
-      && si.st_ino == so.st_ino) {
-    fprintf (stderr, "splitnn: -o %s is the model itself; give another output file\n", out_path);
+  /* Refused again when writing. */
+  if (sn_cli_output_is_model (argv[1], out_path, "-o"))
     return 2;
-  }
   GError *err = NULL;
   int rc = 1;
   SnModel *m = sn_model_load (argv[1], &err);
@@ -121,13 +116,8 @@ sn_cli_calibrate (int argc, char **argv)
     goto done;
   }
   json = sn_calibrator_to_json (cal, base);
-  if (!sn_onnx_save_with_metadata (argv[1], out_path, SN_CALIBRATION_KEY, json, &err))
+  if (!sn_cli_store_metadata (argv[1], out_path, SN_CALIBRATION_KEY, json, &err))
     goto done;
-  /* What we wrote must load: the loader checks it against the graph. */
-  SnModel *check = sn_model_load (out_path, &err);
-  if (!check)
-    goto done;
-  sn_model_free (check);
   fprintf (stderr, "calibrate: %u tensors over %d frames -> %s\n", names->len, n, out_path);
   rc = 0;
 done:

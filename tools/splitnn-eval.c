@@ -1,10 +1,12 @@
 /* splitnn eval MODEL.onnx VIDEO_OR_IMAGE [--frames N] [--cuts all|ID,...]
  *              [--bits 2,4,8] [--codec none,lossless,lossy,auto] [--json]
- *              [--range frame|calibrated]
+ *              [--range frame|calibrated] [--store-fidelity OUT.onnx]
  *
  * For every cut x bits x codec: bytes per frame on the wire, the size of a
  * JPEG (quality 90) of the same model input, and fidelity: mAP@0.5 of the
  * path's detections against the unsplit float model's on the same frames.
+ * --store-fidelity writes a copy of the model with those figures in
+ * metadata splitnn.fidelity (sn-fidelity.h), for the planner's floor.
  *
  * Lossless and raw coding give the same detections by construction, so per
  * frame and cut the edge runs once and the cloud once per bit width for
@@ -87,7 +89,7 @@ sn_cli_eval (int argc, char **argv)
 {
   int max_frames = 50, threads = 1, start = 0;
   g_autofree char *cuts_s = NULL, *bits_s = NULL, *codecs_s = NULL, *paths_s = NULL;
-  g_autofree char *range_s = NULL;
+  g_autofree char *range_s = NULL, *store_path = NULL;
   gboolean json = FALSE, per_channel = FALSE;
   double threshold = 0.3, clip = 1.0;
   GOptionEntry entries[] = {
@@ -103,6 +105,9 @@ sn_cli_eval (int argc, char **argv)
     { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Detection score threshold (default 0.3)", "T" },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per row", NULL },
+    { "store-fidelity", 0, 0, G_OPTION_ARG_FILENAME, &store_path, "Write a copy of the model with "
+      "the measured fidelity of every cut row in metadata splitnn.fidelity (not MODEL itself; "
+      "trained-path rows are not stored)", "OUT.onnx" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx VIDEO_OR_IMAGE");
@@ -121,6 +126,10 @@ sn_cli_eval (int argc, char **argv)
         "--frames and --threads >= 1; --clip in (0, 1]; --range frame or calibrated\n");
     return 2;
   }
+  if (store_path && sn_cli_output_is_model (argv[1], store_path, "--store-fidelity"))
+    return 2;
+  SnRangeMode range = range_s && strcmp (range_s, "calibrated") == 0
+      ? SN_RANGE_CALIBRATED : SN_RANGE_FRAME;
 
   GError *err = NULL;
   SnModel *m = sn_model_load (argv[1], &err);
@@ -255,8 +264,7 @@ sn_cli_eval (int argc, char **argv)
           fc.codec = row->codec;
           fc.per_channel = per_channel;
           fc.clip = clip;
-          fc.range = range_s && strcmp (range_s, "calibrated") == 0
-              ? SN_RANGE_CALIBRATED : SN_RANGE_FRAME;
+          fc.range = range;
           double c0 = now_ms ();
           if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, &lb, packet, &err))
             goto fail;
@@ -339,6 +347,7 @@ fail:;
     rc = 1;
   }
   double jpeg = n_frames ? jpeg_total / n_frames : 0;
+  GArray *stored = g_array_new (FALSE, FALSE, sizeof (SnFidelityRow));
   if (!json && rc == 0)
     printf ("%4s %-6s %-10s %4s %-9s %10s %10s %7s %8s %8s %8s\n", "cut", "tensor", "path", "bits",
         "codec", "bytes", "jpeg q90", "x jpeg", "mAP@0.5", "edge ms", "cloud ms");
@@ -346,6 +355,11 @@ fail:;
     Row *row = &g_array_index (rows, Row, r);
     double bytes = row->frames ? row->bytes / row->frames : 0;
     double fid = sn_eval_map (row->eval);
+    /* The planner picks among cuts, not trained paths: only cut rows. */
+    SnFidelityRow fr = { row->cut->id, row->cut->name, row->bits, row->codec, range,
+      per_channel, clip, fid };
+    if (!row->path && row->frames)
+      g_array_append_val (stored, fr);
     if (rc != 0) {
       /* nothing to report */
     } else if (json) {
@@ -363,6 +377,22 @@ fail:;
     }
     sn_eval_free (row->eval);
   }
+  if (rc == 0 && store_path) {
+    g_autofree char *base = g_path_get_basename (argv[2]);
+    g_autofree char *value = sn_fidelity_to_json ((const SnFidelityRow *) stored->data,
+        stored->len, n_frames, base);
+    if (stored->len == 0)
+      fprintf (stderr, "splitnn: no cut rows measured; nothing to store\n");
+    else if (!sn_cli_store_metadata (argv[1], store_path, SN_FIDELITY_KEY, value, &err))
+      fprintf (stderr, "splitnn: %s\n", err->message);
+    else
+      fprintf (stderr, "eval: fidelity of %u rows over %d frames -> %s\n", stored->len,
+          n_frames, store_path);
+    if (stored->len == 0 || err)
+      rc = 1;
+    g_clear_error (&err);
+  }
+  g_array_unref (stored);
   sn_detections_clear (&ref);
   sn_detections_clear (&got);
   g_free (rgb);

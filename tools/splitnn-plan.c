@@ -1,5 +1,7 @@
 /* splitnn profile MODEL.onnx: time every cut's edge and cloud part here.
- * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link.
+ * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link,
+ *   with the fidelity the model stores per cut (splitnn.fidelity) and an
+ *   optional floor on it.
  *
  * A profile is JSON: {"model": FINGERPRINT, "threads": N, "whole_ms": T,
  * "cuts": [{"id": I, "name": S, "edge_ms": E, "cloud_ms": C}, ...]}.  The
@@ -236,9 +238,10 @@ int
 sn_cli_plan (int argc, char **argv)
 {
   g_autofree char *bandwidth_s = NULL, *edge_profile = NULL, *cloud_profile = NULL;
-  g_autofree char *objective_s = NULL;
+  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL;
   int bits = 4, threads = 1;
-  double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0;
+  gboolean per_channel = FALSE;
+  double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0, fid_floor = -1, clip = 1;
   double jpeg_bytes = 53000, result_bytes = 1000;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -252,6 +255,11 @@ sn_cli_plan (int argc, char **argv)
     { "rtt", 0, 0, G_OPTION_ARG_DOUBLE, &rtt, "Round-trip time in ms (default 0)", "MS" },
     { "objective", 0, 0, G_OPTION_ARG_STRING, &objective_s, "latency (default), throughput or bytes", "OBJ" },
     { "latency-budget", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "Latency budget in ms for --objective bytes", "MS" },
+    { "fidelity-floor", 0, 0, G_OPTION_ARG_DOUBLE, &fid_floor, "Cuts whose stored mAP@0.5 (metadata splitnn.fidelity, from 'splitnn eval --store-fidelity') is under X are infeasible; cuts without a stored figure never are (default -1: off)", "X" },
+    { "codec", 0, 0, G_OPTION_ARG_STRING, &codec_s, "Codec whose stored fidelity applies: none, lossless (default), lossy, auto (bytes come from --compression)", "C" },
+    { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Stored fidelity of per-channel ranges", NULL },
+    { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Stored fidelity at this clip (default 1)", "F" },
+    { "range", 0, 0, G_OPTION_ARG_STRING, &range_s, "Stored fidelity of frame (default) or calibrated ranges", "MODE" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads when profiling here (default 1)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per path, best first", NULL },
     { NULL }
@@ -282,6 +290,20 @@ sn_cli_plan (int argc, char **argv)
     fprintf (stderr, "splitnn: --bits must be 1-32; --compression, --edge-slowdown, --threads positive\n");
     return 2;
   }
+  /* The encoder setting whose stored fidelity applies to the cuts. */
+  SnFeatureConfig fc;
+  sn_feature_config_init (&fc);
+  fc.bits = bits;
+  fc.per_channel = per_channel;
+  fc.clip = clip;
+  fc.range = range_s && strcmp (range_s, "calibrated") == 0 ? SN_RANGE_CALIBRATED : SN_RANGE_FRAME;
+  if ((codec_s && !sn_codec_from_name (codec_s, &fc.codec)) || !(clip > 0 && clip <= 1)
+      || !(fid_floor < 0 || fid_floor <= 100)
+      || (range_s && strcmp (range_s, "frame") != 0 && strcmp (range_s, "calibrated") != 0)) {
+    fprintf (stderr, "splitnn: --codec takes none, lossless, lossy or auto; --clip is in (0, 1]; "
+        "--fidelity-floor at most 100; --range frame or calibrated\n");
+    return 2;
+  }
 
   GError *err = NULL;
   Profile edge = { 0 }, cloud = { 0 };
@@ -307,11 +329,14 @@ sn_cli_plan (int argc, char **argv)
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
     priors[i] = (SnPathPrior) { .name = name, .edge_ms = edge.edge_ms[i] * edge_slowdown,
-      .cloud_ms = cloud.cloud_ms[i], .bytes = sn_cut_bytes (c, bits) / compression, .fidelity = -1,
-      .cloud_flops = c->cloud_flops };
+      .cloud_ms = cloud.cloud_ms[i], .bytes = sn_cut_bytes (c, bits) / compression,
+      .fidelity = sn_model_fidelity (m, c->id, &fc), .cloud_flops = c->cloud_flops };
   }
+  /* Edge-only runs the unsplit float model: the reference fidelity is
+   * measured against, so 100 by definition.  Cloud-only's JPEG is not
+   * measured. */
   priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
-    .bytes = result_bytes, .fidelity = -1 };
+    .bytes = result_bytes, .fidelity = 100 };
   priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
     .bytes = jpeg_bytes, .fidelity = -1 };
   SnPlanner *planner = sn_planner_new (priors, n);
@@ -319,22 +344,30 @@ sn_cli_plan (int argc, char **argv)
   sn_planner_set_rtt (planner, rtt);
   sn_planner_set_objective (planner, objective);
   sn_planner_set_latency_budget (planner, budget);
+  sn_planner_set_fidelity_floor (planner, fid_floor);
   rank = g_new (SnPathPrediction, n);
   sn_planner_rank (planner, rank, n);
   if (!json)
-    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s\n", "rank", "path", "edge ms", "link ms",
-        "cloud ms", "total ms", "bytes", "fps");
+    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s\n", "rank", "path", "edge ms", "link ms",
+        "cloud ms", "total ms", "bytes", "fps", "mAP@0.5");
   for (int r = 0; r < n; r++) {
     const SnPathPrediction *o = &rank[r];
     const char *name = sn_planner_path_name (planner, o->path);
+    double fid = sn_planner_fidelity (planner, o->path);
+    char fid_s[32] = "-", fid_json[32] = "null";
+    if (fid >= 0) {
+      g_snprintf (fid_s, sizeof fid_s, "%.2f", fid);
+      g_snprintf (fid_json, sizeof fid_json, "%.4f", fid);
+    }
     if (json) {
-      printf ("{\"rank\": %d, \"path\": \"%s\", \"edge_ms\": %.3f, \"link_ms\": %.3f, "
-          "\"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, \"fps\": %.2f, "
-          "\"feasible\": %s}\n", r + 1, name, o->edge_ms, o->link_ms, o->cloud_ms,
-          o->latency_ms, o->bytes, o->fps, o->feasible ? "true" : "false");
+      printf ("{\"rank\": %d, \"path\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
+          "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
+          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s}\n", r + 1, name,
+          o->path < n_cuts ? o->path : -1, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
+          o->bytes, o->fps, fid_json, o->feasible ? "true" : "false");
     } else {
-      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f%s\n", r + 1, name,
-          o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps,
+      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s%s\n", r + 1, name,
+          o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps, fid_s,
           o->feasible ? "" : "  (infeasible)");
     }
   }

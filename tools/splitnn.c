@@ -1,6 +1,9 @@
 /* splitnn — command-line front end: dispatches to one subcommand. */
 #include <stdio.h>
 #include <string.h>
+#include <glib/gstdio.h>
+
+#include <splitnn/splitnn.h>
 
 #include "sn-cli.h"
 
@@ -46,6 +49,29 @@ sn_cli_parse (GOptionContext *ctx, int *argc, char ***argv, int n_positional)
   g_autofree char *help = g_option_context_get_help (ctx, TRUE, NULL);
   fputs (help, stderr);
   return FALSE;
+}
+
+gboolean
+sn_cli_output_is_model (const char *model, const char *out, const char *option)
+{
+  GStatBuf si, so;
+  if (g_stat (model, &si) == 0 && g_stat (out, &so) == 0 && si.st_dev == so.st_dev
+      && si.st_ino == so.st_ino) {
+    fprintf (stderr, "splitnn: %s %s is the model itself; give another output file\n", option, out);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean
+sn_cli_store_metadata (const char *model, const char *out, const char *key, const char *value,
+    GError **error)
+{
+  if (!sn_onnx_save_with_metadata (model, out, key, value, error))
+    return FALSE;
+  SnModel *check = sn_model_load (out, error);
+  sn_model_free (check);
+  return check != NULL;
 }
 
 int

@@ -72,6 +72,10 @@ void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight
  * measured yet are scaled by the geometric mean of estimate / prior over
  * the measured ones (bytes and edge time separately).  Off by default. */
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
+/* A path's fidelity (0-100; < 0: unknown, never excluded by the floor),
+ * e.g. when the encoder setting it was looked up for changes. */
+void sn_planner_set_fidelity (SnPlanner *p, int path, double fidelity);
+double sn_planner_fidelity (const SnPlanner *p, int path);
 /* The frame interval the edge must keep up with (1/fps); <= 0: none. */
 void sn_planner_set_frame_interval (SnPlanner *p, double ms);
 /* A disabled path is never chosen (it ranks as infeasible); the current

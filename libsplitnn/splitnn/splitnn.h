@@ -18,3 +18,4 @@
 #include <splitnn/sn-feature.h>
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
+#include <splitnn/sn-fidelity.h>
