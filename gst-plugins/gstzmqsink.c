@@ -1245,6 +1245,12 @@ gst_zmq_sink_init (GstZmqSink * self)
   self->max_lag = DEFAULT_MAX_LAG;
   g_mutex_init (&self->est_lock);
 
-  /* A transport forwards data as it comes; pacing is the sender's job. */
+  /* A transport forwards data as it comes; pacing is the sender's job.
+   * Nor does it preroll: holding the first buffer until the whole pipeline
+   * reaches PLAYING deadlocks a pipeline in which something downstream
+   * waits for what comes back over the network (splitnnoverlay holding the
+   * camera's first frame for its detections, whose packet this sink holds),
+   * until that element's timeout runs out. */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  gst_base_sink_set_async_enabled (GST_BASE_SINK (self), FALSE);
 }

@@ -454,6 +454,48 @@ START_TEST (test_overlay_without_cloud)
 }
 END_TEST
 
+/* ---- (d) detections back on the camera's frames, from the first frame ------------------ */
+
+/* The camera side of the README: the overlay holds each frame until its
+ * detections come back from the cloud process.  Every frame is annotated,
+ * the first ones too: zmqsink must not hold the first packet for preroll
+ * while the pipeline waits for the overlay's first frame (that cycle held
+ * the first frames for the whole `latency`, which then left unannotated). */
+START_TEST (test_overlay_with_cloud)
+{
+  g_autofree char *to_cloud = endpoint ("tcp", "d1"), *back = endpoint ("tcp", "d2");
+  g_autofree char *cdesc = g_strdup_printf ("zmqsrc endpoint=%s bind=true ! splitnncloud model=\"%s\" "
+      "! zmqsink endpoint=%s", to_cloud, model, back);
+  GSubprocess *cloud = spawn_pipeline ("d-cloud", cdesc, 0);
+  g_autofree char *edesc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
+      "video/x-raw,format=BGRx ! identity name=limit ! tee name=t "
+      "t. ! queue ! splitnnedge model=\"%s\" cut=%d ! zmqsink endpoint=%s drop-policy=block send-timeout=-1 "
+      "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! ov.video_sink "
+      "zmqsrc endpoint=%s bind=true ! ov.detections_sink "
+      "splitnnoverlay name=ov latency=20000 ! fakesink", video, model, CUT, to_cloud, back);
+  gint64 t0 = g_get_monotonic_time ();
+  GSubprocess *edge = spawn_pipeline ("d-edge", edesc, FRAMES);
+  gboolean ok = wait_exit (edge, "edge", 90);
+  double seconds = (g_get_monotonic_time () - t0) / 1e6;
+  g_subprocess_force_exit (cloud);
+  g_subprocess_wait (cloud, NULL, NULL);
+  g_autofree char *err = slurp ("d-edge", "err");
+  ck_assert_msg (ok, "%s", err);
+  gint64 ann = counter ("d-edge", "splitnnoverlay", "frames-annotated");
+  gint64 unann = counter ("d-edge", "splitnnoverlay", "frames-unannotated");
+  gint64 late = counter ("d-edge", "splitnnoverlay", "detections-late");
+  g_print ("overlay with cloud: %" G_GINT64_FORMAT " frames annotated, %" G_GINT64_FORMAT " unannotated, %"
+      G_GINT64_FORMAT " detections late, %.1f s\n", ann, unann, late, seconds);
+  ck_assert_int_eq (ann, FRAMES);
+  ck_assert_int_eq (unann, 0);
+  ck_assert_int_eq (late, 0);
+  /* A frame held for the whole latency would take 20 s. */
+  ck_assert_double_lt (seconds, 20.0);
+  g_object_unref (edge);
+  g_object_unref (cloud);
+}
+END_TEST
+
 int
 main (int argc, char **argv)
 {
@@ -474,6 +516,7 @@ main (int argc, char **argv)
   tcase_add_loop_test (tc, test_matches_splitnn_detect, 0, 2);
   tcase_add_loop_test (tc, test_cloud_restart, 0, 2);
   tcase_add_test (tc, test_overlay_without_cloud);
+  tcase_add_test (tc, test_overlay_with_cloud);
   tcase_set_timeout (tc, 150);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
