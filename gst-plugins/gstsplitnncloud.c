@@ -119,9 +119,6 @@ release (GstSplitnnCloud *self)
 static double
 measure_whole (GstSplitnnCloud *self)
 {
-  static const guint8 black[16 * 16 * 3];
-  SnImage img = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
-    .strides = { 16 * 3 } };
   SnDetections dets;
   SnDetectorTimings t = { 0 };
   GError *err = NULL;
@@ -129,7 +126,7 @@ measure_whole (GstSplitnnCloud *self)
   sn_detections_init (&dets);
   sn_detector_set_threads (self->detector, self->threads);
   for (int i = 0; i < 2 && ok; i++)
-    ok = sn_detector_run (self->detector, &img, &dets, &t, &err);
+    ok = sn_detector_run (self->detector, gst_splitnn_blank_image (), &dets, &t, &err);
   sn_detections_clear (&dets);
   if (!ok) {
     GST_WARNING_OBJECT (self, "could not time the whole network: %s", err->message);

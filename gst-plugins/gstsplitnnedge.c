@@ -226,25 +226,32 @@ make_planner (GstSplitnnEdge *self)
   return pl;
 }
 
-/* A fixed cut is known before the first frame: compile its segments and
- * run them once on a blank frame now (XNNPACK packs its weights on the
- * first run), so that the first camera frame does not wait ~0.3-0.5 s and
- * a live source does not queue behind it.  cut=auto compiles each cut on
- * first use instead. */
+/* The edge segment of a cut, compiled on its first use and kept, so that
+ * later switches to it cost nothing. */
+static SnSegment *
+edge_segment (GstSplitnnEdge *self, gint cut_index, GError **error)
+{
+  if (!self->splits[cut_index]) {
+    SnSplit *split = sn_split_new (self->model, sn_cut_set_get (self->cuts, cut_index), error);
+    if (!split)
+      return NULL;
+    sn_segment_set_threads (sn_split_edge (split), self->threads);
+    self->splits[cut_index] = split;
+  }
+  return sn_split_edge (self->splits[cut_index]);
+}
+
+/* A fixed cut is known before the first frame: compile it and run it once
+ * on a blank frame now (XNNPACK packs its weights on the first run), so
+ * that the first camera frame does not wait ~0.3-0.5 s and a live source
+ * does not queue behind it.  cut=auto compiles each cut on first use. */
 static gboolean
 prepare_fixed_cut (GstSplitnnEdge *self, GError **error)
 {
-  static const guint8 black[16 * 16 * 3];
-  SnImage img = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
-    .strides = { 16 * 3 } };
   SnLetterbox lb;
-  SnSplit *split = sn_split_new (self->model, sn_cut_set_get (self->cuts, self->fixed_cut), error);
-  if (!split)
-    return FALSE;
-  self->splits[self->fixed_cut] = split;
-  sn_segment_set_threads (sn_split_edge (split), self->threads);
-  const SnTensor *x = sn_detector_preprocess (self->detector, &img, &lb, error);
-  return x && sn_segment_run (sn_split_edge (split), &x, error);
+  SnSegment *edge = edge_segment (self, self->fixed_cut, error);
+  const SnTensor *x = edge ? sn_detector_preprocess (self->detector, gst_splitnn_blank_image (), &lb, error) : NULL;
+  return x && sn_segment_run (edge, &x, error);
 }
 
 static gboolean
@@ -712,17 +719,8 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
   const SnCut *cut = sn_cut_set_get (self->cuts, cut_index);
-  if (!self->splits[cut_index]) {
-    /* First use of a cut: compile its segments once; later switches to it
-     * cost nothing. */
-    if (!(self->splits[cut_index] = sn_split_new (self->model, cut, error))) {
-      gst_video_frame_unmap (&frame);
-      return FALSE;
-    }
-    sn_segment_set_threads (sn_split_edge (self->splits[cut_index]), self->threads);
-  }
-  SnSegment *edge = sn_split_edge (self->splits[cut_index]);
-  gboolean ok = sn_segment_run (edge, &x, error);
+  SnSegment *edge = edge_segment (self, cut_index, error);
+  gboolean ok = edge && sn_segment_run (edge, &x, error);
   gst_video_frame_unmap (&frame);
   if (!ok)
     return FALSE;

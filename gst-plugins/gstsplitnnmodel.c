@@ -23,3 +23,12 @@ gst_splitnn_model_open (GstElement *element, const gchar *path, SnModel **model,
   g_clear_pointer (model, sn_model_free);
   return FALSE;
 }
+
+const SnImage *
+gst_splitnn_blank_image (void)
+{
+  static const guint8 black[16 * 16 * 3];
+  static const SnImage img = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
+    .strides = { 16 * 3 } };
+  return &img;
+}

@@ -12,4 +12,8 @@ G_BEGIN_DECLS
 gboolean gst_splitnn_model_open (GstElement *element, const gchar *path, SnModel **model,
     SnDetector **detector, SnCutSet **cuts);
 
+/* A small black RGB frame for warming a network up before the first
+ * real frame; the detector letterboxes it to the model's input size. */
+const SnImage *gst_splitnn_blank_image (void);
+
 G_END_DECLS

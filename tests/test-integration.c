@@ -427,17 +427,26 @@ START_TEST (test_cloud_restart)
 }
 END_TEST
 
+/* The camera side of the README: the frames go to splitnnedge and, held,
+ * to splitnnoverlay, which joins them with the detections coming back. */
+static char *
+overlay_edge_desc (const char *to_cloud, const char *sink_props, const char *back, const char *overlay_props)
+{
+  return g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
+      "video/x-raw,format=BGRx ! identity name=limit ! tee name=t "
+      "t. ! queue ! splitnnedge model=\"%s\" cut=%d ! zmqsink endpoint=%s %s "
+      "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! ov.video_sink "
+      "zmqsrc endpoint=%s bind=true ! ov.detections_sink "
+      "splitnnoverlay name=ov %s ! fakesink sync=false", video, model, CUT, to_cloud, sink_props, back, overlay_props);
+}
+
 /* ---- (c) no cloud: the overlay lets every frame out --------------------------------- */
 
 START_TEST (test_overlay_without_cloud)
 {
   g_autofree char *to_cloud = endpoint ("tcp", "c1"), *back = endpoint ("tcp", "c2");
-  g_autofree char *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
-      "video/x-raw,format=BGRx ! identity name=limit ! tee name=t "
-      "t. ! queue ! splitnnedge model=\"%s\" cut=%d ! zmqsink endpoint=%s drop-policy=drop-new send-timeout=200 "
-      "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! ov.video_sink "
-      "zmqsrc endpoint=%s bind=true ! ov.detections_sink "
-      "splitnnoverlay name=ov latency=300 ! fakesink sync=false", video, model, CUT, to_cloud, back);
+  g_autofree char *desc = overlay_edge_desc (to_cloud, "drop-policy=drop-new send-timeout=200", back,
+      "latency=300");
   GSubprocess *p = spawn_pipeline ("c", desc, FRAMES);
   gboolean ok = wait_exit (p, "edge", 60);
   g_autofree char *err = slurp ("c", "err");
@@ -467,12 +476,8 @@ START_TEST (test_overlay_with_cloud)
   g_autofree char *cdesc = g_strdup_printf ("zmqsrc endpoint=%s bind=true ! splitnncloud model=\"%s\" "
       "! zmqsink endpoint=%s", to_cloud, model, back);
   GSubprocess *cloud = spawn_pipeline ("d-cloud", cdesc, 0);
-  g_autofree char *edesc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
-      "video/x-raw,format=BGRx ! identity name=limit ! tee name=t "
-      "t. ! queue ! splitnnedge model=\"%s\" cut=%d ! zmqsink endpoint=%s drop-policy=block send-timeout=-1 "
-      "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! ov.video_sink "
-      "zmqsrc endpoint=%s bind=true ! ov.detections_sink "
-      "splitnnoverlay name=ov latency=20000 ! fakesink", video, model, CUT, to_cloud, back);
+  g_autofree char *edesc = overlay_edge_desc (to_cloud, "drop-policy=block send-timeout=-1", back,
+      "latency=20000");
   gint64 t0 = g_get_monotonic_time ();
   GSubprocess *edge = spawn_pipeline ("d-edge", edesc, FRAMES);
   gboolean ok = wait_exit (edge, "edge", 90);
