@@ -9,8 +9,7 @@
  * suppressions see through GLib, which is built without frame pointers.
  * The hooks are only read by sanitizer runtimes; other builds ignore them. */
 
-const char *__asan_default_options (void);
-const char *__lsan_default_suppressions (void);
+#include "sn-test-sanitizer.h"
 
 const char *
 __asan_default_options (void)
@@ -27,4 +26,19 @@ __lsan_default_suppressions (void)
       "leak:g_intern_static_string\n"
       "leak:_dl_init\n"
       "leak:libfontconfig.so\n";
+}
+
+gboolean
+sn_test_sanitizer_setenv (const char *dir)
+{
+  g_autofree char *supp = g_build_filename (dir, "lsan.supp", NULL);
+  if (!g_file_set_contents (supp, __lsan_default_suppressions (), -1, NULL))
+    return FALSE;
+  g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
+  const char *asan_env = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *asan = g_strdup_printf ("%s%sfast_unwind_on_malloc=0", asan_env ? asan_env : "",
+      asan_env ? ":" : "");
+  g_setenv ("LSAN_OPTIONS", lsan, TRUE);
+  g_setenv ("ASAN_OPTIONS", asan, TRUE);
+  return TRUE;
 }

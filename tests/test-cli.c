@@ -8,10 +8,10 @@
 #include <splitnn/splitnn.h>
 
 #include "sn-test-onnx.h"
+#include "sn-test-sanitizer.h"
 
 static char *tmp_dir, *model_path, *splitnn;
 
-const char *__lsan_default_suppressions (void);     /* sn-test-sanitizer.c */
 
 /* y = Relu (Conv (x, W)), 1x1 kernel, W = [[1, -1], [2, 0.5]] */
 static void
@@ -189,30 +189,13 @@ write_tiny_detector (void)
   return path;
 }
 
-/* Reading frames starts GStreamer: in a sanitizer build the CLI then sees
- * GLib's load-time allocations, which the tests' own suppressions
- * (sn-test-sanitizer.c) excuse.  Check forks each test, so this
- * environment stays with the test that sets it. */
-static void
-sanitizer_env_for_frames (void)
-{
-  g_autofree char *supp = g_build_filename (tmp_dir, "lsan.supp", NULL);
-  ck_assert (g_file_set_contents (supp, __lsan_default_suppressions (), -1, NULL));
-  g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
-  const char *asan_env = g_getenv ("ASAN_OPTIONS");
-  g_autofree char *asan = g_strdup_printf ("%s%sfast_unwind_on_malloc=0", asan_env ? asan_env : "",
-      asan_env ? ":" : "");
-  g_setenv ("LSAN_OPTIONS", lsan, TRUE);
-  g_setenv ("ASAN_OPTIONS", asan, TRUE);
-}
-
 START_TEST (test_calibrate)
 {
   g_autofree char *det = write_tiny_detector ();
   g_autofree char *out = g_build_filename (tmp_dir, "det-cal.onnx", NULL);
   g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
   g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL, *o5 = NULL;
-  sanitizer_env_for_frames ();
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
   /* Usage errors: no -o; -o the model itself (refused before any frame). */
   ck_assert_int_eq (run (&o1, "calibrate", det, image, NULL), 2);
   ck_assert_int_eq (run (&o2, "calibrate", det, image, "-o", det, NULL), 2);
@@ -257,7 +240,7 @@ START_TEST (test_store_fidelity)
   g_autofree char *out = g_build_filename (tmp_dir, "det-fid.onnx", NULL);
   g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
   g_autofree char *o1 = NULL, *o2 = NULL, *o3 = NULL;
-  sanitizer_env_for_frames ();
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
   ck_assert_int_eq (run (&o1, "calibrate", det, image, "--frames", "1", "-o", cal, NULL), 0);
   ck_assert_int_eq (run (&o2, "eval", cal, image, "--store-fidelity", cal, NULL), 2);
   ck_assert_int_eq (run (&o3, "eval", cal, image, "--frames", "1", "--bits", "2,8", "--codec",

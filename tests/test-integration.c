@@ -25,7 +25,7 @@
 
 static char *self_exe, *model, *video, *splitnn_cli, *tmpdir;
 
-const char *__lsan_default_suppressions (void);     /* sn-test-sanitizer.c */
+#include "sn-test-sanitizer.h"
 
 /* ---- child mode: run one pipeline to EOS and print its counters ------------------- */
 
@@ -281,16 +281,9 @@ START_TEST (test_matches_splitnn_detect)
     bits_arg, "--codec", "lossless", "--threshold", THRESHOLD, "--json", NULL };
   /* In a sanitizer build the CLI sees GLib's load-time allocations, which
    * the tests' own suppressions (sn-test-sanitizer.c) already excuse. */
-  g_autofree char *supp = g_build_filename (tmpdir, "lsan.supp", NULL);
-  ck_assert (g_file_set_contents (supp, __lsan_default_suppressions (), -1, NULL));
-  g_auto (GStrv) env = g_get_environ ();
-  g_autofree char *lsan = g_strdup_printf ("suppressions=%s", supp);
-  g_autofree char *asan = g_strdup_printf ("%s%sfast_unwind_on_malloc=0", g_environ_getenv (env, "ASAN_OPTIONS")
-      ? g_environ_getenv (env, "ASAN_OPTIONS") : "", g_environ_getenv (env, "ASAN_OPTIONS") ? ":" : "");
-  env = g_environ_setenv (env, "LSAN_OPTIONS", lsan, TRUE);
-  env = g_environ_setenv (env, "ASAN_OPTIONS", asan, TRUE);
+  ck_assert (sn_test_sanitizer_setenv (tmpdir));
   int status;
-  ck_assert (g_spawn_sync (NULL, argv, env, G_SPAWN_DEFAULT, NULL, NULL, &ref_out, &ref_err, &status, NULL));
+  ck_assert (g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &ref_out, &ref_err, &status, NULL));
   ck_assert_msg (g_spawn_check_wait_status (status, NULL), "splitnn detect: %s", ref_err);
 
   g_autofree char *got_text = slurp (cname, "jsonl");
