@@ -637,7 +637,7 @@ refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fi
       GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The fidelity floor excludes nothing"),
           ("none of the %d rows of the model's %s is for bits=%d codec=%s per-channel=%d "
               "clip=%g range=%s", n_stored, SN_FIDELITY_KEY, fc->bits, sn_codec_name (fc->codec),
-              fc->per_channel, fc->clip, fc->range == SN_RANGE_CALIBRATED ? "calibrated" : "frame"));
+              fc->per_channel, fc->clip, sn_range_name (fc->range)));
     else
       GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The fidelity floor excludes nothing"),
           ("the model stores no %s ('splitnn eval --store-fidelity' writes it)", SN_FIDELITY_KEY));

@@ -231,8 +231,10 @@ decode_lossy (SnCodecContext *c, int bits, const SnShape *shape, const guint8 *d
   int jw, jh, sub, cs;
   if (!c->tj_dec)
     return lossy_failed (c, error, "JPEG decoding failed");
-  if (len > G_MAXULONG)
-    return lossy_failed (c, error, "lossy payload too large");
+  if (len > G_MAXULONG) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "lossy payload too large");
+    return FALSE;
+  }
   if (tjDecompressHeader3 (c->tj_dec, data, (unsigned long) len, &jw, &jh, &sub, &cs) != 0)
     return lossy_failed (c, error, "lossy payload is not a JPEG");
   if (jw != W || jh != H || cs != TJCS_GRAY) {

@@ -30,6 +30,24 @@ struct SnFeatureDecoder {
   SnTensor *wire[SN_PACKET_MAX_TENSORS];     /* dequantized wire tensors of a path */
 };
 
+const char *
+sn_range_name (SnRangeMode r)
+{
+  return r == SN_RANGE_CALIBRATED ? "calibrated" : "frame";
+}
+
+gboolean
+sn_range_from_name (const char *name, SnRangeMode *out)
+{
+  if (g_strcmp0 (name, "frame") == 0)
+    *out = SN_RANGE_FRAME;
+  else if (g_strcmp0 (name, "calibrated") == 0)
+    *out = SN_RANGE_CALIBRATED;
+  else
+    return FALSE;
+  return TRUE;
+}
+
 void
 sn_feature_config_init (SnFeatureConfig *cfg)
 {

@@ -35,12 +35,6 @@ value_type (JsonObject *o, const char *field)
   return JSON_NODE_HOLDS_VALUE (n) ? json_node_get_value_type (n) : G_TYPE_INVALID;
 }
 
-static const char *
-range_name (SnRangeMode r)
-{
-  return r == SN_RANGE_CALIBRATED ? "calibrated" : "frame";
-}
-
 /* clip >= 1 means min/max, whatever the number (sn-quant.h). */
 static double
 clip_of (double clip)
@@ -99,9 +93,7 @@ parse_row (JsonNode *node, int i, const SnCutSet *cuts, SnFidelityRow *r, GError
   r->range = SN_RANGE_FRAME;
   if (value_type (o, "range") == G_TYPE_STRING) {
     const char *s = json_object_get_string_member (o, "range");
-    if (strcmp (s, "calibrated") == 0)
-      r->range = SN_RANGE_CALIBRATED;
-    else if (strcmp (s, "frame") != 0)
+    if (!sn_range_from_name (s, &r->range))
       return fail (error, i, "unknown range '%s' (frame or calibrated)", s);
   } else if (value_type (o, "range") != G_TYPE_NONE) {
     return fail (error, i, "'range' is not a string");
@@ -242,7 +234,7 @@ sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames, const ch
     json_builder_set_member_name (b, "codec");
     json_builder_add_string_value (b, sn_codec_name (r->codec));
     json_builder_set_member_name (b, "range");
-    json_builder_add_string_value (b, range_name (r->range));
+    json_builder_add_string_value (b, sn_range_name (r->range));
     json_builder_set_member_name (b, "per_channel");
     json_builder_add_boolean_value (b, r->per_channel);
     json_builder_set_member_name (b, "clip");

@@ -355,18 +355,15 @@ saturated (const SnLinkEst *e)
 double
 sn_link_est_capacity (SnLinkEst *e, double now)
 {
-  double capacity = window_capacity (e);
+  double capacity = window_capacity (e), delivered = sn_link_est_delivered (e);
   /* No sample yet (small messages, busy receiver): what the link did
    * carry, it can carry.  Not a floor once samples exist: right after a
-   * drop the delivered window still holds the faster past. */
+   * drop the delivered window still holds the faster past.  Saturated,
+   * what it carries is all it can (see sn-linkest.h). */
   if (capacity <= 0)
-    capacity = sn_link_est_delivered (e);
-  /* Saturated, what it carries is all it can (see sn-linkest.h). */
-  if (capacity > 0 && saturated (e)) {
-    double delivered = sn_link_est_delivered (e);
-    if (delivered > 0)
-      capacity = MIN (capacity, delivered);
-  }
+    capacity = delivered;
+  else if (delivered > 0 && saturated (e))
+    capacity = MIN (capacity, delivered);
   if (capacity <= 0 || e->n_acks == 0)
     return capacity;
 

@@ -116,8 +116,6 @@ channel_range (const float *x, int64_t outer, int64_t stride, int64_t inner,
     *hi = mx;
 }
 
-/* Packing and unpacking, one loop per width (the compiler vectorizes
- * these; the generic form's per-value division by `per` did not). */
 void
 sn_quant_channel_ranges (const SnTensor *x, double clip, float *lo, float *hi)
 {
@@ -130,6 +128,8 @@ sn_quant_channel_ranges (const SnTensor *x, double clip, float *lo, float *hi)
         &lo[c], &hi[c]);
 }
 
+/* Packing and unpacking, one loop per width (the compiler vectorizes
+ * these; the generic form's per-value division by `per` did not). */
 void
 sn_quant_pack (const guint8 *codes, int bits, int64_t n, guint8 *packed)
 {

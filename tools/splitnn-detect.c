@@ -154,9 +154,9 @@ sn_cli_detect (int argc, char **argv)
   }
 
   SnCodec codec = SN_CODEC_LOSSLESS;
-  if ((bits != 2 && bits != 4 && bits != 8 && bits != 16 && bits != 32)
-      || (codec_arg && !sn_codec_from_name (codec_arg, &codec))
-      || (range_arg && strcmp (range_arg, "frame") != 0 && strcmp (range_arg, "calibrated") != 0)) {
+  SnRangeMode range = SN_RANGE_FRAME;
+  if (!sn_quant_bits_valid (bits) || (codec_arg && !sn_codec_from_name (codec_arg, &codec))
+      || (range_arg && !sn_range_from_name (range_arg, &range))) {
     fprintf (stderr, "splitnn: --bits is 2, 4, 8, 16 or 32; --codec none, lossless, lossy or auto; "
         "--range frame or calibrated\n");
     return 2;
@@ -170,8 +170,8 @@ sn_cli_detect (int argc, char **argv)
   int status = 1;
   if (!frames || (cut_arg && !split_path_open (&sp, m, cut_arg, bits, codec, threads, &err)))
     goto out;
-  if (cut_arg && range_arg && strcmp (range_arg, "calibrated") == 0) {
-    sp.fc.range = SN_RANGE_CALIBRATED;
+  if (cut_arg && range == SN_RANGE_CALIBRATED) {
+    sp.fc.range = range;
     if (!sn_feature_check_calibration (m, sp.cut, &err))
       goto out;
   }

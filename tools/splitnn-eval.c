@@ -116,20 +116,19 @@ sn_cli_eval (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!sn_cli_parse (ctx, &argc, &argv, 2))
     return 2;
+  SnRangeMode range = SN_RANGE_FRAME;
   g_autoptr (GArray) bits = g_array_new (FALSE, FALSE, sizeof (int));
   g_autoptr (GArray) codecs = g_array_new (FALSE, FALSE, sizeof (int));
   if (!parse_list (bits_s ? bits_s : "2,4,8", bits, parse_bits)
       || !parse_list (codecs_s ? codecs_s : "none,lossless,lossy,auto", codecs, parse_codec)
       || max_frames < 1 || threads < 1 || clip <= 0 || clip > 1 || start < 0
-      || (range_s && strcmp (range_s, "frame") != 0 && strcmp (range_s, "calibrated") != 0)) {
+      || (range_s && !sn_range_from_name (range_s, &range))) {
     fprintf (stderr, "splitnn: --bits takes 2,4,8,16,32; --codec none,lossless,lossy,auto; "
         "--frames and --threads >= 1; --clip in (0, 1]; --range frame or calibrated\n");
     return 2;
   }
   if (store_path && sn_cli_output_is_model (argv[1], store_path, "--store-fidelity"))
     return 2;
-  SnRangeMode range = range_s && strcmp (range_s, "calibrated") == 0
-      ? SN_RANGE_CALIBRATED : SN_RANGE_FRAME;
 
   GError *err = NULL;
   SnModel *m = sn_model_load (argv[1], &err);

@@ -296,10 +296,9 @@ sn_cli_plan (int argc, char **argv)
   fc.bits = bits;
   fc.per_channel = per_channel;
   fc.clip = clip;
-  fc.range = range_s && strcmp (range_s, "calibrated") == 0 ? SN_RANGE_CALIBRATED : SN_RANGE_FRAME;
   if ((codec_s && !sn_codec_from_name (codec_s, &fc.codec)) || !(clip > 0 && clip <= 1)
       || !(fid_floor < 0 || fid_floor <= 100)
-      || (range_s && strcmp (range_s, "frame") != 0 && strcmp (range_s, "calibrated") != 0)) {
+      || (range_s && !sn_range_from_name (range_s, &fc.range))) {
     fprintf (stderr, "splitnn: --codec takes none, lossless, lossy or auto; --clip is in (0, 1]; "
         "--fidelity-floor at most 100; --range frame or calibrated\n");
     return 2;

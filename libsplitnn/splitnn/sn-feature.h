@@ -44,6 +44,11 @@ typedef struct {
   SnRangeMode range;
 } SnFeatureConfig;
 
+/* "frame" or "calibrated", as the tools, the elements and splitnn.fidelity
+ * name the range modes; from_name returns FALSE for any other name. */
+const char *sn_range_name (SnRangeMode r);
+gboolean sn_range_from_name (const char *name, SnRangeMode *out);
+
 void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless, frame ranges */
 
 
