@@ -208,9 +208,7 @@ static SnPlanner *
 make_planner (GstSplitnnEdge *self)
 {
   int n = sn_cut_set_n_cuts (self->cuts);
-  SnModelInfo info;
-  sn_model_get_info (self->model, &info);
-  double ms_per_flop = 40.0 / MAX (info.flops, 1);    /* refined by measurements */
+  double ms_per_flop = 40.0 / MAX (self->model_flops, 1);    /* refined by measurements */
   SnPathPrior *p = g_new0 (SnPathPrior, n);
   for (int i = 0; i < n; i++) {
     const SnCut *c = sn_cut_set_get (self->cuts, i);
@@ -296,6 +294,9 @@ setup (GstSplitnnEdge *self)
       release (self);
       return FALSE;
     }
+  SnModelInfo info;
+  sn_model_get_info (self->model, &info);
+  self->model_flops = info.flops;
   self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
   self->encoder = sn_feature_encoder_new (self->model);
   self->planner = make_planner (self);
@@ -313,9 +314,6 @@ setup (GstSplitnnEdge *self)
   self->cloud_speed_known = FALSE;
   self->cloud_overhead_ms = 0;
   self->fidelity_applied = FALSE;
-  SnModelInfo info;
-  sn_model_get_info (self->model, &info);
-  self->model_flops = info.flops;
   self->seq = 0;
   g_mutex_lock (&self->lock);
   self->pending_bps = self->pending_qos = self->last_qos = 0;

@@ -217,6 +217,10 @@ gst_zmq_reply_write (guint32 stream_id, const GstStructure * s)
   gst_structure_remove_field (copy, GST_ZMQ_REPLY_TO_FIELD);
   text = gst_structure_to_string (copy);
   gst_structure_free (copy);
+  if (sizeof head + strlen (text) > GST_ZMQ_REPLY_MAX_SIZE) {
+    g_free (text);
+    return NULL;
+  }
   put_u32 (head, stream_id);
   memcpy (head + 4, GST_ZMQ_REPLY_MAGIC, 4);
   head[8] = GST_ZMQ_REPLY_VERSION;
@@ -227,6 +231,12 @@ gst_zmq_reply_write (guint32 stream_id, const GstStructure * s)
   return out;
 }
 
+gboolean
+gst_zmq_is_reply (const guint8 * data, gsize size)
+{
+  return size >= 8 && memcmp (data + 4, GST_ZMQ_REPLY_MAGIC, 4) == 0;
+}
+
 GstStructure *
 gst_zmq_reply_parse (const guint8 * data, gsize size, guint32 * stream_id,
     GError ** error)
@@ -235,8 +245,7 @@ gst_zmq_reply_parse (const guint8 * data, gsize size, guint32 * stream_id,
   gchar *text;
 
   if (size < GST_ZMQ_REPLY_HEADER_SIZE || size > GST_ZMQ_REPLY_MAX_SIZE
-      || memcmp (data + 4, GST_ZMQ_REPLY_MAGIC, 4) != 0
-      || data[8] != GST_ZMQ_REPLY_VERSION) {
+      || !gst_zmq_is_reply (data, size) || data[8] != GST_ZMQ_REPLY_VERSION) {
     g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
         "zmq reply: %" G_GSIZE_FORMAT " bytes, not a version %d reply",
         size, GST_ZMQ_REPLY_VERSION);

@@ -65,7 +65,11 @@ void gst_zmq_sender_meta_add (GstBuffer * buffer, guint32 stream_id);
  * `answered` when that came from zmqsrc; otherwise a plain custom upstream
  * event, which reaches an upstream element of the same pipeline as is. */
 GstEvent *gst_zmq_reply_event_new (GstBuffer * answered, GstStructure * s);
+/* A reply frame to stream_id carrying s (less the reply-to field); NULL
+ * when it would exceed GST_ZMQ_REPLY_MAX_SIZE. */
 GByteArray *gst_zmq_reply_write (guint32 stream_id, const GstStructure * s);
+/* Whether a frame on the ack channel is a reply rather than an ack. */
+gboolean gst_zmq_is_reply (const guint8 * data, gsize size);
 /* The structure of a reply frame; NULL with an error when it is not one. */
 GstStructure *gst_zmq_reply_parse (const guint8 * data, gsize size,
     guint32 * stream_id, GError ** error);

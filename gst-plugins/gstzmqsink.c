@@ -692,7 +692,7 @@ gst_zmq_sink_ack_loop (gpointer data)
       GstZmqAck ack;
       GError *error = NULL;
 
-      if (n >= 8 && memcmp (bytes + 4, GST_ZMQ_REPLY_MAGIC, 4) == 0) {
+      if (gst_zmq_is_reply (bytes, n)) {
         gst_zmq_sink_reply (self, bytes, n);
         continue;
       }

@@ -656,7 +656,7 @@ gst_zmq_src_event (GstBaseSrc * src, GstEvent * event)
   gint rc = -1;
 
   g_mutex_lock (&self->ack_lock);
-  if (self->ack_socket && frame->len <= GST_ZMQ_REPLY_MAX_SIZE)
+  if (self->ack_socket && frame)
     rc = zmq_send (self->ack_socket, frame->data, frame->len, ZMQ_DONTWAIT);
   g_mutex_unlock (&self->ack_lock);
   if (rc >= 0) {
@@ -664,10 +664,11 @@ gst_zmq_src_event (GstBaseSrc * src, GstEvent * event)
     self->replies++;
     GST_OBJECT_UNLOCK (self);
   } else {
-    GST_LOG_OBJECT (self, "reply to %08x (%u bytes) not sent: %s", to,
-        frame->len, self->ack_socket ? zmq_strerror (errno) : "no ack-endpoint");
+    GST_LOG_OBJECT (self, "reply to %08x not sent: %s", to, !frame
+        ? "over the size limit" : self->ack_socket ? zmq_strerror (errno) : "no ack-endpoint");
   }
-  g_byte_array_unref (frame);
+  if (frame)
+    g_byte_array_unref (frame);
   return TRUE;
 }
 
