@@ -192,12 +192,15 @@ def main():
     global WARMUP_SECONDS
     streams = [[(r, max(4, round(s * args.scale))) for r, s in stream] for stream in STREAMS]
     WARMUP_SECONDS = max(6, round(WARMUP_SECONDS * args.scale))
-    link = Link(f"snb{os.getpid() % 100000}")
+    link, cap = Link(f"snb{os.getpid() % 100000}"), None
     try:
         netshape.check_prerequisites()
         cap = CpuCap(f"splitnn-sweep-{os.getpid()}", EDGE_CPU)
         link.up(streams[0][0][0])
     except netshape.Unavailable as e:
+        link.down()
+        if cap:
+            cap.remove()
         sys.exit(f"bandwidth-sweep: {e}")
     results, counts, start = {}, {}, time.monotonic()
     try:

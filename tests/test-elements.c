@@ -152,6 +152,14 @@ collect_cloud_times (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+static gboolean
+listed (const char *candidates, guint32 cut)
+{
+  g_auto (GStrv) ids = g_strsplit (candidates ? candidates : "", ",", -1);
+  g_autofree char *id = g_strdup_printf ("%u", cut);
+  return g_strv_contains ((const char *const *) ids, id);
+}
+
 /* cut=auto with the cloud in the same pipeline: every packet is answered
  * with its cloud time, addressed by stream, sequence number and cut, and
  * the edge takes every answer into its planner before the next frame. */
@@ -229,11 +237,9 @@ check_cloud_reports (gboolean report)
   ck_assert_ptr_nonnull (candidates);
   g_auto (GStrv) ids = g_strsplit (candidates, ",", -1);
   ck_assert_uint_ge (g_strv_length (ids), 2);
-  for (int i = 1; i < frames; i++) {
-    g_autofree char *id = g_strdup_printf ("%d", cut_of[i]);
-    ck_assert_msg (g_strv_contains ((const char *const *) ids, id), "frame %d at cut %d, "
-        "candidates %s", i, cut_of[i], candidates);
-  }
+  for (int i = 1; i < frames; i++)
+    ck_assert_msg (listed (candidates, cut_of[i]), "frame %d at cut %d, candidates %s", i, cut_of[i],
+        candidates);
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (edge);
   gst_object_unref (cloud);
@@ -373,14 +379,6 @@ auto_cuts (const char *model, double min_fid, int frames, char **candidates)
   gst_object_unref (edge);
   gst_object_unref (p);
   return cuts;
-}
-
-static gboolean
-listed (const char *candidates, guint32 cut)
-{
-  g_auto (GStrv) ids = g_strsplit (candidates ? candidates : "", ",", -1);
-  g_autofree char *id = g_strdup_printf ("%u", cut);
-  return g_strv_contains ((const char *const *) ids, id);
 }
 
 /* fidelity-floor: a copy of the model whose splitnn.fidelity puts the cut

@@ -511,8 +511,8 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("splitnn-integration-XXXXXX", NULL);
   Suite *s = suite_create ("integration");
   TCase *tc = tcase_create ("integration");
-  tcase_add_loop_test (tc, test_matches_splitnn_detect, 0, 2);
-  tcase_add_loop_test (tc, test_cloud_restart, 0, 2);
+  tcase_add_loop_test (tc, test_matches_splitnn_detect, 0, G_N_ELEMENTS (transports));
+  tcase_add_loop_test (tc, test_cloud_restart, 0, G_N_ELEMENTS (transports));
   tcase_add_test (tc, test_overlay_without_cloud);
   tcase_add_test (tc, test_overlay_with_cloud);
   tcase_set_timeout (tc, 150);
