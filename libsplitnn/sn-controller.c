@@ -159,6 +159,12 @@ sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d)
   sn_planner_set_frame_interval (c->planner, fps_n > 0 && fps_d > 0 ? 1000.0 * fps_d / fps_n : 0);
 }
 
+double
+sn_controller_fidelity (const SnController *c, int option)
+{
+  return sn_planner_fidelity (c->planner, option);
+}
+
 gboolean
 sn_controller_below_floor (const SnController *c, int option)
 {

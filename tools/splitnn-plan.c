@@ -309,7 +309,7 @@ sn_cli_plan (int argc, char **argv)
   SnModel *m = sn_model_load (argv[1], &err);
   SnCutSet *set = m ? sn_cut_set_new (m, &err) : NULL;
   int status = 1;
-  g_autofree SnPathPrior *priors = NULL;
+  g_autofree SnControllerOption *options = NULL, *cut_options = NULL;
   g_autofree SnPathPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   if (!set)
@@ -321,38 +321,49 @@ sn_cli_plan (int argc, char **argv)
       : !measure_profile (m, set, threads, 3, &cloud, &err))
     goto out;
 
-  int n_cuts = sn_cut_set_n_cuts (set), n = n_cuts + 2;
-  priors = g_new0 (SnPathPrior, n);
+  /* The options splitnnedge cut=auto ranks (every cut, through the same
+   * controller), with the profiles' times and --compression's bytes for
+   * priors, and the two that split nothing. */
+  SnModelInfo info;
+  sn_model_get_info (m, &info);
+  int n_cuts;
+  cut_options = sn_controller_cut_options (set, info.flops, bits, &n_cuts);
+  int n = n_cuts + 2;
+  options = g_new0 (SnControllerOption, n);
   for (int i = 0; i < n_cuts; i++) {
     const SnCut *c = sn_cut_set_get (set, i);
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
-    priors[i] = (SnPathPrior) { .name = name, .edge_ms = edge.edge_ms[i] * edge_slowdown,
-      .cloud_ms = cloud.cloud_ms[i], .bytes = sn_cut_bytes (c, bits) / compression,
-      .fidelity = sn_model_fidelity (m, c->id, &fc), .cloud_flops = c->cloud_flops };
+    options[i] = cut_options[i];
+    options[i].name = name;
+    options[i].edge_ms = edge.edge_ms[i] * edge_slowdown;
+    options[i].cloud_ms = cloud.cloud_ms[i];
+    options[i].bytes = sn_cut_bytes (c, bits) / compression;
   }
   /* Edge-only runs the unsplit float model: the reference fidelity is
    * measured against, so 100 by definition.  Cloud-only's JPEG is not
    * measured. */
-  priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
-    .bytes = result_bytes, .fidelity = 100 };
-  priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
-    .bytes = jpeg_bytes, .fidelity = -1 };
-  SnPlanner *planner = sn_planner_new (priors, n);
-  sn_planner_set_bandwidth (planner, bandwidth);
-  sn_planner_set_rtt (planner, rtt);
-  sn_planner_set_objective (planner, objective);
-  sn_planner_set_latency_budget (planner, budget);
-  sn_planner_set_fidelity_floor (planner, fid_floor);
+  options[n_cuts] = (SnControllerOption) { .name = "edge-only", .cut = -1,
+    .edge_flops = info.flops, .edge_ms = edge.whole_ms * edge_slowdown, .bytes = result_bytes,
+    .fidelity = 100 };
+  options[n_cuts + 1] = (SnControllerOption) { .name = "cloud-only (JPEG)", .cut = -1,
+    .cloud_flops = info.flops, .cloud_ms = cloud.whole_ms, .bytes = jpeg_bytes, .fidelity = -1 };
+  SnController *controller = sn_controller_new (options, n, info.flops);
+  sn_controller_set_bandwidth (controller, bandwidth);
+  sn_controller_set_rtt (controller, rtt);
+  sn_controller_set_objective (controller, objective);
+  sn_controller_set_latency_budget (controller, budget);
+  sn_controller_update_fidelity (controller, m, &fc, fid_floor);
   rank = g_new (SnPathPrediction, n);
-  sn_planner_rank (planner, rank, n);
+  sn_controller_rank (controller, rank, n);
   if (!json)
     printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s\n", "rank", "path", "edge ms", "link ms",
         "cloud ms", "total ms", "bytes", "fps", "mAP@0.5");
   for (int r = 0; r < n; r++) {
     const SnPathPrediction *o = &rank[r];
-    const char *name = sn_planner_path_name (planner, o->path);
-    double fid = sn_planner_fidelity (planner, o->path);
+    const SnControllerOption *opt = sn_controller_option (controller, o->path);
+    const char *name = opt->name;
+    double fid = sn_controller_fidelity (controller, o->path);
     char fid_s[32] = "-", fid_json[32] = "null";
     if (fid >= 0) {
       g_snprintf (fid_s, sizeof fid_s, "%.2f", fid);
@@ -362,7 +373,7 @@ sn_cli_plan (int argc, char **argv)
       printf ("{\"rank\": %d, \"path\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
           "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s}\n", r + 1, name,
-          o->path < n_cuts ? o->path : -1, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
+          opt->cut, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
           o->bytes, o->fps, fid_json, o->feasible ? "true" : "false");
     } else {
       printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s%s\n", r + 1, name,
@@ -370,7 +381,7 @@ sn_cli_plan (int argc, char **argv)
           o->feasible ? "" : "  (infeasible)");
     }
   }
-  sn_planner_free (planner);
+  sn_controller_free (controller);
   status = 0;
 
 out:

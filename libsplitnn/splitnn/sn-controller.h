@@ -137,6 +137,8 @@ guint sn_controller_set_fidelity (SnController *c, const double *fidelity, doubl
  * changed since the last call; 0 when nothing did. */
 guint sn_controller_update_fidelity (SnController *c, const SnModel *model,
     const SnFeatureConfig *cfg, double floor);
+/* The option's fidelity in force (< 0: unknown). */
+double sn_controller_fidelity (const SnController *c, int option);
 /* Is the option under the floor in force? */
 gboolean sn_controller_below_floor (const SnController *c, int option);
 
