@@ -90,6 +90,11 @@ sn_controller_new (const SnControllerOption *options, int n, double model_flops)
       .fidelity = options[i].fidelity, .cloud_flops = options[i].cloud_flops };
   }
   c->planner = sn_planner_new (priors, n);
+  /* The priors of options that are not cuts (a result's size, a JPEG's)
+   * are no guesses on the cuts' scale: what the cuts' measurements teach
+   * does not apply to them. */
+  for (int i = 0; i < n; i++)
+    sn_planner_set_prior_exact (c->planner, i, options[i].cut < 0);
   /* The priors are rough (a fixed speed, a fixed compression ratio); let
    * each measurement correct the ones not measured yet.  With a measured
    * profile nothing changes until something is observed. */

@@ -398,14 +398,26 @@ START_TEST (test_other_options)
   g_autofree char *cand = sn_controller_candidates (c);
   ck_assert_str_eq (cand, "0,1,3,edge-only");
   ck_assert_int_eq (sn_controller_find_cut (c, -1), -1);
-  /* 2 Mbit/s: heads 40 + 400 = 440; edge-only 45 + 3 = 48 (its 500 B
-   * prior scaled by 1.5, the geometric mean of the cuts' measured / prior
-   * bytes: 0.75, 0.75, 1.8 and 5). */
+  /* 2 Mbit/s: heads 40 + 400 = 440; edge-only 45 + 2 = 47: its 500 B
+   * are not scaled by what the cuts' sizes taught (the geometric mean of
+   * measured / prior, 0.75, 0.75, 1.8 and 5: 1.5), unlike an unmeasured
+   * cut's. */
   SnControllerDecision d;
   ck_assert_int_eq (decide (c, &d), 4);
   ck_assert_int_eq (d.cut, -1);
-  ck_assert_double_eq_tol (d.plan.new_prediction.latency_ms, 48, 1e-9);
+  ck_assert_double_eq_tol (d.plan.new_prediction.latency_ms, 47, 1e-9);
   ck_assert_str_eq (sn_controller_option (c, 4)->name, "edge-only");
+  sn_controller_free (c);
+
+  /* Measured cuts twice their priors: the unmeasured mid doubles too, to
+   * 200 kB; edge-only stays at 500 B. */
+  c = sn_controller_new (o, 5, W);
+  sn_controller_observe_first_frame (c, (double[]) { 800000, 400000, 0, 40000 }, 4, 0);
+  SnPathPrediction p;
+  sn_controller_predict (c, MID, &p);
+  ck_assert_double_eq_tol (p.bytes, 200000, 1e-6);
+  sn_controller_predict (c, 4, &p);
+  ck_assert_double_eq_tol (p.bytes, 500, 1e-9);
   sn_controller_free (c);
 }
 END_TEST

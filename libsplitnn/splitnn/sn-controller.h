@@ -10,7 +10,8 @@
  *    either side), bytes 0.4 x the raw quantized size
  *    (sn_controller_cut_options), or a measured profile (`splitnn plan`);
  *    the first measurement of an option replaces its prior and unmeasured
- *    priors are scaled by how far the measured ones were off;
+ *    cut priors are scaled by how far the measured ones were off (not
+ *    those of options that are not cuts: their priors are their own);
  *  - the first frame: every cut's packet size (sn_feature_measure_cuts)
  *    and this machine's time for the whole network, which stands in for
  *    the cloud's (divided by the cloud-speed guess) until the cloud
