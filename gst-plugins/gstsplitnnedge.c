@@ -242,12 +242,6 @@ setup (GstSplitnnEdge *self)
       return FALSE;
     }
     self->fixed_cut = (gint) c->id;
-    /* A fixed cut is the user's choice: used anyway, but not silently. */
-    double f = sn_model_fidelity (self->model, c->id, &fc);
-    if (min_fid >= 0 && f >= 0 && f < min_fid)
-      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cut %s is under the fidelity floor", cut),
-          ("the model stores mAP@0.5 %.2f for it at bits=%d codec=%s, fidelity-floor is %.2f; "
-              "a fixed cut is used anyway", f, fc.bits, sn_codec_name (fc.codec), min_fid));
   }
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
@@ -270,6 +264,16 @@ setup (GstSplitnnEdge *self)
   g_mutex_lock (&self->lock);
   self->controller = controller;
   g_mutex_unlock (&self->lock);
+  if (self->fixed_cut >= 0) {
+    /* A fixed cut is the user's choice: used anyway, but not silently. */
+    int option = sn_controller_find_cut (controller, self->fixed_cut);
+    sn_controller_update_fidelity (controller, self->model, &fc, min_fid);
+    if (sn_controller_below_floor (controller, option))
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cut %s is under the fidelity floor", cut),
+          ("the model stores mAP@0.5 %.2f for it at bits=%d codec=%s, fidelity-floor is %.2f; "
+              "a fixed cut is used anyway", sn_controller_fidelity (controller, option), fc.bits,
+              sn_codec_name (fc.codec), min_fid));
+  }
   self->packet = g_byte_array_new ();
   sn_detector_set_threads (self->detector, self->threads);
   if (self->fixed_cut >= 0 && !prepare_fixed_cut (self, &err)) {

@@ -12,7 +12,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <splitnn/sn-calib.h>
 #include <splitnn/sn-controller.h>
+#include <splitnn/sn-fidelity.h>
 
 #include "sn-test-onnx.h"
 
@@ -83,8 +85,8 @@ START_TEST (test_priors)
 }
 END_TEST
 
-/* The element's priors from a real cut set: a chain x -> Relu -> Relu of
- * 1x4x8x8 floats.  FLOPs per cut come from the cut set; the rule is
+/* The element's priors from a real cut set: a chain x -> Relu -> Relu ->
+ * Relu of 1x4x8x8 floats; and the fidelity each cut stores in it.  FLOPs per cut come from the cut set; the rule is
  * 40 ms x share of the network and 0.4 x the quantized size. */
 START_TEST (test_cut_options)
 {
@@ -93,7 +95,10 @@ START_TEST (test_cut_options)
   sn_test_graph_input (g, "x", 4, dims);
   sn_test_graph_output (g, "y", 4, dims);
   sn_test_graph_node (g, "Relu", "r1", (const char *[]) { "x", NULL }, (const char *[]) { "a", NULL });
-  sn_test_graph_node (g, "Relu", "r2", (const char *[]) { "a", NULL }, (const char *[]) { "y", NULL });
+  sn_test_graph_node (g, "Relu", "r2", (const char *[]) { "a", NULL }, (const char *[]) { "b", NULL });
+  sn_test_graph_node (g, "Relu", "r3", (const char *[]) { "b", NULL }, (const char *[]) { "y", NULL });
+  /* Declared cuts, so that there are at least two. */
+  sn_test_graph_metadata (g, "splitnn.cuts", "at_a=a;at_b=b");
   size_t len;
   g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
   sn_test_graph_free (g);
@@ -119,14 +124,62 @@ START_TEST (test_cut_options)
     ck_assert_double_eq_tol (o[i].bytes, 0.4 * cut->values / 2, 1e-9);
     ck_assert (o[i].fidelity < 0);
   }
-  SnController *c = sn_controller_new (o, n, 1000);
+  ck_assert_int_ge (n, 2);
+  /* And an option that is no cut, with a fidelity of its own. */
+  o = g_renew (SnControllerOption, o, n + 1);
+  o[n] = (SnControllerOption) { "edge-only", -1, 1000, 0, 40, 0, 500, 100 };
+  SnController *c = sn_controller_new (o, n + 1, 1000);
   g_free (o);
   for (int i = 0; i < n; i++)
     ck_assert_int_eq (sn_controller_find_cut (c, sn_cut_set_get (set, i)->id), i);
   ck_assert_int_eq (sn_controller_find_cut (c, n + 5), -1);
+
+  /* Stored fidelity: the first two cuts at 8 bits lossless, the first at
+   * 4 bits too. */
+  guint32 id0 = sn_cut_set_get (set, 0)->id, id1 = sn_cut_set_get (set, 1)->id;
+  SnFidelityRow rows[] = {
+    { id0, NULL, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 30 },
+    { id1, NULL, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 90 },
+    { id0, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 20 },
+  };
+  g_autofree char *json = sn_fidelity_to_json (rows, 3, 1, "test");
+  g_autofree char *fpath = g_build_filename (dir, "chain-fid.onnx", NULL);
+  ck_assert (sn_onnx_save_with_metadata (path, fpath, SN_FIDELITY_KEY, json, &err));
+  SnModel *fm = sn_model_load (fpath, &err);
+  ck_assert_msg (fm, "%s", err ? err->message : "");
+  SnFeatureConfig cfg;
+  sn_feature_config_init (&cfg);
+  cfg.bits = 8;
+  cfg.codec = SN_CODEC_LOSSLESS;
+  ck_assert_uint_eq (sn_controller_update_fidelity (c, fm, &cfg, 50), SN_CONTROLLER_FIDELITY_CHANGED);
+  ck_assert_double_eq (sn_controller_fidelity (c, 0), 30);
+  ck_assert_double_eq (sn_controller_fidelity (c, 1), 90);
+  for (int i = 2; i < n; i++)
+    ck_assert_double_eq (sn_controller_fidelity (c, i), -1);
+  ck_assert_double_eq (sn_controller_fidelity (c, n), 100);
+  ck_assert (sn_controller_below_floor (c, 0));
+  ck_assert (!sn_controller_below_floor (c, 1));
+  /* Nothing changed: no lookup. */
+  ck_assert_uint_eq (sn_controller_update_fidelity (c, fm, &cfg, 50), 0);
+  /* 4 bits: the first cut's 4-bit row; the second has none. */
+  cfg.bits = 4;
+  ck_assert_uint_eq (sn_controller_update_fidelity (c, fm, &cfg, 50), SN_CONTROLLER_FIDELITY_CHANGED);
+  ck_assert_double_eq (sn_controller_fidelity (c, 0), 20);
+  ck_assert_double_eq (sn_controller_fidelity (c, 1), -1);
+  ck_assert_double_eq (sn_controller_fidelity (c, n), 100);
+  /* The floor alone: looked up again; 10 excludes nothing stored here. */
+  ck_assert_uint_eq (sn_controller_update_fidelity (c, fm, &cfg, 10), SN_CONTROLLER_FIDELITY_CHANGED);
+  ck_assert (!sn_controller_below_floor (c, 0));
+  /* The model without figures at 8 bits: every cut unknown; edge-only's
+   * own 100 is a figure, so the floor is not said to exclude nothing. */
+  cfg.bits = 8;
+  ck_assert_uint_eq (sn_controller_update_fidelity (c, m, &cfg, 50), SN_CONTROLLER_FIDELITY_CHANGED);
+  ck_assert_double_eq (sn_controller_fidelity (c, 0), -1);
   sn_controller_free (c);
+  sn_model_free (fm);
   sn_cut_set_free (set);
   sn_model_free (m);
+  g_unlink (fpath);
   g_unlink (path);
   g_rmdir (dir);
 }
