@@ -14,9 +14,9 @@
  *   splitnnpublish host=broker.lan topic=cameras/{stream}/detections ! fakesink
  *
  * The streaming thread never waits on the network: a message goes into the
- * element's queue, and libmosquitto's own thread (mosquitto_loop_start)
- * sends it, reconnects with backoff when the broker goes away, and reports
- * acknowledgements.  The queue is bounded by `max-queue` messages and
+ * element's queue, and the element's network thread (driving
+ * mosquitto_loop) sends it, reconnects with backoff when the broker goes
+ * away, and takes the acknowledgements.  The queue is bounded by `max-queue` messages and
  * `max-queue-bytes`; when full, the oldest waiting message is dropped and
  * counted.  At most `max-inflight` messages are handed to libmosquitto at a
  * time (libmosquitto's own queue has no bound).  Every message ends in
@@ -37,6 +37,7 @@
 
 #include "gstsplitnnpublish.h"
 
+#include <errno.h>
 #include <mosquitto.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,7 +70,9 @@ struct _GstSplitnnPublish {
   /* Everything below is under lock: the streaming thread, libmosquitto's
    * thread (callbacks) and property readers share it. */
   GMutex lock;
-  GCond drained;
+  GCond drained, wake;
+  GThread *thread;
+  gboolean running;
   gchar *host, *client_id, *topic, *username, *password, *ca_file, *cert_file, *key_file;
   gint port, qos, keepalive;
   gboolean retain;
@@ -244,30 +247,9 @@ on_disconnect (struct mosquitto *mosq, void *user, int rc)
   }
   gchar *who = g_strdup_printf ("%s:%d", self->host, self->port);
   g_mutex_unlock (&self->lock);
-  switch (rc) {
-    case MOSQ_ERR_SUCCESS:        /* we asked for it */
-      break;
-    case MOSQ_ERR_TLS:
-    case MOSQ_ERR_EAI:
-    case MOSQ_ERR_PROTOCOL:
-    case MOSQ_ERR_AUTH:
-    case MOSQ_ERR_NOT_SUPPORTED:
-      /* libmosquitto's loop gives up after these. */
-      if (!failed) {
-        g_mutex_lock (&self->lock);
-        self->failed = TRUE;
-        g_mutex_unlock (&self->lock);
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot talk to the MQTT broker %s: %s", who,
-                mosquitto_strerror (rc)), ("%s", rc == MOSQ_ERR_TLS ? "TLS failed: check tls-ca-file, "
-                "tls-cert-file, tls-key-file and that the broker's certificate names the host" : ""));
-      }
-      break;
-    default:
-      if (was)
-        GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Lost the MQTT broker %s; queueing and reconnecting", who),
-            ("%s", mosquitto_strerror (rc)));
-      break;
-  }
+  if (was && rc != MOSQ_ERR_SUCCESS && !failed)
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Lost the MQTT broker %s; queueing and reconnecting", who),
+        ("%s", mosquitto_strerror (rc)));
   g_free (who);
   if (was)
     pub_post_stats (self);
@@ -327,6 +309,90 @@ topic_valid (const char *tmpl)
       && mosquitto_pub_topic_check (t) == MOSQ_ERR_SUCCESS && g_utf8_validate (t, -1, NULL);
 }
 
+/* Errors after which trying again cannot help: the settings are wrong. */
+static gboolean
+connect_fatal (int rc)
+{
+  return rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_EAI || rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_NOT_SUPPORTED
+      || rc == MOSQ_ERR_NOMEM || rc == MOSQ_ERR_AUTH;
+}
+
+/* The network thread.  libmosquitto's own (mosquitto_loop_start) ends for
+ * good on a TLS read error, which is how a TLS broker going away looks, and
+ * gives no sign of it; this one drives mosquitto_loop itself, so a lost
+ * connection is always retried (backing off from reconnect-delay to
+ * reconnect-delay-max) and a connection that cannot work (TLS handshake,
+ * unknown host) is reported.  Connecting blocks this thread, not the
+ * streaming one. */
+static gpointer
+pub_network (gpointer data)
+{
+  GstSplitnnPublish *self = data;
+  gboolean have_socket = FALSE, first = TRUE, warned = FALSE;
+  guint delay = 0;
+  g_mutex_lock (&self->lock);
+  gchar *host = g_strdup (self->host);
+  int port = self->port, keepalive = self->keepalive;
+  while (self->running && !self->failed) {
+    if (!have_socket) {
+      g_mutex_unlock (&self->lock);
+      int rc = first ? mosquitto_connect (self->mosq, host, port, keepalive) : mosquitto_reconnect (self->mosq);
+      int err = errno;
+      g_mutex_lock (&self->lock);
+      first = FALSE;
+      if (rc == MOSQ_ERR_SUCCESS) {
+        have_socket = TRUE;
+        continue;
+      }
+      if (connect_fatal (rc)) {
+        self->failed = TRUE;
+        g_mutex_unlock (&self->lock);
+        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot connect to the MQTT broker %s:%d: %s", host,
+                port, mosquitto_strerror (rc)), ("%s", rc == MOSQ_ERR_TLS ? "TLS failed: check tls-ca-file, "
+                "tls-cert-file, tls-key-file and that the broker's certificate names the host"
+                : rc == MOSQ_ERR_EAI ? "cannot resolve the host name" : ""));
+        g_mutex_lock (&self->lock);
+        break;
+      }
+      if (!warned)
+        GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, ("MQTT broker %s:%d not reachable; queueing and "
+                "retrying", host, port), ("%s", rc == MOSQ_ERR_ERRNO ? g_strerror (err) : mosquitto_strerror (rc)));
+      warned = TRUE;
+      delay = delay ? MIN (delay * 2, MAX (self->reconnect_delay_max, self->reconnect_delay)) : self->reconnect_delay;
+      g_cond_wait_until (&self->wake, &self->lock, g_get_monotonic_time () + (gint64) delay * G_USEC_PER_SEC);
+      continue;
+    }
+    g_mutex_unlock (&self->lock);
+    /* A message queued by the streaming thread wakes the select early. */
+    int rc = mosquitto_loop (self->mosq, 100, 1);
+    g_mutex_lock (&self->lock);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      GST_DEBUG_OBJECT (self, "connection ended: %s", mosquitto_strerror (rc));
+      have_socket = FALSE;
+      warned = TRUE;                  /* on_disconnect has said so */
+      delay = 0;
+      if (self->connected) {          /* ended without the callback: account for it */
+        g_mutex_unlock (&self->lock);
+        on_disconnect (self->mosq, self, rc);
+        g_mutex_lock (&self->lock);
+      }
+      /* A short pause before the first attempt, so a broker restarting
+       * is not hammered. */
+      delay = self->reconnect_delay;
+      g_cond_wait_until (&self->wake, &self->lock, g_get_monotonic_time () + (gint64) delay * G_USEC_PER_SEC);
+    } else if (self->connected)
+      delay = 0;
+  }
+  g_mutex_unlock (&self->lock);
+  if (have_socket) {
+    /* Say goodbye: the DISCONNECT goes out from this loop. */
+    mosquitto_disconnect (self->mosq);
+    for (int i = 0; i < 10 && mosquitto_loop (self->mosq, 50, 1) == MOSQ_ERR_SUCCESS; i++);
+  }
+  g_free (host);
+  return NULL;
+}
+
 static gboolean
 gst_splitnn_publish_start (GstBaseTransform *trans)
 {
@@ -357,13 +423,12 @@ gst_splitnn_publish_start (GstBaseTransform *trans)
   self->inflight = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) msg_free);
   g_queue_init (&self->waiting);
   self->connected = self->ever_connected = self->failed = FALSE;
+  self->running = TRUE;
   self->queued_bytes = 0;
   self->messages = self->published = self->reconnects = self->bad_input = 0;
   self->dropped_full = self->dropped_in_flight = self->dropped_at_stop = self->dropped_error = 0;
   self->last_stats = g_get_monotonic_time ();
   self->format = SN_RESULT_BINARY;
-  gchar *host = g_strdup (self->host);
-  int port = self->port, keepalive = self->keepalive;
   const char *step = "create a client";
   int rc = self->mosq ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
   if (rc == MOSQ_ERR_SUCCESS) {
@@ -371,9 +436,9 @@ gst_splitnn_publish_start (GstBaseTransform *trans)
     mosquitto_disconnect_callback_set (self->mosq, on_disconnect);
     mosquitto_publish_callback_set (self->mosq, on_publish);
     mosquitto_log_callback_set (self->mosq, on_log);
-    mosquitto_reconnect_delay_set (self->mosq, self->reconnect_delay, MAX (self->reconnect_delay,
-            self->reconnect_delay_max), TRUE);
     mosquitto_max_inflight_messages_set (self->mosq, self->max_inflight);
+    /* Publishing from the streaming thread only queues and wakes ours. */
+    mosquitto_threaded_set (self->mosq, TRUE);
     step = "set the username and password";
     if (self->username || self->password)
       rc = mosquitto_username_pw_set (self->mosq, self->username, self->password);
@@ -381,29 +446,14 @@ gst_splitnn_publish_start (GstBaseTransform *trans)
     if (rc == MOSQ_ERR_SUCCESS && self->ca_file)
       rc = mosquitto_tls_set (self->mosq, self->ca_file, NULL, self->cert_file, self->key_file, NULL);
   }
-  g_mutex_unlock (&self->lock);
-  if (rc == MOSQ_ERR_SUCCESS) {
-    step = "start its network thread";
-    rc = mosquitto_loop_start (self->mosq);
-  }
-  if (rc == MOSQ_ERR_SUCCESS) {
-    /* A broker that is down now is not an error: messages queue and the
-     * network thread keeps trying.  A bad host name or TLS set-up is. */
-    int crc = mosquitto_connect_async (self->mosq, host, port, keepalive);
-    if (crc == MOSQ_ERR_EAI || crc == MOSQ_ERR_TLS || crc == MOSQ_ERR_INVAL) {
-      step = "connect";
-      rc = crc;
-    } else if (crc != MOSQ_ERR_SUCCESS)
-      GST_WARNING_OBJECT (self, "MQTT broker %s:%d not reachable yet (%s); will keep trying", host, port,
-          crc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (crc));
-  }
   if (rc != MOSQ_ERR_SUCCESS) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot publish to MQTT broker %s:%d", host, port),
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot publish to MQTT broker %s:%d", self->host, self->port),
         ("could not %s: %s", step, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc)));
-    g_free (host);
+    g_mutex_unlock (&self->lock);
     return FALSE;
   }
-  g_free (host);
+  self->thread = g_thread_new ("splitnnpublish", pub_network, self);
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -411,10 +461,13 @@ static gboolean
 gst_splitnn_publish_stop (GstBaseTransform *trans)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (trans);
-  if (self->mosq) {
-    mosquitto_disconnect (self->mosq);
-    mosquitto_loop_stop (self->mosq, FALSE);
-  }
+  g_mutex_lock (&self->lock);
+  self->running = FALSE;
+  g_cond_broadcast (&self->wake);
+  g_mutex_unlock (&self->lock);
+  if (self->thread)
+    g_thread_join (self->thread);
+  self->thread = NULL;
   g_mutex_lock (&self->lock);
   /* What did not go out is counted, then freed. */
   self->dropped_at_stop += pub_queued (self);
@@ -609,6 +662,7 @@ gst_splitnn_publish_finalize (GObject *object)
   sn_detections_clear (&self->dets);
   g_byte_array_unref (self->json);
   g_cond_clear (&self->drained);
+  g_cond_clear (&self->wake);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -717,6 +771,7 @@ gst_splitnn_publish_init (GstSplitnnPublish *self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->drained);
+  g_cond_init (&self->wake);
   self->host = g_strdup ("localhost");
   self->port = 1883;
   self->topic = g_strdup (DEFAULT_TOPIC);
