@@ -79,6 +79,7 @@ START_TEST (test_round_trip)
     ck_assert_uint_eq (g.pts, SN_PTS_NONE);
     ck_assert_uint_eq (g.cut_id, SN_RESULT_NO_CUT);
     ck_assert (!sn_result_has_fingerprint (&g));
+    sn_detections_clear (&d);
     sample (&h, &d);
   }
   /* Off the grid, JSON keeps what it promises: 4 decimals, 0.1 px. */
