@@ -833,5 +833,6 @@ main (int argc, char **argv)
   srunner_free (sr);
   mosquitto_lib_cleanup ();
   g_free (model_path);
+  gst_deinit ();                      /* the leaks tracer (publish-leaks) reports here */
   return failed ? 1 : 0;
 }
