@@ -296,6 +296,7 @@ typedef struct {
   GstAppSrc *src;
   GstBus *bus;
   SnResultFormat format;
+  GstStructure *stats;                /* the last splitnn-publish-stats */
 } Rig;
 
 static void
@@ -311,6 +312,7 @@ rig_new (Rig *r, SnResultFormat format, const char *props)
   r->pub = gst_bin_get_by_name (GST_BIN (r->pipe), "pub");
   r->bus = gst_element_get_bus (r->pipe);
   r->format = format;
+  r->stats = NULL;
   if (gst_element_set_state (r->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     GstMessage *m = gst_bus_pop_filtered (r->bus, GST_MESSAGE_ERROR);
     GError *e = NULL;
@@ -336,13 +338,32 @@ rig_push (Rig *r, guint32 stream, guint64 seq)
   sn_detections_clear (&d);
 }
 
+/* Ends the stream and waits for EOS; keeps the last stats message. */
 static void
 rig_eos (Rig *r)
 {
   gst_app_src_end_of_stream (r->src);
-  GstMessage *m = gst_bus_timed_pop_filtered (r->bus, WAIT_S * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  ck_assert_msg (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS, "no EOS");
-  gst_message_unref (m);
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered (r->bus, WAIT_S * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+    ck_assert_msg (m && GST_MESSAGE_TYPE (m) != GST_MESSAGE_ERROR, "no EOS");
+    gboolean eos = GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS;
+    if (gst_message_has_name (m, "splitnn-publish-stats")) {
+      g_clear_pointer (&r->stats, gst_structure_free);
+      r->stats = gst_structure_copy (gst_message_get_structure (m));
+    }
+    gst_message_unref (m);
+    if (eos)
+      break;
+  }
+}
+
+static guint64
+stats_value (Rig *r, const char *name)
+{
+  guint64 v;
+  ck_assert_msg (r->stats && gst_structure_get_uint64 (r->stats, name, &v), "no %s in the stats message", name);
+  return v;
 }
 
 static guint64
@@ -356,6 +377,7 @@ prop (Rig *r, const char *name)
 static void
 rig_free (Rig *r)
 {
+  g_clear_pointer (&r->stats, gst_structure_free);
   gst_element_set_state (r->pipe, GST_STATE_NULL);
   gst_object_unref (r->bus);
   gst_object_unref (r->src);
@@ -426,6 +448,10 @@ START_TEST (test_every_frame)
   ck_assert_uint_eq (prop (&r, "messages"), FRAMES);
   ck_assert_uint_eq (prop (&r, "published"), FRAMES);
   ck_assert_uint_eq (prop (&r, "dropped"), 0);
+  /* The stats message posted at EOS says the same. */
+  ck_assert_uint_eq (stats_value (&r, "messages"), FRAMES);
+  ck_assert_uint_eq (stats_value (&r, "published"), FRAMES);
+  ck_assert_uint_eq (stats_value (&r, "dropped"), 0);
   guint queued;
   g_object_get (r.pub, "queued", &queued, NULL);
   ck_assert_uint_eq (queued, 0);
@@ -541,6 +567,8 @@ START_TEST (test_broker_restart)
       reconnects = prop (&r, "reconnects");
   ck_assert_uint_eq (sent, before + during + after);
   ck_assert_uint_eq (published + dropped, sent);
+  ck_assert_uint_eq (stats_value (&r, "dropped-queue-full"), dropped);   /* every loss for the one reason */
+  ck_assert_uint_eq (stats_value (&r, "reconnects"), reconnects);
   SubCount c = { &sub, (guint) published };
   gboolean all = wait_for (sub_has, &c, WAIT_S);
   guint total, delivered = sub_distinct (&sub, &total);
