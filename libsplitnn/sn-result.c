@@ -159,7 +159,8 @@ node_number (JsonNode *n, double *out)
   if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE)
     return FALSE;
   *out = json_node_get_double (n);
-  return isfinite (*out);
+  /* Finite as the float32 it is stored in, too (1e300 is not). */
+  return isfinite (*out) && isfinite ((float) *out);
 }
 
 /* An optional string member: NULL when absent or null. */
