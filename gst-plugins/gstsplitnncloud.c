@@ -188,26 +188,23 @@ gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return gst_pad_event_default (pad, parent, event);
 }
 
+/* The frame's detections in the library's record (docs/protocol.md),
+ * written in the negotiated format into self->out. */
 static void
-write_json (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double cloud_ms)
+write_result (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double cloud_ms)
 {
-  GString *s = g_string_new (NULL);
-  g_string_append_printf (s, "{\"stream\": %u, \"seq\": %" G_GUINT64_FORMAT ", \"pts\": ", p->stream_id, p->seq);
-  if (p->pts == SN_PTS_NONE)
-    g_string_append (s, "null");
-  else
-    g_string_append_printf (s, "%" G_GUINT64_FORMAT, p->pts);
-  g_string_append_printf (s, ", \"cut\": %u, \"cloud_ms\": %.2f, \"detections\": [", cut->id, cloud_ms);
-  for (int i = 0; i < self->dets.n; i++) {
-    const SnDetection *e = &self->dets.items[i];
-    g_string_append_printf (s, "%s{\"label\": \"%s\", \"class_id\": %d, \"score\": %.4f, "
-        "\"box\": [%.1f, %.1f, %.1f, %.1f]}", i ? ", " : "", e->label, e->class_id, e->score,
-        e->x0, e->y0, e->x1, e->y1);
-  }
-  g_string_append (s, "]}\n");
-  g_byte_array_set_size (self->out, 0);
-  g_byte_array_append (self->out, (guint8 *) s->str, s->len);
-  g_string_free (s, TRUE);
+  SnResultHeader h;
+  sn_result_header_init (&h);
+  h.stream_id = p->stream_id;
+  h.seq = p->seq;
+  h.pts = p->pts;
+  h.cut_id = cut->id;
+  h.cloud_us = (guint32) (cloud_ms * 1000);
+  h.time_us = g_get_real_time ();
+  memcpy (h.fingerprint, p->fingerprint, sizeof h.fingerprint);
+  g_strlcpy (h.path_name, p->path_name, sizeof h.path_name);
+  sn_result_serialize (self->format == FORMAT_JSON ? SN_RESULT_JSON : SN_RESULT_BINARY, &h, &self->dets,
+      self->out);
 }
 
 /* Answers the packet upstream with what it cost here (see the top). */
@@ -286,12 +283,7 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_caps_unref (caps);
     self->caps_sent = TRUE;
   }
-  if (self->format == FORMAT_JSON) {
-    write_json (self, &p, cut, cloud_ms);
-  } else {
-    SnResultHeader h = { p.stream_id, p.seq, p.pts, cut->id, (guint32) (cloud_ms * 1000) };
-    sn_result_write (&h, &self->dets, self->out);
-  }
+  write_result (self, &p, cut, cloud_ms);
   GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
   GST_BUFFER_OFFSET (out) = p.seq;

@@ -16,6 +16,7 @@
 #include <splitnn/sn-quant.h>
 #include <splitnn/sn-codec.h>
 #include <splitnn/sn-packet.h>
+#include <splitnn/sn-result.h>
 #include <splitnn/sn-feature.h>
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
