@@ -307,12 +307,7 @@ sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt, const SnTe
   s->last_seq = seq;
   s->last_pts = pts;
   s->has_last = TRUE;
-  SnEdgeTimings t = out->timings;
-  if (!encode_last (s, opt, out, error))
-    return FALSE;
-  t.encode_ms = out->timings.encode_ms;
-  out->timings = t;
-  return TRUE;
+  return encode_last (s, opt, out, error);
 }
 
 gboolean
@@ -347,6 +342,12 @@ sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out
     return FALSE;
   }
   return encode_last (s, opt, out, error);
+}
+
+const SnTensor *
+sn_edge_session_cut_tensor (SnEdgeSession *s, int k)
+{
+  return s->has_last && k >= 0 && k < s->last_cut->n_tensors ? s->last[k] : NULL;
 }
 
 /* ---- Cloud session ----------------------------------------------------------- */

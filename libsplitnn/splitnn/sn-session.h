@@ -122,6 +122,11 @@ gboolean sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt,
 gboolean sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out,
     GError **error);
 
+/* The last frame's k-th cut tensor, float, as the network computed it
+ * (before quantization; owned by the session, valid until its next
+ * frame); NULL when the last frame failed or k is out of range. */
+const SnTensor *sn_edge_session_cut_tensor (SnEdgeSession *s, int k);
+
 /* ---- Cloud session ----------------------------------------------------------- */
 
 typedef struct SnCloudSession SnCloudSession;
