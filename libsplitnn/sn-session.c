@@ -344,6 +344,14 @@ sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out
   return encode_last (s, opt, out, error);
 }
 
+gboolean
+sn_edge_session_measure_cuts (SnEdgeSession *s, const SnFeatureConfig *cfg,
+    const SnTensor *input, const SnLetterbox *lb, double *bytes, double *run_ms, GError **error)
+{
+  return sn_feature_measure_cuts (s->model, s->cuts, s->encoder, cfg, input, lb, s->edge.threads,
+      bytes, run_ms, error);
+}
+
 const SnTensor *
 sn_edge_session_cut_tensor (SnEdgeSession *s, int k)
 {

@@ -461,6 +461,15 @@ START_TEST (test_edge_session_numbering_and_recode)
   ck_assert (sn_edge_session_recode (r.edge, &raw, &b, &err));
   ck_assert_uint_eq (b.seq, 42);
   ck_assert_uint_gt (b.len, len8);
+  /* First-frame sizing gives each cut the bytes a frame at it sends. */
+  SnCutSet *cuts = sn_edge_session_cuts (r.edge);
+  g_autofree double *bytes = g_new0 (double, sn_cut_set_n_cuts (cuts));
+  SnLetterbox lb;
+  const SnTensor *x = sn_edge_session_preprocess (r.edge, &r.frame.img, &lb, &err);
+  ck_assert (x);
+  ck_assert (sn_edge_session_measure_cuts (r.edge, &r.opt.feature, x, &lb, bytes, NULL, &err));
+  ck_assert (sn_edge_session_process (r.edge, &r.opt, &r.frame.img, 100, &a, &err));
+  ck_assert_double_eq (bytes[r.opt.cut->id], (double) a.len);
   /* A cut of another cut set is refused with an error, not used. */
   SnCutSet *foreign = sn_cut_set_new (r.m, &err);
   SnOption fo;

@@ -122,6 +122,12 @@ gboolean sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt,
 gboolean sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out,
     GError **error);
 
+/* First-frame packet sizing: sn_feature_measure_cuts on the session's
+ * model, cut set, encoder and thread count (bytes has one entry per cut
+ * of the set; see sn-feature.h). */
+gboolean sn_edge_session_measure_cuts (SnEdgeSession *s, const SnFeatureConfig *cfg,
+    const SnTensor *input, const SnLetterbox *lb, double *bytes, double *run_ms, GError **error);
+
 /* The last frame's k-th cut tensor, float, as the network computed it
  * (before quantization; owned by the session, valid until its next
  * frame); NULL when the last frame failed or k is out of range. */
