@@ -221,6 +221,10 @@ make_planner (GstSplitnnEdge *self)
   return pl;
 }
 
+/* A fixed cut is known before the first frame: compile it and run it once
+ * on a blank frame now (XNNPACK packs its weights on the first run), so
+ * that the first camera frame does not wait ~0.3-0.5 s and a live source
+ * does not queue behind it.  cut=auto compiles each cut on first use. */
 static gboolean
 prepare_fixed_cut (GstSplitnnEdge *self, GError **error)
 {
