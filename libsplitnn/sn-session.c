@@ -604,6 +604,7 @@ sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint
   return TRUE;
 
 bad:
+  s->last = NULL;
   s->stats.bad_packets++;
   return FALSE;
 }
