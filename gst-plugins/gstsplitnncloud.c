@@ -12,10 +12,12 @@
  * A bad packet is skipped, counted and reported as a warning.
  *
  * With report=true (the default) each result is also answered upstream:
- * a "splitnn-cloud-time" custom event with the time this frame took here
- * and this machine's time for the whole network (measured at start, then
- * refined by the frames it runs).  zmqsrc carries it back to the edge's
- * zmqsink, so splitnnedge cut=auto plans with the cloud's real speed. */
+ * a "splitnn-cloud-time" custom event with the time this frame took here,
+ * its network part, and this machine's time for the whole network as
+ * measured at start.  zmqsrc carries it back to the edge's zmqsink, so
+ * splitnnedge cut=auto plans with the cloud's real speed; the edge's
+ * controller (sn-controller.h) keeps the one estimate of that speed,
+ * refined from the network times of the frames it sends. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -39,13 +41,6 @@ enum {
   PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS, PROP_REPORT, PROP_WHOLE_MS,
 };
 
-/* The whole-network estimate learns from frames whose cloud part is at
- * least this share of the network (smaller parts say little about it),
- * once the cut has run this many times (the first runs are cold). */
-#define WHOLE_MIN_SHARE 0.25
-#define WHOLE_WARMUP 2
-#define WHOLE_ALPHA 0.1
-
 struct _GstSplitnnCloud {
   GstElement parent;
   GstPad *sinkpad, *srcpad;
@@ -65,9 +60,7 @@ struct _GstSplitnnCloud {
   gboolean caps_sent;
   guint64 packets, bad_packets;
   double cloud_ms_total;
-  double whole_ms;                    /* this machine's time for the whole network */
-  double model_flops;
-  guint *runs;                        /* per cut */
+  double whole_ms;                    /* this machine's time for the whole network, at start */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -99,7 +92,6 @@ gst_splitnn_cloud_format_get_type (void)
 static void
 release (GstSplitnnCloud *self)
 {
-  g_clear_pointer (&self->runs, g_free);
   g_clear_pointer (&self->session, sn_cloud_session_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
   g_clear_pointer (&self->detector, sn_detector_free);
@@ -141,9 +133,6 @@ setup (GstSplitnnCloud *self)
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
-  SnModelInfo info;
-  sn_model_get_info (self->model, &info);
-  self->model_flops = info.flops;
   self->whole_ms = report ? measure_whole (self) : 0;
   GError *err = NULL;
   if (!(self->session = sn_cloud_session_new (self->model, self->cuts, &err))) {
@@ -153,7 +142,6 @@ setup (GstSplitnnCloud *self)
     return FALSE;
   }
   sn_cloud_session_set_threads (self->session, self->threads);
-  self->runs = g_new0 (guint, sn_cut_set_n_cuts (self->cuts));
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
   self->caps_sent = FALSE;
@@ -234,11 +222,6 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
   g_mutex_unlock (&self->lock);
   if (!report)
     return;
-  double share = self->model_flops > 0 ? cut->cloud_flops / self->model_flops : 0;
-  if (share >= WHOLE_MIN_SHARE && ++self->runs[cut->id] > WHOLE_WARMUP) {
-    double whole = network_ms / share;
-    self->whole_ms = self->whole_ms > 0 ? (1 - WHOLE_ALPHA) * self->whole_ms + WHOLE_ALPHA * whole : whole;
-  }
   GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
       "stream-id", G_TYPE_UINT, f->stream_id, "seq", G_TYPE_UINT64, f->seq,
       "cut", G_TYPE_INT, (gint) cut->id, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
@@ -391,7 +374,8 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_WHOLE_MS,
       g_param_spec_double ("whole-ms", "Whole network ms", "With report: this machine's time for "
-          "the whole network, timed at start and refined by the frames it runs (0 = unknown)",
+          "the whole network, timed at start on a blank frame (0 = unknown); the edge refines "
+          "its estimate from the network times reported with each frame",
           0, G_MAXDOUBLE, 0, ro));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

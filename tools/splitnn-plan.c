@@ -6,7 +6,10 @@
  * A profile is JSON: {"model": FINGERPRINT, "threads": N, "whole_ms": T,
  * "cuts": [{"id": I, "name": S, "edge_ms": E, "cloud_ms": C}, ...]}.  The
  * edge's profile comes from the camera box, the cloud's from the server;
- * without them `plan` profiles this machine. */
+ * without them `plan` profiles this machine.  Ranking goes through the
+ * controller splitnnedge cut=auto uses (sn-controller.h); with --frame the
+ * cuts' packet sizes are measured on a real frame as the element does on
+ * its first one, and only the same candidates are considered. */
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <splitnn/splitnn.h>
 
 #include "sn-cli.h"
+#include "sn-frames.h"
 
 typedef struct {
   int n_cuts;
@@ -234,11 +238,44 @@ parse_rate (const char *s, double *out)
   return TRUE;
 }
 
+/* What splitnnedge cut=auto does on its first frame: every cut's packet
+ * size for the first frame of `path` at the encoder setting fc, into the
+ * controller (no cloud-speed guess: the profiles have the cloud's times). */
+static gboolean
+measure_first_frame (SnController *controller, SnModel *m, const SnCutSet *set,
+    const SnFeatureConfig *fc, const char *path, int threads, GError **error)
+{
+  /* The edge session splitnnedge runs, so the sizes are the element's. */
+  SnEdgeSession *edge = sn_edge_session_new (m, (SnCutSet *) set, error);
+  SnFrames *frames = edge ? sn_frames_open (path, error) : NULL;
+  int n = sn_cut_set_n_cuts (set);
+  g_autofree double *bytes = g_new0 (double, n);
+  SnFrame f;
+  SnLetterbox lb;
+  const SnTensor *x = NULL;
+  gboolean ok = FALSE;
+  if (frames && sn_frames_next (frames, &f, error)) {
+    SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
+    sn_edge_session_set_threads (edge, threads);
+    x = sn_edge_session_preprocess (edge, &img, &lb, error);
+  } else if (frames && !*error) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "%s: no frame", path);
+  }
+  if (x && sn_edge_session_measure_cuts (edge, fc, x, &lb, bytes, NULL, error)) {
+    sn_controller_observe_first_frame (controller, bytes, n, 0);
+    ok = TRUE;
+  }
+  if (frames)
+    sn_frames_close (frames);
+  sn_edge_session_free (edge);
+  return ok;
+}
+
 int
 sn_cli_plan (int argc, char **argv)
 {
   g_autofree char *bandwidth_s = NULL, *edge_profile = NULL, *cloud_profile = NULL;
-  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL;
+  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL, *frame = NULL;
   int bits = 4, threads = 1;
   gboolean per_channel = FALSE;
   double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0, fid_floor = -1, clip = 1;
@@ -260,6 +297,7 @@ sn_cli_plan (int argc, char **argv)
     { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Stored fidelity of per-channel ranges", NULL },
     { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Stored fidelity at this clip (default 1)", "F" },
     { "range", 0, 0, G_OPTION_ARG_STRING, &range_s, "Stored fidelity of frame (default) or calibrated ranges", "MODE" },
+    { "frame", 0, 0, G_OPTION_ARG_FILENAME, &frame, "Measure every cut's packet size on the first frame of FILE (image or video) at these settings, as splitnnedge cut=auto does on its first frame, instead of --compression; cuts that are then no candidates rank as infeasible", "FILE" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads when profiling here (default 1)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per path, best first", NULL },
     { NULL }
@@ -309,7 +347,7 @@ sn_cli_plan (int argc, char **argv)
   SnModel *m = sn_model_load (argv[1], &err);
   SnCutSet *set = m ? sn_cut_set_new (m, &err) : NULL;
   int status = 1;
-  g_autofree SnPathPrior *priors = NULL;
+  g_autofree SnControllerOption *options = NULL, *cut_options = NULL;
   g_autofree SnPathPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   if (!set)
@@ -321,38 +359,53 @@ sn_cli_plan (int argc, char **argv)
       : !measure_profile (m, set, threads, 3, &cloud, &err))
     goto out;
 
-  int n_cuts = sn_cut_set_n_cuts (set), n = n_cuts + 2;
-  priors = g_new0 (SnPathPrior, n);
+  /* The options splitnnedge cut=auto ranks (every cut, through the same
+   * controller), with the profiles' times and --compression's bytes for
+   * priors, and the two that split nothing. */
+  SnModelInfo info;
+  sn_model_get_info (m, &info);
+  int n_cuts;
+  cut_options = sn_controller_cut_options (set, info.flops, bits, &n_cuts);
+  int n = n_cuts + 2;
+  options = g_new0 (SnControllerOption, n);
   for (int i = 0; i < n_cuts; i++) {
     const SnCut *c = sn_cut_set_get (set, i);
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
-    priors[i] = (SnPathPrior) { .name = name, .edge_ms = edge.edge_ms[i] * edge_slowdown,
-      .cloud_ms = cloud.cloud_ms[i], .bytes = sn_cut_bytes (c, bits) / compression,
-      .fidelity = sn_model_fidelity (m, c->id, &fc), .cloud_flops = c->cloud_flops };
+    options[i] = cut_options[i];
+    options[i].name = name;
+    options[i].edge_ms = edge.edge_ms[i] * edge_slowdown;
+    options[i].cloud_ms = cloud.cloud_ms[i];
+    options[i].bytes = sn_cut_bytes (c, bits) / compression;
   }
   /* Edge-only runs the unsplit float model: the reference fidelity is
    * measured against, so 100 by definition.  Cloud-only's JPEG is not
    * measured. */
-  priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
-    .bytes = result_bytes, .fidelity = 100 };
-  priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
-    .bytes = jpeg_bytes, .fidelity = -1 };
-  SnPlanner *planner = sn_planner_new (priors, n);
-  sn_planner_set_bandwidth (planner, bandwidth);
-  sn_planner_set_rtt (planner, rtt);
-  sn_planner_set_objective (planner, objective);
-  sn_planner_set_latency_budget (planner, budget);
-  sn_planner_set_fidelity_floor (planner, fid_floor);
+  options[n_cuts] = (SnControllerOption) { .name = "edge-only", .cut = -1,
+    .edge_flops = info.flops, .edge_ms = edge.whole_ms * edge_slowdown, .bytes = result_bytes,
+    .fidelity = 100 };
+  options[n_cuts + 1] = (SnControllerOption) { .name = "cloud-only (JPEG)", .cut = -1,
+    .cloud_flops = info.flops, .cloud_ms = cloud.whole_ms, .bytes = jpeg_bytes, .fidelity = -1 };
+  SnController *controller = sn_controller_new (options, n, info.flops);
+  sn_controller_set_bandwidth (controller, bandwidth);
+  sn_controller_set_rtt (controller, rtt);
+  sn_controller_set_objective (controller, objective);
+  sn_controller_set_latency_budget (controller, budget);
+  sn_controller_update_fidelity (controller, m, &fc, fid_floor);
+  if (frame && !measure_first_frame (controller, m, set, &fc, frame, threads, &err)) {
+    sn_controller_free (controller);
+    goto out;
+  }
   rank = g_new (SnPathPrediction, n);
-  sn_planner_rank (planner, rank, n);
+  sn_controller_rank (controller, rank, n);
   if (!json)
     printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s\n", "rank", "path", "edge ms", "link ms",
         "cloud ms", "total ms", "bytes", "fps", "mAP@0.5");
   for (int r = 0; r < n; r++) {
     const SnPathPrediction *o = &rank[r];
-    const char *name = sn_planner_path_name (planner, o->path);
-    double fid = sn_planner_fidelity (planner, o->path);
+    const SnControllerOption *opt = sn_controller_option (controller, o->path);
+    const char *name = opt->name;
+    double fid = sn_controller_fidelity (controller, o->path);
     char fid_s[32] = "-", fid_json[32] = "null";
     if (fid >= 0) {
       g_snprintf (fid_s, sizeof fid_s, "%.2f", fid);
@@ -361,16 +414,18 @@ sn_cli_plan (int argc, char **argv)
     if (json) {
       printf ("{\"rank\": %d, \"path\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
-          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s}\n", r + 1, name,
-          o->path < n_cuts ? o->path : -1, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
-          o->bytes, o->fps, fid_json, o->feasible ? "true" : "false");
+          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"candidate\": %s}\n", r + 1, name,
+          opt->cut, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
+          o->bytes, o->fps, fid_json, o->feasible ? "true" : "false",
+          sn_controller_is_candidate (controller, o->path) ? "true" : "false");
     } else {
       printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s%s\n", r + 1, name,
           o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps, fid_s,
-          o->feasible ? "" : "  (infeasible)");
+          !sn_controller_is_candidate (controller, o->path) ? "  (no candidate)"
+          : o->feasible ? "" : "  (infeasible)");
     }
   }
-  sn_planner_free (planner);
+  sn_controller_free (controller);
   status = 0;
 
 out:

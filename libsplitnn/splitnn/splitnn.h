@@ -6,6 +6,7 @@
 #include <splitnn/sn-model.h>
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-planner.h>
+#include <splitnn/sn-controller.h>
 #include <splitnn/sn-linkest.h>
 #include <splitnn/sn-image.h>
 #include <splitnn/sn-detect.h>
