@@ -106,7 +106,6 @@ parse_ints (const char *s, int *out, int max, int *n)
 
 typedef struct {
   const SnCut *cut;
-  SnSplit *split[2];        /* 1 and 2 threads */
   Series edge[2], cloud[2];
   Series quant[MAX_BITS];
   Series enc[MAX_BITS][N_CODECS], dec[MAX_BITS][N_CODECS], bytes[MAX_BITS][N_CODECS];
@@ -177,20 +176,23 @@ main (int argc, char **argv)
       fprintf (stderr, "stages: the model has no cut %s\n", id);
       return 1;
     }
-    for (int t = 0; t < 2; t++) {
-      if (!(cb[c].split[t] = sn_split_new (m, cb[c].cut, &err))) {
-        fprintf (stderr, "stages: %s\n", err->message);
-        return 1;
-      }
-      sn_segment_set_threads (sn_split_edge (cb[c].split[t]), t + 1);
-      sn_segment_set_threads (sn_split_cloud (cb[c].split[t]), t + 1);
-    }
   }
-  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  /* The split path as the elements run it, at 1 and 2 threads: the
+   * sessions compile each cut's segments on its first frame (the warm-up
+   * frame below).  The decode stage alone is timed on the decoder itself. */
+  SnLoopback *loop[2];
+  for (int t = 0; t < 2; t++) {
+    if (!(loop[t] = sn_loopback_new (m, set, &err))) {
+      fprintf (stderr, "stages: %s\n", err->message);
+      return 1;
+    }
+    sn_edge_session_set_threads (sn_loopback_edge (loop[t]), t + 1);
+    sn_cloud_session_set_threads (sn_loopback_cloud (loop[t]), t + 1);
+  }
+  SnEdgeSession *edge = sn_loopback_edge (loop[0]);
   SnFeatureDecoder *fdec = sn_feature_decoder_new (m, set);
   SnDetections dets;
   sn_detections_init (&dets);
-  GByteArray *pkt = g_byte_array_new ();
   guint8 *qbuf = NULL;
   size_t qbuf_len = 0;
   Series pre_stretch = { 0 }, pre_letterbox = { 0 }, pre_i420 = { 0 }, whole_ms[2] = { 0 }, decode_ms = { 0 },
@@ -256,25 +258,23 @@ main (int argc, char **argv)
     for (int c = 0; c < n_cuts && ok; c++) {
       CutBench *b = &cb[c];
       const SnCut *cut = b->cut;
-      for (int t = 0; t < 2 && ok; t++) {
-        SnSegment *e = sn_split_edge (b->split[t]), *cl = sn_split_cloud (b->split[t]);
-        t0 = now_ms ();
-        ok = sn_segment_run (e, (const SnTensor *[]) { x }, &err);
-        t1 = now_ms ();
-        const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-        for (int k = 0; k < cut->n_tensors; k++)
-          mid[k] = sn_segment_output (e, k);
-        ok = ok && sn_segment_run (cl, mid, &err);
-        t2 = now_ms ();
-        if (!warm) {
-          add (&b->edge[t], t1 - t0);
-          add (&b->cloud[t], t2 - t1);
+      /* Edge and cloud parts: the network times the sessions report (coding
+       * and compiling are apart).  Thread count 1 last, so that its edge
+       * tensors are the ones coded below. */
+      SnOption opt;
+      sn_option_init_split (&opt, cut);
+      for (int t = 1; t >= 0 && ok; t--) {
+        SnEdgePacket ep;
+        SnCloudFrame cf;
+        ok = sn_loopback_process_input (loop[t], &opt, x, &lb, SN_PTS_NONE, &dets, &ep, &cf, &err);
+        if (ok && !warm) {
+          add (&b->edge[t], ep.timings.network_ms);
+          add (&b->cloud[t], cf.timings.network_ms);
         }
       }
-      SnSegment *e = sn_split_edge (b->split[0]);
       const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-      for (int k = 0; k < cut->n_tensors; k++)
-        mid[k] = sn_segment_output (e, k);
+      for (int k = 0; k < cut->n_tensors && ok; k++)
+        mid[k] = sn_edge_session_cut_tensor (edge, k);
       for (int bi = 0; bi < n_bits && ok; bi++) {
         /* The quantizer alone, every tensor of the cut (per-tensor ranges). */
         SnQuantConfig qc = { bits[bi], FALSE, 1.0 };
@@ -291,22 +291,20 @@ main (int argc, char **argv)
         if (!warm)
           add (&b->quant[bi], now_ms () - t0);
         for (SnCodec codec = SN_CODEC_NONE; codec <= SN_CODEC_AUTO && ok; codec++) {
-          SnFeatureConfig fc;
-          sn_feature_config_init (&fc);
-          fc.bits = bits[bi];
-          fc.codec = codec;
-          t0 = now_ms ();
-          ok = sn_feature_encode (enc, &fc, cut, mid, 0, f.index, 0, &lb, pkt, &err);
-          t1 = now_ms ();
+          opt.feature.bits = bits[bi];
+          opt.feature.codec = codec;
+          SnEdgePacket ep;
+          ok = sn_edge_session_recode (edge, &opt, &ep, &err);
           SnPacket p;
           const SnCut *got;
           SnTensor *const *outs;
-          ok = ok && sn_feature_decode (fdec, pkt->data, pkt->len, &p, &got, &outs, &err);
+          t1 = now_ms ();
+          ok = ok && sn_feature_decode (fdec, ep.data, ep.len, &p, &got, &outs, &err);
           t2 = now_ms ();
-          if (!warm) {
-            add (&b->enc[bi][codec], t1 - t0);
+          if (!warm && ok) {
+            add (&b->enc[bi][codec], ep.timings.encode_ms);
             add (&b->dec[bi][codec], t2 - t1);
-            add (&b->bytes[bi][codec], pkt->len);
+            add (&b->bytes[bi][codec], ep.len);
           }
         }
       }
@@ -400,19 +398,16 @@ main (int argc, char **argv)
     }
     g_string_free (j, TRUE);
   }
-  for (int c = 0; c < n_cuts; c++)
-    for (int t = 0; t < 2; t++)
-      sn_split_free (cb[c].split[t]);
+  for (int t = 0; t < 2; t++)
+    sn_loopback_free (loop[t]);
   g_free (cb);
   for (int t = 0; t < 2; t++)
     sn_segment_free (whole[t]);
   g_free (qbuf);
   g_free (yuv);
   g_ptr_array_unref (kept);
-  g_byte_array_unref (pkt);
   sn_detections_clear (&dets);
   sn_feature_decoder_free (fdec);
-  sn_feature_encoder_free (enc);
   sn_tensor_free (x);
   sn_tensor_free (x_lb);
   sn_preprocessor_free (stretch);

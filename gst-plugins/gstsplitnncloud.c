@@ -52,10 +52,9 @@ struct _GstSplitnnCloud {
   gboolean report;
 
   SnModel *model;
-  SnDetector *detector;
+  SnDetector *detector;               /* the whole network, timed at start */
   SnCutSet *cuts;
-  SnSplit **splits;
-  SnFeatureDecoder *decoder;
+  SnCloudSession *session;
   SnDetections dets;
   GByteArray *out;
   gboolean caps_sent;
@@ -93,11 +92,7 @@ gst_splitnn_cloud_format_get_type (void)
 static void
 release (GstSplitnnCloud *self)
 {
-  if (self->splits)
-    for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
-      sn_split_free (self->splits[i]);
-  g_clear_pointer (&self->splits, g_free);
-  g_clear_pointer (&self->decoder, sn_feature_decoder_free);
+  g_clear_pointer (&self->session, sn_cloud_session_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
   g_clear_pointer (&self->detector, sn_detector_free);
   g_clear_pointer (&self->model, sn_model_free);
@@ -139,8 +134,14 @@ setup (GstSplitnnCloud *self)
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
   self->whole_ms = report ? measure_whole (self) : 0;
-  self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
-  self->decoder = sn_feature_decoder_new (self->model, self->cuts);
+  GError *err = NULL;
+  if (!(self->session = sn_cloud_session_new (self->model, self->cuts, &err))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
+    g_error_free (err);
+    release (self);
+    return FALSE;
+  }
+  sn_cloud_session_set_threads (self->session, self->threads);
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
   self->caps_sent = FALSE;
@@ -191,34 +192,36 @@ gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 /* The frame's detections in the library's record (docs/protocol.md),
  * written in the negotiated format into self->out. */
 static void
-write_result (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double cloud_ms)
+write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, double cloud_ms)
 {
   SnResultHeader h;
   sn_result_header_init (&h);
-  h.stream_id = p->stream_id;
-  h.seq = p->seq;
-  h.pts = p->pts;
+  h.stream_id = f->stream_id;
+  h.seq = f->seq;
+  h.pts = f->pts;
   h.cut_id = cut->id;
   h.cloud_us = (guint32) (cloud_ms * 1000);
   h.time_us = g_get_real_time ();
-  memcpy (h.fingerprint, p->fingerprint, sizeof h.fingerprint);
-  g_strlcpy (h.path_name, p->path_name, sizeof h.path_name);
+  /* The session refuses packets made for another model. */
+  sn_fingerprint_from_hex (sn_model_fingerprint (self->model), h.fingerprint);
+  g_strlcpy (h.path_name, f->path_name, sizeof h.path_name);
   sn_result_serialize (self->format == FORMAT_JSON ? SN_RESULT_JSON : SN_RESULT_BINARY, &h, &self->dets,
       self->out);
 }
 
 /* Answers the packet upstream with what it cost here (see the top). */
 static void
-report_time (GstSplitnnCloud *self, GstBuffer *in, const SnPacket *p, const SnCut *cut,
-    double cloud_ms, double network_ms)
+report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double cloud_ms)
 {
+  const SnCut *cut = f->cut;
+  double network_ms = f->timings.network_ms;
   g_mutex_lock (&self->lock);
   gboolean report = self->report;
   g_mutex_unlock (&self->lock);
   if (!report)
     return;
   GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
-      "stream-id", G_TYPE_UINT, p->stream_id, "seq", G_TYPE_UINT64, p->seq,
+      "stream-id", G_TYPE_UINT, f->stream_id, "seq", G_TYPE_UINT64, f->seq,
       "cut", G_TYPE_INT, (gint) cut->id, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
       "network-ms", G_TYPE_DOUBLE, network_ms, NULL);
   if (self->whole_ms > 0)
@@ -232,38 +235,18 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
   GError *err = NULL;
   GstMapInfo map;
-  SnPacket p;
-  const SnCut *cut = NULL;
-  SnTensor *const *mid = NULL;
+  SnCloudFrame f;
   self->packets++;
   if (!gst_buffer_map (in, &map, GST_MAP_READ)) {
     gst_buffer_unref (in);
     return GST_FLOW_ERROR;
   }
-  gint64 t0 = g_get_monotonic_time (), compile_us = 0, network_us = 0;
-  gboolean ok = sn_feature_decode (self->decoder, map.data, map.size, &p, &cut, &mid, &err);
+  g_mutex_lock (&self->lock);
+  sn_cloud_session_decode_params (self->session)->threshold = (float) self->threshold;
+  g_mutex_unlock (&self->lock);
+  gboolean ok = sn_cloud_session_process (self->session, map.data, map.size, SN_SESSION_NOW, &f,
+      &self->dets, &err);
   gst_buffer_unmap (in, &map);
-  if (ok && !self->splits[cut->id]) {
-    /* Once per cut; not part of the time reported for the frame. */
-    gint64 t = g_get_monotonic_time ();
-    ok = (self->splits[cut->id] = sn_split_new (self->model, cut, &err)) != NULL;
-    if (ok)
-      sn_segment_set_threads (sn_split_cloud (self->splits[cut->id]), self->threads);
-    compile_us = g_get_monotonic_time () - t;
-  }
-  if (ok) {
-    SnSegment *cloud = sn_split_cloud (self->splits[cut->id]);
-    SnLetterbox lb;
-    sn_packet_letterbox (&p, &lb);
-    g_mutex_lock (&self->lock);
-    sn_detector_decode_params (self->detector)->threshold = (float) self->threshold;
-    g_mutex_unlock (&self->lock);
-    gint64 t = g_get_monotonic_time ();
-    ok = sn_segment_run (cloud, (const SnTensor *const *) mid, &err);
-    network_us = g_get_monotonic_time () - t;
-    ok = ok && sn_detector_decode (self->detector, sn_segment_output (cloud, 0),
-        sn_segment_output (cloud, 1), &lb, &self->dets, &err);
-  }
   if (!ok) {
     self->bad_packets++;
     GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Bad feature packet skipped (%" G_GUINT64_FORMAT " so far)",
@@ -272,9 +255,11 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_buffer_unref (in);
     return GST_FLOW_OK;
   }
-  double cloud_ms = (g_get_monotonic_time () - t0 - compile_us) / 1000.0;
+  /* Compiling a cut's segment (its first packet) is not the frame's time. */
+  const SnCut *cut = f.cut;
+  double cloud_ms = f.timings.decode_ms + f.timings.network_ms + f.timings.detect_ms;
   self->cloud_ms_total += cloud_ms;
-  report_time (self, in, &p, cut, cloud_ms, network_us / 1000.0);
+  report_time (self, in, &f, cloud_ms);
 
   if (!self->caps_sent) {
     GstCaps *caps = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
@@ -283,11 +268,11 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_caps_unref (caps);
     self->caps_sent = TRUE;
   }
-  write_result (self, &p, cut, cloud_ms);
+  write_result (self, &f, cut, cloud_ms);
   GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-  GST_BUFFER_OFFSET (out) = p.seq;
-  gst_splitnn_add_detection_metas (out, &self->dets, p.stream_id, p.seq);
+  GST_BUFFER_OFFSET (out) = f.seq;
+  gst_splitnn_add_detection_metas (out, &self->dets, f.stream_id, f.seq);
   gst_buffer_unref (in);
   return gst_pad_push (self->srcpad, out);
 }

@@ -68,8 +68,7 @@ struct _GstSplitnnEdge {
   SnModel *model;
   SnDetector *detector;
   SnCutSet *cuts;
-  SnSplit **splits;                   /* per cut, compiled on first use */
-  SnFeatureEncoder *encoder;
+  SnEdgeSession *session;             /* the frame's path: network to the cut, coding */
   /* cut=auto's policy (sn-controller.h).  Link estimates, cloud reports
    * and QoS arrive on the src pad, possibly on another thread than the
    * chain's: every call into it is made under the lock.  Options are the
@@ -153,14 +152,10 @@ gst_splitnn_objective_get_type (void)
 static void
 release (GstSplitnnEdge *self)
 {
-  if (self->splits)
-    for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
-      sn_split_free (self->splits[i]);
-  g_clear_pointer (&self->splits, g_free);
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->controller, sn_controller_free);
   g_mutex_unlock (&self->lock);
-  g_clear_pointer (&self->encoder, sn_feature_encoder_free);
+  g_clear_pointer (&self->session, sn_edge_session_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
   g_clear_pointer (&self->detector, sn_detector_free);
   g_clear_pointer (&self->model, sn_model_free);
@@ -190,21 +185,6 @@ make_controller (GstSplitnnEdge *self, int bits, double cloud_speed)
   return c;
 }
 
-/* The edge segment of a cut, compiled on its first use and kept, so that
- * later switches to it cost nothing. */
-static SnSegment *
-edge_segment (GstSplitnnEdge *self, gint cut_index, GError **error)
-{
-  if (!self->splits[cut_index]) {
-    SnSplit *split = sn_split_new (self->model, sn_cut_set_get (self->cuts, cut_index), error);
-    if (!split)
-      return NULL;
-    sn_segment_set_threads (sn_split_edge (split), self->threads);
-    self->splits[cut_index] = split;
-  }
-  return sn_split_edge (self->splits[cut_index]);
-}
-
 /* A fixed cut is known before the first frame: compile it and run it once
  * on a blank frame now (XNNPACK packs its weights on the first run), so
  * that the first camera frame does not wait ~0.3-0.5 s and a live source
@@ -212,10 +192,7 @@ edge_segment (GstSplitnnEdge *self, gint cut_index, GError **error)
 static gboolean
 prepare_fixed_cut (GstSplitnnEdge *self, GError **error)
 {
-  SnLetterbox lb;
-  SnSegment *edge = edge_segment (self, self->fixed_cut, error);
-  const SnTensor *x = edge ? sn_detector_preprocess (self->detector, gst_splitnn_blank_image (), &lb, error) : NULL;
-  return x && sn_segment_run (edge, &x, error);
+  return sn_edge_session_prepare (self->session, sn_cut_set_get (self->cuts, self->fixed_cut), error);
 }
 
 static gboolean
@@ -258,8 +235,15 @@ setup (GstSplitnnEdge *self)
   SnModelInfo info;
   sn_model_get_info (self->model, &info);
   self->model_flops = info.flops;
-  self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
-  self->encoder = sn_feature_encoder_new (self->model);
+  /* Segments of each cut are compiled by the session on first use and kept,
+   * so that later switches to a cut cost nothing. */
+  if (!(self->session = sn_edge_session_new (self->model, self->cuts, &err))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
+    g_error_free (err);
+    release (self);
+    return FALSE;
+  }
+  sn_edge_session_set_threads (self->session, self->threads);
   SnController *controller = make_controller (self, fc.bits, cloud_speed);
   g_mutex_lock (&self->lock);
   self->controller = controller;
@@ -499,8 +483,7 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
   GError *err = NULL;
   double run_ms = 0;
   gint64 t0 = g_get_monotonic_time ();
-  gboolean ok = sn_feature_measure_cuts (self->model, self->cuts, self->encoder, fc, x, lb,
-      self->threads, bytes, &run_ms, &err);
+  gboolean ok = sn_edge_session_measure_cuts (self->session, fc, x, lb, bytes, &run_ms, &err);
   if (!ok) {
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Could not measure the packet size of every cut"),
         ("%s; the planner starts from guessed sizes", err->message));
@@ -583,7 +566,7 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   g_mutex_unlock (&self->lock);
   SnLetterbox lb;
   gint64 t0 = g_get_monotonic_time ();
-  const SnTensor *x = sn_detector_preprocess (self->detector, &img, &lb, error);
+  const SnTensor *x = sn_edge_session_preprocess (self->session, &img, &lb, error);
   if (!x) {
     gst_video_frame_unmap (&frame);
     return FALSE;
@@ -596,18 +579,18 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   }
   t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
-  const SnCut *cut = sn_cut_set_get (self->cuts, cut_index);
-  SnSegment *edge = edge_segment (self, cut_index, error);
-  gboolean ok = edge && sn_segment_run (edge, &x, error);
+  SnOption opt = { .kind = SN_OPTION_SPLIT, .cut = sn_cut_set_get (self->cuts, cut_index),
+    .feature = fc };
+  guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
+  SnEdgePacket pk;
+  /* The element numbers frames (dropped ones too); the session stamps them. */
+  sn_edge_session_set_stream (self->session, stream, self->seq);
+  gboolean ok = sn_edge_session_process_input (self->session, &opt, x, &lb, pts, &pk, error);
   gst_video_frame_unmap (&frame);
   if (!ok)
     return FALSE;
-  const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-  for (int k = 0; k < cut->n_tensors && k < SN_PACKET_MAX_TENSORS; k++)
-    mid[k] = sn_segment_output (edge, k);
-  guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
-  if (!sn_feature_encode (self->encoder, &fc, cut, mid, stream, self->seq, pts, &lb, self->packet, error))
-    return FALSE;
+  g_byte_array_set_size (self->packet, 0);
+  g_byte_array_append (self->packet, pk.data, pk.len);
   double edge_ms = (g_get_monotonic_time () - t0) / 1000.0;
   g_mutex_lock (&self->lock);
   sn_controller_observe_frame (self->controller, cut_index, edge_ms, self->packet->len);

@@ -42,71 +42,33 @@ print_text (const SnFrame *f, const SnDetections *d)
   g_string_free (s, TRUE);
 }
 
-typedef struct {
-  SnCutSet *cuts;
-  const SnCut *cut;
-  SnSplit *split;
-  SnFeatureEncoder *enc;
-  SnFeatureDecoder *dec;
-  SnFeatureConfig fc;
-  GByteArray *packet;
-} SplitPath;
-
-static gboolean
-split_path_open (SplitPath *sp, SnModel *m, const char *cut, int bits, SnCodec codec, int threads,
-    GError **error)
+/* The split path is the library's loopback: the same edge and cloud
+ * sessions the elements run, without the network in between. */
+static SnLoopback *
+split_open (SnModel *m, const char *cut_arg, int bits, SnCodec codec, SnRangeMode range,
+    int threads, gboolean letterbox, SnOption *opt, GError **error)
 {
-  if (!(sp->cuts = sn_cut_set_new (m, error)))
-    return FALSE;
-  if (!(sp->cut = sn_cut_set_find (sp->cuts, cut))) {
-    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "no cut '%s' (splitnn cuts MODEL lists them)", cut);
-    return FALSE;
+  SnLoopback *lb = sn_loopback_new (m, NULL, error);
+  if (!lb)
+    return NULL;
+  const SnCut *cut = sn_cut_set_find (sn_edge_session_cuts (sn_loopback_edge (lb)), cut_arg);
+  if (!cut) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "no cut '%s' (splitnn cuts MODEL lists them)", cut_arg);
+    sn_loopback_free (lb);
+    return NULL;
   }
-  if (!(sp->split = sn_split_new (m, sp->cut, error)))
-    return FALSE;
-  sn_segment_set_threads (sn_split_edge (sp->split), threads);
-  sn_segment_set_threads (sn_split_cloud (sp->split), threads);
-  sp->enc = sn_feature_encoder_new (m);
-  sp->dec = sn_feature_decoder_new (m, sp->cuts);
-  sn_feature_config_init (&sp->fc);
-  sp->fc.bits = bits;
-  sp->fc.codec = codec;
-  sp->packet = g_byte_array_new ();
-  return TRUE;
-}
-
-static gboolean
-split_path_run (SplitPath *sp, SnDetector *det, const SnImage *img, const SnFrame *f, SnDetections *d,
-    GError **error)
-{
-  SnLetterbox lb;
-  SnSegment *edge = sn_split_edge (sp->split), *cloud = sn_split_cloud (sp->split);
-  const SnTensor *x = sn_detector_preprocess (det, img, &lb, error);
-  if (!x || !sn_segment_run (edge, &x, error))
-    return FALSE;
-  const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-  for (int k = 0; k < sp->cut->n_tensors && k < SN_PACKET_MAX_TENSORS; k++)
-    mid[k] = sn_segment_output (edge, k);
-  SnPacket pkt;
-  const SnCut *dcut;
-  SnTensor *const *deq;
-  SnLetterbox back;
-  if (!sn_feature_encode (sp->enc, &sp->fc, sp->cut, mid, 0, f->index, f->pts, &lb, sp->packet, error)
-      || !sn_feature_decode (sp->dec, sp->packet->data, sp->packet->len, &pkt, &dcut, &deq, error))
-    return FALSE;
-  sn_packet_letterbox (&pkt, &back);
-  return sn_segment_run (cloud, (const SnTensor *const *) deq, error)
-      && sn_detector_decode (det, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1), &back, d, error);
-}
-
-static void
-split_path_close (SplitPath *sp)
-{
-  g_clear_pointer (&sp->packet, g_byte_array_unref);
-  g_clear_pointer (&sp->enc, sn_feature_encoder_free);
-  g_clear_pointer (&sp->dec, sn_feature_decoder_free);
-  g_clear_pointer (&sp->split, sn_split_free);
-  g_clear_pointer (&sp->cuts, sn_cut_set_free);
+  if (range == SN_RANGE_CALIBRATED && !sn_feature_check_calibration (m, cut, error)) {
+    sn_loopback_free (lb);
+    return NULL;
+  }
+  sn_option_init_split (opt, cut);
+  opt->feature.bits = bits;
+  opt->feature.codec = codec;
+  opt->feature.range = range;
+  sn_edge_session_set_threads (sn_loopback_edge (lb), threads);
+  sn_edge_session_set_resize (sn_loopback_edge (lb), letterbox ? SN_RESIZE_LETTERBOX : SN_RESIZE_STRETCH);
+  sn_cloud_session_set_threads (sn_loopback_cloud (lb), threads);
+  return lb;
 }
 
 int
@@ -159,15 +121,12 @@ sn_cli_detect (int argc, char **argv)
   SnModel *m = sn_model_load (argv[1], &err);
   SnDetector *det = m ? sn_detector_new (m, &err) : NULL;
   SnFrames *frames = det ? sn_frames_open (argv[2], &err) : NULL;
-  SplitPath sp = { 0 };
+  SnLoopback *split = NULL;
+  SnOption opt;
   int status = 1;
-  if (!frames || (cut_arg && !split_path_open (&sp, m, cut_arg, bits, codec, threads, &err)))
+  if (!frames || (cut_arg && !(split = split_open (m, cut_arg, bits, codec, range, threads,
+              letterbox, &opt, &err))))
     goto out;
-  if (cut_arg && range == SN_RANGE_CALIBRATED) {
-    sp.fc.range = range;
-    if (!sn_feature_check_calibration (m, sp.cut, &err))
-      goto out;
-  }
   if (png_dir && g_mkdir_with_parents (png_dir, 0755) != 0) {
     fprintf (stderr, "splitnn: cannot create %s\n", png_dir);
     goto out;
@@ -177,6 +136,8 @@ sn_cli_detect (int argc, char **argv)
   SnDecodeParams *dp = sn_detector_decode_params (det);
   dp->threshold = (float) threshold;
   dp->nms_iou = (float) nms;
+  if (split)
+    *sn_cloud_session_decode_params (sn_loopback_cloud (split)) = *dp;
 
   SnDetections d;
   sn_detections_init (&d);
@@ -187,7 +148,8 @@ sn_cli_detect (int argc, char **argv)
   while ((max_frames == 0 || n_frames < max_frames) && sn_frames_next (frames, &f, &err)) {
     SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
     SnDetectorTimings t = { 0 };
-    if (cut_arg ? !split_path_run (&sp, det, &img, &f, &d, &err) : !sn_detector_run (det, &img, &d, &t, &err))
+    if (split ? !sn_loopback_process (split, &opt, &img, f.pts, &d, NULL, NULL, &err)
+        : !sn_detector_run (det, &img, &d, &t, &err))
       break;
     if (save_dir) {
       SnLetterbox lb;
@@ -205,7 +167,7 @@ sn_cli_detect (int argc, char **argv)
     for (int i = 0; i < d.n; i++)
       per_class[d.items[i].class_id]++;
     if (json)
-      print_json (m, sp.cut, &f, &d, json_buf);
+      print_json (m, split ? opt.cut : NULL, &f, &d, json_buf);
     else
       print_text (&f, &d);
     if (png_dir && f.index % png_every == 0) {
@@ -230,7 +192,7 @@ sn_cli_detect (int argc, char **argv)
       g_string_append_printf (s, " %s=%d", sn_coco_label (c), per_class[c]);
   if (cut_arg)                /* the split path is not timed per stage */
     fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), split at cut %d, %d bits, %s\n",
-        n_frames, (double) n_dets / n_frames, s->str, sp.cut->id, bits, sn_codec_name (codec));
+        n_frames, (double) n_dets / n_frames, s->str, opt.cut->id, bits, sn_codec_name (codec));
   else
     fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), per frame: "
         "preprocess %.1f ms, inference %.1f ms, decode %.1f ms\n", n_frames,
@@ -244,7 +206,7 @@ out:
     fprintf (stderr, "splitnn: %s\n", err->message);
     g_error_free (err);
   }
-  split_path_close (&sp);
+  sn_loopback_free (split);
   sn_frames_close (frames);
   sn_detector_free (det);
   sn_model_free (m);

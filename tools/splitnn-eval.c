@@ -78,10 +78,19 @@ jpeg_size_of_input (tjhandle tj, const SnTensor *x, guint8 *rgb)
   return len;
 }
 
-static double
-now_ms (void)
+/* The frame's first row at a cut runs the edge; later rows recode its
+ * tensors.  *edge_ms: the edge's time for the frame at this cut. */
+static gboolean
+code_frame (SnEdgeSession *edge, gboolean *ran, const SnOption *opt, const SnTensor *x,
+    const SnLetterbox *lb, guint64 pts, SnEdgePacket *pk, double *edge_ms, GError **error)
 {
-  return g_get_monotonic_time () / 1000.0;
+  if (*ran)
+    return sn_edge_session_recode (edge, opt, pk, error);
+  if (!sn_edge_session_process_input (edge, opt, x, lb, pts, pk, error))
+    return FALSE;
+  *ran = TRUE;
+  *edge_ms = pk->timings.network_ms;   /* compiling is not the frame's cost */
+  return TRUE;
 }
 
 int
@@ -190,13 +199,15 @@ sn_cli_eval (int argc, char **argv)
     }
   }
   int n_cuts = cuts->len;
-  SnSplit **splits = g_new0 (SnSplit *, n_cuts);
-  for (int i = 0; i < n_cuts; i++) {
-    splits[i] = sn_split_new (m, g_ptr_array_index (cuts, i), &err);
-    g_assert (splits[i]);
-    sn_segment_set_threads (sn_split_edge (splits[i]), threads);
-    sn_segment_set_threads (sn_split_cloud (splits[i]), threads);
-  }
+  /* Every cut's segments are compiled on first use and kept by the sessions. */
+  SnLoopback *loop = sn_loopback_new (m, set, &err);
+  g_assert (loop);
+  SnEdgeSession *edge = sn_loopback_edge (loop);
+  SnCloudSession *cloud = sn_loopback_cloud (loop);
+  sn_edge_session_set_threads (edge, threads);
+  sn_cloud_session_set_threads (cloud, threads);
+  sn_cloud_session_set_paths (cloud, pset);
+  *sn_cloud_session_decode_params (cloud) = *sn_detector_decode_params (det);
   GArray *rows = g_array_new (FALSE, TRUE, sizeof (Row));
   for (guint i = 0; i < paths->len; i++)
     for (guint c = 0; c < codecs->len; c++) {
@@ -213,10 +224,6 @@ sn_cli_eval (int argc, char **argv)
         g_array_append_val (rows, r);
       }
 
-  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
-  SnFeatureDecoder *dec = sn_feature_decoder_new (m, set);
-  sn_feature_decoder_set_paths (dec, pset);
-  GByteArray *packet = g_byte_array_new ();
   tjhandle tj = tjInitCompress ();
   int in_w = sn_detector_input_width (det), in_h = sn_detector_input_height (det);
   guint8 *rgb = g_malloc (in_w * in_h * 3);
@@ -238,13 +245,11 @@ sn_cli_eval (int argc, char **argv)
     jpeg_total += jpeg_size_of_input (tj, x, rgb);
     for (int ci = 0; ci < n_cuts; ci++) {
       const SnCut *cut = g_ptr_array_index (cuts, ci);
-      SnSegment *edge = sn_split_edge (splits[ci]), *cloud = sn_split_cloud (splits[ci]);
-      double t0 = now_ms ();
-      sn_segment_run (edge, &x, &err);
-      double edge_ms = now_ms () - t0;
-      const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-      for (int k = 0; k < cut->n_tensors; k++)
-        mid[k] = sn_segment_output (edge, k);
+      /* The edge runs once per frame and cut, for the cut's first row;
+       * the other rows code the same tensors again. */
+      gboolean ran = FALSE;
+      double edge_ms = 0;
+      SnEdgePacket pk;
       /* Detections per (bits, exact-or-lossy) are shared by the codecs. */
       for (guint bi = 0; bi < bits->len; bi++) {
         int b = g_array_index (bits, int, bi);
@@ -257,22 +262,18 @@ sn_cli_eval (int argc, char **argv)
           Row *row = &g_array_index (rows, Row, r);
           if (row->cut != cut || row->bits != b || row->path)
             continue;
-          SnFeatureConfig fc;
-          sn_feature_config_init (&fc);
-          fc.bits = b;
-          fc.codec = row->codec;
-          fc.per_channel = per_channel;
-          fc.clip = clip;
-          fc.range = range;
-          double c0 = now_ms ();
-          if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, &lb, packet, &err))
-            goto fail;
+          SnOption opt;
+          sn_option_init_split (&opt, cut);
+          opt.feature.bits = b;
+          opt.feature.codec = row->codec;
+          opt.feature.per_channel = per_channel;
+          opt.feature.clip = clip;
+          opt.feature.range = range;
           SnPacket pkt;
-          const SnCut *dcut;
-          SnTensor *const *deq;
-          if (!sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, &err))
+          if (!code_frame (edge, &ran, &opt, x, &lb, f.pts, &pk, &edge_ms, &err)
+              || !sn_packet_parse (pk.data, pk.len, &pkt, &err))
             goto fail;
-          double code_ms = now_ms () - c0;
+          double code_ms = pk.timings.encode_ms;
           gboolean lossy = FALSE;
           for (int k = 0; k < pkt.n_tensors; k++) {
             lossy |= pkt.tensors[k].codec == SN_CODEC_LOSSY;
@@ -280,16 +281,16 @@ sn_cli_eval (int argc, char **argv)
           }
           int slot = lossy ? 1 : 0;
           if (!done[slot]) {
-            double c1 = now_ms ();
-            if (!sn_segment_run (cloud, (const SnTensor *const *) deq, &err)
-                || !sn_detector_decode (det, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1),
-                    &lb, &result[slot], &err))
+            SnCloudFrame cf;
+            if (!sn_cloud_session_process (cloud, pk.data, pk.len, SN_SESSION_NOW, &cf,
+                    &result[slot], &err))
               goto fail;
-            cloud_ms[slot] = now_ms () - c1;
+            cloud_ms[slot] = cf.timings.network_ms + cf.timings.detect_ms;
+            code_ms += cf.timings.decode_ms;
             done[slot] = TRUE;
           }
           sn_eval_add_frame (row->eval, &result[slot], &ref);
-          row->bytes += packet->len;
+          row->bytes += pk.len;
           row->edge_ms += edge_ms;
           row->cloud_ms += cloud_ms[slot];
           row->code_ms += code_ms;
@@ -303,33 +304,29 @@ sn_cli_eval (int argc, char **argv)
         Row *row = &g_array_index (rows, Row, r);
         if (row->cut != cut || !row->path)
           continue;
-        SnFeatureConfig fc;
-        sn_feature_config_init (&fc);
-        fc.bits = row->bits;
-        fc.codec = row->codec;
-        fc.path = row->path;
-        double c0 = now_ms ();
+        SnOption opt;
+        sn_option_init_split (&opt, cut);
+        opt.feature.bits = row->bits;
+        opt.feature.codec = row->codec;
+        opt.feature.path = row->path;
         SnPacket pkt;
-        const SnCut *dcut;
-        SnTensor *const *deq;
-        if (!sn_feature_encode (enc, &fc, cut, mid, 0, f.index, f.pts, &lb, packet, &err)
-            || !sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, &err))
-          goto fail;
-        double c1 = now_ms ();
-        for (int k = 0; k < pkt.n_tensors; k++)
-          row->used[pkt.tensors[k].codec]++;
+        SnCloudFrame cf;
         SnDetections res;
         sn_detections_init (&res);
-        if (!sn_segment_run (cloud, (const SnTensor *const *) deq, &err)
-            || !sn_detector_decode (det, sn_segment_output (cloud, 0), sn_segment_output (cloud, 1),
-                &lb, &res, &err))
+        if (!code_frame (edge, &ran, &opt, x, &lb, f.pts, &pk, &edge_ms, &err)
+            || !sn_packet_parse (pk.data, pk.len, &pkt, &err)
+            || !sn_cloud_session_process (cloud, pk.data, pk.len, SN_SESSION_NOW, &cf, &res, &err)) {
+          sn_detections_clear (&res);
           goto fail;
+        }
+        for (int k = 0; k < pkt.n_tensors; k++)
+          row->used[pkt.tensors[k].codec]++;
         sn_eval_add_frame (row->eval, &res, &ref);
         sn_detections_clear (&res);
-        row->bytes += packet->len;
+        row->bytes += pk.len;
         row->edge_ms += edge_ms;
-        row->cloud_ms += now_ms () - c1;
-        row->code_ms += c1 - c0;
+        row->cloud_ms += cf.timings.network_ms + cf.timings.detect_ms;
+        row->code_ms += pk.timings.encode_ms + cf.timings.decode_ms;
         row->frames++;
       }
     }
@@ -396,12 +393,7 @@ fail:;
   sn_detections_clear (&got);
   g_free (rgb);
   tjDestroy (tj);
-  g_byte_array_unref (packet);
-  sn_feature_encoder_free (enc);
-  sn_feature_decoder_free (dec);
-  for (int i = 0; i < n_cuts; i++)
-    sn_split_free (splits[i]);
-  g_free (splits);
+  sn_loopback_free (loop);
   g_ptr_array_unref (cuts);
   g_ptr_array_unref (paths);
   g_array_unref (rows);

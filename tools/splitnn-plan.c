@@ -245,9 +245,9 @@ static gboolean
 measure_first_frame (SnController *controller, SnModel *m, const SnCutSet *set,
     const SnFeatureConfig *fc, const char *path, int threads, GError **error)
 {
-  SnDetector *det = sn_detector_new (m, error);
-  SnFrames *frames = det ? sn_frames_open (path, error) : NULL;
-  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  /* The edge session splitnnedge runs, so the sizes are the element's. */
+  SnEdgeSession *edge = sn_edge_session_new (m, (SnCutSet *) set, error);
+  SnFrames *frames = edge ? sn_frames_open (path, error) : NULL;
   int n = sn_cut_set_n_cuts (set);
   g_autofree double *bytes = g_new0 (double, n);
   SnFrame f;
@@ -256,19 +256,18 @@ measure_first_frame (SnController *controller, SnModel *m, const SnCutSet *set,
   gboolean ok = FALSE;
   if (frames && sn_frames_next (frames, &f, error)) {
     SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
-    sn_detector_set_threads (det, threads);
-    x = sn_detector_preprocess (det, &img, &lb, error);
+    sn_edge_session_set_threads (edge, threads);
+    x = sn_edge_session_preprocess (edge, &img, &lb, error);
   } else if (frames && !*error) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "%s: no frame", path);
   }
-  if (x && sn_feature_measure_cuts (m, set, enc, fc, x, &lb, threads, bytes, NULL, error)) {
+  if (x && sn_edge_session_measure_cuts (edge, fc, x, &lb, bytes, NULL, error)) {
     sn_controller_observe_first_frame (controller, bytes, n, 0);
     ok = TRUE;
   }
-  sn_feature_encoder_free (enc);
   if (frames)
     sn_frames_close (frames);
-  sn_detector_free (det);
+  sn_edge_session_free (edge);
   return ok;
 }
 

@@ -40,8 +40,8 @@ stats (const SnTensor *t, double *min, double *max, double *mean)
 
 /* The model's outputs through a trained path: edge segment, the path's
  * bottleneck, quantization at `bits` (32: none), coding, decoding,
- * restoration, cloud segment.  What the training tool's test compares with
- * PyTorch. */
+ * restoration, cloud segment (the library's loopback; the model must be a
+ * detector).  What the training tool's test compares with PyTorch. */
 static gboolean
 run_path (SnModel *m, const char *path_name, int bits, SnTensor *const *inputs,
     const char *out_dir, GError **error)
@@ -50,47 +50,35 @@ run_path (SnModel *m, const char *path_name, int bits, SnTensor *const *inputs,
   SnCutSet *cuts = sn_cut_set_new (m, error);
   SnPathSet *paths = cuts ? sn_path_set_new (m, cuts, error) : NULL;
   const SnPath *path = paths ? sn_path_set_find (paths, path_name) : NULL;
-  SnSplit *split = NULL;
-  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
-  SnFeatureDecoder *dec = cuts ? sn_feature_decoder_new (m, cuts) : NULL;
-  GByteArray *packet = g_byte_array_new ();
+  SnLoopback *loop = NULL;
+  SnDetections dets;
+  sn_detections_init (&dets);
   if (paths && !path)
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "the model has no trained path '%s'",
         path_name);
-  if (!path || !(split = sn_split_new (m, sn_path_cut (path), error)))
+  if (!path || !(loop = sn_loopback_new (m, cuts, error)))
     goto out;
-  sn_feature_decoder_set_paths (dec, paths);
-  SnSegment *edge = sn_split_edge (split), *cloud = sn_split_cloud (split);
-  if (!sn_segment_run (edge, (const SnTensor *const *) inputs, error))
+  sn_cloud_session_set_paths (sn_loopback_cloud (loop), paths);
+  SnOption opt;
+  sn_option_init_split (&opt, sn_path_cut (path));
+  opt.feature.bits = bits ? bits : sn_path_bits (path);
+  opt.feature.path = path;
+  SnEdgePacket pk;
+  if (!sn_loopback_process_input (loop, &opt, inputs[0], NULL, SN_PTS_NONE, &dets, &pk, NULL, error))
     goto out;
-  const SnCut *cut = sn_path_cut (path);
-  const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-  for (int i = 0; i < cut->n_tensors; i++)
-    mid[i] = sn_segment_output (edge, i);
-  SnFeatureConfig fc;
-  sn_feature_config_init (&fc);
-  fc.bits = bits ? bits : sn_path_bits (path);
-  fc.path = path;
-  SnPacket pkt;
-  const SnCut *dcut;
-  SnTensor *const *deq;
-  if (!sn_feature_encode (enc, &fc, cut, mid, 0, 0, SN_PTS_NONE, NULL, packet, error)
-      || !sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, error)
-      || !sn_segment_run (cloud, (const SnTensor *const *) deq, error))
-    goto out;
-  for (int i = 0; i < sn_segment_n_outputs (cloud); i++) {
-    g_autofree char *file = output_path (out_dir, sn_segment_output_name (cloud, i));
-    if (!sn_tensor_save_npy (sn_segment_output (cloud, i), file, error))
+  for (int i = 0; i < sn_model_n_outputs (m); i++) {
+    const char *name = sn_model_output_name (m, i);
+    g_autofree char *file = output_path (out_dir, name);
+    if (!sn_tensor_save_npy (sn_cloud_session_output (sn_loopback_cloud (loop), name), file, error))
       goto out;
-    printf ("%s -> %s\n", sn_segment_output_name (cloud, i), file);
+    printf ("%s -> %s\n", name, file);
   }
-  printf ("path %s: %u bytes on the wire at %d bits\n", path_name, packet->len, fc.bits);
+  printf ("path %s: %" G_GSIZE_FORMAT " bytes on the wire at %d bits\n", path_name, pk.len,
+      opt.feature.bits);
   ok = TRUE;
 out:
-  g_byte_array_unref (packet);
-  sn_feature_encoder_free (enc);
-  sn_feature_decoder_free (dec);
-  sn_split_free (split);
+  sn_detections_clear (&dets);
+  sn_loopback_free (loop);
   sn_path_set_free (paths);
   sn_cut_set_free (cuts);
   return ok;
