@@ -166,7 +166,7 @@ END_TEST
 
 /* The command-line tool once took the heads by position on its split path
  * and failed on such a model ("got 1x8x8x4 and 1x8x8x3"); now its split
- * output must be the unsplit output, line for line. */
+ * detections must be the unsplit ones, box for box. */
 static char *
 detect_json (const char *model, const char *image, const char *cut)
 {
@@ -195,7 +195,11 @@ START_TEST (test_cli_output_order)
   g_autofree char *whole = detect_json (model, image, NULL);
   g_autofree char *split = detect_json (model, image, "mid");
   ck_assert_msg (strstr (whole, "\"label\""), "no detections unsplit: %s", whole);
-  ck_assert_str_eq (split, whole);
+  /* The records differ in their wall-clock time and cut; the detections
+   * must not. */
+  const char *dw = strstr (whole, "\"detections\""), *ds = strstr (split, "\"detections\"");
+  ck_assert (dw && ds);
+  ck_assert_str_eq (ds, dw);
   g_unlink (model);
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
   ck_assert (system (cmd) == 0);
