@@ -16,6 +16,7 @@
  * (Mul, GlobalAveragePool) pass it on; any other consumer, and the run's
  * outputs, get the value multiplied back first. */
 #include "sn-xnn.h"
+#include "sn-pool.h"
 
 #include <math.h>
 #include <string.h>
@@ -58,20 +59,22 @@ sn_xnn_available (void)
 }
 
 /* One pool per thread count for the whole process, shared by every
- * segment that asks for that count.  pthreadpool's workers spin for a
- * while after each job before they sleep; with a pool per segment, the
+ * segment that asks for that count (sn-pool.c: libsplitnn's own pool, which
+ * XNNPACK calls through pthreadpool's entry points).  Debian's pthreadpool,
+ * used before, had its workers spin for a while after each job before they
+ * slept; with a pool per segment, the
  * edge segment's idle workers were still spinning when the cloud segment's
  * pool started (and the other way round), and on two cores a split path at
  * 2 threads ran at half speed (bench/stages: cloud part of cut 4 14 ms
  * alone, 30 ms right after its edge part).  A shared pool's workers are the
- * ones that run the next job.  pthreadpool serialises parallel jobs on one
+ * ones that run the next job.  The pool serialises parallel jobs on one
  * pool (its execution mutex), so segments running at the same time in
  * different threads take turns per operator instead of fighting for the
  * cores. */
 #define MAX_SHARED_POOLS 64
 static GMutex pools_lock;
 static struct {
-  pthreadpool_t pool;
+  SnPool *pool;
   int refs;
 } shared_pools[MAX_SHARED_POOLS + 1];
 
@@ -81,11 +84,11 @@ sn_xnn_pool_new (int n_threads)
   if (n_threads <= 1)
     return NULL;
   if (n_threads > MAX_SHARED_POOLS)
-    return pthreadpool_create ((size_t) n_threads);
+    return sn_pool_new (n_threads);
   g_mutex_lock (&pools_lock);
   if (!shared_pools[n_threads].pool)
-    shared_pools[n_threads].pool = pthreadpool_create ((size_t) n_threads);
-  pthreadpool_t pool = shared_pools[n_threads].pool;
+    shared_pools[n_threads].pool = sn_pool_new (n_threads);
+  SnPool *pool = shared_pools[n_threads].pool;
   if (pool)
     shared_pools[n_threads].refs++;
   g_mutex_unlock (&pools_lock);
@@ -103,14 +106,14 @@ sn_xnn_pool_free (void *pool)
       /* The last user stops the workers: no threads linger after every
        * segment is freed. */
       if (--shared_pools[n].refs == 0) {
-        pthreadpool_destroy (pool);
+        sn_pool_free (pool);
         shared_pools[n].pool = NULL;
       }
       g_mutex_unlock (&pools_lock);
       return;
     }
   g_mutex_unlock (&pools_lock);
-  pthreadpool_destroy (pool);
+  sn_pool_free (pool);
 }
 
 /* ---- What can be lowered -------------------------------------------------------- */
@@ -1640,7 +1643,7 @@ static void
 transpose (void *pool, const float *src, float *dst, size_t batch, size_t rows, size_t cols)
 {
   Transpose t = { src, dst, rows, cols, (rows + TILE - 1) / TILE };
-  pthreadpool_parallelize_1d (pool, transpose_band, &t, batch * t.bands, 0);
+  sn_pool_run (pool, transpose_band, &t, batch * t.bands);
 }
 
 gboolean
