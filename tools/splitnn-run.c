@@ -110,7 +110,7 @@ sn_cli_run (int argc, char **argv)
       "Tensor to compute and write (repeat; default: the model's outputs)", "NAME" },
     { "out-dir", 'd', 0, G_OPTION_ARG_FILENAME, &out_dir,
       "Folder for NAME.npy outputs (default: current folder)", "DIR" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Kernel threads (default 1; 0: one per CPU this process may use)", "N" },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat, "Run N times and report the median time", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON summary", NULL },
     { "path", 0, 0, G_OPTION_ARG_STRING, &path_name, "Run the whole model through this trained path (see 'splitnn inspect'); inputs are the model's", "NAME" },
@@ -123,9 +123,9 @@ sn_cli_run (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!sn_cli_parse (ctx, &argc, &argv, 1))
     return 2;
-  if (!input_specs || threads < 1 || repeat < 1) {
+  if (!input_specs || threads < 0 || repeat < 1) {
     fprintf (stderr, "splitnn: %s\n", !input_specs ? "at least one --input NAME=FILE.npy is required"
-        : "--threads and --repeat must be at least 1");
+        : threads < 0 ? "--threads must be 0 (one per CPU) or more" : "--repeat must be at least 1");
     return 2;
   }
 
