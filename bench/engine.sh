@@ -14,6 +14,8 @@
 #   - achieved GFLOP/s on the detector, and each engine's rate on a dense
 #     3x3 and a 1x1 convolution alone (bench/engine-kernels.py);
 #   - the reference kernels' time (the oracle).
+# libsplitnn runs once more with SPLITNN_KERNELS=xnnpack (XNNPACK's 1x1 GEMM
+# instead of ours), for the gain of our kernel on this CPU.
 # Wall times are medians; "cpu" is process CPU time per run (all threads),
 # which a loaded machine inflates much less.
 #
@@ -57,7 +59,11 @@ fi
 cpus=$(nproc)
 echo "machine: $(cpuinfo 'model name'), family $(cpuinfo 'cpu family') model $(cpuinfo model), $cpus CPUs usable" \
   "(of $(grep -c ^processor /proc/cpuinfo)); ISA: ${isa% }"
-echo "XNNPACK microkernels for this CPU: $ukernels; thread pool: libsplitnn's (sn-pool.c)"
+own="none (XNNPACK's GEMM runs them)"
+if [[ $flags == *" avx2 "* && $flags == *" fma "* && ${SPLITNN_KERNELS:-} != xnnpack ]]; then
+  own="6x16 avx2+fma GEMM (libsplitnn/sn-gemm.c) for 1x1 convolutions"
+fi
+echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c)"
 echo "ONNX Runtime: $(cd tests/oracle && node -e "console.log(require('onnxruntime-node/package.json').version)" 2>/dev/null || echo '?') (npm onnxruntime-node, CPU provider)"
 echo "load average before: $(loadavg)"
 
@@ -88,19 +94,23 @@ declare -A best_cfg best_ms sn_ms
 echo
 echo "== idle machine (apart from its other users): medians of $rounds rounds x $runs runs"
 for threads in 1 2; do
-  : > "$tmp/sn.$threads"
+  : > "$tmp/sn.$threads"; : > "$tmp/snx.$threads"
   for c in $(ort_configs $threads); do : > "$tmp/ort.$c.$threads"; done
   for ((r = 0; r < rounds; r++)); do
     sn "$threads" >> "$tmp/sn.$threads"
+    SPLITNN_KERNELS=xnnpack sn "$threads" >> "$tmp/snx.$threads"
     for c in $(ort_configs $threads); do ort "$c" "$threads" >> "$tmp/ort.$c.$threads"; done
   done
   read -r s scpu < <(summary "$tmp/sn.$threads")
+  read -r sx sxcpu < <(summary "$tmp/snx.$threads")
   sn_ms[$threads]=$s
   best_ms[$threads]=
+  best_cpu=
   line=
   for c in $(ort_configs $threads); do
     read -r o ocpu < <(summary "$tmp/ort.$c.$threads")
     line+=" $c $o ms (cpu $ocpu);"
+    if [[ -z $best_cpu ]] || (($(echo "$ocpu < $best_cpu" | bc -l))); then best_cpu=$ocpu; fi
     if [[ -z ${best_ms[$threads]} ]] || (($(echo "$o < ${best_ms[$threads]}" | bc -l))); then
       best_ms[$threads]=$o; best_cfg[$threads]=$c
     fi
@@ -108,6 +118,8 @@ for threads in 1 2; do
   printf 'threads %d: libsplitnn %.1f ms (cpu %.1f), ONNX Runtime fastest (%s) %.1f ms, ratio %.2f\n' \
     "$threads" "$s" "$scpu" "${best_cfg[$threads]}" "${best_ms[$threads]}" "$(echo "$s / ${best_ms[$threads]}" | bc -l)"
   echo "  ONNX Runtime configurations:${line%;}"
+  printf '  CPU time per frame: libsplitnn %.1f ms, ONNX Runtime least %.1f ms, ratio %.2f; libsplitnn with XNNPACK'"'"'s 1x1 GEMM (SPLITNN_KERNELS=xnnpack) %.1f ms wall, cpu %.1f ms\n' \
+    "$scpu" "$best_cpu" "$(echo "$scpu / $best_cpu" | bc -l)" "$sx" "$sxcpu"
 done
 gflop=$(build/tools/splitnn inspect "$model" | sed -n 's/^flops: *\([0-9.]*\) GFLOP.*/\1/p')
 printf 'achieved: libsplitnn %.1f GFLOP/s at 1 thread, %.1f at 2 (%.3f GFLOP per frame)\n' \
