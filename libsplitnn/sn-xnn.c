@@ -559,6 +559,16 @@ typedef struct {
   int part;                 /* >= 0: that part; else the convolution -1 - part */
 } Step;
 
+/* A buffer between steps, reused like an arena: once the last node that
+ * reads its value is behind the node being lowered, a later value may
+ * take it (steps, and XNNPACK's operators in a runtime, run in node
+ * order). */
+typedef struct {
+  float *data;
+  size_t n;
+  int free_after;           /* index of the last node reading the value it holds */
+} StepBuffer;
+
 struct SnXnnRun {
   xnn_runtime_t runtime;    /* the part being built */
   xnn_subgraph_t subgraph;
@@ -583,6 +593,8 @@ struct SnXnnRun {
   GArray *parts;
   GArray *steps;
   GArray *convs;
+  GArray *buffers;          /* StepBuffer: the buffers between steps */
+  int lowering;             /* the node being lowered */
 };
 
 static gboolean
@@ -680,6 +692,35 @@ bind_buffer (SnXnnRun *r, const SnValue *v, uint32_t id, float scale, int part, 
 {
   Binding b = { v, LAYOUT_NHWC, id, scale, part, buffer };
   g_array_append_val (r->bindings, b);
+}
+
+/* v's buffer between steps: a free one large enough, or a new one (always
+ * for a staged input, written before any step runs). */
+static float *
+step_buffer (SnXnnRun *r, const SnValue *v, gboolean fresh)
+{
+  size_t n = sn_shape_numel (&v->shape);
+  int last = r->lowering;
+  if (r->outside[v->index])
+    last = G_MAXINT;
+  else
+    for (int s = r->first; s <= r->last; s++)
+      for (int k = 0; k < r->nodes[s]->n_inputs; k++)
+        if (r->nodes[s]->inputs[k] == v)
+          last = MAX (last, s);
+  StepBuffer *best = NULL;
+  for (guint i = 0; i < r->buffers->len; i++) {
+    StepBuffer *b = &g_array_index (r->buffers, StepBuffer, i);
+    if (!fresh && b->free_after < r->lowering && b->n >= n && (!best || b->n < best->n))
+      best = b;
+  }
+  if (best) {
+    best->free_after = last;
+    return best->data;
+  }
+  StepBuffer b = { owned_floats (r, n), n, last };
+  g_array_append_val (r->buffers, b);
+  return b.data;
 }
 
 /* Some node of the run that is in another step reads v. */
@@ -906,7 +947,7 @@ output_value (SnXnnRun *r, const SnValue *v, const SnNode *n, uint32_t *id, GErr
           v->name, l);
       return FALSE;
     }
-    float *buf = owned_floats (r, sn_shape_numel (&v->shape));
+    float *buf = step_buffer (r, v, FALSE);
     if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, id, error))
       return FALSE;
     if (out) {
@@ -1001,7 +1042,7 @@ define_carried (SnXnnRun *r, const SnNode *n, const SnValue *v, Layout l, float 
 {
   size_t dims[SN_MAX_DIMS], nd = value_dims (v, l, dims);
   if (l == LAYOUT_NHWC && crosses (r, v)) {
-    float *buf = owned_floats (r, sn_shape_numel (&v->shape));
+    float *buf = step_buffer (r, v, FALSE);
     if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, id, error))
       return FALSE;
     bind_buffer (r, v, *id, scale, r->part, buf);
@@ -1050,7 +1091,7 @@ own_input (SnXnnRun *r, const SnValue *x, const SnNode *n, const float **buf, fl
     sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "'%s' has no buffer for our kernel", x->name);
     return FALSE;
   }
-  float *staged = owned_floats (r, sn_shape_numel (&x->shape));
+  float *staged = step_buffer (r, x, TRUE);
   StageIn si = { r->tensors[x->index], staged };
   g_array_append_val (r->stage_in, si);
   bind_buffer (r, x, XNN_INVALID_VALUE_ID, 1.0f, -1, staged);
@@ -1069,7 +1110,7 @@ lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *x
     return FALSE;
   const SnShape *ys = &out->shape;
   OwnConv c = { sn_gemm_new (f, bias, C, O, lo, hi), xbuf,
-    owned_floats (r, sn_shape_numel (ys)), ys->dims[0] * ys->dims[2] * ys->dims[3] };
+    step_buffer (r, out, FALSE), ys->dims[0] * ys->dims[2] * ys->dims[3] };
   g_array_append_val (r->convs, c);
   Step step = { -(int) r->convs->len };
   g_array_append_val (r->steps, step);
@@ -1760,6 +1801,7 @@ sn_xnn_run_free (SnXnnRun *r)
   g_array_unref (r->parts);
   g_array_unref (r->steps);
   g_array_unref (r->convs);
+  g_array_unref (r->buffers);
   g_free (r->part_of);
   if (r->subgraph)
     xnn_delete_subgraph (r->subgraph);
@@ -1781,6 +1823,7 @@ run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tensors,
   r->parts = g_array_new (FALSE, FALSE, sizeof (Part));
   r->steps = g_array_new (FALSE, FALSE, sizeof (Step));
   r->convs = g_array_new (FALSE, FALSE, sizeof (OwnConv));
+  r->buffers = g_array_new (FALSE, FALSE, sizeof (StepBuffer));
   if (own) {
     int part = 0, n_own = 0;
     r->part_of = g_new0 (int, last - first + 1);
@@ -1816,6 +1859,7 @@ run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tensors,
     if (r->done[s - first])
       continue;
     mark_done (r, s);
+    r->lowering = s;
     ok = lower_node (r, s, error);
   }
   if (ok)
