@@ -1406,6 +1406,18 @@ lower_transpose (SnXnnRun *r, const SnNode *n, GError **error)
   if (!input_value (r, x, from, n, &a, error))
     return FALSE;
   bind (r, y, to, a, 1.0f);
+  if (to == LAYOUT_NHWC && y->shape.rank == 4 && crosses (r, y)) {
+    /* Read by another step (our convolution): copied into a buffer
+     * between steps, XNNPACK having no other way to hand it over. */
+    size_t dims[SN_MAX_DIMS], nd = value_dims (y, LAYOUT_NHWC, dims);
+    float *buf = step_buffer (r, y, FALSE);
+    uint32_t c;
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, &c, error)
+        || !xnn_check (xnn_define_clamp (r->subgraph, -INFINITY, INFINITY, a, c, 0), n,
+            "a copy", error))
+      return FALSE;
+    bind_buffer (r, y, c, 1.0f, r->part, buf);
+  }
   return !r->outside[y->index] || export_value (r, y, to, a, n, error);
 }
 
