@@ -1112,6 +1112,8 @@ lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *x
   OwnConv c = { sn_gemm_new (f, bias, C, O, lo, hi), xbuf,
     step_buffer (r, out, FALSE), ys->dims[0] * ys->dims[2] * ys->dims[3] };
   g_array_append_val (r->convs, c);
+  /* Packed now: the unpacked copy of the weights is not needed any more. */
+  g_ptr_array_remove_fast (r->owned, (gpointer) f);
   Step step = { -(int) r->convs->len };
   g_array_append_val (r->steps, step);
   bind_buffer (r, out, XNN_INVALID_VALUE_ID, 1.0f, -1, c.y);
