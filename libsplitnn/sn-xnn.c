@@ -1060,6 +1060,9 @@ close_part (SnXnnRun *r, const SnNode *n, GError **error)
 {
   Part part = { r->subgraph, NULL, r->externals, r->ext_values, FALSE };
   r->subgraph = NULL;
+  r->externals = g_array_new (FALSE, FALSE, sizeof (External));
+  r->ext_values = g_array_new (FALSE, FALSE, sizeof (struct xnn_external_value));
+  r->next_external = 0;
   g_array_append_val (r->parts, part);
   Part *pp = &g_array_index (r->parts, Part, r->parts->len - 1);
   Step step = { (int) r->parts->len - 1 };
@@ -1068,9 +1071,6 @@ close_part (SnXnnRun *r, const SnNode *n, GError **error)
   if (!xnn_check (xnn_create_runtime_v2 (pp->subgraph, r->pool,
               r->pool ? XNN_FLAG_YIELD_WORKERS : 0, &pp->runtime), n, "the runtime", error))
     return FALSE;
-  r->externals = g_array_new (FALSE, FALSE, sizeof (External));
-  r->ext_values = g_array_new (FALSE, FALSE, sizeof (struct xnn_external_value));
-  r->next_external = 0;
   r->part++;
   return xnn_check (xnn_create_subgraph (r->max_external, 0, &r->subgraph), n, "a subgraph", error);
 }

@@ -284,6 +284,29 @@ START_TEST (test_pointwise_chain)
 }
 END_TEST
 
+/* A value of rank 2 made before a 1x1 convolution and read after it would
+ * have to cross a step in the engine's layout: the run is built again
+ * without our kernel, and still lowers whole. */
+START_TEST (test_own_kernel_fallback)
+{
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, DIMS (1, 6, 5, 4));
+  sn_test_graph_output (g, "out", 4, DIMS (1, 6, 5, 4));
+  init_random (g, "w", 4, DIMS (6, 6, 1, 1), 0.5f);
+  sn_test_graph_initializer_int64 (g, "shape4", 1, DIMS (4), DIMS (1, 6, 1, 1), 4);
+  sn_test_graph_node (g, "ReduceMean", "rm", IN ("x"), IN ("flat"));
+  sn_test_graph_attr_ints (g, "axes", 2, DIMS (2, 3));
+  sn_test_graph_attr_int (g, "keepdims", 0);
+  sn_test_graph_node (g, "Conv", "conv", IN ("x", "w"), IN ("y"));
+  sn_test_graph_node (g, "Reshape", "reshape", IN ("flat", "shape4"), IN ("u"));
+  sn_test_graph_node (g, "Mul", "mul", IN ("y", "u"), IN ("out"));
+  SnModel *m = load (g);
+  check_engines (m, 4);
+  check_engines_scaled (m, 4, 2, 3.0f);
+  sn_model_free (m);
+}
+END_TEST
+
 /* ---- Hard-swish ----------------------------------------------------------------- */
 
 /* The three spellings, each feeding what MobileNetV3 feeds it: a depthwise
@@ -881,6 +904,7 @@ fast_suite (void)
   tcase_add_loop_test (tc, test_conv_geometries, 0, G_N_ELEMENTS (conv_cases));
   tcase_add_test (tc, test_conv_batchnorm_fused);
   tcase_add_loop_test (tc, test_pointwise_chain, 0, G_N_ELEMENTS (pointwise_cases));
+  tcase_add_test (tc, test_own_kernel_fallback);
   tcase_add_loop_test (tc, test_hardswish_spellings, 0, 4);
   tcase_add_test (tc, test_hardswish_not_fused);
   tcase_add_loop_test (tc, test_pool_windows, 0, G_N_ELEMENTS (pool_cases));
