@@ -37,11 +37,21 @@ def main(out):
     # ---- engine
     eng = out.joinpath("engine.txt").read_text() if out.joinpath("engine.txt").exists() else ""
     rows, ratios = [], {}
-    for t, sn, ort, r in re.findall(r"threads (\d): libsplitnn ([\d.]+) ms, ONNX Runtime ([\d.]+) ms, ratio ([\d.]+)", eng):
-        rows.append([t, f"{float(sn):.1f} ms", f"{float(ort):.1f} ms", r])
+    cpu = dict((int(t), (a, b, r)) for t, a, b, r in re.findall(
+        r"threads (\d):.*\n.*\n  CPU time per frame: libsplitnn ([\d.]+) ms, ONNX Runtime least ([\d.]+) ms, ratio ([\d.]+)", eng))
+    for t, sn, cfg, ort, r in re.findall(
+            r"threads (\d): libsplitnn ([\d.]+) ms \(cpu [\d.]+\), ONNX Runtime fastest \((\S+)\) ([\d.]+) ms, ratio ([\d.]+)", eng):
+        c = cpu.get(int(t), ("?", "?", "?"))
+        rows.append([t, f"{float(sn):.1f} ms", f"{float(ort):.1f} ms ({cfg})", r, f"{c[0]} / {c[1]} ms", c[2]])
         ratios[int(t)] = float(r)
-    say("\n### Engine: libsplitnn vs ONNX Runtime (interleaved rounds)\n")
-    say(table(["threads", "libsplitnn", "ONNX Runtime", "ratio (lower is better)"], rows))
+    say("\n### Engine: libsplitnn vs ONNX Runtime at its fastest (interleaved rounds)\n")
+    for line in re.findall(r"^(machine: .*|XNNPACK microkernels.*|load average .*)$", eng, re.M):
+        say(f"    {line}")
+    say("")
+    say(table(["threads", "libsplitnn", "ONNX Runtime fastest", "ratio (lower is better)",
+               "CPU per frame (libsplitnn / ONNX Runtime)", "CPU ratio"], rows))
+    for line in re.findall(r"^(busy: .*|achieved: .*|dense3x3 .*|pointwise .*)$", eng, re.M):
+        say(f"\n{line}")
     ref = re.search(r"reference kernels.*: (\d+) ms", eng)
     if ref:
         say(f"\nReference kernels (the oracle, 1 thread): {ref.group(1)} ms.")
@@ -61,8 +71,8 @@ def main(out):
     # ---- summary
     say("\n### Ratios\n")
     for t, r in sorted(ratios.items()):
-        say(f"- engine, {t} thread{'s' if t > 1 else ''}: libsplitnn / ONNX Runtime = {r:.2f} "
-            f"({'met' if r <= 1 else 'MISSED'}: target <= 1.0)")
+        say(f"- engine, {t} thread{'s' if t > 1 else ''}: libsplitnn / fastest ONNX Runtime = {r:.2f} "
+            f"({'met' if r <= 0.8 else 'MISSED'}: target <= 0.8, issue 21)")
     if st:
         w1 = st["whole_ms"][0]
         say(f"- preprocessing / whole network (1 thread): RGB {st['preprocess_stretch_ms'] / w1:.3f}, "

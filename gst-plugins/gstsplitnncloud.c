@@ -349,7 +349,7 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
       g_param_spec_double ("threshold", "Threshold", "Minimum detection score", 0, 1, 0.3,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_int ("threads", "Threads", "CPU threads for the network", 1, 64, 1,
+      g_param_spec_int ("threads", "Threads", "CPU threads for the network; 0: one per CPU this process may use (affinity mask, cgroup CPU quota)", 0, 64, 1,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_PACKETS,
       g_param_spec_uint64 ("packets", "Packets", "Feature packets received", 0, G_MAXUINT64, 0, ro));

@@ -792,7 +792,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
       g_param_spec_uint ("stream-id", "Stream id", "Identifies this camera to the cloud",
           0, G_MAXUINT, 0, rw));
   g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_int ("threads", "Threads", "CPU threads for the network", 1, 64, DEFAULT_THREADS,
+      g_param_spec_int ("threads", "Threads", "CPU threads for the network; 0: one per CPU this process may use (affinity mask, cgroup CPU quota)", 0, 64, DEFAULT_THREADS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_BANDWIDTH,
       g_param_spec_double ("bandwidth", "Bandwidth", "Link rate in bit/s for cut=auto; 0 uses the "

@@ -75,7 +75,7 @@ sn_detector_decode_params (SnDetector *d)
 void
 sn_detector_set_threads (SnDetector *d, int n)
 {
-  d->threads = MAX (1, n);
+  d->threads = MAX (0, n);      /* 0: sn_segment_set_threads picks */
   if (d->whole)
     sn_segment_set_threads (d->whole, d->threads);
 }

@@ -8,6 +8,7 @@
  * arena is allocated once; running never allocates. */
 #include "sn-model-private.h"
 #include "sn-xnn.h"
+#include "sn-pool.h"
 
 #include <string.h>
 
@@ -549,7 +550,7 @@ drop_runs (SnSegment *seg)
 void
 sn_segment_set_threads (SnSegment *seg, int n_threads)
 {
-  n_threads = MAX (1, n_threads);
+  n_threads = n_threads == 0 ? sn_pool_auto_threads () : MAX (1, n_threads);
   if (n_threads == seg->exec.n_threads)
     return;
   /* XNNPACK runtimes are bound to their thread pool: rebuild lazily. */

@@ -16,6 +16,8 @@
  * (Mul, GlobalAveragePool) pass it on; any other consumer, and the run's
  * outputs, get the value multiplied back first. */
 #include "sn-xnn.h"
+#include "sn-pool.h"
+#include "sn-gemm.h"
 
 #include <math.h>
 #include <string.h>
@@ -58,20 +60,22 @@ sn_xnn_available (void)
 }
 
 /* One pool per thread count for the whole process, shared by every
- * segment that asks for that count.  pthreadpool's workers spin for a
- * while after each job before they sleep; with a pool per segment, the
+ * segment that asks for that count (sn-pool.c: libsplitnn's own pool, which
+ * XNNPACK calls through pthreadpool's entry points).  Debian's pthreadpool,
+ * used before, had its workers spin for a while after each job before they
+ * slept; with a pool per segment, the
  * edge segment's idle workers were still spinning when the cloud segment's
  * pool started (and the other way round), and on two cores a split path at
  * 2 threads ran at half speed (bench/stages: cloud part of cut 4 14 ms
  * alone, 30 ms right after its edge part).  A shared pool's workers are the
- * ones that run the next job.  pthreadpool serialises parallel jobs on one
+ * ones that run the next job.  The pool serialises parallel jobs on one
  * pool (its execution mutex), so segments running at the same time in
  * different threads take turns per operator instead of fighting for the
  * cores. */
 #define MAX_SHARED_POOLS 64
 static GMutex pools_lock;
 static struct {
-  pthreadpool_t pool;
+  SnPool *pool;
   int refs;
 } shared_pools[MAX_SHARED_POOLS + 1];
 
@@ -81,11 +85,11 @@ sn_xnn_pool_new (int n_threads)
   if (n_threads <= 1)
     return NULL;
   if (n_threads > MAX_SHARED_POOLS)
-    return pthreadpool_create ((size_t) n_threads);
+    return sn_pool_new (n_threads);
   g_mutex_lock (&pools_lock);
   if (!shared_pools[n_threads].pool)
-    shared_pools[n_threads].pool = pthreadpool_create ((size_t) n_threads);
-  pthreadpool_t pool = shared_pools[n_threads].pool;
+    shared_pools[n_threads].pool = sn_pool_new (n_threads);
+  SnPool *pool = shared_pools[n_threads].pool;
   if (pool)
     shared_pools[n_threads].refs++;
   g_mutex_unlock (&pools_lock);
@@ -103,14 +107,14 @@ sn_xnn_pool_free (void *pool)
       /* The last user stops the workers: no threads linger after every
        * segment is freed. */
       if (--shared_pools[n].refs == 0) {
-        pthreadpool_destroy (pool);
+        sn_pool_free (pool);
         shared_pools[n].pool = NULL;
       }
       g_mutex_unlock (&pools_lock);
       return;
     }
   g_mutex_unlock (&pools_lock);
-  pthreadpool_destroy (pool);
+  sn_pool_free (pool);
 }
 
 /* ---- What can be lowered -------------------------------------------------------- */
@@ -510,6 +514,8 @@ typedef struct {
   Layout layout;
   uint32_t id;
   float scale;              /* the value is scale times what id holds */
+  int part;                 /* the subgraph id belongs to; -1: none (own kernel) */
+  float *buffer;            /* the run's NHWC buffer that holds it between parts, or NULL */
 } Binding;
 
 typedef struct {
@@ -529,8 +535,42 @@ typedef struct {
   SnTensor *dst;                /* NCHW */
 } StageOut;
 
-struct SnXnnRun {
+/* A run whose 1x1 convolutions use our own kernel (sn-gemm.c) is a chain
+ * of steps: XNNPACK runtimes ("parts") and our convolutions in between.  A
+ * value that one step writes and another reads lives in a buffer of the
+ * run, in NHWC, an external output of the part that makes it and an
+ * external input of each later part that reads it. */
+typedef struct {
+  xnn_subgraph_t subgraph;
   xnn_runtime_t runtime;
+  GArray *externals;
+  GArray *ext_values;
+  gboolean set_up;
+} Part;
+
+typedef struct {
+  SnGemm *gemm;
+  const float *x;
+  float *y;
+  int64_t M;
+} OwnConv;
+
+typedef struct {
+  int part;                 /* >= 0: that part; else the convolution -1 - part */
+} Step;
+
+/* A buffer between steps, reused like an arena: once the last node that
+ * reads its value is behind the node being lowered, a later value may
+ * take it (steps, and XNNPACK's operators in a runtime, run in node
+ * order). */
+typedef struct {
+  float *data;
+  size_t n;
+  int free_after;           /* index of the last node reading the value it holds */
+} StepBuffer;
+
+struct SnXnnRun {
+  xnn_runtime_t runtime;    /* the part being built */
   xnn_subgraph_t subgraph;
   void *pool;
   GArray *bindings;
@@ -547,6 +587,14 @@ struct SnXnnRun {
   guint8 *done;             /* per node of the run: lowered already (fused) */
   SnTensor *const *tensors;
   const guint8 *outside;
+  int part;                 /* index of the part being built */
+  int *part_of;             /* per node of the run: its part, -1 for our own
+                             * convolutions; NULL when the run has none */
+  GArray *parts;
+  GArray *steps;
+  GArray *convs;
+  GArray *buffers;          /* StepBuffer: the buffers between steps */
+  int lowering;             /* the node being lowered */
 };
 
 static gboolean
@@ -601,10 +649,29 @@ lookup (SnXnnRun *r, const SnValue *v, Layout l)
 {
   for (guint i = 0; i < r->bindings->len; i++) {
     Binding *b = &g_array_index (r->bindings, Binding, i);
-    if (b->value == v && b->layout == l)
+    if (b->value == v && b->layout == l && b->part == r->part)
       return b;
   }
   return NULL;
+}
+
+/* v's buffer between steps (NHWC), from any step. */
+static Binding *
+lookup_buffer (SnXnnRun *r, const SnValue *v)
+{
+  for (guint i = 0; i < r->bindings->len; i++) {
+    Binding *b = &g_array_index (r->bindings, Binding, i);
+    if (b->value == v && b->layout == LAYOUT_NHWC && b->buffer)
+      return b;
+  }
+  return NULL;
+}
+
+/* v is bound in layout l, in this part or (NHWC) in a buffer between parts. */
+static gboolean
+has_layout (SnXnnRun *r, const SnValue *v, Layout l)
+{
+  return lookup (r, v, l) || (l == LAYOUT_NHWC && lookup_buffer (r, v));
 }
 
 static void
@@ -616,8 +683,57 @@ bind (SnXnnRun *r, const SnValue *v, Layout l, uint32_t id, float scale)
     old->scale = scale;
     return;
   }
-  Binding b = { v, l, id, scale };
+  Binding b = { v, l, id, scale, r->part, NULL };
   g_array_append_val (r->bindings, b);
+}
+
+static void
+bind_buffer (SnXnnRun *r, const SnValue *v, uint32_t id, float scale, int part, float *buffer)
+{
+  Binding b = { v, LAYOUT_NHWC, id, scale, part, buffer };
+  g_array_append_val (r->bindings, b);
+}
+
+/* v's buffer between steps: a free one large enough, or a new one (always
+ * for a staged input, written before any step runs). */
+static float *
+step_buffer (SnXnnRun *r, const SnValue *v, gboolean fresh)
+{
+  size_t n = sn_shape_numel (&v->shape);
+  int last = r->lowering;
+  if (r->outside[v->index])
+    last = G_MAXINT;
+  else
+    for (int s = r->first; s <= r->last; s++)
+      for (int k = 0; k < r->nodes[s]->n_inputs; k++)
+        if (r->nodes[s]->inputs[k] == v)
+          last = MAX (last, s);
+  StepBuffer *best = NULL;
+  for (guint i = 0; i < r->buffers->len; i++) {
+    StepBuffer *b = &g_array_index (r->buffers, StepBuffer, i);
+    if (!fresh && b->free_after < r->lowering && b->n >= n && (!best || b->n < best->n))
+      best = b;
+  }
+  if (best) {
+    best->free_after = last;
+    return best->data;
+  }
+  StepBuffer b = { owned_floats (r, n), n, last };
+  g_array_append_val (r->buffers, b);
+  return b.data;
+}
+
+/* Some node of the run that is in another step reads v. */
+static gboolean
+crosses (const SnXnnRun *r, const SnValue *v)
+{
+  if (!r->part_of)
+    return FALSE;
+  for (int s = r->first; s <= r->last; s++)
+    for (int k = 0; k < r->nodes[s]->n_inputs; k++)
+      if (r->nodes[s]->inputs[k] == v && r->part_of[s - r->first] != r->part)
+        return TRUE;
+  return FALSE;
 }
 
 static gboolean
@@ -761,6 +877,15 @@ input_raw (SnXnnRun *r, const SnValue *v, Layout want, const SnNode *n, uint32_t
     *scale = b->scale;
     return TRUE;
   }
+  if (want == LAYOUT_NHWC && (b = lookup_buffer (r, v))) {
+    float sc = b->scale, *buf = b->buffer;
+    size_t dims[SN_MAX_DIMS], nd = value_dims (v, LAYOUT_NHWC, dims);
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_INPUT, NULL, buf, id, error))
+      return FALSE;
+    bind_buffer (r, v, *id, sc, r->part, buf);
+    *scale = sc;
+    return TRUE;
+  }
   if (produced_in_run (r, v)) {
     sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED,
         "'%s' is not available in the layout needed", v->name);
@@ -816,6 +941,22 @@ output_value (SnXnnRun *r, const SnValue *v, const SnNode *n, uint32_t *id, GErr
   gboolean out = r->outside[v->index];
   int p = -1;
   const SnValue *native_out = NULL;
+  if (crosses (r, v)) {
+    if (l != LAYOUT_NHWC) {
+      sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "'%s' would cross a step in layout %d",
+          v->name, l);
+      return FALSE;
+    }
+    float *buf = step_buffer (r, v, FALSE);
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, id, error))
+      return FALSE;
+    if (out) {
+      StageOut so = { NULL, buf, r->tensors[v->index] };
+      g_array_append_val (r->stage_out, so);
+    }
+    bind_buffer (r, v, *id, 1.0f, r->part, buf);
+    return TRUE;
+  }
   if (l == LAYOUT_NHWC && uses_in_run (r, v, &p) == 1 && op_is (r->nodes[p], "Transpose")
       && perm_is (r->nodes[p], TO_NHWC) && r->outside[r->nodes[p]->outputs[0]->index])
     native_out = r->nodes[p]->outputs[0];
@@ -893,6 +1034,115 @@ fuse_clamp (SnXnnRun *r, const SnValue *v, float *lo, float *hi)
   return user->outputs[0];
 }
 
+/* A value that holds v / scale (a carried scale, see the top of this
+ * file): in a buffer between steps when another step reads it. */
+static gboolean
+define_carried (SnXnnRun *r, const SnNode *n, const SnValue *v, Layout l, float scale,
+    uint32_t *id, GError **error)
+{
+  size_t dims[SN_MAX_DIMS], nd = value_dims (v, l, dims);
+  if (l == LAYOUT_NHWC && crosses (r, v)) {
+    float *buf = step_buffer (r, v, FALSE);
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, id, error))
+      return FALSE;
+    bind_buffer (r, v, *id, scale, r->part, buf);
+    return TRUE;
+  }
+  if (!define_value (r, n, nd, dims, id, error))
+    return FALSE;
+  bind (r, v, l, *id, scale);
+  return TRUE;
+}
+
+/* Ends the part being built (its runtime is made now) and starts the next. */
+static gboolean
+close_part (SnXnnRun *r, const SnNode *n, GError **error)
+{
+  Part part = { r->subgraph, NULL, r->externals, r->ext_values, FALSE };
+  r->subgraph = NULL;
+  r->externals = g_array_new (FALSE, FALSE, sizeof (External));
+  r->ext_values = g_array_new (FALSE, FALSE, sizeof (struct xnn_external_value));
+  r->next_external = 0;
+  g_array_append_val (r->parts, part);
+  Part *pp = &g_array_index (r->parts, Part, r->parts->len - 1);
+  Step step = { (int) r->parts->len - 1 };
+  g_array_append_val (r->steps, step);
+  /* Workers sleep after each inference: a pipeline has other threads to run. */
+  if (!xnn_check (xnn_create_runtime_v2 (pp->subgraph, r->pool,
+              r->pool ? XNN_FLAG_YIELD_WORKERS : 0, &pp->runtime), n, "the runtime", error))
+    return FALSE;
+  r->part++;
+  return xnn_check (xnn_create_subgraph (r->max_external, 0, &r->subgraph), n, "a subgraph", error);
+}
+
+/* The NHWC buffer our convolution reads x from: an earlier step's, or a
+ * staging buffer for a value from outside the run. */
+static gboolean
+own_input (SnXnnRun *r, const SnValue *x, const SnNode *n, const float **buf, float *scale,
+    GError **error)
+{
+  const Binding *b = lookup_buffer (r, x);
+  if (b) {
+    *buf = b->buffer;
+    *scale = b->scale;
+    return TRUE;
+  }
+  if (produced_in_run (r, x) || x->constant) {
+    sn_node_set_error (error, n, SN_ERROR_UNSUPPORTED, "'%s' has no buffer for our kernel", x->name);
+    return FALSE;
+  }
+  float *staged = step_buffer (r, x, TRUE);
+  StageIn si = { r->tensors[x->index], staged };
+  g_array_append_val (r->stage_in, si);
+  bind_buffer (r, x, XNN_INVALID_VALUE_ID, 1.0f, -1, staged);
+  *buf = staged;
+  *scale = 1.0f;
+  return TRUE;
+}
+
+/* A 1x1 convolution on our kernel (sn-gemm.c): f is [O][C] with the
+ * folded scales, bias folded too; out is what the fused nodes produce. */
+static gboolean
+lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *xbuf,
+    const float *f, const float *bias, int64_t C, int64_t O, float lo, float hi, GError **error)
+{
+  if (!close_part (r, n, error))
+    return FALSE;
+  const SnShape *ys = &out->shape;
+  OwnConv c = { sn_gemm_new (f, bias, C, O, lo, hi), xbuf,
+    step_buffer (r, out, FALSE), ys->dims[0] * ys->dims[2] * ys->dims[3] };
+  g_array_append_val (r->convs, c);
+  /* Packed now: the unpacked copy of the weights is not needed any more. */
+  g_ptr_array_remove_fast (r->owned, (gpointer) f);
+  Step step = { -(int) r->convs->len };
+  g_array_append_val (r->steps, step);
+  bind_buffer (r, out, XNN_INVALID_VALUE_ID, 1.0f, -1, c.y);
+  if (r->outside[out->index]) {
+    StageOut so = { NULL, c.y, r->tensors[out->index] };
+    g_array_append_val (r->stage_out, so);
+  }
+  return TRUE;
+}
+
+/* Conv nodes our kernel takes: 1x1, one group, stride 1, no padding, a
+ * few pixels at least (the squeeze-excitation convolutions on 1x1 maps
+ * stay in XNNPACK's runtime, where a step would cost more than they do). */
+static gboolean
+own_conv_ok (SnNode *const *nodes, int s)
+{
+  const SnNode *n = nodes[s];
+  if (!op_is (n, "Conv") || !sn_xnn_can_lower (n))
+    return FALSE;
+  const SnValue *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
+  Window win;
+  if (w->shape.dims[2] != 1 || w->shape.dims[3] != 1 || sn_node_attr_int (n, "group", 1) != 1
+      || !window_of (n, 1, 1, &win))
+    return FALSE;
+  return win.sh == 1 && win.sw == 1 && !win.pt && !win.pb && !win.pl && !win.pr && !win.xb
+      && !win.xr && x->shape.dims[2] == y->shape.dims[2] && x->shape.dims[3] == y->shape.dims[3]
+      && x->shape.dims[0] * x->shape.dims[2] * x->shape.dims[3] >= 8;
+}
+
 static gboolean
 lower_conv (SnXnnRun *r, int s, GError **error)
 {
@@ -909,8 +1159,14 @@ lower_conv (SnXnnRun *r, int s, GError **error)
 
   uint32_t xid, fid, bid, yid;
   float xscale;
-  if (!input_raw (r, x, LAYOUT_NHWC, n, &xid, &xscale, error))
+  gboolean own = r->part_of && r->part_of[s - r->first] < 0;
+  const float *xbuf = NULL;
+  if (own) {
+    if (!own_input (r, x, n, &xbuf, &xscale, error))
+      return FALSE;
+  } else if (!input_raw (r, x, LAYOUT_NHWC, n, &xid, &xscale, error)) {
     return FALSE;
+  }
 
   /* Per output channel, from a BatchNormalization that alone reads the
    * output: weights times k, bias (b - mean) * k + add.  The weights also
@@ -960,6 +1216,8 @@ lower_conv (SnXnnRun *r, int s, GError **error)
   const float *B = b ? b->constant->data : NULL;
   for (int64_t o = 0; o < O; o++)
     bias[o] = ((B ? B[o] : 0.0f) - mean[o]) * k[o] + add[o];
+  if (own)
+    return lower_own_conv (r, n, out, xbuf, f, bias, C, O, lo, hi, error);
   size_t bdims[1] = { O };
   if (!define_static (r, n, 4, fdims, f, &fid, error)
       || !define_static (r, n, 1, bdims, bias, &bid, error)
@@ -1125,12 +1383,8 @@ lower_hardswish (SnXnnRun *r, const HardSwish *h, const SnNode *n, GError **erro
         && xnn_check (xnn_define_hardswish (r->subgraph, a, y, 0), n, "hardswish", error);
   if (carry && !r->outside[h->out->index]) {
     /* Carried to the consumers (see the top of this file). */
-    size_t dims[SN_MAX_DIMS], nd = value_dims (h->out, l, dims);
-    if (!define_value (r, n, nd, dims, &y, error)
-        || !xnn_check (xnn_define_hardswish (r->subgraph, a, y, 0), n, "hardswish", error))
-      return FALSE;
-    bind (r, h->out, l, y, h->scale);
-    return TRUE;
+    return define_carried (r, n, h->out, l, h->scale, &y, error)
+        && xnn_check (xnn_define_hardswish (r->subgraph, a, y, 0), n, "hardswish", error);
   }
   size_t dims[SN_MAX_DIMS], nd = value_dims (h->out, l, dims);
   return define_value (r, n, nd, dims, &t, error)
@@ -1154,6 +1408,18 @@ lower_transpose (SnXnnRun *r, const SnNode *n, GError **error)
   if (!input_value (r, x, from, n, &a, error))
     return FALSE;
   bind (r, y, to, a, 1.0f);
+  if (to == LAYOUT_NHWC && y->shape.rank == 4 && crosses (r, y)) {
+    /* Read by another step (our convolution): copied into a buffer
+     * between steps, XNNPACK having no other way to hand it over. */
+    size_t dims[SN_MAX_DIMS], nd = value_dims (y, LAYOUT_NHWC, dims);
+    float *buf = step_buffer (r, y, FALSE);
+    uint32_t c;
+    if (!new_external (r, n, nd, dims, XNN_VALUE_FLAG_EXTERNAL_OUTPUT, NULL, buf, &c, error)
+        || !xnn_check (xnn_define_clamp (r->subgraph, -INFINITY, INFINITY, a, c, 0), n,
+            "a copy", error))
+      return FALSE;
+    bind_buffer (r, y, c, 1.0f, r->part, buf);
+  }
   return !r->outside[y->index] || export_value (r, y, to, a, n, error);
 }
 
@@ -1283,7 +1549,7 @@ lower_reshape (SnXnnRun *r, const SnNode *n, GError **error)
   const SnValue *x = n->inputs[0], *out = n->outputs[0];
   uint32_t a, y;
   Layout l = LAYOUT_NATIVE;
-  if (x->shape.rank == 4 && (lookup (r, x, LAYOUT_NHWC)
+  if (x->shape.rank == 4 && (has_layout (r, x, LAYOUT_NHWC)
           || (!lookup (r, x, LAYOUT_NATIVE) && produced_in_run (r, x))))
     l = LAYOUT_NHWC;
   if (!input_value (r, x, l, n, &a, error))
@@ -1353,10 +1619,8 @@ lower_binary (SnXnnRun *r, const SnNode *n, GError **error)
     return FALSE;
   }
   if (carry && sa * sb != 1.0f) {
-    size_t dims[SN_MAX_DIMS], nd = value_dims (y0, l, dims);
-    if (!define_value (r, n, nd, dims, &y, error))
+    if (!define_carried (r, n, y0, l, sa * sb, &y, error))
       return FALSE;
-    bind (r, y0, l, y, sa * sb);
   } else if (!output_value (r, out, n, &y, error)) {
     return FALSE;
   }
@@ -1381,7 +1645,7 @@ lower_unary (SnXnnRun *r, const SnNode *n, GError **error)
 {
   const SnValue *x = n->inputs[0];
   /* Element-wise: stay in whichever layout x is bound in already. */
-  Layout l = x->shape.rank == 4 && !lookup (r, x, LAYOUT_NHWC) && lookup (r, x, LAYOUT_NATIVE)
+  Layout l = x->shape.rank == 4 && !has_layout (r, x, LAYOUT_NHWC) && lookup (r, x, LAYOUT_NATIVE)
       ? LAYOUT_NATIVE : LAYOUT_NHWC;
   uint32_t a, y;
   if (!input_value (r, x, l, n, &a, error))
@@ -1537,8 +1801,22 @@ sn_xnn_run_free (SnXnnRun *r)
 {
   if (!r)
     return;
-  if (r->runtime)
-    xnn_delete_runtime (r->runtime);
+  for (guint i = 0; i < r->parts->len; i++) {
+    Part *p = &g_array_index (r->parts, Part, i);
+    if (p->runtime)
+      xnn_delete_runtime (p->runtime);
+    if (p->subgraph)
+      xnn_delete_subgraph (p->subgraph);
+    g_array_unref (p->externals);
+    g_array_unref (p->ext_values);
+  }
+  for (guint i = 0; i < r->convs->len; i++)
+    sn_gemm_free (g_array_index (r->convs, OwnConv, i).gemm);
+  g_array_unref (r->parts);
+  g_array_unref (r->steps);
+  g_array_unref (r->convs);
+  g_array_unref (r->buffers);
+  g_free (r->part_of);
   if (r->subgraph)
     xnn_delete_subgraph (r->subgraph);
   g_array_unref (r->bindings);
@@ -1551,15 +1829,27 @@ sn_xnn_run_free (SnXnnRun *r)
   g_free (r);
 }
 
-SnXnnRun *
-sn_xnn_run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tensors,
-    const guint8 *outside, void *pool, GError **error)
+static SnXnnRun *
+run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tensors,
+    const guint8 *outside, void *pool, gboolean own, GError **error)
 {
-  if (!sn_xnn_available ()) {
-    g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED, "XNNPACK is not available");
-    return NULL;
-  }
   SnXnnRun *r = g_new0 (SnXnnRun, 1);
+  r->parts = g_array_new (FALSE, FALSE, sizeof (Part));
+  r->steps = g_array_new (FALSE, FALSE, sizeof (Step));
+  r->convs = g_array_new (FALSE, FALSE, sizeof (OwnConv));
+  r->buffers = g_array_new (FALSE, FALSE, sizeof (StepBuffer));
+  if (own) {
+    int part = 0, n_own = 0;
+    r->part_of = g_new0 (int, last - first + 1);
+    for (int s = first; s <= last; s++) {
+      gboolean mine = own_conv_ok (nodes, s);
+      r->part_of[s - first] = mine ? -1 : part;
+      part += mine;
+      n_own += mine;
+    }
+    if (!n_own)
+      g_clear_pointer (&r->part_of, g_free);
+  }
   r->nodes = nodes;
   r->first = first;
   r->last = last;
@@ -1583,17 +1873,38 @@ sn_xnn_run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tens
     if (r->done[s - first])
       continue;
     mark_done (r, s);
+    r->lowering = s;
     ok = lower_node (r, s, error);
   }
-  /* Workers sleep after each inference: a pipeline has other threads to run. */
   if (ok)
-    ok = xnn_check (xnn_create_runtime_v2 (r->subgraph, pool, pool ? XNN_FLAG_YIELD_WORKERS : 0,
-            &r->runtime), nodes[first], "the runtime", error);
+    ok = close_part (r, nodes[last], error);
   if (!ok) {
     sn_xnn_run_free (r);
     return NULL;
   }
   return r;
+}
+
+SnXnnRun *
+sn_xnn_run_new (SnNode *const *nodes, int first, int last, SnTensor *const *tensors,
+    const guint8 *outside, void *pool, GError **error)
+{
+  if (!sn_xnn_available ()) {
+    g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED, "XNNPACK is not available");
+    return NULL;
+  }
+  /* Our 1x1 kernel where the CPU runs it; should a run not lower with it
+   * (a value that would have to cross a step in the engine's layout), the
+   * same run without it. */
+  if (sn_gemm_available ()) {
+    GError *own_error = NULL;
+    SnXnnRun *r = run_new (nodes, first, last, tensors, outside, pool, TRUE, &own_error);
+    if (r)
+      return r;
+    g_debug ("splitnn: run of nodes %d-%d without our kernel: %s", first, last, own_error->message);
+    g_error_free (own_error);
+  }
+  return run_new (nodes, first, last, tensors, outside, pool, FALSE, error);
 }
 
 /* ---- Running ----------------------------------------------------------------------- */
@@ -1640,7 +1951,7 @@ static void
 transpose (void *pool, const float *src, float *dst, size_t batch, size_t rows, size_t cols)
 {
   Transpose t = { src, dst, rows, cols, (rows + TILE - 1) / TILE };
-  pthreadpool_parallelize_1d (pool, transpose_band, &t, batch * t.bands, 0);
+  sn_pool_run (pool, transpose_band, &t, batch * t.bands);
 }
 
 gboolean
@@ -1651,28 +1962,37 @@ sn_xnn_run_invoke (SnXnnRun *r, GError **error)
     const SnShape *sh = &s->src->shape;
     transpose (r->pool, s->src->data, s->dst, sh->dims[0], sh->dims[1], sh->dims[2] * sh->dims[3]);
   }
-  /* Setting up rebuilds what depends on the data pointers (indirection
-   * buffers): only when a pointer moved, i.e. a caller's input did. */
-  gboolean moved = !r->set_up;
-  g_array_set_size (r->ext_values, r->externals->len);
-  for (guint i = 0; i < r->externals->len; i++) {
-    const External *e = &g_array_index (r->externals, External, i);
-    struct xnn_external_value *v = &g_array_index (r->ext_values, struct xnn_external_value, i);
-    void *data = e->buffer ? (void *) e->buffer : e->tensor->data;
-    moved |= v->id != e->id || v->data != data;
-    v->id = e->id;
-    v->data = data;
-  }
   const SnNode *n = r->nodes[r->first];
-  if (moved) {
-    r->set_up = FALSE;
-    if (!xnn_check (xnn_setup_runtime (r->runtime, r->ext_values->len,
-                (const struct xnn_external_value *) r->ext_values->data), n, "setup", error))
+  for (guint k = 0; k < r->steps->len; k++) {
+    const Step *step = &g_array_index (r->steps, Step, k);
+    if (step->part < 0) {
+      const OwnConv *c = &g_array_index (r->convs, OwnConv, -1 - step->part);
+      sn_gemm_run (c->gemm, r->pool, c->x, c->y, c->M);
+      continue;
+    }
+    Part *p = &g_array_index (r->parts, Part, step->part);
+    /* Setting up rebuilds what depends on the data pointers (indirection
+     * buffers): only when a pointer moved, i.e. a caller's input did. */
+    gboolean moved = !p->set_up;
+    g_array_set_size (p->ext_values, p->externals->len);
+    for (guint i = 0; i < p->externals->len; i++) {
+      const External *e = &g_array_index (p->externals, External, i);
+      struct xnn_external_value *v = &g_array_index (p->ext_values, struct xnn_external_value, i);
+      void *data = e->buffer ? (void *) e->buffer : e->tensor->data;
+      moved |= v->id != e->id || v->data != data;
+      v->id = e->id;
+      v->data = data;
+    }
+    if (moved) {
+      p->set_up = FALSE;
+      if (!xnn_check (xnn_setup_runtime (p->runtime, p->ext_values->len,
+                  (const struct xnn_external_value *) p->ext_values->data), n, "setup", error))
+        return FALSE;
+      p->set_up = TRUE;
+    }
+    if (!xnn_check (xnn_invoke_runtime (p->runtime), n, "invoke", error))
       return FALSE;
-    r->set_up = TRUE;
   }
-  if (!xnn_check (xnn_invoke_runtime (r->runtime), n, "invoke", error))
-    return FALSE;
   for (guint i = 0; i < r->stage_out->len; i++) {
     const StageOut *s = &g_array_index (r->stage_out, StageOut, i);
     const SnShape *sh = &s->dst->shape;

@@ -241,6 +241,72 @@ START_TEST (test_conv_batchnorm_fused)
 }
 END_TEST
 
+/* 1x1 convolutions, which run on our own kernel where the CPU has AVX2 and
+ * FMA (libsplitnn/sn-gemm.c; XNNPACK's elsewhere), on shapes that are no
+ * multiple of its 6 x 16 tiles: one input channel, 17 and 33 outputs, odd
+ * pixel counts.  x feeds two of them (one staging buffer), a chain passes
+ * a Relu and a folded BN + Clip between steps, and a residual Add reads
+ * values across them. */
+static const int64_t pointwise_cases[][5] = {
+  /* C, mid, O, H, W */
+  { 1, 17, 33, 5, 7 }, { 37, 16, 5, 3, 3 }, { 16, 48, 16, 8, 8 }, { 24, 72, 24, 13, 11 },
+};
+
+START_TEST (test_pointwise_chain)
+{
+  const int64_t *c = pointwise_cases[_i];
+  int64_t C = c[0], mid = c[1], O = c[2], H = c[3], W = c[4];
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, DIMS (1, C, H, W));
+  sn_test_graph_output (g, "y", 4, DIMS (1, O, H, W));
+  init_random (g, "wa", 4, DIMS (mid, C, 1, 1), 0.5f);
+  init_random (g, "ba", 1, DIMS (mid), 0.5f);
+  init_random (g, "wb", 4, DIMS (O, mid, 1, 1), 0.5f);
+  init_random (g, "wc", 4, DIMS (O, C, 1, 1), 0.5f);
+  init_random (g, "bc", 1, DIMS (O), 0.5f);
+  init_random (g, "scale", 1, DIMS (O), 2.0f);
+  init_random (g, "bias", 1, DIMS (O), 1.0f);
+  init_random (g, "mean", 1, DIMS (O), 1.0f);
+  init_positive (g, "var", 1, DIMS (O));
+  init_scalar (g, "zero", 0.0f);
+  init_scalar (g, "six", 6.0f);
+  sn_test_graph_node (g, "Conv", "a", IN ("x", "wa", "ba"), IN ("ca"));
+  sn_test_graph_node (g, "Relu", "relu", IN ("ca"), IN ("ra"));
+  sn_test_graph_node (g, "Conv", "b", IN ("ra", "wb"), IN ("cb"));
+  sn_test_graph_node (g, "BatchNormalization", "bn", IN ("cb", "scale", "bias", "mean", "var"), IN ("nb"));
+  sn_test_graph_node (g, "Clip", "relu6", IN ("nb", "zero", "six"), IN ("kb"));
+  sn_test_graph_node (g, "Conv", "c", IN ("x", "wc", "bc"), IN ("cc"));
+  sn_test_graph_node (g, "Add", "add", IN ("kb", "cc"), IN ("y"));
+  SnModel *m = load (g);
+  check_engines (m, 7);
+  check_engines_scaled (m, 7, 2, 3.0f);
+  sn_model_free (m);
+}
+END_TEST
+
+/* A value of rank 2 made before a 1x1 convolution and read after it would
+ * have to cross a step in the engine's layout: the run is built again
+ * without our kernel, and still lowers whole. */
+START_TEST (test_own_kernel_fallback)
+{
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, DIMS (1, 6, 5, 4));
+  sn_test_graph_output (g, "out", 4, DIMS (1, 6, 5, 4));
+  init_random (g, "w", 4, DIMS (6, 6, 1, 1), 0.5f);
+  sn_test_graph_initializer_int64 (g, "shape4", 1, DIMS (4), DIMS (1, 6, 1, 1), 4);
+  sn_test_graph_node (g, "ReduceMean", "rm", IN ("x"), IN ("flat"));
+  sn_test_graph_attr_ints (g, "axes", 2, DIMS (2, 3));
+  sn_test_graph_attr_int (g, "keepdims", 0);
+  sn_test_graph_node (g, "Conv", "conv", IN ("x", "w"), IN ("y"));
+  sn_test_graph_node (g, "Reshape", "reshape", IN ("flat", "shape4"), IN ("u"));
+  sn_test_graph_node (g, "Mul", "mul", IN ("y", "u"), IN ("out"));
+  SnModel *m = load (g);
+  check_engines (m, 4);
+  check_engines_scaled (m, 4, 2, 3.0f);
+  sn_model_free (m);
+}
+END_TEST
+
 /* ---- Hard-swish ----------------------------------------------------------------- */
 
 /* The three spellings, each feeding what MobileNetV3 feeds it: a depthwise
@@ -523,16 +589,19 @@ END_TEST
  * returned, in NCHW. */
 START_TEST (test_boundary_transposes)
 {
+  /* _i = 1: a 1x1 convolution, which our own kernel runs (the relabelled
+   * input is copied into a buffer between steps). */
+  int64_t k = _i ? 1 : 3, pad = _i ? 0 : 1;
   SnTestGraph *g = sn_test_graph_new (13);
   sn_test_graph_input (g, "img", 4, DIMS (1, 10, 9, 3));
   sn_test_graph_output (g, "heads", 4, DIMS (1, 10, 9, 4));
   sn_test_graph_output (g, "nchw", 4, DIMS (1, 4, 10, 9));
   sn_test_graph_output (g, "other", 4, DIMS (1, 10, 9, 4));
-  init_random (g, "w", 4, DIMS (4, 3, 3, 3), 0.5f);
+  init_random (g, "w", 4, DIMS (4, 3, k, k), 0.5f);
   sn_test_graph_node (g, "Transpose", "t_in", IN ("img"), IN ("x"));
   sn_test_graph_attr_ints (g, "perm", 4, DIMS (0, 3, 1, 2));
   sn_test_graph_node (g, "Conv", "conv", IN ("x", "w"), IN ("c"));
-  sn_test_graph_attr_ints (g, "pads", 4, DIMS (1, 1, 1, 1));
+  sn_test_graph_attr_ints (g, "pads", 4, DIMS (pad, pad, pad, pad));
   sn_test_graph_node (g, "Sigmoid", "sig", IN ("c"), IN ("s"));
   sn_test_graph_node (g, "Transpose", "t_out", IN ("s"), IN ("heads"));
   sn_test_graph_attr_ints (g, "perm", 4, DIMS (0, 2, 3, 1));
@@ -834,6 +903,8 @@ fast_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_loop_test (tc, test_conv_geometries, 0, G_N_ELEMENTS (conv_cases));
   tcase_add_test (tc, test_conv_batchnorm_fused);
+  tcase_add_loop_test (tc, test_pointwise_chain, 0, G_N_ELEMENTS (pointwise_cases));
+  tcase_add_test (tc, test_own_kernel_fallback);
   tcase_add_loop_test (tc, test_hardswish_spellings, 0, 4);
   tcase_add_test (tc, test_hardswish_not_fused);
   tcase_add_loop_test (tc, test_pool_windows, 0, G_N_ELEMENTS (pool_cases));
@@ -841,7 +912,7 @@ fast_suite (void)
   tcase_add_loop_test (tc, test_resize_bilinear, 0, G_N_ELEMENTS (resize_cases));
   tcase_add_test (tc, test_concat_channels);
   tcase_add_test (tc, test_classifier_head);
-  tcase_add_test (tc, test_boundary_transposes);
+  tcase_add_loop_test (tc, test_boundary_transposes, 0, 2);
   tcase_add_test (tc, test_arithmetic_broadcast);
   tcase_add_test (tc, test_runs_around_reference_node);
   suite_add_tcase (s, tc);

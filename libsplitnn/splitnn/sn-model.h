@@ -70,7 +70,9 @@ int64_t sn_segment_arena_bytes (const SnSegment *seg);
 /* Threads used by kernels: 1 (the default) runs everything on the calling
  * thread, which keeps results reproducible run to run; more runs them on a
  * thread pool that every segment of the process with the same count
- * shares (segments running at once take turns per operator). */
+ * shares (segments running at once take turns per operator).  0 picks one
+ * thread per CPU this process may use (its affinity mask, bounded by its
+ * cgroup's CPU quota). */
 void sn_segment_set_threads (SnSegment *seg, int n_threads);
 
 /* The reference kernels are the oracle; the fast path (XNNPACK, when built
