@@ -21,3 +21,4 @@
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
 #include <splitnn/sn-fidelity.h>
+#include <splitnn/sn-capacity.h>
