@@ -439,13 +439,8 @@ sn_cli_capacity (int argc, char **argv)
   prm.p = p;
   prm.utilisation = utilisation;
   g_autofree char *pkey = g_strdup_printf ("%g", 1 - p);
-  if (!json && (cameras_s || link_s)) {
-    fputs (MODEL_TEXT, stdout);
-    printf ("\np %g (z %.4f), utilisation %g; rates in Mbit/s\n", p, sn_normal_quantile (1 - p),
-        utilisation);
-  }
-  int rc = 0;
-  for (guint i = 0; i < opts->len && rc == 0; i++) {
+  /* Every option checked before anything is printed. */
+  for (guint i = 0; i < opts->len && !err; i++) {
     Option *o = &g_array_index (opts, Option, i);
     o->s.fps = fps > 0 ? fps : file_fps;
     if (o->samples->len && !sn_stream_stats_set_samples (&o->s, (const double *) o->samples->data,
@@ -453,6 +448,18 @@ sn_cli_capacity (int argc, char **argv)
       break;
     double *q = o->quantiles ? g_hash_table_lookup (o->quantiles, pkey) : NULL;
     o->s.bytes_quantile = q ? *q : -1;
+    SnCapacity c;
+    if (!sn_capacity_for_cameras (&o->s, &prm, 1, &c, &err))
+      g_prefix_error (&err, "%s: ", o->name);
+  }
+  if (!err && !json && (cameras_s || link_s)) {
+    fputs (MODEL_TEXT, stdout);
+    printf ("\np %g (z %.4f), utilisation %g; rates in Mbit/s\n", p, sn_normal_quantile (1 - p),
+        utilisation);
+  }
+  int rc = 0;
+  for (guint i = 0; i < opts->len && !err; i++) {
+    Option *o = &g_array_index (opts, Option, i);
     if (!json && cameras_s)
       printf ("\n%s: %.0f bytes/frame, sd %.0f, skew %.2f, %g fps, cloud %.1f ms/frame\n"
           "%8s %9s %9s %9s %9s %9s %10s %8s %6s\n", o->name, o->s.bytes_mean, sqrt (o->s.bytes_var),
