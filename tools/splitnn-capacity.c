@@ -362,7 +362,7 @@ sn_cli_capacity (int argc, char **argv)
 {
   g_autofree char *cameras_s = NULL, *link_s = NULL, *video = NULL, *model = NULL;
   g_autofree char *cut_s = NULL, *bits_s = NULL, *codecs_s = NULL;
-  double cores = 0, p = 0.01, utilisation = 0.8, fps = 0;
+  double cores = 0, p = 0.01, utilisation = 0.8, fps = 0, cloud_ms = -1;
   int frames = 400, start = 0, threads = 1, cloud_every = 1;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -372,6 +372,8 @@ sn_cli_capacity (int argc, char **argv)
     { "p", 0, 0, G_OPTION_ARG_DOUBLE, &p, "Probability that the aggregate exceeds the answer, (0, 0.5] (default 0.01)", "P" },
     { "utilisation", 0, 0, G_OPTION_ARG_DOUBLE, &utilisation, "Target busy fraction of a cloud core, (0, 1] (default 0.8)", "U" },
     { "fps", 0, 0, G_OPTION_ARG_DOUBLE, &fps, "Frames per second of each camera (default: the statistics' own)", "F" },
+    { "cloud-ms", 0, 0, G_OPTION_ARG_DOUBLE, &cloud_ms, "Cloud time per frame on one core of the cloud host, "
+      "ms (e.g. from 'splitnn profile' there); replaces the statistics' own, variance 0", "MS" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON object per answer", NULL },
     { "measure", 0, 0, G_OPTION_ARG_FILENAME, &video, "Measure one stream of this video first and write STATS.json", "VIDEO" },
     { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "With --measure: the model", "MODEL.onnx" },
@@ -406,8 +408,9 @@ sn_cli_capacity (int argc, char **argv)
       g_array_append_val (ns, n);
     }
   }
-  if ((link_s && !parse_rate (link_s, &link)) || cores < 0 || fps < 0) {
-    fprintf (stderr, "splitnn: --link takes a rate such as 100M, 2.5G (bit/s); --cores and --fps >= 0\n");
+  if ((link_s && !parse_rate (link_s, &link)) || cores < 0 || fps < 0
+      || (cloud_ms < 0 && cloud_ms != -1)) {
+    fprintf (stderr, "splitnn: --link takes a rate such as 100M, 2.5G (bit/s); --cores, --fps and --cloud-ms >= 0\n");
     return 2;
   }
   if (video && (!model || !cut_s || frames < 2 || start < 0 || threads < 1
@@ -443,6 +446,10 @@ sn_cli_capacity (int argc, char **argv)
   for (guint i = 0; i < opts->len && !err; i++) {
     Option *o = &g_array_index (opts, Option, i);
     o->s.fps = fps > 0 ? fps : file_fps;
+    if (cloud_ms >= 0) {
+      o->s.cloud_ms_mean = cloud_ms;
+      o->s.cloud_ms_var = 0;
+    }
     if (o->samples->len && !sn_stream_stats_set_samples (&o->s, (const double *) o->samples->data,
             o->samples->len, &err))
       break;
