@@ -5,6 +5,10 @@
  * evaluated here with those hand values. */
 #include <check.h>
 #include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include <splitnn/splitnn.h>
 
@@ -284,6 +288,91 @@ START_TEST (test_bad_input)
 }
 END_TEST
 
+
+/* Runs `splitnn capacity STATS ARGS...` on a statistics file with @json;
+ * returns its exit status, stdout in *out, stderr in *err_out.  FALSE
+ * (skip) when the tool is not built (builds without GStreamer). */
+static gboolean
+run_tool (const char *json, const char *const *args, int *status, char **out, char **err_out)
+{
+  const char *build = g_getenv ("SPLITNN_BUILD_ROOT");
+  g_autofree char *tool = build ? g_build_filename (build, "tools", "splitnn", NULL) : NULL;
+  if (!tool || !g_file_test (tool, G_FILE_TEST_IS_EXECUTABLE))
+    return FALSE;
+  g_autofree char *dir = g_dir_make_tmp ("test-capacity-XXXXXX", NULL);
+  g_autofree char *stats = g_build_filename (dir, "stats.json", NULL);
+  ck_assert (g_file_set_contents (stats, json, -1, NULL));
+  GPtrArray *argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, tool);
+  g_ptr_array_add (argv, (gpointer) "capacity");
+  g_ptr_array_add (argv, stats);
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  GError *e = NULL;
+  ck_assert_msg (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+          err_out, status, &e), "%s", e ? e->message : "");
+  *status = WIFEXITED (*status) ? WEXITSTATUS (*status) : -1;
+  g_ptr_array_unref (argv);
+  g_unlink (stats);
+  g_rmdir (dir);
+  return TRUE;
+}
+
+static JsonObject *
+line_with (JsonParser *parser, const char *out, const char *key)
+{
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  for (int i = 0; lines[i]; i++)
+    if (strstr (lines[i], key) && json_parser_load_from_data (parser, lines[i], -1, NULL))
+      return json_node_get_object (json_parser_get_root (parser));
+  return NULL;
+}
+
+START_TEST (test_cli)
+{
+  const char *stats = "{\"fps\": 10, \"options\": [{\"name\": \"hand\", \"bytes_mean\": 10000, "
+      "\"bytes_var\": 4e6, \"cloud_ms\": 40, \"bytes_quantiles\": {\"0.99\": 15000}}]}";
+  const char *args[] = { "--cameras", "16", "--link", "10M", "--cores", "3", "--json", NULL };
+  int status;
+  g_autofree char *out = NULL, *err = NULL;
+  if (!run_tool (stats, args, &status, &out, &err)) {
+    fprintf (stderr, "test_cli: no tools/splitnn in SPLITNN_BUILD_ROOT; skipped\n");
+    return;
+  }
+  ck_assert_msg (status == 0, "status %d: %s", status, err);
+  g_autoptr (JsonParser) p1 = json_parser_new (), p2 = json_parser_new ();
+  JsonObject *row = line_with (p1, out, "\"cameras\"");
+  JsonObject *max = line_with (p2, out, "\"max_cameras\"");
+  ck_assert_msg (row && max, "%s", out);
+  ck_assert_double_eq_tol (json_object_get_double_member (row, "rate_bps"),
+      80 * (160000 + Z99 * 4 * 2000), 1);
+  ck_assert_double_eq_tol (json_object_get_double_member (row, "rate_comonotone_bps"),
+      80 * 16 * 15000, 1);
+  ck_assert_int_eq (json_object_get_int_member (row, "cores"), 8);
+  ck_assert (json_node_is_null (json_object_get_member (row, "rate_resampled_bps")));
+  ck_assert_int_eq (json_object_get_int_member (max, "max_cameras"), 6);
+  ck_assert_str_eq (json_object_get_string_member (max, "limit"), "cores");
+
+  /* p outside (0, 0.5]: an error naming p, nothing on stdout. */
+  const char *bad[] = { "--cameras", "4", "--p", "0.7", NULL };
+  g_free (out);
+  g_free (err);
+  ck_assert (run_tool (stats, bad, &status, &out, &err));
+  ck_assert_int_eq (status, 1);
+  ck_assert_msg (strstr (err, "p (probability"), "%s", err);
+  ck_assert_str_eq (out, "");
+  /* A sample that is not a number: the error names it. */
+  const char *args2[] = { "--cameras", "3", NULL };
+  g_free (out);
+  g_free (err);
+  ck_assert (run_tool ("{\"fps\": 1, \"options\": [{\"bytes\": [10, \"x\"]}]}", args2, &status,
+          &out, &err));
+  ck_assert_int_eq (status, 1);
+  ck_assert_msg (strstr (err, "bytes[1]"), "%s", err);
+}
+END_TEST
+
 static Suite *
 capacity_suite (void)
 {
@@ -297,6 +386,7 @@ capacity_suite (void)
   tcase_add_test (tc, test_samples);
   tcase_add_test (tc, test_skewed_tail);
   tcase_add_test (tc, test_bad_input);
+  tcase_add_test (tc, test_cli);
   suite_add_tcase (s, tc);
   return s;
 }
