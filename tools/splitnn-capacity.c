@@ -459,6 +459,12 @@ sn_cli_capacity (int argc, char **argv)
     if (!sn_capacity_for_cameras (&o->s, &prm, 1, &c, &err))
       g_prefix_error (&err, "%s: ", o->name);
   }
+  if (!err && json)
+    printf ("{\"model\": \"normal\", \"assumptions\": [\"streams independent and each like the "
+        "measured one\", \"aggregate of one frame interval normal (central limit theorem)\", "
+        "\"rates averaged over one frame interval\", \"one cloud core serves one frame at a time\"], "
+        "\"breaks\": [\"correlated scenes\", \"keyframe or refresh bursts that line up\", "
+        "\"few or skewed streams (see tail_heavier)\", \"drift of the scene\"]}\n");
   if (!err && !json && (cameras_s || link_s)) {
     fputs (MODEL_TEXT, stdout);
     printf ("\np %g (z %.4f), utilisation %g; rates in Mbit/s\n", p, sn_normal_quantile (1 - p),
