@@ -15,6 +15,7 @@ int sn_cli_plan (int argc, char **argv);
 int sn_cli_detect (int argc, char **argv);
 int sn_cli_eval (int argc, char **argv);
 int sn_cli_calibrate (int argc, char **argv);
+int sn_cli_capacity (int argc, char **argv);
 
 /* Parses options; prints the error and usage and returns FALSE on bad
  * arguments.  n_positional is the number of positional arguments required. */

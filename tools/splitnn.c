@@ -22,6 +22,7 @@ static const Command commands[] = {
   { "cuts", sn_cli_cuts, "List a model's split points with bytes and FLOPs per side" },
   { "profile", sn_cli_profile, "Time every cut's edge and cloud part on this machine (JSON)" },
   { "plan", sn_cli_plan, "Rank split paths by predicted latency or throughput for a link" },
+  { "capacity", sn_cli_capacity, "Link rate and cloud cores for n cameras, and the most cameras a link carries" },
 };
 
 static void

@@ -22,3 +22,4 @@
 #include <splitnn/sn-calib.h>
 #include <splitnn/sn-fidelity.h>
 #include <splitnn/sn-session.h>
+#include <splitnn/sn-capacity.h>
