@@ -495,6 +495,16 @@ gst_zmq_socket_open (const GstZmqSocketConfig * config, void **context,
   if (config->immediate
       && !set_int (sock, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", error))
     goto fail;
+  if (config->max_message_size != 0) {
+    gint64 v = config->max_message_size;
+
+    if (zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &v, sizeof v) != 0) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "max-message-size = %" G_GINT64_FORMAT " refused by ZeroMQ: %s", v,
+          zmq_strerror (errno));
+      goto fail;
+    }
+  }
   if (!setup_curve (sock, config, error))
     goto fail;
   if (config->type == ZMQ_SUB) {

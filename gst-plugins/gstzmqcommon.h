@@ -113,6 +113,7 @@ typedef struct
   gint reconnect_ivl_max;
   gint linger;
   gboolean immediate;
+  gint64 max_message_size;      /* ZMQ_MAXMSGSIZE; 0 leaves ZeroMQ's default */
   const gchar *subscribe;       /* SUB only */
   const gchar *curve_server_key;
   const gchar *curve_public_key;

@@ -6,8 +6,14 @@
  * with the sender's timestamps, offsets and flags.  The caps come from the
  * wire: data that arrives before the caps of its sender are known (a sender
  * that started before this source, a late subscriber) is dropped and
- * counted until the sender repeats its caps.  When a sender forwards EOS,
- * this source ends its stream.
+ * counted until the sender repeats its caps.  Each sender is judged
+ * alone: caps that downstream does not accept (an accept-caps query, so
+ * splitnncloud refuses a stream made for another model), malformed
+ * messages and, by default when binding, EOS refuse or end that sender
+ * only, counted and warned about at a bounded rate; everyone else keeps
+ * being served.  sender-eos decides whether a sender's EOS ends the
+ * stream.  max-message-size and max-queued-bytes bound what one peer can
+ * make this process hold.
  *
  * With ack-endpoint set, every message is acknowledged to its sender
  * (sequence number, size, arrival time on this machine's clock) so a zmqsink
@@ -44,6 +50,13 @@ typedef enum
   GST_ZMQ_SRC_SOCKET_SUB,
 } GstZmqSrcSocketType;
 
+typedef enum
+{
+  GST_ZMQ_SRC_SENDER_EOS_AUTO,
+  GST_ZMQ_SRC_SENDER_EOS_END,
+  GST_ZMQ_SRC_SENDER_EOS_IGNORE,
+} GstZmqSrcSenderEos;
+
 #define DEFAULT_ENDPOINT NULL
 #define DEFAULT_BIND TRUE
 #define DEFAULT_SOCKET_TYPE GST_ZMQ_SRC_SOCKET_PULL
@@ -54,6 +67,12 @@ typedef enum
 #define DEFAULT_RECONNECT_IVL_MAX 0
 #define DEFAULT_STATS_INTERVAL 0
 #define DEFAULT_ACK_ENDPOINT NULL
+#define DEFAULT_SENDER_EOS GST_ZMQ_SRC_SENDER_EOS_AUTO
+/* Larger than any feature packet of the detectors we ship (a 512x512
+ * float32 cut tensor is a few MB) and than a raw 1080p RGB frame; a peer
+ * sending more is cut off by ZeroMQ before the message is allocated. */
+#define DEFAULT_MAX_MESSAGE_SIZE (64 << 20)
+#define DEFAULT_MAX_QUEUED_BYTES (256 << 20)
 
 /* A poll that returned sooner than this found the message already waiting
  * (we were busy when it came): its arrival time is not known exactly. */
@@ -66,9 +85,10 @@ typedef enum
 #define POLL_SLICE_MS 100
 /* Malformed messages are warned about at most this often. */
 #define MALFORMED_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
-/* Senders whose caps we remember; past this the table is reset and senders
- * are re-learnt from their periodic caps, so a peer inventing stream ids
- * cannot grow our memory. */
+/* Senders whose caps we remember; past this the sender heard from least
+ * recently is forgotten (and re-learnt from its periodic caps), so a peer
+ * inventing stream ids cannot grow our memory nor make the regular senders
+ * lose their caps. */
 #define MAX_STREAMS 256
 
 enum
@@ -92,6 +112,12 @@ enum
   PROP_DROPPED_NO_CAPS,
   PROP_DROPPED_MALFORMED,
   PROP_REPLIES,
+  PROP_SENDER_EOS,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_QUEUED_BYTES,
+  PROP_DROPPED_REFUSED,
+  PROP_EOS_IGNORED,
+  PROP_SENDERS_EVICTED,
 };
 
 /* What we know about one sender (one zmqsink run). */
@@ -102,6 +128,9 @@ typedef struct
   gchar *caps_str;
   guint64 next_seqnum;
   gboolean started;             /* a buffer of this sender went out */
+  gboolean checked;             /* downstream was asked about caps */
+  gboolean refused;             /* ... and refused them */
+  guint64 last_heard;           /* GstZmqSrc.tick when it last sent */
 } Stream;
 
 struct _GstZmqSrc
@@ -122,6 +151,9 @@ struct _GstZmqSrc
   gchar *curve_public_key;
   gchar *curve_secret_key;
   gchar *ack_endpoint;
+  GstZmqSrcSenderEos sender_eos;
+  gint64 max_message_size;
+  gint64 max_queued_bytes;
 
   /* counters, under the object lock */
   guint64 received;
@@ -129,6 +161,9 @@ struct _GstZmqSrc
   guint64 dropped_no_caps;
   guint64 dropped_malformed;
   guint64 replies;
+  guint64 dropped_refused;
+  guint64 eos_ignored;
+  guint64 senders_evicted;
 
   /* streaming state */
   void *context;
@@ -147,6 +182,9 @@ struct _GstZmqSrc
   gboolean timeout_posted;
   gint64 stats_last;
   gint64 warn_last;
+  gint64 refuse_warn_last;
+  gboolean cur_end_on_eos;
+  guint64 tick;                 /* messages read, for least-recently-heard */
 };
 
 #define gst_zmq_src_parent_class parent_class
@@ -172,6 +210,29 @@ gst_zmq_src_socket_type_get_type (void)
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstZmqSrcSocketType", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+#define GST_TYPE_ZMQ_SRC_SENDER_EOS (gst_zmq_src_sender_eos_get_type ())
+static GType
+gst_zmq_src_sender_eos_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZMQ_SRC_SENDER_EOS_AUTO, "End the stream on a sender's EOS only "
+          "when connecting (bind=false, one sender); a binding source serves "
+          "many senders and ignores it", "auto"},
+    {GST_ZMQ_SRC_SENDER_EOS_END, "The first EOS of any sender ends the "
+          "stream", "end"},
+    {GST_ZMQ_SRC_SENDER_EOS_IGNORE, "Never end the stream on a sender's EOS "
+          "(counted in eos-ignored)", "ignore"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZmqSrcSenderEos", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -206,7 +267,10 @@ gst_zmq_src_post_stats (GstZmqSrc * self)
       "received", G_TYPE_UINT64, self->received,
       "bytes-received", G_TYPE_UINT64, self->bytes_received,
       "dropped-no-caps", G_TYPE_UINT64, self->dropped_no_caps,
-      "dropped-malformed", G_TYPE_UINT64, self->dropped_malformed, NULL);
+      "dropped-malformed", G_TYPE_UINT64, self->dropped_malformed,
+      "dropped-refused", G_TYPE_UINT64, self->dropped_refused,
+      "eos-ignored", G_TYPE_UINT64, self->eos_ignored,
+      "senders-evicted", G_TYPE_UINT64, self->senders_evicted, NULL);
   GST_OBJECT_UNLOCK (self);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
@@ -267,6 +331,54 @@ gst_zmq_src_recv (GstZmqSrc * self, zmq_msg_t * parts, guint max_parts,
   return TRUE;
 }
 
+/* Forgets the sender heard from least recently.  A linear scan over at
+ * most MAX_STREAMS entries, only when a new sender arrives at a full
+ * table: cheaper than keeping an ordered list up to date per message. */
+static void
+gst_zmq_src_evict (GstZmqSrc * self)
+{
+  GHashTableIter iter;
+  gpointer key, value, oldest_key = NULL;
+  guint64 oldest = G_MAXUINT64;
+
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Stream *stream = value;
+
+    if (stream->last_heard < oldest) {
+      oldest = stream->last_heard;
+      oldest_key = key;
+    }
+  }
+  GST_DEBUG_OBJECT (self, "sender table full: forgetting stream %08x",
+      GPOINTER_TO_UINT (oldest_key));
+  g_hash_table_remove (self->streams, oldest_key);
+  GST_OBJECT_LOCK (self);
+  self->senders_evicted++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* A sender whose caps downstream does not take: its messages are dropped
+ * and counted until it announces other caps; the others go on. */
+static void
+gst_zmq_src_refused (GstZmqSrc * self, guint32 stream_id, Stream * stream)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 total;
+
+  GST_OBJECT_LOCK (self);
+  total = ++self->dropped_refused;
+  GST_OBJECT_UNLOCK (self);
+  if (self->refuse_warn_last == 0
+      || now - self->refuse_warn_last >= MALFORMED_WARNING_INTERVAL_US) {
+    self->refuse_warn_last = now;
+    GST_ELEMENT_WARNING (self, STREAM, WRONG_TYPE,
+        ("Refusing a sender whose caps downstream does not accept (%"
+            G_GUINT64_FORMAT " messages refused in total)", total),
+        ("stream %08x, caps %" GST_PTR_FORMAT, stream_id, stream->caps));
+  }
+}
+
 /* Finds out which caps apply to a message, learning them from the header
  * when it carries them.  *caps is NULL when the sender's caps are not known
  * yet; FALSE when the header carries caps we cannot use (counted). */
@@ -279,7 +391,7 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
 
   if (stream == NULL) {
     if (g_hash_table_size (self->streams) >= MAX_STREAMS)
-      g_hash_table_remove_all (self->streams);
+      gst_zmq_src_evict (self);
     stream = g_new0 (Stream, 1);
     stream->caps_seq = header->caps_seq;
     g_hash_table_insert (self->streams, GUINT_TO_POINTER (header->stream_id),
@@ -288,11 +400,13 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
   }
   *stream_out = stream;
   *caps_out = NULL;
+  stream->last_heard = ++self->tick;
 
   if (stream->caps_seq != header->caps_seq) {
     gst_clear_caps (&stream->caps);
     g_clear_pointer (&stream->caps_str, g_free);
     stream->caps_seq = header->caps_seq;
+    stream->checked = stream->refused = FALSE;
   }
 
   if (header->caps && (stream->caps_str == NULL
@@ -317,6 +431,7 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
     g_free (stream->caps_str);
     stream->caps = caps;
     stream->caps_str = str;
+    stream->checked = stream->refused = FALSE;
   }
 
   *caps_out = stream->caps;
@@ -452,7 +567,15 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       GST_DEBUG_OBJECT (self, "stream %08x sent EOS", header.stream_id);
       zmq_msg_close (&parts[first]);
       zmq_msg_close (&parts[first + 1]);
-      return GST_FLOW_EOS;
+      if (self->cur_end_on_eos)
+        return GST_FLOW_EOS;
+      /* That sender is done; the others are not. */
+      g_hash_table_remove (self->streams,
+          GUINT_TO_POINTER (header.stream_id));
+      GST_OBJECT_LOCK (self);
+      self->eos_ignored++;
+      GST_OBJECT_UNLOCK (self);
+      continue;
     }
 
     ok = gst_zmq_src_caps_for (self, &header, &stream, &caps);
@@ -472,16 +595,37 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       continue;
     }
 
+    /* Ask downstream once per sender and caps, before they reach the
+     * pad: caps it cannot take would fail the whole stream. */
+    if (!stream->checked) {
+      stream->checked = TRUE;
+      stream->refused = !gst_pad_peer_query_accept_caps (GST_BASE_SRC_PAD
+          (self), caps);
+      if (stream->refused)
+        GST_INFO_OBJECT (self, "stream %08x: downstream refuses %"
+            GST_PTR_FORMAT, header.stream_id, caps);
+    }
+    if (stream->refused) {
+      zmq_msg_close (&parts[first + 1]);
+      gst_zmq_src_refused (self, header.stream_id, stream);
+      continue;
+    }
+
     if (self->caps == NULL || !gst_caps_is_equal (self->caps, caps)) {
       GST_DEBUG_OBJECT (self, "setting caps %" GST_PTR_FORMAT, caps);
       GST_OBJECT_LOCK (self);
       gst_caps_replace (&self->caps, caps);
       GST_OBJECT_UNLOCK (self);
       if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+        /* Accepted but not negotiated after all: refuse this sender, and
+         * set the caps again for the next one. */
         zmq_msg_close (&parts[first + 1]);
-        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-            ("downstream refused caps %" GST_PTR_FORMAT, caps));
-        return GST_FLOW_NOT_NEGOTIATED;
+        GST_OBJECT_LOCK (self);
+        gst_clear_caps (&self->caps);
+        GST_OBJECT_UNLOCK (self);
+        stream->refused = TRUE;
+        gst_zmq_src_refused (self, header.stream_id, stream);
+        continue;
       }
     }
 
@@ -565,6 +709,16 @@ gst_zmq_src_start (GstBaseSrc * src)
   config.endpoint = self->endpoint;
   config.bind = self->bind;
   config.hwm = self->hwm;
+  /* Bytes bound: ZeroMQ counts its queue in messages, so with messages of
+   * at most max-message-size, at most max-queued-bytes / max-message-size
+   * of them may wait per peer. */
+  if (self->max_queued_bytes > 0 && self->max_message_size > 0) {
+    gint64 cap = MAX (self->max_queued_bytes / self->max_message_size, 1);
+
+    if (config.hwm == 0 || config.hwm > cap)
+      config.hwm = (gint) MIN (cap, G_MAXINT);
+  }
+  config.max_message_size = self->max_message_size;
   config.reconnect_ivl = self->reconnect_ivl;
   config.reconnect_ivl_max = self->reconnect_ivl_max;
   /* Nothing is ever sent from here. */
@@ -594,6 +748,10 @@ gst_zmq_src_start (GstBaseSrc * src)
   }
 
   self->cur_socket_type = self->socket_type;
+  self->cur_end_on_eos = self->sender_eos == GST_ZMQ_SRC_SENDER_EOS_END
+      || (self->sender_eos == GST_ZMQ_SRC_SENDER_EOS_AUTO && !self->bind);
+  self->dropped_refused = self->eos_ignored = self->senders_evicted = 0;
+  self->tick = 0;
   self->receive_timeout_us = self->receive_timeout > 0 ?
       (gint64) self->receive_timeout * 1000 : 0;
   self->stats_interval_us = (gint64) self->stats_interval * 1000;
@@ -616,7 +774,7 @@ gst_zmq_src_start (GstBaseSrc * src)
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, stream_free);
   self->last_message = self->stats_last = g_get_monotonic_time ();
   self->timeout_posted = FALSE;
-  self->warn_last = 0;
+  self->warn_last = self->refuse_warn_last = 0;
   g_atomic_int_set (&self->flushing, 0);
   return TRUE;
 }
@@ -739,6 +897,15 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
       g_free (self->ack_endpoint);
       self->ack_endpoint = g_value_dup_string (value);
       break;
+    case PROP_SENDER_EOS:
+      self->sender_eos = g_value_get_enum (value);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      self->max_message_size = g_value_get_int64 (value);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      self->max_queued_bytes = g_value_get_int64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -804,6 +971,24 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_REPLIES:
       g_value_set_uint64 (value, self->replies);
+      break;
+    case PROP_SENDER_EOS:
+      g_value_set_enum (value, self->sender_eos);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_int64 (value, self->max_message_size);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      g_value_set_int64 (value, self->max_queued_bytes);
+      break;
+    case PROP_DROPPED_REFUSED:
+      g_value_set_uint64 (value, self->dropped_refused);
+      break;
+    case PROP_EOS_IGNORED:
+      g_value_set_uint64 (value, self->eos_ignored);
+      break;
+    case PROP_SENDERS_EVICTED:
+      g_value_set_uint64 (value, self->senders_evicted);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -928,6 +1113,39 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "With ack-endpoint: replies sent back to senders since start", 0,
           G_MAXUINT64, 0, ro));
 
+  g_object_class_install_property (gobject_class, PROP_SENDER_EOS,
+      g_param_spec_enum ("sender-eos", "Sender EOS",
+          "What a sender's EOS does: auto ends the stream only when "
+          "connecting (bind=false); a binding source serves many senders "
+          "and ignores it (counted in eos-ignored)",
+          GST_TYPE_ZMQ_SRC_SENDER_EOS, DEFAULT_SENDER_EOS, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
+      g_param_spec_int64 ("max-message-size", "Maximum message size",
+          "Largest message part accepted, in bytes (ZMQ_MAXMSGSIZE): a peer "
+          "sending more is disconnected by ZeroMQ before the message is "
+          "allocated (-1 = no limit)", -1, G_MAXINT64,
+          DEFAULT_MAX_MESSAGE_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_BYTES,
+      g_param_spec_int64 ("max-queued-bytes", "Maximum queued bytes",
+          "Bytes of messages queued per peer before ZeroMQ stops reading "
+          "from it: hwm is lowered to max-queued-bytes / max-message-size "
+          "when that is smaller (0 = hwm alone)", 0, G_MAXINT64,
+          DEFAULT_MAX_QUEUED_BYTES, rw));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_REFUSED,
+      g_param_spec_uint64 ("dropped-refused", "Dropped, refused",
+          "Messages dropped since start because downstream does not accept "
+          "their sender's caps (another model, other media)", 0, G_MAXUINT64,
+          0, ro));
+  g_object_class_install_property (gobject_class, PROP_EOS_IGNORED,
+      g_param_spec_uint64 ("eos-ignored", "EOS ignored",
+          "Senders' EOS messages that did not end the stream (sender-eos)",
+          0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_SENDERS_EVICTED,
+      g_param_spec_uint64 ("senders-evicted", "Senders evicted",
+          "Senders forgotten because more than 256 were known (the least "
+          "recently heard goes; it is re-learnt from its next caps)", 0,
+          G_MAXUINT64, 0, ro));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "ZeroMQ source",
       "Source/Network", "Receive a stream sent by zmqsink, caps and "
@@ -942,6 +1160,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_zmq_src_create);
 
   gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SOCKET_TYPE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SENDER_EOS, 0);
 
   GST_DEBUG_CATEGORY_INIT (gst_zmq_src_debug, "zmqsrc", 0, "ZeroMQ source");
 }
@@ -958,6 +1177,9 @@ gst_zmq_src_init (GstZmqSrc * self)
   self->reconnect_ivl = DEFAULT_RECONNECT_IVL;
   self->reconnect_ivl_max = DEFAULT_RECONNECT_IVL_MAX;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->sender_eos = DEFAULT_SENDER_EOS;
+  self->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  self->max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES;
   g_mutex_init (&self->ack_lock);
 
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);

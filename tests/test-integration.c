@@ -250,7 +250,7 @@ edge_desc (const char *ep, int frames, const char *sink_props)
 static char *
 cloud_desc (const char *ep, const char *out_name)
 {
-  return g_strdup_printf ("zmqsrc endpoint=%s bind=true ! splitnncloud model=\"%s\" format=json "
+  return g_strdup_printf ("zmqsrc endpoint=%s bind=true sender-eos=end ! splitnncloud model=\"%s\" format=json "
       "threshold=" THRESHOLD " ! filesink location=%s/%s.jsonl buffer-mode=unbuffered sync=false", ep, model, tmpdir, out_name);
 }
 

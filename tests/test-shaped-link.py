@@ -66,7 +66,7 @@ def run(link, cap, cut, seconds, steps):
     step times in us)."""
     ack = f"ack-endpoint=tcp://{Link.IP_CLOUD}:{PORT + 1}"
     cloud = Peer(link.ns_cloud,
-                 f"zmqsrc name=src endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ack} "
+                 f"zmqsrc name=src endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ack} sender-eos=end "
                  f"! queue ! splitnncloud name=c model={MODEL} ! fakesink sync=false",
                  "--out", "c", "--report", "src:received,dropped-no-caps,dropped-malformed,replies",
                  "--report", "c:packets,bad-packets,whole-ms")

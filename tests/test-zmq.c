@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -291,7 +293,7 @@ pull (GstElement * pipe, GstClockTime timeout)
 GST_START_TEST (test_round_trip)
 {
   gchar *ep = ipc_endpoint ("rt");
-  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "sender-eos=end");
   GstElement *tx;
   GstCaps *want = gst_caps_from_string (TEST_CAPS);
   guint64 bytes = 0;
@@ -339,7 +341,7 @@ GST_START_TEST (test_caps_change)
 {
   const gchar *caps_b = "application/x-sn-test,variant=(int)2,rate=(int)30";
   gchar *ep = ipc_endpoint ("caps");
-  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "sender-eos=end");
   GstElement *tx;
   GstCaps *a = gst_caps_from_string (TEST_CAPS);
   GstCaps *b = gst_caps_from_string (caps_b);
@@ -381,7 +383,7 @@ GST_START_TEST (test_eos_forwarding)
 {
   for (gint forward = 1; forward >= 0; forward--) {
     gchar *ep = ipc_endpoint ("eos");
-    GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+    GstElement *rx = pipeline_new (SRC_PIPE, ep, "sender-eos=end");
     GstElement *tx;
     gchar *opts = g_strdup_printf ("drop-policy=block send-timeout=-1 "
         "forward-eos=%s", forward ? "true" : "false");
@@ -1000,7 +1002,7 @@ send_raw (void *sock, const void *a, gsize a_len, const void *b, gsize b_len,
 GST_START_TEST (test_wire_format)
 {
   gchar *ep = ipc_endpoint ("wire");
-  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "sender-eos=end");
   void *ctx = zmq_ctx_new ();
   void *sock = zmq_socket (ctx, ZMQ_PUSH);
   guint8 header[256];
@@ -1142,6 +1144,296 @@ GST_START_TEST (test_stats_message)
 
 GST_END_TEST;
 
+/* ---- hardening: one sender must not stop the source for the others ---- */
+
+/* Waits until @name of zsrc reaches @want (or 10 s pass); returns it. */
+static guint64
+wait_counter (GstElement * pipe, const gchar * name, guint64 want)
+{
+  guint64 v = 0;
+
+  for (guint i = 0; i < 1000 && (v = counter (pipe, "zsrc", name)) < want; i++)
+    g_usleep (10000);
+  return v;
+}
+
+/* No error on @pipe's bus so far. */
+static void
+assert_no_error (GstElement * pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+
+  if (msg) {
+    GError *err = NULL;
+
+    gst_message_parse_error (msg, &err, NULL);
+    fail ("error on the bus: %s", err->message);
+  }
+  gst_object_unref (bus);
+}
+
+/* A sender whose caps downstream refuses (accept-caps) is refused alone,
+ * counted; a sender with acceptable caps keeps being served. */
+GST_START_TEST (test_foreign_caps_per_sender)
+{
+  gchar *ep = ipc_endpoint ("foreign");
+  GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s ! "
+      "capsfilter caps=application/x-sn-test ! appsink name=out sync=false",
+      ep);
+  GstElement *good, *bad;
+
+  pipeline_play (rx);
+  bad = pipeline_new (SINK_PIPE, "application/x-foreign", ep,
+      "drop-policy=block send-timeout=-1 forward-eos=false");
+  pipeline_play (bad);
+  for (guint i = 0; i < 5; i++)
+    push_ref (bad, i);
+  fail_unless_equals_uint64 (wait_counter (rx, "dropped-refused", 5), 5);
+
+  good = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=-1 forward-eos=false");
+  pipeline_play (good);
+  for (guint i = 0; i < 5; i++) {
+    push_ref (good, i + 20);
+    push_ref (bad, i + 5);
+  }
+  for (guint i = 0; i < 5; i++) {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL, "buffer %u of the good sender missing", i);
+    fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer (sample),
+            FALSE), i + 20);
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_uint64 (wait_counter (rx, "dropped-refused", 10), 10);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 5);
+  assert_no_error (rx);
+
+  pipeline_free (good);
+  pipeline_free (bad);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* sender-eos: a binding source serves many senders and by default does
+ * not end when one of them ends; sender-eos=end restores that. */
+GST_START_TEST (test_sender_eos_policy)
+{
+  for (gint end = 0; end <= 1; end++) {
+    gchar *ep = ipc_endpoint ("seos");
+    GstElement *rx = pipeline_new (SRC_PIPE, ep,
+        end ? "sender-eos=end" : "");
+    GstElement *tx;
+
+    pipeline_play (rx);
+    tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+        "drop-policy=block send-timeout=-1");
+    pipeline_play (tx);
+    for (guint i = 0; i < 3; i++)
+      push_ref (tx, i + 10);
+    end_stream (tx);
+    fail_unless (wait_eos (tx));
+    for (guint i = 0; i < 3; i++) {
+      GstSample *sample = pull (rx, WAIT);
+
+      fail_unless (sample != NULL);
+      gst_sample_unref (sample);
+    }
+    if (end) {
+      fail_unless (wait_eos (rx));
+    } else {
+      GstElement *tx2;
+
+      fail_unless_equals_uint64 (wait_counter (rx, "eos-ignored", 1), 1);
+      fail_if (gst_app_sink_is_eos (GST_APP_SINK (by_name (rx, "out"))));
+      /* the next sender is still served */
+      tx2 = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+          "drop-policy=block send-timeout=-1 forward-eos=false");
+      pipeline_play (tx2);
+      push_ref (tx2, 30);
+      {
+        GstSample *sample = pull (rx, WAIT);
+
+        fail_unless (sample != NULL, "a sender after an EOS was not served");
+        fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer
+                (sample), FALSE), 30);
+        gst_sample_unref (sample);
+      }
+      pipeline_free (tx2);
+    }
+    pipeline_free (tx);
+    pipeline_free (rx);
+    g_free (ep);
+  }
+}
+
+GST_END_TEST;
+
+/* A peer cycling stream ids must not make a regular sender lose its caps:
+ * the least recently heard senders are evicted, one at a time, counted. */
+GST_START_TEST (test_sender_table_lru)
+{
+  gchar *ep = ipc_endpoint ("lru");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  void *ctx = zmq_ctx_new ();
+  void *sock = zmq_socket (ctx, ZMQ_PUSH);
+  guint8 header[256];
+  const gchar *caps = "application/x-hand-made,n=(int)3";
+  guint64 seq = 0, sent = 0;
+  gsize len;
+  gint zero = 0;
+
+  pipeline_play (rx);
+  fail_unless (zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero) == 0);
+  fail_unless (zmq_connect (sock, ep) == 0);
+
+  /* the regular sender: caps once, then never again */
+  len = doc_header (header, 1, 1, seq++, 0, 0, caps);
+  send_raw (sock, header, len, "p", 1, TRUE);
+  sent++;
+  for (guint32 id = 1000; id < 1300; id++) {
+    len = doc_header (header, id, 1, 0, 0, 0, caps);
+    send_raw (sock, header, len, "x", 1, TRUE);
+    sent++;
+    if (id % 10 == 0) {
+      len = doc_header (header, 1, 1, seq++, 0, 0, NULL);
+      send_raw (sock, header, len, "p", 1, TRUE);
+      sent++;
+    }
+  }
+  for (guint64 i = 0; i < sent; i++) {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL, "message %" G_GUINT64_FORMAT " missing", i);
+    gst_sample_unref (sample);
+  }
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-no-caps"), 0);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), sent);
+  /* 301 senders, 256 remembered */
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "senders-evicted"),
+      301 - 256);
+
+  zmq_close (sock);
+  zmq_ctx_term (ctx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+static glong
+max_rss_kb (void)
+{
+  struct rusage ru;
+
+  fail_unless (getrusage (RUSAGE_SELF, &ru) == 0);
+  return ru.ru_maxrss;
+}
+
+/* In a child process (its memory is not ours): connects a PUSH socket to
+ * @ep and sends @count messages [header, payload of @size bytes], then
+ * exits.  The payload is one buffer shared by all messages. */
+static pid_t
+spawn_sender (const gchar * ep, guint count, gsize size)
+{
+  pid_t pid = fork ();
+
+  fail_unless (pid >= 0);
+  if (pid == 0) {
+    void *ctx = zmq_ctx_new ();
+    void *sock = zmq_socket (ctx, ZMQ_PUSH);
+    guint8 *payload = g_malloc0 (size);
+    guint8 header[256];
+    gint linger = 3000, hwm = 1000;
+
+    zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_connect (sock, ep);
+    for (guint i = 0; i < count; i++) {
+      gsize len = doc_header (header, 77, 1, i, 0, 0,
+          "application/x-hand-made,n=(int)3");
+      zmq_msg_t msg;
+
+      zmq_send (sock, header, len, ZMQ_SNDMORE);
+      zmq_msg_init_data (&msg, payload, size, NULL, NULL);
+      zmq_msg_send (&msg, sock, 0);
+    }
+    g_usleep (2 * G_USEC_PER_SEC);
+    zmq_close (sock);
+    zmq_ctx_term (ctx);
+    _exit (0);
+  }
+  return pid;
+}
+
+/* A 200 MB message is refused by ZeroMQ itself (max-message-size): it
+ * never reaches our memory, and the source goes on serving. */
+GST_START_TEST (test_max_message_size)
+{
+  gchar *ep = ipc_endpoint ("maxmsg");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "");
+  glong before;
+  pid_t pid;
+  gint status;
+
+  pipeline_play (rx);
+  g_usleep (100000);
+  before = max_rss_kb ();
+  pid = spawn_sender (ep, 1, 200 << 20);
+  fail_unless (waitpid (pid, &status, 0) == pid);
+  fail_unless (pull (rx, 500 * MS) == NULL);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 0);
+  fail_unless (max_rss_kb () - before < 100 * 1024,
+      "peak RSS grew by %ld kB for a refused message", max_rss_kb () - before);
+
+  /* a sender of normal size is still served */
+  pid = spawn_sender (ep, 1, 1000);
+  {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL);
+    fail_unless_equals_uint64 (gst_buffer_get_size (gst_sample_get_buffer
+            (sample)), 1000);
+    gst_sample_unref (sample);
+  }
+  fail_unless (waitpid (pid, &status, 0) == pid);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* A receiver slower than its sender holds at most max-queued-bytes of
+ * messages (and the ones in hand), however much the sender sends. */
+GST_START_TEST (test_slow_receiver_bounded)
+{
+  gchar *ep = ipc_endpoint ("slow");
+  GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s "
+      "max-message-size=8388608 max-queued-bytes=33554432 ! "
+      "appsink name=out sync=false max-buffers=1 drop=false", ep);
+  glong before;
+  pid_t pid;
+  gint status;
+
+  pipeline_play (rx);
+  g_usleep (100000);
+  before = max_rss_kb ();
+  /* 40 messages of 8 MB - 1 kB: 320 MB if nothing bounded them */
+  pid = spawn_sender (ep, 40, (8 << 20) - 1024);
+  fail_unless (waitpid (pid, &status, 0) == pid);
+  g_print ("slow receiver: peak RSS +%ld kB, received %" G_GUINT64_FORMAT "\n", max_rss_kb () - before, counter (rx, "zsrc", "received"));
+  fail_unless (max_rss_kb () - before < 150 * 1024,
+      "peak RSS grew by %ld kB with a stalled receiver",
+      max_rss_kb () - before);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -1164,6 +1456,11 @@ zmq_suite (void)
   tcase_add_test (tc, test_stats_message);
   tcase_add_test (tc, test_acks);
   tcase_add_test (tc, test_replies);
+  tcase_add_test (tc, test_foreign_caps_per_sender);
+  tcase_add_test (tc, test_sender_eos_policy);
+  tcase_add_test (tc, test_sender_table_lru);
+  tcase_add_test (tc, test_max_message_size);
+  tcase_add_test (tc, test_slow_receiver_bounded);
   return s;
 }
 
