@@ -61,6 +61,9 @@ struct _GstSplitnnEdge {
   gchar *cut_spec;
   gint bits;
   SnCodec codec;
+  gint req_bits;                      /* as set; bits/codec are what is used */
+  SnCodec req_codec;
+  gchar *bad_setting;                 /* why req_bits/req_codec are refused */
   gboolean per_channel;
   gdouble clip;
   SnRangeMode range;
@@ -326,11 +329,25 @@ setup (GstSplitnnEdge *self)
   return TRUE;
 }
 
+/* A setting refused by set_property (GObject cannot fail a set) stops the
+ * element at READY with an error naming it, rather than running with
+ * other settings than the user asked for. */
+static gboolean
+check_settings (GstSplitnnEdge *self)
+{
+  g_mutex_lock (&self->lock);
+  g_autofree gchar *bad = g_strdup (self->bad_setting);
+  g_mutex_unlock (&self->lock);
+  if (bad)
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", bad), (NULL));
+  return bad == NULL;
+}
+
 static GstStateChangeReturn
 gst_splitnn_edge_change_state (GstElement *element, GstStateChange transition)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !setup (self))
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && (!check_settings (self) || !setup (self)))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
@@ -777,6 +794,7 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (object);
   g_mutex_lock (&self->lock);
+  g_autofree gchar *post_bad = NULL;
   switch (id) {
     case PROP_MODEL:
       g_free (self->model_path);
@@ -788,17 +806,31 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
       if (!self->cut_spec)
         self->cut_spec = g_strdup (DEFAULT_CUT);
       break;
-    case PROP_BITS:{
-      int b = g_value_get_int (value);
-      if (sn_quant_bits_valid (b))
-        self->bits = b;
+    case PROP_BITS:
+    case PROP_CODEC:{
+      /* Checked as a pair: JPEG carries codes, so lossy needs bits <= 8.
+       * A refused value is not applied; the refusal is an element error
+       * at READY, or at once when the element is running. */
+      if (id == PROP_BITS)
+        self->req_bits = g_value_get_int (value);
       else
-        g_warning ("splitnnedge: bits must be 2, 4, 8, 16 or 32, not %d; keeping %d", b, self->bits);
+        self->req_codec = g_value_get_enum (value);
+      int b = self->req_bits;
+      SnCodec c = self->req_codec;
+      g_clear_pointer (&self->bad_setting, g_free);
+      if (!sn_quant_bits_valid (b))
+        self->bad_setting = g_strdup_printf ("bits=%d refused: bits must be 2, 4, 8, 16 or 32", b);
+      else if (c == SN_CODEC_LOSSY && b > 8)
+        self->bad_setting = g_strdup_printf ("codec=lossy refused at bits=%d: the JPEG mosaic carries "
+            "codes of at most 8 bits (use lossless or none, or bits=2, 4 or 8)", b);
+      if (!self->bad_setting) {
+        self->bits = b;
+        self->codec = c;
+      } else if (GST_STATE (self) >= GST_STATE_READY) {
+        post_bad = g_strdup (self->bad_setting);
+      }
       break;
     }
-    case PROP_CODEC:
-      self->codec = g_value_get_enum (value);
-      break;
     case PROP_PER_CHANNEL:
       self->per_channel = g_value_get_boolean (value);
       break;
@@ -834,6 +866,8 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
       break;
   }
   g_mutex_unlock (&self->lock);
+  if (post_bad)
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", post_bad), ("the previous setting stays in use"));
 }
 
 static void
@@ -844,8 +878,8 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
   switch (id) {
     case PROP_MODEL: g_value_set_string (value, self->model_path); break;
     case PROP_CUT: g_value_set_string (value, self->cut_spec); break;
-    case PROP_BITS: g_value_set_int (value, self->bits); break;
-    case PROP_CODEC: g_value_set_enum (value, self->codec); break;
+    case PROP_BITS: g_value_set_int (value, self->req_bits); break;
+    case PROP_CODEC: g_value_set_enum (value, self->req_codec); break;
     case PROP_PER_CHANNEL: g_value_set_boolean (value, self->per_channel); break;
     case PROP_CLIP: g_value_set_double (value, self->clip); break;
     case PROP_RANGE: g_value_set_enum (value, self->range); break;
@@ -882,6 +916,7 @@ gst_splitnn_edge_finalize (GObject *object)
   release (self);
   g_free (self->model_path);
   g_free (self->cut_spec);
+  g_free (self->bad_setting);
   g_free (self->candidates);
   g_array_unref (self->pending_reports);
   g_mutex_clear (&self->lock);
@@ -988,8 +1023,8 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
 {
   g_mutex_init (&self->lock);
   self->cut_spec = g_strdup (DEFAULT_CUT);
-  self->bits = DEFAULT_BITS;
-  self->codec = DEFAULT_CODEC;
+  self->bits = self->req_bits = DEFAULT_BITS;
+  self->codec = self->req_codec = DEFAULT_CODEC;
   self->clip = DEFAULT_CLIP;
   self->threads = DEFAULT_THREADS;
   self->objective = SN_OBJECTIVE_LATENCY;

@@ -752,8 +752,10 @@ gst_zmq_sink_close_acks (GstZmqSink * self)
   g_mutex_unlock (&self->est_lock);
 }
 
+/* Opens the sockets; posts a clear element error and returns FALSE when it
+ * cannot. */
 static gboolean
-gst_zmq_sink_start (GstBaseSink * sink)
+gst_zmq_sink_open (GstBaseSink * sink)
 {
   GstZmqSink *self = GST_ZMQ_SINK (sink);
   GstZmqSocketConfig config = { 0, };
@@ -827,6 +829,33 @@ gst_zmq_sink_start (GstBaseSink * sink)
   g_atomic_int_set (&self->flushing, 0);
   GST_DEBUG_OBJECT (self, "started, stream id %08x", self->stream_id);
   return TRUE;
+}
+
+static gboolean gst_zmq_sink_stop (GstBaseSink * sink);
+
+/* The sockets are opened by change_state, before the base class starts:
+ * a base class whose start fails posts its own "failed to post a proper
+ * error message" error after ours, which buries the clear one. */
+static gboolean
+gst_zmq_sink_start (GstBaseSink * sink)
+{
+  return GST_ZMQ_SINK (sink)->socket != NULL || gst_zmq_sink_open (sink);
+}
+
+static GstStateChangeReturn
+gst_zmq_sink_change_state (GstElement * element, GstStateChange transition)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      && !gst_zmq_sink_open ((GstBaseSink *) self))
+    return GST_STATE_CHANGE_FAILURE;
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_NULL_TO_READY
+      && self->socket)
+    gst_zmq_sink_stop ((GstBaseSink *) self);
+  return ret;
 }
 
 static gboolean
@@ -1210,6 +1239,7 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
       "ZeroMQ", "splitnn");
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_zmq_sink_start);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_zmq_sink_change_state);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_sink_stop);
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_zmq_sink_render);
   basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_zmq_sink_set_caps);

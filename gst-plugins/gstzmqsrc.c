@@ -694,8 +694,10 @@ gst_zmq_src_get_caps (GstBaseSrc * src, GstCaps * filter)
   return caps;
 }
 
+/* Opens the sockets; posts a clear element error and returns FALSE when it
+ * cannot. */
 static gboolean
-gst_zmq_src_start (GstBaseSrc * src)
+gst_zmq_src_open (GstBaseSrc * src)
 {
   GstZmqSrc *self = GST_ZMQ_SRC (src);
   GstZmqSocketConfig config = { 0, };
@@ -777,6 +779,33 @@ gst_zmq_src_start (GstBaseSrc * src)
   self->warn_last = self->refuse_warn_last = 0;
   g_atomic_int_set (&self->flushing, 0);
   return TRUE;
+}
+
+static gboolean gst_zmq_src_stop (GstBaseSrc * src);
+
+/* The sockets are opened by change_state, before the base class starts:
+ * a base class whose start fails posts its own "failed to post a proper
+ * error message" error after ours, which buries the clear one. */
+static gboolean
+gst_zmq_src_start (GstBaseSrc * src)
+{
+  return GST_ZMQ_SRC (src)->socket != NULL || gst_zmq_src_open (src);
+}
+
+static GstStateChangeReturn
+gst_zmq_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED
+      && !gst_zmq_src_open ((GstBaseSrc *) self))
+    return GST_STATE_CHANGE_FAILURE;
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_READY_TO_PAUSED
+      && self->socket)
+    gst_zmq_src_stop ((GstBaseSrc *) self);
+  return ret;
 }
 
 static gboolean
@@ -1152,6 +1181,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
       "timestamps included, over ZeroMQ", "splitnn");
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_zmq_src_start);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_zmq_src_change_state);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_src_stop);
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_zmq_src_get_caps);
   basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_zmq_src_unlock);

@@ -448,6 +448,58 @@ edge_ready (const char *model, const char *range, char **error_text)
   return ret;
 }
 
+/* Settings the encoder cannot honour (bits=3; codec=lossy at 16 or 32
+ * bits, where JPEG has no codes to carry) fail at READY with an element
+ * error that names them, in whichever order they were set, instead of
+ * running with other settings than asked for. */
+static GstStateChangeReturn
+edge_ready_with (const char *first, const char *first_value, const char *second, const char *second_value,
+    char **error_text)
+{
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
+  gst_bin_add (GST_BIN (pipe), e);
+  g_object_set (e, "model", model_path, "cut", "4", NULL);
+  gst_util_set_object_arg (G_OBJECT (e), first, first_value);
+  if (second)
+    gst_util_set_object_arg (G_OBJECT (e), second, second_value);
+  GstStateChangeReturn ret = gst_element_set_state (pipe, GST_STATE_READY);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  *error_text = NULL;
+  if (msg) {
+    GError *err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    *error_text = g_strdup (err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  return ret;
+}
+
+START_TEST (test_edge_bad_settings)
+{
+  char *text;
+  ck_assert_int_eq (edge_ready_with ("bits", "3", NULL, NULL, &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "bits"), "error: %s", text ? text : "(none)");
+  g_free (text);
+  ck_assert_int_eq (edge_ready_with ("codec", "lossy", "bits", "16", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "lossy"), "error: %s", text ? text : "(none)");
+  g_free (text);
+  ck_assert_int_eq (edge_ready_with ("bits", "32", "codec", "lossy", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "lossy"), "error: %s", text ? text : "(none)");
+  g_free (text);
+  /* a later valid setting clears the refusal */
+  ck_assert_int_ne (edge_ready_with ("bits", "3", "bits", "4", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_ptr_null (text);
+  ck_assert_int_ne (edge_ready_with ("codec", "lossy", "bits", "4", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_ptr_null (text);
+}
+END_TEST
+
 START_TEST (test_range_calibrated)
 {
   g_autofree char *text = NULL, *text2 = NULL, *text3 = NULL;
@@ -607,6 +659,7 @@ main (int argc, char **argv)
   tcase_add_test (tc, test_bad_packets_counted);
   tcase_add_test (tc, test_setup_errors);
   tcase_add_test (tc, test_range_calibrated);
+  tcase_add_test (tc, test_edge_bad_settings);
   tcase_add_test (tc, test_cloud_reports);
   tcase_add_test (tc, test_foreign_model_per_stream);
   tcase_add_test (tc, test_cloud_max_errors);

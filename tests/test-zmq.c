@@ -875,6 +875,15 @@ check_start_fails (const gchar * desc)
   msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
   fail_unless (msg != NULL, "no error message for '%s'", desc);
   gst_message_unref (msg);
+  /* Only the clear one: not followed by GStreamer's fallback ("failed to
+   * post a proper error message"), which buries it. */
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  if (msg) {
+    GError *err = NULL;
+
+    gst_message_parse_error (msg, &err, NULL);
+    fail ("'%s': a second error: %s", desc, err->message);
+  }
   gst_object_unref (bus);
   pipeline_free (pipe);
 }
