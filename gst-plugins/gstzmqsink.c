@@ -110,7 +110,22 @@ enum
   PROP_ACKS,
   PROP_DROPPED_LAG,
   PROP_REPLIES,
+  PROP_LOST,
+  PROP_DISCARDED_AT_STOP,
 };
+
+/* With acks, a data message unacknowledged this long is taken as lost
+ * (as sn-linkest does), and at stop the outstanding ones get this long
+ * for their acks to come back. */
+#define LOST_AFTER_US (5 * G_USEC_PER_SEC)
+#define STOP_ACK_GRACE_US (1 * G_USEC_PER_SEC)
+
+/* A data message handed to ZeroMQ and not yet acknowledged. */
+typedef struct
+{
+  guint64 seq;
+  gint64 sent_us;
+} Unacked;
 
 struct _GstZmqSink
 {
@@ -148,6 +163,17 @@ struct _GstZmqSink
    * and the ack thread (acks), and read by both and by get_property */
   GMutex est_lock;
   SnLinkEst *est;               /* NULL without ack-endpoint */
+  gboolean cur_acks;            /* started with ack-endpoint */
+  /* Exact accounting with acks: every data message handed to ZeroMQ ends
+   * in exactly one of acknowledged, lost (a later message was acknowledged
+   * first, or none came for LOST_AFTER_US) or discarded_at_stop; under
+   * est_lock. */
+  GQueue unacked;               /* of Unacked, in send order */
+  guint64 acknowledged;
+  guint64 lost;
+  guint64 discarded_at_stop;
+  guint64 eos_seq;              /* the EOS message sent, G_MAXUINT64: none */
+  gboolean eos_acked;
   void *ack_context;
   void *ack_socket;             /* SUB, used by the ack thread only */
   GThread *ack_thread;
@@ -269,6 +295,11 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
   replies = self->replies;
   GST_OBJECT_UNLOCK (self);
   g_mutex_lock (&self->est_lock);
+  if (self->cur_acks)
+    gst_structure_set (s,
+        "acks", G_TYPE_UINT64, self->acknowledged,
+        "lost", G_TYPE_UINT64, self->lost,
+        "discarded-at-stop", G_TYPE_UINT64, self->discarded_at_stop, NULL);
   if (self->est) {
     gst_structure_set (s,
         "dropped-lag", G_TYPE_UINT64, self->dropped_lag,
@@ -530,8 +561,13 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
   result = gst_zmq_sink_send_buffer (self, buffer, 0,
       self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, size, &wire);
   if (result == SEND_OK) {
+    Unacked *u = g_new (Unacked, 1);
+
+    u->seq = seq;
+    u->sent_us = now;
     g_mutex_lock (&self->est_lock);
     sn_link_est_sent (self->est, seq, wire, now / 1e6);
+    g_queue_push_tail (&self->unacked, u);
     g_mutex_unlock (&self->est_lock);
   }
   return result;
@@ -621,6 +657,31 @@ gst_zmq_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   return TRUE;
 }
 
+static void
+gst_zmq_sink_wait_eos_ack (GstZmqSink * self)
+{
+  gint linger;
+  gint64 deadline;
+  gboolean acked = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  linger = self->linger;
+  GST_OBJECT_UNLOCK (self);
+  deadline = linger < 0 ? G_MAXINT64 : g_get_monotonic_time ()
+      + (gint64) linger * 1000;
+  while (!g_atomic_int_get (&self->flushing)
+      && g_get_monotonic_time () < deadline) {
+    g_mutex_lock (&self->est_lock);
+    acked = self->eos_acked;
+    g_mutex_unlock (&self->est_lock);
+    if (acked)
+      break;
+    g_usleep (5000);
+  }
+  GST_DEBUG_OBJECT (self, "EOS %s", acked ? "acknowledged"
+      : "not acknowledged within linger");
+}
+
 static gboolean
 gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
 {
@@ -631,8 +692,23 @@ gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
     gsize size, wire;
     /* EOS matters more than any one buffer: always wait up to send-timeout
      * for it, whatever the drop policy. */
-    SendResult result = gst_zmq_sink_send_buffer (self, NULL,
+    guint64 seq = self->seqnum;
+    SendResult result;
+
+    if (self->est) {
+      g_mutex_lock (&self->est_lock);
+      self->eos_seq = seq;
+      self->eos_acked = FALSE;
+      g_mutex_unlock (&self->est_lock);
+    }
+    result = gst_zmq_sink_send_buffer (self, NULL,
         GST_ZMQ_HEADER_FLAG_EOS, TRUE, &size, &wire);
+    /* Handed to ZeroMQ is not delivered: behind a slow receiver the EOS
+     * waits in the queue, and stopping drops it after linger, leaving the
+     * receiver waiting for it for ever.  With acks the sink knows when it
+     * arrived: wait for that, up to linger. */
+    if (result == SEND_OK && self->est)
+      gst_zmq_sink_wait_eos_ack (self);
 
     if (result == SEND_DROPPED)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
@@ -670,6 +746,38 @@ gst_zmq_sink_reply (GstZmqSink * self, const guint8 * data, gsize size)
       gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
 }
 
+/* Messages on one connection arrive in order, so an acknowledgement of
+ * @seq settles every older outstanding message: those were lost (a
+ * receiver killed with them in its queue, a connection dropped).  Called
+ * with est_lock held. */
+static void
+gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
+{
+  Unacked *u;
+
+  while ((u = g_queue_peek_head (&self->unacked)) && u->seq < seq) {
+    g_free (g_queue_pop_head (&self->unacked));
+    self->lost++;
+  }
+  if (u && u->seq == seq) {
+    g_free (g_queue_pop_head (&self->unacked));
+    self->acknowledged++;
+  }
+}
+
+/* No acknowledgement for LOST_AFTER_US: lost.  est_lock held. */
+static void
+gst_zmq_sink_expire (GstZmqSink * self, gint64 now_us)
+{
+  Unacked *u;
+
+  while ((u = g_queue_peek_head (&self->unacked))
+      && now_us - u->sent_us >= LOST_AFTER_US) {
+    g_free (g_queue_pop_head (&self->unacked));
+    self->lost++;
+  }
+}
+
 /* The ack thread: reads this stream's acknowledgements as they come, so
  * their arrival times are not quantised to the frame rate, and the
  * receiver's replies. */
@@ -683,6 +791,9 @@ gst_zmq_sink_ack_loop (gpointer data)
   while (g_atomic_int_get (&self->ack_running)) {
     zmq_pollitem_t item = { self->ack_socket, 0, ZMQ_POLLIN, 0 };
 
+    g_mutex_lock (&self->est_lock);
+    gst_zmq_sink_expire (self, g_get_monotonic_time ());
+    g_mutex_unlock (&self->est_lock);
     if (zmq_poll (&item, 1, POLL_SLICE_MS) <= 0)
       continue;
     while (zmq_msg_recv (&msg, self->ack_socket, ZMQ_DONTWAIT) >= 0) {
@@ -708,6 +819,10 @@ gst_zmq_sink_ack_loop (gpointer data)
           (ack.flags & GST_ZMQ_ACK_FLAG_PROBE) != 0, ack.bytes,
           ack.recv_time / 1e9, (ack.flags & GST_ZMQ_ACK_FLAG_EXACT) != 0,
           t_ack);
+      if (!(ack.flags & GST_ZMQ_ACK_FLAG_PROBE))
+        gst_zmq_sink_settle (self, ack.seqnum);
+      if (ack.seqnum == self->eos_seq)
+        self->eos_acked = TRUE;
       g_mutex_unlock (&self->est_lock);
     }
   }
@@ -733,6 +848,9 @@ gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
   zmq_setsockopt (self->ack_socket, ZMQ_UNSUBSCRIBE, "", 0);
   zmq_setsockopt (self->ack_socket, ZMQ_SUBSCRIBE, &id_le, sizeof id_le);
   self->est = sn_link_est_new (NULL);
+  self->acknowledged = self->lost = self->discarded_at_stop = 0;
+  self->eos_seq = G_MAXUINT64;
+  self->eos_acked = FALSE;
   g_atomic_int_set (&self->ack_running, 1);
   self->ack_thread = g_thread_new ("zmqsink-ack", gst_zmq_sink_ack_loop, self);
   return TRUE;
@@ -749,6 +867,10 @@ gst_zmq_sink_close_acks (GstZmqSink * self)
   gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
   g_mutex_lock (&self->est_lock);
   g_clear_pointer (&self->est, sn_link_est_free);
+  /* Neither acknowledged nor known lost: dropped at linger, or their acks
+   * did not come back in time.  Counted, not silently forgotten. */
+  self->discarded_at_stop += g_queue_get_length (&self->unacked);
+  g_queue_clear_full (&self->unacked, g_free);
   g_mutex_unlock (&self->est_lock);
 }
 
@@ -797,6 +919,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
   self->cur_drop_policy = self->drop_policy;
   self->cur_send_timeout = self->send_timeout;
   self->cur_forward_eos = self->forward_eos;
+  self->cur_acks = self->ack_endpoint && *self->ack_endpoint;
   g_free (self->cur_topic);
   self->cur_topic = g_strdup (self->topic ? self->topic : "");
   self->caps_interval_us = (gint64) self->caps_interval * 1000;
@@ -862,11 +985,38 @@ static gboolean
 gst_zmq_sink_stop (GstBaseSink * sink)
 {
   GstZmqSink *self = GST_ZMQ_SINK (sink);
+  guint64 discarded;
 
+  /* Data first: closing blocks up to linger while queued messages leave;
+   * then the acks of what left get a moment to come back, so the counts
+   * say what the receiver got. */
+  gst_zmq_socket_close (&self->context, &self->socket);
+  if (self->ack_thread) {
+    gint64 deadline = g_get_monotonic_time () + STOP_ACK_GRACE_US;
+    gboolean waiting = TRUE;
+
+    while (waiting && g_get_monotonic_time () < deadline) {
+      g_mutex_lock (&self->est_lock);
+      waiting = !g_queue_is_empty (&self->unacked);
+      g_mutex_unlock (&self->est_lock);
+      if (waiting)
+        g_usleep (10000);
+    }
+  }
+  gst_zmq_sink_close_acks (self);
+  g_mutex_lock (&self->est_lock);
+  discarded = self->discarded_at_stop;
+  g_mutex_unlock (&self->est_lock);
+  if (discarded > 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+        ("%" G_GUINT64_FORMAT " message(s) were neither acknowledged nor "
+            "known lost when the sink stopped", discarded),
+        ("counted in discarded-at-stop; dropped at linger or their "
+            "acknowledgements did not come back within %d ms%s",
+            (gint) (STOP_ACK_GRACE_US / 1000), self->cur_forward_eos
+            ? "; the receiver may not have got the EOS either" : ""));
   if (self->stats_interval_us > 0)
     gst_zmq_sink_post_stats (self);
-  gst_zmq_sink_close_acks (self);
-  gst_zmq_socket_close (&self->context, &self->socket);
   g_clear_pointer (&self->caps_str, g_free);
   return TRUE;
 }
@@ -1040,6 +1190,13 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_REPLIES:
       g_value_set_uint64 (value, self->replies);
       break;
+    case PROP_LOST:
+    case PROP_DISCARDED_AT_STOP:
+      g_mutex_lock (&self->est_lock);
+      g_value_set_uint64 (value, prop_id == PROP_LOST ? self->lost
+          : self->discarded_at_stop);
+      g_mutex_unlock (&self->est_lock);
+      break;
     case PROP_BANDWIDTH_ESTIMATE:
     case PROP_DELIVERED_RATE:
     case PROP_RTT:
@@ -1055,8 +1212,8 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
           v = sn_link_est_delivered (self->est);
         else if (prop_id == PROP_RTT)
           v = MAX (sn_link_est_rtt (self->est), 0) * 1000;
-        acks = sn_link_est_n_acks (self->est);
       }
+      acks = self->acknowledged;
       g_mutex_unlock (&self->est_lock);
       if (prop_id == PROP_ACKS)
         g_value_set_uint64 (value, acks);
@@ -1228,6 +1385,18 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "With ack-endpoint: replies from the receiver (e.g. splitnncloud's "
           "time per frame) pushed upstream as custom events since start", 0,
           G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_LOST,
+      g_param_spec_uint64 ("lost", "Lost in flight",
+          "With ack-endpoint: messages handed to ZeroMQ and never "
+          "acknowledged, since start: a later one was acknowledged first "
+          "(same connection, in order: these were lost, e.g. in a receiver "
+          "that was killed) or none came for 5 s", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DISCARDED_AT_STOP,
+      g_param_spec_uint64 ("discarded-at-stop", "Discarded at stop",
+          "With ack-endpoint: messages neither acknowledged nor known lost "
+          "when the sink stopped (dropped at linger, or their acks did not "
+          "come back within 1 s). sent = acks + lost + discarded-at-stop",
+          0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DROPPED_LAG,
       g_param_spec_uint64 ("dropped-lag", "Dropped for lag",
           "Buffers dropped since start because of max-lag (also counted in "

@@ -68,11 +68,17 @@ typedef enum
 #define DEFAULT_STATS_INTERVAL 0
 #define DEFAULT_ACK_ENDPOINT NULL
 #define DEFAULT_SENDER_EOS GST_ZMQ_SRC_SENDER_EOS_AUTO
-/* Larger than any feature packet of the detectors we ship (a 512x512
- * float32 cut tensor is a few MB) and than a raw 1080p RGB frame; a peer
- * sending more is cut off by ZeroMQ before the message is allocated. */
-#define DEFAULT_MAX_MESSAGE_SIZE (64 << 20)
-#define DEFAULT_MAX_QUEUED_BYTES (256 << 20)
+/* Twice the largest feature packet of the detector we ship (its largest
+ * cut, 2.1 M values, at 32 bits: 8.4 MB) and more than a raw 1080p RGB
+ * frame; a peer sending more is cut off by ZeroMQ before the message is
+ * allocated. */
+#define DEFAULT_MAX_MESSAGE_SIZE (16 << 20)
+/* hwm 64 per peer at the default message size: a bound on what a peer
+ * sending the largest messages can make us hold, while a receiver behind
+ * a short burst of ordinary packets still absorbs it (with a queue of 16,
+ * a loaded cloud left the backlog at the sender, whose linger then
+ * dropped it, EOS included). */
+#define DEFAULT_MAX_QUEUED_BYTES (G_GINT64_CONSTANT (1) << 30)
 
 /* A poll that returned sooner than this found the message already waiting
  * (we were busy when it came): its arrival time is not known exactly. */

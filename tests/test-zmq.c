@@ -1443,6 +1443,67 @@ GST_START_TEST (test_slow_receiver_bounded)
 
 GST_END_TEST;
 
+/* With acks, every message the sink handed to ZeroMQ ends in exactly one
+ * counter, also across a receiver that goes away with messages in its
+ * queue and comes back: the receivers' own counts (the oracle) lie
+ * between what was acknowledged and what was not known lost. */
+GST_START_TEST (test_accounting_restart)
+{
+  gchar *ep = ipc_endpoint ("acct"), *ack = ipc_endpoint ("acct-ack");
+  gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s", ack);
+  gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s caps-interval=50", ack);
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, opt_rx), *tx;
+  guint64 r1, r2, sent, dropped, acks, lost, discarded;
+  guint next = 0;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+  pipeline_play (tx);
+  fail_unless (push_until_received (tx, rx, &next, 10) >= 10);
+  /* some more, left in the receiver's queue when it goes */
+  for (guint i = 0; i < 5; i++)
+    push_ref (tx, next++);
+  fail_unless_equals_int (gst_element_set_state (rx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  r1 = counter (rx, "zsrc", "received");
+  gst_object_unref (rx);
+  for (guint i = 0; i < 10; i++)
+    push_ref (tx, next++);
+
+  rx = pipeline_new (SRC_PIPE, ep, opt_rx);
+  pipeline_play (rx);
+  fail_unless (push_until_received (tx, rx, &next, 10) >= 10);
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+      "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded, NULL);
+  fail_unless_equals_int (gst_element_set_state (rx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  r2 = counter (rx, "zsrc", "received");
+  g_print ("accounting: %u pushed: %" G_GUINT64_FORMAT " sent, %"
+      G_GUINT64_FORMAT " dropped; %" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " discarded at stop; "
+      "receivers got %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT "\n", next,
+      sent, dropped, acks, lost, discarded, r1, r2);
+
+  fail_unless_equals_uint64 (sent + dropped, next);
+  fail_unless_equals_uint64 (acks + lost + discarded, sent);
+  fail_unless (acks <= r1 + r2, "%" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " received", acks, r1 + r2);
+  fail_unless (r1 + r2 <= sent);
+
+  gst_object_unref (rx);
+  gst_object_unref (tx);
+  g_free (opt_rx);
+  g_free (opt_tx);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -1470,6 +1531,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_sender_table_lru);
   tcase_add_test (tc, test_max_message_size);
   tcase_add_test (tc, test_slow_receiver_bounded);
+  tcase_add_test (tc, test_accounting_restart);
   return s;
 }
 
