@@ -118,6 +118,10 @@ typedef struct
   const gchar *curve_server_key;
   const gchar *curve_public_key;
   const gchar *curve_secret_key;
+  /* Binding side with CURVE: a file of client public keys (Z85, one per
+   * line, '#' starts a comment); only those clients may connect (a ZAP
+   * handler, reloaded when the file changes).  NULL: any client. */
+  const gchar *curve_allowed_keys;
 } GstZmqSocketConfig;
 
 typedef enum
@@ -129,9 +133,17 @@ typedef enum
 gboolean gst_zmq_socket_open (const GstZmqSocketConfig * config,
     void **context, void **socket, GstZmqOpenError * kind, GError ** error);
 void gst_zmq_socket_close (void **context, void **socket);
+/* Clients the allow-list of @context's socket refused so far (0 without
+ * one). */
+guint64 gst_zmq_clients_refused (void *context);
 
 gboolean gst_zmq_check_endpoint (const gchar * endpoint, GError ** error);
 gboolean gst_zmq_check_key (const gchar * property, const gchar * key,
     GError ** error);
+
+/* The two properties of the allow-list, the same for zmqsink and zmqsrc:
+ * curve-allowed-keys (string) and clients-refused (guint64, read-only). */
+void gst_zmq_install_allow_list_properties (GObjectClass * klass,
+    guint allowed_keys_id, guint refused_id);
 
 G_END_DECLS

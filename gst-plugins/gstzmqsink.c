@@ -98,6 +98,8 @@ enum
   PROP_CURVE_SERVER_KEY,
   PROP_CURVE_PUBLIC_KEY,
   PROP_CURVE_SECRET_KEY,
+  PROP_CURVE_ALLOWED_KEYS,
+  PROP_CLIENTS_REFUSED,
   PROP_SENT,
   PROP_DROPPED,
   PROP_BYTES_SENT,
@@ -148,6 +150,7 @@ struct _GstZmqSink
   gchar *curve_server_key;
   gchar *curve_public_key;
   gchar *curve_secret_key;
+  gchar *curve_allowed_keys;
   gchar *ack_endpoint;
   guint bandwidth_interval;
   guint max_lag;
@@ -901,6 +904,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
   config.curve_server_key = self->curve_server_key;
   config.curve_public_key = self->curve_public_key;
   config.curve_secret_key = self->curve_secret_key;
+  config.curve_allowed_keys = self->curve_allowed_keys;
   ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
       &error);
   self->stream_id = g_random_int ();
@@ -1090,11 +1094,16 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
       self->curve_public_key = g_value_dup_string (value);
       break;
     case PROP_CURVE_SECRET_KEY:
       g_free (self->curve_secret_key);
       self->curve_secret_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_free (self->curve_allowed_keys);
+      self->curve_allowed_keys = g_value_dup_string (value);
       break;
     case PROP_ACK_ENDPOINT:
       g_free (self->ack_endpoint);
@@ -1165,6 +1174,13 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_value_set_string (value, self->curve_public_key);
+      break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_value_set_string (value, self->curve_allowed_keys);
+      break;
+    case PROP_CLIENTS_REFUSED:
+      g_value_set_uint64 (value, self->context
+          ? gst_zmq_clients_refused (self->context) : 0);
       break;
     case PROP_SENT:
       g_value_set_uint64 (value, self->sent);
@@ -1241,6 +1257,7 @@ gst_zmq_sink_finalize (GObject * object)
   g_free (self->caps_str);
   g_free (self->curve_server_key);
   g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
   if (self->curve_secret_key) {
     memset (self->curve_secret_key, 0, strlen (self->curve_secret_key));
     g_free (self->curve_secret_key);
@@ -1331,6 +1348,8 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "socket the CURVE server. A connecting side without one uses a "
           "throw-away key pair", NULL,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_zmq_install_allow_list_properties (gobject_class,
+      PROP_CURVE_ALLOWED_KEYS, PROP_CLIENTS_REFUSED);
   g_object_class_install_property (gobject_class, PROP_SENT,
       g_param_spec_uint64 ("sent", "Sent",
           "Buffers handed to ZeroMQ since start", 0, G_MAXUINT64, 0, ro));

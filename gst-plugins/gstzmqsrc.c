@@ -112,6 +112,8 @@ enum
   PROP_CURVE_SERVER_KEY,
   PROP_CURVE_PUBLIC_KEY,
   PROP_CURVE_SECRET_KEY,
+  PROP_CURVE_ALLOWED_KEYS,
+  PROP_CLIENTS_REFUSED,
   PROP_ACK_ENDPOINT,
   PROP_RECEIVED,
   PROP_BYTES_RECEIVED,
@@ -156,6 +158,7 @@ struct _GstZmqSrc
   gchar *curve_server_key;
   gchar *curve_public_key;
   gchar *curve_secret_key;
+  gchar *curve_allowed_keys;
   gchar *ack_endpoint;
   GstZmqSrcSenderEos sender_eos;
   gint64 max_message_size;
@@ -736,6 +739,7 @@ gst_zmq_src_open (GstBaseSrc * src)
   config.curve_server_key = self->curve_server_key;
   config.curve_public_key = self->curve_public_key;
   config.curve_secret_key = self->curve_secret_key;
+  config.curve_allowed_keys = self->curve_allowed_keys;
   ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
       &error);
   if (ok && self->ack_endpoint && *self->ack_endpoint) {
@@ -922,11 +926,16 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
       self->curve_public_key = g_value_dup_string (value);
       break;
     case PROP_CURVE_SECRET_KEY:
       g_free (self->curve_secret_key);
       self->curve_secret_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_free (self->curve_allowed_keys);
+      self->curve_allowed_keys = g_value_dup_string (value);
       break;
     case PROP_ACK_ENDPOINT:
       g_free (self->ack_endpoint);
@@ -989,6 +998,13 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CURVE_PUBLIC_KEY:
       g_value_set_string (value, self->curve_public_key);
       break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_value_set_string (value, self->curve_allowed_keys);
+      break;
+    case PROP_CLIENTS_REFUSED:
+      g_value_set_uint64 (value, self->context
+          ? gst_zmq_clients_refused (self->context) : 0);
+      break;
     case PROP_ACK_ENDPOINT:
       g_value_set_string (value, self->ack_endpoint);
       break;
@@ -1042,6 +1058,7 @@ gst_zmq_src_finalize (GObject * object)
   g_free (self->subscribe);
   g_free (self->curve_server_key);
   g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
   if (self->curve_secret_key) {
     memset (self->curve_secret_key, 0, strlen (self->curve_secret_key));
     g_free (self->curve_secret_key);
@@ -1120,6 +1137,8 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "socket the CURVE server. A connecting side without one uses a "
           "throw-away key pair", NULL,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_zmq_install_allow_list_properties (gobject_class,
+      PROP_CURVE_ALLOWED_KEYS, PROP_CLIENTS_REFUSED);
   g_object_class_install_property (gobject_class, PROP_ACK_ENDPOINT,
       g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
           "Acknowledge every message (sequence number, size, arrival time) "
