@@ -18,6 +18,7 @@
 
 #include "gstsplitnnedge.h"
 #include "gstsplitnnmodel.h"
+#include "gstsplitnnwarn.h"
 
 #include <splitnn/splitnn.h>
 
@@ -39,6 +40,7 @@ enum {
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
   PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
+  PROP_MAX_ERRORS,
 };
 
 /* What the cloud said about one frame (GST_SPLITNN_CLOUD_TIME_EVENT). */
@@ -64,6 +66,8 @@ struct _GstSplitnnEdge {
   gint req_bits;                      /* as set; bits/codec are what is used */
   SnCodec req_codec;
   gchar *bad_setting;                 /* why req_bits/req_codec are refused */
+  gint max_errors;
+  GstSplitnnWarn drop_warn;           /* dropped frames, gstsplitnnwarn.h */
   gboolean per_channel;
   gdouble clip;
   SnRangeMode range;
@@ -325,6 +329,7 @@ setup (GstSplitnnEdge *self)
   self->cloud_reports = 0;
   g_clear_pointer (&self->candidates, g_free);
   self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
+  gst_splitnn_warn_reset (&self->drop_warn);
   g_mutex_unlock (&self->lock);
   return TRUE;
 }
@@ -764,15 +769,27 @@ gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     return GST_FLOW_NOT_NEGOTIATED;
   }
   if (!process (self, in, &err)) {
-    /* Keep the stream going: count the frame and say what happened. */
+    /* Keep the stream going: count the frame and say what happened, at
+     * most every 5 s; more than max-errors in a row stop the element. */
     self->dropped++;
-    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Frame %" G_GUINT64_FORMAT " dropped", self->seq),
-        ("%s", err ? err->message : "unknown error"));
+    guint64 n = gst_splitnn_warn_failure (&self->drop_warn, g_get_monotonic_time ());
+    g_mutex_lock (&self->lock);
+    gint max_errors = self->max_errors;
+    g_mutex_unlock (&self->lock);
+    gboolean stop = gst_splitnn_warn_too_many (&self->drop_warn, max_errors);
+    if (stop)
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%" G_GUINT64_FORMAT " frames dropped in a row, more than "
+              "max-errors=%d", self->drop_warn.consecutive, max_errors),
+          ("last, frame %" G_GUINT64_FORMAT ": %s", self->seq, err ? err->message : "unknown error"));
+    else if (n)
+      GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%" G_GUINT64_FORMAT " frame(s) dropped, the last %"
+              G_GUINT64_FORMAT, n, self->seq), ("%s", err ? err->message : "unknown error"));
     g_clear_error (&err);
     self->seq++;
     gst_buffer_unref (in);
-    return GST_FLOW_OK;
+    return stop ? GST_FLOW_ERROR : GST_FLOW_OK;
   }
+  gst_splitnn_warn_success (&self->drop_warn);
   GstBuffer *out = gst_buffer_new_memdup (self->packet->data, self->packet->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
   GST_BUFFER_OFFSET (out) = self->seq++;
@@ -861,6 +878,9 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_FIDELITY_FLOOR:
       self->fidelity_floor = g_value_get_double (value);
       break;
+    case PROP_MAX_ERRORS:
+      self->max_errors = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
       break;
@@ -890,6 +910,7 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
     case PROP_CLOUD_SPEED: g_value_set_double (value, self->cloud_speed); break;
     case PROP_FIDELITY_FLOOR: g_value_set_double (value, self->fidelity_floor); break;
+    case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
     case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
     case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
@@ -972,6 +993,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_OBJECTIVE,
       g_param_spec_enum ("objective", "Objective", "What cut=auto optimises",
           gst_splitnn_objective_get_type (), SN_OBJECTIVE_LATENCY, rw));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "dropped frames");
   g_object_class_install_property (gobject_class, PROP_FIDELITY_FLOOR,
       g_param_spec_double ("fidelity-floor", "Fidelity floor", "cut=auto: never choose a cut "
           "whose stored mAP@0.5 (0-100) at the current bits, codec, per-channel, clip and range "
@@ -1024,6 +1046,7 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   g_mutex_init (&self->lock);
   self->cut_spec = g_strdup (DEFAULT_CUT);
   self->bits = self->req_bits = DEFAULT_BITS;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
   self->codec = self->req_codec = DEFAULT_CODEC;
   self->clip = DEFAULT_CLIP;
   self->threads = DEFAULT_THREADS;

@@ -34,6 +34,7 @@
 #include "gstzmqsink.h"
 #include "gstzmqcommon.h"
 #include "gstsplitnnevents.h"
+#include "gstsplitnnwarn.h"
 
 #include <splitnn/sn-linkest.h>
 
@@ -73,9 +74,6 @@ typedef enum
 #define DEFAULT_BANDWIDTH_INTERVAL 250
 #define DEFAULT_MAX_LAG 0
 
-/* Drops are warned about at most this often, with the count since the last
- * warning, so a dead peer does not flood the bus. */
-#define DROP_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
 /* Longest a blocking send sleeps before looking at the flushing flag. */
 #define POLL_SLICE_MS 100
 
@@ -114,6 +112,7 @@ enum
   PROP_REPLIES,
   PROP_LOST,
   PROP_DISCARDED_AT_STOP,
+  PROP_MAX_ERRORS,
 };
 
 /* With acks, a data message unacknowledged this long is taken as lost
@@ -205,8 +204,10 @@ struct _GstZmqSink
   gint64 caps_last_sent;
   guint64 seqnum;
   gint64 stats_last;
-  gint64 warn_last;
-  guint64 dropped_unwarned;
+  /* Drops are warned about at most every 5 s, with the count since the
+   * last warning, so a dead peer does not flood the bus (gstsplitnnwarn). */
+  GstSplitnnWarn drop_warn;
+  gint max_errors;
 };
 
 #define gst_zmq_sink_parent_class parent_class
@@ -318,9 +319,12 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-static void
+/* FALSE: more than max-errors drops in a row, an element error posted. */
+static gboolean
 gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
 {
+  gboolean ok = TRUE;
+  gint max_errors;
   gint64 now = g_get_monotonic_time ();
   guint64 dropped_total;
 
@@ -334,22 +338,29 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
       self->dropped_lag++;
   }
   dropped_total = self->dropped;
+  max_errors = self->max_errors;
   GST_OBJECT_UNLOCK (self);
 
   if (result == SEND_DROPPED || result == SEND_LAGGED) {
-    self->dropped_unwarned++;
-    if (self->warn_last == 0 || now - self->warn_last >= DROP_WARNING_INTERVAL_US) {
+    guint64 n = gst_splitnn_warn_failure (&self->drop_warn, now);
+
+    if (gst_splitnn_warn_too_many (&self->drop_warn, max_errors)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+          ("%" G_GUINT64_FORMAT " buffers dropped in a row, more than "
+              "max-errors=%d", self->drop_warn.consecutive, max_errors),
+          ("%" G_GUINT64_FORMAT " dropped in total", dropped_total));
+      ok = FALSE;
+    } else if (n) {
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-          ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s",
-              self->dropped_unwarned, result == SEND_LAGGED
-              ? "the link is more than max-lag behind"
+          ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s", n,
+              result == SEND_LAGGED ? "the link is more than max-lag behind"
               : "no peer could take them"),
           ("%" G_GUINT64_FORMAT " dropped in total; the peer is down, slow "
               "or not yet connected, or the link is slower than the "
               "stream", dropped_total));
-      self->warn_last = now;
-      self->dropped_unwarned = 0;
     }
+  } else if (result == SEND_OK) {
+    gst_splitnn_warn_success (&self->drop_warn);
   }
 
   if (self->stats_interval_us > 0
@@ -357,6 +368,7 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
     self->stats_last = now;
     gst_zmq_sink_post_stats (self);
   }
+  return ok;
 }
 
 /* Sends a multipart message without ever blocking in ZeroMQ, so unlock()
@@ -625,7 +637,8 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
         self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, &size, &wire);
   GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT ": result %d", buffer,
       result);
-  gst_zmq_sink_account (self, result, size);
+  if (!gst_zmq_sink_account (self, result, size))
+    return GST_FLOW_ERROR;
   if (self->est)
     gst_zmq_sink_report_bandwidth (self);
 
@@ -951,8 +964,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
   self->caps_last_sent = 0;
   self->seqnum = 0;
   self->stats_last = g_get_monotonic_time ();
-  self->warn_last = 0;
-  self->dropped_unwarned = 0;
+  gst_splitnn_warn_reset (&self->drop_warn);
   g_atomic_int_set (&self->flushing, 0);
   GST_DEBUG_OBJECT (self, "started, stream id %08x", self->stream_id);
   return TRUE;
@@ -1078,6 +1090,9 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
     case PROP_TOPIC:
       g_free (self->topic);
       self->topic = g_value_dup_string (value);
+      break;
+    case PROP_MAX_ERRORS:
+      self->max_errors = g_value_get_int (value);
       break;
     case PROP_FORWARD_EOS:
       self->forward_eos = g_value_get_boolean (value);
@@ -1205,6 +1220,9 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_REPLIES:
       g_value_set_uint64 (value, self->replies);
+      break;
+    case PROP_MAX_ERRORS:
+      g_value_set_int (value, self->max_errors);
       break;
     case PROP_LOST:
     case PROP_DISCARDED_AT_STOP:
@@ -1404,6 +1422,8 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "With ack-endpoint: replies from the receiver (e.g. splitnncloud's "
           "time per frame) pushed upstream as custom events since start", 0,
           G_MAXUINT64, 0, ro));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS,
+      "dropped buffers");
   g_object_class_install_property (gobject_class, PROP_LOST,
       g_param_spec_uint64 ("lost", "Lost in flight",
           "With ack-endpoint: messages handed to ZeroMQ and never "
@@ -1449,6 +1469,7 @@ gst_zmq_sink_init (GstZmqSink * self)
   self->bind = DEFAULT_BIND;
   self->socket_type = DEFAULT_SOCKET_TYPE;
   self->hwm = DEFAULT_HWM;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
   self->send_timeout = DEFAULT_SEND_TIMEOUT;
   self->drop_policy = DEFAULT_DROP_POLICY;
   self->reconnect_ivl = DEFAULT_RECONNECT_IVL;

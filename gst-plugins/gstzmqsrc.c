@@ -36,6 +36,7 @@
 
 #include "gstzmqsrc.h"
 #include "gstzmqcommon.h"
+#include "gstsplitnnwarn.h"
 
 #include <errno.h>
 #include <string.h>
@@ -89,8 +90,6 @@ typedef enum
 /* create() never sleeps longer than this before looking at the flushing
  * flag, so state changes and seeks never wait on the network. */
 #define POLL_SLICE_MS 100
-/* Malformed messages are warned about at most this often. */
-#define MALFORMED_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
 /* Senders whose caps we remember; past this the sender heard from least
  * recently is forgotten (and re-learnt from its periodic caps), so a peer
  * inventing stream ids cannot grow our memory nor make the regular senders
@@ -126,6 +125,7 @@ enum
   PROP_DROPPED_REFUSED,
   PROP_EOS_IGNORED,
   PROP_SENDERS_EVICTED,
+  PROP_MAX_ERRORS,
 };
 
 /* What we know about one sender (one zmqsink run). */
@@ -190,8 +190,13 @@ struct _GstZmqSrc
   gint64 last_message;
   gboolean timeout_posted;
   gint64 stats_last;
-  gint64 warn_last;
-  gint64 refuse_warn_last;
+  /* malformed and refused messages: one warning per 5 s with the count
+   * since the last (gstsplitnnwarn); a run of more than max-errors of
+   * them (any sender) stops the element */
+  GstSplitnnWarn malformed_warn, refuse_warn;
+  guint64 bad_in_a_row;
+  gint max_errors;
+  gboolean too_many;
   gboolean cur_end_on_eos;
   guint64 tick;                 /* messages read, for least-recently-heard */
 };
@@ -285,6 +290,27 @@ gst_zmq_src_post_stats (GstZmqSrc * self)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* One more bad message in a row (malformed or refused): past max-errors,
+ * an element error, and create() stops. */
+static void
+gst_zmq_src_bad (GstZmqSrc * self, const gchar * what)
+{
+  gint max_errors;
+
+  GST_OBJECT_LOCK (self);
+  max_errors = self->max_errors;
+  GST_OBJECT_UNLOCK (self);
+  self->bad_in_a_row++;
+  if (max_errors >= 0 && self->bad_in_a_row > (guint64) max_errors
+      && !self->too_many) {
+    self->too_many = TRUE;
+    GST_ELEMENT_ERROR (self, STREAM, DECODE,
+        ("%" G_GUINT64_FORMAT " bad messages in a row, more than "
+            "max-errors=%d", self->bad_in_a_row, max_errors),
+        ("last: %s", what));
+  }
+}
+
 static void
 gst_zmq_src_malformed (GstZmqSrc * self, const gchar * what)
 {
@@ -296,12 +322,12 @@ gst_zmq_src_malformed (GstZmqSrc * self, const gchar * what)
   GST_OBJECT_UNLOCK (self);
 
   GST_DEBUG_OBJECT (self, "dropping malformed message: %s", what);
-  if (self->warn_last == 0 || now - self->warn_last >= MALFORMED_WARNING_INTERVAL_US) {
-    self->warn_last = now;
+  guint64 n = gst_splitnn_warn_failure (&self->malformed_warn, now);
+  if (n)
     GST_ELEMENT_WARNING (self, STREAM, DECODE,
-        ("Dropped a malformed message (%" G_GUINT64_FORMAT " in total)",
-            total), ("%s", what));
-  }
+        ("Dropped %" G_GUINT64_FORMAT " malformed message(s) (%"
+            G_GUINT64_FORMAT " in total)", n, total), ("last: %s", what));
+  gst_zmq_src_bad (self, what);
 }
 
 /* Reads all parts of the next message.  Frames past the expected count are
@@ -378,14 +404,14 @@ gst_zmq_src_refused (GstZmqSrc * self, guint32 stream_id, Stream * stream)
   GST_OBJECT_LOCK (self);
   total = ++self->dropped_refused;
   GST_OBJECT_UNLOCK (self);
-  if (self->refuse_warn_last == 0
-      || now - self->refuse_warn_last >= MALFORMED_WARNING_INTERVAL_US) {
-    self->refuse_warn_last = now;
+  guint64 n = gst_splitnn_warn_failure (&self->refuse_warn, now);
+  if (n)
     GST_ELEMENT_WARNING (self, STREAM, WRONG_TYPE,
-        ("Refusing a sender whose caps downstream does not accept (%"
-            G_GUINT64_FORMAT " messages refused in total)", total),
-        ("stream %08x, caps %" GST_PTR_FORMAT, stream_id, stream->caps));
-  }
+        ("Refused %" G_GUINT64_FORMAT " message(s) of senders whose caps "
+            "downstream does not accept (%" G_GUINT64_FORMAT " in total)", n,
+            total), ("last: stream %08x, caps %" GST_PTR_FORMAT, stream_id,
+            stream->caps));
+  gst_zmq_src_bad (self, "caps refused downstream");
 }
 
 /* Finds out which caps apply to a message, learning them from the header
@@ -510,6 +536,8 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
     if (g_atomic_int_get (&self->flushing))
       return GST_FLOW_FLUSHING;
+    if (self->too_many)
+      return GST_FLOW_ERROR;
 
     gint64 poll_start = g_get_monotonic_time (), arrival;
     gsize wire_size = 0;
@@ -674,6 +702,7 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     self->received++;
     self->bytes_received += size;
     GST_OBJECT_UNLOCK (self);
+    self->bad_in_a_row = 0;
 
     GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT, buf);
     *outbuf = buf;
@@ -786,7 +815,10 @@ gst_zmq_src_open (GstBaseSrc * src)
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, stream_free);
   self->last_message = self->stats_last = g_get_monotonic_time ();
   self->timeout_posted = FALSE;
-  self->warn_last = self->refuse_warn_last = 0;
+  gst_splitnn_warn_reset (&self->malformed_warn);
+  gst_splitnn_warn_reset (&self->refuse_warn);
+  self->bad_in_a_row = 0;
+  self->too_many = FALSE;
   g_atomic_int_set (&self->flushing, 0);
   return TRUE;
 }
@@ -944,6 +976,9 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
     case PROP_SENDER_EOS:
       self->sender_eos = g_value_get_enum (value);
       break;
+    case PROP_MAX_ERRORS:
+      self->max_errors = g_value_get_int (value);
+      break;
     case PROP_MAX_MESSAGE_SIZE:
       self->max_message_size = g_value_get_int64 (value);
       break;
@@ -1025,6 +1060,9 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_SENDER_EOS:
       g_value_set_enum (value, self->sender_eos);
+      break;
+    case PROP_MAX_ERRORS:
+      g_value_set_int (value, self->max_errors);
       break;
     case PROP_MAX_MESSAGE_SIZE:
       g_value_set_int64 (value, self->max_message_size);
@@ -1185,6 +1223,8 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "from it: hwm is lowered to max-queued-bytes / max-message-size "
           "when that is smaller (0 = hwm alone)", 0, G_MAXINT64,
           DEFAULT_MAX_QUEUED_BYTES, rw));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS,
+      "malformed or refused messages (from any sender)");
   g_object_class_install_property (gobject_class, PROP_DROPPED_REFUSED,
       g_param_spec_uint64 ("dropped-refused", "Dropped, refused",
           "Messages dropped since start because downstream does not accept "
@@ -1233,6 +1273,7 @@ gst_zmq_src_init (GstZmqSrc * self)
   self->reconnect_ivl_max = DEFAULT_RECONNECT_IVL_MAX;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->sender_eos = DEFAULT_SENDER_EOS;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
   self->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   self->max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES;
   g_mutex_init (&self->ack_lock);

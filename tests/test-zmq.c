@@ -1580,6 +1580,70 @@ GST_START_TEST (test_curve_allow_list)
 
 GST_END_TEST;
 
+/* max-errors, the same on both elements: more than that many failures in
+ * a row (buffers no peer took; malformed messages) are an element error,
+ * fewer only warnings. */
+static gboolean
+wait_error (GstElement * pipe, GstClockTime timeout)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, timeout,
+      GST_MESSAGE_ERROR);
+
+  gst_object_unref (bus);
+  if (msg)
+    gst_message_unref (msg);
+  return msg != NULL;
+}
+
+GST_START_TEST (test_max_errors)
+{
+  gchar *ep = ipc_endpoint ("maxerr");
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "max-errors=3 forward-eos=false");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "max-errors=2");
+  void *ctx = zmq_ctx_new ();
+  void *sock = zmq_socket (ctx, ZMQ_PUSH);
+  guint8 header[256];
+  gsize len;
+  gint zero = 0;
+
+  /* nobody listens: 3 drops are warnings, the 4th an error */
+  pipeline_play (tx);
+  for (guint i = 0; i < 3; i++)
+    push_ref (tx, i);
+  fail_if (wait_error (tx, 300 * MS), "an error after 3 drops, max-errors=3");
+  push_ref (tx, 3);
+  fail_unless (wait_error (tx, WAIT), "no error after 4 drops in a row");
+  pipeline_free (tx);
+
+  pipeline_play (rx);
+  fail_unless (zmq_setsockopt (sock, ZMQ_LINGER, &zero, sizeof zero) == 0);
+  fail_unless (zmq_connect (sock, ep) == 0);
+  /* bad, bad, good: the run is broken */
+  send_raw (sock, "x", 1, NULL, 0, FALSE);
+  send_raw (sock, "x", 1, NULL, 0, FALSE);
+  len = doc_header (header, 5, 1, 0, 0, 0, "application/x-hand-made");
+  send_raw (sock, header, len, "p", 1, TRUE);
+  {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL);
+    gst_sample_unref (sample);
+  }
+  fail_if (wait_error (rx, 100 * MS));
+  for (guint i = 0; i < 3; i++)
+    send_raw (sock, "x", 1, NULL, 0, FALSE);
+  fail_unless (wait_error (rx, WAIT), "no error after 3 bad messages in a row");
+
+  zmq_close (sock);
+  zmq_ctx_term (ctx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -1609,6 +1673,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_slow_receiver_bounded);
   tcase_add_test (tc, test_accounting_restart);
   tcase_add_test (tc, test_curve_allow_list);
+  tcase_add_test (tc, test_max_errors);
   return s;
 }
 
