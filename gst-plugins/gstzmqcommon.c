@@ -559,10 +559,50 @@ zap_stop (void *ctx)
   g_free (zap);
 }
 
+#define GST_ZMQ_PROP_RW (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS \
+    | GST_PARAM_MUTABLE_READY)
+
 void
-gst_zmq_install_allow_list_properties (GObjectClass * klass,
+gst_zmq_install_connection_properties (GObjectClass * klass,
+    guint endpoint_id, guint reconnect_ivl_id, guint reconnect_ivl_max_id)
+{
+  g_object_class_install_property (klass, endpoint_id,
+      g_param_spec_string ("endpoint", "Endpoint",
+          "ZeroMQ endpoint: tcp://host:port (when binding, host * or "
+          "0.0.0.0 binds every interface) or ipc:///path", NULL,
+          GST_ZMQ_PROP_RW));
+  g_object_class_install_property (klass, reconnect_ivl_id,
+      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
+          "bind=false: delay before reconnecting to a lost peer in ms "
+          "(-1 = never)", -1, G_MAXINT, GST_ZMQ_DEFAULT_RECONNECT_IVL,
+          GST_ZMQ_PROP_RW));
+  g_object_class_install_property (klass, reconnect_ivl_max_id,
+      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
+          "Upper bound in ms for the reconnect delay, which doubles after "
+          "each failed attempt (0 = no back-off)", 0, G_MAXINT,
+          GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX, GST_ZMQ_PROP_RW));
+}
+
+void
+gst_zmq_install_security_properties (GObjectClass * klass,
+    guint server_key_id, guint public_key_id, guint secret_key_id,
     guint allowed_keys_id, guint refused_id)
 {
+  g_object_class_install_property (klass, server_key_id,
+      g_param_spec_string ("curve-server-key", "CURVE server key",
+          "Connecting side: the server's public key (Z85, 40 characters); "
+          "setting it turns CURVE encryption on", NULL, GST_ZMQ_PROP_RW));
+  g_object_class_install_property (klass, public_key_id,
+      g_param_spec_string ("curve-public-key", "CURVE public key",
+          "This side's public key (Z85); optional, derived from the secret "
+          "key", NULL, GST_ZMQ_PROP_RW));
+  g_object_class_install_property (klass, secret_key_id,
+      g_param_spec_string ("curve-secret-key", "CURVE secret key",
+          "This side's secret key (Z85); on the binding side it makes this "
+          "socket the CURVE server. A connecting side without one uses a "
+          "throw-away key pair, which no allow-list names", NULL,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (klass, allowed_keys_id,
       g_param_spec_string ("curve-allowed-keys", "CURVE allowed client keys",
           "Binding side with CURVE: a file of client public keys (Z85, one "

@@ -141,9 +141,18 @@ gboolean gst_zmq_check_endpoint (const gchar * endpoint, GError ** error);
 gboolean gst_zmq_check_key (const gchar * property, const gchar * key,
     GError ** error);
 
-/* The two properties of the allow-list, the same for zmqsink and zmqsrc:
- * curve-allowed-keys (string) and clients-refused (guint64, read-only). */
-void gst_zmq_install_allow_list_properties (GObjectClass * klass,
+/* Properties zmqsink and zmqsrc share, installed by one helper so their
+ * names, blurbs, ranges and flags cannot drift apart.  The ids are the
+ * element's own. */
+#define GST_ZMQ_DEFAULT_RECONNECT_IVL 100
+#define GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX 0
+/* endpoint, reconnect-ivl, reconnect-ivl-max */
+void gst_zmq_install_connection_properties (GObjectClass * klass,
+    guint endpoint_id, guint reconnect_ivl_id, guint reconnect_ivl_max_id);
+/* curve-server-key, curve-public-key, curve-secret-key (write-only),
+ * curve-allowed-keys, clients-refused (read-only) */
+void gst_zmq_install_security_properties (GObjectClass * klass,
+    guint server_key_id, guint public_key_id, guint secret_key_id,
     guint allowed_keys_id, guint refused_id);
 
 G_END_DECLS

@@ -63,8 +63,8 @@ typedef enum
 #define DEFAULT_HWM 100
 #define DEFAULT_SEND_TIMEOUT 1000
 #define DEFAULT_DROP_POLICY GST_ZMQ_SINK_DROP_NEW
-#define DEFAULT_RECONNECT_IVL 100
-#define DEFAULT_RECONNECT_IVL_MAX 0
+#define DEFAULT_RECONNECT_IVL GST_ZMQ_DEFAULT_RECONNECT_IVL
+#define DEFAULT_RECONNECT_IVL_MAX GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX
 #define DEFAULT_LINGER 1000
 #define DEFAULT_TOPIC ""
 #define DEFAULT_FORWARD_EOS TRUE
@@ -1297,10 +1297,8 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
   gobject_class->get_property = gst_zmq_sink_get_property;
   gobject_class->finalize = gst_zmq_sink_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "Endpoint",
-          "ZeroMQ endpoint: tcp://host:port or ipc:///path", DEFAULT_ENDPOINT,
-          rw));
+  gst_zmq_install_connection_properties (gobject_class, PROP_ENDPOINT,
+      PROP_RECONNECT_IVL, PROP_RECONNECT_IVL_MAX);
   g_object_class_install_property (gobject_class, PROP_BIND,
       g_param_spec_boolean ("bind", "Bind",
           "Bind the endpoint instead of connecting to it (usually the "
@@ -1321,15 +1319,6 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
       g_param_spec_enum ("drop-policy", "Drop policy",
           "What to do when no peer can take a buffer",
           GST_TYPE_ZMQ_SINK_DROP_POLICY, DEFAULT_DROP_POLICY, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL,
-      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
-          "Delay before reconnecting to a lost peer in ms (-1 = never)",
-          -1, G_MAXINT, DEFAULT_RECONNECT_IVL, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL_MAX,
-      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
-          "Upper bound in ms for the reconnect delay, which doubles after "
-          "each failed attempt (0 = no back-off)",
-          0, G_MAXINT, DEFAULT_RECONNECT_IVL_MAX, rw));
   g_object_class_install_property (gobject_class, PROP_LINGER,
       g_param_spec_int ("linger", "Linger",
           "On stop, how long queued messages may still be delivered in ms "
@@ -1352,22 +1341,9 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "Post a zmqsink-stats element message with the counters this "
           "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
           rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SERVER_KEY,
-      g_param_spec_string ("curve-server-key", "CURVE server key",
-          "Connecting side: the server's public key (Z85, 40 characters); "
-          "setting it turns CURVE encryption on", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_PUBLIC_KEY,
-      g_param_spec_string ("curve-public-key", "CURVE public key",
-          "This side's public key (Z85); optional, derived from the secret "
-          "key", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SECRET_KEY,
-      g_param_spec_string ("curve-secret-key", "CURVE secret key",
-          "This side's secret key (Z85); on the binding side it makes this "
-          "socket the CURVE server. A connecting side without one uses a "
-          "throw-away key pair", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  gst_zmq_install_allow_list_properties (gobject_class,
-      PROP_CURVE_ALLOWED_KEYS, PROP_CLIENTS_REFUSED);
+  gst_zmq_install_security_properties (gobject_class, PROP_CURVE_SERVER_KEY,
+      PROP_CURVE_PUBLIC_KEY, PROP_CURVE_SECRET_KEY, PROP_CURVE_ALLOWED_KEYS,
+      PROP_CLIENTS_REFUSED);
   g_object_class_install_property (gobject_class, PROP_SENT,
       g_param_spec_uint64 ("sent", "Sent",
           "Buffers handed to ZeroMQ since start", 0, G_MAXUINT64, 0, ro));

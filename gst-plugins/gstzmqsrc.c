@@ -64,8 +64,8 @@ typedef enum
 #define DEFAULT_HWM 100
 #define DEFAULT_RECEIVE_TIMEOUT -1
 #define DEFAULT_SUBSCRIBE ""
-#define DEFAULT_RECONNECT_IVL 100
-#define DEFAULT_RECONNECT_IVL_MAX 0
+#define DEFAULT_RECONNECT_IVL GST_ZMQ_DEFAULT_RECONNECT_IVL
+#define DEFAULT_RECONNECT_IVL_MAX GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX
 #define DEFAULT_STATS_INTERVAL 0
 #define DEFAULT_ACK_ENDPOINT NULL
 #define DEFAULT_SENDER_EOS GST_ZMQ_SRC_SENDER_EOS_AUTO
@@ -1121,10 +1121,8 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   gobject_class->get_property = gst_zmq_src_get_property;
   gobject_class->finalize = gst_zmq_src_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "Endpoint",
-          "ZeroMQ endpoint: tcp://host:port (host * binds all "
-          "interfaces) or ipc:///path", DEFAULT_ENDPOINT, rw));
+  gst_zmq_install_connection_properties (gobject_class, PROP_ENDPOINT,
+      PROP_RECONNECT_IVL, PROP_RECONNECT_IVL_MAX);
   g_object_class_install_property (gobject_class, PROP_BIND,
       g_param_spec_boolean ("bind", "Bind",
           "Bind the endpoint instead of connecting to it (by default the "
@@ -1147,36 +1145,14 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
       g_param_spec_string ("subscribe", "Subscribe",
           "socket-type=sub: receive only topics starting with this prefix "
           "(empty = all)", DEFAULT_SUBSCRIBE, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL,
-      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
-          "bind=false: delay before reconnecting to a lost peer in ms "
-          "(-1 = never)", -1, G_MAXINT, DEFAULT_RECONNECT_IVL, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL_MAX,
-      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
-          "Upper bound in ms for the reconnect delay, which doubles after "
-          "each failed attempt (0 = no back-off)",
-          0, G_MAXINT, DEFAULT_RECONNECT_IVL_MAX, rw));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Statistics interval",
           "Post a zmqsrc-stats element message with the counters this "
           "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
           rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SERVER_KEY,
-      g_param_spec_string ("curve-server-key", "CURVE server key",
-          "Connecting side: the server's public key (Z85, 40 characters); "
-          "setting it turns CURVE encryption on", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_PUBLIC_KEY,
-      g_param_spec_string ("curve-public-key", "CURVE public key",
-          "This side's public key (Z85); optional, derived from the secret "
-          "key", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SECRET_KEY,
-      g_param_spec_string ("curve-secret-key", "CURVE secret key",
-          "This side's secret key (Z85); on the binding side it makes this "
-          "socket the CURVE server. A connecting side without one uses a "
-          "throw-away key pair", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  gst_zmq_install_allow_list_properties (gobject_class,
-      PROP_CURVE_ALLOWED_KEYS, PROP_CLIENTS_REFUSED);
+  gst_zmq_install_security_properties (gobject_class, PROP_CURVE_SERVER_KEY,
+      PROP_CURVE_PUBLIC_KEY, PROP_CURVE_SECRET_KEY, PROP_CURVE_ALLOWED_KEYS,
+      PROP_CLIENTS_REFUSED);
   g_object_class_install_property (gobject_class, PROP_ACK_ENDPOINT,
       g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
           "Acknowledge every message (sequence number, size, arrival time) "
