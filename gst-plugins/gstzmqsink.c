@@ -113,7 +113,14 @@ enum
   PROP_LOST,
   PROP_DISCARDED_AT_STOP,
   PROP_MAX_ERRORS,
+  PROP_MAX_QUEUED_BYTES,
+  PROP_DROPPED_BUDGET,
 };
+
+/* Payload bytes ZeroMQ may hold for us (messages queued for a slow or
+ * stalled receiver, each keeping its GstBuffer alive) before buffers are
+ * dropped instead. */
+#define DEFAULT_MAX_QUEUED_BYTES (G_GINT64_CONSTANT (256) << 20)
 
 /* With acks, a data message unacknowledged this long is taken as lost
  * (as sn-linkest does), and at stop the outstanding ones get this long
@@ -189,6 +196,10 @@ struct _GstZmqSink
   void *context;
   void *socket;
   gint flushing;                /* atomic: unlock() was called */
+  gint64 max_queued_bytes;      /* property, under the object lock */
+  gint64 cur_max_queued_bytes;
+  gint64 queued_bytes;          /* atomic: payload bytes ZeroMQ holds */
+  guint64 dropped_budget;       /* part of dropped, under the object lock */
   GstZmqSinkSocketType cur_socket_type;
   GstZmqSinkDropPolicy cur_drop_policy;
   gint cur_send_timeout;
@@ -263,6 +274,7 @@ typedef enum
   SEND_OK,
   SEND_DROPPED,
   SEND_LAGGED,                  /* dropped by max-lag before trying */
+  SEND_BUDGET,                  /* dropped: max-queued-bytes held by ZeroMQ */
   SEND_FLUSHING,
   SEND_ERROR,
 } SendResult;
@@ -273,6 +285,8 @@ typedef struct
 {
   GstBuffer *buffer;
   GstMapInfo map;
+  gint64 *queued_bytes;         /* the sink's; it outlives the payload, as
+                                 * closing the context waits for them all */
 } Payload;
 
 static void
@@ -280,6 +294,9 @@ payload_free (void *data, void *hint)
 {
   Payload *payload = hint;
 
+  if (payload->queued_bytes)
+    __atomic_sub_fetch (payload->queued_bytes, (gint64) payload->map.size,
+        __ATOMIC_RELAXED);
   gst_buffer_unmap (payload->buffer, &payload->map);
   gst_buffer_unref (payload->buffer);
   g_free (payload);
@@ -332,16 +349,20 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
   if (result == SEND_OK) {
     self->sent++;
     self->bytes_sent += bytes;
-  } else if (result == SEND_DROPPED || result == SEND_LAGGED) {
+  } else if (result == SEND_DROPPED || result == SEND_LAGGED
+      || result == SEND_BUDGET) {
     self->dropped++;
     if (result == SEND_LAGGED)
       self->dropped_lag++;
+    if (result == SEND_BUDGET)
+      self->dropped_budget++;
   }
   dropped_total = self->dropped;
   max_errors = self->max_errors;
   GST_OBJECT_UNLOCK (self);
 
-  if (result == SEND_DROPPED || result == SEND_LAGGED) {
+  if (result == SEND_DROPPED || result == SEND_LAGGED
+      || result == SEND_BUDGET) {
     guint64 n = gst_splitnn_warn_failure (&self->drop_warn, now);
 
     if (gst_splitnn_warn_too_many (&self->drop_warn, max_errors)) {
@@ -354,7 +375,8 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
           ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s", n,
               result == SEND_LAGGED ? "the link is more than max-lag behind"
-              : "no peer could take them"),
+              : result == SEND_BUDGET ? "max-queued-bytes already wait in "
+              "ZeroMQ for a slow receiver" : "no peer could take them"),
           ("%" G_GUINT64_FORMAT " dropped in total; the peer is down, slow "
               "or not yet connected, or the link is slower than the "
               "stream", dropped_total));
@@ -510,6 +532,9 @@ gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
     }
     payload->buffer = gst_buffer_ref (buffer);
     *payload_size = payload->map.size;
+    payload->queued_bytes = &self->queued_bytes;
+    __atomic_add_fetch (&self->queued_bytes, (gint64) payload->map.size,
+        __ATOMIC_RELAXED);
     /* On failure ZeroMQ has not taken the bytes and the free function is
      * not called. */
     if (zmq_msg_init_data (&parts[n], payload->map.data, payload->map.size,
@@ -630,7 +655,14 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
-  if (self->est)
+  if (self->cur_max_queued_bytes > 0 && gst_buffer_get_size (buffer) > 0
+      && __atomic_load_n (&self->queued_bytes, __ATOMIC_RELAXED)
+      + (gint64) gst_buffer_get_size (buffer) > self->cur_max_queued_bytes) {
+    /* The receiver sees a gap in the sequence numbers (DISCONT). */
+    self->seqnum++;
+    size = 0;
+    result = SEND_BUDGET;
+  } else if (self->est)
     result = gst_zmq_sink_send_measured (self, buffer, &size);
   else
     result = gst_zmq_sink_send_buffer (self, buffer, 0,
@@ -646,6 +678,7 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     case SEND_OK:
     case SEND_DROPPED:
     case SEND_LAGGED:
+    case SEND_BUDGET:
       return GST_FLOW_OK;
     case SEND_FLUSHING:
       return GST_FLOW_FLUSHING;
@@ -936,6 +969,9 @@ gst_zmq_sink_open (GstBaseSink * sink)
   self->cur_drop_policy = self->drop_policy;
   self->cur_send_timeout = self->send_timeout;
   self->cur_forward_eos = self->forward_eos;
+  self->cur_max_queued_bytes = self->max_queued_bytes;
+  self->dropped_budget = 0;
+  self->queued_bytes = 0;
   self->cur_acks = self->ack_endpoint && *self->ack_endpoint;
   g_free (self->cur_topic);
   self->cur_topic = g_strdup (self->topic ? self->topic : "");
@@ -1094,6 +1130,9 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
     case PROP_MAX_ERRORS:
       self->max_errors = g_value_get_int (value);
       break;
+    case PROP_MAX_QUEUED_BYTES:
+      self->max_queued_bytes = g_value_get_int64 (value);
+      break;
     case PROP_FORWARD_EOS:
       self->forward_eos = g_value_get_boolean (value);
       break;
@@ -1223,6 +1262,12 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_MAX_ERRORS:
       g_value_set_int (value, self->max_errors);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      g_value_set_int64 (value, self->max_queued_bytes);
+      break;
+    case PROP_DROPPED_BUDGET:
+      g_value_set_uint64 (value, self->dropped_budget);
       break;
     case PROP_LOST:
     case PROP_DISCARDED_AT_STOP:
@@ -1400,6 +1445,19 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           G_MAXUINT64, 0, ro));
   gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS,
       "dropped buffers");
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_BYTES,
+      g_param_spec_int64 ("max-queued-bytes", "Maximum queued bytes",
+          "Payload bytes ZeroMQ may hold for a slow receiver (each queued "
+          "message keeps its buffer alive); a buffer that would go over is "
+          "dropped and counted in dropped and dropped-budget (0 = no "
+          "limit, hwm alone)", 0, G_MAXINT64, DEFAULT_MAX_QUEUED_BYTES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_BUDGET,
+      g_param_spec_uint64 ("dropped-budget", "Dropped for the byte budget",
+          "Buffers dropped since start because max-queued-bytes were "
+          "already waiting in ZeroMQ (also counted in dropped)", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_LOST,
       g_param_spec_uint64 ("lost", "Lost in flight",
           "With ack-endpoint: messages handed to ZeroMQ and never "
@@ -1446,6 +1504,7 @@ gst_zmq_sink_init (GstZmqSink * self)
   self->socket_type = DEFAULT_SOCKET_TYPE;
   self->hwm = DEFAULT_HWM;
   self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
+  self->max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES;
   self->send_timeout = DEFAULT_SEND_TIMEOUT;
   self->drop_policy = DEFAULT_DROP_POLICY;
   self->reconnect_ivl = DEFAULT_RECONNECT_IVL;

@@ -1648,6 +1648,50 @@ GST_START_TEST (test_max_errors)
 
 GST_END_TEST;
 
+/* zmqsink's byte budget: behind a stalled receiver, ZeroMQ holds at most
+ * max-queued-bytes of payload for it; what would go over is dropped and
+ * counted, every buffer in exactly one of sent and dropped. */
+GST_START_TEST (test_sink_byte_budget)
+{
+  gchar *ep = ipc_endpoint ("budget");
+  GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s "
+      "max-message-size=2097152 max-queued-bytes=4194304 ! "
+      "appsink name=out sync=false max-buffers=1 drop=false", ep);
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "max-queued-bytes=8388608 hwm=1000 forward-eos=false linger=0");
+  const guint n = 60;
+  guint64 sent, dropped, budget;
+
+  pipeline_play (rx);
+  pipeline_play (tx);
+  g_usleep (200000);            /* connected: drops are the budget's */
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 1 << 20, NULL);
+
+    gst_buffer_memset (buf, 0, (guint8) i, 1 << 20);
+    push (tx, buf);
+  }
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+      "dropped-budget", &budget, NULL);
+  g_print ("byte budget: %" G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT
+      " dropped (%" G_GUINT64_FORMAT " for the budget)\n", sent, dropped,
+      budget);
+  fail_unless_equals_uint64 (sent + dropped, n);
+  fail_unless (budget > 0, "a stalled receiver never made the sink drop");
+  /* at most the budget (8) + what left for the receiver (its queue of 2,
+   * the one in hand, the kernel's socket buffer) */
+  fail_unless (sent <= 8 + 8, "%" G_GUINT64_FORMAT " MB handed to ZeroMQ",
+      sent);
+
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -1678,6 +1722,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_accounting_restart);
   tcase_add_test (tc, test_curve_allow_list);
   tcase_add_test (tc, test_max_errors);
+  tcase_add_test (tc, test_sink_byte_budget);
   return s;
 }
 
