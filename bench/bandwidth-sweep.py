@@ -48,7 +48,7 @@ SETTLED = 0.6
 MAX_LAG_MS = 150
 PORT = 5555
 ACK = f"ack-endpoint=tcp://{Link.IP_CLOUD}:{PORT + 1}"
-SRC = f"zmqsrc name=src endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ACK} ! queue"
+SRC = f"zmqsrc name=src endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ACK} sender-eos=end ! queue"
 SINK = (f"zmqsink name=k endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ACK} max-lag={MAX_LAG_MS} "
         f"linger=5000 stats-interval=500")
 

@@ -14,7 +14,8 @@ BROKER=${BROKER:-127.0.0.1}
 MQTT_PORT=${MQTT_PORT:-1883}
 TOPIC=${TOPIC:-'splitnn/{stream}/detections'}
 QOS=${QOS:-1}
-exec gst-launch-1.0 zmqsrc endpoint="tcp://0.0.0.0:$PORT" bind=true \
+# CURVE with an allow-list by default (env.sh; SECURE=0 for plain TCP).
+exec gst-launch-1.0 zmqsrc endpoint="tcp://0.0.0.0:$PORT" bind=true sender-eos=end "${CLOUD_CURVE_SRC[@]}" \
   ! splitnncloud model="$MODEL" format=binary \
   ! splitnnpublish host="$BROKER" port="$MQTT_PORT" topic="$TOPIC" qos="$QOS" \
-  ! zmqsink endpoint="tcp://$EDGE:$BACK_PORT"
+  ! zmqsink endpoint="tcp://$EDGE:$BACK_PORT" "${CLOUD_CURVE_SINK[@]}"

@@ -55,7 +55,7 @@ main (int argc, char **argv)
   }
   int frames = argc > 3 ? atoi (argv[3]) : 10;
   g_autofree char *ep = g_strdup_printf ("ipc:///tmp/splitnn-embed-%d", (int) getpid ());
-  g_autofree char *cloud_desc = g_strdup_printf ("zmqsrc endpoint=%s bind=true ! "
+  g_autofree char *cloud_desc = g_strdup_printf ("zmqsrc endpoint=%s bind=true sender-eos=end ! "
       "splitnncloud model=\"%s\" ! appsink name=dets sync=false", ep, argv[1]);
   g_autofree char *edge_desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
       "splitnnedge model=\"%s\" cut=4 bits=8 ! zmqsink endpoint=%s drop-policy=block", argv[2], argv[1], ep);

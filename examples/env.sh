@@ -22,3 +22,31 @@ if [[ -n ${FRAMES:-} ]]; then
 else
   SOURCE=(filesrc location="$VIDEO" ! decodebin)
 fi
+
+# CURVE, on by default (SECURE=0: plain TCP, for loopback only).  Two key
+# pairs, made on first use by zmq-keygen: the cloud's (server of PORT,
+# client of BACK_PORT) and the edge's (client of PORT, server of
+# BACK_PORT).  Each side's allow-list holds the other's public key, so only
+# that edge may send features and only that cloud may send detections.  In
+# a real deployment each machine keeps its own secret key and gets the
+# other's public key; here both live in $KEYS on one machine.
+SECURE=${SECURE:-1}
+KEYS=${KEYS:-$top/build/keys}
+ZMQ_KEYGEN=${ZMQ_KEYGEN:-$top/build/examples/zmq-keygen}
+CLOUD_CURVE_SRC=() CLOUD_CURVE_SINK=() EDGE_CURVE_SRC=() EDGE_CURVE_SINK=()
+if [[ $SECURE == 1 ]]; then
+  mkdir -p "$KEYS" && chmod 700 "$KEYS"
+  for side in cloud edge; do
+    [[ -s $KEYS/$side.key ]] || (umask 077; "$ZMQ_KEYGEN" > "$KEYS/$side.key")
+  done
+  CLOUD_PUBLIC=$(. "$KEYS/cloud.key"; echo "$ZMQ_PUBLIC_KEY")
+  CLOUD_SECRET=$(. "$KEYS/cloud.key"; echo "$ZMQ_SECRET_KEY")
+  EDGE_PUBLIC=$(. "$KEYS/edge.key"; echo "$ZMQ_PUBLIC_KEY")
+  EDGE_SECRET=$(. "$KEYS/edge.key"; echo "$ZMQ_SECRET_KEY")
+  echo "$EDGE_PUBLIC" > "$KEYS/cloud.allowed"     # who may send features
+  echo "$CLOUD_PUBLIC" > "$KEYS/edge.allowed"     # who may send detections
+  CLOUD_CURVE_SRC=(curve-secret-key="$CLOUD_SECRET" curve-allowed-keys="$KEYS/cloud.allowed")
+  CLOUD_CURVE_SINK=(curve-server-key="$EDGE_PUBLIC" curve-secret-key="$CLOUD_SECRET")
+  EDGE_CURVE_SRC=(curve-secret-key="$EDGE_SECRET" curve-allowed-keys="$KEYS/edge.allowed")
+  EDGE_CURVE_SINK=(curve-server-key="$CLOUD_PUBLIC" curve-secret-key="$EDGE_SECRET")
+fi

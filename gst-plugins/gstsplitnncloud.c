@@ -9,7 +9,11 @@
  * sequence number, original PTS and the detections: binary (SNDT,
  * docs/protocol.md) or one JSON line; and one GstVideoRegionOfInterestMeta
  * per detection with a "detection" structure (label, class-id, confidence).
- * A bad packet is skipped, counted and reported as a warning.
+ * A bad packet is skipped, counted and reported as a warning (at most
+ * every 5 s, gstsplitnnwarn.h).  Caps that name another model are not
+ * accepted (the accept-caps query says no), so zmqsrc, which asks before
+ * it switches to a sender's caps, refuses that sender alone and the
+ * element keeps serving every other stream.
  *
  * With report=true (the default) each result is also answered upstream:
  * a "splitnn-cloud-time" custom event with the time this frame took here,
@@ -27,6 +31,7 @@
 #include "gstsplitnnmeta.h"
 #include "gstsplitnnmodel.h"
 #include "gstzmqcommon.h"
+#include "gstsplitnnwarn.h"
 
 #include <gst/video/video.h>
 #include <splitnn/splitnn.h>
@@ -39,6 +44,7 @@ enum { FORMAT_BINARY, FORMAT_JSON };
 enum {
   PROP_0, PROP_MODEL, PROP_FORMAT, PROP_THRESHOLD, PROP_THREADS,
   PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS, PROP_REPORT, PROP_WHOLE_MS,
+  PROP_MAX_ERRORS,
 };
 
 struct _GstSplitnnCloud {
@@ -58,6 +64,8 @@ struct _GstSplitnnCloud {
   SnDetections dets;
   GByteArray *out;
   gboolean caps_sent;
+  gint max_errors;
+  GstSplitnnWarn bad_warn;
   guint64 packets, bad_packets;
   double cloud_ms_total;
   double whole_ms;                    /* this machine's time for the whole network, at start */
@@ -145,6 +153,7 @@ setup (GstSplitnnCloud *self)
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
   self->caps_sent = FALSE;
+  gst_splitnn_warn_reset (&self->bad_warn);
   self->packets = self->bad_packets = 0;
   self->cloud_ms_total = 0;
   return TRUE;
@@ -162,22 +171,44 @@ gst_splitnn_cloud_change_state (GstElement *element, GstStateChange transition)
   return ret;
 }
 
+/* The model fingerprint the caps name, NULL when they name none. */
+static const gchar *
+caps_model (GstCaps *caps)
+{
+  return gst_caps_get_size (caps) ? gst_structure_get_string (gst_caps_get_structure (caps, 0), "model")
+      : NULL;
+}
+
+/* Caps naming another model are not acceptable.  The pad refuses a caps
+ * event whose accept-caps query fails before it reaches the event
+ * function, and zmqsrc asks per sender before switching: such a sender is
+ * refused alone instead of the stream failing. */
+static gboolean
+gst_splitnn_cloud_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
+    GstCaps *caps, *templ = gst_pad_get_pad_template_caps (pad);
+    gst_query_parse_accept_caps (query, &caps);
+    const gchar *fp = caps_model (caps);
+    gboolean ok = gst_caps_can_intersect (caps, templ)
+        && (!fp || !self->model || g_strcmp0 (fp, sn_model_fingerprint (self->model)) == 0);
+    gst_caps_unref (templ);
+    gst_query_set_accept_caps_result (query, ok);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
 static gboolean
 gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
   if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
-    /* A model fingerprint in the caps that is not ours: refuse now rather
-     * than reject every packet. */
-    GstCaps *caps;
-    gst_event_parse_caps (event, &caps);
-    const gchar *fp = gst_structure_get_string (gst_caps_get_structure (caps, 0), "model");
-    gboolean ok = !fp || g_strcmp0 (fp, sn_model_fingerprint (self->model)) == 0;
-    if (!ok)
-      GST_ELEMENT_ERROR (self, STREAM, WRONG_TYPE, ("Feature stream made for another model"),
-          ("stream model %s, ours %s", fp, sn_model_fingerprint (self->model)));
+    /* Another model's caps never get here (accept-caps, above). */
+    gboolean ok = TRUE;
     gst_event_unref (event);
-    if (ok && !self->caps_sent) {
+    if (!self->caps_sent) {
       GstCaps *out = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
           self->format == FORMAT_JSON ? "json" : "binary", NULL);
       ok = gst_pad_set_caps (self->srcpad, out);
@@ -249,12 +280,25 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   gst_buffer_unmap (in, &map);
   if (!ok) {
     self->bad_packets++;
-    GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Bad feature packet skipped (%" G_GUINT64_FORMAT " so far)",
-            self->bad_packets), ("%s", err ? err->message : "?"));
-    g_clear_error (&err);
+    guint64 n = gst_splitnn_warn_failure (&self->bad_warn, g_get_monotonic_time ());
+    g_mutex_lock (&self->lock);
+    gint max_errors = self->max_errors;
+    g_mutex_unlock (&self->lock);
     gst_buffer_unref (in);
+    if (gst_splitnn_warn_too_many (&self->bad_warn, max_errors)) {
+      GST_ELEMENT_ERROR (self, STREAM, DECODE, ("%" G_GUINT64_FORMAT " bad feature packets in a row, "
+              "more than max-errors=%d", self->bad_warn.consecutive, max_errors),
+          ("last: %s", err ? err->message : "?"));
+      g_clear_error (&err);
+      return GST_FLOW_ERROR;
+    }
+    if (n)
+      GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Skipped %" G_GUINT64_FORMAT " bad feature packet(s) "
+              "(%" G_GUINT64_FORMAT " so far)", n, self->bad_packets), ("last: %s", err ? err->message : "?"));
+    g_clear_error (&err);
     return GST_FLOW_OK;
   }
+  gst_splitnn_warn_success (&self->bad_warn);
   /* Compiling a cut's segment (its first packet) is not the frame's time. */
   const SnCut *cut = f.cut;
   double cloud_ms = f.timings.decode_ms + f.timings.network_ms + f.timings.detect_ms;
@@ -291,6 +335,7 @@ gst_splitnn_cloud_set_property (GObject *object, guint id, const GValue *value, 
     case PROP_THRESHOLD: self->threshold = g_value_get_double (value); break;
     case PROP_THREADS: self->threads = g_value_get_int (value); break;
     case PROP_REPORT: self->report = g_value_get_boolean (value); break;
+    case PROP_MAX_ERRORS: self->max_errors = g_value_get_int (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
   }
   g_mutex_unlock (&self->lock);
@@ -310,6 +355,7 @@ gst_splitnn_cloud_get_property (GObject *object, guint id, GValue *value, GParam
     case PROP_WHOLE_MS: g_value_set_double (value, self->whole_ms); break;
     case PROP_PACKETS: g_value_set_uint64 (value, self->packets); break;
     case PROP_BAD_PACKETS: g_value_set_uint64 (value, self->bad_packets); break;
+    case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
     case PROP_MEAN_CLOUD_MS:
       g_value_set_double (value, self->packets > self->bad_packets
           ? self->cloud_ms_total / (self->packets - self->bad_packets) : 0);
@@ -355,7 +401,8 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
       g_param_spec_uint64 ("packets", "Packets", "Feature packets received", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_BAD_PACKETS,
       g_param_spec_uint64 ("bad-packets", "Bad packets", "Packets skipped as corrupt, truncated or "
-          "of another model (each also posted as a warning)", 0, G_MAXUINT64, 0, ro));
+          "not decodable with this model (warned about at most every 5 s)", 0, G_MAXUINT64, 0, ro));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "bad packets");
   g_object_class_install_property (gobject_class, PROP_MEAN_CLOUD_MS,
       g_param_spec_double ("mean-cloud-ms", "Mean cloud ms", "Mean decode + network + decoding time per packet",
           0, G_MAXDOUBLE, 0, ro));
@@ -386,9 +433,11 @@ gst_splitnn_cloud_init (GstSplitnnCloud *self)
   self->threshold = 0.3;
   self->threads = 1;
   self->report = TRUE;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_chain));
   gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_sink_query));
   gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);

@@ -18,6 +18,7 @@
 
 #include "gstsplitnnedge.h"
 #include "gstsplitnnmodel.h"
+#include "gstsplitnnwarn.h"
 
 #include <splitnn/splitnn.h>
 
@@ -39,6 +40,7 @@ enum {
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
   PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
+  PROP_MAX_ERRORS,
 };
 
 struct _GstSplitnnEdge {
@@ -51,6 +53,11 @@ struct _GstSplitnnEdge {
   gchar *cut_spec;
   gint bits;
   SnCodec codec;
+  gint req_bits;                      /* as set; bits/codec are what is used */
+  SnCodec req_codec;
+  gchar *bad_setting;                 /* why req_bits/req_codec are refused */
+  gint max_errors;
+  GstSplitnnWarn drop_warn;           /* dropped frames, gstsplitnnwarn.h */
   gboolean per_channel;
   gdouble clip;
   SnRangeMode range;
@@ -273,15 +280,30 @@ setup (GstSplitnnEdge *self)
   self->cloud_reports = 0;
   g_clear_pointer (&self->candidates, g_free);
   self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
+  gst_splitnn_warn_reset (&self->drop_warn);
   g_mutex_unlock (&self->lock);
   return TRUE;
+}
+
+/* A setting refused by set_property (GObject cannot fail a set) stops the
+ * element at READY with an error naming it, rather than running with
+ * other settings than the user asked for. */
+static gboolean
+check_settings (GstSplitnnEdge *self)
+{
+  g_mutex_lock (&self->lock);
+  g_autofree gchar *bad = g_strdup (self->bad_setting);
+  g_mutex_unlock (&self->lock);
+  if (bad)
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", bad), (NULL));
+  return bad == NULL;
 }
 
 static GstStateChangeReturn
 gst_splitnn_edge_change_state (GstElement *element, GstStateChange transition)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !setup (self))
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && (!check_settings (self) || !setup (self)))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
@@ -611,15 +633,27 @@ gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     return GST_FLOW_NOT_NEGOTIATED;
   }
   if (!process (self, in, &err)) {
-    /* Keep the stream going: count the frame and say what happened. */
+    /* Keep the stream going: count the frame and say what happened, at
+     * most every 5 s; more than max-errors in a row stop the element. */
     self->dropped++;
-    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Frame %" G_GUINT64_FORMAT " dropped", self->seq),
-        ("%s", err ? err->message : "unknown error"));
+    guint64 n = gst_splitnn_warn_failure (&self->drop_warn, g_get_monotonic_time ());
+    g_mutex_lock (&self->lock);
+    gint max_errors = self->max_errors;
+    g_mutex_unlock (&self->lock);
+    gboolean stop = gst_splitnn_warn_too_many (&self->drop_warn, max_errors);
+    if (stop)
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%" G_GUINT64_FORMAT " frames dropped in a row, more than "
+              "max-errors=%d", self->drop_warn.consecutive, max_errors),
+          ("last, frame %" G_GUINT64_FORMAT ": %s", self->seq, err ? err->message : "unknown error"));
+    else if (n)
+      GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%" G_GUINT64_FORMAT " frame(s) dropped, the last %"
+              G_GUINT64_FORMAT, n, self->seq), ("%s", err ? err->message : "unknown error"));
     g_clear_error (&err);
     self->seq++;
     gst_buffer_unref (in);
-    return GST_FLOW_OK;
+    return stop ? GST_FLOW_ERROR : GST_FLOW_OK;
   }
+  gst_splitnn_warn_success (&self->drop_warn);
   GstBuffer *out = gst_buffer_new_memdup (self->packet->data, self->packet->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
   GST_BUFFER_OFFSET (out) = self->seq++;
@@ -641,6 +675,7 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (object);
   g_mutex_lock (&self->lock);
+  g_autofree gchar *post_bad = NULL;
   switch (id) {
     case PROP_MODEL:
       g_free (self->model_path);
@@ -652,17 +687,31 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
       if (!self->cut_spec)
         self->cut_spec = g_strdup (DEFAULT_CUT);
       break;
-    case PROP_BITS:{
-      int b = g_value_get_int (value);
-      if (sn_quant_bits_valid (b))
-        self->bits = b;
+    case PROP_BITS:
+    case PROP_CODEC:{
+      /* Checked as a pair: JPEG carries codes, so lossy needs bits <= 8.
+       * A refused value is not applied; the refusal is an element error
+       * at READY, or at once when the element is running. */
+      if (id == PROP_BITS)
+        self->req_bits = g_value_get_int (value);
       else
-        g_warning ("splitnnedge: bits must be 2, 4, 8, 16 or 32, not %d; keeping %d", b, self->bits);
+        self->req_codec = g_value_get_enum (value);
+      int b = self->req_bits;
+      SnCodec c = self->req_codec;
+      g_clear_pointer (&self->bad_setting, g_free);
+      if (!sn_quant_bits_valid (b))
+        self->bad_setting = g_strdup_printf ("bits=%d refused: bits must be 2, 4, 8, 16 or 32", b);
+      else if (c == SN_CODEC_LOSSY && b > 8)
+        self->bad_setting = g_strdup_printf ("codec=lossy refused at bits=%d: the JPEG mosaic carries "
+            "codes of at most 8 bits (use lossless or none, or bits=2, 4 or 8)", b);
+      if (!self->bad_setting) {
+        self->bits = b;
+        self->codec = c;
+      } else if (GST_STATE (self) >= GST_STATE_READY) {
+        post_bad = g_strdup (self->bad_setting);
+      }
       break;
     }
-    case PROP_CODEC:
-      self->codec = g_value_get_enum (value);
-      break;
     case PROP_PER_CHANNEL:
       self->per_channel = g_value_get_boolean (value);
       break;
@@ -693,11 +742,16 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_FIDELITY_FLOOR:
       self->fidelity_floor = g_value_get_double (value);
       break;
+    case PROP_MAX_ERRORS:
+      self->max_errors = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
       break;
   }
   g_mutex_unlock (&self->lock);
+  if (post_bad)
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", post_bad), ("the previous setting stays in use"));
 }
 
 static void
@@ -708,8 +762,8 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
   switch (id) {
     case PROP_MODEL: g_value_set_string (value, self->model_path); break;
     case PROP_CUT: g_value_set_string (value, self->cut_spec); break;
-    case PROP_BITS: g_value_set_int (value, self->bits); break;
-    case PROP_CODEC: g_value_set_enum (value, self->codec); break;
+    case PROP_BITS: g_value_set_int (value, self->req_bits); break;
+    case PROP_CODEC: g_value_set_enum (value, self->req_codec); break;
     case PROP_PER_CHANNEL: g_value_set_boolean (value, self->per_channel); break;
     case PROP_CLIP: g_value_set_double (value, self->clip); break;
     case PROP_RANGE: g_value_set_enum (value, self->range); break;
@@ -720,6 +774,7 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
     case PROP_CLOUD_SPEED: g_value_set_double (value, self->cloud_speed); break;
     case PROP_FIDELITY_FLOOR: g_value_set_double (value, self->fidelity_floor); break;
+    case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
     case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
     case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
@@ -746,6 +801,7 @@ gst_splitnn_edge_finalize (GObject *object)
   release (self);
   g_free (self->model_path);
   g_free (self->cut_spec);
+  g_free (self->bad_setting);
   g_free (self->candidates);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -800,6 +856,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_OBJECTIVE,
       g_param_spec_enum ("objective", "Objective", "What cut=auto optimises",
           gst_splitnn_objective_get_type (), SN_OBJECTIVE_LATENCY, rw));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "dropped frames");
   g_object_class_install_property (gobject_class, PROP_FIDELITY_FLOOR,
       g_param_spec_double ("fidelity-floor", "Fidelity floor", "cut=auto: never choose a cut "
           "whose stored mAP@0.5 (0-100) at the current bits, codec, per-channel, clip and range "
@@ -851,8 +908,9 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
 {
   g_mutex_init (&self->lock);
   self->cut_spec = g_strdup (DEFAULT_CUT);
-  self->bits = DEFAULT_BITS;
-  self->codec = DEFAULT_CODEC;
+  self->bits = self->req_bits = DEFAULT_BITS;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
+  self->codec = self->req_codec = DEFAULT_CODEC;
   self->clip = DEFAULT_CLIP;
   self->threads = DEFAULT_THREADS;
   self->objective = SN_OBJECTIVE_LATENCY;

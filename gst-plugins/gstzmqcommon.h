@@ -113,10 +113,15 @@ typedef struct
   gint reconnect_ivl_max;
   gint linger;
   gboolean immediate;
+  gint64 max_message_size;      /* ZMQ_MAXMSGSIZE; 0 leaves ZeroMQ's default */
   const gchar *subscribe;       /* SUB only */
   const gchar *curve_server_key;
   const gchar *curve_public_key;
   const gchar *curve_secret_key;
+  /* Binding side with CURVE: a file of client public keys (Z85, one per
+   * line, '#' starts a comment); only those clients may connect (a ZAP
+   * handler, reloaded when the file changes).  NULL: any client. */
+  const gchar *curve_allowed_keys;
 } GstZmqSocketConfig;
 
 typedef enum
@@ -128,9 +133,26 @@ typedef enum
 gboolean gst_zmq_socket_open (const GstZmqSocketConfig * config,
     void **context, void **socket, GstZmqOpenError * kind, GError ** error);
 void gst_zmq_socket_close (void **context, void **socket);
+/* Clients the allow-list of @context's socket refused so far (0 without
+ * one). */
+guint64 gst_zmq_clients_refused (void *context);
 
 gboolean gst_zmq_check_endpoint (const gchar * endpoint, GError ** error);
 gboolean gst_zmq_check_key (const gchar * property, const gchar * key,
     GError ** error);
+
+/* Properties zmqsink and zmqsrc share, installed by one helper so their
+ * names, blurbs, ranges and flags cannot drift apart.  The ids are the
+ * element's own. */
+#define GST_ZMQ_DEFAULT_RECONNECT_IVL 100
+#define GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX 0
+/* endpoint, reconnect-ivl, reconnect-ivl-max */
+void gst_zmq_install_connection_properties (GObjectClass * klass,
+    guint endpoint_id, guint reconnect_ivl_id, guint reconnect_ivl_max_id);
+/* curve-server-key, curve-public-key, curve-secret-key (write-only),
+ * curve-allowed-keys, clients-refused (read-only) */
+void gst_zmq_install_security_properties (GObjectClass * klass,
+    guint server_key_id, guint public_key_id, guint secret_key_id,
+    guint allowed_keys_id, guint refused_id);
 
 G_END_DECLS

@@ -34,6 +34,7 @@
 #include "gstzmqsink.h"
 #include "gstzmqcommon.h"
 #include "gstsplitnnevents.h"
+#include "gstsplitnnwarn.h"
 
 #include <splitnn/sn-linkest.h>
 
@@ -62,8 +63,8 @@ typedef enum
 #define DEFAULT_HWM 100
 #define DEFAULT_SEND_TIMEOUT 1000
 #define DEFAULT_DROP_POLICY GST_ZMQ_SINK_DROP_NEW
-#define DEFAULT_RECONNECT_IVL 100
-#define DEFAULT_RECONNECT_IVL_MAX 0
+#define DEFAULT_RECONNECT_IVL GST_ZMQ_DEFAULT_RECONNECT_IVL
+#define DEFAULT_RECONNECT_IVL_MAX GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX
 #define DEFAULT_LINGER 1000
 #define DEFAULT_TOPIC ""
 #define DEFAULT_FORWARD_EOS TRUE
@@ -73,9 +74,6 @@ typedef enum
 #define DEFAULT_BANDWIDTH_INTERVAL 250
 #define DEFAULT_MAX_LAG 0
 
-/* Drops are warned about at most this often, with the count since the last
- * warning, so a dead peer does not flood the bus. */
-#define DROP_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
 /* Longest a blocking send sleeps before looking at the flushing flag. */
 #define POLL_SLICE_MS 100
 
@@ -98,6 +96,8 @@ enum
   PROP_CURVE_SERVER_KEY,
   PROP_CURVE_PUBLIC_KEY,
   PROP_CURVE_SECRET_KEY,
+  PROP_CURVE_ALLOWED_KEYS,
+  PROP_CLIENTS_REFUSED,
   PROP_SENT,
   PROP_DROPPED,
   PROP_BYTES_SENT,
@@ -110,7 +110,30 @@ enum
   PROP_ACKS,
   PROP_DROPPED_LAG,
   PROP_REPLIES,
+  PROP_LOST,
+  PROP_DISCARDED_AT_STOP,
+  PROP_MAX_ERRORS,
+  PROP_MAX_QUEUED_BYTES,
+  PROP_DROPPED_BUDGET,
 };
+
+/* Payload bytes ZeroMQ may hold for us (messages queued for a slow or
+ * stalled receiver, each keeping its GstBuffer alive) before buffers are
+ * dropped instead. */
+#define DEFAULT_MAX_QUEUED_BYTES (G_GINT64_CONSTANT (256) << 20)
+
+/* With acks, a data message unacknowledged this long is taken as lost
+ * (as sn-linkest does), and at stop the outstanding ones get this long
+ * for their acks to come back. */
+#define LOST_AFTER_US (5 * G_USEC_PER_SEC)
+#define STOP_ACK_GRACE_US (1 * G_USEC_PER_SEC)
+
+/* A data message handed to ZeroMQ and not yet acknowledged. */
+typedef struct
+{
+  guint64 seq;
+  gint64 sent_us;
+} Unacked;
 
 struct _GstZmqSink
 {
@@ -133,6 +156,7 @@ struct _GstZmqSink
   gchar *curve_server_key;
   gchar *curve_public_key;
   gchar *curve_secret_key;
+  gchar *curve_allowed_keys;
   gchar *ack_endpoint;
   guint bandwidth_interval;
   guint max_lag;
@@ -148,6 +172,17 @@ struct _GstZmqSink
    * and the ack thread (acks), and read by both and by get_property */
   GMutex est_lock;
   SnLinkEst *est;               /* NULL without ack-endpoint */
+  gboolean cur_acks;            /* started with ack-endpoint */
+  /* Exact accounting with acks: every data message handed to ZeroMQ ends
+   * in exactly one of acknowledged, lost (a later message was acknowledged
+   * first, or none came for LOST_AFTER_US) or discarded_at_stop; under
+   * est_lock. */
+  GQueue unacked;               /* of Unacked, in send order */
+  guint64 acknowledged;
+  guint64 lost;
+  guint64 discarded_at_stop;
+  guint64 eos_seq;              /* the EOS message sent, G_MAXUINT64: none */
+  gboolean eos_acked;
   void *ack_context;
   void *ack_socket;             /* SUB, used by the ack thread only */
   GThread *ack_thread;
@@ -161,6 +196,10 @@ struct _GstZmqSink
   void *context;
   void *socket;
   gint flushing;                /* atomic: unlock() was called */
+  gint64 max_queued_bytes;      /* property, under the object lock */
+  gint64 cur_max_queued_bytes;
+  gint64 queued_bytes;          /* atomic: payload bytes ZeroMQ holds */
+  guint64 dropped_budget;       /* part of dropped, under the object lock */
   GstZmqSinkSocketType cur_socket_type;
   GstZmqSinkDropPolicy cur_drop_policy;
   gint cur_send_timeout;
@@ -176,8 +215,10 @@ struct _GstZmqSink
   gint64 caps_last_sent;
   guint64 seqnum;
   gint64 stats_last;
-  gint64 warn_last;
-  guint64 dropped_unwarned;
+  /* Drops are warned about at most every 5 s, with the count since the
+   * last warning, so a dead peer does not flood the bus (gstsplitnnwarn). */
+  GstSplitnnWarn drop_warn;
+  gint max_errors;
 };
 
 #define gst_zmq_sink_parent_class parent_class
@@ -233,6 +274,7 @@ typedef enum
   SEND_OK,
   SEND_DROPPED,
   SEND_LAGGED,                  /* dropped by max-lag before trying */
+  SEND_BUDGET,                  /* dropped: max-queued-bytes held by ZeroMQ */
   SEND_FLUSHING,
   SEND_ERROR,
 } SendResult;
@@ -243,6 +285,8 @@ typedef struct
 {
   GstBuffer *buffer;
   GstMapInfo map;
+  gint64 *queued_bytes;         /* the sink's; it outlives the payload, as
+                                 * closing the context waits for them all */
 } Payload;
 
 static void
@@ -250,6 +294,9 @@ payload_free (void *data, void *hint)
 {
   Payload *payload = hint;
 
+  if (payload->queued_bytes)
+    __atomic_sub_fetch (payload->queued_bytes, (gint64) payload->map.size,
+        __ATOMIC_RELAXED);
   gst_buffer_unmap (payload->buffer, &payload->map);
   gst_buffer_unref (payload->buffer);
   g_free (payload);
@@ -269,6 +316,11 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
   replies = self->replies;
   GST_OBJECT_UNLOCK (self);
   g_mutex_lock (&self->est_lock);
+  if (self->cur_acks)
+    gst_structure_set (s,
+        "acks", G_TYPE_UINT64, self->acknowledged,
+        "lost", G_TYPE_UINT64, self->lost,
+        "discarded-at-stop", G_TYPE_UINT64, self->discarded_at_stop, NULL);
   if (self->est) {
     gst_structure_set (s,
         "dropped-lag", G_TYPE_UINT64, self->dropped_lag,
@@ -284,9 +336,12 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-static void
+/* FALSE: more than max-errors drops in a row, an element error posted. */
+static gboolean
 gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
 {
+  gboolean ok = TRUE;
+  gint max_errors;
   gint64 now = g_get_monotonic_time ();
   guint64 dropped_total;
 
@@ -294,28 +349,40 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
   if (result == SEND_OK) {
     self->sent++;
     self->bytes_sent += bytes;
-  } else if (result == SEND_DROPPED || result == SEND_LAGGED) {
+  } else if (result == SEND_DROPPED || result == SEND_LAGGED
+      || result == SEND_BUDGET) {
     self->dropped++;
     if (result == SEND_LAGGED)
       self->dropped_lag++;
+    if (result == SEND_BUDGET)
+      self->dropped_budget++;
   }
   dropped_total = self->dropped;
+  max_errors = self->max_errors;
   GST_OBJECT_UNLOCK (self);
 
-  if (result == SEND_DROPPED || result == SEND_LAGGED) {
-    self->dropped_unwarned++;
-    if (self->warn_last == 0 || now - self->warn_last >= DROP_WARNING_INTERVAL_US) {
+  if (result == SEND_DROPPED || result == SEND_LAGGED
+      || result == SEND_BUDGET) {
+    guint64 n = gst_splitnn_warn_failure (&self->drop_warn, now);
+
+    if (gst_splitnn_warn_too_many (&self->drop_warn, max_errors)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+          ("%" G_GUINT64_FORMAT " buffers dropped in a row, more than "
+              "max-errors=%d", self->drop_warn.consecutive, max_errors),
+          ("%" G_GUINT64_FORMAT " dropped in total", dropped_total));
+      ok = FALSE;
+    } else if (n) {
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-          ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s",
-              self->dropped_unwarned, result == SEND_LAGGED
-              ? "the link is more than max-lag behind"
-              : "no peer could take them"),
+          ("Dropped %" G_GUINT64_FORMAT " buffer(s): %s", n,
+              result == SEND_LAGGED ? "the link is more than max-lag behind"
+              : result == SEND_BUDGET ? "max-queued-bytes already wait in "
+              "ZeroMQ for a slow receiver" : "no peer could take them"),
           ("%" G_GUINT64_FORMAT " dropped in total; the peer is down, slow "
               "or not yet connected, or the link is slower than the "
               "stream", dropped_total));
-      self->warn_last = now;
-      self->dropped_unwarned = 0;
     }
+  } else if (result == SEND_OK) {
+    gst_splitnn_warn_success (&self->drop_warn);
   }
 
   if (self->stats_interval_us > 0
@@ -323,6 +390,7 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
     self->stats_last = now;
     gst_zmq_sink_post_stats (self);
   }
+  return ok;
 }
 
 /* Sends a multipart message without ever blocking in ZeroMQ, so unlock()
@@ -464,6 +532,9 @@ gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
     }
     payload->buffer = gst_buffer_ref (buffer);
     *payload_size = payload->map.size;
+    payload->queued_bytes = &self->queued_bytes;
+    __atomic_add_fetch (&self->queued_bytes, (gint64) payload->map.size,
+        __ATOMIC_RELAXED);
     /* On failure ZeroMQ has not taken the bytes and the free function is
      * not called. */
     if (zmq_msg_init_data (&parts[n], payload->map.data, payload->map.size,
@@ -530,8 +601,13 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
   result = gst_zmq_sink_send_buffer (self, buffer, 0,
       self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, size, &wire);
   if (result == SEND_OK) {
+    Unacked *u = g_new (Unacked, 1);
+
+    u->seq = seq;
+    u->sent_us = now;
     g_mutex_lock (&self->est_lock);
     sn_link_est_sent (self->est, seq, wire, now / 1e6);
+    g_queue_push_tail (&self->unacked, u);
     g_mutex_unlock (&self->est_lock);
   }
   return result;
@@ -579,14 +655,22 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
-  if (self->est)
+  if (self->cur_max_queued_bytes > 0 && gst_buffer_get_size (buffer) > 0
+      && __atomic_load_n (&self->queued_bytes, __ATOMIC_RELAXED)
+      + (gint64) gst_buffer_get_size (buffer) > self->cur_max_queued_bytes) {
+    /* The receiver sees a gap in the sequence numbers (DISCONT). */
+    self->seqnum++;
+    size = 0;
+    result = SEND_BUDGET;
+  } else if (self->est)
     result = gst_zmq_sink_send_measured (self, buffer, &size);
   else
     result = gst_zmq_sink_send_buffer (self, buffer, 0,
         self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, &size, &wire);
   GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT ": result %d", buffer,
       result);
-  gst_zmq_sink_account (self, result, size);
+  if (!gst_zmq_sink_account (self, result, size))
+    return GST_FLOW_ERROR;
   if (self->est)
     gst_zmq_sink_report_bandwidth (self);
 
@@ -594,6 +678,7 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     case SEND_OK:
     case SEND_DROPPED:
     case SEND_LAGGED:
+    case SEND_BUDGET:
       return GST_FLOW_OK;
     case SEND_FLUSHING:
       return GST_FLOW_FLUSHING;
@@ -621,6 +706,31 @@ gst_zmq_sink_set_caps (GstBaseSink * sink, GstCaps * caps)
   return TRUE;
 }
 
+static void
+gst_zmq_sink_wait_eos_ack (GstZmqSink * self)
+{
+  gint linger;
+  gint64 deadline;
+  gboolean acked = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  linger = self->linger;
+  GST_OBJECT_UNLOCK (self);
+  deadline = linger < 0 ? G_MAXINT64 : g_get_monotonic_time ()
+      + (gint64) linger * 1000;
+  while (!g_atomic_int_get (&self->flushing)
+      && g_get_monotonic_time () < deadline) {
+    g_mutex_lock (&self->est_lock);
+    acked = self->eos_acked;
+    g_mutex_unlock (&self->est_lock);
+    if (acked)
+      break;
+    g_usleep (5000);
+  }
+  GST_DEBUG_OBJECT (self, "EOS %s", acked ? "acknowledged"
+      : "not acknowledged within linger");
+}
+
 static gboolean
 gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
 {
@@ -631,8 +741,23 @@ gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
     gsize size, wire;
     /* EOS matters more than any one buffer: always wait up to send-timeout
      * for it, whatever the drop policy. */
-    SendResult result = gst_zmq_sink_send_buffer (self, NULL,
+    guint64 seq = self->seqnum;
+    SendResult result;
+
+    if (self->est) {
+      g_mutex_lock (&self->est_lock);
+      self->eos_seq = seq;
+      self->eos_acked = FALSE;
+      g_mutex_unlock (&self->est_lock);
+    }
+    result = gst_zmq_sink_send_buffer (self, NULL,
         GST_ZMQ_HEADER_FLAG_EOS, TRUE, &size, &wire);
+    /* Handed to ZeroMQ is not delivered: behind a slow receiver the EOS
+     * waits in the queue, and stopping drops it after linger, leaving the
+     * receiver waiting for it for ever.  With acks the sink knows when it
+     * arrived: wait for that, up to linger. */
+    if (result == SEND_OK && self->est)
+      gst_zmq_sink_wait_eos_ack (self);
 
     if (result == SEND_DROPPED)
       GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
@@ -670,6 +795,38 @@ gst_zmq_sink_reply (GstZmqSink * self, const guint8 * data, gsize size)
       gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
 }
 
+/* Messages on one connection arrive in order, so an acknowledgement of
+ * @seq settles every older outstanding message: those were lost (a
+ * receiver killed with them in its queue, a connection dropped).  Called
+ * with est_lock held. */
+static void
+gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
+{
+  Unacked *u;
+
+  while ((u = g_queue_peek_head (&self->unacked)) && u->seq < seq) {
+    g_free (g_queue_pop_head (&self->unacked));
+    self->lost++;
+  }
+  if (u && u->seq == seq) {
+    g_free (g_queue_pop_head (&self->unacked));
+    self->acknowledged++;
+  }
+}
+
+/* No acknowledgement for LOST_AFTER_US: lost.  est_lock held. */
+static void
+gst_zmq_sink_expire (GstZmqSink * self, gint64 now_us)
+{
+  Unacked *u;
+
+  while ((u = g_queue_peek_head (&self->unacked))
+      && now_us - u->sent_us >= LOST_AFTER_US) {
+    g_free (g_queue_pop_head (&self->unacked));
+    self->lost++;
+  }
+}
+
 /* The ack thread: reads this stream's acknowledgements as they come, so
  * their arrival times are not quantised to the frame rate, and the
  * receiver's replies. */
@@ -683,6 +840,9 @@ gst_zmq_sink_ack_loop (gpointer data)
   while (g_atomic_int_get (&self->ack_running)) {
     zmq_pollitem_t item = { self->ack_socket, 0, ZMQ_POLLIN, 0 };
 
+    g_mutex_lock (&self->est_lock);
+    gst_zmq_sink_expire (self, g_get_monotonic_time ());
+    g_mutex_unlock (&self->est_lock);
     if (zmq_poll (&item, 1, POLL_SLICE_MS) <= 0)
       continue;
     while (zmq_msg_recv (&msg, self->ack_socket, ZMQ_DONTWAIT) >= 0) {
@@ -708,6 +868,10 @@ gst_zmq_sink_ack_loop (gpointer data)
           (ack.flags & GST_ZMQ_ACK_FLAG_PROBE) != 0, ack.bytes,
           ack.recv_time / 1e9, (ack.flags & GST_ZMQ_ACK_FLAG_EXACT) != 0,
           t_ack);
+      if (!(ack.flags & GST_ZMQ_ACK_FLAG_PROBE))
+        gst_zmq_sink_settle (self, ack.seqnum);
+      if (ack.seqnum == self->eos_seq)
+        self->eos_acked = TRUE;
       g_mutex_unlock (&self->est_lock);
     }
   }
@@ -733,6 +897,9 @@ gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
   zmq_setsockopt (self->ack_socket, ZMQ_UNSUBSCRIBE, "", 0);
   zmq_setsockopt (self->ack_socket, ZMQ_SUBSCRIBE, &id_le, sizeof id_le);
   self->est = sn_link_est_new (NULL);
+  self->acknowledged = self->lost = self->discarded_at_stop = 0;
+  self->eos_seq = G_MAXUINT64;
+  self->eos_acked = FALSE;
   g_atomic_int_set (&self->ack_running, 1);
   self->ack_thread = g_thread_new ("zmqsink-ack", gst_zmq_sink_ack_loop, self);
   return TRUE;
@@ -749,11 +916,17 @@ gst_zmq_sink_close_acks (GstZmqSink * self)
   gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
   g_mutex_lock (&self->est_lock);
   g_clear_pointer (&self->est, sn_link_est_free);
+  /* Neither acknowledged nor known lost: dropped at linger, or their acks
+   * did not come back in time.  Counted, not silently forgotten. */
+  self->discarded_at_stop += g_queue_get_length (&self->unacked);
+  g_queue_clear_full (&self->unacked, g_free);
   g_mutex_unlock (&self->est_lock);
 }
 
+/* Opens the sockets; posts a clear element error and returns FALSE when it
+ * cannot. */
 static gboolean
-gst_zmq_sink_start (GstBaseSink * sink)
+gst_zmq_sink_open (GstBaseSink * sink)
 {
   GstZmqSink *self = GST_ZMQ_SINK (sink);
   GstZmqSocketConfig config = { 0, };
@@ -777,6 +950,7 @@ gst_zmq_sink_start (GstBaseSink * sink)
   config.curve_server_key = self->curve_server_key;
   config.curve_public_key = self->curve_public_key;
   config.curve_secret_key = self->curve_secret_key;
+  config.curve_allowed_keys = self->curve_allowed_keys;
   ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
       &error);
   self->stream_id = g_random_int ();
@@ -795,6 +969,10 @@ gst_zmq_sink_start (GstBaseSink * sink)
   self->cur_drop_policy = self->drop_policy;
   self->cur_send_timeout = self->send_timeout;
   self->cur_forward_eos = self->forward_eos;
+  self->cur_max_queued_bytes = self->max_queued_bytes;
+  self->dropped_budget = 0;
+  self->queued_bytes = 0;
+  self->cur_acks = self->ack_endpoint && *self->ack_endpoint;
   g_free (self->cur_topic);
   self->cur_topic = g_strdup (self->topic ? self->topic : "");
   self->caps_interval_us = (gint64) self->caps_interval * 1000;
@@ -822,22 +1000,75 @@ gst_zmq_sink_start (GstBaseSink * sink)
   self->caps_last_sent = 0;
   self->seqnum = 0;
   self->stats_last = g_get_monotonic_time ();
-  self->warn_last = 0;
-  self->dropped_unwarned = 0;
+  gst_splitnn_warn_reset (&self->drop_warn);
   g_atomic_int_set (&self->flushing, 0);
   GST_DEBUG_OBJECT (self, "started, stream id %08x", self->stream_id);
   return TRUE;
+}
+
+static gboolean gst_zmq_sink_stop (GstBaseSink * sink);
+
+/* The sockets are opened by change_state, before the base class starts:
+ * a base class whose start fails posts its own "failed to post a proper
+ * error message" error after ours, which buries the clear one. */
+static gboolean
+gst_zmq_sink_start (GstBaseSink * sink)
+{
+  return GST_ZMQ_SINK (sink)->socket != NULL || gst_zmq_sink_open (sink);
+}
+
+static GstStateChangeReturn
+gst_zmq_sink_change_state (GstElement * element, GstStateChange transition)
+{
+  GstZmqSink *self = GST_ZMQ_SINK (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY
+      && !gst_zmq_sink_open ((GstBaseSink *) self))
+    return GST_STATE_CHANGE_FAILURE;
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_NULL_TO_READY
+      && self->socket)
+    gst_zmq_sink_stop ((GstBaseSink *) self);
+  return ret;
 }
 
 static gboolean
 gst_zmq_sink_stop (GstBaseSink * sink)
 {
   GstZmqSink *self = GST_ZMQ_SINK (sink);
+  guint64 discarded;
 
+  /* Data first: closing blocks up to linger while queued messages leave;
+   * then the acks of what left get a moment to come back, so the counts
+   * say what the receiver got. */
+  gst_zmq_socket_close (&self->context, &self->socket);
+  if (self->ack_thread) {
+    gint64 deadline = g_get_monotonic_time () + STOP_ACK_GRACE_US;
+    gboolean waiting = TRUE;
+
+    while (waiting && g_get_monotonic_time () < deadline) {
+      g_mutex_lock (&self->est_lock);
+      waiting = !g_queue_is_empty (&self->unacked);
+      g_mutex_unlock (&self->est_lock);
+      if (waiting)
+        g_usleep (10000);
+    }
+  }
+  gst_zmq_sink_close_acks (self);
+  g_mutex_lock (&self->est_lock);
+  discarded = self->discarded_at_stop;
+  g_mutex_unlock (&self->est_lock);
+  if (discarded > 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+        ("%" G_GUINT64_FORMAT " message(s) were neither acknowledged nor "
+            "known lost when the sink stopped", discarded),
+        ("counted in discarded-at-stop; dropped at linger or their "
+            "acknowledgements did not come back within %d ms%s",
+            (gint) (STOP_ACK_GRACE_US / 1000), self->cur_forward_eos
+            ? "; the receiver may not have got the EOS either" : ""));
   if (self->stats_interval_us > 0)
     gst_zmq_sink_post_stats (self);
-  gst_zmq_sink_close_acks (self);
-  gst_zmq_socket_close (&self->context, &self->socket);
   g_clear_pointer (&self->caps_str, g_free);
   return TRUE;
 }
@@ -896,6 +1127,12 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
       g_free (self->topic);
       self->topic = g_value_dup_string (value);
       break;
+    case PROP_MAX_ERRORS:
+      self->max_errors = g_value_get_int (value);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      self->max_queued_bytes = g_value_get_int64 (value);
+      break;
     case PROP_FORWARD_EOS:
       self->forward_eos = g_value_get_boolean (value);
       break;
@@ -911,11 +1148,16 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
       self->curve_public_key = g_value_dup_string (value);
       break;
     case PROP_CURVE_SECRET_KEY:
       g_free (self->curve_secret_key);
       self->curve_secret_key = g_value_dup_string (value);
+      break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_free (self->curve_allowed_keys);
+      self->curve_allowed_keys = g_value_dup_string (value);
       break;
     case PROP_ACK_ENDPOINT:
       g_free (self->ack_endpoint);
@@ -987,6 +1229,13 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CURVE_PUBLIC_KEY:
       g_value_set_string (value, self->curve_public_key);
       break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_value_set_string (value, self->curve_allowed_keys);
+      break;
+    case PROP_CLIENTS_REFUSED:
+      g_value_set_uint64 (value, self->context
+          ? gst_zmq_clients_refused (self->context) : 0);
+      break;
     case PROP_SENT:
       g_value_set_uint64 (value, self->sent);
       break;
@@ -1011,6 +1260,22 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_REPLIES:
       g_value_set_uint64 (value, self->replies);
       break;
+    case PROP_MAX_ERRORS:
+      g_value_set_int (value, self->max_errors);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      g_value_set_int64 (value, self->max_queued_bytes);
+      break;
+    case PROP_DROPPED_BUDGET:
+      g_value_set_uint64 (value, self->dropped_budget);
+      break;
+    case PROP_LOST:
+    case PROP_DISCARDED_AT_STOP:
+      g_mutex_lock (&self->est_lock);
+      g_value_set_uint64 (value, prop_id == PROP_LOST ? self->lost
+          : self->discarded_at_stop);
+      g_mutex_unlock (&self->est_lock);
+      break;
     case PROP_BANDWIDTH_ESTIMATE:
     case PROP_DELIVERED_RATE:
     case PROP_RTT:
@@ -1026,8 +1291,8 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
           v = sn_link_est_delivered (self->est);
         else if (prop_id == PROP_RTT)
           v = MAX (sn_link_est_rtt (self->est), 0) * 1000;
-        acks = sn_link_est_n_acks (self->est);
       }
+      acks = self->acknowledged;
       g_mutex_unlock (&self->est_lock);
       if (prop_id == PROP_ACKS)
         g_value_set_uint64 (value, acks);
@@ -1055,6 +1320,7 @@ gst_zmq_sink_finalize (GObject * object)
   g_free (self->caps_str);
   g_free (self->curve_server_key);
   g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
   if (self->curve_secret_key) {
     memset (self->curve_secret_key, 0, strlen (self->curve_secret_key));
     g_free (self->curve_secret_key);
@@ -1076,10 +1342,8 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
   gobject_class->get_property = gst_zmq_sink_get_property;
   gobject_class->finalize = gst_zmq_sink_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "Endpoint",
-          "ZeroMQ endpoint: tcp://host:port or ipc:///path", DEFAULT_ENDPOINT,
-          rw));
+  gst_zmq_install_connection_properties (gobject_class, PROP_ENDPOINT,
+      PROP_RECONNECT_IVL, PROP_RECONNECT_IVL_MAX);
   g_object_class_install_property (gobject_class, PROP_BIND,
       g_param_spec_boolean ("bind", "Bind",
           "Bind the endpoint instead of connecting to it (usually the "
@@ -1100,15 +1364,6 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
       g_param_spec_enum ("drop-policy", "Drop policy",
           "What to do when no peer can take a buffer",
           GST_TYPE_ZMQ_SINK_DROP_POLICY, DEFAULT_DROP_POLICY, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL,
-      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
-          "Delay before reconnecting to a lost peer in ms (-1 = never)",
-          -1, G_MAXINT, DEFAULT_RECONNECT_IVL, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL_MAX,
-      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
-          "Upper bound in ms for the reconnect delay, which doubles after "
-          "each failed attempt (0 = no back-off)",
-          0, G_MAXINT, DEFAULT_RECONNECT_IVL_MAX, rw));
   g_object_class_install_property (gobject_class, PROP_LINGER,
       g_param_spec_int ("linger", "Linger",
           "On stop, how long queued messages may still be delivered in ms "
@@ -1131,20 +1386,9 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "Post a zmqsink-stats element message with the counters this "
           "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
           rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SERVER_KEY,
-      g_param_spec_string ("curve-server-key", "CURVE server key",
-          "Connecting side: the server's public key (Z85, 40 characters); "
-          "setting it turns CURVE encryption on", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_PUBLIC_KEY,
-      g_param_spec_string ("curve-public-key", "CURVE public key",
-          "This side's public key (Z85); optional, derived from the secret "
-          "key", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SECRET_KEY,
-      g_param_spec_string ("curve-secret-key", "CURVE secret key",
-          "This side's secret key (Z85); on the binding side it makes this "
-          "socket the CURVE server. A connecting side without one uses a "
-          "throw-away key pair", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_zmq_install_security_properties (gobject_class, PROP_CURVE_SERVER_KEY,
+      PROP_CURVE_PUBLIC_KEY, PROP_CURVE_SECRET_KEY, PROP_CURVE_ALLOWED_KEYS,
+      PROP_CLIENTS_REFUSED);
   g_object_class_install_property (gobject_class, PROP_SENT,
       g_param_spec_uint64 ("sent", "Sent",
           "Buffers handed to ZeroMQ since start", 0, G_MAXUINT64, 0, ro));
@@ -1199,6 +1443,33 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "With ack-endpoint: replies from the receiver (e.g. splitnncloud's "
           "time per frame) pushed upstream as custom events since start", 0,
           G_MAXUINT64, 0, ro));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS,
+      "dropped buffers");
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_BYTES,
+      g_param_spec_int64 ("max-queued-bytes", "Maximum queued bytes",
+          "Payload bytes ZeroMQ may hold for a slow receiver (each queued "
+          "message keeps its buffer alive); a buffer that would go over is "
+          "dropped and counted in dropped and dropped-budget (0 = no "
+          "limit, hwm alone)", 0, G_MAXINT64, DEFAULT_MAX_QUEUED_BYTES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_BUDGET,
+      g_param_spec_uint64 ("dropped-budget", "Dropped for the byte budget",
+          "Buffers dropped since start because max-queued-bytes were "
+          "already waiting in ZeroMQ (also counted in dropped)", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_LOST,
+      g_param_spec_uint64 ("lost", "Lost in flight",
+          "With ack-endpoint: messages handed to ZeroMQ and never "
+          "acknowledged, since start: a later one was acknowledged first "
+          "(same connection, in order: these were lost, e.g. in a receiver "
+          "that was killed) or none came for 5 s", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DISCARDED_AT_STOP,
+      g_param_spec_uint64 ("discarded-at-stop", "Discarded at stop",
+          "With ack-endpoint: messages neither acknowledged nor known lost "
+          "when the sink stopped (dropped at linger, or their acks did not "
+          "come back within 1 s). sent = acks + lost + discarded-at-stop",
+          0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DROPPED_LAG,
       g_param_spec_uint64 ("dropped-lag", "Dropped for lag",
           "Buffers dropped since start because of max-lag (also counted in "
@@ -1210,6 +1481,7 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
       "ZeroMQ", "splitnn");
 
   basesink_class->start = GST_DEBUG_FUNCPTR (gst_zmq_sink_start);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_zmq_sink_change_state);
   basesink_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_sink_stop);
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_zmq_sink_render);
   basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_zmq_sink_set_caps);
@@ -1231,6 +1503,8 @@ gst_zmq_sink_init (GstZmqSink * self)
   self->bind = DEFAULT_BIND;
   self->socket_type = DEFAULT_SOCKET_TYPE;
   self->hwm = DEFAULT_HWM;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
+  self->max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES;
   self->send_timeout = DEFAULT_SEND_TIMEOUT;
   self->drop_policy = DEFAULT_DROP_POLICY;
   self->reconnect_ivl = DEFAULT_RECONNECT_IVL;

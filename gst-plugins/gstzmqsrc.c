@@ -6,8 +6,14 @@
  * with the sender's timestamps, offsets and flags.  The caps come from the
  * wire: data that arrives before the caps of its sender are known (a sender
  * that started before this source, a late subscriber) is dropped and
- * counted until the sender repeats its caps.  When a sender forwards EOS,
- * this source ends its stream.
+ * counted until the sender repeats its caps.  Each sender is judged
+ * alone: caps that downstream does not accept (an accept-caps query, so
+ * splitnncloud refuses a stream made for another model), malformed
+ * messages and, by default when binding, EOS refuse or end that sender
+ * only, counted and warned about at a bounded rate; everyone else keeps
+ * being served.  sender-eos decides whether a sender's EOS ends the
+ * stream.  max-message-size and max-queued-bytes bound what one peer can
+ * make this process hold.
  *
  * With ack-endpoint set, every message is acknowledged to its sender
  * (sequence number, size, arrival time on this machine's clock) so a zmqsink
@@ -30,6 +36,7 @@
 
 #include "gstzmqsrc.h"
 #include "gstzmqcommon.h"
+#include "gstsplitnnwarn.h"
 
 #include <errno.h>
 #include <string.h>
@@ -44,16 +51,35 @@ typedef enum
   GST_ZMQ_SRC_SOCKET_SUB,
 } GstZmqSrcSocketType;
 
+typedef enum
+{
+  GST_ZMQ_SRC_SENDER_EOS_AUTO,
+  GST_ZMQ_SRC_SENDER_EOS_END,
+  GST_ZMQ_SRC_SENDER_EOS_IGNORE,
+} GstZmqSrcSenderEos;
+
 #define DEFAULT_ENDPOINT NULL
 #define DEFAULT_BIND TRUE
 #define DEFAULT_SOCKET_TYPE GST_ZMQ_SRC_SOCKET_PULL
 #define DEFAULT_HWM 100
 #define DEFAULT_RECEIVE_TIMEOUT -1
 #define DEFAULT_SUBSCRIBE ""
-#define DEFAULT_RECONNECT_IVL 100
-#define DEFAULT_RECONNECT_IVL_MAX 0
+#define DEFAULT_RECONNECT_IVL GST_ZMQ_DEFAULT_RECONNECT_IVL
+#define DEFAULT_RECONNECT_IVL_MAX GST_ZMQ_DEFAULT_RECONNECT_IVL_MAX
 #define DEFAULT_STATS_INTERVAL 0
 #define DEFAULT_ACK_ENDPOINT NULL
+#define DEFAULT_SENDER_EOS GST_ZMQ_SRC_SENDER_EOS_AUTO
+/* Twice the largest feature packet of the detector we ship (its largest
+ * cut, 2.1 M values, at 32 bits: 8.4 MB) and more than a raw 1080p RGB
+ * frame; a peer sending more is cut off by ZeroMQ before the message is
+ * allocated. */
+#define DEFAULT_MAX_MESSAGE_SIZE (16 << 20)
+/* hwm 64 per peer at the default message size: a bound on what a peer
+ * sending the largest messages can make us hold, while a receiver behind
+ * a short burst of ordinary packets still absorbs it (with a queue of 16,
+ * a loaded cloud left the backlog at the sender, whose linger then
+ * dropped it, EOS included). */
+#define DEFAULT_MAX_QUEUED_BYTES (G_GINT64_CONSTANT (1) << 30)
 
 /* A poll that returned sooner than this found the message already waiting
  * (we were busy when it came): its arrival time is not known exactly. */
@@ -64,11 +90,10 @@ typedef enum
 /* create() never sleeps longer than this before looking at the flushing
  * flag, so state changes and seeks never wait on the network. */
 #define POLL_SLICE_MS 100
-/* Malformed messages are warned about at most this often. */
-#define MALFORMED_WARNING_INTERVAL_US (5 * G_USEC_PER_SEC)
-/* Senders whose caps we remember; past this the table is reset and senders
- * are re-learnt from their periodic caps, so a peer inventing stream ids
- * cannot grow our memory. */
+/* Senders whose caps we remember; past this the sender heard from least
+ * recently is forgotten (and re-learnt from its periodic caps), so a peer
+ * inventing stream ids cannot grow our memory nor make the regular senders
+ * lose their caps. */
 #define MAX_STREAMS 256
 
 enum
@@ -86,12 +111,21 @@ enum
   PROP_CURVE_SERVER_KEY,
   PROP_CURVE_PUBLIC_KEY,
   PROP_CURVE_SECRET_KEY,
+  PROP_CURVE_ALLOWED_KEYS,
+  PROP_CLIENTS_REFUSED,
   PROP_ACK_ENDPOINT,
   PROP_RECEIVED,
   PROP_BYTES_RECEIVED,
   PROP_DROPPED_NO_CAPS,
   PROP_DROPPED_MALFORMED,
   PROP_REPLIES,
+  PROP_SENDER_EOS,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_QUEUED_BYTES,
+  PROP_DROPPED_REFUSED,
+  PROP_EOS_IGNORED,
+  PROP_SENDERS_EVICTED,
+  PROP_MAX_ERRORS,
 };
 
 /* What we know about one sender (one zmqsink run). */
@@ -102,6 +136,9 @@ typedef struct
   gchar *caps_str;
   guint64 next_seqnum;
   gboolean started;             /* a buffer of this sender went out */
+  gboolean checked;             /* downstream was asked about caps */
+  gboolean refused;             /* ... and refused them */
+  guint64 last_heard;           /* GstZmqSrc.tick when it last sent */
 } Stream;
 
 struct _GstZmqSrc
@@ -121,7 +158,11 @@ struct _GstZmqSrc
   gchar *curve_server_key;
   gchar *curve_public_key;
   gchar *curve_secret_key;
+  gchar *curve_allowed_keys;
   gchar *ack_endpoint;
+  GstZmqSrcSenderEos sender_eos;
+  gint64 max_message_size;
+  gint64 max_queued_bytes;
 
   /* counters, under the object lock */
   guint64 received;
@@ -129,6 +170,9 @@ struct _GstZmqSrc
   guint64 dropped_no_caps;
   guint64 dropped_malformed;
   guint64 replies;
+  guint64 dropped_refused;
+  guint64 eos_ignored;
+  guint64 senders_evicted;
 
   /* streaming state */
   void *context;
@@ -146,7 +190,15 @@ struct _GstZmqSrc
   gint64 last_message;
   gboolean timeout_posted;
   gint64 stats_last;
-  gint64 warn_last;
+  /* malformed and refused messages: one warning per 5 s with the count
+   * since the last (gstsplitnnwarn); a run of more than max-errors of
+   * them (any sender) stops the element */
+  GstSplitnnWarn malformed_warn, refuse_warn;
+  guint64 bad_in_a_row;
+  gint max_errors;
+  gboolean too_many;
+  gboolean cur_end_on_eos;
+  guint64 tick;                 /* messages read, for least-recently-heard */
 };
 
 #define gst_zmq_src_parent_class parent_class
@@ -172,6 +224,29 @@ gst_zmq_src_socket_type_get_type (void)
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstZmqSrcSocketType", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+#define GST_TYPE_ZMQ_SRC_SENDER_EOS (gst_zmq_src_sender_eos_get_type ())
+static GType
+gst_zmq_src_sender_eos_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZMQ_SRC_SENDER_EOS_AUTO, "End the stream on a sender's EOS only "
+          "when connecting (bind=false, one sender); a binding source serves "
+          "many senders and ignores it", "auto"},
+    {GST_ZMQ_SRC_SENDER_EOS_END, "The first EOS of any sender ends the "
+          "stream", "end"},
+    {GST_ZMQ_SRC_SENDER_EOS_IGNORE, "Never end the stream on a sender's EOS "
+          "(counted in eos-ignored)", "ignore"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZmqSrcSenderEos", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -206,10 +281,34 @@ gst_zmq_src_post_stats (GstZmqSrc * self)
       "received", G_TYPE_UINT64, self->received,
       "bytes-received", G_TYPE_UINT64, self->bytes_received,
       "dropped-no-caps", G_TYPE_UINT64, self->dropped_no_caps,
-      "dropped-malformed", G_TYPE_UINT64, self->dropped_malformed, NULL);
+      "dropped-malformed", G_TYPE_UINT64, self->dropped_malformed,
+      "dropped-refused", G_TYPE_UINT64, self->dropped_refused,
+      "eos-ignored", G_TYPE_UINT64, self->eos_ignored,
+      "senders-evicted", G_TYPE_UINT64, self->senders_evicted, NULL);
   GST_OBJECT_UNLOCK (self);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* One more bad message in a row (malformed or refused): past max-errors,
+ * an element error, and create() stops. */
+static void
+gst_zmq_src_bad (GstZmqSrc * self, const gchar * what)
+{
+  gint max_errors;
+
+  GST_OBJECT_LOCK (self);
+  max_errors = self->max_errors;
+  GST_OBJECT_UNLOCK (self);
+  self->bad_in_a_row++;
+  if (max_errors >= 0 && self->bad_in_a_row > (guint64) max_errors
+      && !self->too_many) {
+    self->too_many = TRUE;
+    GST_ELEMENT_ERROR (self, STREAM, DECODE,
+        ("%" G_GUINT64_FORMAT " bad messages in a row, more than "
+            "max-errors=%d", self->bad_in_a_row, max_errors),
+        ("last: %s", what));
+  }
 }
 
 static void
@@ -223,12 +322,12 @@ gst_zmq_src_malformed (GstZmqSrc * self, const gchar * what)
   GST_OBJECT_UNLOCK (self);
 
   GST_DEBUG_OBJECT (self, "dropping malformed message: %s", what);
-  if (self->warn_last == 0 || now - self->warn_last >= MALFORMED_WARNING_INTERVAL_US) {
-    self->warn_last = now;
+  guint64 n = gst_splitnn_warn_failure (&self->malformed_warn, now);
+  if (n)
     GST_ELEMENT_WARNING (self, STREAM, DECODE,
-        ("Dropped a malformed message (%" G_GUINT64_FORMAT " in total)",
-            total), ("%s", what));
-  }
+        ("Dropped %" G_GUINT64_FORMAT " malformed message(s) (%"
+            G_GUINT64_FORMAT " in total)", n, total), ("last: %s", what));
+  gst_zmq_src_bad (self, what);
 }
 
 /* Reads all parts of the next message.  Frames past the expected count are
@@ -267,6 +366,54 @@ gst_zmq_src_recv (GstZmqSrc * self, zmq_msg_t * parts, guint max_parts,
   return TRUE;
 }
 
+/* Forgets the sender heard from least recently.  A linear scan over at
+ * most MAX_STREAMS entries, only when a new sender arrives at a full
+ * table: cheaper than keeping an ordered list up to date per message. */
+static void
+gst_zmq_src_evict (GstZmqSrc * self)
+{
+  GHashTableIter iter;
+  gpointer key, value, oldest_key = NULL;
+  guint64 oldest = G_MAXUINT64;
+
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Stream *stream = value;
+
+    if (stream->last_heard < oldest) {
+      oldest = stream->last_heard;
+      oldest_key = key;
+    }
+  }
+  GST_DEBUG_OBJECT (self, "sender table full: forgetting stream %08x",
+      GPOINTER_TO_UINT (oldest_key));
+  g_hash_table_remove (self->streams, oldest_key);
+  GST_OBJECT_LOCK (self);
+  self->senders_evicted++;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* A sender whose caps downstream does not take: its messages are dropped
+ * and counted until it announces other caps; the others go on. */
+static void
+gst_zmq_src_refused (GstZmqSrc * self, guint32 stream_id, Stream * stream)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 total;
+
+  GST_OBJECT_LOCK (self);
+  total = ++self->dropped_refused;
+  GST_OBJECT_UNLOCK (self);
+  guint64 n = gst_splitnn_warn_failure (&self->refuse_warn, now);
+  if (n)
+    GST_ELEMENT_WARNING (self, STREAM, WRONG_TYPE,
+        ("Refused %" G_GUINT64_FORMAT " message(s) of senders whose caps "
+            "downstream does not accept (%" G_GUINT64_FORMAT " in total)", n,
+            total), ("last: stream %08x, caps %" GST_PTR_FORMAT, stream_id,
+            stream->caps));
+  gst_zmq_src_bad (self, "caps refused downstream");
+}
+
 /* Finds out which caps apply to a message, learning them from the header
  * when it carries them.  *caps is NULL when the sender's caps are not known
  * yet; FALSE when the header carries caps we cannot use (counted). */
@@ -279,7 +426,7 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
 
   if (stream == NULL) {
     if (g_hash_table_size (self->streams) >= MAX_STREAMS)
-      g_hash_table_remove_all (self->streams);
+      gst_zmq_src_evict (self);
     stream = g_new0 (Stream, 1);
     stream->caps_seq = header->caps_seq;
     g_hash_table_insert (self->streams, GUINT_TO_POINTER (header->stream_id),
@@ -288,11 +435,13 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
   }
   *stream_out = stream;
   *caps_out = NULL;
+  stream->last_heard = ++self->tick;
 
   if (stream->caps_seq != header->caps_seq) {
     gst_clear_caps (&stream->caps);
     g_clear_pointer (&stream->caps_str, g_free);
     stream->caps_seq = header->caps_seq;
+    stream->checked = stream->refused = FALSE;
   }
 
   if (header->caps && (stream->caps_str == NULL
@@ -317,6 +466,7 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
     g_free (stream->caps_str);
     stream->caps = caps;
     stream->caps_str = str;
+    stream->checked = stream->refused = FALSE;
   }
 
   *caps_out = stream->caps;
@@ -386,6 +536,8 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
     if (g_atomic_int_get (&self->flushing))
       return GST_FLOW_FLUSHING;
+    if (self->too_many)
+      return GST_FLOW_ERROR;
 
     gint64 poll_start = g_get_monotonic_time (), arrival;
     gsize wire_size = 0;
@@ -452,7 +604,15 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       GST_DEBUG_OBJECT (self, "stream %08x sent EOS", header.stream_id);
       zmq_msg_close (&parts[first]);
       zmq_msg_close (&parts[first + 1]);
-      return GST_FLOW_EOS;
+      if (self->cur_end_on_eos)
+        return GST_FLOW_EOS;
+      /* That sender is done; the others are not. */
+      g_hash_table_remove (self->streams,
+          GUINT_TO_POINTER (header.stream_id));
+      GST_OBJECT_LOCK (self);
+      self->eos_ignored++;
+      GST_OBJECT_UNLOCK (self);
+      continue;
     }
 
     ok = gst_zmq_src_caps_for (self, &header, &stream, &caps);
@@ -472,16 +632,37 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       continue;
     }
 
+    /* Ask downstream once per sender and caps, before they reach the
+     * pad: caps it cannot take would fail the whole stream. */
+    if (!stream->checked) {
+      stream->checked = TRUE;
+      stream->refused = !gst_pad_peer_query_accept_caps (GST_BASE_SRC_PAD
+          (self), caps);
+      if (stream->refused)
+        GST_INFO_OBJECT (self, "stream %08x: downstream refuses %"
+            GST_PTR_FORMAT, header.stream_id, caps);
+    }
+    if (stream->refused) {
+      zmq_msg_close (&parts[first + 1]);
+      gst_zmq_src_refused (self, header.stream_id, stream);
+      continue;
+    }
+
     if (self->caps == NULL || !gst_caps_is_equal (self->caps, caps)) {
       GST_DEBUG_OBJECT (self, "setting caps %" GST_PTR_FORMAT, caps);
       GST_OBJECT_LOCK (self);
       gst_caps_replace (&self->caps, caps);
       GST_OBJECT_UNLOCK (self);
       if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
+        /* Accepted but not negotiated after all: refuse this sender, and
+         * set the caps again for the next one. */
         zmq_msg_close (&parts[first + 1]);
-        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-            ("downstream refused caps %" GST_PTR_FORMAT, caps));
-        return GST_FLOW_NOT_NEGOTIATED;
+        GST_OBJECT_LOCK (self);
+        gst_clear_caps (&self->caps);
+        GST_OBJECT_UNLOCK (self);
+        stream->refused = TRUE;
+        gst_zmq_src_refused (self, header.stream_id, stream);
+        continue;
       }
     }
 
@@ -521,6 +702,7 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     self->received++;
     self->bytes_received += size;
     GST_OBJECT_UNLOCK (self);
+    self->bad_in_a_row = 0;
 
     GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT, buf);
     *outbuf = buf;
@@ -550,8 +732,10 @@ gst_zmq_src_get_caps (GstBaseSrc * src, GstCaps * filter)
   return caps;
 }
 
+/* Opens the sockets; posts a clear element error and returns FALSE when it
+ * cannot. */
 static gboolean
-gst_zmq_src_start (GstBaseSrc * src)
+gst_zmq_src_open (GstBaseSrc * src)
 {
   GstZmqSrc *self = GST_ZMQ_SRC (src);
   GstZmqSocketConfig config = { 0, };
@@ -565,6 +749,16 @@ gst_zmq_src_start (GstBaseSrc * src)
   config.endpoint = self->endpoint;
   config.bind = self->bind;
   config.hwm = self->hwm;
+  /* Bytes bound: ZeroMQ counts its queue in messages, so with messages of
+   * at most max-message-size, at most max-queued-bytes / max-message-size
+   * of them may wait per peer. */
+  if (self->max_queued_bytes > 0 && self->max_message_size > 0) {
+    gint64 cap = MAX (self->max_queued_bytes / self->max_message_size, 1);
+
+    if (config.hwm == 0 || config.hwm > cap)
+      config.hwm = (gint) MIN (cap, G_MAXINT);
+  }
+  config.max_message_size = self->max_message_size;
   config.reconnect_ivl = self->reconnect_ivl;
   config.reconnect_ivl_max = self->reconnect_ivl_max;
   /* Nothing is ever sent from here. */
@@ -574,6 +768,7 @@ gst_zmq_src_start (GstBaseSrc * src)
   config.curve_server_key = self->curve_server_key;
   config.curve_public_key = self->curve_public_key;
   config.curve_secret_key = self->curve_secret_key;
+  config.curve_allowed_keys = self->curve_allowed_keys;
   ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
       &error);
   if (ok && self->ack_endpoint && *self->ack_endpoint) {
@@ -594,6 +789,10 @@ gst_zmq_src_start (GstBaseSrc * src)
   }
 
   self->cur_socket_type = self->socket_type;
+  self->cur_end_on_eos = self->sender_eos == GST_ZMQ_SRC_SENDER_EOS_END
+      || (self->sender_eos == GST_ZMQ_SRC_SENDER_EOS_AUTO && !self->bind);
+  self->dropped_refused = self->eos_ignored = self->senders_evicted = 0;
+  self->tick = 0;
   self->receive_timeout_us = self->receive_timeout > 0 ?
       (gint64) self->receive_timeout * 1000 : 0;
   self->stats_interval_us = (gint64) self->stats_interval * 1000;
@@ -616,9 +815,39 @@ gst_zmq_src_start (GstBaseSrc * src)
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, stream_free);
   self->last_message = self->stats_last = g_get_monotonic_time ();
   self->timeout_posted = FALSE;
-  self->warn_last = 0;
+  gst_splitnn_warn_reset (&self->malformed_warn);
+  gst_splitnn_warn_reset (&self->refuse_warn);
+  self->bad_in_a_row = 0;
+  self->too_many = FALSE;
   g_atomic_int_set (&self->flushing, 0);
   return TRUE;
+}
+
+static gboolean gst_zmq_src_stop (GstBaseSrc * src);
+
+/* The sockets are opened by change_state, before the base class starts:
+ * a base class whose start fails posts its own "failed to post a proper
+ * error message" error after ours, which buries the clear one. */
+static gboolean
+gst_zmq_src_start (GstBaseSrc * src)
+{
+  return GST_ZMQ_SRC (src)->socket != NULL || gst_zmq_src_open (src);
+}
+
+static GstStateChangeReturn
+gst_zmq_src_change_state (GstElement * element, GstStateChange transition)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED
+      && !gst_zmq_src_open ((GstBaseSrc *) self))
+    return GST_STATE_CHANGE_FAILURE;
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (ret == GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_READY_TO_PAUSED
+      && self->socket)
+    gst_zmq_src_stop ((GstBaseSrc *) self);
+  return ret;
 }
 
 static gboolean
@@ -729,15 +958,32 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
       self->curve_public_key = g_value_dup_string (value);
       break;
     case PROP_CURVE_SECRET_KEY:
       g_free (self->curve_secret_key);
       self->curve_secret_key = g_value_dup_string (value);
       break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_free (self->curve_allowed_keys);
+      self->curve_allowed_keys = g_value_dup_string (value);
+      break;
     case PROP_ACK_ENDPOINT:
       g_free (self->ack_endpoint);
       self->ack_endpoint = g_value_dup_string (value);
+      break;
+    case PROP_SENDER_EOS:
+      self->sender_eos = g_value_get_enum (value);
+      break;
+    case PROP_MAX_ERRORS:
+      self->max_errors = g_value_get_int (value);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      self->max_message_size = g_value_get_int64 (value);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      self->max_queued_bytes = g_value_get_int64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -787,6 +1033,13 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_CURVE_PUBLIC_KEY:
       g_value_set_string (value, self->curve_public_key);
       break;
+    case PROP_CURVE_ALLOWED_KEYS:
+      g_value_set_string (value, self->curve_allowed_keys);
+      break;
+    case PROP_CLIENTS_REFUSED:
+      g_value_set_uint64 (value, self->context
+          ? gst_zmq_clients_refused (self->context) : 0);
+      break;
     case PROP_ACK_ENDPOINT:
       g_value_set_string (value, self->ack_endpoint);
       break;
@@ -805,6 +1058,27 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_REPLIES:
       g_value_set_uint64 (value, self->replies);
       break;
+    case PROP_SENDER_EOS:
+      g_value_set_enum (value, self->sender_eos);
+      break;
+    case PROP_MAX_ERRORS:
+      g_value_set_int (value, self->max_errors);
+      break;
+    case PROP_MAX_MESSAGE_SIZE:
+      g_value_set_int64 (value, self->max_message_size);
+      break;
+    case PROP_MAX_QUEUED_BYTES:
+      g_value_set_int64 (value, self->max_queued_bytes);
+      break;
+    case PROP_DROPPED_REFUSED:
+      g_value_set_uint64 (value, self->dropped_refused);
+      break;
+    case PROP_EOS_IGNORED:
+      g_value_set_uint64 (value, self->eos_ignored);
+      break;
+    case PROP_SENDERS_EVICTED:
+      g_value_set_uint64 (value, self->senders_evicted);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -822,6 +1096,7 @@ gst_zmq_src_finalize (GObject * object)
   g_free (self->subscribe);
   g_free (self->curve_server_key);
   g_free (self->curve_public_key);
+  g_free (self->curve_allowed_keys);
   if (self->curve_secret_key) {
     memset (self->curve_secret_key, 0, strlen (self->curve_secret_key));
     g_free (self->curve_secret_key);
@@ -846,10 +1121,8 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   gobject_class->get_property = gst_zmq_src_get_property;
   gobject_class->finalize = gst_zmq_src_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_ENDPOINT,
-      g_param_spec_string ("endpoint", "Endpoint",
-          "ZeroMQ endpoint: tcp://host:port (host * binds all "
-          "interfaces) or ipc:///path", DEFAULT_ENDPOINT, rw));
+  gst_zmq_install_connection_properties (gobject_class, PROP_ENDPOINT,
+      PROP_RECONNECT_IVL, PROP_RECONNECT_IVL_MAX);
   g_object_class_install_property (gobject_class, PROP_BIND,
       g_param_spec_boolean ("bind", "Bind",
           "Bind the endpoint instead of connecting to it (by default the "
@@ -872,34 +1145,14 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
       g_param_spec_string ("subscribe", "Subscribe",
           "socket-type=sub: receive only topics starting with this prefix "
           "(empty = all)", DEFAULT_SUBSCRIBE, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL,
-      g_param_spec_int ("reconnect-ivl", "Reconnect interval",
-          "bind=false: delay before reconnecting to a lost peer in ms "
-          "(-1 = never)", -1, G_MAXINT, DEFAULT_RECONNECT_IVL, rw));
-  g_object_class_install_property (gobject_class, PROP_RECONNECT_IVL_MAX,
-      g_param_spec_int ("reconnect-ivl-max", "Maximum reconnect interval",
-          "Upper bound in ms for the reconnect delay, which doubles after "
-          "each failed attempt (0 = no back-off)",
-          0, G_MAXINT, DEFAULT_RECONNECT_IVL_MAX, rw));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Statistics interval",
           "Post a zmqsrc-stats element message with the counters this "
           "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
           rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SERVER_KEY,
-      g_param_spec_string ("curve-server-key", "CURVE server key",
-          "Connecting side: the server's public key (Z85, 40 characters); "
-          "setting it turns CURVE encryption on", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_PUBLIC_KEY,
-      g_param_spec_string ("curve-public-key", "CURVE public key",
-          "This side's public key (Z85); optional, derived from the secret "
-          "key", NULL, rw));
-  g_object_class_install_property (gobject_class, PROP_CURVE_SECRET_KEY,
-      g_param_spec_string ("curve-secret-key", "CURVE secret key",
-          "This side's secret key (Z85); on the binding side it makes this "
-          "socket the CURVE server. A connecting side without one uses a "
-          "throw-away key pair", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_zmq_install_security_properties (gobject_class, PROP_CURVE_SERVER_KEY,
+      PROP_CURVE_PUBLIC_KEY, PROP_CURVE_SECRET_KEY, PROP_CURVE_ALLOWED_KEYS,
+      PROP_CLIENTS_REFUSED);
   g_object_class_install_property (gobject_class, PROP_ACK_ENDPOINT,
       g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
           "Acknowledge every message (sequence number, size, arrival time) "
@@ -928,12 +1181,48 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "With ack-endpoint: replies sent back to senders since start", 0,
           G_MAXUINT64, 0, ro));
 
+  g_object_class_install_property (gobject_class, PROP_SENDER_EOS,
+      g_param_spec_enum ("sender-eos", "Sender EOS",
+          "What a sender's EOS does: auto ends the stream only when "
+          "connecting (bind=false); a binding source serves many senders "
+          "and ignores it (counted in eos-ignored)",
+          GST_TYPE_ZMQ_SRC_SENDER_EOS, DEFAULT_SENDER_EOS, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
+      g_param_spec_int64 ("max-message-size", "Maximum message size",
+          "Largest message part accepted, in bytes (ZMQ_MAXMSGSIZE): a peer "
+          "sending more is disconnected by ZeroMQ before the message is "
+          "allocated (-1 = no limit)", -1, G_MAXINT64,
+          DEFAULT_MAX_MESSAGE_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_BYTES,
+      g_param_spec_int64 ("max-queued-bytes", "Maximum queued bytes",
+          "Bytes of messages queued per peer before ZeroMQ stops reading "
+          "from it: hwm is lowered to max-queued-bytes / max-message-size "
+          "when that is smaller (0 = hwm alone)", 0, G_MAXINT64,
+          DEFAULT_MAX_QUEUED_BYTES, rw));
+  gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS,
+      "malformed or refused messages (from any sender)");
+  g_object_class_install_property (gobject_class, PROP_DROPPED_REFUSED,
+      g_param_spec_uint64 ("dropped-refused", "Dropped, refused",
+          "Messages dropped since start because downstream does not accept "
+          "their sender's caps (another model, other media)", 0, G_MAXUINT64,
+          0, ro));
+  g_object_class_install_property (gobject_class, PROP_EOS_IGNORED,
+      g_param_spec_uint64 ("eos-ignored", "EOS ignored",
+          "Senders' EOS messages that did not end the stream (sender-eos)",
+          0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_SENDERS_EVICTED,
+      g_param_spec_uint64 ("senders-evicted", "Senders evicted",
+          "Senders forgotten because more than 256 were known (the least "
+          "recently heard goes; it is re-learnt from its next caps)", 0,
+          G_MAXUINT64, 0, ro));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "ZeroMQ source",
       "Source/Network", "Receive a stream sent by zmqsink, caps and "
       "timestamps included, over ZeroMQ", "splitnn");
 
   basesrc_class->start = GST_DEBUG_FUNCPTR (gst_zmq_src_start);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_zmq_src_change_state);
   basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_zmq_src_stop);
   basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_zmq_src_get_caps);
   basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_zmq_src_unlock);
@@ -942,6 +1231,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_zmq_src_create);
 
   gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SOCKET_TYPE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SENDER_EOS, 0);
 
   GST_DEBUG_CATEGORY_INIT (gst_zmq_src_debug, "zmqsrc", 0, "ZeroMQ source");
 }
@@ -958,6 +1248,10 @@ gst_zmq_src_init (GstZmqSrc * self)
   self->reconnect_ivl = DEFAULT_RECONNECT_IVL;
   self->reconnect_ivl_max = DEFAULT_RECONNECT_IVL_MAX;
   self->stats_interval = DEFAULT_STATS_INTERVAL;
+  self->sender_eos = DEFAULT_SENDER_EOS;
+  self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
+  self->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  self->max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES;
   g_mutex_init (&self->ack_lock);
 
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);

@@ -9,7 +9,8 @@
  *   the transport, so it pairs an output with its input whatever the path)
  *   {"ev": "msg", "t": us, "s": "..."}     an element message (gst_structure_to_string)
  *   {"ev": "warning"|"error", "t": us, "s": "..."}
- *   {"ev": "report", "element": E, "s": "..."} at the end, the --report properties
+ *   {"ev": "report", "element": E, "s": "..."} at the end, the --report properties,
+ *   and again as element "E@stopped" once the pipeline is in NULL
  *   {"ev": "end", "how": "eos"|"error"|"signal"}
  *
  * shaped-peer PIPELINE [--in E] [--out E ...] [--report E:prop,prop ...]
@@ -102,8 +103,10 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* @suffix: "" at the end of the stream, "@stopped" once more after the
+ * pipeline went to NULL (zmqsink settles its accounting when it stops). */
 static void
-report (GstElement *pipeline, const char *spec)
+report (GstElement *pipeline, const char *spec, const char *suffix)
 {
   g_auto (GStrv) parts = g_strsplit (spec, ":", 2);
   GstElement *e = parts[0] && parts[1] ? gst_bin_get_by_name (GST_BIN (pipeline), parts[0]) : NULL;
@@ -125,7 +128,7 @@ report (GstElement *pipeline, const char *spec)
   }
   g_autofree char *str = gst_structure_to_string (s);
   g_autofree char *esc = g_strescape (str, NULL);
-  printf ("{\"ev\": \"report\", \"element\": \"%s\", \"s\": \"%s\"}\n", parts[0], esc);
+  printf ("{\"ev\": \"report\", \"element\": \"%s%s\", \"s\": \"%s\"}\n", parts[0], suffix, esc);
   gst_structure_free (s);
   gst_object_unref (e);
 }
@@ -191,10 +194,12 @@ main (int argc, char **argv)
     g_main_loop_run (loop);
   }
   for (int i = 0; reports && reports[i]; i++)
-    report (pipeline, reports[i]);
+    report (pipeline, reports[i], "");
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  for (int i = 0; reports && reports[i]; i++)
+    report (pipeline, reports[i], "@stopped");
   printf ("{\"ev\": \"end\", \"how\": \"%s\"}\n", end_how);
   fflush (stdout);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_bus_remove_watch (bus);
   gst_object_unref (bus);
   gst_object_unref (pipeline);

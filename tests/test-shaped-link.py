@@ -66,7 +66,7 @@ def run(link, cap, cut, seconds, steps):
     step times in us)."""
     ack = f"ack-endpoint=tcp://{Link.IP_CLOUD}:{PORT + 1}"
     cloud = Peer(link.ns_cloud,
-                 f"zmqsrc name=src endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ack} "
+                 f"zmqsrc name=src endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ack} sender-eos=end "
                  f"! queue ! splitnncloud name=c model={MODEL} ! fakesink sync=false",
                  "--out", "c", "--report", "src:received,dropped-no-caps,dropped-malformed,replies",
                  "--report", "c:packets,bad-packets,whole-ms")
@@ -78,7 +78,8 @@ def run(link, cap, cut, seconds, steps):
                 f"! zmqsink name=k endpoint=tcp://{Link.IP_CLOUD}:{PORT} {ack} "
                 f"max-lag={MAX_LAG_MS} linger=5000",
                 "--in", "e", "--report", "e:frames-in,frames-out,dropped,cloud-reports,candidates",
-                "--report", "k:sent,dropped,dropped-lag,acks,replies,bandwidth-estimate", cap=cap)
+                "--report", "k:sent,dropped,dropped-lag,acks,lost,discarded-at-stop,replies,bandwidth-estimate",
+                cap=cap)
     step_times = []
     link.set_rate(steps[0][1])
     if not edge.first_in.wait(60):
@@ -97,23 +98,34 @@ def run(link, cap, cut, seconds, steps):
 
 
 def accounting(edge, cloud, what):
-    e, k = edge.report("e"), edge.report("k")
+    e, k = edge.report("e"), edge.report("k@stopped")
     src, c = cloud.report("src"), cloud.report("c")
     outs = len(cloud.of("out"))
     problems = []
     if not (e and k and src and c):
         problems.append(f"{what}: missing reports (edge {edge.of('end')}, cloud {cloud.of('end')})")
         return problems, {}
-    accounted = outs + e["dropped"] + k["dropped"] + src["dropped-no-caps"] + src["dropped-malformed"] + c["bad-packets"]
+    # Sent but never taken by zmqsrc: the sink must have counted them lost
+    # or discarded at stop (with acks every message sent ends in one of
+    # acks, lost, discarded-at-stop; a lost ack can make a delivered
+    # message count as lost, hence at most).
+    unreceived = k["sent"] - src["received"] - src["dropped-no-caps"]
+    accounted = (outs + e["dropped"] + k["dropped"] + unreceived + src["dropped-no-caps"]
+                 + src["dropped-malformed"] + c["bad-packets"])
     fig = {"frames-in": e["frames-in"], "out": outs, "edge-dropped": e["dropped"], "sink-dropped": k["dropped"],
-           "sink-dropped-lag": k["dropped-lag"], "sent": k["sent"], "received": src["received"],
+           "sink-dropped-lag": k["dropped-lag"], "sent": k["sent"], "acks": k["acks"], "lost": k["lost"],
+           "discarded-at-stop": k["discarded-at-stop"], "received": src["received"],
            "no-caps": src["dropped-no-caps"], "malformed": src["dropped-malformed"], "bad": c["bad-packets"],
            "cloud-replies": src["replies"], "replies-at-edge": k["replies"], "cloud-reports-used": e["cloud-reports"]}
     if accounted != e["frames-in"]:
         problems.append(f"{what}: {e['frames-in']} frames in, {accounted} accounted for: {fig}")
-    if k["sent"] != src["received"] + src["dropped-no-caps"]:
+    if k["sent"] != k["acks"] + k["lost"] + k["discarded-at-stop"]:
+        problems.append(f"{what}: zmqsink sent {k['sent']} != acks {k['acks']} + lost {k['lost']} "
+                        f"+ discarded at stop {k['discarded-at-stop']}")
+    if not 0 <= unreceived <= k["lost"] + k["discarded-at-stop"]:
         problems.append(f"{what}: zmqsink sent {k['sent']}, zmqsrc took {src['received']} "
-                        f"+ {src['dropped-no-caps']} without caps")
+                        f"+ {src['dropped-no-caps']} without caps: {unreceived} neither delivered nor "
+                        f"counted lost ({k['lost']}) or discarded at stop ({k['discarded-at-stop']})")
     return problems, fig
 
 
