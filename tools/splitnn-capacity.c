@@ -177,12 +177,6 @@ fail:
   return NULL;
 }
 
-static double
-now_ms (void)
-{
-  return g_get_monotonic_time () / 1000.0;
-}
-
 static void
 mean_var (const GArray *v, double *mean, double *var)
 {
@@ -197,10 +191,12 @@ mean_var (const GArray *v, double *mean, double *var)
   *var = v->len > 1 ? s2 / (v->len - 1) : 0;
 }
 
-/* One stream of VIDEO through the split at one cut: per frame, the packet
- * size of every bits x codec option, and the cloud time (decode of that
- * option's packet + one cloud-segment run, which the options share since
- * it does not depend on the coding).  Writes the statistics file. */
+/* One stream of VIDEO through the split at one cut, by the sessions
+ * (sn-session.h): per frame, the packet size of every bits x codec option
+ * (the edge runs the network once and recodes the cut for the others), and
+ * every cloud_every frames the cloud session's time for each option's
+ * packet (decode, network from the cut, detections).  Writes the
+ * statistics file. */
 static gboolean
 measure (const char *model_path, const char *video, const char *cut_s, const char *bits_s,
     const char *codecs_s, int start, int max_frames, double fps, int threads, int cloud_every,
@@ -208,24 +204,23 @@ measure (const char *model_path, const char *video, const char *cut_s, const cha
 {
   gboolean ok = FALSE;
   SnModel *m = sn_model_load (model_path, error);
-  SnDetector *det = m ? sn_detector_new (m, error) : NULL;
-  SnCutSet *set = det ? sn_cut_set_new (m, error) : NULL;
+  SnCutSet *set = m ? sn_cut_set_new (m, error) : NULL;
   const SnCut *cut = set ? sn_cut_set_find (set, cut_s) : NULL;
   if (set && !cut)
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "no cut '%s' (see 'splitnn cuts')", cut_s);
-  SnSplit *split = cut ? sn_split_new (m, cut, error) : NULL;
-  SnFrames *frames = split ? sn_frames_open (video, error) : NULL;
+  SnLoopback *loop = cut ? sn_loopback_new (m, set, error) : NULL;
+  SnFrames *frames = loop ? sn_frames_open (video, error) : NULL;
   g_auto (GStrv) bits = g_strsplit (bits_s, ",", -1), codecs = g_strsplit (codecs_s, ",", -1);
   int n_opt = g_strv_length (bits) * g_strv_length (codecs);
-  SnFeatureConfig *cfg = g_new0 (SnFeatureConfig, n_opt);
+  SnOption *opt = g_new0 (SnOption, n_opt);
   GArray **sizes = g_new0 (GArray *, n_opt), **cloud = g_new0 (GArray *, n_opt);
   for (int b = 0, k = 0; bits[b]; b++)
     for (int c = 0; codecs[c]; c++, k++) {
-      sn_feature_config_init (&cfg[k]);
+      sn_option_init_split (&opt[k], cut);
       char *end;
-      cfg[k].bits = (int) g_ascii_strtoll (bits[b], &end, 10);
-      if (!*bits[b] || *end || !sn_quant_bits_valid (cfg[k].bits)
-          || !sn_codec_from_name (g_strstrip (codecs[c]), &cfg[k].codec)) {
+      opt[k].feature.bits = (int) g_ascii_strtoll (bits[b], &end, 10);
+      if (!*bits[b] || *end || !sn_quant_bits_valid (opt[k].feature.bits)
+          || !sn_codec_from_name (g_strstrip (codecs[c]), &opt[k].feature.codec)) {
         if (!*error)
           g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
               "--bits takes 2,4,8,16,32 and --codec none,lossless,lossy,auto; got '%s' and '%s'",
@@ -234,17 +229,17 @@ measure (const char *model_path, const char *video, const char *cut_s, const cha
       sizes[k] = g_array_new (FALSE, FALSE, sizeof (double));
       cloud[k] = g_array_new (FALSE, FALSE, sizeof (double));
     }
-  SnFeatureEncoder *enc = m ? sn_feature_encoder_new (m) : NULL;
-  SnFeatureDecoder *dec = set ? sn_feature_decoder_new (m, set) : NULL;
-  GByteArray *packet = g_byte_array_new ();
+  SnDetections dets;
+  sn_detections_init (&dets);
   guint64 pts0 = G_MAXUINT64, pts1 = 0;
   g_autofree char *vbase = g_path_get_basename (video), *mbase = g_path_get_basename (model_path);
   int n = 0;
   if (!frames || *error)
     goto done;
-  sn_detector_set_threads (det, threads);
-  sn_segment_set_threads (sn_split_edge (split), threads);
-  sn_segment_set_threads (sn_split_cloud (split), threads);
+  SnEdgeSession *edge = sn_loopback_edge (loop);
+  SnCloudSession *cs = sn_loopback_cloud (loop);
+  sn_edge_session_set_threads (edge, threads);
+  sn_cloud_session_set_threads (cs, threads);
   SnFrame f;
   for (int i = 0; i < start; i++)
     if (!sn_frames_next (frames, &f, error)) {
@@ -255,33 +250,19 @@ measure (const char *model_path, const char *video, const char *cut_s, const cha
     }
   while (n < max_frames && sn_frames_next (frames, &f, error)) {
     SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
-    SnLetterbox lb;
-    const SnTensor *x = sn_detector_preprocess (det, &img, &lb, error);
-    if (!x || !sn_segment_run (sn_split_edge (split), &x, error))
-      goto done;
-    const SnTensor *mid[SN_PACKET_MAX_TENSORS];
-    for (int k = 0; k < cut->n_tensors; k++)
-      mid[k] = sn_segment_output (sn_split_edge (split), k);
-    double run_ms = 0;
     for (int k = 0; k < n_opt; k++) {
-      SnPacket pkt;
-      const SnCut *dcut;
-      SnTensor *const *deq;
-      if (!sn_feature_encode (enc, &cfg[k], cut, mid, 0, f.index, f.pts, &lb, packet, error))
+      SnEdgePacket pk;
+      if (!(k == 0 ? sn_edge_session_process (edge, &opt[k], &img, f.pts, &pk, error)
+              : sn_edge_session_recode (edge, &opt[k], &pk, error)))
         goto done;
-      double size = packet->len, t0 = now_ms ();
+      double size = pk.len;
       g_array_append_val (sizes[k], size);
-      if (!sn_feature_decode (dec, packet->data, packet->len, &pkt, &dcut, &deq, error))
-        goto done;
-      double t1 = now_ms ();
       if ((n + 1) % cloud_every != 0)
         continue;
-      if (k == 0) {
-        if (!sn_segment_run (sn_split_cloud (split), (const SnTensor *const *) deq, error))
-          goto done;
-        run_ms = now_ms () - t1;
-      }
-      double ms = t1 - t0 + run_ms;
+      SnCloudFrame cf;
+      if (!sn_cloud_session_process (cs, pk.data, pk.len, SN_SESSION_NOW, &cf, &dets, error))
+        goto done;
+      double ms = cf.timings.decode_ms + cf.timings.network_ms + cf.timings.detect_ms;
       g_array_append_val (cloud[k], ms);
     }
     if (f.pts != G_MAXUINT64) {
@@ -313,10 +294,11 @@ measure (const char *model_path, const char *video, const char *cut_s, const cha
   for (int k = 0; k < n_opt; k++) {
     double cm, cv;
     mean_var (cloud[k], &cm, &cv);
+    const SnFeatureConfig *fc = &opt[k].feature;
     g_string_append_printf (js, "%s\n {\"name\": \"cut %u %d-bit %s\", \"cut\": %u, \"bits\": %d, "
         "\"codec\": \"%s\", \"cloud_ms\": %.4f, \"cloud_ms_var\": %.4f, \"bytes\": [",
-        k ? "," : "", cut->id, cfg[k].bits, sn_codec_name (cfg[k].codec), cut->id, cfg[k].bits,
-        sn_codec_name (cfg[k].codec), cm, cv);
+        k ? "," : "", cut->id, fc->bits, sn_codec_name (fc->codec), cut->id, fc->bits,
+        sn_codec_name (fc->codec), cm, cv);
     for (guint i = 0; i < sizes[k]->len; i++)
       g_string_append_printf (js, "%s%.0f", i ? ", " : "", g_array_index (sizes[k], double, i));
     g_string_append (js, "]}");
@@ -333,15 +315,13 @@ done:
   }
   g_free (sizes);
   g_free (cloud);
-  g_free (cfg);
-  g_byte_array_unref (packet);
-  sn_feature_encoder_free (enc);
-  sn_feature_decoder_free (dec);
+  g_free (opt);
+  sn_detections_clear (&dets);
   if (frames)
     sn_frames_close (frames);
-  sn_split_free (split);
+  if (loop)
+    sn_loopback_free (loop);
   sn_cut_set_free (set);
-  sn_detector_free (det);
   sn_model_free (m);
   return ok;
 }
