@@ -164,9 +164,10 @@ END_TEST
  * Transpose - t - Conv(4x3x1x1) - c - Relu - r - Transpose - wh[1,8,8,4],
  * keypoints = Sigmoid (wh). */
 static char *
-write_tiny_detector (void)
+write_tiny_detector_sized (int side)
 {
-  static const int64_t x_dims[] = { 1, 8, 8, 3 }, o_dims[] = { 1, 8, 8, 4 }, w_dims[] = { 4, 3, 1, 1 };
+  const int64_t x_dims[] = { 1, side, side, 3 }, o_dims[] = { 1, side, side, 4 };
+  static const int64_t w_dims[] = { 4, 3, 1, 1 };
   static const float w[12] = { 0.01f, -0.02f, 0.01f, 0.02f, 0, -0.01f, -0.005f, 0.003f, 0.01f, 0.02f, 0.01f, -0.01f };
   SnTestGraph *g = sn_test_graph_new (13);
   sn_test_graph_input (g, "x", 4, x_dims);
@@ -184,9 +185,16 @@ write_tiny_detector (void)
   size_t len;
   g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
   sn_test_graph_free (g);
-  char *path = g_build_filename (tmp_dir, "det.onnx", NULL);
+  g_autofree char *name = g_strdup_printf ("det%d.onnx", side);
+  char *path = g_build_filename (tmp_dir, side == 8 ? "det.onnx" : name, NULL);
   g_assert (g_file_set_contents (path, (char *) buf, len, NULL));
   return path;
+}
+
+static char *
+write_tiny_detector (void)
+{
+  return write_tiny_detector_sized (8);
 }
 
 START_TEST (test_calibrate)
@@ -284,6 +292,73 @@ START_TEST (test_store_fidelity)
 }
 END_TEST
 
+/* eval's baselines: edge-only sends the reference's own detections (so its
+ * fidelity is 100 by construction of the reference, whatever the model),
+ * cloud-only codes the model input with each frame codec and quality.  A
+ * coarser H.264 quantizer spends fewer bytes; on one frame the JPEG row's
+ * bytes are the JPEG q90 of the same input eval reports beside every row. */
+START_TEST (test_eval_baselines)
+{
+  g_autofree char *det = write_tiny_detector_sized (64);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *out = NULL, *e1 = NULL, *e2 = NULL, *e3 = NULL;
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  ck_assert_int_eq (run (&e1, "eval", det, image, "--cuts", "cloud-only", "--qp", "52", NULL), 2);
+  ck_assert_int_eq (run (&e2, "eval", det, image, "--cuts", "cloud-only", "--codec", "h265", NULL), 2);
+  ck_assert_int_eq (run (&e3, "eval", det, image, "--cuts", "cloud-only", "--jpeg-quality", "0", NULL), 2);
+  ck_assert_int_eq (run (&out, "eval", det, image, "--frames", "1", "--cuts", "edge-only,cloud-only,0",
+      "--codec", "lossless,h264,jpeg", "--qp", "10,45", "--bits", "8", "--json", NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  ck_assert_int_eq (g_strv_length (lines), 5);   /* cut 0, edge-only, h264 x 2, jpeg */
+  double h264_bytes[2] = { -1, -1 };
+  int seen = 0;
+  for (int i = 0; lines[i]; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = json_line (p, lines[i]);
+    const char *option = json_object_get_string_member (o, "option");
+    const char *codec = json_object_get_string_member (o, "codec");
+    double bytes = json_object_get_double_member (o, "bytes_per_frame");
+    double ap50 = json_object_get_double_member (o, "fidelity_ap50");
+    ck_assert (ap50 >= 0 && ap50 <= 100);
+    ck_assert (json_object_has_member (o, "person_ap50") && json_object_has_member (o, "fidelity_map50"));
+    if (strcmp (option, "edge-only") == 0) {
+      ck_assert_int_eq (json_object_get_int_member (o, "cut"), -1);
+      ck_assert_str_eq (codec, "detections");
+      ck_assert_double_eq (ap50, 100);
+      ck_assert_double_eq (json_object_get_double_member (o, "fidelity_map50"), 100);
+      /* At least the detections message's header. */
+      SnDetections none = { 0 };
+      SnResultHeader h = { 0 };
+      g_autoptr (GByteArray) msg = g_byte_array_new ();
+      sn_result_write (&h, &none, msg);
+      ck_assert (bytes >= msg->len);
+      seen |= 1;
+    } else if (strcmp (option, "cloud-only") == 0) {
+      ck_assert_int_eq (json_object_get_int_member (o, "cut"), -1);
+      int q = json_object_get_int_member (o, "quality");
+      ck_assert (bytes > 0);
+      if (strcmp (codec, "h264") == 0) {
+        ck_assert (q == 10 || q == 45);
+        h264_bytes[q == 45] = bytes;
+        seen |= 2;
+      } else {
+        ck_assert_str_eq (codec, "jpeg");
+        ck_assert_int_eq (q, 90);
+        ck_assert_double_eq (bytes, json_object_get_double_member (o, "jpeg_bytes_per_frame"));
+        seen |= 4;
+      }
+    } else {
+      ck_assert_str_eq (option, "cut");
+      ck_assert_int_eq (json_object_get_int_member (o, "cut"), 0);
+      ck_assert (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "quality")));
+      seen |= 8;
+    }
+  }
+  ck_assert_int_eq (seen, 15);
+  ck_assert (h264_bytes[1] > 0 && h264_bytes[1] < h264_bytes[0]);
+}
+END_TEST
+
 /* One `plan --json` run: the path ranked first, and per cut its fidelity
  * (-1: null) and feasibility. */
 static int
@@ -367,6 +442,7 @@ main (void)
   tcase_add_test (tc, test_cuts_json);
   tcase_add_test (tc, test_calibrate);
   tcase_add_test (tc, test_store_fidelity);
+  tcase_add_test (tc, test_eval_baselines);
   tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
