@@ -359,6 +359,45 @@ START_TEST (test_eval_baselines)
 }
 END_TEST
 
+/* plan --measured: every option of eval's JSON lines is ranked with its
+ * measured bytes and fidelity.  On a 1 kbit/s link the link dominates:
+ * edge-only's 200 bytes take 1.6 s, cloud-only's 3000 24 s, the cut's
+ * 10^6 bytes 8000 s; edge-only also has the most fidelity, so it alone is
+ * on the frontier. */
+START_TEST (test_plan_measured)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *rows = g_build_filename (tmp_dir, "eval.jsonl", NULL);
+  g_autofree char *bad = g_build_filename (tmp_dir, "bad.jsonl", NULL);
+  const char *text =
+      "{\"option\": \"cut\", \"cut\": 0, \"path\": \"\", \"bits\": 8, \"codec\": \"lossless\", "
+      "\"quality\": null, \"bytes_per_frame\": 1000000, \"fidelity_ap50\": 99, \"code_ms\": 1}\n"
+      "{\"option\": \"edge-only\", \"cut\": -1, \"path\": \"\", \"bits\": 0, \"codec\": \"detections\", "
+      "\"quality\": null, \"bytes_per_frame\": 200, \"fidelity_ap50\": 100}\n"
+      "{\"option\": \"cloud-only\", \"cut\": -1, \"path\": \"\", \"bits\": 0, \"codec\": \"h264\", "
+      "\"quality\": 26, \"bytes_per_frame\": 3000, \"fidelity_ap50\": 96, \"code_ms\": 2}\n";
+  ck_assert (g_file_set_contents (rows, text, -1, NULL));
+  ck_assert (g_file_set_contents (bad, "{\"option\": \"cloud-only\", \"codec\": \"h264\", "
+          "\"quality\": 99, \"bytes_per_frame\": 1, \"fidelity_ap50\": 1}\n", -1, NULL));
+  g_autofree char *out = NULL, *e1 = NULL;
+  ck_assert_int_eq (run (&e1, "plan", det, "--bandwidth", "1k", "--measured", bad, NULL), 1);
+  ck_assert_int_eq (run (&out, "plan", det, "--bandwidth", "1k", "--json", "--measured", rows, NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  ck_assert_int_eq (g_strv_length (lines), 3);
+  const char *order[] = { "edge-only", "cloud-only h264 qp26", "cut 0 8-bit lossless" };
+  const double bytes[] = { 200, 3000, 1000000 }, fid[] = { 100, 96, 99 };
+  for (int i = 0; i < 3; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = json_line (p, lines[i]);
+    ck_assert_str_eq (json_object_get_string_member (o, "path"), order[i]);
+    ck_assert_double_eq (json_object_get_double_member (o, "bytes"), bytes[i]);
+    ck_assert_double_eq (json_object_get_double_member (o, "fidelity"), fid[i]);
+    ck_assert_double_eq_tol (json_object_get_double_member (o, "link_ms"), bytes[i] * 8, 1e-6);
+    ck_assert_int_eq (json_object_get_boolean_member (o, "frontier"), i == 0);
+  }
+}
+END_TEST
+
 /* One `plan --json` run: the path ranked first, and per cut its fidelity
  * (-1: null) and feasibility. */
 static int
@@ -443,6 +482,7 @@ main (void)
   tcase_add_test (tc, test_calibrate);
   tcase_add_test (tc, test_store_fidelity);
   tcase_add_test (tc, test_eval_baselines);
+  tcase_add_test (tc, test_plan_measured);
   tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);

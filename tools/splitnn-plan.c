@@ -1,7 +1,11 @@
 /* splitnn profile MODEL.onnx: time every cut's edge and cloud part here.
  * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link,
  *   with the fidelity the model stores per cut (splitnn.fidelity) and an
- *   optional floor on it.
+ *   optional floor on it; with --measured EVAL.jsonl (`splitnn eval --json`
+ *   output) every option eval measured instead: edge-only, cloud-only at
+ *   each codec and quality, each cut x bits x codec, with their measured
+ *   bytes and fidelity.  Marks the rate-fidelity-latency frontier and says
+ *   why the winner won (sn_planner_frontier, sn_planner_explain).
  *
  * A profile is JSON: {"model": FINGERPRINT, "threads": N, "whole_ms": T,
  * "cuts": [{"id": I, "name": S, "edge_ms": E, "cloud_ms": C}, ...]}.  The
@@ -213,6 +217,44 @@ sn_cli_profile (int argc, char **argv)
   return 0;
 }
 
+/* Options from `splitnn eval --json` rows: bytes and fidelity as measured,
+ * times from the profiles.  Cloud-only's edge time is eval's coding time
+ * (encode and decode together: an upper bound on the camera's encode). */
+static SnPathPrior *
+measured_priors (const char *path, const SnCutSet *set, const Profile *edge,
+    const Profile *cloud, double edge_slowdown, GPtrArray *names, GArray *kinds, int *n,
+    GError **error)
+{
+  g_autoptr (GArray) ms = sn_option_measures_load (path, error);
+  if (!ms)
+    return NULL;
+  SnPathPrior *priors = g_new0 (SnPathPrior, ms->len);
+  for (guint i = 0; i < ms->len; i++) {
+    const SnOptionMeasure *m = &g_array_index (ms, SnOptionMeasure, i);
+    char *name = sn_option_label (&m->option);
+    g_ptr_array_add (names, name);
+    g_array_append_val (kinds, m->option.kind);
+    priors[i] = (SnPathPrior) { .name = name, .bytes = m->bytes, .fidelity = m->fidelity };
+    if (m->option.kind == SN_OPTION_EDGE_ONLY) {
+      priors[i].edge_ms = edge->whole_ms * edge_slowdown;
+    } else if (m->option.kind == SN_OPTION_CLOUD_ONLY) {
+      priors[i].edge_ms = m->code_ms * edge_slowdown;
+      priors[i].cloud_ms = cloud->whole_ms;
+    } else if (m->option.cut < (guint32) edge->n_cuts) {
+      priors[i].edge_ms = edge->edge_ms[m->option.cut] * edge_slowdown;
+      priors[i].cloud_ms = cloud->cloud_ms[m->option.cut];
+      priors[i].cloud_flops = sn_cut_set_get (set, m->option.cut)->cloud_flops;
+    } else {
+      g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH, "%s: cut %u is not a cut of this "
+          "model", path, m->option.cut);
+      g_free (priors);
+      return NULL;
+    }
+  }
+  *n = ms->len;
+  return priors;
+}
+
 /* "2M", "500k", "1.5G", "800000" in bits per second. */
 static gboolean
 parse_rate (const char *s, double *out)
@@ -238,7 +280,7 @@ int
 sn_cli_plan (int argc, char **argv)
 {
   g_autofree char *bandwidth_s = NULL, *edge_profile = NULL, *cloud_profile = NULL;
-  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL;
+  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL, *measured = NULL;
   int bits = 4, threads = 1;
   gboolean per_channel = FALSE;
   double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0, fid_floor = -1, clip = 1;
@@ -261,6 +303,7 @@ sn_cli_plan (int argc, char **argv)
     { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Stored fidelity at this clip (default 1)", "F" },
     { "range", 0, 0, G_OPTION_ARG_STRING, &range_s, "Stored fidelity of frame (default) or calibrated ranges", "MODE" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads when profiling here (default 1)", "N" },
+    { "measured", 0, 0, G_OPTION_ARG_FILENAME, &measured, "Rank every option 'splitnn eval --json' measured (edge-only, cloud-only per codec and quality, cut x bits x codec) with its bytes and fidelity_ap50", "EVAL.jsonl" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per path, best first", NULL },
     { NULL }
   };
@@ -312,6 +355,9 @@ sn_cli_plan (int argc, char **argv)
   g_autofree SnPathPrior *priors = NULL;
   g_autofree SnPathPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) kinds = g_array_new (FALSE, TRUE, sizeof (SnOptionKind));
+  g_autofree gboolean *frontier = NULL;
+  g_autofree char *why = NULL;
   if (!set)
     goto out;
   if (edge_profile ? !load_profile (edge_profile, m, set, &edge, &err)
@@ -322,8 +368,18 @@ sn_cli_plan (int argc, char **argv)
     goto out;
 
   int n_cuts = sn_cut_set_n_cuts (set), n = n_cuts + 2;
-  priors = g_new0 (SnPathPrior, n);
-  for (int i = 0; i < n_cuts; i++) {
+  if (measured) {
+    if (!(priors = measured_priors (measured, set, &edge, &cloud, edge_slowdown, names, kinds,
+                &n, &err)))
+      goto out;
+    n_cuts = 0;               /* rows name their cut themselves */
+  } else {
+    g_array_set_size (kinds, n);
+    g_array_index (kinds, SnOptionKind, n_cuts) = SN_OPTION_EDGE_ONLY;
+    g_array_index (kinds, SnOptionKind, n_cuts + 1) = SN_OPTION_CLOUD_ONLY;
+    priors = g_new0 (SnPathPrior, n);
+  }
+  for (int i = 0; !measured && i < n_cuts; i++) {
     const SnCut *c = sn_cut_set_get (set, i);
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
@@ -334,11 +390,15 @@ sn_cli_plan (int argc, char **argv)
   /* Edge-only runs the unsplit float model: the reference fidelity is
    * measured against, so 100 by definition.  Cloud-only's JPEG is not
    * measured. */
-  priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
-    .bytes = result_bytes, .fidelity = 100 };
-  priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
-    .bytes = jpeg_bytes, .fidelity = -1 };
+  if (!measured) {
+    priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
+      .bytes = result_bytes, .fidelity = 100 };
+    priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
+      .bytes = jpeg_bytes, .fidelity = -1 };
+  }
   SnPlanner *planner = sn_planner_new (priors, n);
+  for (int i = 0; i < n; i++)
+    sn_planner_set_kind (planner, i, g_array_index (kinds, SnOptionKind, i));
   sn_planner_set_bandwidth (planner, bandwidth);
   sn_planner_set_rtt (planner, rtt);
   sn_planner_set_objective (planner, objective);
@@ -346,9 +406,11 @@ sn_cli_plan (int argc, char **argv)
   sn_planner_set_fidelity_floor (planner, fid_floor);
   rank = g_new (SnPathPrediction, n);
   sn_planner_rank (planner, rank, n);
+  frontier = g_new0 (gboolean, n);
+  sn_planner_frontier (planner, frontier);
   if (!json)
-    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s\n", "rank", "path", "edge ms", "link ms",
-        "cloud ms", "total ms", "bytes", "fps", "mAP@0.5");
+    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s %s\n", "rank", "path", "edge ms", "link ms",
+        "cloud ms", "total ms", "bytes", "fps", "fidelity", "frontier");
   for (int r = 0; r < n; r++) {
     const SnPathPrediction *o = &rank[r];
     const char *name = sn_planner_path_name (planner, o->path);
@@ -359,17 +421,22 @@ sn_cli_plan (int argc, char **argv)
       g_snprintf (fid_json, sizeof fid_json, "%.4f", fid);
     }
     if (json) {
-      printf ("{\"rank\": %d, \"path\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
+      printf ("{\"rank\": %d, \"path\": \"%s\", \"option\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
-          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s}\n", r + 1, name,
+          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"frontier\": %s}\n", r + 1, name,
+          sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->path)),
           o->path < n_cuts ? o->path : -1, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
-          o->bytes, o->fps, fid_json, o->feasible ? "true" : "false");
+          o->bytes, o->fps, fid_json, o->feasible ? "true" : "false",
+          frontier[o->path] ? "true" : "false");
     } else {
-      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s%s\n", r + 1, name,
+      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s %s%s\n", r + 1, name,
           o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps, fid_s,
-          o->feasible ? "" : "  (infeasible)");
+          frontier[o->path] ? "*" : " ", o->feasible ? "" : "  (infeasible)");
     }
   }
+  /* The why, for people: after the table, or on stderr beside JSON lines. */
+  why = sn_planner_explain (planner, rank, n);
+  fprintf (json ? stderr : stdout, "%s%s\n", json ? "plan: " : "\n", why);
   sn_planner_free (planner);
   status = 0;
 

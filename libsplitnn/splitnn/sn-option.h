@@ -22,6 +22,7 @@
 
 #include <glib.h>
 #include <splitnn/sn-codec.h>
+#include <splitnn/sn-quant.h>
 
 G_BEGIN_DECLS
 
@@ -76,5 +77,20 @@ typedef struct {
 /* A short label: "edge-only", "cloud-only h264 qp26", "cloud-only jpeg
  * q90", "cut 4 8-bit lossless"; g_free it. */
 char *sn_option_label (const SnOption *option);
+
+/* One option as `splitnn eval --json` measured it. */
+typedef struct {
+  SnOption option;
+  double bytes;             /* per frame on the wire */
+  double fidelity;          /* fidelity_ap50, 0-100 (sn-eval.h) */
+  double edge_ms, cloud_ms; /* as measured on the machine eval ran on */
+  double code_ms;           /* feature or frame coding (for cloud-only: encode and decode) */
+} SnOptionMeasure;
+
+/* Reads the JSON lines `splitnn eval --json` prints (other lines, and rows
+ * of trained paths, are skipped).  Returns an array of SnOptionMeasure, or
+ * NULL with error set when the file cannot be read, a row is malformed or
+ * none is found. */
+GArray *sn_option_measures_load (const char *path, GError **error);
 
 G_END_DECLS
