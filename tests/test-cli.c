@@ -359,6 +359,26 @@ START_TEST (test_eval_baselines)
 }
 END_TEST
 
+/* detect --cut edge-only is the whole network, so its output is detect's
+ * without --cut, byte for byte; --cut cloud-only runs, and refuses a
+ * feature codec or a quality out of range. */
+START_TEST (test_detect_baselines)
+{
+  g_autofree char *det = write_tiny_detector_sized (64);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *whole = NULL, *edge = NULL, *cloud = NULL, *e1 = NULL, *e2 = NULL;
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  ck_assert_int_eq (run (&whole, "detect", det, image, "--json", "--threshold", "0", NULL), 0);
+  ck_assert_int_eq (run (&edge, "detect", det, image, "--json", "--threshold", "0", "--cut", "edge-only", NULL), 0);
+  ck_assert_str_eq (edge, whole);
+  ck_assert_int_eq (run (&cloud, "detect", det, image, "--json", "--cut", "cloud-only", "--codec", "jpeg",
+      "--quality", "95", NULL), 0);
+  ck_assert (g_str_has_prefix (cloud, "{\"frame\": 0"));
+  ck_assert_int_eq (run (&e1, "detect", det, image, "--cut", "cloud-only", "--codec", "lossless", NULL), 2);
+  ck_assert_int_eq (run (&e2, "detect", det, image, "--cut", "cloud-only", "--quality", "60", NULL), 2);
+}
+END_TEST
+
 /* plan --measured: every option of eval's JSON lines is ranked with its
  * measured bytes and fidelity.  On a 1 kbit/s link the link dominates:
  * edge-only's 200 bytes take 1.6 s, cloud-only's 3000 24 s, the cut's
@@ -483,6 +503,7 @@ main (void)
   tcase_add_test (tc, test_store_fidelity);
   tcase_add_test (tc, test_eval_baselines);
   tcase_add_test (tc, test_plan_measured);
+  tcase_add_test (tc, test_detect_baselines);
   tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);

@@ -414,6 +414,41 @@ START_TEST (test_option_frontier_and_explain)
 }
 END_TEST
 
+/* The option names (sn-option.h): one table for CLI, planner, elements and
+ * packet header. */
+START_TEST (test_option_names)
+{
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("edge-only"), SN_OPTION_EDGE_ONLY);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("cloud-only"), SN_OPTION_CLOUD_ONLY);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("4"), SN_OPTION_CUT);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("edge"), SN_OPTION_CUT);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg (NULL), SN_OPTION_CUT);
+  for (int k = SN_OPTION_EDGE_ONLY; k <= SN_OPTION_CLOUD_ONLY; k++) {
+    ck_assert_int_eq (sn_option_kind_from_cut_arg (sn_option_kind_name (k)), k);
+    ck_assert_int_eq (sn_option_kind_from_cut_id (sn_option_kind_cut_id (k)), k);
+  }
+  ck_assert_int_eq (sn_option_kind_from_cut_id (48), SN_OPTION_CUT);
+  SnFrameCodec c;
+  ck_assert (sn_frame_codec_from_name ("h264", &c) && c == SN_FRAME_CODEC_H264);
+  ck_assert (sn_frame_codec_from_name ("jpeg", &c) && c == SN_FRAME_CODEC_JPEG);
+  /* Feature codec names are not frame codec names, and the other way. */
+  SnCodec fc;
+  ck_assert (!sn_frame_codec_from_name ("lossless", &c) && !sn_frame_codec_from_name ("lossy", &c));
+  ck_assert (!sn_codec_from_name ("h264", &fc) && !sn_codec_from_name ("jpeg", &fc));
+  ck_assert (sn_frame_codec_quality_valid (SN_FRAME_CODEC_H264, 0));
+  ck_assert (sn_frame_codec_quality_valid (SN_FRAME_CODEC_H264, 51));
+  ck_assert (!sn_frame_codec_quality_valid (SN_FRAME_CODEC_H264, 52));
+  ck_assert (!sn_frame_codec_quality_valid (SN_FRAME_CODEC_JPEG, 0));
+  ck_assert (sn_frame_codec_quality_valid (SN_FRAME_CODEC_JPEG, 100));
+  SnOption o = { .kind = SN_OPTION_CLOUD_ONLY, .frame_codec = SN_FRAME_CODEC_H264, .quality = 26 };
+  g_autofree char *a = sn_option_label (&o);
+  ck_assert_str_eq (a, "cloud-only h264 qp26");
+  o = (SnOption) { .kind = SN_OPTION_CUT, .cut = 4, .bits = 8, .codec = SN_CODEC_LOSSLESS };
+  g_autofree char *b = sn_option_label (&o);
+  ck_assert_str_eq (b, "cut 4 8-bit lossless");
+}
+END_TEST
+
 int
 main (void)
 {
@@ -432,6 +467,7 @@ main (void)
   tcase_add_test (tc, test_disabled_paths);
   tcase_add_test (tc, test_frontier);
   tcase_add_test (tc, test_option_frontier_and_explain);
+  tcase_add_test (tc, test_option_names);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

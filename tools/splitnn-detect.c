@@ -1,10 +1,14 @@
 /* splitnn detect MODEL.onnx IMAGE_OR_VIDEO [--frames N] [--threshold T] [--json]
  *                [--png-dir DIR --png-every K] [--cut C [--bits B] [--codec X]]
+ *                [--cut cloud-only [--codec h264|jpeg] [--quality Q]]
  *
  * With --cut the frames take the split path, as splitnnedge + splitnncloud
  * would: network up to the cut, features quantized, coded into a packet,
  * parsed back, the rest of the network; the reference the two-process
- * tests compare the elements with. */
+ * tests compare the elements with.  The baselines (sn-option.h): --cut
+ * edge-only is the whole network (as without --cut); --cut cloud-only codes
+ * the model input as H.264 or JPEG, decodes it and runs the whole network
+ * on the decoded frame (sn-framecoder.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +16,7 @@
 
 #include "sn-cli.h"
 #include "sn-frames.h"
+#include "sn-framecoder.h"
 
 /* Written with printf rather than json-glib so numbers keep a readable
  * precision (scores to 4 places, boxes to 0.1 px); labels come from our own
@@ -51,6 +56,14 @@ print_text (const SnFrame *f, const SnDetections *d)
 }
 
 typedef struct {
+  SnOptionKind kind;
+  /* cloud-only */
+  SnFrameCoder *coder;
+  SnSegment *whole;
+  SnTensor *decoded_x;
+  guint8 *rgb, *decoded;
+  double bytes;
+  /* a feature cut */
   SnCutSet *cuts;
   const SnCut *cut;
   SnSplit *split;
@@ -59,6 +72,48 @@ typedef struct {
   SnFeatureConfig fc;
   GByteArray *packet;
 } SplitPath;
+
+static gboolean
+cloud_only_open (SplitPath *sp, SnModel *m, SnDetector *det, SnFrameCodec codec, int quality,
+    int threads, GError **error)
+{
+  int w = sn_detector_input_width (det), h = sn_detector_input_height (det);
+  const char *outs[] = { "keypoints", "wh" };
+  if (!(sp->coder = sn_frame_coder_new (codec, quality, w, h, error))
+      || !(sp->whole = sn_segment_new (m, NULL, 0, outs, 2, error)))
+    return FALSE;
+  sn_segment_set_threads (sp->whole, threads);
+  sp->rgb = g_malloc ((gsize) w * h * 3);
+  sp->decoded = g_malloc ((gsize) w * h * 3);
+  return TRUE;
+}
+
+static gboolean
+cloud_only_run (SplitPath *sp, SnDetector *det, const SnImage *img, SnDetections *d,
+    GError **error)
+{
+  SnLetterbox lb;
+  const SnTensor *x = sn_detector_preprocess (det, img, &lb, error);
+  if (!x)
+    return FALSE;
+  gsize n = (gsize) sn_shape_numel (&x->shape);
+  const float *xf = x->data;
+  for (gsize i = 0; i < n; i++)
+    sp->rgb[i] = (guint8) CLAMP (xf[i] + 0.5f, 0, 255);
+  gssize len = sn_frame_coder_run (sp->coder, sp->rgb, sp->decoded, error);
+  if (len < 0)
+    return FALSE;
+  sp->bytes += len;
+  if (!sp->decoded_x)
+    sp->decoded_x = sn_tensor_new (x->dtype, &x->shape);
+  float *df = sp->decoded_x->data;
+  for (gsize i = 0; i < n; i++)
+    df[i] = sp->decoded[i];
+  const SnTensor *in = sp->decoded_x;
+  return sn_segment_run (sp->whole, &in, error)
+      && sn_detector_decode (det, sn_segment_output (sp->whole, 0),
+          sn_segment_output (sp->whole, 1), &lb, d, error);
+}
 
 static gboolean
 split_path_open (SplitPath *sp, SnModel *m, const char *cut, int bits, SnCodec codec, int threads,
@@ -110,6 +165,11 @@ split_path_run (SplitPath *sp, SnDetector *det, const SnImage *img, const SnFram
 static void
 split_path_close (SplitPath *sp)
 {
+  g_clear_pointer (&sp->coder, sn_frame_coder_free);
+  g_clear_pointer (&sp->whole, sn_segment_free);
+  g_clear_pointer (&sp->decoded_x, sn_tensor_free);
+  g_clear_pointer (&sp->rgb, g_free);
+  g_clear_pointer (&sp->decoded, g_free);
   g_clear_pointer (&sp->packet, g_byte_array_unref);
   g_clear_pointer (&sp->enc, sn_feature_encoder_free);
   g_clear_pointer (&sp->dec, sn_feature_decoder_free);
@@ -125,7 +185,7 @@ sn_cli_detect (int argc, char **argv)
   gboolean json = FALSE, letterbox = FALSE;
   g_autofree char *png_dir = NULL, *save_dir = NULL, *cut_arg = NULL, *codec_arg = NULL;
   g_autofree char *range_arg = NULL;
-  int bits = 8;
+  int bits = 8, quality = -1;
   GOptionEntry entries[] = {
     { "frames", 'n', 0, G_OPTION_ARG_INT, &max_frames, "Stop after N frames (default: all)", "N" },
     { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold, "Minimum score (default 0.2)", "T" },
@@ -136,7 +196,10 @@ sn_cli_detect (int argc, char **argv)
     { "png-dir", 0, 0, G_OPTION_ARG_FILENAME, &png_dir, "Write annotated frames as PNG into DIR", "DIR" },
     { "png-every", 0, 0, G_OPTION_ARG_INT, &png_every, "With --png-dir, every K-th frame (default 25)", "K" },
     { "cut", 0, 0, G_OPTION_ARG_STRING, &cut_arg, "Split at this cut (id or name, 'splitnn cuts MODEL') and "
-      "send the features through a packet, as the elements do", "C" },
+      "send the features through a packet, as the elements do; or edge-only (the whole network, as "
+      "without --cut) or cloud-only (the model input coded by --codec h264 or jpeg, decoded, the "
+      "whole network)", "C" },
+    { "quality", 0, 0, G_OPTION_ARG_INT, &quality, "With --cut cloud-only: H.264 QP 0-51 (default 26) or JPEG quality 1-100 (default 90)", "Q" },
     { "bits", 0, 0, G_OPTION_ARG_INT, &bits, "With --cut: bits per feature value, 2/4/8/16/32 (default 8)", "B" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec_arg, "With --cut: none, lossless (default), lossy or auto", "X" },
     { "range", 0, 0, G_OPTION_ARG_STRING, &range_arg, "With --cut: quantization ranges per frame (default) or calibrated (stored by 'splitnn calibrate')", "frame|calibrated" },
@@ -155,6 +218,22 @@ sn_cli_detect (int argc, char **argv)
 
   SnCodec codec = SN_CODEC_LOSSLESS;
   SnRangeMode range = SN_RANGE_FRAME;
+  SnFrameCodec frame_codec = SN_FRAME_CODEC_H264;
+  SnOptionKind kind = sn_option_kind_from_cut_arg (cut_arg);
+  if (kind == SN_OPTION_EDGE_ONLY)
+    g_clear_pointer (&cut_arg, g_free);       /* the whole network here: no split */
+  if (kind == SN_OPTION_CLOUD_ONLY) {
+    if ((codec_arg && !sn_frame_codec_from_name (codec_arg, &frame_codec))
+        || !sn_frame_codec_quality_valid (frame_codec,
+            quality < 0 ? sn_frame_codec_default_quality (frame_codec) : quality)) {
+      fprintf (stderr, "splitnn: with --cut cloud-only, --codec is h264 (default) or jpeg; "
+          "--quality a QP 0-51 or a JPEG quality 1-100\n");
+      return 2;
+    }
+    if (quality < 0)
+      quality = sn_frame_codec_default_quality (frame_codec);
+    g_clear_pointer (&codec_arg, g_free);
+  }
   if (!sn_quant_bits_valid (bits) || (codec_arg && !sn_codec_from_name (codec_arg, &codec))
       || (range_arg && !sn_range_from_name (range_arg, &range))) {
     fprintf (stderr, "splitnn: --bits is 2, 4, 8, 16 or 32; --codec none, lossless, lossy or auto; "
@@ -168,9 +247,12 @@ sn_cli_detect (int argc, char **argv)
   SnFrames *frames = det ? sn_frames_open (argv[2], &err) : NULL;
   SplitPath sp = { 0 };
   int status = 1;
-  if (!frames || (cut_arg && !split_path_open (&sp, m, cut_arg, bits, codec, threads, &err)))
+  sp.kind = kind;
+  if (!frames || (kind == SN_OPTION_CLOUD_ONLY
+          ? !cloud_only_open (&sp, m, det, frame_codec, quality, threads, &err)
+          : cut_arg && !split_path_open (&sp, m, cut_arg, bits, codec, threads, &err)))
     goto out;
-  if (cut_arg && range == SN_RANGE_CALIBRATED) {
+  if (kind == SN_OPTION_CUT && cut_arg && range == SN_RANGE_CALIBRATED) {
     sp.fc.range = range;
     if (!sn_feature_check_calibration (m, sp.cut, &err))
       goto out;
@@ -194,7 +276,8 @@ sn_cli_detect (int argc, char **argv)
   while ((max_frames == 0 || n_frames < max_frames) && sn_frames_next (frames, &f, &err)) {
     SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
     SnDetectorTimings t = { 0 };
-    if (cut_arg ? !split_path_run (&sp, det, &img, &f, &d, &err) : !sn_detector_run (det, &img, &d, &t, &err))
+    if (kind == SN_OPTION_CLOUD_ONLY ? !cloud_only_run (&sp, det, &img, &d, &err)
+        : cut_arg ? !split_path_run (&sp, det, &img, &f, &d, &err) : !sn_detector_run (det, &img, &d, &t, &err))
       break;
     if (save_dir) {
       SnLetterbox lb;
@@ -235,7 +318,11 @@ sn_cli_detect (int argc, char **argv)
   for (int c = 0; c < SN_COCO_CLASSES; c++)
     if (per_class[c])
       g_string_append_printf (s, " %s=%d", sn_coco_label (c), per_class[c]);
-  if (cut_arg)                /* the split path is not timed per stage */
+  if (kind == SN_OPTION_CLOUD_ONLY)
+    fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), cloud-only, %s "
+        "quality %d, %.0f bytes per frame\n", n_frames, (double) n_dets / n_frames, s->str,
+        sn_frame_codec_name (frame_codec), quality, sp.bytes / n_frames);
+  else if (cut_arg)           /* the split path is not timed per stage */
     fprintf (stderr, "summary: %d frames, %.2f detections per frame (%s ), split at cut %d, %d bits, %s\n",
         n_frames, (double) n_dets / n_frames, s->str, sp.cut->id, bits, sn_codec_name (codec));
   else
