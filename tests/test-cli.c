@@ -414,6 +414,7 @@ START_TEST (test_plan_measured)
     ck_assert_double_eq (json_object_get_double_member (o, "fidelity"), fid[i]);
     ck_assert_double_eq_tol (json_object_get_double_member (o, "link_ms"), bytes[i] * 8, 1e-6);
     ck_assert_int_eq (json_object_get_boolean_member (o, "frontier"), i == 0);
+    ck_assert_int_eq (json_object_get_int_member (o, "cut"), i == 2 ? 0 : -1);
   }
 }
 END_TEST

@@ -222,8 +222,8 @@ sn_cli_profile (int argc, char **argv)
  * (encode and decode together: an upper bound on the camera's encode). */
 static SnPathPrior *
 measured_priors (const char *path, const SnCutSet *set, const Profile *edge,
-    const Profile *cloud, double edge_slowdown, GPtrArray *names, GArray *kinds, int *n,
-    GError **error)
+    const Profile *cloud, double edge_slowdown, GPtrArray *names, GArray *kinds, GArray *cut_ids,
+    int *n, GError **error)
 {
   g_autoptr (GArray) ms = sn_option_measures_load (path, error);
   if (!ms)
@@ -234,6 +234,8 @@ measured_priors (const char *path, const SnCutSet *set, const Profile *edge,
     char *name = sn_option_label (&m->option);
     g_ptr_array_add (names, name);
     g_array_append_val (kinds, m->option.kind);
+    int cut_id = m->option.kind == SN_OPTION_CUT ? (int) m->option.cut : -1;
+    g_array_append_val (cut_ids, cut_id);
     priors[i] = (SnPathPrior) { .name = name, .bytes = m->bytes, .fidelity = m->fidelity };
     if (m->option.kind == SN_OPTION_EDGE_ONLY) {
       priors[i].edge_ms = edge->whole_ms * edge_slowdown;
@@ -356,6 +358,7 @@ sn_cli_plan (int argc, char **argv)
   g_autofree SnPathPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GArray) kinds = g_array_new (FALSE, TRUE, sizeof (SnOptionKind));
+  g_autoptr (GArray) cut_ids = g_array_new (FALSE, TRUE, sizeof (int));
   g_autofree gboolean *frontier = NULL;
   g_autofree char *why = NULL;
   if (!set)
@@ -370,11 +373,13 @@ sn_cli_plan (int argc, char **argv)
   int n_cuts = sn_cut_set_n_cuts (set), n = n_cuts + 2;
   if (measured) {
     if (!(priors = measured_priors (measured, set, &edge, &cloud, edge_slowdown, names, kinds,
-                &n, &err)))
+                cut_ids, &n, &err)))
       goto out;
-    n_cuts = 0;               /* rows name their cut themselves */
   } else {
     g_array_set_size (kinds, n);
+    g_array_set_size (cut_ids, n);
+    for (int i = 0; i < n; i++)
+      g_array_index (cut_ids, int, i) = i < n_cuts ? i : -1;
     g_array_index (kinds, SnOptionKind, n_cuts) = SN_OPTION_EDGE_ONLY;
     g_array_index (kinds, SnOptionKind, n_cuts + 1) = SN_OPTION_CLOUD_ONLY;
     priors = g_new0 (SnPathPrior, n);
@@ -425,7 +430,7 @@ sn_cli_plan (int argc, char **argv)
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
           "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"frontier\": %s}\n", r + 1, name,
           sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->path)),
-          o->path < n_cuts ? o->path : -1, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
+          g_array_index (cut_ids, int, o->path), o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
           o->bytes, o->fps, fid_json, o->feasible ? "true" : "false",
           frontier[o->path] ? "true" : "false");
     } else {
