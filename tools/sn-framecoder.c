@@ -51,7 +51,9 @@ h264_start (SnFrameCoder *c, GError **error)
       "h264parse ! avdec_h264 max-threads=1 ! videoconvert ! video/x-raw,format=RGB ! "
       "appsink name=sink sync=false", c->width, c->height, c->quality);
   GError *err = NULL;
-  c->pipeline = gst_parse_launch (desc, &err);
+  /* Fatal errors: a missing element (no x264enc without plugins-ugly) must
+   * fail here, not leave a pipeline with a hole in it. */
+  c->pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
   if (!c->pipeline) {
     g_set_error (error, SN_ERROR, SN_ERROR_IO, "cannot build the H.264 coder (x264enc from "
         "gstreamer1.0-plugins-ugly, avdec_h264 from gstreamer1.0-libav): %s",

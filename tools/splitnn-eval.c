@@ -303,7 +303,7 @@ sn_cli_eval (int argc, char **argv)
     g_array_append_val (rows, r);
   }
   int in_w = sn_detector_input_width (det), in_h = sn_detector_input_height (det);
-  for (guint c = 0; want[SN_OPTION_CLOUD_ONLY] && c < frame_codecs->len; c++) {
+  for (guint c = 0; want[SN_OPTION_CLOUD_ONLY] && !err && c < frame_codecs->len; c++) {
     SnFrameCodec fcodec = g_array_index (frame_codecs, int, c);
     GArray *qs = fcodec == SN_FRAME_CODEC_H264 ? qps : jpeg_qs;
     for (guint q = 0; q < qs->len; q++) {
