@@ -299,7 +299,7 @@ sn_cli_plan (int argc, char **argv)
     { "rtt", 0, 0, G_OPTION_ARG_DOUBLE, &rtt, "Round-trip time in ms (default 0)", "MS" },
     { "objective", 0, 0, G_OPTION_ARG_STRING, &objective_s, "latency (default), throughput or bytes", "OBJ" },
     { "latency-budget", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "Latency budget in ms for --objective bytes", "MS" },
-    { "fidelity-floor", 0, 0, G_OPTION_ARG_DOUBLE, &fid_floor, "Cuts whose stored mAP@0.5 (metadata splitnn.fidelity, from 'splitnn eval --store-fidelity') is under X are infeasible; cuts without a stored figure never are (default -1: off)", "X" },
+    { "fidelity-floor", 0, 0, G_OPTION_ARG_DOUBLE, &fid_floor, "Options whose fidelity_ap50 is under X are infeasible: as --measured gives it, else as the model stores it per cut (splitnn.fidelity, from 'splitnn eval --store-fidelity'; map50 in files without ap50); options without a figure never are (default -1: off)", "X" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec_s, "Codec whose stored fidelity applies: none, lossless (default), lossy, auto (bytes come from --compression)", "C" },
     { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Stored fidelity of per-channel ranges", NULL },
     { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Stored fidelity at this clip (default 1)", "F" },
