@@ -12,10 +12,12 @@
  * A bad packet is skipped, counted and reported as a warning.
  *
  * With report=true (the default) each result is also answered upstream:
- * a "splitnn-cloud-time" custom event with the time this frame took here
- * and this machine's time for the whole network (measured at start, then
- * refined by the frames it runs).  zmqsrc carries it back to the edge's
- * zmqsink, so splitnnedge cut=auto plans with the cloud's real speed. */
+ * a "splitnn-cloud-time" custom event with the time this frame took here,
+ * its network part, and this machine's time for the whole network as
+ * measured at start.  zmqsrc carries it back to the edge's zmqsink, so
+ * splitnnedge cut=auto plans with the cloud's real speed; the edge's
+ * controller (sn-controller.h) keeps the one estimate of that speed,
+ * refined from the network times of the frames it sends. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -39,13 +41,6 @@ enum {
   PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS, PROP_REPORT, PROP_WHOLE_MS,
 };
 
-/* The whole-network estimate learns from frames whose cloud part is at
- * least this share of the network (smaller parts say little about it),
- * once the cut has run this many times (the first runs are cold). */
-#define WHOLE_MIN_SHARE 0.25
-#define WHOLE_WARMUP 2
-#define WHOLE_ALPHA 0.1
-
 struct _GstSplitnnCloud {
   GstElement parent;
   GstPad *sinkpad, *srcpad;
@@ -66,9 +61,7 @@ struct _GstSplitnnCloud {
   gboolean caps_sent;
   guint64 packets, bad_packets;
   double cloud_ms_total;
-  double whole_ms;                    /* this machine's time for the whole network */
-  double model_flops;
-  guint *runs;                        /* per cut */
+  double whole_ms;                    /* this machine's time for the whole network, at start */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -104,7 +97,6 @@ release (GstSplitnnCloud *self)
     for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
       sn_split_free (self->splits[i]);
   g_clear_pointer (&self->splits, g_free);
-  g_clear_pointer (&self->runs, g_free);
   g_clear_pointer (&self->decoder, sn_feature_decoder_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
   g_clear_pointer (&self->detector, sn_detector_free);
@@ -146,12 +138,8 @@ setup (GstSplitnnCloud *self)
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
-  SnModelInfo info;
-  sn_model_get_info (self->model, &info);
-  self->model_flops = info.flops;
   self->whole_ms = report ? measure_whole (self) : 0;
   self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
-  self->runs = g_new0 (guint, sn_cut_set_n_cuts (self->cuts));
   self->decoder = sn_feature_decoder_new (self->model, self->cuts);
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
@@ -200,26 +188,23 @@ gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return gst_pad_event_default (pad, parent, event);
 }
 
+/* The frame's detections in the library's record (docs/protocol.md),
+ * written in the negotiated format into self->out. */
 static void
-write_json (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double cloud_ms)
+write_result (GstSplitnnCloud *self, const SnPacket *p, const SnCut *cut, double cloud_ms)
 {
-  GString *s = g_string_new (NULL);
-  g_string_append_printf (s, "{\"stream\": %u, \"seq\": %" G_GUINT64_FORMAT ", \"pts\": ", p->stream_id, p->seq);
-  if (p->pts == SN_PTS_NONE)
-    g_string_append (s, "null");
-  else
-    g_string_append_printf (s, "%" G_GUINT64_FORMAT, p->pts);
-  g_string_append_printf (s, ", \"cut\": %u, \"cloud_ms\": %.2f, \"detections\": [", cut->id, cloud_ms);
-  for (int i = 0; i < self->dets.n; i++) {
-    const SnDetection *e = &self->dets.items[i];
-    g_string_append_printf (s, "%s{\"label\": \"%s\", \"class_id\": %d, \"score\": %.4f, "
-        "\"box\": [%.1f, %.1f, %.1f, %.1f]}", i ? ", " : "", e->label, e->class_id, e->score,
-        e->x0, e->y0, e->x1, e->y1);
-  }
-  g_string_append (s, "]}\n");
-  g_byte_array_set_size (self->out, 0);
-  g_byte_array_append (self->out, (guint8 *) s->str, s->len);
-  g_string_free (s, TRUE);
+  SnResultHeader h;
+  sn_result_header_init (&h);
+  h.stream_id = p->stream_id;
+  h.seq = p->seq;
+  h.pts = p->pts;
+  h.cut_id = cut->id;
+  h.cloud_us = (guint32) (cloud_ms * 1000);
+  h.time_us = g_get_real_time ();
+  memcpy (h.fingerprint, p->fingerprint, sizeof h.fingerprint);
+  g_strlcpy (h.path_name, p->path_name, sizeof h.path_name);
+  sn_result_serialize (self->format == FORMAT_JSON ? SN_RESULT_JSON : SN_RESULT_BINARY, &h, &self->dets,
+      self->out);
 }
 
 /* Answers the packet upstream with what it cost here (see the top). */
@@ -232,11 +217,6 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnPacket *p, const SnCu
   g_mutex_unlock (&self->lock);
   if (!report)
     return;
-  double share = self->model_flops > 0 ? cut->cloud_flops / self->model_flops : 0;
-  if (share >= WHOLE_MIN_SHARE && ++self->runs[cut->id] > WHOLE_WARMUP) {
-    double whole = network_ms / share;
-    self->whole_ms = self->whole_ms > 0 ? (1 - WHOLE_ALPHA) * self->whole_ms + WHOLE_ALPHA * whole : whole;
-  }
   GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
       "stream-id", G_TYPE_UINT, p->stream_id, "seq", G_TYPE_UINT64, p->seq,
       "cut", G_TYPE_INT, (gint) cut->id, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
@@ -303,12 +283,7 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_caps_unref (caps);
     self->caps_sent = TRUE;
   }
-  if (self->format == FORMAT_JSON) {
-    write_json (self, &p, cut, cloud_ms);
-  } else {
-    SnResultHeader h = { p.stream_id, p.seq, p.pts, cut->id, (guint32) (cloud_ms * 1000) };
-    sn_result_write (&h, &self->dets, self->out);
-  }
+  write_result (self, &p, cut, cloud_ms);
   GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
   GST_BUFFER_OFFSET (out) = p.seq;
@@ -407,7 +382,8 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_WHOLE_MS,
       g_param_spec_double ("whole-ms", "Whole network ms", "With report: this machine's time for "
-          "the whole network, timed at start and refined by the frames it runs (0 = unknown)",
+          "the whole network, timed at start on a blank frame (0 = unknown); the edge refines "
+          "its estimate from the network times reported with each frame",
           0, G_MAXDOUBLE, 0, ro));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -41,16 +41,6 @@ enum {
   PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
 };
 
-/* What the cloud said about one frame (GST_SPLITNN_CLOUD_TIME_EVENT). */
-typedef struct {
-  gint cut;
-  gdouble cloud_ms, network_ms, whole_ms;
-} CloudReport;
-
-/* Reports waiting for the next frame; more than this between two frames
- * means something is wrong upstream of us, and the oldest are enough. */
-#define MAX_PENDING_REPORTS 256
-
 struct _GstSplitnnEdge {
   GstElement parent;
   GstPad *sinkpad, *srcpad;
@@ -71,15 +61,7 @@ struct _GstSplitnnEdge {
   guint stats_interval;
   gdouble cloud_speed;
   gdouble fidelity_floor;             /* mAP@0.5 the cut must have stored; < 0: off */
-  /* Link estimates and QoS arrive on the src pad, possibly from another
-   * thread than the chain's; they wait here (under the lock) and the chain
-   * hands them to the planner, which is only ever touched by the chain. */
-  gdouble pending_bps;                /* 0: none */
-  gdouble pending_rtt_ms;             /* < 0: none */
-  gdouble pending_qos;                /* worst proportion since the last frame; 0: none */
-  gdouble last_qos;                   /* the proportion behind the last "qos" decision */
-  GArray *pending_reports;            /* CloudReport */
-  guint64 cloud_reports;              /* taken into the planner */
+  guint64 cloud_reports;              /* taken into the controller's decisions */
   gchar *candidates;                  /* cut=auto: the cuts the planner considers */
 
   /* Set up in NULL -> READY. */
@@ -88,19 +70,14 @@ struct _GstSplitnnEdge {
   SnCutSet *cuts;
   SnSplit **splits;                   /* per cut, compiled on first use */
   SnFeatureEncoder *encoder;
-  SnPlanner *planner;
+  /* cut=auto's policy (sn-controller.h).  Link estimates, cloud reports
+   * and QoS arrive on the src pad, possibly on another thread than the
+   * chain's: every call into it is made under the lock.  Options are the
+   * cuts, in cut order. */
+  SnController *controller;
   GByteArray *packet;
   gint fixed_cut;                     /* -1 with cut=auto */
-  gboolean calibrated;                /* cut=auto: every cut's packet size measured once */
-  gboolean cloud_speed_known;         /* the cloud reported its speed */
-  gdouble cloud_overhead_ms;          /* the cloud's time outside the network, smoothed */
   gdouble model_flops;
-  gdouble *cut_bytes;                 /* cut=auto: each cut's packet size on the first frame */
-  /* cut=auto: the encoder setting and floor the planner's fidelities were
-   * last looked up for (refresh_fidelity). */
-  SnFeatureConfig fidelity_cfg;
-  gdouble fidelity_floor_applied;
-  gboolean fidelity_applied;
 
   GstVideoInfo info;
   SnPixelFormat format;
@@ -180,13 +157,14 @@ release (GstSplitnnEdge *self)
     for (int i = 0; i < sn_cut_set_n_cuts (self->cuts); i++)
       sn_split_free (self->splits[i]);
   g_clear_pointer (&self->splits, g_free);
-  g_clear_pointer (&self->planner, sn_planner_free);
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->controller, sn_controller_free);
+  g_mutex_unlock (&self->lock);
   g_clear_pointer (&self->encoder, sn_feature_encoder_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
   g_clear_pointer (&self->detector, sn_detector_free);
   g_clear_pointer (&self->model, sn_model_free);
   g_clear_pointer (&self->packet, g_byte_array_unref);
-  g_clear_pointer (&self->cut_bytes, g_free);
 }
 
 /* The encoder setting of the properties; called with the lock held. */
@@ -201,27 +179,15 @@ config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
   fc->range = self->range;
 }
 
-/* Priors for the planner before anything is measured: time in proportion
- * to FLOPs at this machine's whole-model speed, bytes as a typical
- * lossless ratio of the raw quantized size. */
-static SnPlanner *
-make_planner (GstSplitnnEdge *self)
+/* cut=auto's controller over every cut, with priors from FLOPs. */
+static SnController *
+make_controller (GstSplitnnEdge *self, int bits, double cloud_speed)
 {
-  int n = sn_cut_set_n_cuts (self->cuts);
-  double ms_per_flop = 40.0 / MAX (self->model_flops, 1);    /* refined by measurements */
-  SnPathPrior *p = g_new0 (SnPathPrior, n);
-  for (int i = 0; i < n; i++) {
-    const SnCut *c = sn_cut_set_get (self->cuts, i);
-    p[i] = (SnPathPrior) { .name = c->name, .edge_ms = c->edge_flops * ms_per_flop,
-      .cloud_ms = c->cloud_flops * ms_per_flop, .bytes = sn_cut_bytes (c, self->bits) * 0.4,
-      .fidelity = -1, .cloud_flops = c->cloud_flops };
-  }
-  SnPlanner *pl = sn_planner_new (p, n);
-  /* The priors are rough (a fixed speed, a fixed compression ratio); let
-   * each measurement correct the ones not measured yet. */
-  sn_planner_set_learn_priors (pl, TRUE);
-  g_free (p);
-  return pl;
+  int n;
+  g_autofree SnControllerOption *options = sn_controller_cut_options (self->cuts, self->model_flops, bits, &n);
+  SnController *c = sn_controller_new (options, n, self->model_flops);
+  sn_controller_set_cloud_speedup (c, cloud_speed);
+  return c;
 }
 
 /* The edge segment of a cut, compiled on its first use and kept, so that
@@ -262,6 +228,7 @@ setup (GstSplitnnEdge *self)
   SnFeatureConfig fc;
   config_of_properties (self, &fc);
   double min_fid = self->fidelity_floor;
+  double cloud_speed = self->cloud_speed;
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
@@ -275,12 +242,6 @@ setup (GstSplitnnEdge *self)
       return FALSE;
     }
     self->fixed_cut = (gint) c->id;
-    /* A fixed cut is the user's choice: used anyway, but not silently. */
-    double f = sn_model_fidelity (self->model, c->id, &fc);
-    if (min_fid >= 0 && f >= 0 && f < min_fid)
-      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cut %s is under the fidelity floor", cut),
-          ("the model stores mAP@0.5 %.2f for it at bits=%d codec=%s, fidelity-floor is %.2f; "
-              "a fixed cut is used anyway", f, fc.bits, sn_codec_name (fc.codec), min_fid));
   }
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
@@ -299,7 +260,20 @@ setup (GstSplitnnEdge *self)
   self->model_flops = info.flops;
   self->splits = g_new0 (SnSplit *, sn_cut_set_n_cuts (self->cuts));
   self->encoder = sn_feature_encoder_new (self->model);
-  self->planner = make_planner (self);
+  SnController *controller = make_controller (self, fc.bits, cloud_speed);
+  g_mutex_lock (&self->lock);
+  self->controller = controller;
+  g_mutex_unlock (&self->lock);
+  if (self->fixed_cut >= 0) {
+    /* A fixed cut is the user's choice: used anyway, but not silently. */
+    int option = sn_controller_find_cut (controller, self->fixed_cut);
+    sn_controller_update_fidelity (controller, self->model, &fc, min_fid);
+    if (sn_controller_below_floor (controller, option))
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("Cut %s is under the fidelity floor", cut),
+          ("the model stores mAP@0.5 %.2f for it at bits=%d codec=%s, fidelity-floor is %.2f; "
+              "a fixed cut is used anyway", sn_controller_fidelity (controller, option), fc.bits,
+              sn_codec_name (fc.codec), min_fid));
+  }
   self->packet = g_byte_array_new ();
   sn_detector_set_threads (self->detector, self->threads);
   if (self->fixed_cut >= 0 && !prepare_fixed_cut (self, &err)) {
@@ -310,15 +284,8 @@ setup (GstSplitnnEdge *self)
     return FALSE;
   }
   self->current_cut = -1;
-  self->calibrated = FALSE;
-  self->cloud_speed_known = FALSE;
-  self->cloud_overhead_ms = 0;
-  self->fidelity_applied = FALSE;
   self->seq = 0;
   g_mutex_lock (&self->lock);
-  self->pending_bps = self->pending_qos = self->last_qos = 0;
-  self->pending_rtt_ms = -1;
-  g_array_set_size (self->pending_reports, 0);
   self->cloud_reports = 0;
   g_clear_pointer (&self->candidates, g_free);
   self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
@@ -373,9 +340,10 @@ set_caps (GstSplitnnEdge *self, GstCaps *caps)
         GST_VIDEO_INFO_FPS_D (&self->info), NULL);
   gboolean ok = gst_pad_set_caps (self->srcpad, out);
   gst_caps_unref (out);
-  if (GST_VIDEO_INFO_FPS_N (&self->info) > 0)
-    sn_planner_set_frame_interval (self->planner,
-        1000.0 * GST_VIDEO_INFO_FPS_D (&self->info) / GST_VIDEO_INFO_FPS_N (&self->info));
+  g_mutex_lock (&self->lock);
+  sn_controller_set_frame_rate (self->controller, GST_VIDEO_INFO_FPS_N (&self->info),
+      GST_VIDEO_INFO_FPS_D (&self->info));
+  g_mutex_unlock (&self->lock);
   return ok;
 }
 
@@ -385,7 +353,7 @@ static gboolean
 gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->planner)
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->controller)
     post_stats (self);          /* the final counts, whatever the interval */
   if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
     GstCaps *caps;
@@ -397,52 +365,26 @@ gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return gst_pad_event_default (pad, parent, event);
 }
 
-/* A cloud's answer about one of our packets; applied before the next
- * frame's decision, on the streaming thread. */
+/* A cloud's answer about one of our packets, for the controller. */
 static void
-queue_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
+forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
 {
   guint stream;
-  CloudReport r = { -1, 0, 0, 0 };
+  SnCloudReport r = { -1, 0, -1, 0 };
   if (!gst_structure_get_int (s, "cut", &r.cut) || !gst_structure_get_double (s, "cloud-ms", &r.cloud_ms)
       || r.cut < 0 || r.cloud_ms < 0) {
     GST_DEBUG_OBJECT (self, "ignoring incomplete cloud report %" GST_PTR_FORMAT, s);
     return;
   }
-  if (!gst_structure_get_double (s, "network-ms", &r.network_ms))
-    r.network_ms = r.cloud_ms;
+  gst_structure_get_double (s, "network-ms", &r.network_ms);
   gst_structure_get_double (s, "whole-ms", &r.whole_ms);
   g_mutex_lock (&self->lock);
   /* A cloud serving several edges over one transport may answer others';
    * a fixed cut has no use for them (fixed_cut is set before streaming). */
-  if (self->fixed_cut < 0
-      && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id)
-      && self->pending_reports->len < MAX_PENDING_REPORTS)
-    g_array_append_val (self->pending_reports, r);
+  if (self->controller && self->fixed_cut < 0
+      && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id))
+    sn_controller_observe_cloud (self->controller, &r);
   g_mutex_unlock (&self->lock);
-}
-
-/* Called with the lock held. */
-static void
-apply_cloud_reports (GstSplitnnEdge *self)
-{
-  int n_cuts = sn_cut_set_n_cuts (self->cuts);
-  for (guint i = 0; i < self->pending_reports->len; i++) {
-    const CloudReport *r = &g_array_index (self->pending_reports, CloudReport, i);
-    if (r->cut >= n_cuts)
-      continue;
-    sn_planner_observe_cloud (self->planner, r->cut, r->cloud_ms);
-    /* What does not scale with the network: packet and detection decoding. */
-    double overhead = MAX (r->cloud_ms - r->network_ms, 0);
-    self->cloud_overhead_ms = self->cloud_speed_known
-        ? 0.8 * self->cloud_overhead_ms + 0.2 * overhead : overhead;
-    if (r->whole_ms > 0 && self->model_flops > 0) {
-      self->cloud_speed_known = TRUE;
-      sn_planner_set_cloud_speed (self->planner, r->whole_ms / self->model_flops, self->cloud_overhead_ms);
-    }
-    self->cloud_reports++;
-  }
-  g_array_set_size (self->pending_reports, 0);
 }
 
 static gboolean
@@ -456,27 +398,27 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
       if (proportion > 1.0) {
         GST_INFO_OBJECT (self, "QoS: downstream is %.2fx too slow", proportion);
         g_mutex_lock (&self->lock);
-        self->pending_qos = MAX (self->pending_qos, proportion);
+        if (self->controller)
+          sn_controller_observe_qos (self->controller, proportion);
         g_mutex_unlock (&self->lock);
       }
       break;
     }
     case GST_EVENT_CUSTOM_UPSTREAM:{
       const GstStructure *s = gst_event_get_structure (event);
-      gdouble bps, rtt;
+      gdouble bps, rtt = -1;
       if (s && gst_structure_has_name (s, GST_SPLITNN_CLOUD_TIME_EVENT)) {
-        queue_cloud_report (self, s);
+        forward_cloud_report (self, s);
         gst_event_unref (event);
         return TRUE;
       }
       if (s && gst_structure_has_name (s, GST_SPLITNN_BANDWIDTH_EVENT)
           && gst_structure_get_double (s, "bits-per-second", &bps)) {
         GST_LOG_OBJECT (self, "link estimate %" GST_PTR_FORMAT, s);
+        gst_structure_get_double (s, "rtt-ms", &rtt);
         g_mutex_lock (&self->lock);
-        if (bps > 0)
-          self->pending_bps = bps;
-        if (gst_structure_get_double (s, "rtt-ms", &rtt) && rtt >= 0)
-          self->pending_rtt_ms = rtt;
+        if (self->controller)
+          sn_controller_observe_link (self->controller, bps, rtt);
         g_mutex_unlock (&self->lock);
         gst_event_unref (event);
         return TRUE;
@@ -490,8 +432,9 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 }
 
 static void
-post_cut_change (GstSplitnnEdge *self, const SnPlanDecision *d)
+post_cut_change (GstSplitnnEdge *self, const SnControllerDecision *cd)
 {
+  const SnPlanDecision *d = &cd->plan;
   const SnCut *from = d->previous >= 0 ? sn_cut_set_get (self->cuts, d->previous) : NULL;
   const SnCut *to = sn_cut_set_get (self->cuts, d->chosen);
   GstStructure *s = gst_structure_new ("splitnn-cut-changed",
@@ -507,8 +450,8 @@ post_cut_change (GstSplitnnEdge *self, const SnPlanDecision *d)
       "predicted-edge-ms", G_TYPE_DOUBLE, d->new_prediction.edge_ms,
       "previous-cloud-ms", G_TYPE_DOUBLE, d->old_prediction.cloud_ms,
       "predicted-cloud-ms", G_TYPE_DOUBLE, d->new_prediction.cloud_ms,
-      "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner),
-      "qos-proportion", G_TYPE_DOUBLE, g_str_equal (d->reason, "qos") ? self->last_qos : 0.0,
+      "bandwidth", G_TYPE_DOUBLE, cd->bandwidth,
+      "qos-proportion", G_TYPE_DOUBLE, cd->qos_proportion,
       "frame", G_TYPE_UINT64, self->seq, NULL);
   GST_INFO_OBJECT (self, "cut %d -> %d (%s)", d->previous, d->chosen, d->reason);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
@@ -522,53 +465,25 @@ post_stats (GstSplitnnEdge *self)
       "dropped", G_TYPE_UINT64, self->dropped,
       "mean-bytes", G_TYPE_DOUBLE, self->frames_out ? (double) self->bytes_out / self->frames_out : 0.0,
       "cut", G_TYPE_INT, self->current_cut,
-      "bandwidth", G_TYPE_DOUBLE, sn_planner_bandwidth (self->planner), NULL);
+      "bandwidth", G_TYPE_DOUBLE, sn_controller_bandwidth (self->controller), NULL);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
-static gboolean
-below_floor (GstSplitnnEdge *self, int cut)
-{
-  double f = sn_planner_fidelity (self->planner, cut), min_fid = self->fidelity_floor_applied;
-  return min_fid >= 0 && f >= 0 && f < min_fid;
-}
-
-/* Only cuts that can be the best for some edge speed, cloud speed and
- * bandwidth stay candidates (sn_plan_frontier): on the detector here 5 of
- * 49, so the planner never tries a cut that another beats on edge work and
- * bytes at once.  Cuts under the fidelity floor are no candidates and
- * beat none: a cut they alone dominate may be the best one left. */
+/* The candidates changed: the property follows, and a floor no cut
+ * reaches is said once. */
 static void
-restrict_to_frontier (GstSplitnnEdge *self)
+candidates_changed (GstSplitnnEdge *self, guint news, double min_fid)
 {
-  int n = sn_cut_set_n_cuts (self->cuts), n_below = 0;
-  g_autofree double *work = g_new (double, n);
-  g_autofree double *bytes = g_new (double, n);
-  g_autofree gboolean *keep = g_new (gboolean, n);
-  for (int i = 0; i < n; i++) {
-    work[i] = sn_cut_set_get (self->cuts, i)->edge_flops;
-    n_below += below_floor (self, i);
-  }
-  if (n_below == n)
-    /* All infeasible: the planner ranks them by its objective alone. */
+  if (news & SN_CONTROLLER_ALL_UNDER_FLOOR)
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("No cut reaches the fidelity floor"),
         ("every cut stores mAP@0.5 under fidelity-floor %.2f at these settings; choosing "
-            "as if there were no floor", self->fidelity_floor_applied));
-  /* 0: no verdict, and never dominating another (sn_plan_frontier). */
-  for (int i = 0; i < n; i++)
-    bytes[i] = n_below < n && below_floor (self, i) ? 0 : self->cut_bytes[i];
-  sn_plan_frontier (n, work, bytes, keep);
-  GString *list = g_string_new (NULL);
-  for (int i = 0; i < n; i++) {
-    keep[i] = keep[i] && (n_below == n || !below_floor (self, i));
-    sn_planner_set_enabled (self->planner, i, keep[i]);
-    if (keep[i])
-      g_string_append_printf (list, "%s%d", list->len ? "," : "", i);
-  }
-  GST_INFO_OBJECT (self, "cut=auto considers cuts %s", list->str);
+            "as if there were no floor", min_fid));
+  if (!(news & SN_CONTROLLER_CANDIDATES_CHANGED))
+    return;
   g_mutex_lock (&self->lock);
   g_free (self->candidates);
-  self->candidates = g_string_free (list, FALSE);
+  self->candidates = sn_controller_candidates (self->controller);
+  GST_INFO_OBJECT (self, "cut=auto considers cuts %s", self->candidates);
   g_mutex_unlock (&self->lock);
 }
 
@@ -584,53 +499,35 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
   GError *err = NULL;
   double run_ms = 0;
   gint64 t0 = g_get_monotonic_time ();
-  self->calibrated = TRUE;
-  if (!sn_feature_measure_cuts (self->model, self->cuts, self->encoder, fc, x, lb, self->threads,
-          bytes, &run_ms, &err)) {
+  gboolean ok = sn_feature_measure_cuts (self->model, self->cuts, self->encoder, fc, x, lb,
+      self->threads, bytes, &run_ms, &err);
+  if (!ok) {
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Could not measure the packet size of every cut"),
         ("%s; the planner starts from guessed sizes", err->message));
     g_error_free (err);
-    return;
   }
-  int measured = 0;
-  for (int i = 0; i < n; i++)
-    if (bytes[i] > 0) {
-      sn_planner_observe_bytes (self->planner, i, bytes[i]);
-      measured++;
-    }
-  /* Until the cloud reports its speed, guess it from the speed this
-   * machine just ran the whole network at and the cloud-speed property.
-   * (A fixed 40 ms prior was far off on a slow or busy box, and sent all
-   * the work to a cloud that could not keep up.) */
   g_mutex_lock (&self->lock);
-  if (!self->cloud_speed_known && run_ms > 0 && self->model_flops > 0)
-    sn_planner_set_cloud_speed (self->planner, run_ms / self->model_flops / self->cloud_speed, 0);
+  guint news = sn_controller_observe_first_frame (self->controller, ok ? bytes : NULL, n, run_ms);
+  double min_fid = self->fidelity_floor;
   g_mutex_unlock (&self->lock);
-  self->cut_bytes = g_steal_pointer (&bytes);
-  restrict_to_frontier (self);
-  GST_INFO_OBJECT (self, "packet sizes of %d of %d cuts measured in %.0f ms; whole network "
-      "%.0f ms here", measured, n, (g_get_monotonic_time () - t0) / 1000.0, run_ms);
+  if (!ok)
+    return;
+  candidates_changed (self, news, min_fid);
+  GST_INFO_OBJECT (self, "packet sizes of %d cuts measured in %.0f ms; whole network "
+      "%.0f ms here", n, (g_get_monotonic_time () - t0) / 1000.0, run_ms);
 }
 
 /* cut=auto: each cut's stored fidelity (splitnn.fidelity) at this frame's
- * encoder setting, and the floor, go to the planner whenever either
- * changed (the properties may change while playing).  TRUE when they did. */
-static gboolean
+ * encoder setting, and the floor, go to the controller, which looks them
+ * up again when either changed (the properties may change while playing). */
+static void
 refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fid)
 {
-  const SnFeatureConfig *o = &self->fidelity_cfg;
-  if (self->fidelity_applied && o->bits == fc->bits && o->codec == fc->codec
-      && o->per_channel == fc->per_channel && o->clip == fc->clip && o->range == fc->range
-      && self->fidelity_floor_applied == min_fid)
-    return FALSE;
-  int n = sn_cut_set_n_cuts (self->cuts), n_stored, known = 0;
-  for (int i = 0; i < n; i++) {
-    double f = sn_model_fidelity (self->model, i, fc);
-    sn_planner_set_fidelity (self->planner, i, f);
-    known += f >= 0;
-  }
-  sn_planner_set_fidelity_floor (self->planner, min_fid);
-  if (min_fid >= 0 && known == 0) {
+  int n_stored;
+  g_mutex_lock (&self->lock);
+  guint news = sn_controller_update_fidelity (self->controller, self->model, fc, min_fid);
+  g_mutex_unlock (&self->lock);
+  if (news & SN_CONTROLLER_FLOOR_EXCLUDES_NOTHING) {
     if (sn_model_fidelity_rows (self->model, &n_stored))
       GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The fidelity floor excludes nothing"),
           ("none of the %d rows of the model's %s is for bits=%d codec=%s per-channel=%d "
@@ -640,43 +537,28 @@ refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fi
       GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("The fidelity floor excludes nothing"),
           ("the model stores no %s ('splitnn eval --store-fidelity' writes it)", SN_FIDELITY_KEY));
   }
-  GST_INFO_OBJECT (self, "fidelity floor %.2f; %d of %d cuts have a stored figure at bits=%d "
-      "codec=%s", min_fid, known, n, fc->bits, sn_codec_name (fc->codec));
-  self->fidelity_cfg = *fc;
-  self->fidelity_floor_applied = min_fid;
-  self->fidelity_applied = TRUE;
-  return TRUE;
+  if (news & SN_CONTROLLER_FIDELITY_CHANGED)
+    GST_INFO_OBJECT (self, "fidelity floor %.2f at bits=%d codec=%s", min_fid, fc->bits,
+        sn_codec_name (fc->codec));
+  candidates_changed (self, news, min_fid);
 }
 
-/* Returns the cut for this frame: fixed, or the planner's choice. */
+/* Returns the cut for this frame: fixed, or the controller's choice. */
 static gint
 choose_cut (GstSplitnnEdge *self)
 {
   if (self->fixed_cut >= 0)
     return self->fixed_cut;
-  SnPlanDecision d;
+  SnControllerDecision d;
   g_mutex_lock (&self->lock);
-  /* The bandwidth property, when set, wins over measured estimates. */
-  if (self->bandwidth > 0)
-    sn_planner_set_bandwidth (self->planner, self->bandwidth);
-  else if (self->pending_bps > 0)
-    sn_planner_set_bandwidth (self->planner, self->pending_bps);
-  self->pending_bps = 0;
-  if (self->pending_rtt_ms >= 0)
-    sn_planner_set_rtt (self->planner, self->pending_rtt_ms);
-  self->pending_rtt_ms = -1;
-  if (self->pending_qos > 1.0) {
-    sn_planner_observe_qos (self->planner, self->pending_qos);
-    self->last_qos = self->pending_qos;
-  }
-  self->pending_qos = 0;
-  apply_cloud_reports (self);
-  sn_planner_set_objective (self->planner, self->objective);
+  sn_controller_set_bandwidth (self->controller, self->bandwidth);
+  sn_controller_set_objective (self->controller, self->objective);
+  sn_controller_decide (self->controller, &d);
+  self->cloud_reports += d.cloud_reports;
   g_mutex_unlock (&self->lock);
-  gint c = sn_planner_decide (self->planner, &d);
-  if (d.changed)
+  if (d.plan.changed)
     post_cut_change (self, &d);
-  return c;
+  return d.cut;
 }
 
 static gboolean
@@ -708,11 +590,9 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   }
   gint64 t_pre = g_get_monotonic_time () - t0;
   if (self->fixed_cut < 0) {
-    gboolean changed = refresh_fidelity (self, &fc, min_fid);
-    if (!self->calibrated)
+    refresh_fidelity (self, &fc, min_fid);
+    if (!sn_controller_first_frame_seen (self->controller))
       calibrate (self, &fc, x, &lb);
-    else if (changed && self->cut_bytes)
-      restrict_to_frontier (self);
   }
   t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
@@ -729,8 +609,9 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   if (!sn_feature_encode (self->encoder, &fc, cut, mid, stream, self->seq, pts, &lb, self->packet, error))
     return FALSE;
   double edge_ms = (g_get_monotonic_time () - t0) / 1000.0;
-  sn_planner_observe_edge (self->planner, cut_index, edge_ms);
-  sn_planner_observe_bytes (self->planner, cut_index, self->packet->len);
+  g_mutex_lock (&self->lock);
+  sn_controller_observe_frame (self->controller, cut_index, edge_ms, self->packet->len);
+  g_mutex_unlock (&self->lock);
   self->current_cut = cut_index;
   return TRUE;
 }
@@ -883,7 +764,6 @@ gst_splitnn_edge_finalize (GObject *object)
   g_free (self->model_path);
   g_free (self->cut_spec);
   g_free (self->candidates);
-  g_array_unref (self->pending_reports);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -996,7 +876,6 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->cloud_speed = DEFAULT_CLOUD_SPEED;
   self->fidelity_floor = DEFAULT_FIDELITY_FLOOR;
-  self->pending_reports = g_array_new (FALSE, FALSE, sizeof (CloudReport));
   self->current_cut = -1;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_chain));

@@ -22,7 +22,6 @@
 #include "gstsplitnnmeta.h"
 
 #include <gst/video/video.h>
-#include <json-glib/json-glib.h>
 #include <splitnn/splitnn.h>
 #include <stdlib.h>
 
@@ -444,66 +443,6 @@ gst_splitnn_overlay_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
 /* ---- detections in ----------------------------------------------------------------- */
 
-static gboolean
-json_number (JsonObject *o, const char *name, gboolean null_ok, double *out)
-{
-  JsonNode *n = json_object_get_member (o, name);
-  if (n && null_ok && JSON_NODE_HOLDS_NULL (n))
-    return TRUE;
-  if (!n || json_node_get_value_type (n) == G_TYPE_STRING || !JSON_NODE_HOLDS_VALUE (n))
-    return FALSE;
-  *out = json_node_get_double (n);
-  return TRUE;
-}
-
-/* splitnncloud's format=json line (docs/elements.md), into the same header
- * and list as the binary message. */
-static gboolean
-parse_json (const guint8 *data, gsize len, SnResultHeader *h, SnDetections *d, GError **error)
-{
-  g_autoptr (JsonParser) p = json_parser_new ();
-  if (!json_parser_load_from_data (p, (const char *) data, (gssize) len, error))
-    return FALSE;
-  JsonNode *root = json_parser_get_root (p);
-  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  double stream, seq, pts = -1;
-  JsonNode *dn = o ? json_object_get_member (o, "detections") : NULL;
-  if (!o || !json_number (o, "stream", FALSE, &stream) || !json_number (o, "seq", FALSE, &seq)
-      || !json_number (o, "pts", TRUE, &pts) || !dn || !JSON_NODE_HOLDS_ARRAY (dn) || stream < 0 || seq < 0) {
-    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "JSON detections need stream, seq, pts and "
-        "a detections array");
-    return FALSE;
-  }
-  h->stream_id = (guint32) stream;
-  h->seq = (guint64) seq;
-  h->pts = pts < 0 ? SN_PTS_NONE : (guint64) pts;
-  JsonArray *a = json_node_get_array (dn);
-  d->n = 0;
-  for (guint i = 0; i < json_array_get_length (a) && i < SN_RESULT_MAX_DETECTIONS; i++) {
-    JsonNode *en = json_array_get_element (a, i);
-    JsonObject *e = JSON_NODE_HOLDS_OBJECT (en) ? json_node_get_object (en) : NULL;
-    JsonNode *bn = e ? json_object_get_member (e, "box") : NULL;
-    double cls, score, box[4];
-    gboolean ok = e && json_number (e, "class_id", FALSE, &cls) && json_number (e, "score", FALSE, &score)
-        && bn && JSON_NODE_HOLDS_ARRAY (bn) && json_array_get_length (json_node_get_array (bn)) == 4;
-    for (int k = 0; ok && k < 4; k++) {
-      JsonNode *v = json_array_get_element (json_node_get_array (bn), k);
-      ok = JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) != G_TYPE_STRING;
-      if (ok)
-        box[k] = json_node_get_double (v);
-    }
-    if (!ok) {
-      g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "JSON detection %u needs class_id, score "
-          "and a box of 4 numbers", i);
-      return FALSE;
-    }
-    SnDetection det = { (int) cls, sn_coco_label ((int) cls), (float) score,
-      (float) box[0], (float) box[1], (float) box[2], (float) box[3] };
-    sn_detections_add (d, &det);
-  }
-  return TRUE;
-}
-
 static GstFlowReturn
 gst_splitnn_overlay_dets_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -519,8 +458,8 @@ gst_splitnn_overlay_dets_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   gboolean json = self->json;
   g_mutex_unlock (&self->lock);
   if (ok) {
-    ok = json ? parse_json (map.data, map.size, &h, &d->dets, &err)
-        : sn_result_parse (map.data, map.size, &h, &d->dets, &err);
+    ok = sn_result_deserialize (json ? SN_RESULT_JSON : SN_RESULT_BINARY, map.data, map.size, &h, &d->dets,
+        &err);
     gst_buffer_unmap (buf, &map);
   }
   gst_buffer_unref (buf);

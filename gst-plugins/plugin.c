@@ -8,6 +8,7 @@
 #include "gstsplitnncloud.h"
 #include "gstsplitnnedge.h"
 #include "gstsplitnnoverlay.h"
+#include "gstsplitnnpublish.h"
 #include "gstzmqsink.h"
 #include "gstzmqsrc.h"
 
@@ -19,6 +20,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (splitnnedge, plugin);
   ret |= GST_ELEMENT_REGISTER (splitnncloud, plugin);
   ret |= GST_ELEMENT_REGISTER (splitnnoverlay, plugin);
+  ret |= GST_ELEMENT_REGISTER (splitnnpublish, plugin);
   ret |= GST_ELEMENT_REGISTER (zmqsink, plugin);
   ret |= GST_ELEMENT_REGISTER (zmqsrc, plugin);
 

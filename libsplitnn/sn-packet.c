@@ -412,19 +412,41 @@ sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q)
 /* ---- Detections ---------------------------------------------------------------- */
 
 void
+sn_result_header_init (SnResultHeader *h)
+{
+  memset (h, 0, sizeof *h);
+  h->pts = SN_PTS_NONE;
+  h->cut_id = SN_RESULT_NO_CUT;
+}
+
+gboolean
+sn_result_has_fingerprint (const SnResultHeader *h)
+{
+  for (int i = 0; i < 32; i++)
+    if (h->fingerprint[i])
+      return TRUE;
+  return FALSE;
+}
+
+void
 sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out)
 {
   int n = MIN (d->n, SN_RESULT_MAX_DETECTIONS);
   g_byte_array_set_size (out, 0);
   g_byte_array_append (out, (const guint8 *) SN_RESULT_MAGIC, 4);
   put_u8 (out, 1);
-  put_u8 (out, 0);
+  put_u8 (out, SN_RESULT_FLAG_ORIGIN);
   put_u16 (out, (guint16) n);
   put_u32 (out, h->stream_id);
   put_u64 (out, h->seq);
   put_u64 (out, h->pts);
   put_u32 (out, h->cut_id);
   put_u32 (out, h->cloud_us);
+  put_u64 (out, (guint64) MAX (h->time_us, 0));
+  g_byte_array_append (out, h->fingerprint, 32);
+  size_t pn = strnlen (h->path_name, SN_PACKET_MAX_NAME);
+  put_u16 (out, (guint16) pn);
+  g_byte_array_append (out, (const guint8 *) h->path_name, pn);
   for (int i = 0; i < n; i++) {
     const SnDetection *e = &d->items[i];
     put_u16 (out, (guint16) e->class_id);
@@ -458,13 +480,26 @@ sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h, SnDetections
   r.pos = 4;
   guint8 version, flags;
   guint16 n;
+  sn_result_header_init (h);
   if (!get_u8 (&r, "version", &version) || !get_u8 (&r, "flags", &flags) || !get_u16 (&r, "count", &n)
       || !get_u32 (&r, "stream id", &h->stream_id) || !get_u64 (&r, "sequence number", &h->seq)
       || !get_u64 (&r, "pts", &h->pts) || !get_u32 (&r, "cut id", &h->cut_id)
       || !get_u32 (&r, "cloud time", &h->cloud_us))
     return FALSE;
-  if (version != 1 || flags != 0)
+  if (version != 1 || (flags & ~SN_RESULT_FLAG_ORIGIN) != 0)
     return bad (&r, 4, "detections message version %u / flags %u not supported", version, flags);
+  if (flags & SN_RESULT_FLAG_ORIGIN) {
+    guint64 t;
+    if (!get_u64 (&r, "wall-clock time", &t) || !need (&r, 32, "model fingerprint"))
+      return FALSE;
+    if (t > G_MAXINT64)
+      return bad (&r, r.pos - 8, "wall-clock time %" G_GUINT64_FORMAT " out of range", t);
+    h->time_us = (gint64) t;
+    memcpy (h->fingerprint, r.data + r.pos, 32);
+    r.pos += 32;
+    if (!get_string (&r, "path name", h->path_name))
+      return FALSE;
+  }
   if (r.len - r.pos != (size_t) n * 24)
     return bad (&r, r.pos, "%u detections need %u bytes, %zu follow", n, n * 24u, r.len - r.pos);
   d->n = 0;

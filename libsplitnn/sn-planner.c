@@ -10,6 +10,7 @@ typedef struct {
   int edge_samples, cloud_samples;  /* samples seen since the path last started */
   gboolean disabled;
   SnOptionKind kind;
+  gboolean prior_exact;       /* never scaled by prior_scale */
   double edge_prior, bytes_prior;
   int edge_measured, bytes_measured, cloud_measured;  /* samples taken into the estimates */
 } Path;
@@ -105,6 +106,13 @@ sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled)
 {
   g_return_if_fail (path >= 0 && path < p->n_paths);
   p->paths[path].disabled = !enabled;
+}
+
+void
+sn_planner_set_prior_exact (SnPlanner *p, int path, gboolean exact)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  p->paths[path].prior_exact = exact;
 }
 
 void
@@ -230,9 +238,9 @@ sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
    * compresses less than assumed) are corrected by what the measured
    * paths say; without it every unmeasured path looks better than the
    * measured ones and the planner tries them all, one dwell each. */
-  if (p->learn_priors && x->bytes_measured == 0)
+  if (p->learn_priors && !x->prior_exact && x->bytes_measured == 0)
     o->bytes *= prior_scale (p, TRUE);
-  if (p->learn_priors && x->edge_measured == 0)
+  if (p->learn_priors && !x->prior_exact && x->edge_measured == 0)
     o->edge_ms *= prior_scale (p, FALSE);
   o->link_ms = o->bytes * 8.0 / p->bandwidth_bps * 1000.0;
   o->latency_ms = o->edge_ms + o->link_ms + p->rtt_ms / 2 + o->cloud_ms;

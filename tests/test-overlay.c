@@ -78,7 +78,13 @@ push_dets (Rig *r, guint stream, guint64 seq, int n)
       .score = 0.5f + 0.01f * i, .x0 = 10, .y0 = 20, .x1 = 40, .y1 = 40 };
     sn_detections_add (&d, &e);
   }
-  SnResultHeader h = { stream, seq, seq * GST_SECOND / 10, 4, 1000 };
+  SnResultHeader h;
+  sn_result_header_init (&h);
+  h.stream_id = stream;
+  h.seq = seq;
+  h.pts = seq * GST_SECOND / 10;
+  h.cut_id = 4;
+  h.cloud_us = 1000;
   GByteArray *a = g_byte_array_new ();
   sn_result_write (&h, &d, a);
   ck_assert_int_eq (gst_app_src_push_buffer (r->dets, gst_buffer_new_memdup (a->data, a->len)), GST_FLOW_OK);

@@ -18,28 +18,20 @@
 #include "sn-frames.h"
 #include "sn-framecoder.h"
 
-/* Written with printf rather than json-glib so numbers keep a readable
- * precision (scores to 4 places, boxes to 0.1 px); labels come from our own
- * table and need no escaping. */
+/* One line of the detections schema (docs/protocol.md), the same record
+ * splitnncloud format=json writes: stream 0, seq = the frame's index. */
 static void
-print_json (const SnFrame *f, const SnDetections *d)
+print_json (const SnModel *m, const SnCut *cut, const SnFrame *f, const SnDetections *d, GByteArray *buf)
 {
-  GString *s = g_string_new (NULL);
-  g_string_append_printf (s, "{\"frame\": %d, \"pts\": ", f->index);
-  if (f->pts == (guint64) -1)
-    g_string_append (s, "null");
-  else
-    g_string_append_printf (s, "%" G_GUINT64_FORMAT, f->pts);
-  g_string_append (s, ", \"detections\": [");
-  for (int i = 0; i < d->n; i++) {
-    const SnDetection *e = &d->items[i];
-    g_string_append_printf (s, "%s{\"label\": \"%s\", \"class_id\": %d, \"score\": %.4f, "
-        "\"box\": [%.1f, %.1f, %.1f, %.1f]}", i ? ", " : "", e->label, e->class_id, e->score,
-        e->x0, e->y0, e->x1, e->y1);
-  }
-  g_string_append (s, "]}");
-  puts (s->str);
-  g_string_free (s, TRUE);
+  SnResultHeader h;
+  sn_result_header_init (&h);
+  h.seq = (guint64) f->index;
+  h.pts = f->pts;
+  h.time_us = g_get_real_time ();
+  h.cut_id = cut ? cut->id : SN_RESULT_NO_CUT;
+  sn_fingerprint_from_hex (sn_model_fingerprint (m), h.fingerprint);
+  sn_result_write_json (&h, d, buf);
+  fwrite (buf->data, 1, buf->len, stdout);
 }
 
 static void
@@ -242,6 +234,7 @@ sn_cli_detect (int argc, char **argv)
   }
 
   GError *err = NULL;
+  g_autoptr (GByteArray) json_buf = g_byte_array_new ();
   SnModel *m = sn_model_load (argv[1], &err);
   SnDetector *det = m ? sn_detector_new (m, &err) : NULL;
   SnFrames *frames = det ? sn_frames_open (argv[2], &err) : NULL;
@@ -295,7 +288,7 @@ sn_cli_detect (int argc, char **argv)
     for (int i = 0; i < d.n; i++)
       per_class[d.items[i].class_id]++;
     if (json)
-      print_json (&f, &d);
+      print_json (m, sp.cut, &f, &d, json_buf);
     else
       print_text (&f, &d);
     if (png_dir && f.index % png_every == 0) {

@@ -366,7 +366,11 @@ sn_cli_eval (int argc, char **argv)
         for (int i = 0; i < ref.n; i++)
           if (ref.items[i].score >= threshold)
             sn_detections_add (&got, &ref.items[i]);
-        SnResultHeader h = { 0, f.index, f.pts, SN_CUT_ID_EDGE_ONLY, 0 };
+        SnResultHeader h;
+        sn_result_header_init (&h);
+        h.seq = f.index;
+        h.pts = f.pts;
+        h.cut_id = SN_CUT_ID_EDGE_ONLY;
         sn_result_write (&h, &got, packet);
         sn_eval_add_frame (row->eval, &got, &ref);
         row->bytes += packet->len;

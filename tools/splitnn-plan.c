@@ -1,16 +1,15 @@
 /* splitnn profile MODEL.onnx: time every cut's edge and cloud part here.
  * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link,
  *   with the fidelity the model stores per cut (splitnn.fidelity) and an
- *   optional floor on it; with --measured EVAL.jsonl (`splitnn eval --json`
- *   output) every option eval measured instead: edge-only, cloud-only at
- *   each codec and quality, each cut x bits x codec, with their measured
- *   bytes and fidelity.  Marks the rate-fidelity-latency frontier and says
- *   why the winner won (sn_planner_frontier, sn_planner_explain).
+ *   optional floor on it.
  *
  * A profile is JSON: {"model": FINGERPRINT, "threads": N, "whole_ms": T,
  * "cuts": [{"id": I, "name": S, "edge_ms": E, "cloud_ms": C}, ...]}.  The
  * edge's profile comes from the camera box, the cloud's from the server;
- * without them `plan` profiles this machine. */
+ * without them `plan` profiles this machine.  Ranking goes through the
+ * controller splitnnedge cut=auto uses (sn-controller.h); with --frame the
+ * cuts' packet sizes are measured on a real frame as the element does on
+ * its first one, and only the same candidates are considered. */
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <splitnn/splitnn.h>
 
 #include "sn-cli.h"
+#include "sn-frames.h"
 
 typedef struct {
   int n_cuts;
@@ -218,43 +218,47 @@ sn_cli_profile (int argc, char **argv)
 }
 
 /* Options from `splitnn eval --json` rows: bytes and fidelity as measured,
- * times from the profiles.  Cloud-only's edge time is eval's coding time
- * (encode and decode together: an upper bound on the camera's encode). */
-static SnPathPrior *
-measured_priors (const char *path, const SnCutSet *set, const Profile *edge,
-    const Profile *cloud, double edge_slowdown, GPtrArray *names, GArray *kinds, GArray *cut_ids,
-    int *n, GError **error)
+ * times from the profiles, work from the cuts.  Cloud-only's edge time is
+ * eval's coding time (encode and decode together: an upper bound on the
+ * camera's encode).  fidelity[] gets the measured figures. */
+static SnControllerOption *
+measured_options (const char *path, const SnCutSet *set, const SnControllerOption *cut_options,
+    double flops, const Profile *edge, const Profile *cloud, double edge_slowdown,
+    GPtrArray *names, GArray *kinds, GArray *fidelity, int *n, GError **error)
 {
   g_autoptr (GArray) ms = sn_option_measures_load (path, error);
   if (!ms)
     return NULL;
-  SnPathPrior *priors = g_new0 (SnPathPrior, ms->len);
+  SnControllerOption *o = g_new0 (SnControllerOption, ms->len);
   for (guint i = 0; i < ms->len; i++) {
     const SnOptionMeasure *m = &g_array_index (ms, SnOptionMeasure, i);
     char *name = sn_option_label (&m->option);
     g_ptr_array_add (names, name);
     g_array_append_val (kinds, m->option.kind);
-    int cut_id = m->option.kind == SN_OPTION_CUT ? (int) m->option.cut : -1;
-    g_array_append_val (cut_ids, cut_id);
-    priors[i] = (SnPathPrior) { .name = name, .bytes = m->bytes, .fidelity = m->fidelity };
-    if (m->option.kind == SN_OPTION_EDGE_ONLY) {
-      priors[i].edge_ms = edge->whole_ms * edge_slowdown;
-    } else if (m->option.kind == SN_OPTION_CLOUD_ONLY) {
-      priors[i].edge_ms = m->code_ms * edge_slowdown;
-      priors[i].cloud_ms = cloud->whole_ms;
-    } else if (m->option.cut < (guint32) edge->n_cuts) {
-      priors[i].edge_ms = edge->edge_ms[m->option.cut] * edge_slowdown;
-      priors[i].cloud_ms = cloud->cloud_ms[m->option.cut];
-      priors[i].cloud_flops = sn_cut_set_get (set, m->option.cut)->cloud_flops;
-    } else {
+    g_array_append_val (fidelity, m->fidelity);
+    if (m->option.kind == SN_OPTION_CUT && m->option.cut >= (guint32) edge->n_cuts) {
       g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH, "%s: cut %u is not a cut of this "
           "model", path, m->option.cut);
-      g_free (priors);
+      g_free (o);
       return NULL;
     }
+    if (m->option.kind == SN_OPTION_CUT) {
+      o[i] = cut_options[m->option.cut];
+      o[i].edge_ms = edge->edge_ms[m->option.cut] * edge_slowdown;
+      o[i].cloud_ms = cloud->cloud_ms[m->option.cut];
+    } else if (m->option.kind == SN_OPTION_EDGE_ONLY) {
+      o[i] = (SnControllerOption) { .cut = -1, .edge_flops = flops,
+        .edge_ms = edge->whole_ms * edge_slowdown };
+    } else {
+      o[i] = (SnControllerOption) { .cut = -1, .cloud_flops = flops,
+        .edge_ms = m->code_ms * edge_slowdown, .cloud_ms = cloud->whole_ms };
+    }
+    o[i].name = name;
+    o[i].bytes = m->bytes;
+    o[i].fidelity = m->fidelity;
   }
   *n = ms->len;
-  return priors;
+  return o;
 }
 
 /* "2M", "500k", "1.5G", "800000" in bits per second. */
@@ -278,11 +282,46 @@ parse_rate (const char *s, double *out)
   return TRUE;
 }
 
+/* What splitnnedge cut=auto does on its first frame: every cut's packet
+ * size for the first frame of `path` at the encoder setting fc, into the
+ * controller (no cloud-speed guess: the profiles have the cloud's times). */
+static gboolean
+measure_first_frame (SnController *controller, SnModel *m, const SnCutSet *set,
+    const SnFeatureConfig *fc, const char *path, int threads, GError **error)
+{
+  SnDetector *det = sn_detector_new (m, error);
+  SnFrames *frames = det ? sn_frames_open (path, error) : NULL;
+  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
+  int n = sn_cut_set_n_cuts (set);
+  g_autofree double *bytes = g_new0 (double, n);
+  SnFrame f;
+  SnLetterbox lb;
+  const SnTensor *x = NULL;
+  gboolean ok = FALSE;
+  if (frames && sn_frames_next (frames, &f, error)) {
+    SnImage img = { SN_PIXEL_RGB, f.width, f.height, { f.rgb }, { f.stride } };
+    sn_detector_set_threads (det, threads);
+    x = sn_detector_preprocess (det, &img, &lb, error);
+  } else if (frames && !*error) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "%s: no frame", path);
+  }
+  if (x && sn_feature_measure_cuts (m, set, enc, fc, x, &lb, threads, bytes, NULL, error)) {
+    sn_controller_observe_first_frame (controller, bytes, n, 0);
+    ok = TRUE;
+  }
+  sn_feature_encoder_free (enc);
+  if (frames)
+    sn_frames_close (frames);
+  sn_detector_free (det);
+  return ok;
+}
+
 int
 sn_cli_plan (int argc, char **argv)
 {
   g_autofree char *bandwidth_s = NULL, *edge_profile = NULL, *cloud_profile = NULL;
-  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL, *measured = NULL;
+  g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL, *frame = NULL;
+  g_autofree char *measured = NULL;
   int bits = 4, threads = 1;
   gboolean per_channel = FALSE;
   double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0, fid_floor = -1, clip = 1;
@@ -304,6 +343,7 @@ sn_cli_plan (int argc, char **argv)
     { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Stored fidelity of per-channel ranges", NULL },
     { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Stored fidelity at this clip (default 1)", "F" },
     { "range", 0, 0, G_OPTION_ARG_STRING, &range_s, "Stored fidelity of frame (default) or calibrated ranges", "MODE" },
+    { "frame", 0, 0, G_OPTION_ARG_FILENAME, &frame, "Measure every cut's packet size on the first frame of FILE (image or video) at these settings, as splitnnedge cut=auto does on its first frame, instead of --compression; cuts that are then no candidates rank as infeasible", "FILE" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads when profiling here (default 1)", "N" },
     { "measured", 0, 0, G_OPTION_ARG_FILENAME, &measured, "Rank every option 'splitnn eval --json' measured (edge-only, cloud-only per codec and quality, cut x bits x codec) with its bytes and fidelity_ap50", "EVAL.jsonl" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per path, best first", NULL },
@@ -354,11 +394,11 @@ sn_cli_plan (int argc, char **argv)
   SnModel *m = sn_model_load (argv[1], &err);
   SnCutSet *set = m ? sn_cut_set_new (m, &err) : NULL;
   int status = 1;
-  g_autofree SnPathPrior *priors = NULL;
+  g_autofree SnControllerOption *options = NULL, *cut_options = NULL;
   g_autofree SnPathPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GArray) kinds = g_array_new (FALSE, TRUE, sizeof (SnOptionKind));
-  g_autoptr (GArray) cut_ids = g_array_new (FALSE, TRUE, sizeof (int));
+  g_autoptr (GArray) measured_fid = g_array_new (FALSE, TRUE, sizeof (double));
   g_autofree gboolean *frontier = NULL;
   g_autofree char *why = NULL;
   if (!set)
@@ -370,47 +410,63 @@ sn_cli_plan (int argc, char **argv)
       : !measure_profile (m, set, threads, 3, &cloud, &err))
     goto out;
 
-  int n_cuts = sn_cut_set_n_cuts (set), n = n_cuts + 2;
+  /* The options splitnnedge cut=auto ranks (every cut, through the same
+   * controller), with the profiles' times and --compression's bytes for
+   * priors, and the two that split nothing. */
+  SnModelInfo info;
+  sn_model_get_info (m, &info);
+  int n_cuts;
+  cut_options = sn_controller_cut_options (set, info.flops, bits, &n_cuts);
+  int n = n_cuts + 2;
   if (measured) {
-    if (!(priors = measured_priors (measured, set, &edge, &cloud, edge_slowdown, names, kinds,
-                cut_ids, &n, &err)))
+    if (!(options = measured_options (measured, set, cut_options, info.flops, &edge, &cloud,
+                edge_slowdown, names, kinds, measured_fid, &n, &err)))
       goto out;
   } else {
+    options = g_new0 (SnControllerOption, n);
     g_array_set_size (kinds, n);
-    g_array_set_size (cut_ids, n);
-    for (int i = 0; i < n; i++)
-      g_array_index (cut_ids, int, i) = i < n_cuts ? i : -1;
     g_array_index (kinds, SnOptionKind, n_cuts) = SN_OPTION_EDGE_ONLY;
     g_array_index (kinds, SnOptionKind, n_cuts + 1) = SN_OPTION_CLOUD_ONLY;
-    priors = g_new0 (SnPathPrior, n);
   }
   for (int i = 0; !measured && i < n_cuts; i++) {
     const SnCut *c = sn_cut_set_get (set, i);
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
-    priors[i] = (SnPathPrior) { .name = name, .edge_ms = edge.edge_ms[i] * edge_slowdown,
-      .cloud_ms = cloud.cloud_ms[i], .bytes = sn_cut_bytes (c, bits) / compression,
-      .fidelity = sn_model_fidelity (m, c->id, &fc), .cloud_flops = c->cloud_flops };
+    options[i] = cut_options[i];
+    options[i].name = name;
+    options[i].edge_ms = edge.edge_ms[i] * edge_slowdown;
+    options[i].cloud_ms = cloud.cloud_ms[i];
+    options[i].bytes = sn_cut_bytes (c, bits) / compression;
   }
   /* Edge-only runs the unsplit float model: the reference fidelity is
    * measured against, so 100 by definition.  Cloud-only's JPEG is not
    * measured. */
   if (!measured) {
-    priors[n_cuts] = (SnPathPrior) { .name = "edge-only", .edge_ms = edge.whole_ms * edge_slowdown,
-      .bytes = result_bytes, .fidelity = 100 };
-    priors[n_cuts + 1] = (SnPathPrior) { .name = "cloud-only (JPEG)", .cloud_ms = cloud.whole_ms,
-      .bytes = jpeg_bytes, .fidelity = -1 };
+    options[n_cuts] = (SnControllerOption) { .name = "edge-only", .cut = -1,
+      .edge_flops = info.flops, .edge_ms = edge.whole_ms * edge_slowdown, .bytes = result_bytes,
+      .fidelity = 100 };
+    options[n_cuts + 1] = (SnControllerOption) { .name = "cloud-only (JPEG)", .cut = -1,
+      .cloud_flops = info.flops, .cloud_ms = cloud.whole_ms, .bytes = jpeg_bytes, .fidelity = -1 };
   }
-  SnPlanner *planner = sn_planner_new (priors, n);
+  SnController *controller = sn_controller_new (options, n, info.flops);
+  SnPlanner *planner = sn_controller_planner (controller);
   for (int i = 0; i < n; i++)
     sn_planner_set_kind (planner, i, g_array_index (kinds, SnOptionKind, i));
-  sn_planner_set_bandwidth (planner, bandwidth);
-  sn_planner_set_rtt (planner, rtt);
-  sn_planner_set_objective (planner, objective);
-  sn_planner_set_latency_budget (planner, budget);
-  sn_planner_set_fidelity_floor (planner, fid_floor);
+  sn_controller_set_bandwidth (controller, bandwidth);
+  sn_controller_set_rtt (controller, rtt);
+  sn_controller_set_objective (controller, objective);
+  sn_controller_set_latency_budget (controller, budget);
+  /* Measured rows carry their own fidelity; else the model's stored one. */
+  if (measured)
+    sn_controller_set_fidelity (controller, (const double *) measured_fid->data, fid_floor);
+  else
+    sn_controller_update_fidelity (controller, m, &fc, fid_floor);
+  if (frame && !measure_first_frame (controller, m, set, &fc, frame, threads, &err)) {
+    sn_controller_free (controller);
+    goto out;
+  }
   rank = g_new (SnPathPrediction, n);
-  sn_planner_rank (planner, rank, n);
+  sn_controller_rank (controller, rank, n);
   frontier = g_new0 (gboolean, n);
   sn_planner_frontier (planner, frontier);
   if (!json)
@@ -418,8 +474,9 @@ sn_cli_plan (int argc, char **argv)
         "cloud ms", "total ms", "bytes", "fps", "fidelity", "frontier");
   for (int r = 0; r < n; r++) {
     const SnPathPrediction *o = &rank[r];
-    const char *name = sn_planner_path_name (planner, o->path);
-    double fid = sn_planner_fidelity (planner, o->path);
+    const SnControllerOption *opt = sn_controller_option (controller, o->path);
+    const char *name = opt->name;
+    double fid = sn_controller_fidelity (controller, o->path);
     char fid_s[32] = "-", fid_json[32] = "null";
     if (fid >= 0) {
       g_snprintf (fid_s, sizeof fid_s, "%.2f", fid);
@@ -428,21 +485,24 @@ sn_cli_plan (int argc, char **argv)
     if (json) {
       printf ("{\"rank\": %d, \"path\": \"%s\", \"option\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
-          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"frontier\": %s}\n", r + 1, name,
-          sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->path)),
-          g_array_index (cut_ids, int, o->path), o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
+          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"candidate\": %s, \"frontier\": %s}\n",
+          r + 1, name, sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->path)),
+          opt->cut, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
           o->bytes, o->fps, fid_json, o->feasible ? "true" : "false",
+          sn_controller_is_candidate (controller, o->path) ? "true" : "false",
           frontier[o->path] ? "true" : "false");
     } else {
       printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s %s%s\n", r + 1, name,
           o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps, fid_s,
-          frontier[o->path] ? "*" : " ", o->feasible ? "" : "  (infeasible)");
+          frontier[o->path] ? "*" : " ",
+          !sn_controller_is_candidate (controller, o->path) ? "  (no candidate)"
+          : o->feasible ? "" : "  (infeasible)");
     }
   }
   /* The why, for people: after the table, or on stderr beside JSON lines. */
   why = sn_planner_explain (planner, rank, n);
   fprintf (json ? stderr : stdout, "%s%s\n", json ? "plan: " : "\n", why);
-  sn_planner_free (planner);
+  sn_controller_free (controller);
   status = 0;
 
 out:

@@ -63,19 +63,33 @@ gboolean sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **
 /* Copies the ranges of tensor t into q (n and arrays). */
 void sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q);
 
-/* ---- Detections going back (docs/protocol.md, "Detections message") ---- */
+/* ---- Detections going back (docs/protocol.md, "Detections message") ----
+ * The binary form of a frame's detections; sn-result.h has the JSON form
+ * of the same record and one entry point for both. */
 
 #define SN_RESULT_MAGIC "SNDT"
 #define SN_RESULT_MAX_DETECTIONS 4096
+#define SN_RESULT_NO_CUT G_MAXUINT32      /* the whole network ran in one place */
+#define SN_RESULT_FLAG_ORIGIN 0x01        /* time, model fingerprint and path follow the header */
 
 typedef struct {
   guint32 stream_id;
-  guint64 seq;
-  guint64 pts;
-  guint32 cut_id;
+  guint64 seq;              /* frame number within the stream */
+  guint64 pts;              /* ns, SN_PTS_NONE when unknown */
+  guint32 cut_id;           /* cut the frame was split at; SN_RESULT_NO_CUT when not split */
   guint32 cloud_us;         /* cloud compute time for this frame */
+  /* Where the detections came from (all optional: zero / empty = unknown). */
+  gint64 time_us;           /* wall clock when they were made, us since 1970-01-01 UTC */
+  guint8 fingerprint[32];   /* SHA-256 of the model file */
+  char path_name[SN_PACKET_MAX_NAME + 1];  /* trained path (sn-path.h) the feature took */
 } SnResultHeader;
 
+/* Zeroes h; pts unknown, no cut. */
+void sn_result_header_init (SnResultHeader *h);
+/* TRUE when the fingerprint is set (not all zero). */
+gboolean sn_result_has_fingerprint (const SnResultHeader *h);
+
+/* Binary (SNDT) form; at most SN_RESULT_MAX_DETECTIONS are written. */
 void sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
 gboolean sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h,
     SnDetections *d, GError **error);

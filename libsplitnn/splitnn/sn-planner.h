@@ -73,6 +73,10 @@ void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight
  * measured yet are scaled by the geometric mean of estimate / prior over
  * the measured ones (bytes and edge time separately).  Off by default. */
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
+/* The path's priors are figures of their own (a profile, a known size),
+ * not guesses on the common scale of the others: learning never scales
+ * them.  Off for all paths by default. */
+void sn_planner_set_prior_exact (SnPlanner *p, int path, gboolean exact);
 /* A path's fidelity (0-100; < 0: unknown, never excluded by the floor),
  * e.g. when the encoder setting it was looked up for changes. */
 void sn_planner_set_fidelity (SnPlanner *p, int path, double fidelity);

@@ -6,6 +6,7 @@
 #include <splitnn/sn-model.h>
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-planner.h>
+#include <splitnn/sn-controller.h>
 #include <splitnn/sn-linkest.h>
 #include <splitnn/sn-image.h>
 #include <splitnn/sn-detect.h>
@@ -15,6 +16,7 @@
 #include <splitnn/sn-quant.h>
 #include <splitnn/sn-codec.h>
 #include <splitnn/sn-packet.h>
+#include <splitnn/sn-result.h>
 #include <splitnn/sn-feature.h>
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
