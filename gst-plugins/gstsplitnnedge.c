@@ -819,7 +819,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
           gst_splitnn_objective_get_type (), SN_OBJECTIVE_LATENCY, rw));
   g_object_class_install_property (gobject_class, PROP_FIDELITY_FLOOR,
       g_param_spec_double ("fidelity-floor", "Fidelity floor", "cut=auto: never choose a cut "
-          "whose stored mAP@0.5 (0-100) at the current bits, codec, per-channel, clip and range "
+          "whose stored fidelity (fidelity_ap50, 0-100) at the current bits, codec, per-channel, clip and range "
           "is under this; -1: off. Needs metadata splitnn.fidelity in the model ('splitnn eval "
           "--store-fidelity'); cuts without a stored figure are never excluded. A fixed cut is "
           "used anyway, with a warning", -1, 100, DEFAULT_FIDELITY_FLOOR, rw));

@@ -31,7 +31,7 @@
  *    the application, which wins; the last estimate before a decision
  *    counts;
  *  - QoS: the worst proportion reported since the last decision;
- *  - fidelity: each option's stored mAP@0.5 and a floor.  Options under the
+ *  - fidelity: each option's stored fidelity_ap50 (sn-eval.h) and a floor.  Options under the
  *    floor are infeasible; if all are, a flag says so and they are ranked
  *    as if there were no floor;
  *  - candidates: once the cuts' packet sizes are known, only the cuts that
@@ -64,7 +64,7 @@ typedef struct {
   double edge_ms;           /* priors; <= 0: unknown */
   double cloud_ms;
   double bytes;             /* per frame */
-  double fidelity;          /* mAP@0.5 0-100; < 0: unknown (never excluded by the floor) */
+  double fidelity;          /* fidelity_ap50 0-100; < 0: unknown (never excluded by the floor) */
 } SnControllerOption;
 
 /* What the cloud said about one frame (the "splitnn-cloud-time" event,
