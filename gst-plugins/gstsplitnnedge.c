@@ -601,7 +601,7 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   }
   t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
-  SnOption opt = { .kind = SN_OPTION_SPLIT, .cut = sn_cut_set_get (self->cuts, cut_index),
+  SnOption opt = { .kind = SN_OPTION_CUT, .cut = sn_cut_set_get (self->cuts, cut_index),
     .feature = fc };
   guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
   SnEdgePacket pk;
@@ -859,7 +859,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "dropped frames");
   g_object_class_install_property (gobject_class, PROP_FIDELITY_FLOOR,
       g_param_spec_double ("fidelity-floor", "Fidelity floor", "cut=auto: never choose a cut "
-          "whose stored mAP@0.5 (0-100) at the current bits, codec, per-channel, clip and range "
+          "whose stored fidelity (fidelity_ap50, 0-100) at the current bits, codec, per-channel, clip and range "
           "is under this; -1: off. Needs metadata splitnn.fidelity in the model ('splitnn eval "
           "--store-fidelity'); cuts without a stored figure are never excluded. A fixed cut is "
           "used anyway, with a warning", -1, 100, DEFAULT_FIDELITY_FLOOR, rw));

@@ -164,6 +164,12 @@ sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d)
   sn_planner_set_frame_interval (c->planner, fps_n > 0 && fps_d > 0 ? 1000.0 * fps_d / fps_n : 0);
 }
 
+SnPlanner *
+sn_controller_planner (SnController *c)
+{
+  return c->planner;
+}
+
 double
 sn_controller_fidelity (const SnController *c, int option)
 {

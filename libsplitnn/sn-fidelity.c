@@ -117,6 +117,17 @@ parse_row (JsonNode *node, int i, const SnCutSet *cuts, SnFidelityRow *r, GError
   r->map50 = json_object_get_double_member (o, "map50");
   if (!isfinite (r->map50) || r->map50 < 0 || r->map50 > 100)
     return fail (error, i, "'map50' %g is not in 0-100", r->map50);
+  /* ap50 came later: optional, so files written before it still load (and
+   * older builds ignore it). */
+  t = value_type (o, "ap50");
+  if (t == G_TYPE_DOUBLE || t == G_TYPE_INT64) {
+    r->ap50 = json_object_get_double_member (o, "ap50");
+    r->has_ap50 = TRUE;
+    if (!isfinite (r->ap50) || r->ap50 < 0 || r->ap50 > 100)
+      return fail (error, i, "'ap50' %g is not in 0-100", r->ap50);
+  } else if (t != G_TYPE_NONE) {
+    return fail (error, i, "'ap50' is not a number");
+  }
   return TRUE;
 }
 
@@ -199,10 +210,11 @@ sn_model_fidelity (const SnModel *model, guint32 cut_id, const SnFeatureConfig *
     const SnFidelityRow *r = &g_array_index (model->fidelity, SnFidelityRow, i);
     if (!same_setting (r, cut_id, cfg->bits, cfg->range, cfg->per_channel, cfg->clip))
       continue;
+    double f = r->has_ap50 ? r->ap50 : r->map50;
     if (r->codec == cfg->codec)
-      return r->map50;
+      return f;
     if (r->codec == twin && found < 0)
-      found = r->map50;
+      found = f;
   }
   return found;
 }
@@ -241,6 +253,10 @@ sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames, const ch
     json_builder_add_double_value (b, clip_of (r->clip));
     json_builder_set_member_name (b, "map50");
     json_builder_add_double_value (b, r->map50);
+    if (r->has_ap50) {
+      json_builder_set_member_name (b, "ap50");
+      json_builder_add_double_value (b, r->ap50);
+    }
     json_builder_end_object (b);
   }
   json_builder_end_array (b);

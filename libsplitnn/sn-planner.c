@@ -9,6 +9,7 @@ typedef struct {
   double edge_ms, cloud_ms, bytes, fidelity, cloud_flops;
   int edge_samples, cloud_samples;  /* samples seen since the path last started */
   gboolean disabled;
+  SnOptionKind kind;
   gboolean prior_exact;       /* never scaled by prior_scale */
   double edge_prior, bytes_prior;
   int edge_measured, bytes_measured, cloud_measured;  /* samples taken into the estimates */
@@ -354,6 +355,136 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
   }
   p->frames_on_current++;
   return d->chosen;
+}
+
+void
+sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  p->paths[path].kind = kind;
+}
+
+int
+sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier)
+{
+  g_autofree SnPathPrediction *o = g_new (SnPathPrediction, p->n_paths);
+  for (int i = 0; i < p->n_paths; i++)
+    sn_planner_predict (p, i, &o[i]);
+  int kept = 0;
+  for (int i = 0; i < p->n_paths; i++) {
+    double fi = MAX (p->paths[i].fidelity, 0);
+    gboolean beaten = !o[i].feasible;
+    for (int j = 0; j < p->n_paths && !beaten; j++) {
+      if (j == i || !o[j].feasible)
+        continue;
+      double fj = MAX (p->paths[j].fidelity, 0);
+      if (o[j].bytes <= o[i].bytes && fj >= fi && o[j].latency_ms <= o[i].latency_ms
+          && (o[j].bytes < o[i].bytes || fj > fi || o[j].latency_ms < o[i].latency_ms))
+        beaten = TRUE;
+    }
+    on_frontier[i] = !beaten;
+    kept += !beaten;
+  }
+  return kept;
+}
+
+static const char *
+objective_words (SnObjective o)
+{
+  switch (o) {
+    case SN_OBJECTIVE_THROUGHPUT: return "the highest throughput";
+    case SN_OBJECTIVE_BYTES: return "the fewest bytes within the latency budget";
+    default: return "the lowest latency";
+  }
+}
+
+/* "edge 201.8 ms", the stage that bounds a path's throughput. */
+static void
+append_slowest (GString *s, const SnPathPrediction *o)
+{
+  const char *stage = "edge";
+  double ms = o->edge_ms;
+  if (o->link_ms > ms) {
+    stage = "link";
+    ms = o->link_ms;
+  }
+  if (o->cloud_ms > ms) {
+    stage = "cloud";
+    ms = o->cloud_ms;
+  }
+  g_string_append_printf (s, "%s %.1f ms", stage, ms);
+}
+
+static void
+append_figures (const SnPlanner *p, GString *s, const SnPathPrediction *o)
+{
+  double f = p->paths[o->path].fidelity;
+  g_string_append_printf (s, "%.1f ms latency, %.1f fps, %.0f bytes, fidelity ", o->latency_ms,
+      o->fps, o->bytes);
+  if (f >= 0)
+    g_string_append_printf (s, "%.1f", f);
+  else
+    g_string_append (s, "unknown");
+}
+
+char *
+sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n)
+{
+  GString *s = g_string_new (NULL);
+  if (n <= 0)
+    return g_string_free (s, FALSE);
+  const SnPathPrediction *w = &rank[0];
+  int n_floor = 0;
+  for (int i = 0; i < n; i++)
+    if (!rank[i].feasible)
+      n_floor++;
+  if (!w->feasible) {
+    g_string_append_printf (s, "No path is feasible; %s is the least bad: ",
+        p->paths[w->path].name);
+    append_figures (p, s, w);
+    g_string_append (s, ".");
+    return g_string_free (s, FALSE);
+  }
+  g_string_append_printf (s, "%s wins with %s at %.0f kbit/s (", p->paths[w->path].name,
+      objective_words (p->objective), p->bandwidth_bps / 1000);
+  append_figures (p, s, w);
+  g_string_append (s, "; bounded by ");
+  append_slowest (s, w);
+  g_string_append (s, ").");
+  if (n > 1 && rank[1].feasible) {
+    double a = score (p, w), b = score (p, &rank[1]);
+    g_string_append_printf (s, " Next: %s, %.2fx worse (", p->paths[rank[1].path].name,
+        a > 0 ? b / a : 1);
+    append_figures (p, s, &rank[1]);
+    g_string_append (s, ").");
+  }
+  /* The best of each other kind, and what held it back. */
+  for (int kind = SN_OPTION_CUT; kind <= SN_OPTION_CLOUD_ONLY; kind++) {
+    if (kind == (int) p->paths[w->path].kind)
+      continue;
+    for (int i = 1; i < n; i++) {
+      const SnPathPrediction *o = &rank[i];
+      if ((int) p->paths[o->path].kind != kind)
+        continue;
+      g_string_append_printf (s, " Best %s: %s, ", kind == SN_OPTION_CUT ? "feature cut"
+          : sn_option_kind_name (kind), p->paths[o->path].name);
+      if (!o->feasible) {
+        g_string_append (s, "infeasible (");
+        append_figures (p, s, o);
+        g_string_append (s, ").");
+      } else {
+        double a = score (p, w);
+        g_string_append_printf (s, "%.2fx worse, bounded by ", a > 0 ? score (p, o) / a : 1);
+        append_slowest (s, o);
+        g_string_append (s, ".");
+      }
+      break;
+    }
+  }
+  if (p->fidelity_floor >= 0 && n_floor > 0)
+    g_string_append_printf (s, " %d of %d paths are infeasible (fidelity floor %.1f, budgets).",
+        n_floor, n, p->fidelity_floor);
+  return g_string_free (s, FALSE);
 }
 
 /* Is cut i beaten, for a cloud faster (sign 1) or slower (sign -1) than

@@ -14,7 +14,7 @@ void
 sn_option_init_split (SnOption *opt, const SnCut *cut)
 {
   memset (opt, 0, sizeof *opt);
-  opt->kind = SN_OPTION_SPLIT;
+  opt->kind = SN_OPTION_CUT;
   opt->cut = cut;
   sn_feature_config_init (&opt->feature);
 }
@@ -245,7 +245,7 @@ sn_edge_session_preprocess (SnEdgeSession *s, const SnImage *frame, SnLetterbox 
 static gboolean
 check_option (const SnOption *opt, GError **error)
 {
-  if (opt->kind != SN_OPTION_SPLIT || !opt->cut) {
+  if (opt->kind != SN_OPTION_CUT || !opt->cut) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
         "an edge session runs split options with a cut, not kind %d", (int) opt->kind);
     return FALSE;

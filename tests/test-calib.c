@@ -423,8 +423,8 @@ END_TEST
 START_TEST (test_fidelity_json_roundtrip)
 {
   const SnFidelityRow rows[] = {
-    { 0, "at_c", 2, SN_CODEC_AUTO, SN_RANGE_CALIBRATED, TRUE, 0.75, 12.345678901234 },
-    { 1, NULL, 32, SN_CODEC_NONE, SN_RANGE_FRAME, FALSE, 1, 100 },
+    { 0, "at_c", 2, SN_CODEC_AUTO, SN_RANGE_CALIBRATED, TRUE, 0.75, 12.345678901234, 23.5, TRUE },
+    { 1, NULL, 32, SN_CODEC_NONE, SN_RANGE_FRAME, FALSE, 1, 100, 0, FALSE },   /* an older file: no ap50 */
   };
   g_autofree char *json = sn_fidelity_to_json (rows, 2, 7, "clip.avi");
   GError *err = NULL;
@@ -441,7 +441,22 @@ START_TEST (test_fidelity_json_roundtrip)
     ck_assert_int_eq (got[i].per_channel, rows[i].per_channel);
     ck_assert (got[i].clip == rows[i].clip);
     ck_assert (got[i].map50 == rows[i].map50);
+    ck_assert_int_eq (got[i].has_ap50, rows[i].has_ap50);
+    ck_assert (got[i].ap50 == rows[i].ap50);
   }
+  /* The floor's figure: ap50 where stored, else map50. */
+  SnFeatureConfig fc;
+  sn_feature_config_init (&fc);
+  fc.bits = 2;
+  fc.codec = SN_CODEC_AUTO;
+  fc.range = SN_RANGE_CALIBRATED;
+  fc.per_channel = TRUE;
+  fc.clip = 0.75;
+  ck_assert (sn_model_fidelity (m, 0, &fc) == 23.5);
+  sn_feature_config_init (&fc);
+  fc.bits = 32;
+  fc.codec = SN_CODEC_NONE;
+  ck_assert (sn_model_fidelity (m, 1, &fc) == 100);
   ck_assert_str_eq (got[0].cut_name, "at_c");
   ck_assert_ptr_null (got[1].cut_name);
   sn_model_free (m);
@@ -477,6 +492,8 @@ static const struct {
   { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": -3"), { "'map50' -3 is not in 0-100" } },
   { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 1e999"), { "'map50' inf is not in 0-100" } },
   { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\""), { "'map50' is missing" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 90, \"ap50\": 101"), { "'ap50' 101 is not in 0-100" } },
+  { ROW ("\"cut\": 0, \"bits\": 8, \"codec\": \"lossless\", \"map50\": 90, \"ap50\": \"high\""), { "'ap50' is not a number" } },
   { "{\"version\": 1, \"frames\": 1, \"rows\": [{" GOOD "}, {" GOOD ", \"map50\": 60}]}",
     { "rows[1]", "repeats the setting of rows[0]" } },
   /* none and lossless are different rows, but 16 bits ignores the range. */

@@ -164,9 +164,10 @@ END_TEST
  * Transpose - t - Conv(4x3x1x1) - c - Relu - r - Transpose - wh[1,8,8,4],
  * keypoints = Sigmoid (wh). */
 static char *
-write_tiny_detector (void)
+write_tiny_detector_sized (int side)
 {
-  static const int64_t x_dims[] = { 1, 8, 8, 3 }, o_dims[] = { 1, 8, 8, 4 }, w_dims[] = { 4, 3, 1, 1 };
+  const int64_t x_dims[] = { 1, side, side, 3 }, o_dims[] = { 1, side, side, 4 };
+  static const int64_t w_dims[] = { 4, 3, 1, 1 };
   static const float w[12] = { 0.01f, -0.02f, 0.01f, 0.02f, 0, -0.01f, -0.005f, 0.003f, 0.01f, 0.02f, 0.01f, -0.01f };
   SnTestGraph *g = sn_test_graph_new (13);
   sn_test_graph_input (g, "x", 4, x_dims);
@@ -184,9 +185,16 @@ write_tiny_detector (void)
   size_t len;
   g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
   sn_test_graph_free (g);
-  char *path = g_build_filename (tmp_dir, "det.onnx", NULL);
+  g_autofree char *name = g_strdup_printf ("det%d.onnx", side);
+  char *path = g_build_filename (tmp_dir, side == 8 ? "det.onnx" : name, NULL);
   g_assert (g_file_set_contents (path, (char *) buf, len, NULL));
   return path;
+}
+
+static char *
+write_tiny_detector (void)
+{
+  return write_tiny_detector_sized (8);
 }
 
 START_TEST (test_calibrate)
@@ -269,13 +277,147 @@ START_TEST (test_store_fidelity)
     /* eval prints two decimals. */
     ck_assert_double_eq_tol (rows[i].map50, json_object_get_double_member (o, "fidelity_map50"),
         0.005 + 1e-9);
+    ck_assert (rows[i].has_ap50);
+    ck_assert_double_eq_tol (rows[i].ap50, json_object_get_double_member (o, "fidelity_ap50"),
+        0.005 + 1e-9);
+    ck_assert (json_object_has_member (o, "person_ap50"));
+    /* The floor reads ap50 where it is stored. */
     SnFeatureConfig fc;
     sn_feature_config_init (&fc);
     fc.bits = rows[i].bits;
     fc.codec = rows[i].codec;
-    ck_assert_double_eq (sn_model_fidelity (m, rows[i].cut, &fc), rows[i].map50);
+    ck_assert_double_eq (sn_model_fidelity (m, rows[i].cut, &fc), rows[i].ap50);
   }
   sn_model_free (m);
+}
+END_TEST
+
+/* eval's baselines: edge-only sends the reference's own detections (so its
+ * fidelity is 100 by construction of the reference, whatever the model),
+ * cloud-only codes the model input with each frame codec and quality.  A
+ * coarser H.264 quantizer spends fewer bytes; on one frame the JPEG row's
+ * bytes are the JPEG q90 of the same input eval reports beside every row. */
+START_TEST (test_eval_baselines)
+{
+  g_autofree char *det = write_tiny_detector_sized (64);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *out = NULL, *e1 = NULL, *e2 = NULL, *e3 = NULL;
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  ck_assert_int_eq (run (&e1, "eval", det, image, "--cuts", "cloud-only", "--qp", "52", NULL), 2);
+  ck_assert_int_eq (run (&e2, "eval", det, image, "--cuts", "cloud-only", "--codec", "h265", NULL), 2);
+  ck_assert_int_eq (run (&e3, "eval", det, image, "--cuts", "cloud-only", "--jpeg-quality", "0", NULL), 2);
+  ck_assert_int_eq (run (&out, "eval", det, image, "--frames", "1", "--cuts", "edge-only,cloud-only,0",
+      "--codec", "lossless,h264,jpeg", "--qp", "10,45", "--bits", "8", "--json", NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  ck_assert_int_eq (g_strv_length (lines), 5);   /* cut 0, edge-only, h264 x 2, jpeg */
+  double h264_bytes[2] = { -1, -1 };
+  int seen = 0;
+  for (int i = 0; lines[i]; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = json_line (p, lines[i]);
+    const char *option = json_object_get_string_member (o, "option");
+    const char *codec = json_object_get_string_member (o, "codec");
+    double bytes = json_object_get_double_member (o, "bytes_per_frame");
+    double ap50 = json_object_get_double_member (o, "fidelity_ap50");
+    ck_assert (ap50 >= 0 && ap50 <= 100);
+    ck_assert (json_object_has_member (o, "person_ap50") && json_object_has_member (o, "fidelity_map50"));
+    if (strcmp (option, "edge-only") == 0) {
+      ck_assert_int_eq (json_object_get_int_member (o, "cut"), -1);
+      ck_assert_str_eq (codec, "detections");
+      ck_assert_double_eq (ap50, 100);
+      ck_assert_double_eq (json_object_get_double_member (o, "fidelity_map50"), 100);
+      /* At least the detections message's header. */
+      SnDetections none = { 0 };
+      SnResultHeader h = { 0 };
+      g_autoptr (GByteArray) msg = g_byte_array_new ();
+      sn_result_write (&h, &none, msg);
+      ck_assert (bytes >= msg->len);
+      seen |= 1;
+    } else if (strcmp (option, "cloud-only") == 0) {
+      ck_assert_int_eq (json_object_get_int_member (o, "cut"), -1);
+      int q = json_object_get_int_member (o, "quality");
+      ck_assert (bytes > 0);
+      if (strcmp (codec, "h264") == 0) {
+        ck_assert (q == 10 || q == 45);
+        h264_bytes[q == 45] = bytes;
+        seen |= 2;
+      } else {
+        ck_assert_str_eq (codec, "jpeg");
+        ck_assert_int_eq (q, 90);
+        ck_assert_double_eq (bytes, json_object_get_double_member (o, "jpeg_bytes_per_frame"));
+        seen |= 4;
+      }
+    } else {
+      ck_assert_str_eq (option, "cut");
+      ck_assert_int_eq (json_object_get_int_member (o, "cut"), 0);
+      ck_assert (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "quality")));
+      seen |= 8;
+    }
+  }
+  ck_assert_int_eq (seen, 15);
+  ck_assert (h264_bytes[1] > 0 && h264_bytes[1] < h264_bytes[0]);
+}
+END_TEST
+
+/* detect --cut edge-only is the whole network, so its detections are
+ * detect's without --cut, byte for byte; --cut cloud-only runs, and refuses a
+ * feature codec or a quality out of range. */
+START_TEST (test_detect_baselines)
+{
+  g_autofree char *det = write_tiny_detector_sized (64);
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *whole = NULL, *edge = NULL, *cloud = NULL, *e1 = NULL, *e2 = NULL;
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  ck_assert_int_eq (run (&whole, "detect", det, image, "--json", "--threshold", "0", NULL), 0);
+  ck_assert_int_eq (run (&edge, "detect", det, image, "--json", "--threshold", "0", "--cut", "edge-only", NULL), 0);
+  /* The same detections; the lines differ only in their wall-clock time. */
+  ck_assert (strstr (edge, "\"detections\"") && strstr (whole, "\"detections\""));
+  ck_assert (strcmp (strstr (edge, "\"detections\""), strstr (whole, "\"detections\"")) == 0);
+  ck_assert_int_eq (run (&cloud, "detect", det, image, "--json", "--cut", "cloud-only", "--codec", "jpeg",
+      "--quality", "95", NULL), 0);
+  ck_assert (strstr (cloud, "\"detections\"") != NULL);
+  ck_assert_int_eq (run (&e1, "detect", det, image, "--cut", "cloud-only", "--codec", "lossless", NULL), 2);
+  ck_assert_int_eq (run (&e2, "detect", det, image, "--cut", "cloud-only", "--quality", "60", NULL), 2);
+}
+END_TEST
+
+/* plan --measured: every option of eval's JSON lines is ranked with its
+ * measured bytes and fidelity.  On a 1 kbit/s link the link dominates:
+ * edge-only's 200 bytes take 1.6 s, cloud-only's 3000 24 s, the cut's
+ * 10^6 bytes 8000 s; edge-only also has the most fidelity, so it alone is
+ * on the frontier. */
+START_TEST (test_plan_measured)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *rows = g_build_filename (tmp_dir, "eval.jsonl", NULL);
+  g_autofree char *bad = g_build_filename (tmp_dir, "bad.jsonl", NULL);
+  const char *text =
+      "{\"option\": \"cut\", \"cut\": 0, \"path\": \"\", \"bits\": 8, \"codec\": \"lossless\", "
+      "\"quality\": null, \"bytes_per_frame\": 1000000, \"fidelity_ap50\": 99, \"code_ms\": 1}\n"
+      "{\"option\": \"edge-only\", \"cut\": -1, \"path\": \"\", \"bits\": 0, \"codec\": \"detections\", "
+      "\"quality\": null, \"bytes_per_frame\": 200, \"fidelity_ap50\": 100}\n"
+      "{\"option\": \"cloud-only\", \"cut\": -1, \"path\": \"\", \"bits\": 0, \"codec\": \"h264\", "
+      "\"quality\": 26, \"bytes_per_frame\": 3000, \"fidelity_ap50\": 96, \"code_ms\": 2}\n";
+  ck_assert (g_file_set_contents (rows, text, -1, NULL));
+  ck_assert (g_file_set_contents (bad, "{\"option\": \"cloud-only\", \"codec\": \"h264\", "
+          "\"quality\": 99, \"bytes_per_frame\": 1, \"fidelity_ap50\": 1}\n", -1, NULL));
+  g_autofree char *out = NULL, *e1 = NULL;
+  ck_assert_int_eq (run (&e1, "plan", det, "--bandwidth", "1k", "--measured", bad, NULL), 1);
+  ck_assert_int_eq (run (&out, "plan", det, "--bandwidth", "1k", "--json", "--measured", rows, NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
+  ck_assert_int_eq (g_strv_length (lines), 3);
+  const char *order[] = { "edge-only", "cloud-only h264 qp26", "cut 0 8-bit lossless" };
+  const double bytes[] = { 200, 3000, 1000000 }, fid[] = { 100, 96, 99 };
+  for (int i = 0; i < 3; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o = json_line (p, lines[i]);
+    ck_assert_str_eq (json_object_get_string_member (o, "path"), order[i]);
+    ck_assert_double_eq (json_object_get_double_member (o, "bytes"), bytes[i]);
+    ck_assert_double_eq (json_object_get_double_member (o, "fidelity"), fid[i]);
+    ck_assert_double_eq_tol (json_object_get_double_member (o, "link_ms"), bytes[i] * 8, 1e-6);
+    ck_assert_int_eq (json_object_get_boolean_member (o, "frontier"), i == 0);
+    ck_assert_int_eq (json_object_get_int_member (o, "cut"), i == 2 ? 0 : -1);
+  }
 }
 END_TEST
 
@@ -308,7 +450,8 @@ plan_json (const char *model, const char *min_fid, double *fidelity, gboolean *f
 
 /* plan --fidelity-floor: the cut ranked first on a 1 kbit/s link (the
  * fewest bytes), stored at mAP 10, is infeasible under floor 50 and no
- * longer first; another cut stored at 90 stays feasible. */
+ * longer first; another cut stored at 90 stays feasible.  The rows carry
+ * map50 only, as files written before ap50 existed: map50 stands in. */
 START_TEST (test_plan_fidelity_floor)
 {
   g_autofree char *det = write_tiny_detector ();
@@ -326,8 +469,8 @@ START_TEST (test_plan_fidelity_floor)
   int y = x == 0 ? 1 : 0;
   /* plan's defaults: 4 bits, lossless. */
   SnFidelityRow rows[2] = {
-    { x, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 10 },
-    { y, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 90 },
+    { x, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 10, 0, FALSE },
+    { y, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 90, 0, FALSE },
   };
   g_autofree char *json = sn_fidelity_to_json (rows, 2, 1, "test");
   ck_assert (sn_onnx_save_with_metadata (det, fid, SN_FIDELITY_KEY, json, &err));
@@ -394,6 +537,9 @@ main (void)
   tcase_add_test (tc, test_cuts_json);
   tcase_add_test (tc, test_calibrate);
   tcase_add_test (tc, test_store_fidelity);
+  tcase_add_test (tc, test_eval_baselines);
+  tcase_add_test (tc, test_plan_measured);
+  tcase_add_test (tc, test_detect_baselines);
   tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_add_test (tc, test_plan_frame);
   tcase_set_timeout (tc, 60);

@@ -138,9 +138,9 @@ START_TEST (test_cut_options)
    * 4 bits too. */
   guint32 id0 = sn_cut_set_get (set, 0)->id, id1 = sn_cut_set_get (set, 1)->id;
   SnFidelityRow rows[] = {
-    { id0, NULL, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 30 },
-    { id1, NULL, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 90 },
-    { id0, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 20 },
+    { id0, NULL, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 30, 0, FALSE },
+    { id1, NULL, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 90, 0, FALSE },
+    { id0, NULL, 4, SN_CODEC_LOSSLESS, SN_RANGE_FRAME, FALSE, 1, 20, 0, FALSE },
   };
   g_autofree char *json = sn_fidelity_to_json (rows, 3, 1, "test");
   g_autofree char *fpath = g_build_filename (dir, "chain-fid.onnx", NULL);

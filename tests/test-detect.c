@@ -380,6 +380,106 @@ START_TEST (test_map_classes_and_frames)
 }
 END_TEST
 
+/* ---- fidelity_ap50 (box-weighted AP@0.5, sn-eval.h) ------------------------------ */
+
+typedef struct {
+  double ap50, person, map50;
+} Figures;
+
+static Figures
+fidelity_of (const SnDetection *pred, int np, const SnDetection *ref, int nr)
+{
+  SnDetections p = { np, np, (SnDetection *) pred }, r = { nr, nr, (SnDetection *) ref };
+  SnEval *e = sn_eval_new_fidelity ();
+  sn_eval_add_frame (e, &p, &r);
+  Figures f = { sn_eval_ap50 (e), sn_eval_person_ap50 (e), sn_eval_map (e) };
+  sn_eval_free (e);
+  return f;
+}
+
+START_TEST (test_ap50_hand_computed)
+{
+  SnDetection ref[2] = { box (0, 0.9f, 0, 0, 10, 10), box (0, 0.8f, 20, 20, 30, 30) };
+  /* Perfect match: every reference box found, nothing else: 100. */
+  Figures f = fidelity_of (ref, 2, ref, 2);
+  ck_assert_double_eq_tol (f.ap50, 100, 1e-9);
+  ck_assert_double_eq_tol (f.person, 100, 1e-9);
+  ck_assert_double_eq_tol (f.map50, 100, 1e-9);
+  /* One of two missed: precision 1 up to recall 0.5, nothing beyond, so 51
+   * of the 101 recall points (0, 0.01, ..., 0.5) score 1: 100 * 51 / 101. */
+  f = fidelity_of (ref, 1, ref, 2);
+  ck_assert_double_eq_tol (f.ap50, 100.0 * 51 / 101, 1e-9);
+  ck_assert_double_eq_tol (f.person, 100.0 * 51 / 101, 1e-9);
+  /* A false positive scored above every true positive: precision 0/1,
+   * 1/2, 2/3 at recall 0, 0.5, 1; the envelope is 2/3 at every recall
+   * point: 66.67. */
+  SnDetection fp[3] = { box (0, 0.95f, 50, 50, 60, 60), box (0, 0.9f, 0, 0, 10, 10),
+    box (0, 0.8f, 20, 20, 30, 30) };
+  f = fidelity_of (fp, 3, ref, 2);
+  ck_assert_double_eq_tol (f.ap50, 100.0 * 2 / 3, 1e-9);
+  ck_assert_double_eq_tol (f.map50, 100.0 * 2 / 3, 1e-9);
+  /* The same false positive under every true positive costs nothing: the
+   * envelope is 1 up to recall 1. */
+  SnDetection fp_low[3] = { ref[0], ref[1], box (0, 0.1f, 50, 50, 60, 60) };
+  ck_assert_double_eq_tol (fidelity_of (fp_low, 3, ref, 2).ap50, 100, 1e-9);
+}
+END_TEST
+
+START_TEST (test_ap50_weighted_by_reference_boxes)
+{
+  /* Two classes with unequal counts: three persons, all found (AP 100), and
+   * one car, missed (AP 0).  Weighted by reference boxes: (3 * 100 + 1 * 0)
+   * / 4 = 75; person alone 100; the plain class mean (map50) 50. */
+  SnDetection ref[4] = { box (0, 0.9f, 0, 0, 10, 10), box (0, 0.9f, 20, 0, 30, 10),
+    box (0, 0.9f, 40, 0, 50, 10), box (2, 0.9f, 0, 40, 20, 60) };
+  Figures f = fidelity_of (ref, 3, ref, 4);
+  ck_assert_double_eq_tol (f.ap50, 75, 1e-9);
+  ck_assert_double_eq_tol (f.person, 100, 1e-9);
+  ck_assert_double_eq_tol (f.map50, 50, 1e-9);
+  /* Reversed: the car found and the persons missed: (0 * 3 + 100 * 1) / 4
+   * = 25, person 0, map50 still 50. */
+  f = fidelity_of (&ref[3], 1, ref, 4);
+  ck_assert_double_eq_tol (f.ap50, 25, 1e-9);
+  ck_assert_double_eq_tol (f.person, 0, 1e-9);
+  ck_assert_double_eq_tol (f.map50, 50, 1e-9);
+  /* No person in the reference: person_ap50 is undefined (< 0). */
+  ck_assert (fidelity_of (&ref[3], 1, &ref[3], 1).person < 0);
+}
+END_TEST
+
+START_TEST (test_ap50_score_floors_and_frames)
+{
+  /* Reference: A (score 0.9) counts, B (0.2, under the reference floor 0.3)
+   * does not.  Candidates: one on B at 0.6 (a false positive: B is not a
+   * reference box), one on A at 0.2 (a true positive under 0.3, over the
+   * candidates' floor 0.05), one on A at 0.04 (under every floor).
+   * ap50: FP then TP: precision 0 then 1/2 at recall 1: 50.
+   * map50 cuts candidates at 0.3 too: only the FP is left: 0. */
+  SnDetection ref[2] = { box (0, 0.9f, 0, 0, 10, 10), box (0, 0.2f, 20, 20, 30, 30) };
+  SnDetection pred[3] = { box (0, 0.6f, 20, 20, 30, 30), box (0, 0.2f, 0, 0, 10, 10),
+    box (0, 0.04f, 0, 0, 10, 10) };
+  Figures f = fidelity_of (pred, 3, ref, 2);
+  ck_assert_double_eq_tol (f.ap50, 50, 1e-9);
+  ck_assert_double_eq_tol (f.map50, 0, 1e-9);
+  /* Only the candidate under every floor: nothing found. */
+  ck_assert_double_eq_tol (fidelity_of (&pred[2], 1, ref, 2).ap50, 0, 1e-9);
+
+  /* Over frames, as COCO does: scores are ranked across frames.  Frame 1:
+   * one person found at 0.5.  Frame 2: a false positive at 0.9 and its one
+   * person missed.  Ranked: FP (0.9) then TP (0.5): precision 0, 1/2 at
+   * recall 0.5; the envelope is 1/2 up to recall 0.5: 100 * 0.5 * 51 / 101. */
+  SnEval *e = sn_eval_new_fidelity ();
+  SnDetection a = box (0, 0.9f, 0, 0, 10, 10), ta = box (0, 0.5f, 0, 0, 10, 10);
+  SnDetection fp = box (0, 0.9f, 50, 50, 60, 60);
+  SnDetections ref1 = { 1, 1, &a }, pred1 = { 1, 1, &ta }, pred2 = { 1, 1, &fp };
+  sn_eval_add_frame (e, &pred1, &ref1);
+  sn_eval_add_frame (e, &pred2, &ref1);
+  ck_assert_int_eq (sn_eval_class_n_ref (e, 0), 2);
+  ck_assert_double_eq_tol (sn_eval_ap50 (e), 100.0 * 0.5 * 51 / 101, 1e-9);
+  sn_eval_free (e);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -395,6 +495,9 @@ main (void)
   tcase_add_test (tc, test_decode_nms_and_mapping);
   tcase_add_test (tc, test_map_hand_computed);
   tcase_add_test (tc, test_map_classes_and_frames);
+  tcase_add_test (tc, test_ap50_hand_computed);
+  tcase_add_test (tc, test_ap50_weighted_by_reference_boxes);
+  tcase_add_test (tc, test_ap50_score_floors_and_frames);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

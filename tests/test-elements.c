@@ -603,7 +603,7 @@ START_TEST (test_fidelity_floor)
   SnCutSet *set = sn_cut_set_new (m, &err);
   /* The element's defaults: 8 bits, lossless, frame ranges, per tensor, clip 1. */
   SnFidelityRow row = { x, sn_cut_set_get (set, x)->name, 8, SN_CODEC_LOSSLESS, SN_RANGE_FRAME,
-    FALSE, 1.0, 10 };
+    FALSE, 1.0, 10, 0, FALSE };
   g_autofree char *json = sn_fidelity_to_json (&row, 1, 1, "test");
   g_autofree char *dir = g_dir_make_tmp ("sn-elements-XXXXXX", NULL);
   g_autofree char *fid = g_build_filename (dir, "fid.onnx", NULL);

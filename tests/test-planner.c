@@ -355,6 +355,100 @@ START_TEST (test_frontier)
 }
 END_TEST
 
+/* The rate-fidelity-latency frontier and the explanation, on a link of
+ * 8 Mbit/s where 1000 bytes take 1 ms:
+ *   A edge-only   edge 10, bytes 1000: latency 11, fidelity 100
+ *   B cut         edge 1, cloud 5, bytes 5000: latency 11, fidelity 97
+ *                 (A: fewer bytes, same latency, more fidelity: beaten)
+ *   C cloud-only  edge 1, cloud 2, bytes 3000: latency 6, fidelity 90
+ *                 (the fastest: on the frontier)
+ *   D cut         edge 1, cloud 2.5, bytes 3000: latency 6.5, fidelity
+ *                 unknown (counts 0: beaten by C)
+ *   E cut         disabled: infeasible, never on the frontier */
+START_TEST (test_option_frontier_and_explain)
+{
+  const SnPathPrior pr[] = {
+    { .name = "A", .edge_ms = 10, .bytes = 1000, .fidelity = 100 },
+    { .name = "B", .edge_ms = 1, .cloud_ms = 5, .bytes = 5000, .fidelity = 97 },
+    { .name = "C", .edge_ms = 1, .cloud_ms = 2, .bytes = 3000, .fidelity = 90 },
+    { .name = "D", .edge_ms = 1, .cloud_ms = 2.5, .bytes = 3000, .fidelity = -1 },
+    { .name = "E", .edge_ms = 0.1, .bytes = 10, .fidelity = 100 },
+  };
+  SnPlanner *p = sn_planner_new (pr, 5);
+  sn_planner_set_bandwidth (p, 8e6);
+  sn_planner_set_enabled (p, 4, FALSE);
+  sn_planner_set_kind (p, 0, SN_OPTION_EDGE_ONLY);
+  sn_planner_set_kind (p, 2, SN_OPTION_CLOUD_ONLY);
+  gboolean f[5];
+  ck_assert_int_eq (sn_planner_frontier (p, f), 2);
+  ck_assert (f[0] && !f[1] && f[2] && !f[3] && !f[4]);
+
+  SnPathPrediction rank[5];
+  ck_assert_int_eq (sn_planner_rank (p, rank, 5), 5);
+  ck_assert_int_eq (rank[0].path, 2);
+  g_autofree char *why = sn_planner_explain (p, rank, 5);
+  /* C wins at 6 ms, D next at 6.5 (6.5 / 6 = 1.08), then A and B tie at
+   * 11 ms (A first by index; 11 / 6 = 1.83).  D's unknown fidelity does
+   * not exclude it without a floor. */
+  ck_assert_msg (g_str_has_prefix (why, "C wins with the lowest latency at 8000 kbit/s"), "%s", why);
+  ck_assert_msg (strstr (why, "Next: D, 1.08x worse") != NULL, "%s", why);
+  ck_assert_msg (strstr (why, "Best edge-only: A, 1.83x worse, bounded by edge 10.0 ms.") != NULL,
+      "%s", why);
+  ck_assert_msg (strstr (why, "Best feature cut: D, 1.08x worse, bounded by link 3.0 ms.") != NULL,
+      "%s", why);
+
+  /* A fidelity floor of 95 takes C out; D's unknown fidelity is never
+   * excluded, so D (6.5 ms) wins.  Frontier: D (the fastest) and A (the
+   * most fidelity, fewest bytes); B is still beaten by A.  Infeasible: C
+   * and the disabled E. */
+  sn_planner_set_fidelity_floor (p, 95);
+  ck_assert_int_eq (sn_planner_frontier (p, f), 2);
+  ck_assert (f[0] && f[3]);
+  sn_planner_rank (p, rank, 5);
+  ck_assert_int_eq (rank[0].path, 3);
+  g_free (why);
+  why = sn_planner_explain (p, rank, 5);
+  ck_assert_msg (strstr (why, "Best cloud-only: C, infeasible") != NULL, "%s", why);
+  ck_assert_msg (strstr (why, "2 of 5 paths are infeasible (fidelity floor 95.0") != NULL, "%s", why);
+  sn_planner_free (p);
+}
+END_TEST
+
+/* The option names (sn-option.h): one table for CLI, planner, elements and
+ * packet header. */
+START_TEST (test_option_names)
+{
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("edge-only"), SN_OPTION_EDGE_ONLY);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("cloud-only"), SN_OPTION_CLOUD_ONLY);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("4"), SN_OPTION_CUT);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg ("edge"), SN_OPTION_CUT);
+  ck_assert_int_eq (sn_option_kind_from_cut_arg (NULL), SN_OPTION_CUT);
+  for (int k = SN_OPTION_EDGE_ONLY; k <= SN_OPTION_CLOUD_ONLY; k++) {
+    ck_assert_int_eq (sn_option_kind_from_cut_arg (sn_option_kind_name (k)), k);
+    ck_assert_int_eq (sn_option_kind_from_cut_id (sn_option_kind_cut_id (k)), k);
+  }
+  ck_assert_int_eq (sn_option_kind_from_cut_id (48), SN_OPTION_CUT);
+  SnFrameCodec c;
+  ck_assert (sn_frame_codec_from_name ("h264", &c) && c == SN_FRAME_CODEC_H264);
+  ck_assert (sn_frame_codec_from_name ("jpeg", &c) && c == SN_FRAME_CODEC_JPEG);
+  /* Feature codec names are not frame codec names, and the other way. */
+  SnCodec fc;
+  ck_assert (!sn_frame_codec_from_name ("lossless", &c) && !sn_frame_codec_from_name ("lossy", &c));
+  ck_assert (!sn_codec_from_name ("h264", &fc) && !sn_codec_from_name ("jpeg", &fc));
+  ck_assert (sn_frame_codec_quality_valid (SN_FRAME_CODEC_H264, 0));
+  ck_assert (sn_frame_codec_quality_valid (SN_FRAME_CODEC_H264, 51));
+  ck_assert (!sn_frame_codec_quality_valid (SN_FRAME_CODEC_H264, 52));
+  ck_assert (!sn_frame_codec_quality_valid (SN_FRAME_CODEC_JPEG, 0));
+  ck_assert (sn_frame_codec_quality_valid (SN_FRAME_CODEC_JPEG, 100));
+  SnOptionSpec o = { .kind = SN_OPTION_CLOUD_ONLY, .frame_codec = SN_FRAME_CODEC_H264, .quality = 26 };
+  g_autofree char *a = sn_option_label (&o);
+  ck_assert_str_eq (a, "cloud-only h264 qp26");
+  o = (SnOptionSpec) { .kind = SN_OPTION_CUT, .cut = 4, .bits = 8, .codec = SN_CODEC_LOSSLESS };
+  g_autofree char *b = sn_option_label (&o);
+  ck_assert_str_eq (b, "cut 4 8-bit lossless");
+}
+END_TEST
+
 int
 main (void)
 {
@@ -372,6 +466,8 @@ main (void)
   tcase_add_test (tc, test_cloud_reports);
   tcase_add_test (tc, test_disabled_paths);
   tcase_add_test (tc, test_frontier);
+  tcase_add_test (tc, test_option_frontier_and_explain);
+  tcase_add_test (tc, test_option_names);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

@@ -217,6 +217,50 @@ sn_cli_profile (int argc, char **argv)
   return 0;
 }
 
+/* Options from `splitnn eval --json` rows: bytes and fidelity as measured,
+ * times from the profiles, work from the cuts.  Cloud-only's edge time is
+ * eval's coding time (encode and decode together: an upper bound on the
+ * camera's encode).  fidelity[] gets the measured figures. */
+static SnControllerOption *
+measured_options (const char *path, const SnCutSet *set, const SnControllerOption *cut_options,
+    double flops, const Profile *edge, const Profile *cloud, double edge_slowdown,
+    GPtrArray *names, GArray *kinds, GArray *fidelity, int *n, GError **error)
+{
+  g_autoptr (GArray) ms = sn_option_measures_load (path, error);
+  if (!ms)
+    return NULL;
+  SnControllerOption *o = g_new0 (SnControllerOption, ms->len);
+  for (guint i = 0; i < ms->len; i++) {
+    const SnOptionMeasure *m = &g_array_index (ms, SnOptionMeasure, i);
+    char *name = sn_option_label (&m->option);
+    g_ptr_array_add (names, name);
+    g_array_append_val (kinds, m->option.kind);
+    g_array_append_val (fidelity, m->fidelity);
+    if (m->option.kind == SN_OPTION_CUT && m->option.cut >= (guint32) edge->n_cuts) {
+      g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH, "%s: cut %u is not a cut of this "
+          "model", path, m->option.cut);
+      g_free (o);
+      return NULL;
+    }
+    if (m->option.kind == SN_OPTION_CUT) {
+      o[i] = cut_options[m->option.cut];
+      o[i].edge_ms = edge->edge_ms[m->option.cut] * edge_slowdown;
+      o[i].cloud_ms = cloud->cloud_ms[m->option.cut];
+    } else if (m->option.kind == SN_OPTION_EDGE_ONLY) {
+      o[i] = (SnControllerOption) { .cut = -1, .edge_flops = flops,
+        .edge_ms = edge->whole_ms * edge_slowdown };
+    } else {
+      o[i] = (SnControllerOption) { .cut = -1, .cloud_flops = flops,
+        .edge_ms = m->code_ms * edge_slowdown, .cloud_ms = cloud->whole_ms };
+    }
+    o[i].name = name;
+    o[i].bytes = m->bytes;
+    o[i].fidelity = m->fidelity;
+  }
+  *n = ms->len;
+  return o;
+}
+
 /* "2M", "500k", "1.5G", "800000" in bits per second. */
 static gboolean
 parse_rate (const char *s, double *out)
@@ -276,6 +320,7 @@ sn_cli_plan (int argc, char **argv)
 {
   g_autofree char *bandwidth_s = NULL, *edge_profile = NULL, *cloud_profile = NULL;
   g_autofree char *objective_s = NULL, *codec_s = NULL, *range_s = NULL, *frame = NULL;
+  g_autofree char *measured = NULL;
   int bits = 4, threads = 1;
   gboolean per_channel = FALSE;
   double compression = 1.0, rtt = 0, budget = 0, edge_slowdown = 1.0, fid_floor = -1, clip = 1;
@@ -292,13 +337,14 @@ sn_cli_plan (int argc, char **argv)
     { "rtt", 0, 0, G_OPTION_ARG_DOUBLE, &rtt, "Round-trip time in ms (default 0)", "MS" },
     { "objective", 0, 0, G_OPTION_ARG_STRING, &objective_s, "latency (default), throughput or bytes", "OBJ" },
     { "latency-budget", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "Latency budget in ms for --objective bytes", "MS" },
-    { "fidelity-floor", 0, 0, G_OPTION_ARG_DOUBLE, &fid_floor, "Cuts whose stored mAP@0.5 (metadata splitnn.fidelity, from 'splitnn eval --store-fidelity') is under X are infeasible; cuts without a stored figure never are (default -1: off)", "X" },
+    { "fidelity-floor", 0, 0, G_OPTION_ARG_DOUBLE, &fid_floor, "Options whose fidelity_ap50 is under X are infeasible: as --measured gives it, else as the model stores it per cut (splitnn.fidelity, from 'splitnn eval --store-fidelity'; map50 in files without ap50); options without a figure never are (default -1: off)", "X" },
     { "codec", 0, 0, G_OPTION_ARG_STRING, &codec_s, "Codec whose stored fidelity applies: none, lossless (default), lossy, auto (bytes come from --compression)", "C" },
     { "per-channel", 0, 0, G_OPTION_ARG_NONE, &per_channel, "Stored fidelity of per-channel ranges", NULL },
     { "clip", 0, 0, G_OPTION_ARG_DOUBLE, &clip, "Stored fidelity at this clip (default 1)", "F" },
     { "range", 0, 0, G_OPTION_ARG_STRING, &range_s, "Stored fidelity of frame (default) or calibrated ranges", "MODE" },
     { "frame", 0, 0, G_OPTION_ARG_FILENAME, &frame, "Measure every cut's packet size on the first frame of FILE (image or video) at these settings, as splitnnedge cut=auto does on its first frame, instead of --compression; cuts that are then no candidates rank as infeasible", "FILE" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads when profiling here (default 1)", "N" },
+    { "measured", 0, 0, G_OPTION_ARG_FILENAME, &measured, "Rank every option 'splitnn eval --json' measured (edge-only, cloud-only per codec and quality, cut x bits x codec) with its bytes and fidelity_ap50", "EVAL.jsonl" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object per path, best first", NULL },
     { NULL }
   };
@@ -350,6 +396,10 @@ sn_cli_plan (int argc, char **argv)
   g_autofree SnControllerOption *options = NULL, *cut_options = NULL;
   g_autofree SnPathPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) kinds = g_array_new (FALSE, TRUE, sizeof (SnOptionKind));
+  g_autoptr (GArray) measured_fid = g_array_new (FALSE, TRUE, sizeof (double));
+  g_autofree gboolean *frontier = NULL;
+  g_autofree char *why = NULL;
   if (!set)
     goto out;
   if (edge_profile ? !load_profile (edge_profile, m, set, &edge, &err)
@@ -367,8 +417,17 @@ sn_cli_plan (int argc, char **argv)
   int n_cuts;
   cut_options = sn_controller_cut_options (set, info.flops, bits, &n_cuts);
   int n = n_cuts + 2;
-  options = g_new0 (SnControllerOption, n);
-  for (int i = 0; i < n_cuts; i++) {
+  if (measured) {
+    if (!(options = measured_options (measured, set, cut_options, info.flops, &edge, &cloud,
+                edge_slowdown, names, kinds, measured_fid, &n, &err)))
+      goto out;
+  } else {
+    options = g_new0 (SnControllerOption, n);
+    g_array_set_size (kinds, n);
+    g_array_index (kinds, SnOptionKind, n_cuts) = SN_OPTION_EDGE_ONLY;
+    g_array_index (kinds, SnOptionKind, n_cuts + 1) = SN_OPTION_CLOUD_ONLY;
+  }
+  for (int i = 0; !measured && i < n_cuts; i++) {
     const SnCut *c = sn_cut_set_get (set, i);
     char *name = g_strdup_printf ("cut %d (%s)", i, c->name);
     g_ptr_array_add (names, name);
@@ -381,26 +440,37 @@ sn_cli_plan (int argc, char **argv)
   /* Edge-only runs the unsplit float model: the reference fidelity is
    * measured against, so 100 by definition.  Cloud-only's JPEG is not
    * measured. */
-  options[n_cuts] = (SnControllerOption) { .name = "edge-only", .cut = -1,
-    .edge_flops = info.flops, .edge_ms = edge.whole_ms * edge_slowdown, .bytes = result_bytes,
-    .fidelity = 100 };
-  options[n_cuts + 1] = (SnControllerOption) { .name = "cloud-only (JPEG)", .cut = -1,
-    .cloud_flops = info.flops, .cloud_ms = cloud.whole_ms, .bytes = jpeg_bytes, .fidelity = -1 };
+  if (!measured) {
+    options[n_cuts] = (SnControllerOption) { .name = "edge-only", .cut = -1,
+      .edge_flops = info.flops, .edge_ms = edge.whole_ms * edge_slowdown, .bytes = result_bytes,
+      .fidelity = 100 };
+    options[n_cuts + 1] = (SnControllerOption) { .name = "cloud-only (JPEG)", .cut = -1,
+      .cloud_flops = info.flops, .cloud_ms = cloud.whole_ms, .bytes = jpeg_bytes, .fidelity = -1 };
+  }
   SnController *controller = sn_controller_new (options, n, info.flops);
+  SnPlanner *planner = sn_controller_planner (controller);
+  for (int i = 0; i < n; i++)
+    sn_planner_set_kind (planner, i, g_array_index (kinds, SnOptionKind, i));
   sn_controller_set_bandwidth (controller, bandwidth);
   sn_controller_set_rtt (controller, rtt);
   sn_controller_set_objective (controller, objective);
   sn_controller_set_latency_budget (controller, budget);
-  sn_controller_update_fidelity (controller, m, &fc, fid_floor);
+  /* Measured rows carry their own fidelity; else the model's stored one. */
+  if (measured)
+    sn_controller_set_fidelity (controller, (const double *) measured_fid->data, fid_floor);
+  else
+    sn_controller_update_fidelity (controller, m, &fc, fid_floor);
   if (frame && !measure_first_frame (controller, m, set, &fc, frame, threads, &err)) {
     sn_controller_free (controller);
     goto out;
   }
   rank = g_new (SnPathPrediction, n);
   sn_controller_rank (controller, rank, n);
+  frontier = g_new0 (gboolean, n);
+  sn_planner_frontier (planner, frontier);
   if (!json)
-    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s\n", "rank", "path", "edge ms", "link ms",
-        "cloud ms", "total ms", "bytes", "fps", "mAP@0.5");
+    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s %s\n", "rank", "path", "edge ms", "link ms",
+        "cloud ms", "total ms", "bytes", "fps", "fidelity", "frontier");
   for (int r = 0; r < n; r++) {
     const SnPathPrediction *o = &rank[r];
     const SnControllerOption *opt = sn_controller_option (controller, o->path);
@@ -412,19 +482,25 @@ sn_cli_plan (int argc, char **argv)
       g_snprintf (fid_json, sizeof fid_json, "%.4f", fid);
     }
     if (json) {
-      printf ("{\"rank\": %d, \"path\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
+      printf ("{\"rank\": %d, \"path\": \"%s\", \"option\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
-          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"candidate\": %s}\n", r + 1, name,
+          "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"candidate\": %s, \"frontier\": %s}\n",
+          r + 1, name, sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->path)),
           opt->cut, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
           o->bytes, o->fps, fid_json, o->feasible ? "true" : "false",
-          sn_controller_is_candidate (controller, o->path) ? "true" : "false");
+          sn_controller_is_candidate (controller, o->path) ? "true" : "false",
+          frontier[o->path] ? "true" : "false");
     } else {
-      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s%s\n", r + 1, name,
+      printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s %s%s\n", r + 1, name,
           o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps, fid_s,
+          frontier[o->path] ? "*" : " ",
           !sn_controller_is_candidate (controller, o->path) ? "  (no candidate)"
           : o->feasible ? "" : "  (infeasible)");
     }
   }
+  /* The why, for people: after the table, or on stderr beside JSON lines. */
+  why = sn_planner_explain (planner, rank, n);
+  fprintf (json ? stderr : stdout, "%s%s\n", json ? "plan: " : "\n", why);
   sn_controller_free (controller);
   status = 0;
 

@@ -31,7 +31,7 @@
  *    the application, which wins; the last estimate before a decision
  *    counts;
  *  - QoS: the worst proportion reported since the last decision;
- *  - fidelity: each option's stored mAP@0.5 and a floor.  Options under the
+ *  - fidelity: each option's stored fidelity_ap50 (sn-eval.h) and a floor.  Options under the
  *    floor are infeasible; if all are, a flag says so and they are ranked
  *    as if there were no floor;
  *  - candidates: once the cuts' packet sizes are known, only the cuts that
@@ -64,7 +64,7 @@ typedef struct {
   double edge_ms;           /* priors; <= 0: unknown */
   double cloud_ms;
   double bytes;             /* per frame */
-  double fidelity;          /* mAP@0.5 0-100; < 0: unknown (never excluded by the floor) */
+  double fidelity;          /* fidelity_ap50 0-100; < 0: unknown (never excluded by the floor) */
 } SnControllerOption;
 
 /* What the cloud said about one frame (the "splitnn-cloud-time" event,
@@ -138,6 +138,10 @@ guint sn_controller_set_fidelity (SnController *c, const double *fidelity, doubl
  * changed since the last call; 0 when nothing did. */
 guint sn_controller_update_fidelity (SnController *c, const SnModel *model,
     const SnFeatureConfig *cfg, double floor);
+/* The planner the controller ranks with, for what it adds over ranking:
+ * option kinds, the frontier and the explanation (sn-planner.h).  Owned
+ * by the controller. */
+SnPlanner *sn_controller_planner (SnController *c);
 /* The option's fidelity in force (< 0: unknown). */
 double sn_controller_fidelity (const SnController *c, int option);
 /* Is the option under the floor in force? */

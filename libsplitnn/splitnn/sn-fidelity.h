@@ -1,9 +1,11 @@
 /* splitnn — stored fidelity per cut and encoder setting.
  *
  * A model may carry, in the metadata_props key "splitnn.fidelity", the
- * mAP@0.5 (against the unsplit float model, sn-eval.h) that `splitnn eval
+ * fidelity (against the unsplit float model, sn-eval.h) that `splitnn eval
  * --store-fidelity` measured for each cut at each encoder setting
- * (docs/model.md has the JSON schema).  The loader parses it and checks it
+ * (docs/model.md has the JSON schema): fidelity_ap50 ("ap50", the figure
+ * floors use) and fidelity_map50 ("map50", the first metric; files written
+ * before ap50 existed carry only it).  The loader parses it and checks it
  * against the model's cuts; the planner's fidelity floor (sn-planner.h)
  * reads it through sn_model_fidelity. */
 #pragma once
@@ -23,15 +25,19 @@ typedef struct {
   SnRangeMode range;
   gboolean per_channel;
   double clip;              /* in (0, 1] */
-  double map50;             /* 0-100 */
+  double map50;             /* fidelity_map50, 0-100 */
+  double ap50;              /* fidelity_ap50, 0-100, when has_ap50 */
+  gboolean has_ap50;        /* FALSE in files written before ap50 existed */
 } SnFidelityRow;
 
 /* The model's stored rows (borrowed; in stored order); NULL and *n = 0
  * when it stores none. */
 const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
 
-/* The stored mAP@0.5 of cut_id with the encoder set as cfg, or -1 when the
- * model stores none for that setting.  A row matches when cut, bits and
+/* The stored fidelity of cut_id with the encoder set as cfg: its ap50, or
+ * its map50 in files that store no ap50 (map50 is the lower of the two on
+ * every row measured, so an old file's floor stays on the safe side), or
+ * -1 when the model stores none for that setting.  A row matches when cut, bits and
  * codec are the same and, at 2, 4 and 8 bits, range, per_channel and clip
  * too (16 and 32 bits send floats: the quantizer ignores those three).
  * "none" and "lossless" decode to the same codes, so when no row has the

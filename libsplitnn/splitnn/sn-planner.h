@@ -18,6 +18,7 @@
 #pragma once
 
 #include <glib.h>
+#include <splitnn/sn-option.h>
 
 G_BEGIN_DECLS
 
@@ -113,6 +114,25 @@ void sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *out);
 int sn_planner_decide (SnPlanner *p, SnPlanDecision *decision);
 /* Ranks all paths by the objective, best first; returns the count. */
 int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
+
+/* What a path is (sn-option.h): a feature cut (the default), edge-only or
+ * cloud-only.  Ranking ignores it; explanations name the best of each. */
+void sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind);
+
+/* Marks the paths on the rate-fidelity-latency frontier at the current
+ * bandwidth: feasible paths that no other feasible path beats on all three
+ * (bytes no more, fidelity no less, latency no more, and one of them
+ * strictly).  An unknown fidelity (< 0) counts as 0: a path must be
+ * measured to claim fidelity.  on_frontier has n_paths entries; returns
+ * how many are on it. */
+int sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier);
+
+/* Why rank[0] won, in a few sentences for people: the objective and its
+ * figure, the runner-up and the margin, the best path of each other kind
+ * (edge-only, cloud-only, feature cut) and what held it back (its slowest
+ * stage, or the fidelity floor).  rank as sn_planner_rank fills it; g_free
+ * the result. */
+char *sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n);
 
 /* Which of n cuts can be the fastest for some edge speed, cloud speed and
  * bandwidth.  With the time on each side in proportion to its work and

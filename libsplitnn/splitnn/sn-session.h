@@ -32,20 +32,20 @@
 #include <splitnn/sn-feature.h>
 #include <splitnn/sn-detect.h>
 #include <splitnn/sn-image.h>
+#include <splitnn/sn-option.h>
 
 G_BEGIN_DECLS
 
-/* What the edge does with a frame.  Only SPLIT exists today; edge-only
- * (the packet carries detections) and cloud-only (the packet carries a
- * coded frame, with codec state per stream) are to be added as kinds. */
-typedef enum {
-  SN_OPTION_SPLIT,          /* network up to a cut here, the coded feature on the wire, the rest in the cloud */
-} SnOptionKind;
-
+/* What the edge does with a frame: an option (sn-option.h names them)
+ * bound to the session's cut set.  The sessions run SN_OPTION_CUT today;
+ * edge-only (the packet carries detections) and cloud-only (the packet
+ * carries a coded frame, with codec state per stream) run in the tools
+ * (splitnn eval, detect) and are to move here.  SnOptionSpec is the same
+ * option named by ids, as the CLI, eval rows and packets name it. */
 typedef struct {
   SnOptionKind kind;
-  const SnCut *cut;         /* SPLIT: a cut of the session's cut set */
-  SnFeatureConfig feature;  /* SPLIT: how the cut's tensors are quantized and coded (and the trained path) */
+  const SnCut *cut;         /* SN_OPTION_CUT: a cut of the session's cut set */
+  SnFeatureConfig feature;  /* SN_OPTION_CUT: how the cut's tensors are quantized and coded (and the trained path) */
 } SnOption;
 
 /* A SPLIT option at cut with sn_feature_config_init's coding. */

@@ -21,5 +21,6 @@
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
 #include <splitnn/sn-fidelity.h>
+#include <splitnn/sn-option.h>
 #include <splitnn/sn-session.h>
 #include <splitnn/sn-capacity.h>
