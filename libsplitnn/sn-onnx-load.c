@@ -888,6 +888,11 @@ sn_model_load_bound (const char *path, SnTensor *const *bound, int n_bound,
     g_error_free (err);
     return NULL;
   }
+  if (len == 0) {
+    /* Protobuf reads zero bytes as an empty model; say what the file is. */
+    g_set_error (error, SN_ERROR, SN_ERROR_PARSE, "%s: empty file, not an ONNX model", path);
+    return NULL;
+  }
   g_autofree char *dir = g_path_get_dirname (path);
   return load_from_data (contents, len, dir, path, bound, n_bound, error);
 }

@@ -224,6 +224,145 @@ START_TEST (test_calibrate)
 }
 END_TEST
 
+/* Runs splitnn under coreutils' timeout, so that a tool that hangs fails
+ * the test with 124 instead of holding it until Check's own limit.  The
+ * limit is generous (sanitizer build, busy machine): a clear error takes
+ * well under a second.  Returns the exit status; *err gets stderr. */
+static int
+run_limited (char **err, const char *const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, "timeout");
+  g_ptr_array_add (argv, "-s");
+  g_ptr_array_add (argv, "KILL");
+  g_ptr_array_add (argv, "60");
+  g_ptr_array_add (argv, splitnn);
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  int status = -1;
+  GError *e = NULL;
+  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, err, &status, &e);
+  g_ptr_array_free (argv, TRUE);
+  ck_assert_msg (ok, "%s", e ? e->message : "");
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+/* Files that are not what a tool expects: empty, random bytes under a
+ * video's name, text under an image's name, an image or video cut short,
+ * a directory.  Each tool that reads frames exits 1 within the limit with
+ * a message naming the file (it once waited for ever on the first two). */
+START_TEST (test_bad_frame_files)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *out = g_build_filename (tmp_dir, "cal.onnx", NULL);
+  g_autofree char *jpeg = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *avi = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "vtest.avi", NULL);
+  char *names[] = { "empty.avi", "random.avi", "text.jpg", "cut.jpg", "cut.avi", "dir.avi" };
+  char *paths[G_N_ELEMENTS (names)];
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    paths[i] = g_build_filename (tmp_dir, names[i], NULL);
+  ck_assert (g_file_set_contents (paths[0], "", 0, NULL));
+  guint8 noise[1000];
+  GRand *r = g_rand_new_with_seed (20);
+  for (guint i = 0; i < sizeof noise; i++)
+    noise[i] = (guint8) g_rand_int (r);
+  g_rand_free (r);
+  ck_assert (g_file_set_contents (paths[1], (char *) noise, sizeof noise, NULL));
+  ck_assert (g_file_set_contents (paths[2], "this is text, not a JPEG\n", -1, NULL));
+  /* The JPEG's first 2,000 bytes (headers, no complete scan) and the
+   * video's first 30,000 (the AVI header, no complete frame). */
+  g_autofree char *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (jpeg, &data, &len, NULL) && len > 2000);
+  ck_assert (g_file_set_contents (paths[3], data, 2000, NULL));
+  g_clear_pointer (&data, g_free);
+  ck_assert (g_file_get_contents (avi, &data, &len, NULL) && len > 30000);
+  ck_assert (g_file_set_contents (paths[4], data, 30000, NULL));
+  ck_assert (g_mkdir (paths[5], 0700) == 0);
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    const char *const cmds[][12] = {
+      { "detect", det, paths[i], NULL },
+      { "eval", det, paths[i], "--frames", "1", "--cuts", "at_c", "--bits", "8", NULL },
+      { "calibrate", det, paths[i], "--frames", "1", "-o", out, NULL },
+    };
+    for (guint c = 0; c < G_N_ELEMENTS (cmds); c++) {
+      g_autofree char *err = NULL;
+      int rc = run_limited (&err, cmds[c]);
+      ck_assert_msg (rc == 1, "%s on %s: exit %d (124 or 137: hung)\n%s", cmds[c][0], names[i], rc, err);
+      ck_assert_msg (strstr (err, names[i]), "%s on %s: the message does not name the file:\n%s",
+          cmds[c][0], names[i], err);
+    }
+  }
+  ck_assert (!g_file_test (out, G_FILE_TEST_EXISTS));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_free (paths[i]);
+}
+END_TEST
+
+/* Model files that are not ONNX models: empty, cut short, text, a
+ * directory.  Every tool that loads a model exits 1 naming the file. */
+START_TEST (test_bad_model_files)
+{
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *npy = g_build_filename (tmp_dir, "x.npy", NULL);
+  g_autofree char *out = g_build_filename (tmp_dir, "cal.onnx", NULL);
+  /* A valid input for run, so that only the model can be the cause. */
+  static const char npy_data[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, "
+      "'shape': (1, 2, 1, 1), }";
+  GString *n = g_string_new_len (npy_data, sizeof npy_data - 1);
+  while ((n->len + 1) % 64)
+    g_string_append_c (n, ' ');
+  g_string_append_c (n, '\n');
+  n->str[8] = (char) (n->len - 10);
+  static const float xv[2] = { 1, 2 };
+  g_string_append_len (n, (const char *) xv, sizeof xv);
+  ck_assert (g_file_set_contents (npy, n->str, n->len, NULL));
+  g_string_free (n, TRUE);
+  g_autofree char *input = g_strdup_printf ("x=%s", npy);
+  /* The run case first with the good model: the input file is good. */
+  {
+    const char *const ok[] = { "run", model_path, "--input", input, NULL };
+    g_autofree char *err = NULL;
+    ck_assert_msg (run_limited (&err, ok) == 0, "%s", err);
+  }
+  char *names[] = { "empty.onnx", "cut.onnx", "text.onnx", "dir.onnx" };
+  char *paths[G_N_ELEMENTS (names)];
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    paths[i] = g_build_filename (tmp_dir, names[i], NULL);
+  g_autofree char *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (model_path, &data, &len, NULL));
+  ck_assert (g_file_set_contents (paths[0], "", 0, NULL));
+  ck_assert (g_file_set_contents (paths[1], data, len / 2, NULL));
+  ck_assert (g_file_set_contents (paths[2], "ir_version: 8\ngraph { node { op_type: \"Relu\" } }\n", -1, NULL));
+  ck_assert (g_mkdir (paths[3], 0700) == 0);
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    const char *const cmds[][12] = {
+      { "inspect", paths[i], NULL },
+      { "cuts", paths[i], NULL },
+      { "run", paths[i], "--input", input, NULL },
+      { "plan", paths[i], "--bandwidth", "2M", NULL },
+      { "detect", paths[i], image, NULL },
+      { "eval", paths[i], image, "--frames", "1", NULL },
+      { "calibrate", paths[i], image, "--frames", "1", "-o", out, NULL },
+    };
+    for (guint c = 0; c < G_N_ELEMENTS (cmds); c++) {
+      g_autofree char *err = NULL;
+      int rc = run_limited (&err, cmds[c]);
+      ck_assert_msg (rc == 1, "%s on %s: exit %d (124 or 137: hung)\n%s", cmds[c][0], names[i], rc, err);
+      ck_assert_msg (strstr (err, names[i]), "%s on %s: the message does not name the file:\n%s",
+          cmds[c][0], names[i], err);
+    }
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_free (paths[i]);
+}
+END_TEST
+
 static JsonObject *
 json_line (JsonParser *p, const char *line)
 {
@@ -364,6 +503,13 @@ main (void)
   tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
+  /* Many short runs of the tools, each under its own 60 s limit. */
+  TCase *bad = tcase_create ("bad-files");
+  tcase_add_checked_fixture (bad, setup, teardown);
+  tcase_add_test (bad, test_bad_frame_files);
+  tcase_add_test (bad, test_bad_model_files);
+  tcase_set_timeout (bad, 600);
+  suite_add_tcase (s, bad);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);
