@@ -271,6 +271,61 @@ run_limited (char **err, const char *const *args)
   return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
 }
 
+/* splitnn run on a model with symbolic dims x[N,2,H,W] (Conv 1x1 + Relu,
+ * the fixture's weights) at two shapes; y worked out by hand.  A static
+ * dim given another size is refused naming the input and the dim. */
+START_TEST (test_run_symbolic)
+{
+  static const char *const sym[] = { "N", NULL, "H", "W" };
+  static const int64_t any[] = { 1, 2, 1, 1 }, w_dims[] = { 2, 2, 1, 1 };
+  static const float w[4] = { 1, -1, 2, 0.5f };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input_symbolic (g, "x", 4, any, sym);
+  sn_test_graph_output_symbolic (g, "y", 4, any, sym);
+  sn_test_graph_initializer (g, "W", 4, w_dims, w, 4);
+  sn_test_graph_node (g, "Conv", "conv", (const char *[]) { "x", "W", NULL }, (const char *[]) { "c", NULL });
+  sn_test_graph_node (g, "Relu", "relu", (const char *[]) { "c", NULL }, (const char *[]) { "y", NULL });
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  g_autofree char *sym_path = g_build_filename (tmp_dir, "sym.onnx", NULL);
+  ck_assert (g_file_set_contents (sym_path, (char *) buf, len, NULL));
+  g_autofree char *x_path = g_build_filename (tmp_dir, "x.npy", NULL);
+  g_autofree char *y_path = g_build_filename (tmp_dir, "y.npy", NULL);
+  g_autofree char *spec = g_strdup_printf ("x=%s", x_path);
+  static const int64_t shapes[][4] = { { 1, 2, 1, 1 }, { 2, 2, 3, 2 } };
+  for (int k = 0; k < 2; k++) {
+    SnShape s = sn_shape_make (4, shapes[k]);
+    g_autoptr (SnTensor) x = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+    int64_t n = sn_tensor_numel (x), hw = shapes[k][2] * shapes[k][3];
+    for (int64_t i = 0; i < n; i++)
+      ((float *) x->data)[i] = (float) (i % 5) - 1.5f;
+    ck_assert (sn_tensor_save_npy (x, x_path, NULL));
+    g_autofree char *out = NULL;
+    g_unlink (y_path);
+    ck_assert_int_eq (run (&out, "run", sym_path, "--input", spec, "--out-dir", tmp_dir, NULL), 0);
+    g_autoptr (SnTensor) y = sn_tensor_load_npy (y_path, NULL);
+    ck_assert_ptr_nonnull (y);
+    ck_assert (sn_shape_equal (&y->shape, &s));
+    const float *xv = x->data, *yv = y->data;
+    for (int64_t b = 0; b < shapes[k][0]; b++)
+      for (int o = 0; o < 2; o++)
+        for (int64_t p = 0; p < hw; p++) {
+          float a = w[2 * o] * xv[(2 * b) * hw + p] + w[2 * o + 1] * xv[(2 * b + 1) * hw + p];
+          ck_assert_float_eq_tol (yv[(2 * b + o) * hw + p], a > 0 ? a : 0, 1e-6);
+        }
+  }
+  /* Channels are static (2): 3 is refused, naming x and dim 1. */
+  SnShape s3 = sn_shape_make (4, (const int64_t[]) { 1, 3, 2, 2 });
+  g_autoptr (SnTensor) x3 = sn_tensor_new (SN_DTYPE_FLOAT32, &s3);
+  ck_assert (sn_tensor_save_npy (x3, x_path, NULL));
+  g_autofree char *err = NULL;
+  const char *const bad[] = { "run", sym_path, "--input", spec, "--out-dir", tmp_dir, NULL };
+  ck_assert_int_eq (run_limited (&err, bad), 1);
+  ck_assert_msg (strstr (err, "'x'") && strstr (err, "dim 1"), "%s", err);
+}
+END_TEST
+
 /* Files that are not what a tool expects: empty, random bytes under a
  * video's name, text under an image's name, an image or video cut short,
  * a directory.  Each tool that reads frames exits 1 within the limit with
@@ -332,17 +387,10 @@ START_TEST (test_bad_model_files)
   g_autofree char *npy = g_build_filename (tmp_dir, "x.npy", NULL);
   g_autofree char *out = g_build_filename (tmp_dir, "cal.onnx", NULL);
   /* A valid input for run, so that only the model can be the cause. */
-  static const char npy_data[] = "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, "
-      "'shape': (1, 2, 1, 1), }";
-  GString *n = g_string_new_len (npy_data, sizeof npy_data - 1);
-  while ((n->len + 1) % 64)
-    g_string_append_c (n, ' ');
-  g_string_append_c (n, '\n');
-  n->str[8] = (char) (n->len - 10);
-  static const float xv[2] = { 1, 2 };
-  g_string_append_len (n, (const char *) xv, sizeof xv);
-  ck_assert (g_file_set_contents (npy, n->str, n->len, NULL));
-  g_string_free (n, TRUE);
+  float xv[2] = { 1, 2 };
+  SnShape xs = sn_shape_make (4, (const int64_t[]) { 1, 2, 1, 1 });
+  g_autoptr (SnTensor) xt = sn_tensor_new_wrap (SN_DTYPE_FLOAT32, &xs, xv);
+  ck_assert (sn_tensor_save_npy (xt, npy, NULL));
   g_autofree char *input = g_strdup_printf ("x=%s", npy);
   /* The run case first with the good model: the input file is good. */
   {
@@ -519,6 +567,7 @@ main (void)
   tcase_add_test (tc, test_inspect_json);
   tcase_add_test (tc, test_missing_model);
   tcase_add_test (tc, test_run_segment);
+  tcase_add_test (tc, test_run_symbolic);
   tcase_add_test (tc, test_cuts_json);
   tcase_add_test (tc, test_calibrate);
   tcase_add_test (tc, test_store_fidelity);
