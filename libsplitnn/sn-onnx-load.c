@@ -423,7 +423,10 @@ convert_attr (SnAttr *dst, const Onnx__AttributeProto *ap, const char *base_dir,
       dst->i = ap->i;
       break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
-      dst->s = g_strndup ((const char *) ap->s.data, ap->s.len);
+      /* A STRING attribute with no bytes is "" (g_strndup would give NULL,
+       * which every op reading it would pass to strcmp: found by the fuzz
+       * target through Resize's mode). */
+      dst->s = ap->s.data ? g_strndup ((const char *) ap->s.data, ap->s.len) : g_strdup ("");
       break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
       dst->n = (int) ap->n_floats;

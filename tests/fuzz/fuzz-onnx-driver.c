@@ -4,7 +4,9 @@
  * repeated — and each model as it is.
  *
  * fuzz-onnx-driver [ITERATIONS]      the smoke run (default 5000)
- * fuzz-onnx-driver --seeds DIR        writes the seed models as a libFuzzer corpus */
+ * fuzz-onnx-driver --seeds DIR        writes the seed models as a libFuzzer corpus
+ * fuzz-onnx-driver --replay FILE...   runs the target on each file (the
+ *                                     inputs that once crashed it, tests/fuzz/onnx-regressions) */
 #include <stdio.h>
 #include <string.h>
 
@@ -95,6 +97,17 @@ main (int argc, char **argv)
       if (!g_file_set_contents (path, (char *) buf, len, NULL))
         return 1;
     }
+    return 0;
+  }
+  if (argc > 1 && strcmp (argv[1], "--replay") == 0) {
+    for (int i = 2; i < argc; i++) {
+      g_autofree char *data = NULL;
+      gsize len;
+      if (!g_file_get_contents (argv[i], &data, &len, NULL))
+        return 1;
+      LLVMFuzzerTestOneInput ((const uint8_t *) data, len);
+    }
+    printf ("fuzz-onnx-driver: %d inputs replayed without a crash\n", argc - 2);
     return 0;
   }
   int iterations = argc > 1 ? atoi (argv[1]) : 5000;
