@@ -828,6 +828,14 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
           "operator '%s' is not supported", node->op_type);
       return FALSE;
     }
+    /* Kernels write their first output unchecked (an omitted one reached a
+     * Relu's kernel as NULL: found by the fuzz target); ONNX makes it
+     * optional only for the recurrent ops. */
+    if ((node->n_outputs == 0 || !node->outputs[0]) && strcmp (node->op_type, "LSTM") != 0
+        && strcmp (node->op_type, "GRU") != 0 && strcmp (node->op_type, "RNN") != 0) {
+      sn_node_set_error (error, node, SN_ERROR_INVALID_MODEL, "the first output is missing");
+      return FALSE;
+    }
     if (model->opset < node->op->since_opset) {
       sn_node_set_error (error, node, SN_ERROR_UNSUPPORTED,
           "this engine implements %s from opset %d on", node->op_type,
