@@ -19,3 +19,4 @@
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
 #include <splitnn/sn-fidelity.h>
+#include <splitnn/sn-fcodec.h>
