@@ -193,7 +193,8 @@ heads_to_dets (Net *n, SnSegment *seg, int kp, float threshold, SnDetections *ou
 /* ---- cache -------------------------------------------------------------------- */
 
 static int
-cmd_cache (const char *model, const char *video, const char *dir, int cut_id)
+cmd_cache (const char *model, const char *video, const char *dir, int cut_id, int from, int to,
+    const char *prefix)
 {
   GError *err = NULL;
   Net n;
@@ -206,9 +207,9 @@ cmd_cache (const char *model, const char *video, const char *dir, int cut_id)
   SnShape in_shape = sn_shape_make (4, (int64_t[]) { 1, H, W, 3 });
   SnTensor *x = sn_tensor_new (SN_DTYPE_FLOAT32, &in_shape);
   SnCalibrator *cal = sn_calibrator_new (0.999);
-  g_autofree char *fpath = g_strdup_printf ("%s/cut%d.f32", dir, cut_id);
-  g_autofree char *rgbpath = g_strdup_printf ("%s/input.rgb", dir);
-  g_autofree char *refpath = g_strdup_printf ("%s/ref.det", dir);
+  g_autofree char *fpath = g_strdup_printf ("%s/%scut%d.f32", dir, prefix, cut_id);
+  g_autofree char *rgbpath = g_strdup_printf ("%s/%sinput.rgb", dir, prefix);
+  g_autofree char *refpath = g_strdup_printf ("%s/%sref.det", dir, prefix);
   FILE *ff = fopen (fpath, "wb"), *fr = fopen (rgbpath, "wb"), *fd = fopen (refpath, "wb");
   if (!ff || !fr || !fd)
     die (dir, NULL);
@@ -218,7 +219,7 @@ cmd_cache (const char *model, const char *video, const char *dir, int cut_id)
   GArray *edge_ms = g_array_new (FALSE, FALSE, sizeof (double));
   SnFrame f;
   SnSegment *edge = sn_split_edge (n.split);
-  while (sn_frames_next (frames, &f, &err) && f.index <= LAST_FRAME) {
+  while (sn_frames_next (frames, &f, &err) && f.index <= to) {
     SnImage img = { .format = SN_PIXEL_RGB, .width = f.width, .height = f.height,
       .planes = { f.rgb }, .strides = { f.stride } };
     if (!sn_preprocess (pp, &img, x, NULL, &err))
@@ -228,12 +229,12 @@ cmd_cache (const char *model, const char *video, const char *dir, int cut_id)
       die ("edge part", err);
     double t = now_ms () - t0;
     const SnTensor *feat = sn_segment_output (edge, 0);
-    if (f.index < FIRST_REPORT) {
-      if (!sn_calibrator_add (cal, sn_segment_output_name (edge, 0), feat, &err))
-        die ("calibration", err);
+    if (f.index < FIRST_REPORT
+        && !sn_calibrator_add (cal, sn_segment_output_name (edge, 0), feat, &err))
+      die ("calibration", err);
+    if (f.index < from)
       continue;
-    }
-    if (f.index > FIRST_REPORT)
+    if (f.index > from)
       g_array_append_val (edge_ms, t);
     fwrite (feat->data, 4, sn_tensor_numel (feat), ff);
     const float *xv = x->data;
@@ -310,7 +311,8 @@ load_ranges (const char *path, int C, gboolean minmax, float *lo, float *hi)
 }
 
 static int
-cmd_codec (const char *model, const char *dir, int cut_id, const char *settings, int step)
+cmd_codec (const char *model, const char *dir, int cut_id, const char *settings, int step,
+    const char *prefix)
 {
   GError *err = NULL;
   Net n;
@@ -318,8 +320,8 @@ cmd_codec (const char *model, const char *dir, int cut_id, const char *settings,
   const SnShape *shape = &n.cut->shapes[0];
   int64_t numel = sn_shape_numel (shape);
   int C = (int) shape->dims[1];
-  g_autofree char *fpath = g_strdup_printf ("%s/cut%d.f32", dir, cut_id);
-  g_autofree char *refpath = g_strdup_printf ("%s/ref.det", dir);
+  g_autofree char *fpath = g_strdup_printf ("%s/%scut%d.f32", dir, prefix, cut_id);
+  g_autofree char *refpath = g_strdup_printf ("%s/%sref.det", dir, prefix);
   g_autofree char *cpath = g_strdup_printf ("%s/calib-cut%d.json", dir, cut_id);
   GPtrArray *ref = read_dets (refpath);
   int n_frames = (int) ref->len;
@@ -474,7 +476,8 @@ cmd_rgb (const char *model, const char *dir, const char *file, double bytes, con
 int
 main (int argc, char **argv)
 {
-  int cut_id = 4, step = 4;
+  int cut_id = 4, step = 4, from = FIRST_REPORT, to = LAST_FRAME;
+  gboolean tune = FALSE;
   double bytes = 0;
   g_autofree char *settings = NULL, *label = NULL;
   GOptionEntry entries[] = {
@@ -484,6 +487,8 @@ main (int argc, char **argv)
       "codec: comma-separated bits:dead_zone:tile:refresh:temporal:clip|minmax|raw", "LIST" },
     { "bytes", 0, 0, G_OPTION_ARG_DOUBLE, &bytes, "rgb: bytes per frame of that coding", "B" },
     { "label", 0, 0, G_OPTION_ARG_STRING, &label, "rgb: name of the row", "L" },
+    { "tune", 0, 0, G_OPTION_ARG_NONE, &tune,
+      "cache, codec: the tuning frames 300-399 (files tune-*) instead of the report frames", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("cache MODEL VIDEO DIR | codec MODEL DIR "
@@ -493,9 +498,10 @@ main (int argc, char **argv)
   if (!g_option_context_parse (octx, &argc, &argv, &err) || argc < 2 || step < 1)
     die ("usage: feature-rd cache MODEL VIDEO DIR | codec MODEL DIR --settings L | rgb MODEL DIR FILE", err);
   if (!strcmp (argv[1], "cache") && argc == 5)
-    return cmd_cache (argv[2], argv[3], argv[4], cut_id);
+    return cmd_cache (argv[2], argv[3], argv[4], cut_id, tune ? 300 : from, tune ? 399 : to,
+        tune ? "tune-" : "");
   if (!strcmp (argv[1], "codec") && argc == 4 && settings)
-    return cmd_codec (argv[2], argv[3], cut_id, settings, step);
+    return cmd_codec (argv[2], argv[3], cut_id, settings, step, tune ? "tune-" : "");
   if (!strcmp (argv[1], "rgb") && argc == 5)
     return cmd_rgb (argv[2], argv[3], argv[4], bytes, label ? label : argv[4], step);
   die ("usage: feature-rd cache MODEL VIDEO DIR | codec MODEL DIR --settings L | rgb MODEL DIR FILE", NULL);
