@@ -156,8 +156,8 @@ enum { INTER = 0, INTRA = 1 };
 #define MAG_BINS 15             /* unary bins with their own context; then 8 bypass bits */
 
 typedef struct {
-  Prob skip[8];             /* tile coded? by left, above, same tile last frame */
-  Prob sig[2][16];          /* value nonzero? */
+  Prob skip[32];            /* tile coded? by left, above, same tile last frame, earlier channels */
+  Prob sig[2][32];          /* value nonzero? */
   Prob sign[2][3];          /* by the left value's sign */
   Prob mag[2][2][MAG_BINS]; /* magnitude bins, by whether a neighbour is large */
 } ChanCtx;
@@ -172,6 +172,10 @@ typedef struct {
   gint16 *res;              /* this frame's residuals (0 where not updated) */
   guint8 *prev_sig;         /* last frame's residual != 0 */
   guint8 *tile_cur, *tile_prev;  /* per tile: coded in this / the last frame */
+  /* Across channels in this frame: how many earlier channels updated each
+   * position / coded each tile.  Motion moves every channel at the same
+   * place, so these are the strongest contexts of an inter frame. */
+  guint8 *act, *tile_act;
   ChanCtx *ctx;
   guint32 frame;            /* number of the last frame coded */
   SnFcodecStats stats;
@@ -223,6 +227,8 @@ state_init (State *s, const SnShape *shape, const float *lo, const float *hi, in
   s->tile_cur = g_new0 (guint8, (size_t) s->C * s->tiles_x * s->tiles_y);
   s->tile_prev = g_new0 (guint8, (size_t) s->C * s->tiles_x * s->tiles_y);
   s->ctx = g_new (ChanCtx, s->C);
+  s->act = g_new0 (guint8, (size_t) s->H * s->W);
+  s->tile_act = g_new0 (guint8, (size_t) s->tiles_x * s->tiles_y);
   return TRUE;
 }
 
@@ -238,6 +244,8 @@ state_clear (State *s)
   g_free (s->tile_cur);
   g_free (s->tile_prev);
   g_free (s->ctx);
+  g_free (s->act);
+  g_free (s->tile_act);
 }
 
 static void
@@ -326,16 +334,19 @@ code_intra (State *s, Rc *rc, const guint8 *q, GError **error)
 /* Inter: residual against the reference, values inside the dead zone left
  * as they are, tiles without an update skipped. */
 static gboolean
-code_inter (State *s, Rc *rc, const guint8 *q, int dz, GError **error)
+code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError **error)
 {
   int W = s->W, H = s->H, T = s->tile;
   int64_t updated = 0;
   int coded_tiles = 0;
   memset (s->res, 0, s->numel * sizeof (gint16));
+  memset (s->act, 0, (size_t) H * W);
+  memset (s->tile_act, 0, (size_t) s->tiles_x * s->tiles_y);
   for (int c = 0; c < s->C; c++) {
     ChanCtx *cx = &s->ctx[c];
     guint8 *r = s->ref + (size_t) c * H * W;
     const guint8 *qc = q ? q + (size_t) c * H * W : NULL;
+    const guint8 *uc = upd ? upd + (size_t) c * H * W : NULL;
     gint16 *res = s->res + (size_t) c * H * W;
     const guint8 *ps = s->prev_sig + (size_t) c * H * W;
     guint8 *tc = s->tile_cur + (size_t) c * s->tiles_x * s->tiles_y;
@@ -345,20 +356,21 @@ code_inter (State *s, Rc *rc, const guint8 *q, int dz, GError **error)
         int y0 = ty * T, x0 = tx * T, y1 = MIN (H, y0 + T), x1 = MIN (W, x0 + T);
         int t = ty * s->tiles_x + tx;
         int any = 0;
-        if (qc)
+        if (uc)
           for (int y = y0; y < y1 && !any; y++)
-            for (int x = x0; x < x1; x++) {
-              int d = qc[y * W + x] - r[y * W + x];
-              if (d > dz || d < -dz) {
+            for (int x = x0; x < x1; x++)
+              if (uc[y * W + x]) {
                 any = 1;
                 break;
               }
-            }
-        int skip_ctx = (tx ? tc[t - 1] : 0) + 2 * (ty ? tc[t - s->tiles_x] : 0) + 4 * tp[t];
+        int ta = s->tile_act[t];
+        int skip_ctx = (tx ? tc[t - 1] : 0) + 2 * (ty ? tc[t - s->tiles_x] : 0) + 4 * tp[t]
+            + 8 * (ta == 0 ? 0 : ta <= 2 ? 1 : ta <= 6 ? 2 : 3);
         any = rc_bit (rc, &cx->skip[skip_ctx], any);
         tc[t] = (guint8) any;
         if (!any)
           continue;
+        s->tile_act[t] = (guint8) MIN (255, ta + 1);
         coded_tiles++;
         for (int y = y0; y < y1; y++)
           for (int x = x0; x < x1; x++) {
@@ -366,15 +378,13 @@ code_inter (State *s, Rc *rc, const guint8 *q, int dz, GError **error)
             int L = x ? res[i - 1] : 0, A = y ? res[i - W] : 0;
             int AL = x && y ? res[i - W - 1] : 0, AR = y && x + 1 < W ? res[i - W + 1] : 0;
             int n = (L != 0) + (A != 0) + (AL != 0) + (AR != 0);
-            int sig_ctx = n * 2 + ps[i];
+            int a = s->act[i];
+            int sig_ctx = (MIN (n, 2) * 2 + ps[i]) * 4 + (a == 0 ? 0 : a <= 2 ? 1 : a <= 5 ? 2 : 3);
             int sign_ctx = L == 0 ? 0 : L > 0 ? 1 : 2;
             int big = ABS (L) > dz + 2 || ABS (A) > dz + 2;
             int d = 0;
-            if (qc) {
+            if (uc && uc[i])
               d = qc[i] - r[i];
-              if (d <= dz && d >= -dz)
-                d = 0;
-            }
             d = code_residual (rc, cx, INTER, sig_ctx, sign_ctx, big, d, dz);
             if (d) {
               int v = r[i] + d;
@@ -383,6 +393,8 @@ code_inter (State *s, Rc *rc, const guint8 *q, int dz, GError **error)
               r[i] = (guint8) v;
               res[i] = (gint16) d;
               updated++;
+              if (s->act[i] < 255)
+                s->act[i]++;
             }
           }
       }
@@ -417,6 +429,7 @@ struct SnFcodecEncoder {
   State s;
   SnFcodecConfig cfg;
   guint8 *q;                /* this frame's codes */
+  guint8 *upd;              /* inter: which values this frame updates */
   gboolean force_intra;
   guint32 since_intra;
   guint32 next_frame;       /* number of the next frame (the first is 0) */
@@ -427,6 +440,7 @@ sn_fcodec_config_init (SnFcodecConfig *cfg)
 {
   cfg->bits = 4;
   cfg->dead_zone = 1;
+  cfg->lone_dead_zone = 0;
   cfg->tile = 8;
   cfg->refresh = 30;
   cfg->temporal = TRUE;
@@ -436,7 +450,8 @@ SnFcodecEncoder *
 sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
     const SnFcodecConfig *cfg, GError **error)
 {
-  if (cfg->dead_zone < 0 || cfg->dead_zone > 15
+  if (cfg->dead_zone < 0 || cfg->dead_zone > 15 || cfg->lone_dead_zone < 0
+      || cfg->lone_dead_zone > 255
       || (cfg->tile != 4 && cfg->tile != 8 && cfg->tile != 16 && cfg->tile != 32)
       || cfg->refresh < 0) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
@@ -452,6 +467,7 @@ sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
   }
   e->cfg = *cfg;
   e->q = g_new (guint8, e->s.numel);
+  e->upd = g_new (guint8, e->s.numel);
   e->force_intra = TRUE;
   return e;
 }
@@ -463,6 +479,7 @@ sn_fcodec_encoder_free (SnFcodecEncoder *e)
     return;
   state_clear (&e->s);
   g_free (e->q);
+  g_free (e->upd);
   g_free (e);
 }
 
@@ -482,6 +499,49 @@ void
 sn_fcodec_encoder_stats (const SnFcodecEncoder *e, SnFcodecStats *stats)
 {
   *stats = e->s.stats;
+}
+
+/* Which values an inter frame updates: those whose code moved by more than
+ * the dead zone, except lone ones (no neighbour in the 3x3 window of their
+ * channel moved beyond the dead zone too) that moved by no more than the
+ * lone dead zone.  Isolated flickers cost the most bits (their position is
+ * least predictable) and matter least: objects move whole regions. */
+static void
+choose_updates (SnFcodecEncoder *e)
+{
+  State *s = &e->s;
+  int W = s->W, H = s->H, dz = e->cfg.dead_zone;
+  int lone = MAX (e->cfg.lone_dead_zone, dz);
+  for (int64_t i = 0; i < s->numel; i++) {
+    int d = e->q[i] - s->ref[i];
+    e->upd[i] = d > dz || d < -dz;
+  }
+  if (lone == dz)
+    return;
+  for (int c = 0; c < s->C; c++) {
+    guint8 *u = e->upd + (size_t) c * H * W;
+    const guint8 *q = e->q + (size_t) c * H * W, *r = s->ref + (size_t) c * H * W;
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) {
+        int i = y * W + x;
+        if (!(u[i] & 1))
+          continue;
+        int d = q[i] - r[i];
+        if (d > lone || d < -lone)
+          continue;
+        int company = 0;
+        for (int yy = MAX (0, y - 1); yy <= MIN (H - 1, y + 1) && !company; yy++)
+          for (int xx = MAX (0, x - 1); xx <= MIN (W - 1, x + 1); xx++)
+            if ((yy != y || xx != x) && (u[yy * W + xx] & 1)) {
+              company = 1;
+              break;
+            }
+        if (!company)
+          u[i] |= 2;            /* lone: dropped below, after every neighbour was looked at */
+      }
+    for (int i = 0; i < H * W; i++)
+      u[i] = u[i] == 1;
+  }
 }
 
 gboolean
@@ -527,7 +587,7 @@ sn_fcodec_encode (SnFcodecEncoder *e, const SnTensor *x, GByteArray *out, GError
   s->stats.values = s->numel;
   s->stats.tiles = s->C * s->tiles_x * s->tiles_y;
   gboolean ok = intra ? code_intra (s, &rc, e->q, error)
-      : code_inter (s, &rc, e->q, e->cfg.dead_zone, error);
+      : (choose_updates (e), code_inter (s, &rc, e->q, e->upd, e->cfg.dead_zone, error));
   g_assert (ok);                /* the encoder's own residuals are always in range */
   rc_enc_flush (&rc);
   s->frame = frame;
@@ -667,7 +727,7 @@ sn_fcodec_decode (SnFcodecDecoder *d, const guint8 *data, size_t len, SnTensor *
   s->stats.values = s->numel;
   s->stats.tiles = s->C * s->tiles_x * s->tiles_y;
   GError *err = NULL;
-  if (!(intra ? code_intra (s, &rc, NULL, &err) : code_inter (s, &rc, NULL, dz, &err))) {
+  if (!(intra ? code_intra (s, &rc, NULL, &err) : code_inter (s, &rc, NULL, NULL, dz, &err))) {
     d->needs_refresh = TRUE;
     g_propagate_error (error, err);
     return FALSE;

@@ -55,15 +55,17 @@ shape (void)
 }
 
 static void
-run_sequence (int bits, int dz, int refresh, gboolean temporal, size_t *inter_bytes)
+run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, size_t *inter_bytes)
 {
   SnShape s = shape ();
   SnFcodecConfig cfg;
   sn_fcodec_config_init (&cfg);
   cfg.bits = bits;
   cfg.dead_zone = dz;
+  cfg.lone_dead_zone = lone;
   cfg.refresh = refresh;
   cfg.temporal = temporal;
+  int bound = MAX (dz, lone);
   GError *err = NULL;
   SnFcodecEncoder *e = sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err);
   ck_assert_msg (e, "%s", err ? err->message : "");
@@ -100,7 +102,7 @@ run_sequence (int bits, int dz, int refresh, gboolean temporal, size_t *inter_by
     for (int c = 0; c < C; c++)
       for (int i = 0; i < H * W; i++) {
         int k = c * H * W + i;
-        if (bad < 0 && !code_ok (rd[k], xv[k], c, bits, es.intra ? 0 : dz))
+        if (bad < 0 && !code_ok (rd[k], xv[k], c, bits, es.intra ? 0 : bound))
           bad = k;
         float want = lo[c] + rd[k] * ((hi[c] - lo[c]) / ((1 << bits) - 1));
         if (bad_out < 0 && fabsf (yv[k] - want) > 1e-5f * (hi[c] - lo[c]))
@@ -117,6 +119,12 @@ run_sequence (int bits, int dz, int refresh, gboolean temporal, size_t *inter_by
   sn_tensor_free (y);
   sn_fcodec_encoder_free (e);
   sn_fcodec_decoder_free (d);
+}
+
+static void
+run_sequence (int bits, int dz, int refresh, gboolean temporal, size_t *inter_bytes)
+{
+  run_sequence_lone (bits, dz, 0, refresh, temporal, inter_bytes);
 }
 
 START_TEST (test_round_trip_and_drift_bound)
@@ -136,6 +144,18 @@ START_TEST (test_intra_only_and_no_refresh)
   run_sequence (4, 1, 0, TRUE, &inter);
   run_sequence (4, 0, 0, FALSE, &inter);
   ck_assert_uint_eq (inter, 0);
+}
+END_TEST
+
+START_TEST (test_lone_dead_zone)
+{
+  /* Lone flickers held back: the bound is the lone dead zone, and the
+   * stream is smaller than with the plain dead zone. */
+  size_t plain, lone;
+  run_sequence_lone (6, 1, 0, 0, TRUE, &plain);
+  run_sequence_lone (6, 1, 3, 0, TRUE, &lone);
+  ck_assert_uint_lt (lone, plain);
+  run_sequence_lone (4, 0, 2, 30, TRUE, &lone);
 }
 END_TEST
 
@@ -366,6 +386,7 @@ fcodec_suite (void)
   tcase_add_test (tc, test_round_trip_and_drift_bound);
   tcase_add_test (tc, test_intra_only_and_no_refresh);
   tcase_add_test (tc, test_dead_zone_saves_bytes);
+  tcase_add_test (tc, test_lone_dead_zone);
   tcase_add_test (tc, test_still_frame_skips_every_tile);
   tcase_add_test (tc, test_loss_and_refresh);
   tcase_add_test (tc, test_malformed_frames);

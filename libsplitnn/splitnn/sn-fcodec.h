@@ -36,12 +36,17 @@ G_BEGIN_DECLS
 typedef struct {
   int bits;                 /* 2..8 bits per code */
   int dead_zone;            /* 0..15: update a value only when its code moved by more */
+  /* 0..255; a lone value (no neighbour in its channel's 3x3 window moved
+   * beyond dead_zone) is updated only when it moved by more than this.
+   * Encoder only; the drift bound is MAX (dead_zone, lone_dead_zone). */
+  int lone_dead_zone;
   int tile;                 /* 4, 8, 16 or 32: side of a skippable tile */
   int refresh;              /* intra frame every this many frames; 0: only first and on request */
   gboolean temporal;        /* FALSE: every frame intra (the ablation's "no prediction") */
 } SnFcodecConfig;
 
-/* 4 bits, dead zone 1, 8x8 tiles, intra every 30 frames, temporal. */
+/* 4 bits, dead zone 1, no lone dead zone, 8x8 tiles, intra every 30
+ * frames, temporal. */
 void sn_fcodec_config_init (SnFcodecConfig *cfg);
 
 /* What the last frame cost (encoder and decoder alike). */
