@@ -32,7 +32,7 @@ def main():
     x264 = [r for r in rows if r['setting'].startswith('x264')]
     jpeg = [r for r in rows if r['setting'].startswith('jpeg')]
     fc = [by[s] for s in family if s in by]
-    values = fc[0]['bytes_per_frame'] * 8 / fc[0]['bits_per_element'] if fc else 0
+    values = fc[0].get('values', 393216) if fc else 0
 
     print('\n| option | bytes/frame | bits/element | fidelity_ap50 | encode ms | decode ms |')
     print('| --- | ---: | ---: | ---: | ---: | ---: |')

@@ -509,13 +509,14 @@ cmd_codec (const char *model, const char *dir, int cut_id, const char *settings,
     double fid = fidelity_ap50 (pred, refs);
     printf ("{\"setting\": \"%s\", \"cut\": %d, \"bits\": %d, \"dead_zone\": %d, \"tile\": %d, "
         "\"refresh\": %d, \"lone_dead_zone\": %d, \"temporal\": %s, \"range\": \"%s\", \"frames\": %d, \"eval_frames\": %u, "
-        "\"bytes_per_frame\": %.1f, \"bits_per_element\": %.4f, \"inter_bytes_per_frame\": %.1f, "
+        "\"values\": %" G_GINT64_FORMAT ", \"bytes_per_frame\": %.1f, \"bits_per_element\": %.4f, "
+        "\"inter_bytes_per_frame\": %.1f, "
         "\"intra_frames\": %d, \"updated_fraction\": %.4f, \"fidelity_ap50\": %.2f, "
         "\"encode_ms\": %.3f, \"decode_ms\": %.3f",
         st.text, cut_id, st.cfg.bits, st.cfg.dead_zone, st.cfg.tile, st.cfg.refresh,
         st.cfg.lone_dead_zone,
         st.cfg.temporal ? "true" : "false", st.raw ? "raw" : st.klt ? "klt" : st.minmax ? "minmax" : "clip",
-        n_frames, refs->len, bytes / n_frames, bytes * 8 / n_frames / numel,
+        n_frames, refs->len, numel, bytes / n_frames, bytes * 8 / n_frames / numel,
         n_frames > intra_frames ? inter_bytes / (n_frames - intra_frames) : 0, intra_frames,
         updated / n_frames / numel, fid, median (enc_ms), median (dec_ms));
     if (today_ll->len)
