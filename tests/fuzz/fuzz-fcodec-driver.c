@@ -42,9 +42,20 @@ seed_stream (GRand *r, GByteArray *out)
 int
 main (int argc, char **argv)
 {
-  int iterations = argc > 1 ? atoi (argv[1]) : 5000;
   GRand *r = g_rand_new_with_seed (20261207);
   GByteArray *buf = g_byte_array_new ();
+  if (argc == 3 && strcmp (argv[1], "--seeds") == 0) {
+    /* 32 valid streams as a starting corpus for libFuzzer (docs/testing.md). */
+    for (int k = 0; k < 32; k++) {
+      g_byte_array_set_size (buf, 0);
+      seed_stream (r, buf);
+      g_autofree char *path = g_strdup_printf ("%s/fcodec-%02d", argv[2], k);
+      if (!g_file_set_contents (path, (const char *) buf->data, buf->len, NULL))
+        return 1;
+    }
+    return 0;
+  }
+  int iterations = argc > 1 ? atoi (argv[1]) : 5000;
   for (int it = 0; it < iterations; it++) {
     g_byte_array_set_size (buf, 0);
     seed_stream (r, buf);

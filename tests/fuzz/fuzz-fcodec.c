@@ -30,7 +30,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     at += 2;
     len = MIN (len, size - at);
     /* A copy of exactly len bytes, so reads past the frame are caught. */
-    guint8 *frame = g_memdup2 (data + at, len ? len : 1);
+    guint8 *frame = g_malloc (len ? len : 1);
+    memcpy (frame, data + at, len);
     GError *err = NULL;
     if (!sn_fcodec_decode (d, frame, len, y, &err))
       g_error_free (err);
