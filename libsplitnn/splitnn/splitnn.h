@@ -24,3 +24,4 @@
 #include <splitnn/sn-option.h>
 #include <splitnn/sn-session.h>
 #include <splitnn/sn-capacity.h>
+#include <splitnn/sn-fcodec.h>
