@@ -6,6 +6,9 @@
 
 G_BEGIN_DECLS
 
+/* Per input dim: its dim_param if symbolic ("" if unnamed), NULL if static. */
+typedef char *SnDimParams[SN_MAX_DIMS];
+
 struct SnModel {
   char *source;               /* file path or "<memory>", for messages */
   GPtrArray *values;          /* SnValue*, owned */
@@ -23,6 +26,18 @@ struct SnModel {
   SnOpCount *op_counts;       /* lazily built */
   int64_t peak_bytes;         /* -1 until the whole-model segment was planned */
   int64_t total_bytes;
+  /* Symbolic input dims (sn_model_at_shapes): per model input, the
+   * dim_param of each dim ("" for an unnamed symbolic dim, NULL for a
+   * static one); loaded at 1.  A model with any keeps its file bytes to
+   * load again at the shapes actually given, one model per shape set,
+   * cached here and freed with this one. */
+  SnDimParams *dim_params;    /* [inputs->len] */
+  int n_symbolic;
+  int64_t symbolic_default;   /* the value symbolic dims got (after the first), 1 or more */
+  GBytes *bytes;
+  char *base_dir;
+  GMutex at_shape_lock;
+  GHashTable *at_shape;       /* shape key -> SnModel*, owned */
 };
 
 /* A node whose inputs were all constants was computed at load time; it is

@@ -10,6 +10,7 @@
 #include "sn-model-private.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ sn_model_free (SnModel *model)
 {
   if (!model)
     return;
+  int n_inputs = (int) model->inputs->len;
   /* Nodes first: free_params may still look at values. */
   g_ptr_array_unref (model->nodes);
   g_ptr_array_unref (model->inputs);
@@ -70,6 +72,18 @@ sn_model_free (SnModel *model)
     g_array_unref (model->fidelity);
   g_free (model->op_counts);
   g_free (model->source);
+  if (model->dim_params) {
+    for (int i = 0; i < n_inputs; i++)
+      for (int d = 0; d < SN_MAX_DIMS; d++)
+        g_free (model->dim_params[i][d]);
+    g_free (model->dim_params);
+  }
+  if (model->bytes)
+    g_bytes_unref (model->bytes);
+  g_free (model->base_dir);
+  if (model->at_shape)
+    g_hash_table_unref (model->at_shape);
+  g_mutex_clear (&model->at_shape_lock);
   g_free (model);
 }
 
@@ -230,6 +244,24 @@ read_external (const Onnx__TensorProto *tp, const char *base_dir, void *dst,
     return FALSE;
   }
   g_autofree char *path = g_build_filename (base_dir, location, NULL);
+  if (!dst) {
+    /* Checking only, before the tensor is allocated: a file of a few
+     * bytes must not make the loader allocate what its dims claim. */
+    GStatBuf st;
+    if (g_stat (path, &st) != 0) {
+      g_set_error (error, SN_ERROR, SN_ERROR_IO,
+          "initializer '%s': cannot open external data '%s': %s", tp->name,
+          path, g_strerror (errno));
+      return FALSE;
+    }
+    if ((guint64) st.st_size < offset || (guint64) st.st_size - offset < nbytes) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_MODEL,
+          "initializer '%s': external data '%s' has fewer than %zu bytes at offset %"
+          G_GUINT64_FORMAT, tp->name, path, nbytes, offset);
+      return FALSE;
+    }
+    return TRUE;
+  }
   FILE *f = fopen (path, "rb");
   if (!f) {
     g_set_error (error, SN_ERROR, SN_ERROR_IO,
@@ -277,12 +309,40 @@ tensor_from_proto (const Onnx__TensorProto *tp, const char *base_dir,
     shape.dims[i] = tp->dims[i];
     numel *= tp->dims[i];
   }
+  /* The data present is checked against the dims before allocating: a
+   * file of a few hundred bytes declaring a 2 GB initializer is refused
+   * without allocating 2 GB (found by the fuzz target). */
+  size_t nbytes = (size_t) numel * sn_dtype_size (tp->data_type);
+  gboolean external = tp->has_data_location
+      && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  size_t avail;
+  if (external) {
+    if (!read_external (tp, base_dir, NULL, nbytes, error))
+      return NULL;
+    avail = nbytes;
+  } else if (tp->has_raw_data) {
+    avail = tp->raw_data.len;
+  } else {
+    switch ((SnDType) tp->data_type) {
+      case SN_DTYPE_FLOAT32: avail = tp->n_float_data; break;
+      case SN_DTYPE_DOUBLE: avail = tp->n_double_data; break;
+      case SN_DTYPE_INT64: avail = tp->n_int64_data; break;
+      case SN_DTYPE_UINT32: case SN_DTYPE_UINT64: avail = tp->n_uint64_data; break;
+      default: avail = tp->n_int32_data; break;
+    }
+    avail *= sn_dtype_size (tp->data_type);
+  }
+  if (avail != nbytes) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_MODEL,
+        "tensor '%s': holds %zu bytes of data but its dims (%s) need %zu",
+        name, avail, sn_shape_format (&shape, (char[96]) { 0 }, 96), nbytes);
+    return NULL;
+  }
   SnTensor *t = sn_tensor_new (tp->data_type, &shape);
-  size_t nbytes = sn_tensor_nbytes (t);
   size_t have = 0;
   gboolean ok = TRUE;
 
-  if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+  if (external) {
     ok = read_external (tp, base_dir, t->data, nbytes, error);
     have = nbytes;
   } else if (tp->has_raw_data) {
@@ -363,7 +423,10 @@ convert_attr (SnAttr *dst, const Onnx__AttributeProto *ap, const char *base_dir,
       dst->i = ap->i;
       break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
-      dst->s = g_strndup ((const char *) ap->s.data, ap->s.len);
+      /* A STRING attribute with no bytes is "" (g_strndup would give NULL,
+       * which every op reading it would pass to strcmp: found by the fuzz
+       * target through Resize's mode). */
+      dst->s = ap->s.data ? g_strndup ((const char *) ap->s.data, ap->s.len) : g_strdup ("");
       break;
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS:
       dst->n = (int) ap->n_floats;
@@ -589,9 +652,39 @@ topo_order (const Onnx__GraphProto *g, GHashTable *defined, GError **error)
   return order;
 }
 
+/* Records which dims of a model input are symbolic and, when the caller
+ * gives a shape for it (sn_model_at_shapes, already checked there), loads
+ * the input at that shape instead of 1 per symbolic dim. */
+static void
+input_dims (SnModel *model, SnValue *v, const Onnx__TypeProto *type, GHashTable *at)
+{
+  const Onnx__TensorShapeProto *sp = type->tensor_type->shape;
+  char *params[SN_MAX_DIMS] = { NULL };
+  int n = 0;
+  for (int d = 0; d < v->shape.rank; d++) {
+    const Onnx__TensorShapeProto__Dimension *dim = sp->dim[d];
+    if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dim->dim_value >= 0)
+      continue;
+    params[d] = g_strdup (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+        && dim->dim_param ? dim->dim_param : "");
+    n++;
+  }
+  /* v is about to become input inputs->len; load_graph made room for
+   * every graph input. */
+  memcpy (model->dim_params[model->inputs->len], params, sizeof params);
+  model->n_symbolic += n;
+  const SnShape *s = at ? g_hash_table_lookup (at, v->name) : NULL;
+  if (s)
+    v->shape = *s;
+  else if (model->symbolic_default > 1)
+    for (int d = 1; d < v->shape.rank; d++)
+      if (params[d])
+        v->shape.dims[d] = model->symbolic_default;
+}
+
 static gboolean
 load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
-    SnTensor *const *bound, int n_bound, GError **error)
+    SnTensor *const *bound, int n_bound, GHashTable *at, GError **error)
 {
   /* Initializers become constant values. */
   for (size_t i = 0; i < g->n_initializer; i++) {
@@ -626,6 +719,7 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
   /* Graph inputs that are not initializers are the model's inputs.  (Old
    * exporters list initializers as inputs too; those keep their value.) */
   int n_inputs_seen = 0;
+  model->dim_params = g_new0 (SnDimParams, g->n_input + 1);
   for (size_t i = 0; i < g->n_input; i++) {
     const Onnx__ValueInfoProto *vi = g->input[i];
     if (!vi->name || !*vi->name) {
@@ -655,9 +749,10 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
     }
     if (!v->shape_known) {
       g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED,
-          "graph input '%s' has no shape; static shapes are required", vi->name);
+          "graph input '%s' has no shape (not even its rank)", vi->name);
       return FALSE;
     }
+    input_dims (model, v, vi->type, at);
     g_ptr_array_add (model->inputs, v);
   }
 
@@ -731,6 +826,14 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
     if (!node->op) {
       sn_node_set_error (error, node, SN_ERROR_UNSUPPORTED,
           "operator '%s' is not supported", node->op_type);
+      return FALSE;
+    }
+    /* Kernels write their first output unchecked (an omitted one reached a
+     * Relu's kernel as NULL: found by the fuzz target); ONNX makes it
+     * optional only for the recurrent ops. */
+    if ((node->n_outputs == 0 || !node->outputs[0]) && strcmp (node->op_type, "LSTM") != 0
+        && strcmp (node->op_type, "GRU") != 0 && strcmp (node->op_type, "RNN") != 0) {
+      sn_node_set_error (error, node, SN_ERROR_INVALID_MODEL, "the first output is missing");
       return FALSE;
     }
     if (model->opset < node->op->since_opset) {
@@ -812,8 +915,8 @@ fingerprint (SnModel *model, const void *data, size_t len)
 }
 
 static SnModel *
-load_from_data (const void *data, size_t len, const char *base_dir,
-    const char *source, SnTensor *const *bound, int n_bound, GError **error)
+load_once (const void *data, size_t len, const char *base_dir, const char *source,
+    SnTensor *const *bound, int n_bound, GHashTable *at, int64_t symbolic_default, GError **error)
 {
   Onnx__ModelProto *mp = onnx__model_proto__unpack (NULL, len, data);
   if (!mp) {
@@ -838,6 +941,8 @@ load_from_data (const void *data, size_t len, const char *base_dir,
   model->outputs = g_ptr_array_new ();
   model->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   model->peak_bytes = -1;
+  model->symbolic_default = symbolic_default;
+  g_mutex_init (&model->at_shape_lock);
   fingerprint (model, data, len);
 
   GError *err = NULL;
@@ -849,7 +954,7 @@ load_from_data (const void *data, size_t len, const char *base_dir,
       if (mp->metadata_props[i]->key)
         g_hash_table_replace (model->metadata, g_strdup (mp->metadata_props[i]->key),
             g_strdup (mp->metadata_props[i]->value ? mp->metadata_props[i]->value : ""));
-    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, &err)
+    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, at, &err)
         && sn_model_load_calibration (model, &err) && sn_model_load_fidelity (model, &err);
   }
   onnx__model_proto__free_unpacked (mp, NULL);
@@ -859,7 +964,140 @@ load_from_data (const void *data, size_t len, const char *base_dir,
     sn_model_free (model);
     return NULL;
   }
+  if (model->n_symbolic && !at && !n_bound) {
+    model->bytes = g_bytes_new (data, len);
+    model->base_dir = g_strdup (base_dir);
+  }
   return model;
+}
+
+/* A model with symbolic input dims loads with 1 for each; one whose layers
+ * cannot take 1 (a 2x2 pooling over a symbolic height) loads again with
+ * SN_SYMBOLIC_FALLBACK for every symbolic dim but the first (the batch),
+ * so that it can be inspected and cut; sn_model_at_shapes then gives it
+ * the shapes actually run. */
+#define SN_SYMBOLIC_FALLBACK 256
+
+static SnModel *
+load_from_data (const void *data, size_t len, const char *base_dir,
+    const char *source, SnTensor *const *bound, int n_bound, GHashTable *at, GError **error)
+{
+  GError *err = NULL;
+  SnModel *m = load_once (data, len, base_dir, source, bound, n_bound, at, 1, &err);
+  if (!m && !at && err->domain == SN_ERROR && err->code == SN_ERROR_SHAPE) {
+    GError *again = NULL;
+    m = load_once (data, len, base_dir, source, bound, n_bound, NULL, SN_SYMBOLIC_FALLBACK, &again);
+    if (m)
+      g_clear_error (&err);
+    else
+      g_error_free (again);     /* the first error says what is wrong at 1 */
+  }
+  if (err)
+    g_propagate_error (error, err);
+  return m;
+}
+
+/* The cache key: every input's shape, in input order. */
+static char *
+shape_key (SnModel *model, GHashTable *at)
+{
+  GString *k = g_string_new (NULL);
+  for (guint i = 0; i < model->inputs->len; i++) {
+    const SnValue *v = g_ptr_array_index (model->inputs, i);
+    const SnShape *s = g_hash_table_lookup (at, v->name);
+    char buf[96];
+    g_string_append_printf (k, "%s;", sn_shape_format (s ? s : &v->shape, buf, sizeof buf));
+  }
+  return g_string_free (k, FALSE);
+}
+
+SnModel *
+sn_model_at_shapes (SnModel *model, const char *const *names, const SnShape *shapes, int n,
+    GError **error)
+{
+  g_autoptr (GHashTable) at = g_hash_table_new (g_str_hash, g_str_equal);
+  /* dim_param -> the first input and dim that gave it a value */
+  g_autoptr (GHashTable) named = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean same = TRUE;
+  for (int j = 0; j < n; j++) {
+    int i = 0;
+    while (i < (int) model->inputs->len
+        && strcmp (((SnValue *) g_ptr_array_index (model->inputs, i))->name, names[j]) != 0)
+      i++;
+    if (i == (int) model->inputs->len) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "%s: '%s' is not an input of the model",
+          model->source, names[j]);
+      return NULL;
+    }
+    const SnValue *v = g_ptr_array_index (model->inputs, i);
+    const SnShape *s = &shapes[j];
+    if (s->rank != v->shape.rank) {
+      g_set_error (error, SN_ERROR, SN_ERROR_SHAPE, "%s: input '%s' has rank %d, got a tensor of rank %d",
+          model->source, v->name, v->shape.rank, s->rank);
+      return NULL;
+    }
+    for (int d = 0; d < s->rank; d++) {
+      const char *param = model->dim_params ? model->dim_params[i][d] : NULL;
+      if (!param) {
+        if (s->dims[d] != v->shape.dims[d]) {
+          g_set_error (error, SN_ERROR, SN_ERROR_SHAPE, "%s: input '%s' dim %d is %" G_GINT64_FORMAT
+              " in the model, got %" G_GINT64_FORMAT, model->source, v->name, d, v->shape.dims[d], s->dims[d]);
+          return NULL;
+        }
+        continue;
+      }
+      if (s->dims[d] < 1) {
+        g_set_error (error, SN_ERROR, SN_ERROR_SHAPE, "%s: input '%s' dim %d ('%s') must be at least 1, got %"
+            G_GINT64_FORMAT, model->source, v->name, d, param, s->dims[d]);
+        return NULL;
+      }
+      /* Dims that share a name share a value (ONNX's meaning of dim_param). */
+      const int64_t *first = *param ? g_hash_table_lookup (named, param) : NULL;
+      if (first && *first != s->dims[d]) {
+        g_set_error (error, SN_ERROR, SN_ERROR_SHAPE, "%s: input '%s' dim %d ('%s') is %" G_GINT64_FORMAT
+            ", but an earlier dim named '%s' is %" G_GINT64_FORMAT, model->source, v->name, d, param,
+            s->dims[d], param, *first);
+        return NULL;
+      }
+      if (*param && !first)
+        g_hash_table_insert (named, (gpointer) param, (gpointer) &s->dims[d]);
+      if (s->dims[d] != v->shape.dims[d])
+        same = FALSE;
+    }
+    g_hash_table_insert (at, (gpointer) v->name, (gpointer) s);
+  }
+  if (same)
+    return model;
+  if (!model->bytes) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "%s: a model at fixed shapes cannot be "
+        "reshaped again: ask the model it came from", model->source);
+    return NULL;
+  }
+  g_autofree char *key = shape_key (model, at);
+  g_mutex_lock (&model->at_shape_lock);
+  if (!model->at_shape)
+    model->at_shape = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) sn_model_free);
+  SnModel *m = g_hash_table_lookup (model->at_shape, key);
+  if (!m) {
+    gsize len;
+    const void *data = g_bytes_get_data (model->bytes, &len);
+    GError *err = NULL;
+    m = load_from_data (data, len, model->base_dir, model->source, NULL, 0, at, &err);
+    if (m)
+      g_hash_table_insert (model->at_shape, g_steal_pointer (&key), m);
+    else {
+      g_set_error (error, err->domain, err->code, "at input shapes %s: %s", key, err->message);
+      g_error_free (err);
+    }
+  }
+  g_mutex_unlock (&model->at_shape_lock);
+  return m;
+}
+
+gboolean
+sn_model_has_symbolic_dims (const SnModel *model)
+{
+  return model->n_symbolic > 0;
 }
 
 SnModel *
@@ -867,7 +1105,7 @@ sn_model_load_from_data (const void *data, size_t len, const char *base_dir,
     GError **error)
 {
   g_return_val_if_fail (data != NULL || len == 0, NULL);
-  return load_from_data (data, len, base_dir, "<memory>", NULL, 0, error);
+  return load_from_data (data, len, base_dir, "<memory>", NULL, 0, NULL, error);
 }
 
 SnModel *
@@ -888,8 +1126,13 @@ sn_model_load_bound (const char *path, SnTensor *const *bound, int n_bound,
     g_error_free (err);
     return NULL;
   }
+  if (len == 0) {
+    /* Protobuf reads zero bytes as an empty model; say what the file is. */
+    g_set_error (error, SN_ERROR, SN_ERROR_PARSE, "%s: empty file, not an ONNX model", path);
+    return NULL;
+  }
   g_autofree char *dir = g_path_get_dirname (path);
-  return load_from_data (contents, len, dir, path, bound, n_bound, error);
+  return load_from_data (contents, len, dir, path, bound, n_bound, NULL, error);
 }
 
 SnTensor *

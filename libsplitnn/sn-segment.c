@@ -612,10 +612,14 @@ sn_segment_run (SnSegment *seg, const SnTensor *const *inputs, GError **error)
     }
     if (t->dtype != v->dtype || !sn_shape_equal (&t->shape, &v->shape)) {
       char a[96], b[96];
+      /* A plan is made for one shape: with symbolic input dims, the
+       * caller makes the segment from sn_model_at_shapes' model. */
       g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
-          "segment input '%s' must be %s %s, got %s %s", v->name,
+          "segment input '%s' must be %s %s, got %s %s%s", v->name,
           sn_dtype_name (v->dtype), sn_shape_format (&v->shape, a, sizeof a),
-          sn_dtype_name (t->dtype), sn_shape_format (&t->shape, b, sizeof b));
+          sn_dtype_name (t->dtype), sn_shape_format (&t->shape, b, sizeof b),
+          sn_model_has_symbolic_dims (seg->model) ? " (the model has symbolic input dims: make the "
+          "segment at this shape, see sn_model_at_shapes)" : "");
       return FALSE;
     }
     seg->tensors[v->index]->data = t->data;

@@ -62,7 +62,7 @@ sn_test_graph_free (SnTestGraph *g)
 }
 
 static Onnx__ValueInfoProto *
-value_info (SnTestGraph *g, const char *name, int rank, const int64_t *dims)
+value_info (SnTestGraph *g, const char *name, int rank, const int64_t *dims, const char *const *params)
 {
   Onnx__ValueInfoProto *vi = keep (g, g_new0 (Onnx__ValueInfoProto, 1));
   Onnx__TypeProto *tp = keep (g, g_new0 (Onnx__TypeProto, 1));
@@ -76,6 +76,11 @@ value_info (SnTestGraph *g, const char *name, int rank, const int64_t *dims)
   for (int i = 0; i < rank; i++) {
     dv[i] = keep (g, g_new0 (Onnx__TensorShapeProto__Dimension, 1));
     onnx__tensor_shape_proto__dimension__init (dv[i]);
+    if (params && params[i]) {
+      dv[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+      dv[i]->dim_param = keep (g, g_strdup (params[i]));
+      continue;
+    }
     dv[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
     dv[i]->dim_value = dims[i];
   }
@@ -94,13 +99,27 @@ value_info (SnTestGraph *g, const char *name, int rank, const int64_t *dims)
 void
 sn_test_graph_input (SnTestGraph *g, const char *name, int rank, const int64_t *dims)
 {
-  g_ptr_array_add (g->inputs, value_info (g, name, rank, dims));
+  g_ptr_array_add (g->inputs, value_info (g, name, rank, dims, NULL));
+}
+
+void
+sn_test_graph_input_symbolic (SnTestGraph *g, const char *name, int rank, const int64_t *dims,
+    const char *const *params)
+{
+  g_ptr_array_add (g->inputs, value_info (g, name, rank, dims, params));
+}
+
+void
+sn_test_graph_output_symbolic (SnTestGraph *g, const char *name, int rank, const int64_t *dims,
+    const char *const *params)
+{
+  g_ptr_array_add (g->outputs, value_info (g, name, rank, dims, params));
 }
 
 void
 sn_test_graph_output (SnTestGraph *g, const char *name, int rank, const int64_t *dims)
 {
-  g_ptr_array_add (g->outputs, value_info (g, name, rank, dims));
+  g_ptr_array_add (g->outputs, value_info (g, name, rank, dims, NULL));
 }
 
 void

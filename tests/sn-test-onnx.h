@@ -12,6 +12,13 @@ void sn_test_graph_free (SnTestGraph *g);
 /* A float32 graph input / output with a static shape. */
 void sn_test_graph_input (SnTestGraph *g, const char *name, int rank, const int64_t *dims);
 void sn_test_graph_output (SnTestGraph *g, const char *name, int rank, const int64_t *dims);
+/* The same with symbolic dims: where params[i] is not NULL, dim i is the
+ * dim_param params[i] ("N", "height"; "" for an unnamed one) and dims[i]
+ * is ignored. */
+void sn_test_graph_input_symbolic (SnTestGraph *g, const char *name, int rank, const int64_t *dims,
+    const char *const *params);
+void sn_test_graph_output_symbolic (SnTestGraph *g, const char *name, int rank, const int64_t *dims,
+    const char *const *params);
 /* A float32 initializer; n_values may deliberately disagree with dims. */
 void sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const float *values, size_t n_values);

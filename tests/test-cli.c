@@ -57,11 +57,18 @@ run (char **out, const char *first, ...)
   g_ptr_array_add (argv, NULL);
   int status = -1;
   GError *err = NULL;
-  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
-      NULL, NULL, out, NULL, &status, &err);
+  g_autofree char *errout = NULL;
+  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT,
+      NULL, NULL, out, &errout, &status, &err);
+  g_autofree char *cmd = g_strjoinv (" ", (char **) argv->pdata + 1);
   g_ptr_array_free (argv, TRUE);
   ck_assert_msg (ok, "%s", err ? err->message : "");
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  /* A child killed by a signal (a sanitizer's abort, the OOM killer) is a
+   * failure whatever exit code the test expected: say which, with its
+   * stderr, instead of a bare -1. */
+  ck_assert_msg (WIFEXITED (status), "splitnn %s: killed by signal %d\n%s", cmd,
+      WIFSIGNALED (status) ? WTERMSIG (status) : -1, errout);
+  return WEXITSTATUS (status);
 }
 
 START_TEST (test_usage_errors)
@@ -189,8 +196,23 @@ write_tiny_detector (void)
   return path;
 }
 
+/* A tool that starts GStreamer builds its registry when there is none (a
+ * fresh checkout) by loading every installed plugin: minutes under ASan on
+ * a busy machine.  Done once here, without the per-run limit, so that the
+ * timings of the tests below are those of the tools. */
+static void
+warm_registry (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *none = g_build_filename (tmp_dir, "no-such-video.avi", NULL);
+  g_autofree char *det = write_tiny_detector ();
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  ck_assert_int_eq (run (&out, "detect", det, none, NULL), 1);
+}
+
 START_TEST (test_calibrate)
 {
+  warm_registry ();
   g_autofree char *det = write_tiny_detector ();
   g_autofree char *out = g_build_filename (tmp_dir, "det-cal.onnx", NULL);
   g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
@@ -221,6 +243,193 @@ START_TEST (test_calibrate)
   ck_assert (strstr (o4, "\"bytes_per_frame\""));
   ck_assert_int_eq (run (&o5, "eval", det, image, "--frames", "1", "--cuts", "at_c", "--bits", "8",
       "--codec", "lossless", "--range", "calibrated", NULL), 1);
+}
+END_TEST
+
+/* Runs splitnn under coreutils' timeout, so that a tool that hangs fails
+ * the test with 124 instead of holding it until Check's own limit.  The
+ * limit is generous (sanitizer build, busy machine): a clear error takes
+ * well under a second.  Returns the exit status; *err gets stderr. */
+static int
+run_limited (char **err, const char *const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, "timeout");
+  g_ptr_array_add (argv, "-s");
+  g_ptr_array_add (argv, "KILL");
+  g_ptr_array_add (argv, "60");
+  g_ptr_array_add (argv, splitnn);
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  int status = -1;
+  GError *e = NULL;
+  gboolean ok = g_spawn_sync (NULL, (char **) argv->pdata, NULL,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, err, &status, &e);
+  g_ptr_array_free (argv, TRUE);
+  ck_assert_msg (ok, "%s", e ? e->message : "");
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+}
+
+/* splitnn run on a model with symbolic dims x[N,2,H,W] (Conv 1x1 + Relu,
+ * the fixture's weights) at two shapes; y worked out by hand.  A static
+ * dim given another size is refused naming the input and the dim. */
+START_TEST (test_run_symbolic)
+{
+  static const char *const sym[] = { "N", NULL, "H", "W" };
+  static const int64_t any[] = { 1, 2, 1, 1 }, w_dims[] = { 2, 2, 1, 1 };
+  static const float w[4] = { 1, -1, 2, 0.5f };
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input_symbolic (g, "x", 4, any, sym);
+  sn_test_graph_output_symbolic (g, "y", 4, any, sym);
+  sn_test_graph_initializer (g, "W", 4, w_dims, w, 4);
+  sn_test_graph_node (g, "Conv", "conv", (const char *[]) { "x", "W", NULL }, (const char *[]) { "c", NULL });
+  sn_test_graph_node (g, "Relu", "relu", (const char *[]) { "c", NULL }, (const char *[]) { "y", NULL });
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  g_autofree char *sym_path = g_build_filename (tmp_dir, "sym.onnx", NULL);
+  ck_assert (g_file_set_contents (sym_path, (char *) buf, len, NULL));
+  g_autofree char *x_path = g_build_filename (tmp_dir, "x.npy", NULL);
+  g_autofree char *y_path = g_build_filename (tmp_dir, "y.npy", NULL);
+  g_autofree char *spec = g_strdup_printf ("x=%s", x_path);
+  static const int64_t shapes[][4] = { { 1, 2, 1, 1 }, { 2, 2, 3, 2 } };
+  for (int k = 0; k < 2; k++) {
+    SnShape s = sn_shape_make (4, shapes[k]);
+    g_autoptr (SnTensor) x = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
+    int64_t n = sn_tensor_numel (x), hw = shapes[k][2] * shapes[k][3];
+    for (int64_t i = 0; i < n; i++)
+      ((float *) x->data)[i] = (float) (i % 5) - 1.5f;
+    ck_assert (sn_tensor_save_npy (x, x_path, NULL));
+    g_autofree char *out = NULL;
+    g_unlink (y_path);
+    ck_assert_int_eq (run (&out, "run", sym_path, "--input", spec, "--out-dir", tmp_dir, NULL), 0);
+    g_autoptr (SnTensor) y = sn_tensor_load_npy (y_path, NULL);
+    ck_assert_ptr_nonnull (y);
+    ck_assert (sn_shape_equal (&y->shape, &s));
+    const float *xv = x->data, *yv = y->data;
+    for (int64_t b = 0; b < shapes[k][0]; b++)
+      for (int o = 0; o < 2; o++)
+        for (int64_t p = 0; p < hw; p++) {
+          float a = w[2 * o] * xv[(2 * b) * hw + p] + w[2 * o + 1] * xv[(2 * b + 1) * hw + p];
+          ck_assert_float_eq_tol (yv[(2 * b + o) * hw + p], a > 0 ? a : 0, 1e-6);
+        }
+  }
+  /* Channels are static (2): 3 is refused, naming x and dim 1. */
+  SnShape s3 = sn_shape_make (4, (const int64_t[]) { 1, 3, 2, 2 });
+  g_autoptr (SnTensor) x3 = sn_tensor_new (SN_DTYPE_FLOAT32, &s3);
+  ck_assert (sn_tensor_save_npy (x3, x_path, NULL));
+  g_autofree char *err = NULL;
+  const char *const bad[] = { "run", sym_path, "--input", spec, "--out-dir", tmp_dir, NULL };
+  ck_assert_int_eq (run_limited (&err, bad), 1);
+  ck_assert_msg (strstr (err, "'x'") && strstr (err, "dim 1"), "%s", err);
+}
+END_TEST
+
+/* Files that are not what a tool expects: empty, random bytes under a
+ * video's name, text under an image's name, an image or video cut short,
+ * a directory.  Each tool that reads frames exits 1 within the limit with
+ * a message naming the file (it once waited for ever on the first two). */
+START_TEST (test_bad_frame_files)
+{
+  g_autofree char *det = write_tiny_detector ();
+  g_autofree char *out = g_build_filename (tmp_dir, "cal.onnx", NULL);
+  g_autofree char *jpeg = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *avi = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "vtest.avi", NULL);
+  char *names[] = { "empty.avi", "random.avi", "text.jpg", "cut.jpg", "cut.avi", "dir.avi" };
+  char *paths[G_N_ELEMENTS (names)];
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    paths[i] = g_build_filename (tmp_dir, names[i], NULL);
+  ck_assert (g_file_set_contents (paths[0], "", 0, NULL));
+  guint8 noise[1000];
+  GRand *r = g_rand_new_with_seed (20);
+  for (guint i = 0; i < sizeof noise; i++)
+    noise[i] = (guint8) g_rand_int (r);
+  g_rand_free (r);
+  ck_assert (g_file_set_contents (paths[1], (char *) noise, sizeof noise, NULL));
+  ck_assert (g_file_set_contents (paths[2], "this is text, not a JPEG\n", -1, NULL));
+  /* The JPEG's first 2,000 bytes (headers, no complete scan) and the
+   * video's first 30,000 (the AVI header, no complete frame). */
+  g_autofree char *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (jpeg, &data, &len, NULL) && len > 2000);
+  ck_assert (g_file_set_contents (paths[3], data, 2000, NULL));
+  g_clear_pointer (&data, g_free);
+  ck_assert (g_file_get_contents (avi, &data, &len, NULL) && len > 30000);
+  ck_assert (g_file_set_contents (paths[4], data, 30000, NULL));
+  ck_assert (g_mkdir (paths[5], 0700) == 0);
+  warm_registry ();
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    const char *const cmds[][12] = {
+      { "detect", det, paths[i], NULL },
+      { "eval", det, paths[i], "--frames", "1", "--cuts", "at_c", "--bits", "8", NULL },
+      { "calibrate", det, paths[i], "--frames", "1", "-o", out, NULL },
+    };
+    for (guint c = 0; c < G_N_ELEMENTS (cmds); c++) {
+      g_autofree char *err = NULL;
+      int rc = run_limited (&err, cmds[c]);
+      ck_assert_msg (rc == 1, "%s on %s: exit %d (124 or 137: hung)\n%s", cmds[c][0], names[i], rc, err);
+      ck_assert_msg (strstr (err, names[i]), "%s on %s: the message does not name the file:\n%s",
+          cmds[c][0], names[i], err);
+    }
+  }
+  ck_assert (!g_file_test (out, G_FILE_TEST_EXISTS));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_free (paths[i]);
+}
+END_TEST
+
+/* Model files that are not ONNX models: empty, cut short, text, a
+ * directory.  Every tool that loads a model exits 1 naming the file. */
+START_TEST (test_bad_model_files)
+{
+  g_autofree char *image = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "person.jpg", NULL);
+  g_autofree char *npy = g_build_filename (tmp_dir, "x.npy", NULL);
+  g_autofree char *out = g_build_filename (tmp_dir, "cal.onnx", NULL);
+  /* A valid input for run, so that only the model can be the cause. */
+  float xv[2] = { 1, 2 };
+  SnShape xs = sn_shape_make (4, (const int64_t[]) { 1, 2, 1, 1 });
+  g_autoptr (SnTensor) xt = sn_tensor_new_wrap (SN_DTYPE_FLOAT32, &xs, xv);
+  ck_assert (sn_tensor_save_npy (xt, npy, NULL));
+  g_autofree char *input = g_strdup_printf ("x=%s", npy);
+  /* The run case first with the good model: the input file is good. */
+  {
+    const char *const ok[] = { "run", model_path, "--input", input, NULL };
+    g_autofree char *err = NULL;
+    ck_assert_msg (run_limited (&err, ok) == 0, "%s", err);
+  }
+  char *names[] = { "empty.onnx", "cut.onnx", "text.onnx", "dir.onnx" };
+  char *paths[G_N_ELEMENTS (names)];
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    paths[i] = g_build_filename (tmp_dir, names[i], NULL);
+  g_autofree char *data = NULL;
+  gsize len;
+  ck_assert (g_file_get_contents (model_path, &data, &len, NULL));
+  ck_assert (g_file_set_contents (paths[0], "", 0, NULL));
+  ck_assert (g_file_set_contents (paths[1], data, len / 2, NULL));
+  ck_assert (g_file_set_contents (paths[2], "ir_version: 8\ngraph { node { op_type: \"Relu\" } }\n", -1, NULL));
+  ck_assert (g_mkdir (paths[3], 0700) == 0);
+  ck_assert (sn_test_sanitizer_setenv (tmp_dir));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    const char *const cmds[][12] = {
+      { "inspect", paths[i], NULL },
+      { "cuts", paths[i], NULL },
+      { "run", paths[i], "--input", input, NULL },
+      { "plan", paths[i], "--bandwidth", "2M", NULL },
+      { "detect", paths[i], image, NULL },
+      { "eval", paths[i], image, "--frames", "1", NULL },
+      { "calibrate", paths[i], image, "--frames", "1", "-o", out, NULL },
+    };
+    for (guint c = 0; c < G_N_ELEMENTS (cmds); c++) {
+      g_autofree char *err = NULL;
+      int rc = run_limited (&err, cmds[c]);
+      ck_assert_msg (rc == 1, "%s on %s: exit %d (124 or 137: hung)\n%s", cmds[c][0], names[i], rc, err);
+      ck_assert_msg (strstr (err, names[i]), "%s on %s: the message does not name the file:\n%s",
+          cmds[c][0], names[i], err);
+    }
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_free (paths[i]);
 }
 END_TEST
 
@@ -391,13 +600,23 @@ main (void)
   tcase_add_test (tc, test_inspect_json);
   tcase_add_test (tc, test_missing_model);
   tcase_add_test (tc, test_run_segment);
+  tcase_add_test (tc, test_run_symbolic);
   tcase_add_test (tc, test_cuts_json);
   tcase_add_test (tc, test_calibrate);
   tcase_add_test (tc, test_store_fidelity);
   tcase_add_test (tc, test_plan_fidelity_floor);
   tcase_add_test (tc, test_plan_frame);
-  tcase_set_timeout (tc, 60);
+  /* Generous: a child that builds GStreamer's registry (fresh checkout)
+   * takes minutes under ASan on a busy machine; a hang still fails. */
+  tcase_set_timeout (tc, 300);
   suite_add_tcase (s, tc);
+  /* Many short runs of the tools, each under its own 60 s limit. */
+  TCase *bad = tcase_create ("bad-files");
+  tcase_add_checked_fixture (bad, setup, teardown);
+  tcase_add_test (bad, test_bad_frame_files);
+  tcase_add_test (bad, test_bad_model_files);
+  tcase_set_timeout (bad, 600);
+  suite_add_tcase (s, bad);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);

@@ -12,11 +12,13 @@ adaptive run settled on, plus cuts 4 and 48) runs a shorter stream with the
 same steps.  Checked:
 
  (a) after each step the edge's link estimate is within 35% of the new rate
-     within ESTIMATE_FRAMES frames; where the best fixed cut differs between
-     the two rates, the chosen cut changes within MOVE_FRAMES frames of the
-     step, and any first change after a step goes the expected way (fewer
-     bytes after a drop; more bytes or less edge time after a rise); and the
-     scenario holds: the best fixed cut is not the same at every rate;
+     within ESTIMATE_FRAMES frames; where the cut the edge held at the step
+     is clearly worse at the new rate than the best fixed cut there (its
+     fixed-cut median more than LATENCY_TOLERANCE above the best's), the
+     chosen cut changes within MOVE_FRAMES frames of the step, and any first
+     change after a step goes the expected way (fewer bytes after a drop;
+     more bytes or less edge time after a rise); and the scenario holds: the
+     best fixed cut is not the same at every rate;
  (b) once settled (last 60% of each phase), the median end-to-end latency is
      within 15% of the best fixed cut at that rate;
  (c) every frame that entered the edge came out of the cloud or is in a drop
@@ -181,8 +183,16 @@ def svg(path, frames, rate, est, cut):
         fh.write("\n".join(out))
 
 
-def check_steps(changes, stats, t_in, step_times, best, failures):
-    """(a): the estimate and the cut after each step.  Returns the figures."""
+def check_steps(changes, stats, t_in, step_times, best, fixed, cut_at, failures):
+    """(a): the estimate and the cut after each step.  Returns the figures.
+
+    Whether the cut must move is judged on the decision, not on which fixed
+    cut happened to be fastest: two cuts within a few percent of each other
+    swap places from run to run on a busy machine (once the cut settled at
+    2 Mbit/s on a cut as good as the best there, and "the best" at 20 Mbit/s
+    was that same cut in one run, another in the next).  A move is required
+    only where the held cut is clearly slower at the new rate than the best
+    fixed cut, by the fixed runs' own medians."""
     sf = step_frames(t_in, step_times)
     out = []
     for i in range(1, len(step_times)):
@@ -207,12 +217,20 @@ def check_steps(changes, stats, t_in, step_times, best, failures):
                 ok = c["predicted-bytes"] > c["previous-bytes"] or c["predicted-edge-ms"] < c["previous-edge-ms"]
             if not ok:
                 failures.append(f"(a) step to {rate} Mbit/s: the first cut change goes the wrong way: {c}")
-        if best[prev_rate] != best[rate]:
-            # The best fixed cut differs: the adaptive one must follow.
-            if fig["move-frames"] is None or fig["move-frames"] > MOVE_FRAMES:
-                failures.append(f"(a) step {prev_rate} -> {rate} Mbit/s (best fixed cut {best[prev_rate]} -> "
-                                f"{best[rate]}): the cut did not move within {MOVE_FRAMES} frames "
-                                f"(moved after {fig['move-frames']})")
+        held = cut_at.get(sf[i] - 1, -1)
+        best_ms = fixed[best[rate]][i]["median-ms"] if best[rate] is not None else None
+        held_ms = fixed[held][i]["median-ms"] if held in fixed else None
+        fig["held-cut"], fig["held-fixed-ms"], fig["best-fixed-ms"] = held, held_ms, best_ms
+        # A held cut with no fixed figures at the new rate (none delivered)
+        # counts as clearly worse.
+        must_move = best_ms is not None and held != best[rate] and (
+            held_ms is None or held_ms > best_ms * (1 + LATENCY_TOLERANCE))
+        fig["must-move"] = must_move
+        if must_move and (fig["move-frames"] is None or fig["move-frames"] > MOVE_FRAMES):
+            failures.append(f"(a) step {prev_rate} -> {rate} Mbit/s: the held cut {held} ({held_ms} ms at "
+                            f"the new rate) is clearly slower than the best fixed cut {best[rate]} "
+                            f"({best_ms:.0f} ms), and the cut did not move within {MOVE_FRAMES} frames "
+                            f"(moved after {fig['move-frames']})")
         out.append(fig)
     return out
 
@@ -271,7 +289,8 @@ def attempt(link, cap):
     figures["best-fixed"] = best
 
     # (a)
-    figures["steps-after"] = check_steps(changes, stats, t_in, step_times, best, failures)
+    figures["steps-after"] = check_steps(changes, stats, t_in, step_times, best, figures["fixed"], cut_at,
+                                         failures)
     if len(set(best.values())) < 2:
         failures.append(f"(a) scenario: the best fixed cut is {best} at every rate, so the cut has no "
                         f"reason to move (is the edge's CPU really capped?)")
@@ -290,7 +309,8 @@ def attempt(link, cap):
                             f"{p['ratio']:.2f}x the best fixed cut ({b}: {p['best-fixed-ms']:.0f} ms)")
     for f in figures["steps-after"]:
         log(f"step to {f['rate']} Mbit/s: estimate near it after {f['estimate-frames']} frames, "
-            f"cut moved after {f['move-frames']} frames {f.get('move', '')}")
+            f"held cut {f['held-cut']} ({f['held-fixed-ms']} ms fixed, best {f['best-fixed-ms']} ms, "
+            f"must move: {f['must-move']}), cut moved after {f['move-frames']} frames {f.get('move', '')}")
     figures["seconds"] = time.monotonic() - start
 
     os.makedirs(OUT, exist_ok=True)

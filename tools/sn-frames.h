@@ -15,6 +15,9 @@ typedef struct {
 } SnFrame;
 
 SnFrames *sn_frames_open (const char *path, GError **error);
-/* FALSE at the end (error unset) or on failure (error set). */
+/* FALSE at the end (error unset) or on failure (error set): a file that
+ * cannot be decoded, a stream error, no frame at all before the end, or a
+ * decoder that stalls (no frame, error or end for a minute).  Never blocks
+ * for ever. */
 gboolean sn_frames_next (SnFrames *f, SnFrame *frame, GError **error);
 void sn_frames_close (SnFrames *f);

@@ -154,7 +154,23 @@ sn_cli_run (int argc, char **argv)
     goto out;
   }
   int n_out = output_names ? g_strv_length (output_names) : 0;
-  if (!(seg = sn_segment_new (m, in_names, n_in, (const char *const *) output_names, n_out, &err)))
+  /* Graph inputs given at other shapes than the model's: the model at
+   * those shapes (symbolic dims), or an error naming the input and dim. */
+  SnModel *at = m;
+  {
+    g_autofree const char **names = g_new0 (const char *, n_in + 1);
+    g_autofree SnShape *shapes = g_new0 (SnShape, n_in + 1);
+    int n = 0;
+    for (int i = 0; i < n_in; i++)
+      for (int k = 0; k < sn_model_n_inputs (m); k++)
+        if (strcmp (sn_model_input_name (m, k), in_names[i]) == 0) {
+          names[n] = in_names[i];
+          shapes[n++] = in_tensors[i]->shape;
+        }
+    if (n && !(at = sn_model_at_shapes (m, names, shapes, n, &err)))
+      goto out;
+  }
+  if (!(seg = sn_segment_new (at, in_names, n_in, (const char *const *) output_names, n_out, &err)))
     goto out;
   sn_segment_set_threads (seg, threads);
   /* Inputs are matched by name: the segment orders them as given. */

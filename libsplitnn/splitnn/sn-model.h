@@ -31,6 +31,20 @@ SnModel *sn_model_load_from_data (const void *data, size_t len,
     const char *base_dir, GError **error);
 void sn_model_free (SnModel *model);
 
+/* Symbolic input dims (a batch "N", a "height"): a model loads with 1 for
+ * each, and sn_model_at_shapes gives the model at the shapes of the inputs
+ * actually given (names[i] has shapes[i]; inputs not named keep theirs),
+ * as ONNX Runtime runs such a model: shape inference and constant folding
+ * again at those shapes.  Static dims must match, and dims that share a
+ * dim_param must agree; the error names the input and the dim.  Returns
+ * the model itself when the shapes are those it has, else a model owned
+ * and cached by it, one per shape set (free only the first; each holds its
+ * own copy of the weights).  Segments are made from the returned model, so
+ * each shape set has its own plan and running one never allocates. */
+gboolean sn_model_has_symbolic_dims (const SnModel *model);
+SnModel *sn_model_at_shapes (SnModel *model, const char *const *names, const SnShape *shapes, int n,
+    GError **error);
+
 void sn_model_get_info (const SnModel *model, SnModelInfo *info);
 /* Op types and counts, in order of first appearance; the array ends with a NULL op. */
 typedef struct { const char *op_type; int count; } SnOpCount;
