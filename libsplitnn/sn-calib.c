@@ -10,6 +10,7 @@
 #include "splitnn/sn-error.h"
 #include "splitnn/sn-quant.h"
 #include "sn-model-private.h"
+#include "sn-split-private.h"
 #include "onnx.pb-c.h"
 
 typedef struct {
@@ -74,8 +75,8 @@ parse_array (JsonObject *o, const char *tensor, const char *field, int channels,
 }
 
 static gboolean
-parse_tensor (SnModel *model, const char *name, JsonNode *node, int frames, double clip,
-    GError **error)
+parse_tensor (const SnModel *model, GHashTable *table, const char *name, JsonNode *node,
+    int frames, double clip, GError **error)
 {
   SnDType dt;
   SnShape shape;
@@ -104,20 +105,20 @@ parse_tensor (SnModel *model, const char *name, JsonNode *node, int frames, doub
           e->pub.min[c] > e->pub.max[c] ? e->pub.max[c] : e->pub.clip_max[c]);
       goto error;
     }
-  g_hash_table_replace (model->calibration, g_strdup (name), e);
+  g_hash_table_replace (table, g_strdup (name), e);
   return TRUE;
 error:
   entry_free (e);
   return FALSE;
 }
 
-gboolean
-sn_model_load_calibration (SnModel *model, GError **error)
+/* Parses metadata splitnn.calibration into table (tensor -> CalibEntry). */
+static gboolean
+parse_calibration (const SnModel *model, GHashTable *table, GError **error)
 {
   const char *meta = sn_model_metadata (model, SN_CALIBRATION_KEY);
   if (!meta)
     return TRUE;
-  model->calibration = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
   g_autoptr (JsonParser) parser = json_parser_new ();
   GError *err = NULL;
   if (!json_parser_load_from_data (parser, meta, -1, &err)) {
@@ -144,16 +145,42 @@ sn_model_load_calibration (SnModel *model, GError **error)
   JsonObject *tensors = json_node_get_object (tn);
   g_autoptr (GList) names = json_object_get_members (tensors);
   for (GList *l = names; l; l = l->next)
-    if (!parse_tensor (model, l->data, json_object_get_member (tensors, l->data), (int) frames,
-            clip, error))
+    if (!parse_tensor (model, table, l->data, json_object_get_member (tensors, l->data),
+            (int) frames, clip, error))
       return FALSE;
   return TRUE;
+}
+
+#define CALIBRATION_ATTACHMENT "split/calibration"
+
+static GHashTable *
+attach_calibration (const SnModel *model, GError **error)
+{
+  GHashTable *table = sn_model_get_attachment (model, CALIBRATION_ATTACHMENT);
+  if (table)
+    return table;
+  table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
+  if (!parse_calibration (model, table, error)) {
+    g_hash_table_unref (table);
+    return NULL;
+  }
+  return sn_model_attach (model, CALIBRATION_ATTACHMENT, table,
+      (GDestroyNotify) g_hash_table_unref);
+}
+
+gboolean
+sn_calibration_attach (const SnModel *model, GError **error)
+{
+  return attach_calibration (model, error) != NULL;
 }
 
 gboolean
 sn_model_calibration (const SnModel *model, const char *tensor, SnCalibration *out)
 {
-  CalibEntry *e = model->calibration ? g_hash_table_lookup (model->calibration, tensor) : NULL;
+  /* Normally parsed by sn_cut_set_new, which reports a malformed key; a
+   * caller that made no cut set gets it parsed here, and none if bad. */
+  GHashTable *table = attach_calibration (model, NULL);
+  CalibEntry *e = table ? g_hash_table_lookup (table, tensor) : NULL;
   if (e)
     *out = e->pub;
   return e != NULL;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sn-model-private.h"
+#include "sn-split-private.h"
 
 typedef struct {
   SnCut pub;
@@ -372,6 +373,14 @@ sn_cut_set_new (SnModel *model, GError **error)
   set->cuts = g_ptr_array_new_with_free_func ((GDestroyNotify) cut_entry_free);
   const char *declared = sn_model_metadata (model, "splitnn.cuts");
   if ((declared && !add_declared (set, declared, error)) || !enumerate (set, error)) {
+    sn_cut_set_free (set);
+    return NULL;
+  }
+  /* The model's stored calibration and fidelity belong to its cuts: parsed
+   * here, once per model (the fidelity rows against this very set), so a
+   * malformed key fails the first cut set made. */
+  if (!sn_calibration_attach (model, error) || !sn_fidelity_attach (model, set, error)) {
+    g_prefix_error (error, "%s: ", model->source);
     sn_cut_set_free (set);
     return NULL;
   }

@@ -7,6 +7,7 @@
 
 #include "splitnn/sn-error.h"
 #include "sn-model-private.h"
+#include "sn-split-private.h"
 
 static gboolean
 fail (GError **error, int row, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
@@ -126,8 +127,10 @@ row_clear (gpointer p)
   g_free ((char *) ((SnFidelityRow *) p)->cut_name);
 }
 
-gboolean
-sn_model_load_fidelity (SnModel *model, GError **error)
+/* Parses metadata splitnn.fidelity into rows, checking cut ids against
+ * cuts, the model's enumeration. */
+static gboolean
+parse_fidelity (const SnModel *model, const SnCutSet *cuts, GArray *rows_out, GError **error)
 {
   const char *meta = sn_model_metadata (model, SN_FIDELITY_KEY);
   if (!meta)
@@ -152,51 +155,72 @@ sn_model_load_fidelity (SnModel *model, GError **error)
   if (!rn || !JSON_NODE_HOLDS_ARRAY (rn))
     return fail (error, -1, "'rows' is missing or not an array");
   JsonArray *rows = json_node_get_array (rn);
-  /* Cut ids only mean something against the enumeration; it costs a
-   * compile of each cut's segments, paid only by models with the key. */
-  SnCutSet *cuts = sn_cut_set_new (model, &err);
-  if (!cuts) {
-    fail (error, -1, "cannot enumerate the model's cuts: %s", err->message);
-    g_error_free (err);
-    return FALSE;
-  }
-  model->fidelity = g_array_new (FALSE, TRUE, sizeof (SnFidelityRow));
-  g_array_set_clear_func (model->fidelity, row_clear);
   gboolean ok = TRUE;
   for (guint i = 0; ok && i < json_array_get_length (rows); i++) {
     SnFidelityRow r = { 0 };
     ok = parse_row (json_array_get_element (rows, i), (int) i, cuts, &r, error);
-    for (guint j = 0; ok && j < model->fidelity->len; j++) {
-      const SnFidelityRow *p = &g_array_index (model->fidelity, SnFidelityRow, j);
+    for (guint j = 0; ok && j < rows_out->len; j++) {
+      const SnFidelityRow *p = &g_array_index (rows_out, SnFidelityRow, j);
       if (p->codec == r.codec && same_setting (p, r.cut, r.bits, r.range, r.per_channel, r.clip))
         ok = fail (error, (int) i, "repeats the setting of rows[%u]", j);
     }
     if (ok)
-      g_array_append_val (model->fidelity, r);
+      g_array_append_val (rows_out, r);
     else
       row_clear (&r);
   }
-  sn_cut_set_free (cuts);
   return ok;
+}
+
+#define FIDELITY_ATTACHMENT "split/fidelity"
+
+gboolean
+sn_fidelity_attach (const SnModel *model, const SnCutSet *cuts, GError **error)
+{
+  if (sn_model_get_attachment (model, FIDELITY_ATTACHMENT))
+    return TRUE;
+  GArray *rows = g_array_new (FALSE, TRUE, sizeof (SnFidelityRow));
+  g_array_set_clear_func (rows, row_clear);
+  if (!parse_fidelity (model, cuts, rows, error)) {
+    g_array_unref (rows);
+    return FALSE;
+  }
+  sn_model_attach (model, FIDELITY_ATTACHMENT, rows, (GDestroyNotify) g_array_unref);
+  return TRUE;
+}
+
+/* The parsed rows.  sn_cut_set_new parses them (cut ids only mean something
+ * against the enumeration) and reports a malformed key; a caller that made
+ * no cut set gets one made here, and no rows if the key is bad. */
+static GArray *
+fidelity_of (const SnModel *model)
+{
+  GArray *rows = sn_model_get_attachment (model, FIDELITY_ATTACHMENT);
+  if (rows || !sn_model_metadata (model, SN_FIDELITY_KEY))
+    return rows;
+  sn_cut_set_free (sn_cut_set_new ((SnModel *) model, NULL));
+  return sn_model_get_attachment (model, FIDELITY_ATTACHMENT);
 }
 
 const SnFidelityRow *
 sn_model_fidelity_rows (const SnModel *model, int *n)
 {
-  *n = model->fidelity ? (int) model->fidelity->len : 0;
-  return *n ? (const SnFidelityRow *) model->fidelity->data : NULL;
+  GArray *rows = fidelity_of (model);
+  *n = rows ? (int) rows->len : 0;
+  return *n ? (const SnFidelityRow *) rows->data : NULL;
 }
 
 double
 sn_model_fidelity (const SnModel *model, guint32 cut_id, const SnFeatureConfig *cfg)
 {
-  if (!model->fidelity || cfg->path)
+  GArray *rows = fidelity_of (model);
+  if (!rows || cfg->path)
     return -1;
   SnCodec twin = cfg->codec == SN_CODEC_NONE ? SN_CODEC_LOSSLESS
       : cfg->codec == SN_CODEC_LOSSLESS ? SN_CODEC_NONE : cfg->codec;
   double found = -1;
-  for (guint i = 0; i < model->fidelity->len; i++) {
-    const SnFidelityRow *r = &g_array_index (model->fidelity, SnFidelityRow, i);
+  for (guint i = 0; i < rows->len; i++) {
+    const SnFidelityRow *r = &g_array_index (rows, SnFidelityRow, i);
     if (!same_setting (r, cut_id, cfg->bits, cfg->range, cfg->per_channel, cfg->clip))
       continue;
     if (r->codec == cfg->codec)

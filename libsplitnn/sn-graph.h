@@ -7,7 +7,9 @@
  * fail: everything that could go wrong was refused by prepare(). */
 #pragma once
 
-#include <splitnn/splitnn.h>
+#include <splitnn/sn-error.h>
+#include <splitnn/sn-tensor.h>
+#include <splitnn/sn-model.h>
 
 G_BEGIN_DECLS
 

@@ -17,8 +17,11 @@ struct SnModel {
   GPtrArray *inputs;          /* SnValue*: graph inputs that are not initializers */
   GPtrArray *outputs;         /* SnValue*: graph outputs */
   GHashTable *metadata;       /* metadata_props key -> value */
-  GHashTable *calibration;    /* tensor -> stored ranges (sn-calib.c); NULL if none */
-  GArray *fidelity;           /* SnFidelityRow (sn-fidelity.c); NULL if none */
+  /* What higher layers derive from the model and keep with it (the split
+   * layer's parsed calibration and fidelity): key -> data, freed with the
+   * model.  Under attach_lock: models are shared between threads. */
+  GMutex attach_lock;
+  GHashTable *attachments;
   char fingerprint[65];
   int opset;                  /* default-domain opset */
   int64_t n_params;
@@ -52,10 +55,21 @@ sn_node_is_folded (const SnNode *node)
 }
 
 SnValue *sn_model_lookup_value (const SnModel *model, const char *name);
-/* Parses and checks metadata splitnn.calibration against the loaded graph. */
-gboolean sn_model_load_calibration (SnModel *model, GError **error);
-/* Parses metadata splitnn.fidelity and checks it against the model's cuts. */
-gboolean sn_model_load_fidelity (SnModel *model, GError **error);
+/* An empty model (the loader fills it in); data/len are the file bytes,
+ * for the fingerprint. */
+SnModel *sn_model_new (const char *source, const void *data, size_t len);
+/* Bytes of a segment's tensors without reuse (for sn_model_get_info). */
+int64_t sn_segment_total_bytes (const SnSegment *seg);
+
+/* Attachments: data that a higher layer derives from a model (the split
+ * layer's parsed calibration and fidelity) and keeps with it, so that the
+ * engine need not know about it.  sn_model_attach stores data under key
+ * unless something is already there (two threads raced): it returns what
+ * is attached, and destroys data if that is not it.  Attachments are freed
+ * with the model.  Both are thread-safe. */
+gpointer sn_model_get_attachment (const SnModel *model, const char *key);
+gpointer sn_model_attach (const SnModel *model, const char *key, gpointer data,
+    GDestroyNotify destroy);
 
 G_END_DECLS
 

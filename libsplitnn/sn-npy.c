@@ -1,6 +1,7 @@
 /* splitnn — NumPy .npy files, the exchange format with the Python and
  * JavaScript oracles.  Only little-endian, C-order arrays are accepted. */
-#include "splitnn/splitnn.h"
+#include "splitnn/sn-error.h"
+#include "splitnn/sn-tensor.h"
 
 #include <string.h>
 

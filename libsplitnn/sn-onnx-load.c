@@ -23,76 +23,6 @@
  * allocate absurd amounts; 4 GiB of elements is far beyond any model here. */
 #define SN_MAX_TENSOR_ELEMENTS (G_GINT64_CONSTANT (1) << 32)
 
-static void
-value_free (SnValue *v)
-{
-  g_free (v->name);
-  sn_tensor_free (v->constant);
-  g_free (v);
-}
-
-static void
-node_free (SnNode *n)
-{
-  if (n->op && n->op->free_params && n->params)
-    n->op->free_params (n->params);
-  for (int i = 0; i < n->n_attrs; i++) {
-    SnAttr *a = &n->attrs[i];
-    g_free (a->name);
-    g_free (a->s);
-    g_free (a->floats);
-    g_free (a->ints);
-    sn_tensor_free (a->t);
-  }
-  g_free (n->attrs);
-  g_free (n->inputs);
-  g_free (n->outputs);
-  g_free (n->name);
-  g_free (n->op_type);
-  g_free (n->domain);
-  g_free (n);
-}
-
-void
-sn_model_free (SnModel *model)
-{
-  if (!model)
-    return;
-  int n_inputs = (int) model->inputs->len;
-  /* Nodes first: free_params may still look at values. */
-  g_ptr_array_unref (model->nodes);
-  g_ptr_array_unref (model->inputs);
-  g_ptr_array_unref (model->outputs);
-  g_hash_table_unref (model->value_by_name);
-  g_ptr_array_unref (model->values);
-  g_hash_table_unref (model->metadata);
-  if (model->calibration)
-    g_hash_table_unref (model->calibration);
-  if (model->fidelity)
-    g_array_unref (model->fidelity);
-  g_free (model->op_counts);
-  g_free (model->source);
-  if (model->dim_params) {
-    for (int i = 0; i < n_inputs; i++)
-      for (int d = 0; d < SN_MAX_DIMS; d++)
-        g_free (model->dim_params[i][d]);
-    g_free (model->dim_params);
-  }
-  if (model->bytes)
-    g_bytes_unref (model->bytes);
-  g_free (model->base_dir);
-  if (model->at_shape)
-    g_hash_table_unref (model->at_shape);
-  g_mutex_clear (&model->at_shape_lock);
-  g_free (model);
-}
-
-SnValue *
-sn_model_lookup_value (const SnModel *model, const char *name)
-{
-  return g_hash_table_lookup (model->value_by_name, name);
-}
-
 static SnValue *
 model_add_value (SnModel *model, const char *name)
 {
@@ -907,13 +837,6 @@ load_graph (SnModel *model, const Onnx__GraphProto *g, const char *base_dir,
   return TRUE;
 }
 
-static void
-fingerprint (SnModel *model, const void *data, size_t len)
-{
-  g_autofree char *hex = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, len);
-  g_strlcpy (model->fingerprint, hex, sizeof model->fingerprint);
-}
-
 static SnModel *
 load_once (const void *data, size_t len, const char *base_dir, const char *source,
     SnTensor *const *bound, int n_bound, GHashTable *at, int64_t symbolic_default, GError **error)
@@ -932,18 +855,8 @@ load_once (const void *data, size_t len, const char *base_dir, const char *sourc
           "or the file is not ONNX", source, len);
     return NULL;
   }
-  SnModel *model = g_new0 (SnModel, 1);
-  model->source = g_strdup (source);
-  model->values = g_ptr_array_new_with_free_func ((GDestroyNotify) value_free);
-  model->value_by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  model->nodes = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  model->inputs = g_ptr_array_new ();
-  model->outputs = g_ptr_array_new ();
-  model->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  model->peak_bytes = -1;
+  SnModel *model = sn_model_new (source, data, len);
   model->symbolic_default = symbolic_default;
-  g_mutex_init (&model->at_shape_lock);
-  fingerprint (model, data, len);
 
   GError *err = NULL;
   gboolean ok = FALSE;
@@ -954,8 +867,8 @@ load_once (const void *data, size_t len, const char *base_dir, const char *sourc
       if (mp->metadata_props[i]->key)
         g_hash_table_replace (model->metadata, g_strdup (mp->metadata_props[i]->key),
             g_strdup (mp->metadata_props[i]->value ? mp->metadata_props[i]->value : ""));
-    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, at, &err)
-        && sn_model_load_calibration (model, &err) && sn_model_load_fidelity (model, &err);
+    ok = load_graph (model, mp->graph, base_dir, bound, n_bound, at, &err);
+
   }
   onnx__model_proto__free_unpacked (mp, NULL);
   if (!ok) {
@@ -1092,12 +1005,6 @@ sn_model_at_shapes (SnModel *model, const char *const *names, const SnShape *sha
   }
   g_mutex_unlock (&model->at_shape_lock);
   return m;
-}
-
-gboolean
-sn_model_has_symbolic_dims (const SnModel *model)
-{
-  return model->n_symbolic > 0;
 }
 
 SnModel *

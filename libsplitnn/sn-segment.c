@@ -37,109 +37,6 @@ struct SnSegment {
   guint8 *outside;            /* per value: read outside its producer's run */
 };
 
-/* ---- Model queries -------------------------------------------------------- */
-
-int
-sn_model_n_inputs (const SnModel *model)
-{
-  return model->inputs->len;
-}
-
-int
-sn_model_n_outputs (const SnModel *model)
-{
-  return model->outputs->len;
-}
-
-const char *
-sn_model_input_name (const SnModel *model, int i)
-{
-  g_return_val_if_fail (i >= 0 && (guint) i < model->inputs->len, NULL);
-  return ((SnValue *) g_ptr_array_index (model->inputs, i))->name;
-}
-
-const char *
-sn_model_output_name (const SnModel *model, int i)
-{
-  g_return_val_if_fail (i >= 0 && (guint) i < model->outputs->len, NULL);
-  return ((SnValue *) g_ptr_array_index (model->outputs, i))->name;
-}
-
-gboolean
-sn_model_value_info (const SnModel *model, const char *name, SnDType *dtype,
-    SnShape *shape)
-{
-  const SnValue *v = sn_model_lookup_value (model, name);
-  if (!v || !v->shape_known)
-    return FALSE;
-  if (dtype)
-    *dtype = v->dtype;
-  if (shape)
-    *shape = v->shape;
-  return TRUE;
-}
-
-const char *
-sn_model_metadata (const SnModel *model, const char *key)
-{
-  return g_hash_table_lookup (model->metadata, key);
-}
-
-const char *
-sn_model_fingerprint (const SnModel *model)
-{
-  return model->fingerprint;
-}
-
-SnOpCount *
-sn_model_op_counts (const SnModel *model)
-{
-  SnModel *m = (SnModel *) model;
-  if (m->op_counts)
-    return m->op_counts;
-  GArray *counts = g_array_new (TRUE, TRUE, sizeof (SnOpCount));
-  for (guint i = 0; i < m->nodes->len; i++) {
-    const SnNode *n = g_ptr_array_index (m->nodes, i);
-    guint k;
-    for (k = 0; k < counts->len; k++)
-      if (strcmp (g_array_index (counts, SnOpCount, k).op_type, n->op_type) == 0)
-        break;
-    if (k == counts->len) {
-      SnOpCount c = { n->op_type, 0 };
-      g_array_append_val (counts, c);
-    }
-    g_array_index (counts, SnOpCount, k).count++;
-  }
-  m->op_counts = (SnOpCount *) g_array_free (counts, FALSE);
-  return m->op_counts;
-}
-
-void
-sn_model_get_info (const SnModel *model, SnModelInfo *info)
-{
-  SnModel *m = (SnModel *) model;
-  memset (info, 0, sizeof *info);
-  info->n_nodes = m->nodes->len;
-  info->n_params = m->n_params;
-  info->param_bytes = m->param_bytes;
-  info->opset = m->opset;
-  for (guint i = 0; i < m->nodes->len; i++) {
-    const SnNode *n = g_ptr_array_index (m->nodes, i);
-    if (!sn_node_is_folded (n))
-      info->flops += n->flops;
-  }
-  if (m->peak_bytes < 0) {
-    SnSegment *whole = sn_segment_new (m, NULL, 0, NULL, 0, NULL);
-    if (whole) {
-      m->peak_bytes = whole->arena_bytes;
-      m->total_bytes = whole->total_bytes;
-      sn_segment_free (whole);
-    }
-  }
-  info->peak_activation_bytes = m->peak_bytes;
-  info->total_activation_bytes = m->total_bytes;
-}
-
 /* ---- Planning ------------------------------------------------------------- */
 
 typedef struct {
@@ -530,6 +427,12 @@ double
 sn_segment_flops (const SnSegment *seg)
 {
   return seg->flops;
+}
+
+int64_t
+sn_segment_total_bytes (const SnSegment *seg)
+{
+  return seg->total_bytes;
 }
 
 int64_t
