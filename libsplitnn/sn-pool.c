@@ -367,6 +367,13 @@ sn_pool_free (SnPool *p)
 
 #ifdef SPLITNN_HAVE_XNNPACK
 
+/* These definitions replace libpthreadpool's for XNNPACK (which calls them
+ * through the dynamic linker): they must be exported although libsplitnn
+ * is built with hidden visibility, or XNNPACK would silently run on its
+ * own threads.  tests/test-layers.py lets pthreadpool_ through the export
+ * check for this reason alone. */
+#pragma GCC visibility push(default)
+
 static _Atomic int probe_hits;
 
 /* Our pool, or NULL for pthreadpool's own (whose first word is a small
@@ -550,6 +557,8 @@ pthreadpool_parallelize_6d_tile_2d (pthreadpool_t tp, pthreadpool_task_6d_tile_2
   size_t r[] = { r0, r1, r2, r3, r4, r5 }, t[] = { 1, 1, 1, 1, t4, t5 };
   dispatch ((SnPool *) tp, K_6D_T2, (void *) fn, ctx, 6, r, t, flags);
 }
+
+#pragma GCC visibility pop
 
 /* Does XNNPACK call the entry points above?  A clamp over 64 rows, run
  * with one of our pools, tells. */

@@ -10,20 +10,22 @@
  * are no predictions either, else 0. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-detect.h>
 
 G_BEGIN_DECLS
 
 typedef struct SnEval SnEval;
 
-SnEval *sn_eval_new (float iou_threshold);
-void sn_eval_free (SnEval *e);
+SN_API SnEval *sn_eval_new (float iou_threshold);
+SN_API void sn_eval_free (SnEval *e);
 /* Adds one frame: predictions and the reference for the same frame. */
-void sn_eval_add_frame (SnEval *e, const SnDetections *pred, const SnDetections *ref);
+SN_API void sn_eval_add_frame (SnEval *e, const SnDetections *pred, const SnDetections *ref);
 /* mAP in percent over the classes present in the reference. */
-double sn_eval_map (const SnEval *e);
+SN_API double sn_eval_map (const SnEval *e);
 /* AP in percent of one class; < 0 when the class has no reference boxes. */
-double sn_eval_class_ap (const SnEval *e, int class_id);
-int sn_eval_n_frames (const SnEval *e);
+SN_API double sn_eval_class_ap (const SnEval *e, int class_id);
+SN_API int sn_eval_n_frames (const SnEval *e);
 
 G_END_DECLS

@@ -8,6 +8,8 @@
  * reads it through sn_model_fidelity. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-feature.h>
 
 G_BEGIN_DECLS
@@ -28,7 +30,7 @@ typedef struct {
 
 /* The model's stored rows (borrowed; in stored order); NULL and *n = 0
  * when it stores none. */
-const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
+SN_API const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
 
 /* The stored mAP@0.5 of cut_id with the encoder set as cfg, or -1 when the
  * model stores none for that setting.  A row matches when cut, bits and
@@ -37,11 +39,11 @@ const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
  * "none" and "lossless" decode to the same codes, so when no row has the
  * codec asked for, a row with the other of the two stands for it.
  * Trained paths (cfg->path) have no stored figures: -1. */
-double sn_model_fidelity (const SnModel *model, guint32 cut_id, const SnFeatureConfig *cfg);
+SN_API double sn_model_fidelity (const SnModel *model, guint32 cut_id, const SnFeatureConfig *cfg);
 
 /* The splitnn.fidelity JSON of rows measured over `frames` frames of
  * `source` (informational); g_free it. */
-char *sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames,
+SN_API char *sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames,
     const char *source);
 
 G_END_DECLS
