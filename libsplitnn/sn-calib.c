@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — stored calibration of feature ranges (see sn-calib.h). */
 #include "splitnn/sn-calib.h"
 

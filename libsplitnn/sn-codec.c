@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — feature codecs (see sn-codec.h). */
 #include "splitnn/sn-codec.h"
 

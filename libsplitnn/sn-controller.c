@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the auto-split controller (see sn-controller.h for what it is
  * fed and how). */
 #include "splitnn/sn-controller.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — enumerating cuts and building split paths. */
 #include "splitnn/sn-cut.h"
 

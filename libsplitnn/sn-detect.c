@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — CenterNet decoding (see sn-detect.h). */
 #include "splitnn/sn-detect.h"
 

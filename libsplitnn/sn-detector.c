@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — CenterNet detector (see sn-detector.h). */
 #include "splitnn/sn-detector.h"
 

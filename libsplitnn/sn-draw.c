@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — labelled boxes with cairo. */
 #include "splitnn/sn-draw.h"
 

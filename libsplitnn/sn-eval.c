@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — mAP@0.5 fidelity (see sn-eval.h). */
 #include "splitnn/sn-eval.h"
 

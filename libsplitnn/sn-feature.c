@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — feature encoding and decoding (see sn-feature.h). */
 #include "splitnn/sn-feature.h"
 

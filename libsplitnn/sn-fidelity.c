@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — stored fidelity per cut and encoder setting (see sn-fidelity.h). */
 #include "splitnn/sn-fidelity.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — our own 1x1 convolution for the fast path (private; engine layer).
  *
  * Why hand-written: on CPUs with AVX2 + FMA and no AVX-512, Debian's

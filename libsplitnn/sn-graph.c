@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — node attribute access and helpers shared by op implementations. */
 #include "sn-graph.h"
 

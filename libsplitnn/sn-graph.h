@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — internal graph IR and the contract every op implements.
  *
  * The loader turns an ONNX GraphProto into SnValues (tensors by name) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — frame preprocessing (see sn-image.h). */
 #include "splitnn/sn-image.h"
 

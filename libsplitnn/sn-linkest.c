@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — link estimator (see sn-linkest.h for the method). */
 #include "splitnn/sn-linkest.h"
 

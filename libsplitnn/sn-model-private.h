@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — what an SnModel holds; shared by the loader and the segment
  * compiler, private to libsplitnn. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the SnModel object: construction, queries, attachments, free.
  *
  * What the ONNX loader (sn-onnx-load.c) fills in, and what the rest of the

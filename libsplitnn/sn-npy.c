@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — NumPy .npy files, the exchange format with the Python and
  * JavaScript oracles.  Only little-endian, C-order arrays are accepted. */
 #include "splitnn/sn-error.h"

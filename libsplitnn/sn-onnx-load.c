@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — ONNX loading: protobuf -> validated, shape-inferred SnModel.
  *
  * The protobuf code is generated at build time from Debian's onnx.proto.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — feature packets (see sn-packet.h and docs/protocol.md). */
 #include "splitnn/sn-packet.h"
 

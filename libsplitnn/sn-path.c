@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — trained split paths: metadata, adapters (see sn-path.h). */
 #include "splitnn/sn-path.h"
 

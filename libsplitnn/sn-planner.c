@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — split planner (see sn-planner.h for the model it follows). */
 #include "splitnn/sn-planner.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the fast path's thread pool (see sn-pool.h for why it exists).
  *
  * One job at a time (callers from several threads take turns on

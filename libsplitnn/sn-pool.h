@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the fast path's thread pool (private; engine layer).
  *
  * XNNPACK hands its parallel loops to a pthreadpool_t.  Debian's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — feature quantization (see sn-quant.h). */
 #include "splitnn/sn-quant.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — a frame's detections as JSON lines (see sn-result.h and
  * docs/protocol.md); the binary form lives beside the feature packet in
  * sn-packet.c, which shares its byte reader. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — compiling and running graph segments.
  *
  * A segment is the set of nodes needed to compute some values from others.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — edge and cloud sessions and the loopback (see sn-session.h). */
 #include "splitnn/sn-session.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — what the split layer's files share, private to libsplitnn.
  *
  * The model's stored calibration (splitnn.calibration) and fidelity

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — tensor storage, shapes and half-precision conversion. */
 #include "splitnn/sn-tensor.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — XNNPACK fast path (see sn-xnn.h).
  *
  * Layouts.  A 4-D value inside a run is normally an NHWC XNNPACK value

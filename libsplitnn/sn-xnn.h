@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the fast path: runs of graph nodes lowered to XNNPACK.
  *
  * A segment's schedule is cut into maximal runs of nodes XNNPACK can

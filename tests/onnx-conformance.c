@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Runs the official ONNX backend test data (Debian's libonnx-testdata)
  * through libsplitnn.
  *

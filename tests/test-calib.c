@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Stored calibration (metadata splitnn.calibration): the calibrator's
  * ranges survive save and reload and equal ranges worked out here
  * independently; every malformed entry is refused at load with the key,

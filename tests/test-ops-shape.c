@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reference kernels of sn-ops-shape.c on cases the ONNX conformance data
  * does not reach: Slice's INT64_MIN/MAX sentinels and huge steps, negative
  * pads combined with reflect/edge, opset 18 Split and Pad, rank-5 Tile,

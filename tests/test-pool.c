@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fast path's thread pool (libsplitnn/sn-pool.c): every item of a job
  * runs exactly once, whatever the thread count, the tiling and the number
  * of callers at once; the pthreadpool entry points XNNPACK calls hand out

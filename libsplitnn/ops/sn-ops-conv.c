@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — reference kernels for the multiply-accumulate ops: Conv,
  * ConvTranspose, BatchNormalization (inference), Gemm and MatMul.
  *

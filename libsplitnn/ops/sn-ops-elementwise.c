@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — reference kernels for element-wise ops: broadcasting binary
  * arithmetic, activations, Softmax, Identity and the variadic reductions.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — reference kernels for pooling and reductions: MaxPool,
  * AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceSum, ReduceMean,
  * ReduceMax, ReduceMin.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — reference Resize (opsets 10-13+) and Upsample (7, 9).
  *
  * Interpolation is separable: prepare() turns every output coordinate of

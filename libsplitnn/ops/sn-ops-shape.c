@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — reference kernels for ops that move data or compute shapes:
  * Concat, Split, Slice, Reshape, Flatten, Transpose, Squeeze, Unsqueeze,
  * Pad, Shape, Size, Gather, GatherElements, GatherND, Cast, CastLike,

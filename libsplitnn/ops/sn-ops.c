@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the op registry: every op implementation file exports a
  * NULL-terminated SnOpDef table, and lookup walks them in order. */
 #include "sn-ops.h"

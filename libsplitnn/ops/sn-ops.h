@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — op tables, one per implementation file (see sn-graph.h for the
  * SnOpDef contract).  Each table ends with NULL. */
 #pragma once

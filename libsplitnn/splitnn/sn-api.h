@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — symbol visibility of the public API.
  *
  * libsplitnn is built with hidden visibility: only what a public header

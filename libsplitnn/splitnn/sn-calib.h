@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — stored calibration of feature quantization ranges.
  *
  * A model may carry, in the metadata_props key "splitnn.calibration", the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — coding quantized features for the wire.
  *
  * A codec works on one tensor's packed codes (sn-quant.h):

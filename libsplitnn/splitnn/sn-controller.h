@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the auto-split controller: which option the edge runs for the
  *
  * Experimental: may change before 1.0 (docs/architecture.md, "Public API").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — cuts (split points) and split paths.
  *
  * A cut is the set of tensors that crosses from the edge part of a graph to

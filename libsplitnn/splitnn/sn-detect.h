@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — detections: CenterNet decoding, COCO labels, lists.
  *
  * The decoder reproduces the post-processing that ships inside the TF.js

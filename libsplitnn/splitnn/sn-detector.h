@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — a CenterNet detector on top of a model: preprocessing, the
  * network (whole, or split into edge and cloud parts), and decoding.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — drawing labelled detection boxes on frames (cairo). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — error domain shared by every libsplitnn module. */
 #pragma once
 

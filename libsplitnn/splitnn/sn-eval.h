@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — fidelity: how well one set of per-frame detections agrees with
  * a reference set (the unsplit float model's), as mAP@0.5.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — from cut tensors to a packet and back: the quantization
  * switch, the codecs and the packet format put together.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — turning raw video frames into model input.
  *
  * A preprocessor resizes a frame of any of the common raw formats to the

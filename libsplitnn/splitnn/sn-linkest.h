@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — link estimator: what a message link can carry, from
  * acknowledgements.
  *

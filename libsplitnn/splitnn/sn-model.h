@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — ONNX models and the graph segments that run them.
  *
  * An SnModel is a loaded, validated, shape-inferred ONNX graph.  Nothing runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the wire format of one frame's feature (docs/protocol.md).
  *
  * A packet names the model (SHA-256 fingerprint), the cut (id and name),

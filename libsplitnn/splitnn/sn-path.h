@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — trained split paths (the quantization-switch model, issue 7).
  *
  * A model trained by tools/train/splitnn-train.py carries, next to its

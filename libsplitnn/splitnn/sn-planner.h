@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the split planner: which path to run for the next frame.
  *
  * A path is anything the edge can do with a frame: run up to a cut and send

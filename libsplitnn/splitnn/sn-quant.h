@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the quantization switch's quantizer.
  *
  * Only the tensors of the selected cut are quantized.  Affine quantization

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — one frame's detections on the wire: JSON lines and binary.
  *
  * The record (SnResultHeader + SnDetections, declared with the binary

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — sessions: the owners of a frame's path through the library.
  *
  * Experimental: may change before 1.0 (docs/architecture.md, "Public API").

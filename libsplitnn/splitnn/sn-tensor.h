@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — dense tensors.
  *
  * A tensor is a plain struct on purpose: kernels, codecs and the GStreamer
