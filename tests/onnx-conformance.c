@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sn-model-private.h"
+#include "engine/sn-model-private.h"
 
 #define DEFAULT_DATA "/usr/share/libonnx-testdata/data"
 

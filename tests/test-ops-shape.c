@@ -18,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sn-graph.h"
+#include "engine/sn-graph.h"
 
 #define DIMS(...) ((const int64_t[]) { __VA_ARGS__ })
 #define I64(...) ((const int64_t[]) { __VA_ARGS__ })

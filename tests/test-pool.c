@@ -11,8 +11,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "sn-pool.h"
-#include "sn-xnn.h"
+#include "engine/sn-pool.h"
+#include "engine/sn-xnn.h"
 
 #ifdef SPLITNN_HAVE_XNNPACK
 #include <pthreadpool.h>

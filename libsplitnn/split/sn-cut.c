@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "sn-model-private.h"
-#include "sn-split-private.h"
+#include "engine/sn-model-private.h"
+#include "split/sn-split-private.h"
 
 typedef struct {
   SnCut pub;

@@ -15,7 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "sn-pool.h"
+#include "engine/sn-pool.h"
 
 #include <errno.h>
 #include <limits.h>

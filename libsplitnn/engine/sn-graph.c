@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — node attribute access and helpers shared by op implementations. */
-#include "sn-graph.h"
+#include "engine/sn-graph.h"
 
 #include <stdarg.h>
 #include <string.h>

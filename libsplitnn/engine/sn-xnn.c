@@ -16,9 +16,9 @@
  * binding and the next Conv multiplies its weights by it.  Linear consumers
  * (Mul, GlobalAveragePool) pass it on; any other consumer, and the run's
  * outputs, get the value multiplied back first. */
-#include "sn-xnn.h"
-#include "sn-pool.h"
-#include "sn-gemm.h"
+#include "engine/sn-xnn.h"
+#include "engine/sn-pool.h"
+#include "engine/sn-gemm.h"
 
 #include <math.h>
 #include <string.h>

@@ -15,7 +15,7 @@
  * the segment's thread pool. */
 #pragma once
 
-#include "sn-graph.h"
+#include "engine/sn-graph.h"
 
 G_BEGIN_DECLS
 

@@ -3,7 +3,7 @@
  * SnOpDef contract).  Each table ends with NULL. */
 #pragma once
 
-#include "sn-graph.h"
+#include "engine/sn-graph.h"
 
 G_BEGIN_DECLS
 

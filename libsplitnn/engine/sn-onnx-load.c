@@ -8,7 +8,7 @@
  * constant are computed here (constant folding), which is how the shape
  * arithmetic of PyTorch exports (Shape -> Gather -> Concat -> Reshape)
  * becomes the static shapes the rest of the engine relies on. */
-#include "sn-model-private.h"
+#include "engine/sn-model-private.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>

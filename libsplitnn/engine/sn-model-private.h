@@ -3,7 +3,7 @@
  * compiler, private to libsplitnn. */
 #pragma once
 
-#include "sn-graph.h"
+#include "engine/sn-graph.h"
 
 G_BEGIN_DECLS
 

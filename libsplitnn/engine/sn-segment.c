@@ -7,9 +7,9 @@
  * every intermediate tensor into one arena: values whose lifetimes do not
  * overlap share bytes ("greedy by size", as TFLite's planner does).  The
  * arena is allocated once; running never allocates. */
-#include "sn-model-private.h"
-#include "sn-xnn.h"
-#include "sn-pool.h"
+#include "engine/sn-model-private.h"
+#include "engine/sn-xnn.h"
+#include "engine/sn-pool.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * calibration or fidelity: the split layer parses those from the model's
  * metadata and hangs them on the model as attachments (see
  * sn-model-private.h), so that the engine never calls upward. */
-#include "sn-model-private.h"
+#include "engine/sn-model-private.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — our own 1x1 convolution for the fast path (see sn-gemm.h). */
-#include "sn-gemm.h"
+#include "engine/sn-gemm.h"
 
 #include <math.h>
 #include <stdlib.h>

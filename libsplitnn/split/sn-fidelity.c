@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "splitnn/sn-error.h"
-#include "sn-model-private.h"
-#include "sn-split-private.h"
+#include "engine/sn-model-private.h"
+#include "split/sn-split-private.h"
 
 static gboolean
 fail (GError **error, int row, const char *fmt, ...) G_GNUC_PRINTF (3, 4);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "splitnn/sn-error.h"
-#include "sn-model-private.h"
+#include "engine/sn-model-private.h"
 
 typedef struct {
   int channels, k, stride;      /* C, k, s */

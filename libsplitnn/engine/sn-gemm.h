@@ -19,7 +19,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "sn-pool.h"
+#include "engine/sn-pool.h"
 
 G_BEGIN_DECLS
 

@@ -10,8 +10,8 @@
 
 #include "splitnn/sn-error.h"
 #include "splitnn/sn-quant.h"
-#include "sn-model-private.h"
-#include "sn-split-private.h"
+#include "engine/sn-model-private.h"
+#include "split/sn-split-private.h"
 #include "onnx.pb-c.h"
 
 typedef struct {
