@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Engine benchmark: libsplitnn's fast path against ONNX Runtime at its best,
 # on the same ONNX file, interleaved round by round so that the shared
 # machine's noise hits both alike.  Prints:

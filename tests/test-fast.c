@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fast path (XNNPACK) against the reference kernels, which are the
  * oracle: random inputs and weights through small models built in memory,
  * one lowering at a time (every Conv geometry, BatchNormalization folding,
