@@ -319,10 +319,10 @@ START_TEST (test_real_model_edge_only)
     ck_assert_uint_eq (rh.seq, k);
     ck_assert (sn_result_has_fingerprint (&rh));
     assert_same_detections (&parsed, &want, images[k]);
+    fprintf (stderr, "edge-only %s: %zu bytes, %d detections\n", images[k], (size_t) pk.len, got.n);
     sn_detections_clear (&parsed);
     sn_detections_clear (&want);
     sn_detections_clear (&got);
-    fprintf (stderr, "edge-only %s: %zu bytes, %d detections\n", images[k], (size_t) pk.len, got.n);
   }
   /* A gap in the numbering is seen as on the split path. */
   sn_edge_session_set_stream (sn_loopback_edge (lb), 42, 5);
