@@ -10,6 +10,9 @@
  * sequence number, original PTS and the detections: binary (SNDT,
  * docs/protocol.md) or one JSON line; and one GstVideoRegionOfInterestMeta
  * per detection with a "detection" structure (label, class-id, confidence).
+ * An edge-only packet (splitnnedge cut=edge-only: the detections record
+ * the edge made, same model) runs no network: its detections come out the
+ * same way, with cut id SN_CUT_ID_EDGE_ONLY and no time report.
  * A bad packet is skipped, counted and reported as a warning (at most
  * every 5 s, gstsplitnnwarn.h).  Caps that name another model are not
  * accepted (the accept-caps query says no), so zmqsrc, which asks before
@@ -231,7 +234,8 @@ write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, do
   h.stream_id = f->stream_id;
   h.seq = f->seq;
   h.pts = f->pts;
-  h.cut_id = cut->id;
+  /* An edge-only packet ran no network here (its cut is NULL). */
+  h.cut_id = cut ? cut->id : SN_CUT_ID_EDGE_ONLY;
   h.cloud_us = (guint32) (cloud_ms * 1000);
   h.time_us = g_get_real_time ();
   /* The session refuses packets made for another model. */
@@ -250,7 +254,8 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
   g_mutex_lock (&self->lock);
   gboolean report = self->report;
   g_mutex_unlock (&self->lock);
-  if (!report)
+  /* Nothing ran here for an edge-only packet: no cut's time to report. */
+  if (!report || !cut)
     return;
   GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
       "stream-id", G_TYPE_UINT, f->stream_id, "seq", G_TYPE_UINT64, f->seq,

@@ -11,7 +11,10 @@
  * edge time and packet size, the cloud's time reported back by splitnncloud
  * (the "splitnn-cloud-time" event), the bandwidth reported upstream by
  * zmqsink (or the `bandwidth` property) and downstream QoS; each change is
- * posted as an element message.  A frame that cannot be processed is dropped, counted
+ * posted as an element message (cut=auto ranks feature cuts only).  With
+ * cut=edge-only the whole network runs here and each packet is the frame's
+ * detections record (SNDT, a few hundred bytes), which splitnncloud passes
+ * on as its own output.  A frame that cannot be processed is dropped, counted
  * and reported, never silently lost. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -83,7 +86,8 @@ struct _GstSplitnnEdge {
    * cuts, in cut order. */
   SnController *controller;
   GByteArray *packet;
-  gint fixed_cut;                     /* -1 with cut=auto */
+  gint fixed_cut;                     /* -1 with cut=auto and cut=edge-only */
+  gboolean edge_only;                 /* cut=edge-only: the whole network here, detections out */
   gdouble model_flops;
 
   GstVideoInfo info;
@@ -218,7 +222,8 @@ setup (GstSplitnnEdge *self)
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
   self->fixed_cut = -1;
-  if (g_strcmp0 (cut, "auto") != 0) {
+  self->edge_only = sn_option_kind_from_cut_arg (cut) == SN_OPTION_EDGE_ONLY;
+  if (g_strcmp0 (cut, "auto") != 0 && !self->edge_only) {
     const SnCut *c = sn_cut_set_find (self->cuts, cut);
     if (!c) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No cut '%s' in this model", cut),
@@ -231,7 +236,7 @@ setup (GstSplitnnEdge *self)
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
   GError *err = NULL;
-  for (int i = 0; range == SN_RANGE_CALIBRATED && i < sn_cut_set_n_cuts (self->cuts); i++)
+  for (int i = 0; range == SN_RANGE_CALIBRATED && !self->edge_only && i < sn_cut_set_n_cuts (self->cuts); i++)
     if ((self->fixed_cut < 0 || self->fixed_cut == i)
         && !sn_feature_check_calibration (self->model, sn_cut_set_get (self->cuts, i), &err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
@@ -388,7 +393,7 @@ forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
   g_mutex_lock (&self->lock);
   /* A cloud serving several edges over one transport may answer others';
    * a fixed cut has no use for them (fixed_cut is set before streaming). */
-  if (self->controller && self->fixed_cut < 0
+  if (self->controller && self->fixed_cut < 0 && !self->edge_only
       && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id))
     sn_controller_observe_cloud (self->controller, &r);
   g_mutex_unlock (&self->lock);
@@ -567,6 +572,24 @@ choose_cut (GstSplitnnEdge *self)
   return d.cut;
 }
 
+/* cut=edge-only: the session runs the whole network and the packet is the
+ * frame's detections record (docs/protocol.md); the controller has no
+ * part in it.  x points into the session (preprocessed frame). */
+static gboolean
+process_edge_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
+    guint stream, GError **error)
+{
+  SnOption opt = { .kind = SN_OPTION_EDGE_ONLY };
+  guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
+  SnEdgePacket pk;
+  sn_edge_session_set_stream (self->session, stream, self->seq);
+  if (!sn_edge_session_process_input (self->session, &opt, x, lb, pts, &pk, error))
+    return FALSE;
+  g_byte_array_set_size (self->packet, 0);
+  g_byte_array_append (self->packet, pk.data, pk.len);
+  return TRUE;
+}
+
 static gboolean
 process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
 {
@@ -595,6 +618,10 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     return FALSE;
   }
   gint64 t_pre = g_get_monotonic_time () - t0;
+  if (self->edge_only) {
+    gst_video_frame_unmap (&frame);
+    return process_edge_only (self, x, &lb, in, stream, error);
+  }
   if (self->fixed_cut < 0) {
     refresh_fidelity (self, &fc, min_fid);
     if (!sn_controller_first_frame_seen (self->controller))
@@ -785,8 +812,11 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
       g_value_set_double (value, self->frames_out ? (double) self->bytes_out / self->frames_out : 0);
       break;
     case PROP_CURRENT_CUT:
-      g_value_set_string (value, self->cuts && self->current_cut >= 0
-          ? sn_cut_set_get (self->cuts, self->current_cut)->name : NULL);
+      if (self->edge_only && self->frames_out)
+        g_value_set_string (value, SN_OPTION_EDGE_ONLY_NAME);
+      else
+        g_value_set_string (value, self->cuts && self->current_cut >= 0
+            ? sn_cut_set_get (self->cuts, self->current_cut)->name : NULL);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -824,8 +854,9 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
       g_param_spec_string ("model", "Model", "ONNX detector (the same file as the cloud's: "
           "packets carry its SHA-256)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_CUT,
-      g_param_spec_string ("cut", "Cut", "Split point: 'auto' (the planner picks per frame), a cut id "
-          "or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
+      g_param_spec_string ("cut", "Cut", "Split point: 'auto' (the planner picks per frame among the "
+          "feature cuts), 'edge-only' (the whole network here; the packets carry only the detections, "
+          "which splitnncloud passes on), a cut id or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_BITS,
       g_param_spec_int ("bits", "Bits", "Bits per feature value: 2, 4, 8 (affine codes), 16 (float16), 32 (float)",

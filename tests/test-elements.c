@@ -10,10 +10,12 @@
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <splitnn/splitnn.h>
+#include "sn-test-sanitizer.h"
 
 static char *model_path;
 
@@ -648,6 +650,96 @@ START_TEST (test_fidelity_floor)
 }
 END_TEST
 
+/* cut=edge-only: the edge sends the detections record, the cloud emits it
+ * as its own output.  The oracle is `splitnn detect --cut edge-only` (the
+ * unsplit detector in another process) on the same video frames. */
+#define EO_FRAMES 3
+#define EO_THRESHOLD "0.3"
+
+START_TEST (test_edge_only_matches_splitnn_detect)
+{
+  g_autofree char *video = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data", "vtest.avi", NULL);
+  g_autofree char *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
+      "video/x-raw,format=RGB ! splitnnedge name=edge model=%s cut=edge-only "
+      "stream-id=11 ! splitnncloud name=cloud model=%s format=json threshold=" EO_THRESHOLD " ! "
+      "appsink name=sink sync=false max-buffers=2", video, model_path, model_path);
+  GstElement *p = launch (desc);
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GString *got_text = g_string_new (NULL);
+  for (int i = 0; i < EO_FRAMES; i++) {
+    GstSample *smp = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+    ck_assert_msg (smp != NULL, "frame %d did not come out", i);
+    GstBuffer *b = gst_sample_get_buffer (smp);
+    GstMapInfo map;
+    ck_assert (gst_buffer_map (b, &map, GST_MAP_READ));
+    g_string_append_len (got_text, (const char *) map.data, map.size);
+    gst_buffer_unmap (b, &map);
+    gst_sample_unref (smp);
+  }
+  /* The first frames are compared; the rest of the video is not waited for. */
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  double mean_bytes;
+  g_autofree char *current = NULL;
+  g_object_get (edge, "mean-bytes", &mean_bytes, "current-cut", &current, NULL);
+  g_print ("edge-only: mean packet %.0f bytes\n", mean_bytes);
+  ck_assert_double_gt (mean_bytes, 40);
+  ck_assert_double_lt (mean_bytes, 2048);
+  ck_assert_str_eq (current, "edge-only");
+  gst_object_unref (edge);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+
+  g_autofree char *bin = g_build_filename (g_getenv ("SPLITNN_BUILD_ROOT"), "tools", "splitnn", NULL);
+  g_autofree char *dir = g_dir_make_tmp ("sn-elements-XXXXXX", NULL);
+  ck_assert (dir && sn_test_sanitizer_setenv (dir));
+  g_autofree char *frames = g_strdup_printf ("%d", EO_FRAMES);
+  const char *argv[] = { bin, "detect", model_path, video, "--frames", frames, "--cut", "edge-only",
+    "--threshold", EO_THRESHOLD, "--json", NULL };
+  char *ref_text = NULL;
+  int status = -1;
+  GError *err = NULL;
+  ck_assert_msg (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+          &ref_text, NULL, &status, &err), "%s", err ? err->message : "");
+  ck_assert_msg (g_spawn_check_wait_status (status, NULL), "splitnn detect --cut edge-only failed");
+
+  g_auto (GStrv) got = g_strsplit (got_text->str, "\n", -1), ref = g_strsplit (ref_text, "\n", -1);
+  int total = 0;
+  for (int f = 0; f < EO_FRAMES; f++) {
+    ck_assert (got[f] && ref[f]);
+    g_autoptr (JsonParser) pg = json_parser_new (), pr = json_parser_new ();
+    ck_assert (json_parser_load_from_data (pg, got[f], -1, NULL));
+    ck_assert (json_parser_load_from_data (pr, ref[f], -1, NULL));
+    JsonObject *g = json_node_get_object (json_parser_get_root (pg));
+    JsonObject *r = json_node_get_object (json_parser_get_root (pr));
+    ck_assert_int_eq (json_object_get_int_member (g, "stream"), 11);
+    ck_assert_int_eq (json_object_get_int_member (g, "seq"), f);
+    ck_assert_uint_eq (json_object_get_int_member (g, "cut"), SN_CUT_ID_EDGE_ONLY);
+    ck_assert_int_eq (json_object_get_int_member (g, "pts"), json_object_get_int_member (r, "pts"));
+    JsonArray *gd = json_object_get_array_member (g, "detections"), *rd = json_object_get_array_member (r, "detections");
+    ck_assert_int_eq (json_array_get_length (gd), json_array_get_length (rd));
+    for (guint i = 0; i < json_array_get_length (gd); i++) {
+      JsonObject *a = json_array_get_object_element (gd, i), *b = json_array_get_object_element (rd, i);
+      ck_assert_str_eq (json_object_get_string_member (a, "label"), json_object_get_string_member (b, "label"));
+      /* Same computation on the same pixels, printed the same way. */
+      ck_assert_double_le (fabs (json_object_get_double_member (a, "score")
+              - json_object_get_double_member (b, "score")), 1e-4 + 1e-9);
+      JsonArray *ab = json_object_get_array_member (a, "box"), *bb = json_object_get_array_member (b, "box");
+      for (int k = 0; k < 4; k++)
+        ck_assert_double_le (fabs (json_array_get_double_element (ab, k)
+                - json_array_get_double_element (bb, k)), 0.1 + 1e-9);
+      total++;
+    }
+  }
+  ck_assert_int_gt (total, EO_FRAMES);              /* vtest has people in every frame */
+  g_free (ref_text);
+  g_string_free (got_text, TRUE);
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+  ck_assert (system (cmd) == 0);
+}
+END_TEST
+
 int
 main (int argc, char **argv)
 {
@@ -657,6 +749,7 @@ main (int argc, char **argv)
   Suite *s = suite_create ("elements");
   TCase *tc = tcase_create ("elements");
   tcase_add_test (tc, test_edge_to_cloud);
+  tcase_add_test (tc, test_edge_only_matches_splitnn_detect);
   tcase_add_test (tc, test_bad_packets_counted);
   tcase_add_test (tc, test_setup_errors);
   tcase_add_test (tc, test_range_calibrated);

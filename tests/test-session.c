@@ -268,6 +268,152 @@ START_TEST (test_real_model_loopback_equals_unsplit)
 }
 END_TEST
 
+/* Edge-only: the whole network on the edge, its detections record on the
+ * wire.  The cloud must give back exactly what the unsplit detector finds
+ * (the oracle: sn_detector_run on the same frame), from a small packet. */
+START_TEST (test_real_model_edge_only)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  GError *err = NULL;
+  SnModel *m = sn_model_load (path, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnDetector *det = sn_detector_new (m, &err);
+  SnLoopback *lb = sn_loopback_new (m, NULL, &err);
+  ck_assert_msg (det && lb, "%s", err ? err->message : "");
+  sn_edge_session_set_stream (sn_loopback_edge (lb), 42, 0);
+  SnOption opt = { .kind = SN_OPTION_EDGE_ONLY };
+  static const char *images[] = { "person.jpg", "dog.jpg" };
+  for (size_t k = 0; k < G_N_ELEMENTS (images); k++) {
+    int w, h;
+    g_autofree guint8 *rgb = load_jpeg (images[k], &w, &h);
+    SnImage img = { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
+      .strides = { w * 3 } };
+    SnDetections want, got;
+    sn_detections_init (&want);
+    sn_detections_init (&got);
+    ck_assert_msg (sn_detector_run (det, &img, &want, NULL, &err), "%s", err ? err->message : "");
+    SnEdgePacket pk;
+    SnCloudFrame cf;
+    ck_assert_msg (sn_loopback_process (lb, &opt, &img, 1000 + k, &got, &pk, &cf, &err), "%s: %s",
+        images[k], err ? err->message : "");
+    ck_assert_int_gt (want.n, 0);
+    /* Boxes cross as float32 in source pixels: no letterbox rounding. */
+    assert_same_detections (&got, &want, images[k]);
+    ck_assert_msg (pk.len < 2048, "%s: edge-only packet of %zu bytes", images[k], (size_t) pk.len);
+    ck_assert (memcmp (pk.data, SN_RESULT_MAGIC, 4) == 0);
+    ck_assert_ptr_null (pk.cut);
+    ck_assert_ptr_null (cf.cut);
+    ck_assert_uint_eq (cf.stream_id, 42);
+    ck_assert_uint_eq (cf.seq, k);
+    ck_assert_uint_eq (pk.seq, k);
+    ck_assert_uint_eq (cf.pts, 1000 + k);
+    ck_assert (cf.timings.network_ms == 0 && cf.timings.detect_ms == 0);
+    /* The packet is the documented record: parse it independently. */
+    SnResultHeader rh;
+    SnDetections parsed;
+    sn_detections_init (&parsed);
+    ck_assert (sn_result_parse (pk.data, pk.len, &rh, &parsed, &err));
+    ck_assert_uint_eq (rh.cut_id, SN_CUT_ID_EDGE_ONLY);
+    ck_assert_uint_eq (rh.stream_id, 42);
+    ck_assert_uint_eq (rh.seq, k);
+    ck_assert (sn_result_has_fingerprint (&rh));
+    assert_same_detections (&parsed, &want, images[k]);
+    fprintf (stderr, "edge-only %s: %zu bytes, %d detections\n", images[k], (size_t) pk.len, got.n);
+    sn_detections_clear (&parsed);
+    sn_detections_clear (&want);
+    sn_detections_clear (&got);
+  }
+  /* A gap in the numbering is seen as on the split path. */
+  sn_edge_session_set_stream (sn_loopback_edge (lb), 42, 5);
+  int w, h;
+  g_autofree guint8 *rgb = load_jpeg ("dog.jpg", &w, &h);
+  SnImage img = { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
+    .strides = { w * 3 } };
+  SnDetections got;
+  sn_detections_init (&got);
+  SnCloudFrame cf;
+  ck_assert (sn_loopback_process (lb, &opt, &img, 0, &got, NULL, &cf, &err));
+  ck_assert_uint_eq (cf.lost, 3);
+  /* The cloud's threshold is a floor on the edge's detections. */
+  sn_cloud_session_decode_params (sn_loopback_cloud (lb))->threshold = 1.01f;
+  ck_assert (sn_loopback_process (lb, &opt, &img, 0, &got, NULL, &cf, &err));
+  ck_assert_int_eq (got.n, 0);
+  sn_detections_clear (&got);
+  SnCloudStats st;
+  sn_cloud_session_get_stats (sn_loopback_cloud (lb), &st);
+  ck_assert_uint_eq (st.packets, 4);
+  ck_assert_uint_eq (st.bad_packets, 0);
+  ck_assert_uint_eq (st.streams, 1);
+  ck_assert_uint_eq (st.lost, 3);
+  sn_loopback_free (lb);
+  sn_detector_free (det);
+  sn_model_free (m);
+}
+END_TEST
+
+/* A cloud refuses an edge-only record of another model (or of none), and
+ * a detections record that is not edge-only, and serves on. */
+START_TEST (test_edge_only_foreign_record)
+{
+  SnModel *m = tiny_detector (FALSE);
+  GError *err = NULL;
+  SnCloudSession *cloud = sn_cloud_session_new (m, NULL, &err);
+  ck_assert_msg (cloud != NULL, "%s", err ? err->message : "");
+  SnDetections d, got;
+  sn_detections_init (&d);
+  sn_detections_init (&got);
+  SnDetection one = { .class_id = 0, .label = sn_coco_label (0), .score = 0.9f, .x0 = 1, .y0 = 2,
+    .x1 = 10, .y1 = 20 };
+  sn_detections_add (&d, &one);
+  SnResultHeader h;
+  sn_result_header_init (&h);
+  h.stream_id = 3;
+  h.cut_id = SN_CUT_ID_EDGE_ONLY;
+  GByteArray *rec = g_byte_array_new ();
+  SnCloudFrame f;
+  /* Another model's fingerprint. */
+  memset (h.fingerprint, 0xAB, 32);
+  sn_result_write (&h, &d, rec);
+  ck_assert (!sn_cloud_session_process (cloud, rec->data, rec->len, 0, &f, &got, &err));
+  ck_assert_msg (g_error_matches (err, SN_ERROR, SN_ERROR_MODEL_MISMATCH), "%s", err->message);
+  g_clear_error (&err);
+  /* No fingerprint at all. */
+  memset (h.fingerprint, 0, 32);
+  sn_result_write (&h, &d, rec);
+  ck_assert (!sn_cloud_session_process (cloud, rec->data, rec->len, 0, &f, &got, &err));
+  ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_MODEL_MISMATCH));
+  g_clear_error (&err);
+  /* This model's, but not an edge-only record (a cloud's own output). */
+  ck_assert (sn_fingerprint_from_hex (sn_model_fingerprint (m), h.fingerprint));
+  h.cut_id = 1;
+  sn_result_write (&h, &d, rec);
+  ck_assert (!sn_cloud_session_process (cloud, rec->data, rec->len, 0, &f, &got, &err));
+  ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_CORRUPT_PACKET));
+  g_clear_error (&err);
+  SnCloudStats st;
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.bad_packets, 3);
+  ck_assert_uint_eq (st.streams, 0);       /* bad records touch no stream */
+  /* The right record is accepted and given back as sent. */
+  h.cut_id = SN_CUT_ID_EDGE_ONLY;
+  h.seq = 9;
+  sn_result_write (&h, &d, rec);
+  ck_assert_msg (sn_cloud_session_process (cloud, rec->data, rec->len, 0, &f, &got, &err), "%s",
+      err ? err->message : "");
+  ck_assert_int_eq (got.n, 1);
+  ck_assert (got.items[0].score == 0.9f && got.items[0].x0 == 1 && got.items[0].y1 == 20);
+  ck_assert_uint_eq (f.seq, 9);
+  ck_assert (f.new_stream);
+  ck_assert_ptr_null (f.cut);
+  g_byte_array_unref (rec);
+  sn_detections_clear (&d);
+  sn_detections_clear (&got);
+  sn_cloud_session_free (cloud);
+  sn_model_free (m);
+}
+END_TEST
+
 /* ---- Streams ----------------------------------------------------------------- */
 
 typedef struct {
@@ -549,6 +695,8 @@ session_suite (void)
   tcase_add_test (tc, test_edge_session_numbering_and_recode);
   tcase_add_test (tc, test_real_model_loopback_equals_unsplit);
   tcase_add_test (tc, test_cli_output_order);
+  tcase_add_test (tc, test_real_model_edge_only);
+  tcase_add_test (tc, test_edge_only_foreign_record);
   suite_add_tcase (s, tc);
   return s;
 }

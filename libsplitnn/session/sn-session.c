@@ -6,6 +6,7 @@
 
 #include "splitnn/sn-detector.h"
 #include "splitnn/sn-error.h"
+#include "splitnn/sn-result.h"
 
 /* The detector heads the cloud decodes, by name (sn-detector.h). */
 #define HEAT_OUTPUT "keypoints"
@@ -185,6 +186,12 @@ sn_edge_session_set_resize (SnEdgeSession *s, SnResizeMode mode)
   sn_detector_set_resize (s->detector, mode);
 }
 
+SnDecodeParams *
+sn_edge_session_decode_params (SnEdgeSession *s)
+{
+  return sn_detector_decode_params (s->detector);
+}
+
 void
 sn_edge_session_set_stream (SnEdgeSession *s, guint32 stream_id, guint64 next_seq)
 {
@@ -276,6 +283,72 @@ encode_last (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out, GError **
   return TRUE;
 }
 
+/* ---- Edge-only: the whole network here, the detections record on the wire ---- */
+
+/* The whole network's segment lives in the edge cache under this key (no
+ * cut has its address), so thread and engine settings reach it too. */
+static const char whole_network_key;
+
+static SnSegment *
+whole_segment (SnEdgeSession *s, double *compile_ms, GError **error)
+{
+  SnSegment *seg = g_hash_table_lookup (s->edge.by_cut, &whole_network_key);
+  if (seg)
+    return seg;
+  static const char *const heads[] = { HEAT_OUTPUT, WH_OUTPUT };
+  gint64 t0 = g_get_monotonic_time ();
+  seg = sn_segment_new (s->model, NULL, 0, heads, G_N_ELEMENTS (heads), error);
+  if (!seg)
+    return NULL;
+  cache_configure (&s->edge, seg);
+  g_hash_table_insert (s->edge.by_cut, (gpointer) &whole_network_key, seg);
+  *compile_ms += ms_between (t0, g_get_monotonic_time ());
+  return seg;
+}
+
+/* Runs the whole network, decodes the heads as the unsplit detector does
+ * (the session's decode parameters) and writes the frame's detections
+ * record (SNDT, sn-result.h) as the packet: a few hundred bytes. */
+static gboolean
+edge_only_process (SnEdgeSession *s, const SnTensor *input, const SnLetterbox *lb, guint64 seq,
+    guint64 pts, SnEdgePacket *out, GError **error)
+{
+  SnSegment *seg = whole_segment (s, &out->timings.compile_ms, error);
+  if (!seg)
+    return FALSE;
+  gint64 t0 = g_get_monotonic_time ();
+  if (!sn_segment_run (seg, &input, error))
+    return FALSE;
+  out->timings.network_ms = ms_between (t0, g_get_monotonic_time ());
+  t0 = g_get_monotonic_time ();
+  const SnTensor *heat = output_by_name (seg, HEAT_OUTPUT), *wh = output_by_name (seg, WH_OUTPUT);
+  SnDetections dets;
+  sn_detections_init (&dets);
+  gboolean ok = heat && wh && sn_detector_decode (s->detector, heat, wh, lb, &dets, error);
+  if (ok) {
+    SnResultHeader h;
+    sn_result_header_init (&h);
+    h.stream_id = s->stream_id;
+    h.seq = seq;
+    h.pts = pts;
+    h.cut_id = SN_CUT_ID_EDGE_ONLY;
+    h.time_us = g_get_real_time ();
+    /* The cloud refuses another model's detections, as it does features. */
+    sn_fingerprint_from_hex (sn_model_fingerprint (s->model), h.fingerprint);
+    sn_result_serialize (SN_RESULT_BINARY, &h, &dets, s->packet);
+    out->timings.encode_ms = ms_between (t0, g_get_monotonic_time ());
+    out->stream_id = s->stream_id;
+    out->seq = seq;
+    out->data = s->packet->data;
+    out->len = s->packet->len;
+  } else if (!heat || !wh) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_MODEL, "the model has no '%s' or '%s' output",
+        HEAT_OUTPUT, WH_OUTPUT);
+  }
+  sn_detections_clear (&dets);
+  return ok;
+}
+
 gboolean
 sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt, const SnTensor *input,
     const SnLetterbox *lb, guint64 pts, SnEdgePacket *out, GError **error)
@@ -285,6 +358,8 @@ sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt, const SnTe
    * gap where a frame was lost, not a silent renumbering. */
   guint64 seq = s->next_seq++;
   s->has_last = FALSE;
+  if (opt->kind == SN_OPTION_EDGE_ONLY)
+    return edge_only_process (s, input, lb, seq, pts, out, error);
   if (!check_option (opt, error))
     return FALSE;
   const SnCut *cut = opt->cut;
@@ -557,6 +632,54 @@ stream_account (SnCloudSession *s, CloudStream *st, gboolean created, guint64 se
   st->packets++;
 }
 
+/* An edge-only packet: the detections record the edge made.  Checked as a
+ * feature packet is (parse, model fingerprint), then counted in the same
+ * stream table; no network runs. */
+static gboolean
+cloud_edge_only (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us,
+    SnCloudFrame *f, SnDetections *dets, GError **error)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  SnResultHeader h;
+  SnDetections got;
+  sn_detections_init (&got);
+  guint8 fp[32];
+  sn_fingerprint_from_hex (sn_model_fingerprint (s->model), fp);
+  gboolean ok = sn_result_parse (data, len, &h, &got, error);
+  if (ok && h.cut_id != SN_CUT_ID_EDGE_ONLY) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET,
+        "detections record %" G_GUINT64_FORMAT " of stream %u has cut id %u; a cloud takes only "
+        "edge-only records (cut id %u)", h.seq, h.stream_id, h.cut_id, SN_CUT_ID_EDGE_ONLY);
+    ok = FALSE;
+  } else if (ok && memcmp (h.fingerprint, fp, 32) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH,
+        "edge-only record %" G_GUINT64_FORMAT " of stream %u was made %s", h.seq, h.stream_id,
+        sn_result_has_fingerprint (&h) ? "by another model" : "by an unnamed model (no fingerprint)");
+    ok = FALSE;
+  }
+  if (ok) {
+    /* The threshold is a floor here as on the split path; the rest of the
+     * decoding (top-K, NMS) was the edge's. */
+    float threshold = sn_detector_decode_params (s->detector)->threshold;
+    dets->n = 0;
+    for (int i = 0; i < got.n; i++)
+      if (got.items[i].score >= threshold)
+        sn_detections_add (dets, &got.items[i]);
+    f->timings.decode_ms = ms_between (t0, g_get_monotonic_time ());
+    f->stream_id = h.stream_id;
+    f->seq = h.seq;
+    f->pts = h.pts;
+    gboolean created;
+    CloudStream *st = stream_get (s, h.stream_id, &created);
+    stream_account (s, st, created, h.seq, now_us, f);
+    s->stats.packets++;
+  } else {
+    s->stats.bad_packets++;
+  }
+  sn_detections_clear (&got);
+  return ok;
+}
+
 gboolean
 sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us,
     SnCloudFrame *f, SnDetections *dets, GError **error)
@@ -565,6 +688,8 @@ sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint
   now_us = resolve_now (now_us);
   sn_cloud_session_expire (s, now_us);
   s->last = NULL;
+  if (len >= 4 && memcmp (data, SN_RESULT_MAGIC, 4) == 0)
+    return cloud_edge_only (s, data, len, now_us, f, dets, error);
   SnPacket p;
   const SnCut *cut = NULL;
   SnTensor *const *mid = NULL;

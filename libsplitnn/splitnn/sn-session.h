@@ -42,10 +42,12 @@
 G_BEGIN_DECLS
 
 /* What the edge does with a frame: an option (sn-option.h names them)
- * bound to the session's cut set.  The sessions run SN_OPTION_CUT today;
- * edge-only (the packet carries detections) and cloud-only (the packet
- * carries a coded frame, with codec state per stream) run in the tools
- * (splitnn eval, detect) and are to move here.  SnOptionSpec is the same
+ * bound to the session's cut set.  The sessions run SN_OPTION_CUT and
+ * SN_OPTION_EDGE_ONLY (cut and feature unused: the whole network runs on
+ * the edge and the packet is the frame's detections record, SNDT with cut
+ * id SN_CUT_ID_EDGE_ONLY, docs/protocol.md).  Cloud-only (the packet
+ * carries a coded frame, with codec state per stream) runs in the tools
+ * (splitnn eval, detect) and is to move here.  SnOptionSpec is the same
  * option named by ids, as the CLI, eval rows and packets name it. */
 typedef struct {
   SnOptionKind kind;
@@ -66,14 +68,15 @@ typedef struct SnEdgeSession SnEdgeSession;
 typedef struct {
   double preprocess_ms;     /* frame -> model input; 0 when the input came as a tensor */
   double compile_ms;        /* compiling the cut's edge segment: its first frame only, not in network_ms */
-  double network_ms;        /* network up to the cut */
-  double encode_ms;         /* quantization, coding and packet writing */
+  double network_ms;        /* network up to the cut (edge-only: the whole network) */
+  double encode_ms;         /* quantization, coding and packet writing (edge-only: decoding the
+                             * heads into detections and writing the record) */
 } SnEdgeTimings;
 
 typedef struct {
   guint32 stream_id;
   guint64 seq;
-  const SnCut *cut;
+  const SnCut *cut;         /* NULL for edge-only */
   const guint8 *data;       /* the packet; owned by the session, valid until its next frame */
   gsize len;
   SnEdgeTimings timings;
@@ -97,6 +100,9 @@ SN_API void sn_edge_session_set_threads (SnEdgeSession *s, int n_threads);
 SN_API int sn_edge_session_get_threads (const SnEdgeSession *s);
 SN_API void sn_edge_session_set_engine (SnEdgeSession *s, SnEngine engine);
 SN_API void sn_edge_session_set_resize (SnEdgeSession *s, SnResizeMode mode);
+/* Threshold, top-K, NMS of the detections an edge-only frame sends
+ * (sn_decode_params_init's defaults, as the unsplit detector's). */
+SN_API SnDecodeParams *sn_edge_session_decode_params (SnEdgeSession *s);
 
 /* The stream this session is: its id on the wire and the sequence number
  * the next frame gets (default 0 and 0).  Every frame takes the next
@@ -149,12 +155,15 @@ typedef struct {
   double detect_ms;         /* heads -> detections */
 } SnCloudTimings;
 
+/* An edge-only packet (a detections record with cut id
+ * SN_CUT_ID_EDGE_ONLY) ran no network here: its cut is NULL, its letterbox
+ * and path_name are zero, and of its timings only decode_ms is set. */
 typedef struct {
   guint32 stream_id;
   guint64 seq;
   guint64 pts;
-  const SnCut *cut;
-  SnLetterbox letterbox;    /* the frame's, from the packet */
+  const SnCut *cut;         /* NULL for an edge-only packet */
+  SnLetterbox letterbox;    /* the frame's, from the packet (zero for edge-only) */
   char path_name[SN_PACKET_MAX_NAME + 1];  /* trained path the feature took; "" for a plain cut */
   SnCloudTimings timings;
   gboolean new_stream;      /* first packet of this stream since the session (or the stream's eviction) began */
@@ -194,7 +203,13 @@ SN_API void sn_cloud_session_set_stream_limits (SnCloudSession *s, guint max_str
 /* Compiles the cut's cloud segment now instead of on its first packet. */
 SN_API gboolean sn_cloud_session_prepare (SnCloudSession *s, const SnCut *cut, GError **error);
 
-/* Packet bytes in, detections out (dets' contents replaced).  A bad
+/* Packet bytes in, detections out (dets' contents replaced).  A feature
+ * packet (SNFP) runs the rest of the network; an edge-only detections
+ * record (SNDT, cut id SN_CUT_ID_EDGE_ONLY, the session model's
+ * fingerprint) runs nothing: its detections, in source pixels as the edge
+ * computed them, come back unchanged except that those scoring under this
+ * session's threshold are dropped (the threshold is a floor either way;
+ * top-K and NMS were the edge's).  Both count in the same stream table.  A bad
  * packet sets error (SN_ERROR_CORRUPT_PACKET, SN_ERROR_MODEL_MISMATCH, ...),
  * is counted, and leaves every stream's state as it was. */
 SN_API gboolean sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len,
