@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Bandwidth sweep (docs/adaptive.md, "Bandwidth sweep"); run through
 bench/bandwidth-sweep, which builds first.
 

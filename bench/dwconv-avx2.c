@@ -1,4 +1,5 @@
-/* Our depthwise convolution (libsplitnn/sn-dwconv.c) against Debian's
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Our depthwise convolution (libsplitnn/engine/sn-dwconv.c) against Debian's
  * XNNPACK operator (up16x9 / up8x25 fma3 on AVX2 + FMA) on the depthwise
  * layer shapes of CenterNet-MobileNetV3 at 512x512, one thread, ReLU.
  * Both are checked against a double-precision loop first.  Thread CPU time
@@ -13,8 +14,8 @@
 #include <time.h>
 #include <xnnpack.h>
 
-#include "sn-dwconv.h"
-#include "sn-gemm.h"
+#include "engine/sn-dwconv.h"
+#include "engine/sn-gemm.h"
 
 static double
 thread_seconds (void)

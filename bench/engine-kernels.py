@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """One-convolution models for bench/engine.sh: the peak rate of each engine
 on the convolutions that dominate the detector.
 

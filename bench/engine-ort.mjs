@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ONNX Runtime as the engine benchmark's peer, in the configuration asked for.
 //   node bench/engine-ort.mjs MODEL.onnx --runs N [--threads T] [--opt all|extended|basic|disabled]
 //        [--no-spin] [--save-optimized OUT.onnx] [--profile PREFIX]

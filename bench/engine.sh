@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Engine benchmark: libsplitnn's fast path against ONNX Runtime at its best,
 # on the same ONNX file, interleaved round by round so that the shared
 # machine's noise hits both alike.  Prints:
@@ -63,7 +64,7 @@ own="none (XNNPACK's GEMM runs them)"
 if [[ $flags == *" avx2 "* && $flags == *" fma "* && ${SPLITNN_KERNELS:-} != xnnpack ]]; then
   own="6x16 avx2+fma GEMM (libsplitnn/sn-gemm.c) for 1x1 convolutions"
   if [[ ${SPLITNN_KERNELS:-} != gemm ]]; then
-    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/sn-dwconv.c) for 5x5 and 3x3 on <= 32 channels"
+    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5 and 3x3 on <= 32 channels"
   fi
 fi
 echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c)"

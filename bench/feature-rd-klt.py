@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Channel transform (KLT/PCA) of a cut for bench/feature-rd, from the
 tuning frames' cached tensors (frames 300-399, inside the calibration frames
 0-399).  Writes DIR/klt-cutN.f32: C x C float32 rows = eigenvectors (largest

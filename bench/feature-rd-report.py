@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tables of bench/feature-rd: the rate-fidelity rows, the ablation and the
 BD-rates (Bjontegaard: log-rate fitted as a cubic in fidelity, the mean gap
 over the fidelity range both curves cover, intersected with 95-99.5 when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Rate against fidelity of the temporal feature codec (sn-fcodec.h), and of
  * whole frames sent as H.264 / JPEG, on the same frames.  bench/feature-rd
  * (the script) drives it; docs/performance.md has the figures.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Is Debian's XNNPACK build the limit on AVX2 CPUs?  Times a 1x1
  * convolution (an NHWC GEMM, M pixels x K input channels -> N output
  * channels, + bias, ReLU) two ways on one thread:

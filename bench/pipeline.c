@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The GStreamer elements at work: frames per second, per-frame latency and
  * peak memory of splitnnedge and splitnncloud, and one cloud fed by many
  * edges over ZeroMQ.  Needs the plugin (GST_PLUGIN_PATH=build/gst-plugins).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tables, ratios and the plot from what bench/run wrote into OUT.
 
     bench/report.py OUT        prints Markdown tables; writes OUT/report.md and OUT/performance.png

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Malformed-message flood for bench/soak: connects a PUSH socket to a
  * zmqsrc endpoint and sends N messages that are not valid zmqsink frames
  * (random bytes of random lengths, single- and multi-part, some starting

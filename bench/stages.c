@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Where a frame's time goes, stage by stage, on real video.
  *
  *   build/bench/stages MODEL.onnx VIDEO [--frames N] [--step S] [--cuts LIST]

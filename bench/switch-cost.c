@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Cost of switching the split path between two frames.
  *
  *   build/bench/switch-cost MODEL.onnx CUT_A CUT_B [ROUNDS]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Edge and cloud on this machine, as two processes over loopback: the cloud
 # in the background, the edge in front; the annotated video goes to $OUT.
 # The edge's EOS travels to the cloud and back, so both end by themselves.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The cloud publishing its detections to an MQTT broker: receives feature
 # packets, runs the rest of the network, publishes one JSON message per
 # frame (docs/protocol.md, "Detections message") on splitnn/<stream>/detections,

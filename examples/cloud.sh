@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The cloud: receives feature packets, runs the rest of the network, and
 # sends the detections (binary SNDT) back to the edge.
 #   examples/cloud.sh            (EDGE=host, PORT, BACK_PORT, MODEL, SECURE, KEYS)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The edge: decodes the video, sends each frame's features to the cloud,
 # takes the detections back, draws them onto the same frames
 # (splitnnoverlay) and writes an annotated AVI (motion JPEG).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* embed — edge and cloud pipelines in one program, built with
  * gst_parse_launch; the cloud's detections are read from an appsink through
  * their region-of-interest metas and printed.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Sourced by the example scripts: where things are, overridable from the
 # environment.  Run the scripts from anywhere; paths are relative to the
 # source tree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* zmq-keygen — print a CURVE key pair for zmqsink/zmqsrc.
  *
  * Output is two lines of shell assignments, so a deployment script can do

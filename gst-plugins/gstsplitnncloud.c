@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnncloud — the server side of split inference.
  *
  * gst-launch-1.0 zmqsrc endpoint=tcp://127.0.0.1:5555 bind=true !

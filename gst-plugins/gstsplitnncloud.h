@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnncloud: runs the cloud part of a split detector on feature packets
  * and emits detections (application/x-splitnn-detections). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnedge — the camera side of split inference.
  *
  * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert !

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnedge: runs the edge part of a split detector on raw video and
  * emits one feature packet per frame (application/x-splitnn). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — names of the custom events the elements exchange.
  *
  * These are plain GstStructure names, documented in docs/elements.md and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The region-of-interest metas splitnncloud and splitnnoverlay attach. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Loading what both splitnn elements need from one model file. */
 #pragma once
 

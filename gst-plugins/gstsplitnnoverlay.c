@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnoverlay — the cloud's detections back on the camera's frames.
  *
  * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert ! tee name=t

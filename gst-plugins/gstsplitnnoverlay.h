@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnoverlay: joins the cloud's detections back to the camera's frames,
  * attaches them as region-of-interest metas and draws them. */
 #pragma once

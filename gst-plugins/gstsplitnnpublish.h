@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnpublish: publishes each frame's detections to an MQTT broker
  * (libmosquitto) and passes the detections buffers through unchanged. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — one warning policy for every element (gstsplitnnwarn.h). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

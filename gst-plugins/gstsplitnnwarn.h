@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — one warning policy for every element of the plugin.
  *
  * A failure that does not stop the stream (a dropped frame, a bad packet,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — wire framing and socket setup shared by zmqsink and zmqsrc.
  *
  * The wire format is documented in docs/zmq.md; keep the two in step. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — zmqsink: send any GStreamer stream over ZeroMQ.
  *
  * SECTION:element-zmqsink

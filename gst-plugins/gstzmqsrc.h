@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — zmqsrc: receive a stream sent by zmqsink over ZeroMQ. */
 #pragma once
 

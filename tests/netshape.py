@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A shaped link between an edge and a cloud on one machine.
 
 Shared by tests/test-shaped-link.py and bench/bandwidth-sweep.py

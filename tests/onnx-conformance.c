@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Runs the official ONNX backend test data (Debian's libonnx-testdata)
  * through libsplitnn.
  *
@@ -16,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sn-model-private.h"
+#include "engine/sn-model-private.h"
 
 #define DEFAULT_DATA "/usr/share/libonnx-testdata/data"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* One end of the shaped-link test (tests/test-shaped-link.py): runs a
  * gst-launch style pipeline and prints what the test needs as JSON lines
  * on stdout, with times from the monotonic clock, which every network

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* In-memory ONNX model builder for tests. */
 #include "sn-test-onnx.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Builds small ONNX models in memory for tests, through the same
  * protobuf-c code the loader uses, so tests need no Python. */
 #pragma once

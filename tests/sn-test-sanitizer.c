@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Sanitizer defaults for the tests that start GStreamer.
  *
  * When the registry is (re)built — always on a fresh checkout — GLib's quark

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Sanitizer settings shared by the tests (sn-test-sanitizer.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The capacity estimator against hand-computed cases.  Normal quantiles
  * are written out from a printed table (z_0.99 = 2.3263479, ...) and
  * checked the other way through libm's erfc, which the code under test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The splitnn command-line tool, run as a user would: exit codes, JSON,
  * and .npy outputs checked against values worked out by hand. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The auto-split controller: priors, the first frame, the cloud's
  * reports, the fidelity floor, the candidates, the link and QoS, driven by
  * tables of observations.  Every expected figure is worked out by hand

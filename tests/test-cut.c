@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Cuts and split paths: enumeration finds the narrow points, declared cuts
  * are validated, and edge + cloud computes exactly what the whole model
  * computes for every cut. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Preprocessing, CenterNet decoding and mAP, each against an independent
  * straightforward implementation or hand-computed values. */
 #include <check.h>

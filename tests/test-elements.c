@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnedge + splitnncloud in one process on the real detector: every
  * frame comes out with detections and ROI metas, and bad packets are
  * skipped, counted and reported without stopping the stream. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fast path (XNNPACK) against the reference kernels, which are the
  * oracle: random inputs and weights through small models built in memory,
  * one lowering at a time (every Conv geometry, BatchNormalization folding,
@@ -285,7 +286,7 @@ START_TEST (test_pointwise_chain)
 END_TEST
 
 /* Depthwise convolutions, which run on our own kernel where the CPU has
- * AVX2 and FMA (libsplitnn/sn-dwconv.c: 5x5, and 3x3 on at most 32
+ * AVX2 and FMA (libsplitnn/engine/sn-dwconv.c: 5x5, and 3x3 on at most 32
  * channels; XNNPACK's elsewhere): channel counts that are no multiple of
  * its 8-channel blocks, images smaller than its 4-pixel tiles and than the
  * window, both strides, symmetric and TF SAME (bottom / right only)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The temporal feature codec (sn-fcodec.h): round trip, drift bound, loss
  * and refresh, malformed input.  The oracle for the codes is the
  * quantization formula written out here, not the codec's quantizer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Quantization, codecs and the packet format. */
 #include <check.h>
 #include <math.h>

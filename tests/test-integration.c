@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Edge and cloud as two processes over ZeroMQ (tcp:// and ipc://), on the
  * real detector and footage:
  *  - the cloud's detections for every frame equal an independent run of the

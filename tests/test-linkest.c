@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The link estimator on synthetic timings: a simulated bottleneck (FIFO at
  * a given rate, fixed one-way delay, receiver clock offset by an arbitrary
  * amount) produces the acks a zmqsrc would send.  Expected values follow

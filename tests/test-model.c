@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Model loading: malformed files give a GError that names what is wrong,
  * never a crash; segments refuse impossible requests. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reference kernels of sn-ops-conv.c and sn-ops-pool.c on cases the ONNX
  * conformance data does not reach: ceil_mode windows past the padding,
  * asymmetric pads, grouped transposed convolution, numpy.matmul's 1-D and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reference kernels of sn-ops-shape.c on cases the ONNX conformance data
  * does not reach: Slice's INT64_MIN/MAX sentinels and huge steps, negative
  * pads combined with reflect/edge, opset 18 Split and Pad, rank-5 Tile,
@@ -17,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sn-graph.h"
+#include "engine/sn-graph.h"
 
 #define DIMS(...) ((const int64_t[]) { __VA_ARGS__ })
 #define I64(...) ((const int64_t[]) { __VA_ARGS__ })

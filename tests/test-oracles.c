@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The real detector against two independent runtimes.
  *
  * Frames (the first SPLITNN_ORACLE_FRAMES of vtest.avi, default 20, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnoverlay on synthetic frames and detection messages: the join by
  * sequence number, ROI metas, boxes drawn on packed RGB and on I420, frames
  * that wait in vain leave after `latency` and are counted, late and bad

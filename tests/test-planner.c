@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The split planner: predictions from the stated model, objectives,
  * hysteresis, dwell, warm-up, QoS and fidelity floors.  Expected choices
  * are worked out by hand from the formulas in sn-planner.h. */

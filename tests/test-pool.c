@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fast path's thread pool (libsplitnn/sn-pool.c): every item of a job
  * runs exactly once, whatever the thread count, the tiling and the number
  * of callers at once; the pthreadpool entry points XNNPACK calls hand out
@@ -10,8 +11,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "sn-pool.h"
-#include "sn-xnn.h"
+#include "engine/sn-pool.h"
+#include "engine/sn-xnn.h"
 
 #ifdef SPLITNN_HAVE_XNNPACK
 #include <pthreadpool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnnpublish against a real broker: a mosquitto started per test on a
  * free loopback port with a generated configuration in a temporary
  * directory, and a libmosquitto subscriber.  Detections are fed through

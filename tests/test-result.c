@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A frame's detections on the wire (sn-result.h): JSON lines and the
  * binary SNDT message round-trip, hand-written samples parse to values
  * worked out by hand, and malformed input is refused with an error that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Edge and cloud sessions and the loopback.
  *
  * The oracle for detections is the unsplit detector (sn_detector_run: the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Adaptive split over a shaped link (docs/adaptive.md, "The shaped-link test").
 
 Two network namespaces joined by a veth pair; the edge's side of the link is

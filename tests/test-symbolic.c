@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Models with symbolic input dims (batch N, height H, width W) run at the
  * shape of the input actually given (sn_model_at_shapes), as ONNX Runtime
  * runs them.  Oracles: the Conv 1x1 + Relu worked out by hand, and the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tensors, shapes, and half-precision conversion. */
 #include <check.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* zmqsink / zmqsrc: round trips through real ZeroMQ sockets in-process.
  *
  * Every expected value comes from the test's own buffer generator or from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn command-line tool: one function per subcommand.  Each parses its
  * own options with GOption and returns the process exit status (0 ok,
  * 1 failure, 2 usage error). */

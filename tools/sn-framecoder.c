@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Frame coding for the cloud-only baseline (see sn-framecoder.h). */
 #include "sn-framecoder.h"
 

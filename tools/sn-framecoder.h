@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The cloud-only baseline's frame coding for the command-line tools: a
  * frame (the model's input, RGB) coded as H.264 or JPEG and decoded back,
  * with the bytes that would cross the link.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* RGB frames from any file GStreamer can decode.
  *
  * appsink's pull only returns on a sample, EOS or flushing: an error posted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Decoding images and videos into RGB frames for the command-line tools,
  * through GStreamer (decodebin ! videoconvert ! appsink). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn calibrate MODEL.onnx VIDEO_OR_IMAGES --frames N [--start S]
  *                   [--cuts all|ID,...] [--clip 0.999] -o OUT.onnx
  *

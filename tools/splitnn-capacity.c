@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn capacity STATS.json [--cameras 4,8,16] [--link RATE] [--cores C]
  *                  [--p 0.01] [--utilisation 0.8] [--fps F] [--json]
  * splitnn capacity STATS.json --measure VIDEO --model MODEL.onnx --cut N

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn cuts MODEL.onnx [--json]: the split points of a model. */
 #include <json-glib/json-glib.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn detect MODEL.onnx IMAGE_OR_VIDEO [--frames N] [--threshold T] [--json]
  *                [--png-dir DIR --png-every K] [--cut C [--bits B] [--codec X]]
  *                [--cut cloud-only [--codec h264|jpeg] [--quality Q]]

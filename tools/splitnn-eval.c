@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn eval MODEL.onnx VIDEO_OR_IMAGE [--frames N]
  *              [--cuts all|edge-only|cloud-only|ID,...] [--bits 2,4,8]
  *              [--codec none,lossless,lossy,auto,h264,jpeg] [--qp 20,26,32]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn inspect MODEL.onnx [--json] */
 #include <json-glib/json-glib.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn profile MODEL.onnx: time every cut's edge and cloud part here.
  * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link,
  *   with the fidelity the model stores per cut (splitnn.fidelity) and an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn run MODEL.onnx --input NAME=FILE.npy ... [--output NAME ...] */
 #include <json-glib/json-glib.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — command-line front end: dispatches to one subcommand. */
 #include <stdio.h>
 #include <string.h>

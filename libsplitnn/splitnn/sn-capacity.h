@@ -1,6 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — capacity for n cameras: the link rate and the cloud cores that
  * n streams of one option need, and the most streams a link and a core
  * count carry.
+ *
+ * Experimental: may change before 1.0 (docs/architecture.md, "Public API").
  *
  * Model.  Each camera sends one packet per frame; its size B (bytes) is a
  * random variable with mean mu and variance sigma^2, measured on one
@@ -40,6 +43,8 @@
  * too light, which the Cornish-Fisher and resampled figures show. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -62,10 +67,10 @@ typedef struct {
 } SnStreamStats;
 
 /* Zeroes @s and marks the quantile unknown. */
-void sn_stream_stats_init (SnStreamStats *s);
+SN_API void sn_stream_stats_init (SnStreamStats *s);
 /* Mean, variance (n - 1 denominator), skewness and samples from @n per-frame
  * sizes (borrowed; must outlive @s); needs n >= 2. */
-gboolean sn_stream_stats_set_samples (SnStreamStats *s, const double *bytes, size_t n,
+SN_API gboolean sn_stream_stats_set_samples (SnStreamStats *s, const double *bytes, size_t n,
     GError **error);
 
 typedef struct {
@@ -76,7 +81,7 @@ typedef struct {
 } SnCapacityParams;
 
 /* p 0.01, utilisation 0.8, 20000 draws, seed 1. */
-void sn_capacity_params_init (SnCapacityParams *p);
+SN_API void sn_capacity_params_init (SnCapacityParams *p);
 
 typedef struct {
   int n;                    /* cameras */
@@ -97,19 +102,19 @@ typedef struct {
 
 /* Phi^-1 (p), the standard normal quantile, for p in (0, 1) (Wichura's
  * AS241, relative error about 1e-16); NAN outside. */
-double sn_normal_quantile (double p);
+SN_API double sn_normal_quantile (double p);
 
 /* The answers for @n cameras.  Errors (SN_ERROR_INVALID_ARGUMENT) name the
  * bad input: n < 1, p outside (0, 0.5], utilisation outside (0, 1],
  * fps or mean not > 0, a negative variance. */
-gboolean sn_capacity_for_cameras (const SnStreamStats *s, const SnCapacityParams *params, int n,
+SN_API gboolean sn_capacity_for_cameras (const SnStreamStats *s, const SnCapacityParams *params, int n,
     SnCapacity *out, GError **error);
 
 /* The largest n whose rate (normal model) is at most @link_bps and whose
  * cores are at most @cores (ignored when <= 0 or when cloud ms is not
  * known); 0 when even one camera does not fit.  Capped at 1e8.
  * *limit (may be NULL): "link" or "cores", whichever binds. */
-gboolean sn_capacity_max_cameras (const SnStreamStats *s, const SnCapacityParams *params,
+SN_API gboolean sn_capacity_max_cameras (const SnStreamStats *s, const SnCapacityParams *params,
     double link_bps, double cores, int *n_out, const char **limit, GError **error);
 
 G_END_DECLS

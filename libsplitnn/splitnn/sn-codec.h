@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — coding quantized features for the wire.
  *
  * A codec works on one tensor's packed codes (sn-quant.h):
@@ -15,6 +16,8 @@
  * Decoders trust nothing: sizes are checked against the expected count. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-tensor.h>
 
 G_BEGIN_DECLS
@@ -28,26 +31,26 @@ typedef enum {
 
 typedef struct SnCodecContext SnCodecContext;
 
-SnCodecContext *sn_codec_context_new (void);
-void sn_codec_context_free (SnCodecContext *ctx);
-void sn_codec_set_quality (SnCodecContext *ctx, int jpeg_quality);   /* default 90 */
-void sn_codec_set_level (SnCodecContext *ctx, int zstd_level);       /* default 1 */
+SN_API SnCodecContext *sn_codec_context_new (void);
+SN_API void sn_codec_context_free (SnCodecContext *ctx);
+SN_API void sn_codec_set_quality (SnCodecContext *ctx, int jpeg_quality);   /* default 90 */
+SN_API void sn_codec_set_level (SnCodecContext *ctx, int zstd_level);       /* default 1 */
 
-const char *sn_codec_name (SnCodec c);
-gboolean sn_codec_from_name (const char *name, SnCodec *out);
+SN_API const char *sn_codec_name (SnCodec c);
+SN_API gboolean sn_codec_from_name (const char *name, SnCodec *out);
 
 /* The rule behind `auto`, exposed for tests and docs: zero fraction and
  * empirical entropy (bits per code) of the codes. */
-SnCodec sn_codec_choose (const guint8 *packed, int bits, const SnShape *shape,
+SN_API SnCodec sn_codec_choose (const guint8 *packed, int bits, const SnShape *shape,
     double *zero_fraction, double *entropy_bits);
 
 /* Appends the coded form of the packed codes to out; *used says which
  * codec was applied (never AUTO). */
-gboolean sn_codec_encode (SnCodecContext *ctx, SnCodec codec, int bits,
+SN_API gboolean sn_codec_encode (SnCodecContext *ctx, SnCodec codec, int bits,
     const SnShape *shape, const guint8 *packed, GByteArray *out, SnCodec *used,
     GError **error);
 /* Decodes into packed (sn_quant_packed_size (numel (shape), bits) bytes). */
-gboolean sn_codec_decode (SnCodecContext *ctx, SnCodec codec, int bits,
+SN_API gboolean sn_codec_decode (SnCodecContext *ctx, SnCodec codec, int bits,
     const SnShape *shape, const guint8 *data, size_t len, guint8 *packed,
     GError **error);
 

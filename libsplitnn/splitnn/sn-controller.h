@@ -1,4 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the auto-split controller: which option the edge runs for the
+ *
+ * Experimental: may change before 1.0 (docs/architecture.md, "Public API").
  * next frame, and everything that decision is fed.
  *
  * An *option* is something the edge can do with a frame: run up to a cut
@@ -45,6 +48,8 @@
  * tables.  Not thread-safe: a caller receiving events on several threads
  * serializes the calls (splitnnedge does it with its lock). */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-feature.h>
@@ -101,89 +106,89 @@ typedef enum {
 /* One option per cut of `cuts`, in cut order, with the priors above for a
  * model of `model_flops` at `bits` bits.  Names are borrowed from the cut
  * set.  g_free the array. */
-SnControllerOption *sn_controller_cut_options (const SnCutSet *cuts, double model_flops, int bits,
+SN_API SnControllerOption *sn_controller_cut_options (const SnCutSet *cuts, double model_flops, int bits,
     int *n_options);
 
 /* model_flops: the whole network's work, for the cloud's speed. */
-SnController *sn_controller_new (const SnControllerOption *options, int n_options, double model_flops);
-void sn_controller_free (SnController *c);
+SN_API SnController *sn_controller_new (const SnControllerOption *options, int n_options, double model_flops);
+SN_API void sn_controller_free (SnController *c);
 
-int sn_controller_n_options (const SnController *c);
+SN_API int sn_controller_n_options (const SnController *c);
 /* Borrowed; the name is the controller's copy. */
-const SnControllerOption *sn_controller_option (const SnController *c, int option);
+SN_API const SnControllerOption *sn_controller_option (const SnController *c, int option);
 /* The option of a cut id, or -1. */
-int sn_controller_find_cut (const SnController *c, int cut);
+SN_API int sn_controller_find_cut (const SnController *c, int cut);
 
 /* Settings (the element's properties; `splitnn plan`'s options). */
-void sn_controller_set_objective (SnController *c, SnObjective objective);
-void sn_controller_set_latency_budget (SnController *c, double ms);
+SN_API void sn_controller_set_objective (SnController *c, SnObjective objective);
+SN_API void sn_controller_set_latency_budget (SnController *c, double ms);
 /* A fixed link rate, which wins over sn_controller_observe_link; 0: use
  * the observed one. */
-void sn_controller_set_bandwidth (SnController *c, double bits_per_second);
-void sn_controller_set_rtt (SnController *c, double ms);
+SN_API void sn_controller_set_bandwidth (SnController *c, double bits_per_second);
+SN_API void sn_controller_set_rtt (SnController *c, double ms);
 /* How many times faster than this machine the cloud is guessed to run the
  * network until it reports (default 1). */
-void sn_controller_set_cloud_speedup (SnController *c, double times);
+SN_API void sn_controller_set_cloud_speedup (SnController *c, double times);
 /* The stream's frame rate; the edge must keep up with it once QoS says it
  * is late.  fps_n <= 0: unknown. */
-void sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d);
+SN_API void sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d);
 
 /* Fidelity figures per option (NULL: keep the current ones) and the floor
  * (< 0: off).  Recomputes the candidates when the cuts' sizes are known
  * and anything changed.  Returns SnControllerNews flags. */
-guint sn_controller_set_fidelity (SnController *c, const double *fidelity, double floor);
+SN_API guint sn_controller_set_fidelity (SnController *c, const double *fidelity, double floor);
 /* The same, with each cut's figure looked up in the model's stored
  * splitnn.fidelity at the encoder setting cfg (sn_model_fidelity; options
  * that are not cuts keep theirs).  Looks up only when cfg or the floor
  * changed since the last call; 0 when nothing did. */
-guint sn_controller_update_fidelity (SnController *c, const SnModel *model,
+SN_API guint sn_controller_update_fidelity (SnController *c, const SnModel *model,
     const SnFeatureConfig *cfg, double floor);
 /* The planner the controller ranks with, for what it adds over ranking:
  * option kinds, the frontier and the explanation (sn-planner.h).  Owned
  * by the controller. */
-SnPlanner *sn_controller_planner (SnController *c);
+SN_API SnPlanner *sn_controller_planner (SnController *c);
 /* The option's fidelity in force (< 0: unknown). */
-double sn_controller_fidelity (const SnController *c, int option);
+SN_API double sn_controller_fidelity (const SnController *c, int option);
 /* Is the option under the floor in force? */
-gboolean sn_controller_below_floor (const SnController *c, int option);
+SN_API gboolean sn_controller_below_floor (const SnController *c, int option);
 
 /* Measurements. */
 /* The first frame: bytes[cut] is the packet size of each cut id < n_cuts
  * (<= 0: not measured), whole_ms this machine's time for the whole
  * network (<= 0: not measured).  bytes NULL: the measurement failed; the
  * priors stay and no candidates are set.  Returns SnControllerNews. */
-guint sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_cuts,
+SN_API guint sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_cuts,
     double whole_ms);
-gboolean sn_controller_first_frame_seen (const SnController *c);
+SN_API gboolean sn_controller_first_frame_seen (const SnController *c);
 /* A frame the edge ran at `option`: its edge time and packet bytes. */
-void sn_controller_observe_frame (SnController *c, int option, double edge_ms, double bytes);
+SN_API void sn_controller_observe_frame (SnController *c, int option, double edge_ms, double bytes);
 /* One cloud report, taken at the next decision (or rank); FALSE (ignored)
  * when no option has its cut. */
-gboolean sn_controller_observe_cloud (SnController *c, const SnCloudReport *report);
+SN_API gboolean sn_controller_observe_cloud (SnController *c, const SnCloudReport *report);
 /* A link estimate (sn-linkest.h, the "splitnn-bandwidth" event): bit/s
  * (<= 0: none) and base RTT (< 0: none).  The last one before a decision
  * counts. */
-void sn_controller_observe_link (SnController *c, double bits_per_second, double rtt_ms);
+SN_API void sn_controller_observe_link (SnController *c, double bits_per_second, double rtt_ms);
 /* Downstream QoS: proportion > 1, the edge is that many times too slow.
  * The worst since the last decision counts. */
-void sn_controller_observe_qos (SnController *c, double proportion);
+SN_API void sn_controller_observe_qos (SnController *c, double proportion);
 
 /* Decides the option for the next frame, after taking every observation
  * since the last decision.  Returns the option index. */
-int sn_controller_decide (SnController *c, SnControllerDecision *decision);
+SN_API int sn_controller_decide (SnController *c, SnControllerDecision *decision);
 /* Ranks the options as the next decision would see them, best first
  * (SnPathPrediction.path is the option index); returns the count. */
-int sn_controller_rank (SnController *c, SnPathPrediction *out, int max);
-void sn_controller_predict (SnController *c, int option, SnPathPrediction *out);
+SN_API int sn_controller_rank (SnController *c, SnPathPrediction *out, int max);
+SN_API void sn_controller_predict (SnController *c, int option, SnPathPrediction *out);
 
 /* The bandwidth the planner holds, bit/s. */
-double sn_controller_bandwidth (const SnController *c);
+SN_API double sn_controller_bandwidth (const SnController *c);
 /* The cloud's whole-network time as the controller estimates it; 0 before
  * any report. */
-double sn_controller_cloud_whole_ms (const SnController *c);
+SN_API double sn_controller_cloud_whole_ms (const SnController *c);
 /* The candidates as a comma-separated list (cut ids; names for options
  * that are not cuts), or NULL before the cuts' sizes are known.  g_free. */
-char *sn_controller_candidates (const SnController *c);
-gboolean sn_controller_is_candidate (const SnController *c, int option);
+SN_API char *sn_controller_candidates (const SnController *c);
+SN_API gboolean sn_controller_is_candidate (const SnController *c, int option);
 
 G_END_DECLS

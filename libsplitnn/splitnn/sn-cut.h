@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — cuts (split points) and split paths.
  *
  * A cut is the set of tensors that crosses from the edge part of a graph to
@@ -8,6 +9,8 @@
  * outputs) compiled from the same loaded model, so an unquantized split
  * computes exactly what the whole model computes. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-model.h>
 
@@ -33,28 +36,28 @@ typedef struct {
  * nodes of a schedule chosen to keep those sets small, keeping positions
  * whose crossing bytes are a local minimum.  Cuts the model declares in its
  * metadata ("splitnn.cuts" = "NAME=T1,T2;NAME2=T3") come first. */
-SnCutSet *sn_cut_set_new (SnModel *model, GError **error);
-void sn_cut_set_free (SnCutSet *set);
+SN_API SnCutSet *sn_cut_set_new (SnModel *model, GError **error);
+SN_API void sn_cut_set_free (SnCutSet *set);
 
-int sn_cut_set_n_cuts (const SnCutSet *set);
-const SnCut *sn_cut_set_get (const SnCutSet *set, int i);
+SN_API int sn_cut_set_n_cuts (const SnCutSet *set);
+SN_API const SnCut *sn_cut_set_get (const SnCutSet *set, int i);
 /* By decimal id or by name; NULL if none. */
-const SnCut *sn_cut_set_find (const SnCutSet *set, const char *id_or_name);
+SN_API const SnCut *sn_cut_set_find (const SnCutSet *set, const char *id_or_name);
 /* The cut whose tensors have exactly these shapes, in order; NULL if none
  * or if several match (patent [0061]: recognising a cut from its shapes). */
-const SnCut *sn_cut_set_find_by_shapes (const SnCutSet *set, int n, const SnShape *shapes);
+SN_API const SnCut *sn_cut_set_find_by_shapes (const SnCutSet *set, int n, const SnShape *shapes);
 /* Adds a cut named by its tensors; fails, naming the tensor, if they do
  * not separate the graph (some output would need a value not in the set). */
-const SnCut *sn_cut_set_add (SnCutSet *set, const char *name,
+SN_API const SnCut *sn_cut_set_add (SnCutSet *set, const char *name,
     const char *const *tensors, int n_tensors, GError **error);
 
 /* Bytes of the crossing tensors at `bits` per value, before any coding. */
-int64_t sn_cut_bytes (const SnCut *cut, int bits);
+SN_API int64_t sn_cut_bytes (const SnCut *cut, int bits);
 
-SnSplit *sn_split_new (SnModel *model, const SnCut *cut, GError **error);
-void sn_split_free (SnSplit *split);
-SnSegment *sn_split_edge (SnSplit *split);
-SnSegment *sn_split_cloud (SnSplit *split);
-const SnCut *sn_split_cut (const SnSplit *split);
+SN_API SnSplit *sn_split_new (SnModel *model, const SnCut *cut, GError **error);
+SN_API void sn_split_free (SnSplit *split);
+SN_API SnSegment *sn_split_edge (SnSplit *split);
+SN_API SnSegment *sn_split_cloud (SnSplit *split);
+SN_API const SnCut *sn_split_cut (const SnSplit *split);
 
 G_END_DECLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — detections: CenterNet decoding, COCO labels, lists.
  *
  * The decoder reproduces the post-processing that ships inside the TF.js
@@ -13,6 +14,8 @@
  * letterbox.  Then the score threshold, and optionally class-agnostic
  * non-maximum suppression as @vladmandic/human applies. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-tensor.h>
 #include <splitnn/sn-image.h>
@@ -39,23 +42,23 @@ typedef struct {
   int stride;               /* heatmap cell size in input pixels (default 4) */
 } SnDecodeParams;
 
-void sn_decode_params_init (SnDecodeParams *p);
+SN_API void sn_decode_params_init (SnDecodeParams *p);
 
-void sn_detections_init (SnDetections *d);
-void sn_detections_clear (SnDetections *d);
-void sn_detections_add (SnDetections *d, const SnDetection *det);
-void sn_detections_copy (SnDetections *dst, const SnDetections *src);
+SN_API void sn_detections_init (SnDetections *d);
+SN_API void sn_detections_clear (SnDetections *d);
+SN_API void sn_detections_add (SnDetections *d, const SnDetection *det);
+SN_API void sn_detections_copy (SnDetections *dst, const SnDetections *src);
 
 /* heat: 1 x H x W x C float32 (after sigmoid); wh: 1 x H x W x 4.
  * lb may be NULL (boxes stay in model pixels).  Replaces d's contents. */
-gboolean sn_centernet_decode (const SnTensor *heat, const SnTensor *wh,
+SN_API gboolean sn_centernet_decode (const SnTensor *heat, const SnTensor *wh,
     const SnDecodeParams *params, const SnLetterbox *lb, SnDetections *d,
     GError **error);
 
 /* COCO's 80 detection classes, in the order of the model's channels. */
-const char *sn_coco_label (int class_id);
+SN_API const char *sn_coco_label (int class_id);
 #define SN_COCO_CLASSES 80
 
-float sn_box_iou (const SnDetection *a, const SnDetection *b);
+SN_API float sn_box_iou (const SnDetection *a, const SnDetection *b);
 
 G_END_DECLS

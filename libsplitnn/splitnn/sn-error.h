@@ -1,12 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — error domain shared by every libsplitnn module. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <glib.h>
 
 G_BEGIN_DECLS
 
 #define SN_ERROR (sn_error_quark ())
-GQuark sn_error_quark (void);
+SN_API GQuark sn_error_quark (void);
 
 /* Codes say what kind of thing went wrong; the message says where
  * (file offset, node name and op, tensor name, packet field). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — fidelity: how well one set of per-frame detections (a
  * candidate path's) agrees with a reference set (the unsplit float model's
  * on the same lossless input).
@@ -25,6 +26,8 @@
  * candidates either, else 0. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-detect.h>
 
 G_BEGIN_DECLS
@@ -37,30 +40,30 @@ typedef struct SnEval SnEval;
 #define SN_EVAL_PERSON 0
 
 /* IoU threshold given, score floors 0 (every box counts). */
-SnEval *sn_eval_new (float iou_threshold);
+SN_API SnEval *sn_eval_new (float iou_threshold);
 /* The fidelity metric: IoU 0.5, floors SN_EVAL_PRED_MIN_SCORE and
  * SN_EVAL_REF_MIN_SCORE.  Detections must be decoded with a threshold of
  * at most SN_EVAL_PRED_MIN_SCORE for the candidates' floor to mean it. */
-SnEval *sn_eval_new_fidelity (void);
+SN_API SnEval *sn_eval_new_fidelity (void);
 /* Candidates under pred_min and reference boxes under ref_min are ignored
  * (map50's candidates are cut at the larger of the two).  Before the first
  * frame only. */
-void sn_eval_set_score_floors (SnEval *e, float pred_min, float ref_min);
-void sn_eval_free (SnEval *e);
+SN_API void sn_eval_set_score_floors (SnEval *e, float pred_min, float ref_min);
+SN_API void sn_eval_free (SnEval *e);
 /* Adds one frame: candidates and the reference for the same frame. */
-void sn_eval_add_frame (SnEval *e, const SnDetections *pred, const SnDetections *ref);
+SN_API void sn_eval_add_frame (SnEval *e, const SnDetections *pred, const SnDetections *ref);
 /* fidelity_ap50: box-weighted AP in percent. */
-double sn_eval_ap50 (const SnEval *e);
+SN_API double sn_eval_ap50 (const SnEval *e);
 /* person_ap50 in percent; < 0 when the reference has no person. */
-double sn_eval_person_ap50 (const SnEval *e);
+SN_API double sn_eval_person_ap50 (const SnEval *e);
 /* fidelity_map50: mAP in percent over the classes present in the
  * reference, candidates cut at the reference's floor. */
-double sn_eval_map (const SnEval *e);
+SN_API double sn_eval_map (const SnEval *e);
 /* AP in percent of one class (candidates >= pred_min); < 0 when the class
  * has no reference boxes. */
-double sn_eval_class_ap (const SnEval *e, int class_id);
+SN_API double sn_eval_class_ap (const SnEval *e, int class_id);
 /* Reference boxes of a class so far (its weight in ap50). */
-int sn_eval_class_n_ref (const SnEval *e, int class_id);
-int sn_eval_n_frames (const SnEval *e);
+SN_API int sn_eval_class_n_ref (const SnEval *e, int class_id);
+SN_API int sn_eval_n_frames (const SnEval *e);
 
 G_END_DECLS

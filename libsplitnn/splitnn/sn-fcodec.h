@@ -1,4 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the temporal feature codec (wire layer).
+ *
+ * Experimental: may change before 1.0 (docs/architecture.md, "Public API").
  *
  * Codes one cut tensor (1 x C x H x W, float32) per frame against the
  * previous frame, as video codecs do, instead of each frame alone:
@@ -26,6 +29,8 @@
  * which it refuses inter frames until the next intra frame. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-tensor.h>
 
 G_BEGIN_DECLS
@@ -47,7 +52,7 @@ typedef struct {
 
 /* 4 bits, dead zone 1, no lone dead zone, 8x8 tiles, intra every 30
  * frames, temporal. */
-void sn_fcodec_config_init (SnFcodecConfig *cfg);
+SN_API void sn_fcodec_config_init (SnFcodecConfig *cfg);
 
 /* What the last frame cost (encoder and decoder alike). */
 typedef struct {
@@ -63,30 +68,30 @@ typedef struct SnFcodecDecoder SnFcodecDecoder;
 
 /* shape: rank 4, 1 x C x H x W, C <= 4096, H and W <= 65535.  lo/hi: C
  * per-channel ranges (hi >= lo, finite), e.g. SnCalibration.clip_min/max. */
-SnFcodecEncoder *sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
+SN_API SnFcodecEncoder *sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
     const SnFcodecConfig *cfg, GError **error);
-void sn_fcodec_encoder_free (SnFcodecEncoder *enc);
+SN_API void sn_fcodec_encoder_free (SnFcodecEncoder *enc);
 /* The next frame will be intra (call it when the receiver reported a loss). */
-void sn_fcodec_encoder_request_refresh (SnFcodecEncoder *enc);
+SN_API void sn_fcodec_encoder_request_refresh (SnFcodecEncoder *enc);
 /* Appends the coded frame to out.  x: float32 of the encoder's shape. */
-gboolean sn_fcodec_encode (SnFcodecEncoder *enc, const SnTensor *x, GByteArray *out,
+SN_API gboolean sn_fcodec_encode (SnFcodecEncoder *enc, const SnTensor *x, GByteArray *out,
     GError **error);
 /* The reference after the last frame: one code per value (C*H*W bytes), what
  * the decoder holds when it decoded the same frames. */
-const guint8 *sn_fcodec_encoder_reference (const SnFcodecEncoder *enc);
-void sn_fcodec_encoder_stats (const SnFcodecEncoder *enc, SnFcodecStats *stats);
+SN_API const guint8 *sn_fcodec_encoder_reference (const SnFcodecEncoder *enc);
+SN_API void sn_fcodec_encoder_stats (const SnFcodecEncoder *enc, SnFcodecStats *stats);
 
-SnFcodecDecoder *sn_fcodec_decoder_new (const SnShape *shape, const float *lo, const float *hi,
+SN_API SnFcodecDecoder *sn_fcodec_decoder_new (const SnShape *shape, const float *lo, const float *hi,
     GError **error);
-void sn_fcodec_decoder_free (SnFcodecDecoder *dec);
+SN_API void sn_fcodec_decoder_free (SnFcodecDecoder *dec);
 /* Decodes one frame into out (float32 of the decoder's shape).  An inter
  * frame that does not follow the last decoded frame (a frame was lost) or
  * comes after an error is refused: the caller should ask for a refresh. */
-gboolean sn_fcodec_decode (SnFcodecDecoder *dec, const guint8 *data, size_t len, SnTensor *out,
+SN_API gboolean sn_fcodec_decode (SnFcodecDecoder *dec, const guint8 *data, size_t len, SnTensor *out,
     GError **error);
 /* TRUE until an intra frame is decoded, and after any refused frame. */
-gboolean sn_fcodec_decoder_needs_refresh (const SnFcodecDecoder *dec);
-const guint8 *sn_fcodec_decoder_reference (const SnFcodecDecoder *dec);
-void sn_fcodec_decoder_stats (const SnFcodecDecoder *dec, SnFcodecStats *stats);
+SN_API gboolean sn_fcodec_decoder_needs_refresh (const SnFcodecDecoder *dec);
+SN_API const guint8 *sn_fcodec_decoder_reference (const SnFcodecDecoder *dec);
+SN_API void sn_fcodec_decoder_stats (const SnFcodecDecoder *dec, SnFcodecStats *stats);
 
 G_END_DECLS

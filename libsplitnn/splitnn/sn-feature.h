@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — from cut tensors to a packet and back: the quantization
  * switch, the codecs and the packet format put together.
  *
@@ -8,6 +9,8 @@
  * unknown, patent [0061]), decodes and dequantizes into tensors ready for
  * the cut's cloud segment.  Steady state allocates nothing. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-packet.h>
@@ -46,28 +49,28 @@ typedef struct {
 
 /* "frame" or "calibrated", as the tools, the elements and splitnn.fidelity
  * name the range modes; from_name returns FALSE for any other name. */
-const char *sn_range_name (SnRangeMode r);
-gboolean sn_range_from_name (const char *name, SnRangeMode *out);
+SN_API const char *sn_range_name (SnRangeMode r);
+SN_API gboolean sn_range_from_name (const char *name, SnRangeMode *out);
 
-void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless, frame ranges */
+SN_API void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless, frame ranges */
 
 
 /* The encoder keeps a pointer to model (for its calibration). */
-SnFeatureEncoder *sn_feature_encoder_new (const SnModel *model);
-void sn_feature_encoder_free (SnFeatureEncoder *enc);
+SN_API SnFeatureEncoder *sn_feature_encoder_new (const SnModel *model);
+SN_API void sn_feature_encoder_free (SnFeatureEncoder *enc);
 /* out is replaced by the packet. */
 /* lb (may be NULL) is how the frame became the model input; the cloud
  * uses it to give boxes in source-frame pixels. */
-gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
+SN_API gboolean sn_feature_encode (SnFeatureEncoder *enc, const SnFeatureConfig *cfg,
     const SnCut *cut, const SnTensor *const *tensors, guint32 stream_id, guint64 seq,
     guint64 pts, const SnLetterbox *lb, GByteArray *out, GError **error);
 /* TRUE when the model stores calibration for every tensor of cut (what
  * SN_RANGE_CALIBRATED needs); otherwise the error names the first tensor
  * without. */
-gboolean sn_feature_check_calibration (const SnModel *model, const SnCut *cut, GError **error);
+SN_API gboolean sn_feature_check_calibration (const SnModel *model, const SnCut *cut, GError **error);
 
 /* The letterbox a packet carries. */
-void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
+SN_API void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
 
 /* Calibration: runs the network once from @input (the model input, e.g.
  * from sn_detector_preprocess) to every tensor any cut of @cuts sends and
@@ -77,17 +80,17 @@ void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
  * packet sizes for every cut instead of guesses.  *run_ms (may be NULL):
  * how long that network run took, a first-run measure of this machine's
  * speed. */
-gboolean sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder *enc,
+SN_API gboolean sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder *enc,
     const SnFeatureConfig *cfg, const SnTensor *input, const SnLetterbox *lb, int threads,
     double *bytes, double *run_ms, GError **error);
 
-SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
+SN_API SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
 /* The model's trained paths, for packets that name one (borrowed; may be NULL). */
-void sn_feature_decoder_set_paths (SnFeatureDecoder *dec, const SnPathSet *paths);
-void sn_feature_decoder_free (SnFeatureDecoder *dec);
+SN_API void sn_feature_decoder_set_paths (SnFeatureDecoder *dec, const SnPathSet *paths);
+SN_API void sn_feature_decoder_free (SnFeatureDecoder *dec);
 /* On success *cut is the packet's cut and tensors[i] (owned by the decoder,
  * valid until the next call) its dequantized tensors in the cut's order. */
-gboolean sn_feature_decode (SnFeatureDecoder *dec, const guint8 *data, size_t len,
+SN_API gboolean sn_feature_decode (SnFeatureDecoder *dec, const guint8 *data, size_t len,
     SnPacket *packet, const SnCut **cut, SnTensor *const **tensors, GError **error);
 
 G_END_DECLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — stored fidelity per cut and encoder setting.
  *
  * A model may carry, in the metadata_props key "splitnn.fidelity", the
@@ -9,6 +10,8 @@
  * against the model's cuts; the planner's fidelity floor (sn-planner.h)
  * reads it through sn_model_fidelity. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-feature.h>
 
@@ -32,7 +35,7 @@ typedef struct {
 
 /* The model's stored rows (borrowed; in stored order); NULL and *n = 0
  * when it stores none. */
-const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
+SN_API const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
 
 /* The stored fidelity of cut_id with the encoder set as cfg: its ap50, or
  * its map50 in files that store no ap50 (map50 is the lower of the two on
@@ -43,11 +46,11 @@ const SnFidelityRow *sn_model_fidelity_rows (const SnModel *model, int *n);
  * "none" and "lossless" decode to the same codes, so when no row has the
  * codec asked for, a row with the other of the two stands for it.
  * Trained paths (cfg->path) have no stored figures: -1. */
-double sn_model_fidelity (const SnModel *model, guint32 cut_id, const SnFeatureConfig *cfg);
+SN_API double sn_model_fidelity (const SnModel *model, guint32 cut_id, const SnFeatureConfig *cfg);
 
 /* The splitnn.fidelity JSON of rows measured over `frames` frames of
  * `source` (informational); g_free it. */
-char *sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames,
+SN_API char *sn_fidelity_to_json (const SnFidelityRow *rows, int n_rows, int frames,
     const char *source);
 
 G_END_DECLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — turning raw video frames into model input.
  *
  * A preprocessor resizes a frame of any of the common raw formats to the
@@ -10,6 +11,8 @@
  * output and no allocation.  YUV is converted with BT.601 limited-range
  * coefficients. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-tensor.h>
 
@@ -45,18 +48,18 @@ typedef struct SnPreprocessor SnPreprocessor;
 
 /* dst is width x height; each output value is pixel (0-255) * scale + bias;
  * pad is the value written outside the letterboxed content (after scaling). */
-SnPreprocessor *sn_preprocessor_new (int width, int height, SnResizeMode mode,
+SN_API SnPreprocessor *sn_preprocessor_new (int width, int height, SnResizeMode mode,
     float scale, float bias, float pad);
-void sn_preprocessor_free (SnPreprocessor *pp);
+SN_API void sn_preprocessor_free (SnPreprocessor *pp);
 
 /* out must be float32 1 x height x width x 3.  Fills lb (may be NULL). */
-gboolean sn_preprocess (SnPreprocessor *pp, const SnImage *img, SnTensor *out,
+SN_API gboolean sn_preprocess (SnPreprocessor *pp, const SnImage *img, SnTensor *out,
     SnLetterbox *lb, GError **error);
 
 /* Maps a box from model pixels back to source pixels, clipped to the frame. */
-void sn_letterbox_to_source (const SnLetterbox *lb, float *x0, float *y0,
+SN_API void sn_letterbox_to_source (const SnLetterbox *lb, float *x0, float *y0,
     float *x1, float *y1);
 
-const char *sn_pixel_format_name (SnPixelFormat f);
+SN_API const char *sn_pixel_format_name (SnPixelFormat f);
 
 G_END_DECLS

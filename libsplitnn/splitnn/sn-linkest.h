@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — link estimator: what a message link can carry, from
  * acknowledgements.
  *
@@ -46,6 +47,8 @@
  * its own and no I/O, so it is tested on synthetic timings. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -61,37 +64,37 @@ typedef struct {
   double forget_s;      /* an unacked message this old is taken as lost (default 5) */
 } SnLinkEstConfig;
 
-void sn_link_est_config_init (SnLinkEstConfig *config);
-SnLinkEst *sn_link_est_new (const SnLinkEstConfig *config /* NULL: defaults */);
-void sn_link_est_free (SnLinkEst *e);
+SN_API void sn_link_est_config_init (SnLinkEstConfig *config);
+SN_API SnLinkEst *sn_link_est_new (const SnLinkEstConfig *config /* NULL: defaults */);
+SN_API void sn_link_est_free (SnLinkEst *e);
 
 /* Sender side.  A probe announces the data message @seq that follows it. */
-void sn_link_est_probe_sent (SnLinkEst *e, guint64 seq, double t_send);
-void sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send);
+SN_API void sn_link_est_probe_sent (SnLinkEst *e, guint64 seq, double t_send);
+SN_API void sn_link_est_sent (SnLinkEst *e, guint64 seq, double bytes, double t_send);
 /* An acknowledgement: @t_recv on the receiver's clock, @t_ack (when the ack
  * reached the sender) on the sender's.  Unknown and duplicate acks are
  * ignored.  Messages and acks are taken to travel in order (one ZeroMQ
  * connection each way): an ack for @seq settles every earlier message
  * still waiting as lost. */
-void sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
+SN_API void sn_link_est_ack (SnLinkEst *e, guint64 seq, gboolean probe, double bytes,
     double t_recv, gboolean exact, double t_ack);
 
 /* bit/s; 0 while unknown.  @now (sender clock) drives the stall bound. */
-double sn_link_est_capacity (SnLinkEst *e, double now);
+SN_API double sn_link_est_capacity (SnLinkEst *e, double now);
 /* bit/s over the delivered-rate window; 0 while unknown. */
-double sn_link_est_delivered (const SnLinkEst *e);
+SN_API double sn_link_est_delivered (const SnLinkEst *e);
 /* seconds; < 0 while unknown. */
-double sn_link_est_rtt (const SnLinkEst *e);
+SN_API double sn_link_est_rtt (const SnLinkEst *e);
 /* Age (s) of the oldest data message not acknowledged yet; 0 if none. */
-double sn_link_est_oldest_unacked (SnLinkEst *e, double now);
+SN_API double sn_link_est_oldest_unacked (SnLinkEst *e, double now);
 /* Seconds a message sent now would wait behind the unacknowledged ones:
  * their bytes at the estimated capacity, less the time the link has been
  * on the oldest (since it was sent or since the last ack, whichever is
  * later); without an estimate, the age of the oldest.  0 when nothing is
  * in flight. */
-double sn_link_est_backlog (SnLinkEst *e, double now);
+SN_API double sn_link_est_backlog (SnLinkEst *e, double now);
 /* Number of capacity samples taken so far, and acks seen. */
-guint64 sn_link_est_n_samples (const SnLinkEst *e);
-guint64 sn_link_est_n_acks (const SnLinkEst *e);
+SN_API guint64 sn_link_est_n_samples (const SnLinkEst *e);
+SN_API guint64 sn_link_est_n_acks (const SnLinkEst *e);
 
 G_END_DECLS

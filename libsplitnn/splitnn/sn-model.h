@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — ONNX models and the graph segments that run them.
  *
  * An SnModel is a loaded, validated, shape-inferred ONNX graph.  Nothing runs
@@ -6,6 +7,8 @@
  * between them.  The whole model is the segment from the graph inputs to the
  * graph outputs; a split path is an edge segment plus a cloud segment. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <glib.h>
 #include <splitnn/sn-tensor.h>
@@ -25,11 +28,11 @@ typedef struct {
   int opset;
 } SnModelInfo;
 
-SnModel *sn_model_load (const char *path, GError **error);
+SN_API SnModel *sn_model_load (const char *path, GError **error);
 /* base_dir resolves external data files; may be NULL when there are none. */
-SnModel *sn_model_load_from_data (const void *data, size_t len,
+SN_API SnModel *sn_model_load_from_data (const void *data, size_t len,
     const char *base_dir, GError **error);
-void sn_model_free (SnModel *model);
+SN_API void sn_model_free (SnModel *model);
 
 /* Symbolic input dims (a batch "N", a "height"): a model loads with 1 for
  * each, and sn_model_at_shapes gives the model at the shapes of the inputs
@@ -41,45 +44,45 @@ void sn_model_free (SnModel *model);
  * and cached by it, one per shape set (free only the first; each holds its
  * own copy of the weights).  Segments are made from the returned model, so
  * each shape set has its own plan and running one never allocates. */
-gboolean sn_model_has_symbolic_dims (const SnModel *model);
-SnModel *sn_model_at_shapes (SnModel *model, const char *const *names, const SnShape *shapes, int n,
+SN_API gboolean sn_model_has_symbolic_dims (const SnModel *model);
+SN_API SnModel *sn_model_at_shapes (SnModel *model, const char *const *names, const SnShape *shapes, int n,
     GError **error);
 
-void sn_model_get_info (const SnModel *model, SnModelInfo *info);
+SN_API void sn_model_get_info (const SnModel *model, SnModelInfo *info);
 /* Op types and counts, in order of first appearance; the array ends with a NULL op. */
 typedef struct { const char *op_type; int count; } SnOpCount;
-SnOpCount *sn_model_op_counts (const SnModel *model);
+SN_API SnOpCount *sn_model_op_counts (const SnModel *model);
 
-int sn_model_n_inputs (const SnModel *model);
-int sn_model_n_outputs (const SnModel *model);
-const char *sn_model_input_name (const SnModel *model, int i);
-const char *sn_model_output_name (const SnModel *model, int i);
+SN_API int sn_model_n_inputs (const SnModel *model);
+SN_API int sn_model_n_outputs (const SnModel *model);
+SN_API const char *sn_model_input_name (const SnModel *model, int i);
+SN_API const char *sn_model_output_name (const SnModel *model, int i);
 /* Shape and dtype of any value (graph input, output, or intermediate); FALSE if unknown. */
-gboolean sn_model_value_info (const SnModel *model, const char *name,
+SN_API gboolean sn_model_value_info (const SnModel *model, const char *name,
     SnDType *dtype, SnShape *shape);
 /* metadata_props of the ModelProto; NULL if absent. */
-const char *sn_model_metadata (const SnModel *model, const char *key);
+SN_API const char *sn_model_metadata (const SnModel *model, const char *key);
 /* SHA-256 of the file bytes, lowercase hex; identifies a model on the wire. */
-const char *sn_model_fingerprint (const SnModel *model);
+SN_API const char *sn_model_fingerprint (const SnModel *model);
 
 /* Compile the part of the graph that computes `outputs` from `inputs`.
  * NULL (or empty) arrays mean the graph's own inputs/outputs.  Every value
  * the outputs depend on must be reachable from the inputs or a constant,
  * otherwise the error names the first value that is not. */
-SnSegment *sn_segment_new (SnModel *model,
+SN_API SnSegment *sn_segment_new (SnModel *model,
     const char *const *inputs, int n_inputs,
     const char *const *outputs, int n_outputs, GError **error);
-void sn_segment_free (SnSegment *seg);
+SN_API void sn_segment_free (SnSegment *seg);
 
-int sn_segment_n_inputs (const SnSegment *seg);
-int sn_segment_n_outputs (const SnSegment *seg);
-const char *sn_segment_input_name (const SnSegment *seg, int i);
-const char *sn_segment_output_name (const SnSegment *seg, int i);
-void sn_segment_input_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape);
-void sn_segment_output_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape);
-int sn_segment_n_nodes (const SnSegment *seg);
-double sn_segment_flops (const SnSegment *seg);
-int64_t sn_segment_arena_bytes (const SnSegment *seg);
+SN_API int sn_segment_n_inputs (const SnSegment *seg);
+SN_API int sn_segment_n_outputs (const SnSegment *seg);
+SN_API const char *sn_segment_input_name (const SnSegment *seg, int i);
+SN_API const char *sn_segment_output_name (const SnSegment *seg, int i);
+SN_API void sn_segment_input_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape);
+SN_API void sn_segment_output_info (const SnSegment *seg, int i, SnDType *dtype, SnShape *shape);
+SN_API int sn_segment_n_nodes (const SnSegment *seg);
+SN_API double sn_segment_flops (const SnSegment *seg);
+SN_API int64_t sn_segment_arena_bytes (const SnSegment *seg);
 
 /* Threads used by kernels: 1 (the default) runs everything on the calling
  * thread, which keeps results reproducible run to run; more runs them on a
@@ -87,7 +90,7 @@ int64_t sn_segment_arena_bytes (const SnSegment *seg);
  * shares (segments running at once take turns per operator).  0 picks one
  * thread per CPU this process may use (its affinity mask, bounded by its
  * cgroup's CPU quota). */
-void sn_segment_set_threads (SnSegment *seg, int n_threads);
+SN_API void sn_segment_set_threads (SnSegment *seg, int n_threads);
 
 /* The reference kernels are the oracle; the fast path (XNNPACK, when built
  * in) runs what it can and leaves the rest to them.  FAST is the default.
@@ -97,16 +100,16 @@ typedef enum {
   SN_ENGINE_REFERENCE,
   SN_ENGINE_FAST,
 } SnEngine;
-void sn_segment_set_engine (SnSegment *seg, SnEngine engine);
+SN_API void sn_segment_set_engine (SnSegment *seg, SnEngine engine);
 /* The engine actually in use (REFERENCE when nothing could be lowered). */
-SnEngine sn_segment_get_engine (const SnSegment *seg);
+SN_API SnEngine sn_segment_get_engine (const SnSegment *seg);
 /* Nodes the fast path executes (after a first run). */
-int sn_segment_n_fast_nodes (const SnSegment *seg);
+SN_API int sn_segment_n_fast_nodes (const SnSegment *seg);
 
 /* Runs the segment.  inputs[i] must match sn_segment_input_info(i) in dtype
  * and shape.  Outputs stay owned by the segment and are valid until the next
  * run or sn_segment_free. */
-gboolean sn_segment_run (SnSegment *seg, const SnTensor *const *inputs, GError **error);
-const SnTensor *sn_segment_output (const SnSegment *seg, int i);
+SN_API gboolean sn_segment_run (SnSegment *seg, const SnTensor *const *inputs, GError **error);
+SN_API const SnTensor *sn_segment_output (const SnSegment *seg, int i);
 
 G_END_DECLS

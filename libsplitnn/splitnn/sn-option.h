@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — options: the names of what the edge can do with a frame.
  *
  * An option is one of
@@ -19,6 +20,8 @@
  * from the feature codec names (none, lossless, lossy, auto), so one
  * `--codec` list can hold both. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <glib.h>
 #include <splitnn/sn-codec.h>
@@ -48,21 +51,21 @@ typedef enum {
 #define SN_FRAME_CODEC_COUNT 2
 
 /* "cut", "edge-only", "cloud-only". */
-const char *sn_option_kind_name (SnOptionKind kind);
+SN_API const char *sn_option_kind_name (SnOptionKind kind);
 /* What a cut argument names: edge-only and cloud-only by name, anything
  * else SN_OPTION_CUT (a cut id or name for sn_cut_set_find). */
-SnOptionKind sn_option_kind_from_cut_arg (const char *arg);
+SN_API SnOptionKind sn_option_kind_from_cut_arg (const char *arg);
 /* The reserved cut id of a baseline; a cut's own id is not known here. */
-guint32 sn_option_kind_cut_id (SnOptionKind kind);
+SN_API guint32 sn_option_kind_cut_id (SnOptionKind kind);
 /* SN_OPTION_CUT for any id but the two reserved ones. */
-SnOptionKind sn_option_kind_from_cut_id (guint32 cut_id);
+SN_API SnOptionKind sn_option_kind_from_cut_id (guint32 cut_id);
 
 /* "h264", "jpeg". */
-const char *sn_frame_codec_name (SnFrameCodec codec);
-gboolean sn_frame_codec_from_name (const char *name, SnFrameCodec *out);
-gboolean sn_frame_codec_quality_valid (SnFrameCodec codec, int quality);
+SN_API const char *sn_frame_codec_name (SnFrameCodec codec);
+SN_API gboolean sn_frame_codec_from_name (const char *name, SnFrameCodec *out);
+SN_API gboolean sn_frame_codec_quality_valid (SnFrameCodec codec, int quality);
 /* The quality an unqualified name means: QP 26, JPEG 90. */
-int sn_frame_codec_default_quality (SnFrameCodec codec);
+SN_API int sn_frame_codec_default_quality (SnFrameCodec codec);
 
 /* One option, fully set and named by ids (SnOption in sn-session.h is
  * the same bound to a cut set, for running it). */
@@ -77,7 +80,7 @@ typedef struct {
 
 /* A short label: "edge-only", "cloud-only h264 qp26", "cloud-only jpeg
  * q90", "cut 4 8-bit lossless"; g_free it. */
-char *sn_option_label (const SnOptionSpec *option);
+SN_API char *sn_option_label (const SnOptionSpec *option);
 
 /* One option as `splitnn eval --json` measured it. */
 typedef struct {
@@ -92,6 +95,6 @@ typedef struct {
  * of trained paths, are skipped).  Returns an array of SnOptionMeasure, or
  * NULL with error set when the file cannot be read, a row is malformed or
  * none is found. */
-GArray *sn_option_measures_load (const char *path, GError **error);
+SN_API GArray *sn_option_measures_load (const char *path, GError **error);
 
 G_END_DECLS

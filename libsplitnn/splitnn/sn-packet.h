@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the wire format of one frame's feature (docs/protocol.md).
  *
  * A packet names the model (SHA-256 fingerprint), the cut (id and name),
@@ -7,6 +8,8 @@
  * offending field and byte offset in the error.  Parsed tensors point into
  * the caller's buffer (no copies). */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-tensor.h>
 #include <splitnn/sn-quant.h>
@@ -51,17 +54,17 @@ typedef struct {
   SnPacketTensor tensors[SN_PACKET_MAX_TENSORS];
 } SnPacket;
 
-guint32 sn_crc32c (guint32 crc, const void *data, size_t len);
+SN_API guint32 sn_crc32c (guint32 crc, const void *data, size_t len);
 
 /* Fingerprint from the model's hex SHA-256; FALSE if not 64 hex digits. */
-gboolean sn_fingerprint_from_hex (const char *hex, guint8 out[32]);
+SN_API gboolean sn_fingerprint_from_hex (const char *hex, guint8 out[32]);
 
 /* Serialises (ranges/payload pointers are read) into out, replacing it. */
-void sn_packet_write (const SnPacket *p, GByteArray *out);
+SN_API void sn_packet_write (const SnPacket *p, GByteArray *out);
 /* Parses and validates; tensors' pointers refer into data. */
-gboolean sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error);
+SN_API gboolean sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error);
 /* Copies the ranges of tensor t into q (n and arrays). */
-void sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q);
+SN_API void sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q);
 
 /* ---- Detections going back (docs/protocol.md, "Detections message") ----
  * The binary form of a frame's detections; sn-result.h has the JSON form
@@ -85,13 +88,13 @@ typedef struct {
 } SnResultHeader;
 
 /* Zeroes h; pts unknown, no cut. */
-void sn_result_header_init (SnResultHeader *h);
+SN_API void sn_result_header_init (SnResultHeader *h);
 /* TRUE when the fingerprint is set (not all zero). */
-gboolean sn_result_has_fingerprint (const SnResultHeader *h);
+SN_API gboolean sn_result_has_fingerprint (const SnResultHeader *h);
 
 /* Binary (SNDT) form; at most SN_RESULT_MAX_DETECTIONS are written. */
-void sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
-gboolean sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h,
+SN_API void sn_result_write (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
+SN_API gboolean sn_result_parse (const guint8 *data, size_t len, SnResultHeader *h,
     SnDetections *d, GError **error);
 
 G_END_DECLS

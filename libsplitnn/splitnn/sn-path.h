@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — trained split paths (the quantization-switch model, issue 7).
  *
  * A model trained by tools/train/splitnn-train.py carries, next to its
@@ -11,6 +12,8 @@
  * the adapters of every path are loaded once with the model. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-cut.h>
 
 G_BEGIN_DECLS
@@ -21,27 +24,27 @@ typedef struct SnPath SnPath;
 /* The paths the model declares (an empty set when it declares none).
  * Fails, naming the path and field, on metadata that does not fit the
  * model: unknown cut or initializer, wrong shapes. */
-SnPathSet *sn_path_set_new (const SnModel *model, const SnCutSet *cuts, GError **error);
-void sn_path_set_free (SnPathSet *set);
-int sn_path_set_n_paths (const SnPathSet *set);
-const SnPath *sn_path_set_get (const SnPathSet *set, int i);
+SN_API SnPathSet *sn_path_set_new (const SnModel *model, const SnCutSet *cuts, GError **error);
+SN_API void sn_path_set_free (SnPathSet *set);
+SN_API int sn_path_set_n_paths (const SnPathSet *set);
+SN_API const SnPath *sn_path_set_get (const SnPathSet *set, int i);
 /* By name (e.g. "cut5-4b") or position; NULL if none. */
-const SnPath *sn_path_set_find (const SnPathSet *set, const char *name_or_index);
+SN_API const SnPath *sn_path_set_find (const SnPathSet *set, const char *name_or_index);
 
-const char *sn_path_name (const SnPath *path);
-const SnCut *sn_path_cut (const SnPath *path);
+SN_API const char *sn_path_name (const SnPath *path);
+SN_API const SnCut *sn_path_cut (const SnPath *path);
 /* The bit width the path was trained for; per-channel ranges. */
-int sn_path_bits (const SnPath *path);
+SN_API int sn_path_bits (const SnPath *path);
 /* Shape of the i-th tensor as it travels (after the bottleneck). */
-void sn_path_wire_shape (const SnPath *path, int i, SnShape *shape);
+SN_API void sn_path_wire_shape (const SnPath *path, int i, SnShape *shape);
 /* Values that travel per frame, all tensors together. */
-int64_t sn_path_wire_values (const SnPath *path);
+SN_API int64_t sn_path_wire_values (const SnPath *path);
 
 /* Edge side: out (wire shape, float32) = bottleneck (in (cut shape)). */
-gboolean sn_path_edge_apply (const SnPath *path, int i, const SnTensor *in, SnTensor *out,
+SN_API gboolean sn_path_edge_apply (const SnPath *path, int i, const SnTensor *in, SnTensor *out,
     GError **error);
 /* Cloud side: out (cut shape) = restoration (in (wire shape)). */
-gboolean sn_path_cloud_apply (const SnPath *path, int i, const SnTensor *in, SnTensor *out,
+SN_API gboolean sn_path_cloud_apply (const SnPath *path, int i, const SnTensor *in, SnTensor *out,
     GError **error);
 
 G_END_DECLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the split planner: which path to run for the next frame.
  *
  * A path is anything the edge can do with a frame: run up to a cut and send
@@ -16,6 +17,8 @@
  * so measurement noise does not make the cut flap.  Usable without
  * GStreamer; the elements feed it. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <glib.h>
 #include <splitnn/sn-option.h>
@@ -58,66 +61,66 @@ typedef struct {
   SnPathPrediction new_prediction;
 } SnPlanDecision;
 
-SnPlanner *sn_planner_new (const SnPathPrior *paths, int n_paths);
-void sn_planner_free (SnPlanner *p);
+SN_API SnPlanner *sn_planner_new (const SnPathPrior *paths, int n_paths);
+SN_API void sn_planner_free (SnPlanner *p);
 
-void sn_planner_set_objective (SnPlanner *p, SnObjective objective);
-void sn_planner_set_latency_budget (SnPlanner *p, double ms);     /* for SN_OBJECTIVE_BYTES; <= 0: none */
-void sn_planner_set_fidelity_floor (SnPlanner *p, double floor);  /* < 0: none */
-void sn_planner_set_hysteresis (SnPlanner *p, double fraction);   /* default 0.10 */
-void sn_planner_set_min_dwell (SnPlanner *p, int frames);         /* default 15 */
-void sn_planner_set_warmup (SnPlanner *p, int frames);            /* default 2 */
-void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight of a new sample, default 0.2 */
+SN_API void sn_planner_set_objective (SnPlanner *p, SnObjective objective);
+SN_API void sn_planner_set_latency_budget (SnPlanner *p, double ms);     /* for SN_OBJECTIVE_BYTES; <= 0: none */
+SN_API void sn_planner_set_fidelity_floor (SnPlanner *p, double floor);  /* < 0: none */
+SN_API void sn_planner_set_hysteresis (SnPlanner *p, double fraction);   /* default 0.10 */
+SN_API void sn_planner_set_min_dwell (SnPlanner *p, int frames);         /* default 15 */
+SN_API void sn_planner_set_warmup (SnPlanner *p, int frames);            /* default 2 */
+SN_API void sn_planner_set_smoothing (SnPlanner *p, double alpha);       /* EWMA weight of a new sample, default 0.2 */
 /* Learn from measurements how far the priors are off: the first
  * measurement of a path (edge, bytes or cloud) replaces its prior, and the priors of paths not
  * measured yet are scaled by the geometric mean of estimate / prior over
  * the measured ones (bytes and edge time separately).  Off by default. */
-void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
+SN_API void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn);
 /* The path's priors are figures of their own (a profile, a known size),
  * not guesses on the common scale of the others: learning never scales
  * them.  Off for all paths by default. */
-void sn_planner_set_prior_exact (SnPlanner *p, int path, gboolean exact);
+SN_API void sn_planner_set_prior_exact (SnPlanner *p, int path, gboolean exact);
 /* A path's fidelity (0-100; < 0: unknown, never excluded by the floor),
  * e.g. when the encoder setting it was looked up for changes. */
-void sn_planner_set_fidelity (SnPlanner *p, int path, double fidelity);
-double sn_planner_fidelity (const SnPlanner *p, int path);
+SN_API void sn_planner_set_fidelity (SnPlanner *p, int path, double fidelity);
+SN_API double sn_planner_fidelity (const SnPlanner *p, int path);
 /* The frame interval the edge must keep up with (1/fps); <= 0: none. */
-void sn_planner_set_frame_interval (SnPlanner *p, double ms);
+SN_API void sn_planner_set_frame_interval (SnPlanner *p, double ms);
 /* A disabled path is never chosen (it ranks as infeasible); the current
  * path, once disabled, is left at the next decision.  All start enabled. */
-void sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled);
+SN_API void sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled);
 /* The cloud's speed, as it reports it (or a guess before it does): a path
  * whose cloud time has not been measured yet predicts
  *   overhead_ms + cloud_flops * ms_per_flop
  * instead of its cloud_ms prior.  ms_per_flop <= 0 goes back to the priors.
  * Measured paths keep their measurements. */
-void sn_planner_set_cloud_speed (SnPlanner *p, double ms_per_flop, double overhead_ms);
+SN_API void sn_planner_set_cloud_speed (SnPlanner *p, double ms_per_flop, double overhead_ms);
 
 /* Measurements. */
-void sn_planner_observe_edge (SnPlanner *p, int path, double ms);
-void sn_planner_observe_bytes (SnPlanner *p, int path, double bytes);
+SN_API void sn_planner_observe_edge (SnPlanner *p, int path, double ms);
+SN_API void sn_planner_observe_bytes (SnPlanner *p, int path, double bytes);
 /* The cloud's time for a frame of this path, as it reports it back; like
  * edge times, the first samples after the path starts are ignored. */
-void sn_planner_observe_cloud (SnPlanner *p, int path, double ms);
-void sn_planner_set_bandwidth (SnPlanner *p, double bits_per_second);
-void sn_planner_set_rtt (SnPlanner *p, double ms);
+SN_API void sn_planner_observe_cloud (SnPlanner *p, int path, double ms);
+SN_API void sn_planner_set_bandwidth (SnPlanner *p, double bits_per_second);
+SN_API void sn_planner_set_rtt (SnPlanner *p, double ms);
 /* Downstream QoS: proportion > 1 means the edge is that many times too
  * slow for the stream; the current path's edge estimate is raised to match
  * and the edge deadline becomes binding. */
-void sn_planner_observe_qos (SnPlanner *p, double proportion);
+SN_API void sn_planner_observe_qos (SnPlanner *p, double proportion);
 
-int sn_planner_n_paths (const SnPlanner *p);
-const char *sn_planner_path_name (const SnPlanner *p, int path);
-double sn_planner_bandwidth (const SnPlanner *p);
-void sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *out);
+SN_API int sn_planner_n_paths (const SnPlanner *p);
+SN_API const char *sn_planner_path_name (const SnPlanner *p, int path);
+SN_API double sn_planner_bandwidth (const SnPlanner *p);
+SN_API void sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *out);
 /* Decides the path for the next frame.  Returns the chosen path index. */
-int sn_planner_decide (SnPlanner *p, SnPlanDecision *decision);
+SN_API int sn_planner_decide (SnPlanner *p, SnPlanDecision *decision);
 /* Ranks all paths by the objective, best first; returns the count. */
-int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
+SN_API int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
 
 /* What a path is (sn-option.h): a feature cut (the default), edge-only or
  * cloud-only.  Ranking ignores it; explanations name the best of each. */
-void sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind);
+SN_API void sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind);
 
 /* Marks the paths on the rate-fidelity-latency frontier at the current
  * bandwidth: feasible paths that no other feasible path beats on all three
@@ -125,14 +128,14 @@ void sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind);
  * strictly).  An unknown fidelity (< 0) counts as 0: a path must be
  * measured to claim fidelity.  on_frontier has n_paths entries; returns
  * how many are on it. */
-int sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier);
+SN_API int sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier);
 
 /* Why rank[0] won, in a few sentences for people: the objective and its
  * figure, the runner-up and the margin, the best path of each other kind
  * (edge-only, cloud-only, feature cut) and what held it back (its slowest
  * stage, or the fidelity floor).  rank as sn_planner_rank fills it; g_free
  * the result. */
-char *sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n);
+SN_API char *sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n);
 
 /* Which of n cuts can be the fastest for some edge speed, cloud speed and
  * bandwidth.  With the time on each side in proportion to its work and
@@ -145,6 +148,6 @@ char *sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int 
  * for e < c, is never the best: keep[i] is FALSE for those and TRUE for
  * the rest (and for bytes[i] <= 0: not measured, no verdict).  Of exact
  * ties the first is kept.  Returns how many are kept. */
-int sn_plan_frontier (int n, const double *edge_work, const double *bytes, gboolean *keep);
+SN_API int sn_plan_frontier (int n, const double *edge_work, const double *bytes, gboolean *keep);
 
 G_END_DECLS

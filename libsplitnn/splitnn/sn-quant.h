@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — the quantization switch's quantizer.
  *
  * Only the tensors of the selected cut are quantized.  Affine quantization
@@ -9,6 +10,8 @@
  * Codes are packed densely, least significant bits first: 4 per byte at 2
  * bits, 2 per byte at 4 bits.  16 bits means IEEE half, 32 raw float. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-tensor.h>
 
@@ -28,25 +31,25 @@ typedef struct {
   float offset[SN_QUANT_MAX_CHANNELS];
 } SnQuantParams;
 
-gboolean sn_quant_bits_valid (int bits);
+SN_API gboolean sn_quant_bits_valid (int bits);
 /* Bytes of the packed payload for n values. */
-size_t sn_quant_packed_size (int64_t n, int bits);
+SN_API size_t sn_quant_packed_size (int64_t n, int bits);
 
 /* Quantizes x (float32) into packed (sn_quant_packed_size bytes) and fills
  * params.  With calib non-NULL its ranges are used instead of the frame's. */
-gboolean sn_quantize (const SnTensor *x, const SnQuantConfig *cfg,
+SN_API gboolean sn_quantize (const SnTensor *x, const SnQuantConfig *cfg,
     const SnQuantParams *calib, SnQuantParams *params, guint8 *packed, GError **error);
 /* The inverse: packed codes -> out (float32, shape given by out). */
-gboolean sn_dequantize (const guint8 *packed, size_t len, int bits,
+SN_API gboolean sn_dequantize (const guint8 *packed, size_t len, int bits,
     const SnQuantParams *params, SnTensor *out, GError **error);
 
 /* The frame's own range of every channel (axis 1; one range for rank < 2),
  * as sn_quantize would pick it per channel with this clip: lo and hi hold
  * the channel count (calibration accumulates these over frames). */
-void sn_quant_channel_ranges (const SnTensor *x, double clip, float *lo, float *hi);
+SN_API void sn_quant_channel_ranges (const SnTensor *x, double clip, float *lo, float *hi);
 
 /* Unpacks codes to one byte each (for codecs that work on whole bytes). */
-void sn_quant_unpack (const guint8 *packed, int bits, int64_t n, guint8 *codes);
-void sn_quant_pack (const guint8 *codes, int bits, int64_t n, guint8 *packed);
+SN_API void sn_quant_unpack (const guint8 *packed, int bits, int64_t n, guint8 *codes);
+SN_API void sn_quant_pack (const guint8 *codes, int bits, int64_t n, guint8 *packed);
 
 G_END_DECLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — one frame's detections on the wire: JSON lines and binary.
  *
  * The record (SnResultHeader + SnDetections, declared with the binary
@@ -7,6 +8,8 @@
  * splitnnoverlay, splitnnpublish and `splitnn detect --json` all go
  * through it.  Parsers trust nothing and name the field that is wrong. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <splitnn/sn-packet.h>
 
@@ -18,23 +21,23 @@ typedef enum {
 } SnResultFormat;
 
 /* "binary" / "json", the names the caps and the elements use. */
-const char *sn_result_format_name (SnResultFormat format);
-gboolean sn_result_format_from_name (const char *name, SnResultFormat *format);
+SN_API const char *sn_result_format_name (SnResultFormat format);
+SN_API gboolean sn_result_format_from_name (const char *name, SnResultFormat *format);
 
 /* One JSON line (newline-terminated) into out, replacing it.  Scores are
  * written to 4 decimals, boxes to 0.1 px, cloud time to 1 us; at most
  * SN_RESULT_MAX_DETECTIONS detections. */
-void sn_result_write_json (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
+SN_API void sn_result_write_json (const SnResultHeader *h, const SnDetections *d, GByteArray *out);
 /* Parses one JSON object (trailing whitespace allowed).  Required: stream,
  * seq, pts (may be null), detections; optional: time, model, cut, path,
  * cloud_ms.  Labels are taken from the class id (the label is informative). */
-gboolean sn_result_parse_json (const guint8 *data, size_t len, SnResultHeader *h,
+SN_API gboolean sn_result_parse_json (const guint8 *data, size_t len, SnResultHeader *h,
     SnDetections *d, GError **error);
 
 /* Either form. */
-void sn_result_serialize (SnResultFormat format, const SnResultHeader *h, const SnDetections *d,
+SN_API void sn_result_serialize (SnResultFormat format, const SnResultHeader *h, const SnDetections *d,
     GByteArray *out);
-gboolean sn_result_deserialize (SnResultFormat format, const guint8 *data, size_t len,
+SN_API gboolean sn_result_deserialize (SnResultFormat format, const guint8 *data, size_t len,
     SnResultHeader *h, SnDetections *d, GError **error);
 
 G_END_DECLS

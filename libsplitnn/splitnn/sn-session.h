@@ -1,4 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — sessions: the owners of a frame's path through the library.
+ *
+ * Experimental: may change before 1.0 (docs/architecture.md, "Public API").
  *
  * An edge session takes a frame (or a model input already made from one),
  * runs the network up to the cut an option names, codes the cut's tensors
@@ -29,6 +32,8 @@
  * passed in, are borrowed: they must outlive the session. */
 #pragma once
 
+#include <splitnn/sn-api.h>
+
 #include <splitnn/sn-feature.h>
 #include <splitnn/sn-detect.h>
 #include <splitnn/sn-image.h>
@@ -49,7 +54,7 @@ typedef struct {
 } SnOption;
 
 /* A SPLIT option at cut with sn_feature_config_init's coding. */
-void sn_option_init_split (SnOption *opt, const SnCut *cut);
+SN_API void sn_option_init_split (SnOption *opt, const SnCut *cut);
 
 /* For a now_us argument: read g_get_monotonic_time. */
 #define SN_SESSION_NOW G_MININT64
@@ -77,61 +82,61 @@ typedef struct {
 /* model must fit the detector contract (sn-detector.h): the session
  * preprocesses frames as the unsplit detector does.  cuts NULL: the
  * session enumerates and owns the model's cut set. */
-SnEdgeSession *sn_edge_session_new (SnModel *model, SnCutSet *cuts, GError **error);
-void sn_edge_session_free (SnEdgeSession *s);
+SN_API SnEdgeSession *sn_edge_session_new (SnModel *model, SnCutSet *cuts, GError **error);
+SN_API void sn_edge_session_free (SnEdgeSession *s);
 
-SnModel *sn_edge_session_model (SnEdgeSession *s);
-SnCutSet *sn_edge_session_cuts (SnEdgeSession *s);
+SN_API SnModel *sn_edge_session_model (SnEdgeSession *s);
+SN_API SnCutSet *sn_edge_session_cuts (SnEdgeSession *s);
 /* The session's encoder, for sn_feature_measure_cuts (first-frame packet sizing). */
-SnFeatureEncoder *sn_edge_session_encoder (SnEdgeSession *s);
-int sn_edge_session_input_width (const SnEdgeSession *s);
-int sn_edge_session_input_height (const SnEdgeSession *s);
+SN_API SnFeatureEncoder *sn_edge_session_encoder (SnEdgeSession *s);
+SN_API int sn_edge_session_input_width (const SnEdgeSession *s);
+SN_API int sn_edge_session_input_height (const SnEdgeSession *s);
 
 /* Kernel threads of every segment, compiled or not (default 1). */
-void sn_edge_session_set_threads (SnEdgeSession *s, int n_threads);
-int sn_edge_session_get_threads (const SnEdgeSession *s);
-void sn_edge_session_set_engine (SnEdgeSession *s, SnEngine engine);
-void sn_edge_session_set_resize (SnEdgeSession *s, SnResizeMode mode);
+SN_API void sn_edge_session_set_threads (SnEdgeSession *s, int n_threads);
+SN_API int sn_edge_session_get_threads (const SnEdgeSession *s);
+SN_API void sn_edge_session_set_engine (SnEdgeSession *s, SnEngine engine);
+SN_API void sn_edge_session_set_resize (SnEdgeSession *s, SnResizeMode mode);
 
 /* The stream this session is: its id on the wire and the sequence number
  * the next frame gets (default 0 and 0).  Every frame takes the next
  * number, also one that fails, so the cloud sees the gap. */
-void sn_edge_session_set_stream (SnEdgeSession *s, guint32 stream_id, guint64 next_seq);
-guint32 sn_edge_session_stream_id (const SnEdgeSession *s);
-guint64 sn_edge_session_next_seq (const SnEdgeSession *s);
+SN_API void sn_edge_session_set_stream (SnEdgeSession *s, guint32 stream_id, guint64 next_seq);
+SN_API guint32 sn_edge_session_stream_id (const SnEdgeSession *s);
+SN_API guint64 sn_edge_session_next_seq (const SnEdgeSession *s);
 
 /* Compiles the cut's edge segment now and runs it once on a blank input
  * (the fast path packs its weights on the first run), so that the first
  * frame at this cut pays nothing extra. */
-gboolean sn_edge_session_prepare (SnEdgeSession *s, const SnCut *cut, GError **error);
+SN_API gboolean sn_edge_session_prepare (SnEdgeSession *s, const SnCut *cut, GError **error);
 
 /* Frame -> model input (owned by the session, valid until the next call)
  * and its letterbox; what sn_edge_session_process does first. */
-const SnTensor *sn_edge_session_preprocess (SnEdgeSession *s, const SnImage *frame,
+SN_API const SnTensor *sn_edge_session_preprocess (SnEdgeSession *s, const SnImage *frame,
     SnLetterbox *lb, GError **error);
 
 /* Frame in, packet out.  pts in ns or SN_PTS_NONE. */
-gboolean sn_edge_session_process (SnEdgeSession *s, const SnOption *opt, const SnImage *frame,
+SN_API gboolean sn_edge_session_process (SnEdgeSession *s, const SnOption *opt, const SnImage *frame,
     guint64 pts, SnEdgePacket *out, GError **error);
 /* The same from a model input (lb may be NULL: boxes stay in model pixels). */
-gboolean sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt,
+SN_API gboolean sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt,
     const SnTensor *input, const SnLetterbox *lb, guint64 pts, SnEdgePacket *out, GError **error);
 /* The last frame once more at the same cut with other coding (opt->cut
  * must be that cut): no network run, same sequence number.  For tools
  * that compare codings of one frame. */
-gboolean sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out,
+SN_API gboolean sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out,
     GError **error);
 
 /* First-frame packet sizing: sn_feature_measure_cuts on the session's
  * model, cut set, encoder and thread count (bytes has one entry per cut
  * of the set; see sn-feature.h). */
-gboolean sn_edge_session_measure_cuts (SnEdgeSession *s, const SnFeatureConfig *cfg,
+SN_API gboolean sn_edge_session_measure_cuts (SnEdgeSession *s, const SnFeatureConfig *cfg,
     const SnTensor *input, const SnLetterbox *lb, double *bytes, double *run_ms, GError **error);
 
 /* The last frame's k-th cut tensor, float, as the network computed it
  * (before quantization; owned by the session, valid until its next
  * frame); NULL when the last frame failed or k is out of range. */
-const SnTensor *sn_edge_session_cut_tensor (SnEdgeSession *s, int k);
+SN_API const SnTensor *sn_edge_session_cut_tensor (SnEdgeSession *s, int k);
 
 /* ---- Cloud session ----------------------------------------------------------- */
 
@@ -172,36 +177,36 @@ typedef struct {
 
 /* model must fit the detector contract (sn-detector.h).  cuts NULL: the
  * session enumerates and owns the model's cut set. */
-SnCloudSession *sn_cloud_session_new (SnModel *model, SnCutSet *cuts, GError **error);
-void sn_cloud_session_free (SnCloudSession *s);
+SN_API SnCloudSession *sn_cloud_session_new (SnModel *model, SnCutSet *cuts, GError **error);
+SN_API void sn_cloud_session_free (SnCloudSession *s);
 
-SnCutSet *sn_cloud_session_cuts (SnCloudSession *s);
+SN_API SnCutSet *sn_cloud_session_cuts (SnCloudSession *s);
 /* Threshold, top-K, NMS of the detections; change between packets at will. */
-SnDecodeParams *sn_cloud_session_decode_params (SnCloudSession *s);
+SN_API SnDecodeParams *sn_cloud_session_decode_params (SnCloudSession *s);
 /* The model's trained paths, for packets that name one (borrowed; may be NULL). */
-void sn_cloud_session_set_paths (SnCloudSession *s, const SnPathSet *paths);
-void sn_cloud_session_set_threads (SnCloudSession *s, int n_threads);
-void sn_cloud_session_set_engine (SnCloudSession *s, SnEngine engine);
+SN_API void sn_cloud_session_set_paths (SnCloudSession *s, const SnPathSet *paths);
+SN_API void sn_cloud_session_set_threads (SnCloudSession *s, int n_threads);
+SN_API void sn_cloud_session_set_engine (SnCloudSession *s, SnEngine engine);
 /* At most max_streams streams (>= 1), each dropped after idle_us without
  * a packet (<= 0: never).  Defaults above. */
-void sn_cloud_session_set_stream_limits (SnCloudSession *s, guint max_streams, gint64 idle_us);
+SN_API void sn_cloud_session_set_stream_limits (SnCloudSession *s, guint max_streams, gint64 idle_us);
 
 /* Compiles the cut's cloud segment now instead of on its first packet. */
-gboolean sn_cloud_session_prepare (SnCloudSession *s, const SnCut *cut, GError **error);
+SN_API gboolean sn_cloud_session_prepare (SnCloudSession *s, const SnCut *cut, GError **error);
 
 /* Packet bytes in, detections out (dets' contents replaced).  A bad
  * packet sets error (SN_ERROR_CORRUPT_PACKET, SN_ERROR_MODEL_MISMATCH, ...),
  * is counted, and leaves every stream's state as it was. */
-gboolean sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len,
+SN_API gboolean sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len,
     gint64 now_us, SnCloudFrame *frame, SnDetections *dets, GError **error);
 /* A graph output of the last processed packet by name (owned by the
  * session, valid until the next packet); NULL if there is none. */
-const SnTensor *sn_cloud_session_output (SnCloudSession *s, const char *name);
+SN_API const SnTensor *sn_cloud_session_output (SnCloudSession *s, const char *name);
 /* Drops the streams idle since before now_us - idle timeout (process does
  * this too); returns how many. */
-guint sn_cloud_session_expire (SnCloudSession *s, gint64 now_us);
-gboolean sn_cloud_session_has_stream (SnCloudSession *s, guint32 stream_id);
-void sn_cloud_session_get_stats (SnCloudSession *s, SnCloudStats *stats);
+SN_API guint sn_cloud_session_expire (SnCloudSession *s, gint64 now_us);
+SN_API gboolean sn_cloud_session_has_stream (SnCloudSession *s, guint32 stream_id);
+SN_API void sn_cloud_session_get_stats (SnCloudSession *s, SnCloudStats *stats);
 
 /* ---- Loopback ---------------------------------------------------------------- */
 
@@ -209,18 +214,18 @@ typedef struct SnLoopback SnLoopback;
 
 /* One edge and one cloud session on model and one cut set (cuts NULL:
  * the loopback's own). */
-SnLoopback *sn_loopback_new (SnModel *model, SnCutSet *cuts, GError **error);
-void sn_loopback_free (SnLoopback *lb);
-SnEdgeSession *sn_loopback_edge (SnLoopback *lb);
-SnCloudSession *sn_loopback_cloud (SnLoopback *lb);
+SN_API SnLoopback *sn_loopback_new (SnModel *model, SnCutSet *cuts, GError **error);
+SN_API void sn_loopback_free (SnLoopback *lb);
+SN_API SnEdgeSession *sn_loopback_edge (SnLoopback *lb);
+SN_API SnCloudSession *sn_loopback_cloud (SnLoopback *lb);
 
 /* Frame -> packet bytes -> detections.  packet and frame_out (either may
  * be NULL) tell what each side did. */
-gboolean sn_loopback_process (SnLoopback *lb, const SnOption *opt, const SnImage *frame,
+SN_API gboolean sn_loopback_process (SnLoopback *lb, const SnOption *opt, const SnImage *frame,
     guint64 pts, SnDetections *dets, SnEdgePacket *packet, SnCloudFrame *frame_out,
     GError **error);
 /* The same from a model input and its letterbox (may be NULL). */
-gboolean sn_loopback_process_input (SnLoopback *lb, const SnOption *opt, const SnTensor *input,
+SN_API gboolean sn_loopback_process_input (SnLoopback *lb, const SnOption *opt, const SnTensor *input,
     const SnLetterbox *letterbox, guint64 pts, SnDetections *dets, SnEdgePacket *packet,
     SnCloudFrame *frame_out, GError **error);
 

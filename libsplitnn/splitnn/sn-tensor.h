@@ -1,9 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — dense tensors.
  *
  * A tensor is a plain struct on purpose: kernels, codecs and the GStreamer
  * elements all read dims and data directly, and hiding them behind getters
  * would only add noise to every loop.  Data is row-major and contiguous. */
 #pragma once
+
+#include <splitnn/sn-api.h>
 
 #include <glib.h>
 #include <stdint.h>
@@ -44,34 +47,34 @@ typedef struct {
 } SnTensor;
 
 /* Size in bytes of one element, 0 for dtypes we cannot hold. */
-size_t sn_dtype_size (SnDType dtype);
-const char *sn_dtype_name (SnDType dtype);
+SN_API size_t sn_dtype_size (SnDType dtype);
+SN_API const char *sn_dtype_name (SnDType dtype);
 
-int64_t sn_shape_numel (const SnShape *shape);
-gboolean sn_shape_equal (const SnShape *a, const SnShape *b);
+SN_API int64_t sn_shape_numel (const SnShape *shape);
+SN_API gboolean sn_shape_equal (const SnShape *a, const SnShape *b);
 /* Writes "1x3x224x224" (or "scalar") into buf; returns buf. */
-char *sn_shape_format (const SnShape *shape, char *buf, size_t len);
-SnShape sn_shape_make (int rank, const int64_t *dims);
+SN_API char *sn_shape_format (const SnShape *shape, char *buf, size_t len);
+SN_API SnShape sn_shape_make (int rank, const int64_t *dims);
 
 /* Allocates zero-filled, 64-byte aligned storage. */
-SnTensor *sn_tensor_new (SnDType dtype, const SnShape *shape);
+SN_API SnTensor *sn_tensor_new (SnDType dtype, const SnShape *shape);
 /* Wraps caller memory; the tensor never frees it. */
-SnTensor *sn_tensor_new_wrap (SnDType dtype, const SnShape *shape, void *data);
-SnTensor *sn_tensor_copy (const SnTensor *t);
-void sn_tensor_free (SnTensor *t);
-int64_t sn_tensor_numel (const SnTensor *t);
-size_t sn_tensor_nbytes (const SnTensor *t);
+SN_API SnTensor *sn_tensor_new_wrap (SnDType dtype, const SnShape *shape, void *data);
+SN_API SnTensor *sn_tensor_copy (const SnTensor *t);
+SN_API void sn_tensor_free (SnTensor *t);
+SN_API int64_t sn_tensor_numel (const SnTensor *t);
+SN_API size_t sn_tensor_nbytes (const SnTensor *t);
 
 /* IEEE half <-> single, exact for every half value. */
-float sn_half_to_float (uint16_t h);
-uint16_t sn_float_to_half (float f);
+SN_API float sn_half_to_float (uint16_t h);
+SN_API uint16_t sn_float_to_half (float f);
 
 /* NumPy .npy I/O (little-endian, C order; float32/float16/float64/int8..int64/uint8/bool). */
-SnTensor *sn_tensor_load_npy (const char *path, GError **error);
-gboolean sn_tensor_save_npy (const SnTensor *t, const char *path, GError **error);
+SN_API SnTensor *sn_tensor_load_npy (const char *path, GError **error);
+SN_API gboolean sn_tensor_save_npy (const SnTensor *t, const char *path, GError **error);
 
-void *sn_aligned_alloc (size_t bytes);
-void sn_aligned_free (void *p);
+SN_API void *sn_aligned_alloc (size_t bytes);
+SN_API void sn_aligned_free (void *p);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SnTensor, sn_tensor_free)
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — split (edge–cloud) DNN inference.  Include this one header. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Runs the fuzz target without libFuzzer, so every build exercises it:
  * valid packets (all codecs, bit widths, ranges) mutated at random, with
  * the CRC recomputed half of the time so the field checks are reached. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Runs the feature-codec fuzz target without libFuzzer, so every build
  * exercises it: valid streams (random bit widths, dead zones, tiles, intra
  * and inter frames) with bytes flipped, lengths changed and frames dropped. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: the temporal feature codec's decoder (sn-fcodec.h), the
  * cloud's other consumer of untrusted bytes.  An input is a stream of
  * frames, each a 2-byte little-endian length then that many bytes, decoded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Runs the ONNX loader fuzz target without libFuzzer, so every build
  * exercises it: small valid models (built here with the tests' protobuf-c
  * builders) mutated at random — bytes flipped, cut short, a run of bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: everything splitnn does with an untrusted ONNX file
  * when it opens a model (what splitnnedge / splitnncloud do on their model
  * property and the tools on their first argument): protobuf parsing, graph

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: everything the cloud does with untrusted bytes before
  * they reach the network — packet parsing, codec decoding, dequantizing. */
 #include <stdint.h>

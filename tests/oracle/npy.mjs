@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Minimal NumPy .npy reader/writer for float32 C-order arrays (the exchange
 // format between libsplitnn's tests and these oracles).
 import fs from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // ONNX Runtime oracle and performance peer.
 //   node run-ort.mjs MODEL.onnx OUT_DIR IN.npy [IN.npy ...] [--threads T]
 //   node run-ort.mjs MODEL.onnx --bench N [--threads T] [--input SHAPE]

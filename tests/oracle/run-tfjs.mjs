@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // TensorFlow.js oracle: runs the original graph model on the pure-JS CPU
 // backend (no native code, no network: weights are read from disk).
 //   node run-tfjs.mjs MODEL.json OUT_DIR IN.npy [IN.npy ...] [--outputs tower_0/keypoints=keypoints,...]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Convert a TensorFlow.js graph model (model.json + weight shards) to ONNX.
 
     tfjs2onnx.py MODEL.json OUT.onnx --outputs tower_0/keypoints=keypoints,tower_0/wh=wh

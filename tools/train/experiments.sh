@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The training runs behind docs/training.md's table, on whatever machine runs
 # this (CUDA if PyTorch sees a GPU, else CPU).  Writes one .npz delta per run
 # into $1 (apply with splitnn-train.py MODEL --apply-delta D --out M.onnx).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """ONNX graphs of libsplitnn's op set as PyTorch modules.
 
 The training tool needs the detector as a differentiable PyTorch module that

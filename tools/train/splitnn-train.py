@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Train the quantization-switch model: one weight set for every split path.
 
 Source patent (shared/seeds/000, [0066]-[0082]): a model is trained for all

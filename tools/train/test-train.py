@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The training tool on a tiny detector-shaped model (runs in CI, CPU only).
 
 Checks: the summed multi-path loss decreases; the exported model loads in

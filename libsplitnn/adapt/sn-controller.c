@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* splitnn — the auto-split controller (see sn-controller.h for what it is
+ * fed and how). */
+#include "splitnn/sn-controller.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "splitnn/sn-fidelity.h"
+
+/* The cloud's whole-network estimate learns from frames whose cloud part
+ * is at least this share of the network (smaller parts say little about
+ * it), once the option has been reported this many times (the first runs
+ * are cold), with this weight. */
+#define WHOLE_MIN_SHARE 0.25
+#define WHOLE_WARMUP 2
+#define WHOLE_ALPHA 0.1
+/* Weight of a new sample of the cloud's time outside the network. */
+#define OVERHEAD_ALPHA 0.2
+
+struct SnController {
+  SnPlanner *planner;
+  SnControllerOption *options;        /* names owned */
+  int n;
+  double model_flops;
+
+  /* Settings. */
+  double fixed_bps;                   /* 0: the observed link */
+  double cloud_speedup;
+
+  /* Fidelity and candidates. */
+  gboolean fidelity_looked_up;        /* fidelity_cfg is valid */
+  SnFeatureConfig fidelity_cfg;
+  double floor;                       /* < 0: off */
+  double *first_bytes;                /* per option, from the first frame; NULL before */
+  gboolean first_frame_seen;
+  gboolean *candidate;                /* per option */
+  gboolean candidates_set;
+
+  /* The cloud. */
+  gboolean cloud_speed_known;
+  double cloud_whole_ms;              /* 0: no estimate */
+  double reported_whole_ms;           /* the last whole-ms a report carried */
+  double cloud_overhead_ms;
+  guint *cloud_runs;                  /* per option: reports counted towards the whole estimate */
+
+  /* Observations waiting for the next decision. */
+  double pending_bps;                 /* 0: none */
+  double pending_rtt_ms;              /* < 0: none */
+  double pending_qos;                 /* worst proportion; 0: none */
+  double last_qos;                    /* taken into the planner, for the decision */
+  GArray *pending_reports;            /* SnCloudReport */
+  int reports_taken;                  /* since the last decision */
+};
+
+/* Reports waiting for the next decision; more than this between two
+ * decisions means something is wrong with whoever sends them, and the
+ * oldest are enough. */
+#define MAX_PENDING_REPORTS 256
+
+SnControllerOption *
+sn_controller_cut_options (const SnCutSet *cuts, double model_flops, int bits, int *n_options)
+{
+  int n = sn_cut_set_n_cuts (cuts);
+  double ms_per_flop = SN_CONTROLLER_PRIOR_WHOLE_MS / MAX (model_flops, 1);
+  SnControllerOption *o = g_new0 (SnControllerOption, MAX (n, 1));
+  for (int i = 0; i < n; i++) {
+    const SnCut *c = sn_cut_set_get (cuts, i);
+    o[i] = (SnControllerOption) { .name = c->name, .cut = (int) c->id,
+      .edge_flops = c->edge_flops, .cloud_flops = c->cloud_flops,
+      .edge_ms = c->edge_flops * ms_per_flop, .cloud_ms = c->cloud_flops * ms_per_flop,
+      .bytes = sn_cut_bytes (c, bits) * SN_CONTROLLER_PRIOR_BYTES_RATIO, .fidelity = -1 };
+  }
+  *n_options = n;
+  return o;
+}
+
+SnController *
+sn_controller_new (const SnControllerOption *options, int n, double model_flops)
+{
+  g_return_val_if_fail (options && n > 0, NULL);
+  SnController *c = g_new0 (SnController, 1);
+  c->n = n;
+  c->model_flops = model_flops;
+  c->options = g_memdup2 (options, n * sizeof *options);
+  g_autofree SnPathPrior *priors = g_new0 (SnPathPrior, n);
+  for (int i = 0; i < n; i++) {
+    c->options[i].name = g_strdup (options[i].name);
+    priors[i] = (SnPathPrior) { .name = options[i].name, .edge_ms = options[i].edge_ms,
+      .cloud_ms = options[i].cloud_ms, .bytes = options[i].bytes,
+      .fidelity = options[i].fidelity, .cloud_flops = options[i].cloud_flops };
+  }
+  c->planner = sn_planner_new (priors, n);
+  /* The priors of options that are not cuts (a result's size, a JPEG's)
+   * are no guesses on the cuts' scale: what the cuts' measurements teach
+   * does not apply to them. */
+  for (int i = 0; i < n; i++)
+    sn_planner_set_prior_exact (c->planner, i, options[i].cut < 0);
+  /* The priors are rough (a fixed speed, a fixed compression ratio); let
+   * each measurement correct the ones not measured yet.  With a measured
+   * profile nothing changes until something is observed. */
+  sn_planner_set_learn_priors (c->planner, TRUE);
+  c->candidate = g_new (gboolean, n);
+  for (int i = 0; i < n; i++)
+    c->candidate[i] = TRUE;
+  c->cloud_runs = g_new0 (guint, n);
+  c->cloud_speedup = 1;
+  c->floor = -1;
+  c->pending_rtt_ms = -1;
+  c->pending_reports = g_array_new (FALSE, FALSE, sizeof (SnCloudReport));
+  return c;
+}
+
+void
+sn_controller_free (SnController *c)
+{
+  if (!c)
+    return;
+  for (int i = 0; i < c->n; i++)
+    g_free ((char *) c->options[i].name);
+  g_free (c->options);
+  sn_planner_free (c->planner);
+  g_free (c->first_bytes);
+  g_free (c->candidate);
+  g_free (c->cloud_runs);
+  g_array_unref (c->pending_reports);
+  g_free (c);
+}
+
+int sn_controller_n_options (const SnController *c) { return c->n; }
+double sn_controller_bandwidth (const SnController *c) { return sn_planner_bandwidth (c->planner); }
+double sn_controller_cloud_whole_ms (const SnController *c) { return c->cloud_whole_ms; }
+gboolean sn_controller_first_frame_seen (const SnController *c) { return c->first_frame_seen; }
+
+const SnControllerOption *
+sn_controller_option (const SnController *c, int option)
+{
+  g_return_val_if_fail (option >= 0 && option < c->n, NULL);
+  return &c->options[option];
+}
+
+int
+sn_controller_find_cut (const SnController *c, int cut)
+{
+  for (int i = 0; cut >= 0 && i < c->n; i++)
+    if (c->options[i].cut == cut)
+      return i;
+  return -1;
+}
+
+void sn_controller_set_objective (SnController *c, SnObjective o) { sn_planner_set_objective (c->planner, o); }
+void sn_controller_set_latency_budget (SnController *c, double ms) { sn_planner_set_latency_budget (c->planner, ms); }
+void sn_controller_set_bandwidth (SnController *c, double bps) { c->fixed_bps = MAX (bps, 0); }
+void sn_controller_set_rtt (SnController *c, double ms) { sn_planner_set_rtt (c->planner, ms); }
+
+void
+sn_controller_set_cloud_speedup (SnController *c, double times)
+{
+  c->cloud_speedup = times > 0 ? times : 1;
+}
+
+void
+sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d)
+{
+  sn_planner_set_frame_interval (c->planner, fps_n > 0 && fps_d > 0 ? 1000.0 * fps_d / fps_n : 0);
+}
+
+SnPlanner *
+sn_controller_planner (SnController *c)
+{
+  return c->planner;
+}
+
+double
+sn_controller_fidelity (const SnController *c, int option)
+{
+  return sn_planner_fidelity (c->planner, option);
+}
+
+gboolean
+sn_controller_below_floor (const SnController *c, int option)
+{
+  double f = sn_planner_fidelity (c->planner, option);
+  return c->floor >= 0 && f >= 0 && f < c->floor;
+}
+
+gboolean
+sn_controller_is_candidate (const SnController *c, int option)
+{
+  g_return_val_if_fail (option >= 0 && option < c->n, FALSE);
+  return c->candidate[option];
+}
+
+/* Only options that can be the best for some edge speed, cloud speed and
+ * bandwidth stay candidates (sn_plan_frontier): on the detector at 8 bits
+ * 5 of 49 cuts, so the planner never tries a cut that another beats on
+ * edge work and bytes at once.  Options under the floor are no candidates
+ * and beat none: a cut they alone dominate may be the best one left.
+ * Options without first-frame bytes (not cuts, or not measured) get no
+ * verdict. */
+static guint
+restrict_to_frontier (SnController *c)
+{
+  int n = c->n, n_below = 0;
+  guint news = SN_CONTROLLER_CANDIDATES_CHANGED;
+  g_autofree double *work = g_new (double, n);
+  g_autofree double *bytes = g_new (double, n);
+  for (int i = 0; i < n; i++) {
+    work[i] = c->options[i].edge_flops;
+    n_below += sn_controller_below_floor (c, i);
+  }
+  /* All infeasible: the planner ranks them by its objective alone. */
+  gboolean all_below = n_below == n;
+  if (all_below)
+    news |= SN_CONTROLLER_ALL_UNDER_FLOOR;
+  for (int i = 0; i < n; i++)
+    bytes[i] = !all_below && sn_controller_below_floor (c, i) ? 0 : c->first_bytes[i];
+  sn_plan_frontier (n, work, bytes, c->candidate);
+  for (int i = 0; i < n; i++) {
+    c->candidate[i] = c->candidate[i] && (all_below || !sn_controller_below_floor (c, i));
+    sn_planner_set_enabled (c->planner, i, c->candidate[i]);
+  }
+  c->candidates_set = TRUE;
+  return news;
+}
+
+guint
+sn_controller_set_fidelity (SnController *c, const double *fidelity, double floor)
+{
+  int known = 0;
+  for (int i = 0; i < c->n; i++) {
+    if (fidelity)
+      sn_planner_set_fidelity (c->planner, i, fidelity[i]);
+    known += sn_planner_fidelity (c->planner, i) >= 0;
+  }
+  c->floor = floor < 0 ? -1 : floor;
+  sn_planner_set_fidelity_floor (c->planner, c->floor);
+  guint news = SN_CONTROLLER_FIDELITY_CHANGED;
+  if (c->floor >= 0 && known == 0)
+    news |= SN_CONTROLLER_FLOOR_EXCLUDES_NOTHING;
+  if (c->first_bytes)
+    news |= restrict_to_frontier (c);
+  return news;
+}
+
+guint
+sn_controller_update_fidelity (SnController *c, const SnModel *model, const SnFeatureConfig *cfg,
+    double floor)
+{
+  const SnFeatureConfig *o = &c->fidelity_cfg;
+  floor = floor < 0 ? -1 : floor;
+  /* The properties may change while playing; look up only when they did. */
+  if (c->fidelity_looked_up && o->bits == cfg->bits && o->codec == cfg->codec
+      && o->per_channel == cfg->per_channel && o->clip == cfg->clip && o->range == cfg->range
+      && o->path == cfg->path && c->floor == floor)
+    return 0;
+  g_autofree double *f = g_new (double, c->n);
+  for (int i = 0; i < c->n; i++)
+    f[i] = c->options[i].cut >= 0 ? sn_model_fidelity (model, c->options[i].cut, cfg)
+        : c->options[i].fidelity;
+  c->fidelity_cfg = *cfg;
+  c->fidelity_looked_up = TRUE;
+  return sn_controller_set_fidelity (c, f, floor);
+}
+
+guint
+sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_cuts, double whole_ms)
+{
+  c->first_frame_seen = TRUE;
+  if (!bytes)
+    return 0;
+  g_free (c->first_bytes);
+  c->first_bytes = g_new0 (double, c->n);
+  for (int i = 0; i < c->n; i++) {
+    int cut = c->options[i].cut;
+    if (cut >= 0 && cut < n_cuts && bytes[cut] > 0) {
+      c->first_bytes[i] = bytes[cut];
+      sn_planner_observe_bytes (c->planner, i, bytes[cut]);
+    }
+  }
+  /* Until the cloud reports its speed, guess it from the speed this
+   * machine just ran the whole network at and the cloud-speed setting.
+   * (A fixed 40 ms prior was far off on a slow or busy box, and sent all
+   * the work to a cloud that could not keep up.) */
+  if (!c->cloud_speed_known && whole_ms > 0 && c->model_flops > 0)
+    sn_planner_set_cloud_speed (c->planner, whole_ms / c->model_flops / c->cloud_speedup, 0);
+  return restrict_to_frontier (c);
+}
+
+void
+sn_controller_observe_frame (SnController *c, int option, double edge_ms, double bytes)
+{
+  g_return_if_fail (option >= 0 && option < c->n);
+  sn_planner_observe_edge (c->planner, option, edge_ms);
+  sn_planner_observe_bytes (c->planner, option, bytes);
+}
+
+gboolean
+sn_controller_observe_cloud (SnController *c, const SnCloudReport *r)
+{
+  if (sn_controller_find_cut (c, r->cut) < 0 || !(r->cloud_ms >= 0))
+    return FALSE;
+  if (c->pending_reports->len < MAX_PENDING_REPORTS)
+    g_array_append_val (c->pending_reports, *r);
+  return TRUE;
+}
+
+static void
+apply_cloud_report (SnController *c, const SnCloudReport *r)
+{
+  int i = sn_controller_find_cut (c, r->cut);
+  double network_ms = r->network_ms >= 0 ? r->network_ms : r->cloud_ms;
+  sn_planner_observe_cloud (c->planner, i, r->cloud_ms);
+  /* What does not scale with the network: packet and detection decoding. */
+  double overhead = MAX (r->cloud_ms - network_ms, 0);
+  c->cloud_overhead_ms = c->cloud_speed_known
+      ? (1 - OVERHEAD_ALPHA) * c->cloud_overhead_ms + OVERHEAD_ALPHA * overhead : overhead;
+  /* The whole-network time the cloud measured at its start seeds the
+   * estimate; a different one is a restarted (or another) cloud. */
+  if (r->whole_ms > 0 && r->whole_ms != c->reported_whole_ms) {
+    c->reported_whole_ms = r->whole_ms;
+    c->cloud_whole_ms = r->whole_ms;
+  }
+  /* Then this cloud's frames refine it.  Why the whole network and not
+   * only this option's time: on the last cut the cloud runs no layer, and
+   * its time says nothing about how fast it would run an early one. */
+  double share = c->model_flops > 0 ? c->options[i].cloud_flops / c->model_flops : 0;
+  if (share >= WHOLE_MIN_SHARE && ++c->cloud_runs[i] > WHOLE_WARMUP) {
+    double whole = network_ms / share;
+    c->cloud_whole_ms = c->cloud_whole_ms > 0
+        ? (1 - WHOLE_ALPHA) * c->cloud_whole_ms + WHOLE_ALPHA * whole : whole;
+  }
+  if (c->cloud_whole_ms > 0 && c->model_flops > 0) {
+    c->cloud_speed_known = TRUE;
+    sn_planner_set_cloud_speed (c->planner, c->cloud_whole_ms / c->model_flops, c->cloud_overhead_ms);
+  }
+}
+
+void
+sn_controller_observe_link (SnController *c, double bps, double rtt_ms)
+{
+  if (bps > 0)
+    c->pending_bps = bps;
+  if (rtt_ms >= 0)
+    c->pending_rtt_ms = rtt_ms;
+}
+
+void
+sn_controller_observe_qos (SnController *c, double proportion)
+{
+  if (proportion > 1.0)
+    c->pending_qos = MAX (c->pending_qos, proportion);
+}
+
+/* The observations since the last decision go to the planner: the last
+ * link estimate (one that changed by more than a quarter marks the next
+ * switch "bandwidth"), the worst QoS, the cloud's reports in order. */
+static void
+apply_pending (SnController *c)
+{
+  /* The fixed rate, when set, wins over estimates. */
+  if (c->fixed_bps > 0)
+    sn_planner_set_bandwidth (c->planner, c->fixed_bps);
+  else if (c->pending_bps > 0)
+    sn_planner_set_bandwidth (c->planner, c->pending_bps);
+  c->pending_bps = 0;
+  if (c->pending_rtt_ms >= 0)
+    sn_planner_set_rtt (c->planner, c->pending_rtt_ms);
+  c->pending_rtt_ms = -1;
+  if (c->pending_qos > 1.0) {
+    sn_planner_observe_qos (c->planner, c->pending_qos);
+    c->last_qos = c->pending_qos;
+  }
+  c->pending_qos = 0;
+  int n_reports = c->pending_reports->len;
+  for (int i = 0; i < n_reports; i++)
+    apply_cloud_report (c, &g_array_index (c->pending_reports, SnCloudReport, i));
+  g_array_set_size (c->pending_reports, 0);
+  c->reports_taken += n_reports;
+}
+
+int
+sn_controller_decide (SnController *c, SnControllerDecision *d)
+{
+  SnControllerDecision local;
+  if (!d)
+    d = &local;
+  memset (d, 0, sizeof *d);
+  apply_pending (c);
+  d->cloud_reports = c->reports_taken;
+  c->reports_taken = 0;
+  int chosen = sn_planner_decide (c->planner, &d->plan);
+  d->cut = c->options[chosen].cut;
+  d->bandwidth = sn_planner_bandwidth (c->planner);
+  d->qos_proportion = g_str_equal (d->plan.reason, "qos") ? c->last_qos : 0;
+  return chosen;
+}
+
+int
+sn_controller_rank (SnController *c, SnPathPrediction *out, int max)
+{
+  apply_pending (c);
+  return sn_planner_rank (c->planner, out, max);
+}
+
+void
+sn_controller_predict (SnController *c, int option, SnPathPrediction *out)
+{
+  g_return_if_fail (option >= 0 && option < c->n);
+  apply_pending (c);
+  sn_planner_predict (c->planner, option, out);
+}
+
+char *
+sn_controller_candidates (const SnController *c)
+{
+  if (!c->candidates_set)
+    return NULL;
+  GString *list = g_string_new (NULL);
+  for (int i = 0; i < c->n; i++) {
+    if (!c->candidate[i])
+      continue;
+    if (list->len)
+      g_string_append_c (list, ',');
+    if (c->options[i].cut >= 0)
+      g_string_append_printf (list, "%d", c->options[i].cut);
+    else
+      g_string_append (list, c->options[i].name);
+  }
+  return g_string_free (list, FALSE);
+}

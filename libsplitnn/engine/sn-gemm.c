@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* splitnn — our own 1x1 convolution for the fast path (see sn-gemm.h). */
+#include "engine/sn-gemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "splitnn/sn-tensor.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_X86 1
+#include <immintrin.h>
+#endif
+
+#define NR 16
+#define MR 6
+/* Rows per pool item: a few kernel calls, so that an item is worth
+ * handing out but a layer still makes several per thread. */
+#define ROWS_PER_ITEM (MR * 8)
+
+struct SnGemm {
+  int64_t K, N, panels;
+  float lo, hi;
+  float *packed;            /* panels x (K + 1) x 16 */
+};
+
+gboolean
+sn_gemm_available (void)
+{
+#ifdef HAVE_X86
+  static gsize once = 0;
+  static gboolean ok = FALSE;
+  if (g_once_init_enter (&once)) {
+    const char *k = g_getenv ("SPLITNN_KERNELS");
+    __builtin_cpu_init ();
+    ok = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
+        && !(k && strcmp (k, "xnnpack") == 0);
+    g_once_init_leave (&once, 1);
+  }
+  return ok;
+#else
+  return FALSE;
+#endif
+}
+
+SnGemm *
+sn_gemm_new (const float *w, const float *bias, int64_t K, int64_t N, float lo, float hi)
+{
+  SnGemm *g = g_new0 (SnGemm, 1);
+  g->K = K;
+  g->N = N;
+  g->lo = lo;
+  g->hi = hi;
+  g->panels = (N + NR - 1) / NR;
+  size_t n = (size_t) g->panels * (K + 1) * NR;
+  g->packed = sn_aligned_alloc (n * sizeof (float));
+  memset (g->packed, 0, n * sizeof (float));
+  for (int64_t p = 0; p < g->panels; p++) {
+    float *dst = g->packed + (size_t) p * (K + 1) * NR;
+    for (int64_t j = 0; j < NR && p * NR + j < N; j++) {
+      int64_t o = p * NR + j;
+      dst[j] = bias ? bias[o] : 0.0f;
+      for (int64_t k = 0; k < K; k++)
+        dst[(k + 1) * NR + j] = w[o * K + k];
+    }
+  }
+  return g;
+}
+
+void
+sn_gemm_free (SnGemm *g)
+{
+  if (!g)
+    return;
+  sn_aligned_free (g->packed);
+  g_free (g);
+}
+
+#ifdef HAVE_X86
+/* rows (1..6) x cols (1..16) of y.  Rows past `rows` read the last row
+ * again, so that the loop is the same for every tile; their results are
+ * not stored. */
+__attribute__((target ("avx2,fma")))
+static void
+kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const float *panel,
+    float *c, int64_t ldc, float lo, float hi)
+{
+  const float *a0 = a, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a1 + lda : a1;
+  const float *a3 = rows > 3 ? a2 + lda : a2, *a4 = rows > 4 ? a3 + lda : a3;
+  const float *a5 = rows > 5 ? a4 + lda : a4;
+  __m256 b0 = _mm256_load_ps (panel), b1 = _mm256_load_ps (panel + 8);
+  __m256 c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1;
+  __m256 c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+  const float *w = panel + NR;
+  for (int64_t k = 0; k < K; k++, w += NR) {
+    b0 = _mm256_load_ps (w);
+    b1 = _mm256_load_ps (w + 8);
+    __m256 x = _mm256_broadcast_ss (a0 + k);
+    c00 = _mm256_fmadd_ps (x, b0, c00);
+    c01 = _mm256_fmadd_ps (x, b1, c01);
+    x = _mm256_broadcast_ss (a1 + k);
+    c10 = _mm256_fmadd_ps (x, b0, c10);
+    c11 = _mm256_fmadd_ps (x, b1, c11);
+    x = _mm256_broadcast_ss (a2 + k);
+    c20 = _mm256_fmadd_ps (x, b0, c20);
+    c21 = _mm256_fmadd_ps (x, b1, c21);
+    x = _mm256_broadcast_ss (a3 + k);
+    c30 = _mm256_fmadd_ps (x, b0, c30);
+    c31 = _mm256_fmadd_ps (x, b1, c31);
+    x = _mm256_broadcast_ss (a4 + k);
+    c40 = _mm256_fmadd_ps (x, b0, c40);
+    c41 = _mm256_fmadd_ps (x, b1, c41);
+    x = _mm256_broadcast_ss (a5 + k);
+    c50 = _mm256_fmadd_ps (x, b0, c50);
+    c51 = _mm256_fmadd_ps (x, b1, c51);
+  }
+  __m256 vlo = _mm256_set1_ps (lo), vhi = _mm256_set1_ps (hi);
+  __m256 acc[MR][2] = {
+    { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 }, { c40, c41 }, { c50, c51 },
+  };
+  for (int r = 0; r < rows; r++) {
+    float *dst = c + r * ldc;
+    __m256 v0 = _mm256_min_ps (_mm256_max_ps (acc[r][0], vlo), vhi);
+    __m256 v1 = _mm256_min_ps (_mm256_max_ps (acc[r][1], vlo), vhi);
+    if (cols == NR) {
+      _mm256_storeu_ps (dst, v0);
+      _mm256_storeu_ps (dst + 8, v1);
+    } else {
+      float tmp[NR];
+      _mm256_storeu_ps (tmp, v0);
+      _mm256_storeu_ps (tmp + 8, v1);
+      memcpy (dst, tmp, cols * sizeof (float));
+    }
+  }
+}
+#endif
+
+typedef struct {
+  const SnGemm *g;
+  const float *x;
+  float *y;
+  int64_t M, blocks;
+} Job;
+
+/* One item: ROWS_PER_ITEM rows of one panel.  Items run panel-major
+ * within a block of rows, so that neighbouring items share the rows of x. */
+static void
+run_item (void *ctx, size_t item)
+{
+#ifdef HAVE_X86
+  const Job *j = ctx;
+  const SnGemm *g = j->g;
+  int64_t block = (int64_t) item / g->panels, p = (int64_t) item % g->panels;
+  int64_t m0 = block * ROWS_PER_ITEM, m1 = MIN (m0 + ROWS_PER_ITEM, j->M);
+  int cols = (int) MIN (NR, g->N - p * NR);
+  const float *panel = g->packed + (size_t) p * (g->K + 1) * NR;
+  for (int64_t m = m0; m < m1; m += MR)
+    kernel_6x16 ((int) MIN (MR, m1 - m), cols, g->K, j->x + m * g->K, g->K, panel,
+        j->y + m * g->N + p * NR, g->N, g->lo, g->hi);
+#else
+  (void) ctx;
+  (void) item;
+  g_assert_not_reached ();
+#endif
+}
+
+void
+sn_gemm_run (const SnGemm *g, SnPool *pool, const float *x, float *y, int64_t M)
+{
+  Job j = { g, x, y, M, (M + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM };
+  sn_pool_run (pool, run_item, &j, (size_t) (j.blocks * g->panels));
+}

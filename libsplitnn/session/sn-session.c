@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* splitnn — edge and cloud sessions and the loopback (see sn-session.h). */
+#include "splitnn/sn-session.h"
+
+#include <string.h>
+
+#include "splitnn/sn-detector.h"
+#include "splitnn/sn-error.h"
+
+/* The detector heads the cloud decodes, by name (sn-detector.h). */
+#define HEAT_OUTPUT "keypoints"
+#define WH_OUTPUT "wh"
+
+void
+sn_option_init_split (SnOption *opt, const SnCut *cut)
+{
+  memset (opt, 0, sizeof *opt);
+  opt->kind = SN_OPTION_CUT;
+  opt->cut = cut;
+  sn_feature_config_init (&opt->feature);
+}
+
+static gint64
+resolve_now (gint64 now_us)
+{
+  return now_us == SN_SESSION_NOW ? g_get_monotonic_time () : now_us;
+}
+
+static double
+ms_between (gint64 t0, gint64 t1)
+{
+  return (t1 - t0) / 1000.0;
+}
+
+/* Segments per cut, compiled on first use and kept: a cut pointer is
+ * stable for the life of its set, also for cuts added later. */
+typedef struct {
+  GHashTable *by_cut;       /* const SnCut* -> SnSegment* */
+  int threads;
+  SnEngine engine;
+  gboolean engine_set;
+} SegmentCache;
+
+static void
+cache_init (SegmentCache *c)
+{
+  c->by_cut = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+      (GDestroyNotify) sn_segment_free);
+  c->threads = 1;
+}
+
+static void
+cache_clear (SegmentCache *c)
+{
+  g_clear_pointer (&c->by_cut, g_hash_table_unref);
+}
+
+static void
+cache_configure (SegmentCache *c, SnSegment *seg)
+{
+  sn_segment_set_threads (seg, c->threads);
+  if (c->engine_set)
+    sn_segment_set_engine (seg, c->engine);
+}
+
+static void
+cache_set_threads (SegmentCache *c, int n)
+{
+  c->threads = MAX (1, n);
+  GHashTableIter it;
+  gpointer seg;
+  g_hash_table_iter_init (&it, c->by_cut);
+  while (g_hash_table_iter_next (&it, NULL, &seg))
+    sn_segment_set_threads (seg, c->threads);
+}
+
+static void
+cache_set_engine (SegmentCache *c, SnEngine engine)
+{
+  c->engine = engine;
+  c->engine_set = TRUE;
+  GHashTableIter it;
+  gpointer seg;
+  g_hash_table_iter_init (&it, c->by_cut);
+  while (g_hash_table_iter_next (&it, NULL, &seg))
+    sn_segment_set_engine (seg, engine);
+}
+
+static gboolean
+check_cut (SnCutSet *cuts, const SnCut *cut, GError **error)
+{
+  for (int i = 0; cut && i < sn_cut_set_n_cuts (cuts); i++)
+    if (sn_cut_set_get (cuts, i) == cut)
+      return TRUE;
+  g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+      "cut '%s' is not one of this session's cut set", cut ? cut->name : "(none)");
+  return FALSE;
+}
+
+/* ---- Edge session ------------------------------------------------------------ */
+
+struct SnEdgeSession {
+  SnModel *model;
+  SnCutSet *cuts;
+  gboolean own_cuts;
+  SnDetector *detector;     /* preprocessing, exactly as the unsplit detector does it */
+  SegmentCache edge;        /* cut -> segment from the graph inputs to the cut's tensors */
+  SnFeatureEncoder *encoder;
+  GByteArray *packet;
+  /* The stream this session is.  A temporal coder's reference (the last
+   * reconstruction it sent) belongs here too. */
+  guint32 stream_id;
+  guint64 next_seq;
+  /* The last frame, for recode: its cut's tensors (in the cut's order)
+   * stay valid in the segment until the next run. */
+  const SnCut *last_cut;
+  const SnTensor *last[SN_PACKET_MAX_TENSORS];
+  SnLetterbox last_lb;
+  gboolean last_has_lb;
+  guint64 last_seq, last_pts;
+  gboolean has_last;
+};
+
+SnEdgeSession *
+sn_edge_session_new (SnModel *model, SnCutSet *cuts, GError **error)
+{
+  SnDetector *det = sn_detector_new (model, error);
+  if (!det)
+    return NULL;
+  SnCutSet *own = NULL;
+  if (!cuts && !(cuts = own = sn_cut_set_new (model, error))) {
+    sn_detector_free (det);
+    return NULL;
+  }
+  SnEdgeSession *s = g_new0 (SnEdgeSession, 1);
+  s->model = model;
+  s->cuts = cuts;
+  s->own_cuts = own != NULL;
+  s->detector = det;
+  cache_init (&s->edge);
+  s->encoder = sn_feature_encoder_new (model);
+  s->packet = g_byte_array_new ();
+  return s;
+}
+
+void
+sn_edge_session_free (SnEdgeSession *s)
+{
+  if (!s)
+    return;
+  cache_clear (&s->edge);
+  sn_feature_encoder_free (s->encoder);
+  g_byte_array_unref (s->packet);
+  sn_detector_free (s->detector);
+  if (s->own_cuts)
+    sn_cut_set_free (s->cuts);
+  g_free (s);
+}
+
+SnModel *sn_edge_session_model (SnEdgeSession *s) { return s->model; }
+SnCutSet *sn_edge_session_cuts (SnEdgeSession *s) { return s->cuts; }
+SnFeatureEncoder *sn_edge_session_encoder (SnEdgeSession *s) { return s->encoder; }
+int sn_edge_session_input_width (const SnEdgeSession *s) { return sn_detector_input_width (s->detector); }
+int sn_edge_session_input_height (const SnEdgeSession *s) { return sn_detector_input_height (s->detector); }
+int sn_edge_session_get_threads (const SnEdgeSession *s) { return s->edge.threads; }
+guint32 sn_edge_session_stream_id (const SnEdgeSession *s) { return s->stream_id; }
+guint64 sn_edge_session_next_seq (const SnEdgeSession *s) { return s->next_seq; }
+
+void
+sn_edge_session_set_threads (SnEdgeSession *s, int n)
+{
+  cache_set_threads (&s->edge, n);
+  sn_detector_set_threads (s->detector, s->edge.threads);
+}
+
+void
+sn_edge_session_set_engine (SnEdgeSession *s, SnEngine engine)
+{
+  cache_set_engine (&s->edge, engine);
+}
+
+void
+sn_edge_session_set_resize (SnEdgeSession *s, SnResizeMode mode)
+{
+  sn_detector_set_resize (s->detector, mode);
+}
+
+void
+sn_edge_session_set_stream (SnEdgeSession *s, guint32 stream_id, guint64 next_seq)
+{
+  s->stream_id = stream_id;
+  s->next_seq = next_seq;
+  s->has_last = FALSE;
+}
+
+/* The cut's edge segment; *compile_ms gets what compiling it cost now. */
+static SnSegment *
+edge_segment (SnEdgeSession *s, const SnCut *cut, double *compile_ms, GError **error)
+{
+  SnSegment *seg = g_hash_table_lookup (s->edge.by_cut, cut);
+  if (seg)
+    return seg;
+  if (!check_cut (s->cuts, cut, error))
+    return NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  seg = sn_segment_new (s->model, NULL, 0, cut->tensors, cut->n_tensors, error);
+  if (!seg)
+    return NULL;
+  cache_configure (&s->edge, seg);
+  g_hash_table_insert (s->edge.by_cut, (gpointer) cut, seg);
+  if (compile_ms)
+    *compile_ms += ms_between (t0, g_get_monotonic_time ());
+  return seg;
+}
+
+/* The segment's output named name; NULL if it has none. */
+static const SnTensor *
+output_by_name (const SnSegment *seg, const char *name)
+{
+  for (int i = 0; i < sn_segment_n_outputs (seg); i++)
+    if (g_strcmp0 (sn_segment_output_name (seg, i), name) == 0)
+      return sn_segment_output (seg, i);
+  return NULL;
+}
+
+gboolean
+sn_edge_session_prepare (SnEdgeSession *s, const SnCut *cut, GError **error)
+{
+  static const guint8 black[16 * 16 * 3];
+  const SnImage blank = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
+    .strides = { 16 * 3 } };
+  SnLetterbox lb;
+  SnSegment *seg = edge_segment (s, cut, NULL, error);
+  const SnTensor *x = seg ? sn_detector_preprocess (s->detector, &blank, &lb, error) : NULL;
+  s->has_last = FALSE;
+  return x && sn_segment_run (seg, &x, error);
+}
+
+const SnTensor *
+sn_edge_session_preprocess (SnEdgeSession *s, const SnImage *frame, SnLetterbox *lb,
+    GError **error)
+{
+  return sn_detector_preprocess (s->detector, frame, lb, error);
+}
+
+static gboolean
+check_option (const SnOption *opt, GError **error)
+{
+  if (opt->kind != SN_OPTION_CUT || !opt->cut) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "an edge session runs split options with a cut, not kind %d", (int) opt->kind);
+    return FALSE;
+  }
+  if (opt->cut->n_tensors > SN_PACKET_MAX_TENSORS) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "cut '%s' has %d tensors; a packet carries at most %d", opt->cut->name,
+        opt->cut->n_tensors, SN_PACKET_MAX_TENSORS);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+encode_last (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out, GError **error)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  if (!sn_feature_encode (s->encoder, &opt->feature, s->last_cut, s->last, s->stream_id,
+          s->last_seq, s->last_pts, s->last_has_lb ? &s->last_lb : NULL, s->packet, error))
+    return FALSE;
+  out->timings.encode_ms = ms_between (t0, g_get_monotonic_time ());
+  out->stream_id = s->stream_id;
+  out->seq = s->last_seq;
+  out->cut = s->last_cut;
+  out->data = s->packet->data;
+  out->len = s->packet->len;
+  return TRUE;
+}
+
+gboolean
+sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt, const SnTensor *input,
+    const SnLetterbox *lb, guint64 pts, SnEdgePacket *out, GError **error)
+{
+  memset (out, 0, sizeof *out);
+  /* The number is taken even when the frame fails: the cloud then sees a
+   * gap where a frame was lost, not a silent renumbering. */
+  guint64 seq = s->next_seq++;
+  s->has_last = FALSE;
+  if (!check_option (opt, error))
+    return FALSE;
+  const SnCut *cut = opt->cut;
+  SnSegment *seg = edge_segment (s, cut, &out->timings.compile_ms, error);
+  if (!seg)
+    return FALSE;
+  gint64 t0 = g_get_monotonic_time ();
+  if (!sn_segment_run (seg, &input, error))
+    return FALSE;
+  out->timings.network_ms = ms_between (t0, g_get_monotonic_time ());
+  for (int k = 0; k < cut->n_tensors; k++)
+    if (!(s->last[k] = output_by_name (seg, cut->tensors[k]))) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+          "the edge segment of cut '%s' has no output '%s'", cut->name, cut->tensors[k]);
+      return FALSE;
+    }
+  s->last_cut = cut;
+  s->last_has_lb = lb != NULL;
+  if (lb)
+    s->last_lb = *lb;
+  s->last_seq = seq;
+  s->last_pts = pts;
+  s->has_last = TRUE;
+  return encode_last (s, opt, out, error);
+}
+
+gboolean
+sn_edge_session_process (SnEdgeSession *s, const SnOption *opt, const SnImage *frame,
+    guint64 pts, SnEdgePacket *out, GError **error)
+{
+  SnLetterbox lb;
+  gint64 t0 = g_get_monotonic_time ();
+  const SnTensor *x = sn_detector_preprocess (s->detector, frame, &lb, error);
+  if (!x) {
+    memset (out, 0, sizeof *out);
+    s->next_seq++;
+    s->has_last = FALSE;
+    return FALSE;
+  }
+  double pre_ms = ms_between (t0, g_get_monotonic_time ());
+  gboolean ok = sn_edge_session_process_input (s, opt, x, &lb, pts, out, error);
+  out->timings.preprocess_ms = pre_ms;
+  return ok;
+}
+
+gboolean
+sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out,
+    GError **error)
+{
+  memset (out, 0, sizeof *out);
+  if (!check_option (opt, error))
+    return FALSE;
+  if (!s->has_last || opt->cut != s->last_cut) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "recode needs the last frame to have run at cut '%s'", opt->cut->name);
+    return FALSE;
+  }
+  return encode_last (s, opt, out, error);
+}
+
+gboolean
+sn_edge_session_measure_cuts (SnEdgeSession *s, const SnFeatureConfig *cfg,
+    const SnTensor *input, const SnLetterbox *lb, double *bytes, double *run_ms, GError **error)
+{
+  return sn_feature_measure_cuts (s->model, s->cuts, s->encoder, cfg, input, lb, s->edge.threads,
+      bytes, run_ms, error);
+}
+
+const SnTensor *
+sn_edge_session_cut_tensor (SnEdgeSession *s, int k)
+{
+  return s->has_last && k >= 0 && k < s->last_cut->n_tensors ? s->last[k] : NULL;
+}
+
+/* ---- Cloud session ----------------------------------------------------------- */
+
+/* What the cloud knows of one stream.  A temporal decoder's previous
+ * reconstruction and a cloud-only option's video decoder go here; free
+ * them in stream_free. */
+typedef struct {
+  guint32 id;
+  guint64 next_seq;         /* one above the highest seen */
+  gint64 last_seen_us;
+  guint64 packets;
+} CloudStream;
+
+static void
+stream_free (CloudStream *st)
+{
+  g_free (st);
+}
+
+struct SnCloudSession {
+  SnModel *model;
+  SnCutSet *cuts;
+  gboolean own_cuts;
+  SnDetector *detector;     /* decode parameters (stride from the model) and decoding */
+  SnFeatureDecoder *decoder;
+  SegmentCache cloud;       /* cut -> segment from the cut's tensors to the graph outputs */
+  SnSegment *last;          /* of the last processed packet */
+  GHashTable *streams;      /* stream id -> CloudStream* */
+  guint max_streams;
+  gint64 idle_us;
+  SnCloudStats stats;
+};
+
+SnCloudSession *
+sn_cloud_session_new (SnModel *model, SnCutSet *cuts, GError **error)
+{
+  SnDetector *det = sn_detector_new (model, error);
+  if (!det)
+    return NULL;
+  SnCutSet *own = NULL;
+  if (!cuts && !(cuts = own = sn_cut_set_new (model, error))) {
+    sn_detector_free (det);
+    return NULL;
+  }
+  SnCloudSession *s = g_new0 (SnCloudSession, 1);
+  s->model = model;
+  s->cuts = cuts;
+  s->own_cuts = own != NULL;
+  s->detector = det;
+  s->decoder = sn_feature_decoder_new (model, cuts);
+  cache_init (&s->cloud);
+  s->streams = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+      (GDestroyNotify) stream_free);
+  s->max_streams = SN_CLOUD_DEFAULT_MAX_STREAMS;
+  s->idle_us = SN_CLOUD_DEFAULT_IDLE_US;
+  return s;
+}
+
+void
+sn_cloud_session_free (SnCloudSession *s)
+{
+  if (!s)
+    return;
+  g_hash_table_unref (s->streams);
+  cache_clear (&s->cloud);
+  sn_feature_decoder_free (s->decoder);
+  sn_detector_free (s->detector);
+  if (s->own_cuts)
+    sn_cut_set_free (s->cuts);
+  g_free (s);
+}
+
+SnCutSet *sn_cloud_session_cuts (SnCloudSession *s) { return s->cuts; }
+SnDecodeParams *sn_cloud_session_decode_params (SnCloudSession *s) { return sn_detector_decode_params (s->detector); }
+
+void
+sn_cloud_session_set_paths (SnCloudSession *s, const SnPathSet *paths)
+{
+  sn_feature_decoder_set_paths (s->decoder, paths);
+}
+
+void
+sn_cloud_session_set_threads (SnCloudSession *s, int n)
+{
+  cache_set_threads (&s->cloud, n);
+}
+
+void
+sn_cloud_session_set_engine (SnCloudSession *s, SnEngine engine)
+{
+  cache_set_engine (&s->cloud, engine);
+}
+
+void
+sn_cloud_session_set_stream_limits (SnCloudSession *s, guint max_streams, gint64 idle_us)
+{
+  s->max_streams = MAX (1, max_streams);
+  s->idle_us = idle_us;
+}
+
+static SnSegment *
+cloud_segment (SnCloudSession *s, const SnCut *cut, double *compile_ms, GError **error)
+{
+  SnSegment *seg = g_hash_table_lookup (s->cloud.by_cut, cut);
+  if (seg)
+    return seg;
+  if (!check_cut (s->cuts, cut, error))
+    return NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  /* All graph outputs, as the unsplit model computes them; the heads are
+   * then found by name, whatever order the graph lists its outputs in. */
+  seg = sn_segment_new (s->model, cut->tensors, cut->n_tensors, NULL, 0, error);
+  if (!seg)
+    return NULL;
+  cache_configure (&s->cloud, seg);
+  g_hash_table_insert (s->cloud.by_cut, (gpointer) cut, seg);
+  if (compile_ms)
+    *compile_ms += ms_between (t0, g_get_monotonic_time ());
+  return seg;
+}
+
+gboolean
+sn_cloud_session_prepare (SnCloudSession *s, const SnCut *cut, GError **error)
+{
+  return cloud_segment (s, cut, NULL, error) != NULL;
+}
+
+guint
+sn_cloud_session_expire (SnCloudSession *s, gint64 now_us)
+{
+  if (s->idle_us <= 0)
+    return 0;
+  now_us = resolve_now (now_us);
+  guint n = 0;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, s->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    if (now_us - ((CloudStream *) v)->last_seen_us > s->idle_us) {
+      g_hash_table_iter_remove (&it);
+      n++;
+    }
+  s->stats.evicted_idle += n;
+  return n;
+}
+
+/* The stream's state, made (evicting the least recently seen stream when
+ * the table is full) if it has none. */
+static CloudStream *
+stream_get (SnCloudSession *s, guint32 id, gboolean *created)
+{
+  CloudStream *st = g_hash_table_lookup (s->streams, GUINT_TO_POINTER (id));
+  *created = st == NULL;
+  if (st)
+    return st;
+  if (g_hash_table_size (s->streams) >= s->max_streams) {
+    CloudStream *oldest = NULL;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init (&it, s->streams);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      if (!oldest || ((CloudStream *) v)->last_seen_us < oldest->last_seen_us
+          || (((CloudStream *) v)->last_seen_us == oldest->last_seen_us
+              && ((CloudStream *) v)->id < oldest->id))
+        oldest = v;
+    g_hash_table_remove (s->streams, GUINT_TO_POINTER (oldest->id));
+    s->stats.evicted_cap++;
+  }
+  st = g_new0 (CloudStream, 1);
+  st->id = id;
+  g_hash_table_insert (s->streams, GUINT_TO_POINTER (id), st);
+  return st;
+}
+
+/* Sequence bookkeeping of a packet that decoded and ran. */
+static void
+stream_account (SnCloudSession *s, CloudStream *st, gboolean created, guint64 seq,
+    gint64 now_us, SnCloudFrame *f)
+{
+  f->new_stream = created;
+  if (created) {
+    /* nothing to compare with */
+  } else if (seq == 0 && st->next_seq > 1) {
+    /* An edge numbers from 0 when it starts: a restart, not 10^k late packets. */
+    f->restarted = TRUE;
+    s->stats.restarts++;
+  } else if (seq >= st->next_seq) {
+    f->lost = seq - st->next_seq;
+    s->stats.lost += f->lost;
+  } else {
+    f->late = TRUE;
+    s->stats.late++;
+  }
+  if (created || f->restarted || seq >= st->next_seq)
+    st->next_seq = seq + 1;
+  st->last_seen_us = now_us;
+  st->packets++;
+}
+
+gboolean
+sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us,
+    SnCloudFrame *f, SnDetections *dets, GError **error)
+{
+  memset (f, 0, sizeof *f);
+  now_us = resolve_now (now_us);
+  sn_cloud_session_expire (s, now_us);
+  s->last = NULL;
+  SnPacket p;
+  const SnCut *cut = NULL;
+  SnTensor *const *mid = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  if (!sn_feature_decode (s->decoder, data, len, &p, &cut, &mid, error))
+    goto bad;
+  f->timings.decode_ms = ms_between (t0, g_get_monotonic_time ());
+  SnSegment *seg = cloud_segment (s, cut, &f->timings.compile_ms, error);
+  if (!seg)
+    goto bad;
+  t0 = g_get_monotonic_time ();
+  if (!sn_segment_run (seg, (const SnTensor *const *) mid, error))
+    goto bad;
+  f->timings.network_ms = ms_between (t0, g_get_monotonic_time ());
+  s->last = seg;
+  const SnTensor *heat = output_by_name (seg, HEAT_OUTPUT), *wh = output_by_name (seg, WH_OUTPUT);
+  sn_packet_letterbox (&p, &f->letterbox);
+  g_strlcpy (f->path_name, p.path_name, sizeof f->path_name);
+  t0 = g_get_monotonic_time ();
+  if (!heat || !wh) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_MODEL,
+        "the cloud segment of cut '%s' has no '%s' or '%s' output", cut->name, HEAT_OUTPUT,
+        WH_OUTPUT);
+    goto bad;
+  }
+  if (!sn_detector_decode (s->detector, heat, wh, &f->letterbox, dets, error))
+    goto bad;
+  f->timings.detect_ms = ms_between (t0, g_get_monotonic_time ());
+  f->stream_id = p.stream_id;
+  f->seq = p.seq;
+  f->pts = p.pts;
+  f->cut = cut;
+  /* Streams are touched only by packets that made it: a bad packet (which
+   * may carry any stream id) can neither evict nor renumber a stream. */
+  gboolean created;
+  CloudStream *st = stream_get (s, p.stream_id, &created);
+  stream_account (s, st, created, p.seq, now_us, f);
+  s->stats.packets++;
+  return TRUE;
+
+bad:
+  s->last = NULL;
+  s->stats.bad_packets++;
+  return FALSE;
+}
+
+const SnTensor *
+sn_cloud_session_output (SnCloudSession *s, const char *name)
+{
+  return s->last ? output_by_name (s->last, name) : NULL;
+}
+
+gboolean
+sn_cloud_session_has_stream (SnCloudSession *s, guint32 id)
+{
+  return g_hash_table_contains (s->streams, GUINT_TO_POINTER (id));
+}
+
+void
+sn_cloud_session_get_stats (SnCloudSession *s, SnCloudStats *stats)
+{
+  *stats = s->stats;
+  stats->streams = g_hash_table_size (s->streams);
+}
+
+/* ---- Loopback ---------------------------------------------------------------- */
+
+struct SnLoopback {
+  SnCutSet *own_cuts;
+  SnEdgeSession *edge;
+  SnCloudSession *cloud;
+};
+
+SnLoopback *
+sn_loopback_new (SnModel *model, SnCutSet *cuts, GError **error)
+{
+  SnLoopback *lb = g_new0 (SnLoopback, 1);
+  /* One cut set for both sides, so cut ids mean the same on both. */
+  if (!cuts && !(cuts = lb->own_cuts = sn_cut_set_new (model, error))) {
+    g_free (lb);
+    return NULL;
+  }
+  if (!(lb->edge = sn_edge_session_new (model, cuts, error))
+      || !(lb->cloud = sn_cloud_session_new (model, cuts, error))) {
+    sn_loopback_free (lb);
+    return NULL;
+  }
+  return lb;
+}
+
+void
+sn_loopback_free (SnLoopback *lb)
+{
+  if (!lb)
+    return;
+  sn_edge_session_free (lb->edge);
+  sn_cloud_session_free (lb->cloud);
+  sn_cut_set_free (lb->own_cuts);
+  g_free (lb);
+}
+
+SnEdgeSession *sn_loopback_edge (SnLoopback *lb) { return lb->edge; }
+SnCloudSession *sn_loopback_cloud (SnLoopback *lb) { return lb->cloud; }
+
+static gboolean
+loopback_finish (SnLoopback *lb, gboolean ok, SnEdgePacket *pk, SnDetections *dets,
+    SnEdgePacket *packet, SnCloudFrame *frame_out, GError **error)
+{
+  SnCloudFrame f;
+  if (ok)
+    ok = sn_cloud_session_process (lb->cloud, pk->data, pk->len, SN_SESSION_NOW, &f, dets, error);
+  if (packet)
+    *packet = *pk;
+  if (frame_out)
+    *frame_out = ok ? f : (SnCloudFrame) { 0 };
+  return ok;
+}
+
+gboolean
+sn_loopback_process (SnLoopback *lb, const SnOption *opt, const SnImage *frame, guint64 pts,
+    SnDetections *dets, SnEdgePacket *packet, SnCloudFrame *frame_out, GError **error)
+{
+  SnEdgePacket pk;
+  gboolean ok = sn_edge_session_process (lb->edge, opt, frame, pts, &pk, error);
+  return loopback_finish (lb, ok, &pk, dets, packet, frame_out, error);
+}
+
+gboolean
+sn_loopback_process_input (SnLoopback *lb, const SnOption *opt, const SnTensor *input,
+    const SnLetterbox *letterbox, guint64 pts, SnDetections *dets, SnEdgePacket *packet,
+    SnCloudFrame *frame_out, GError **error)
+{
+  SnEdgePacket pk;
+  gboolean ok = sn_edge_session_process_input (lb->edge, opt, input, letterbox, pts, &pk, error);
+  return loopback_finish (lb, ok, &pk, dets, packet, frame_out, error);
+}

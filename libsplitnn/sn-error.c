@@ -1,3 +1,0 @@
-#include "splitnn/sn-error.h"
-
-G_DEFINE_QUARK (sn-error-quark, sn_error)
