@@ -63,6 +63,9 @@ echo "machine: $(cpuinfo 'model name'), family $(cpuinfo 'cpu family') model $(c
 own="none (XNNPACK's GEMM runs them)"
 if [[ $flags == *" avx2 "* && $flags == *" fma "* && ${SPLITNN_KERNELS:-} != xnnpack ]]; then
   own="6x16 avx2+fma GEMM (libsplitnn/sn-gemm.c) for 1x1 convolutions"
+  if [[ ${SPLITNN_KERNELS:-} != gemm ]]; then
+    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5 and 3x3 on <= 32 channels"
+  fi
 fi
 echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c)"
 echo "ONNX Runtime: $(cd tests/oracle && node -e "console.log(require('onnxruntime-node/package.json').version)" 2>/dev/null || echo '?') (npm onnxruntime-node, CPU provider)"

@@ -285,6 +285,73 @@ START_TEST (test_pointwise_chain)
 }
 END_TEST
 
+/* Depthwise convolutions, which run on our own kernel where the CPU has
+ * AVX2 and FMA (libsplitnn/engine/sn-dwconv.c: 5x5, and 3x3 on at most 32
+ * channels; XNNPACK's elsewhere): channel counts that are no multiple of
+ * its 8-channel blocks, images smaller than its 4-pixel tiles and than the
+ * window, both strides, symmetric and TF SAME (bottom / right only)
+ * padding.  A chain 1x1 -> Relu -> depthwise -> BN -> Clip (0, 6) -> 1x1
+ * runs our kernels back to back, and a depthwise straight on the graph
+ * input (no activation) is a graph output itself. */
+typedef struct {
+  int64_t C, k, stride, H, W;
+  int64_t pads[4];
+} DepthwiseCase;
+
+static const DepthwiseCase depthwise_cases[] = {
+  { 13, 3, 1, 9, 11, { 1, 1, 1, 1 } },
+  { 32, 3, 1, 2, 3, { 1, 1, 1, 1 } },
+  { 3, 3, 2, 9, 14, { 1, 1, 1, 1 } },
+  { 17, 3, 2, 8, 10, { 0, 0, 1, 1 } },    /* TF SAME at stride 2 */
+  { 41, 5, 1, 7, 13, { 2, 2, 2, 2 } },
+  { 8, 5, 1, 3, 2, { 2, 2, 2, 2 } },      /* the window is larger than the image */
+  { 24, 5, 2, 11, 9, { 2, 2, 2, 2 } },
+  { 9, 5, 2, 12, 12, { 1, 1, 2, 2 } },    /* TF SAME at stride 2 */
+};
+
+START_TEST (test_depthwise_chain)
+{
+  const DepthwiseCase *c = &depthwise_cases[_i];
+  int64_t C = c->C, k = c->k, H = c->H, W = c->W;
+  int64_t OH = conv_out (H, k, c->stride, 1, c->pads[0], c->pads[2], NULL);
+  int64_t OW = conv_out (W, k, c->stride, 1, c->pads[1], c->pads[3], NULL);
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, DIMS (1, C, H, W));
+  sn_test_graph_output (g, "y", 4, DIMS (1, C, OH, OW));
+  sn_test_graph_output (g, "z", 4, DIMS (1, C, OH, OW));
+  init_random (g, "wa", 4, DIMS (C, C, 1, 1), 0.5f);
+  init_random (g, "ba", 1, DIMS (C), 0.5f);
+  init_random (g, "wd", 4, DIMS (C, 1, k, k), 0.5f);
+  init_random (g, "bd", 1, DIMS (C), 0.5f);
+  init_random (g, "wc", 4, DIMS (C, C, 1, 1), 0.5f);
+  init_random (g, "scale", 1, DIMS (C), 2.0f);
+  init_random (g, "bias", 1, DIMS (C), 1.0f);
+  init_random (g, "mean", 1, DIMS (C), 1.0f);
+  init_positive (g, "var", 1, DIMS (C));
+  init_scalar (g, "zero", 0.0f);
+  init_scalar (g, "six", 6.0f);
+  sn_test_graph_node (g, "Conv", "a", IN ("x", "wa", "ba"), IN ("ca"));
+  sn_test_graph_node (g, "Relu", "relu", IN ("ca"), IN ("ra"));
+  sn_test_graph_node (g, "Conv", "dw", IN ("ra", "wd"), IN ("cd"));
+  sn_test_graph_attr_ints (g, "kernel_shape", 2, DIMS (k, k));
+  sn_test_graph_attr_ints (g, "strides", 2, DIMS (c->stride, c->stride));
+  sn_test_graph_attr_ints (g, "pads", 4, c->pads);
+  sn_test_graph_attr_int (g, "group", C);
+  sn_test_graph_node (g, "BatchNormalization", "bn", IN ("cd", "scale", "bias", "mean", "var"), IN ("nd"));
+  sn_test_graph_node (g, "Clip", "relu6", IN ("nd", "zero", "six"), IN ("kd"));
+  sn_test_graph_node (g, "Conv", "c", IN ("kd", "wc"), IN ("y"));
+  sn_test_graph_node (g, "Conv", "dw2", IN ("x", "wd", "bd"), IN ("z"));
+  sn_test_graph_attr_ints (g, "kernel_shape", 2, DIMS (k, k));
+  sn_test_graph_attr_ints (g, "strides", 2, DIMS (c->stride, c->stride));
+  sn_test_graph_attr_ints (g, "pads", 4, c->pads);
+  sn_test_graph_attr_int (g, "group", C);
+  SnModel *m = load (g);
+  check_engines (m, 7);
+  check_engines_scaled (m, 7, 2, 3.0f);
+  sn_model_free (m);
+}
+END_TEST
+
 /* A value of rank 2 made before a 1x1 convolution and read after it would
  * have to cross a step in the engine's layout: the run is built again
  * without our kernel, and still lowers whole. */
@@ -905,6 +972,7 @@ fast_suite (void)
   tcase_add_loop_test (tc, test_conv_geometries, 0, G_N_ELEMENTS (conv_cases));
   tcase_add_test (tc, test_conv_batchnorm_fused);
   tcase_add_loop_test (tc, test_pointwise_chain, 0, G_N_ELEMENTS (pointwise_cases));
+  tcase_add_loop_test (tc, test_depthwise_chain, 0, G_N_ELEMENTS (depthwise_cases));
   tcase_add_test (tc, test_own_kernel_fallback);
   tcase_add_loop_test (tc, test_hardswish_spellings, 0, 4);
   tcase_add_test (tc, test_hardswish_not_fused);

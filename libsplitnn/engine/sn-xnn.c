@@ -18,6 +18,7 @@
  * outputs, get the value multiplied back first. */
 #include "engine/sn-xnn.h"
 #include "engine/sn-pool.h"
+#include "engine/sn-dwconv.h"
 #include "engine/sn-gemm.h"
 
 #include <math.h>
@@ -550,7 +551,8 @@ typedef struct {
 } Part;
 
 typedef struct {
-  SnGemm *gemm;
+  SnGemm *gemm;             /* a 1x1 convolution, or */
+  SnDwconv *dw;             /* a depthwise one (sn-dwconv.c) */
   const float *x;
   float *y;
   int64_t M;
@@ -1101,17 +1103,27 @@ own_input (SnXnnRun *r, const SnValue *x, const SnNode *n, const float **buf, fl
   return TRUE;
 }
 
-/* A 1x1 convolution on our kernel (sn-gemm.c): f is [O][C] with the
- * folded scales, bias folded too; out is what the fused nodes produce. */
+/* A 1x1 convolution on our kernel (sn-gemm.c), f [O][C], or a depthwise
+ * one (sn-dwconv.c, win given), f [kh][kw][C]; f with the folded scales,
+ * bias folded too; out is what the fused nodes produce. */
 static gboolean
 lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *xbuf,
-    const float *f, const float *bias, int64_t C, int64_t O, float lo, float hi, GError **error)
+    const float *f, const float *bias, int64_t C, int64_t O, const Window *win, float lo, float hi,
+    GError **error)
 {
   if (!close_part (r, n, error))
     return FALSE;
-  const SnShape *ys = &out->shape;
-  OwnConv c = { sn_gemm_new (f, bias, C, O, lo, hi), xbuf,
-    step_buffer (r, out, FALSE), ys->dims[0] * ys->dims[2] * ys->dims[3] };
+  const SnShape *xs = &n->inputs[0]->shape, *ys = &out->shape;
+  OwnConv c = { NULL, NULL, xbuf, step_buffer (r, out, FALSE), ys->dims[0] * ys->dims[2] * ys->dims[3] };
+  if (win)
+    g_debug ("splitnn: depthwise %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " stride %" G_GINT64_FORMAT
+        " on %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " on our kernel",
+        win->kh, win->kw, win->sh, xs->dims[2], xs->dims[3], C);
+  if (win)
+    c.dw = sn_dwconv_new (f, bias, C, (int) win->kh, (int) win->sh, (int) win->pt, (int) win->pl,
+        xs->dims[2], xs->dims[3], ys->dims[2], ys->dims[3], lo, hi);
+  else
+    c.gemm = sn_gemm_new (f, bias, C, O, lo, hi);
   g_array_append_val (r->convs, c);
   /* Packed now: the unpacked copy of the weights is not needed any more. */
   g_ptr_array_remove_fast (r->owned, (gpointer) f);
@@ -1125,9 +1137,29 @@ lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *x
   return TRUE;
 }
 
-/* Conv nodes our kernel takes: 1x1, one group, stride 1, no padding, a
- * few pixels at least (the squeeze-excitation convolutions on 1x1 maps
- * stay in XNNPACK's runtime, where a step would cost more than they do). */
+/* Depthwise Conv nodes our kernel takes (sn-dwconv.c): one input and one
+ * output channel per group, batch 1, square windows, the same stride 1 or
+ * 2 on both axes, no dilation; 5x5 windows, and 3x3 ones on at most 32
+ * channels.  Where it was not faster than XNNPACK's on the detector's
+ * layers (3x3 on 72 channels and more: 0.4-1.3x, docs/performance.md,
+ * bench/dwconv-avx2), XNNPACK's up16x9 keeps them. */
+static gboolean
+own_depthwise_ok (const SnNode *n)
+{
+  const SnValue *x = n->inputs[0], *w = n->inputs[1];
+  int64_t C = x->shape.dims[1], kh = w->shape.dims[2];
+  Window win;
+  return sn_node_attr_int (n, "group", 1) == C && C > 1 && w->shape.dims[0] == C
+      && w->shape.dims[1] == 1 && kh == w->shape.dims[3] && x->shape.dims[0] == 1
+      && window_of (n, kh, kh, &win) && win.sh == win.sw && win.dh == 1 && win.dw == 1
+      && sn_dwconv_supports ((int) kh, (int) win.sh, (int) win.pt, (int) win.pl)
+      && (kh == 5 || C <= 32) && sn_dwconv_enabled ();
+}
+
+/* Conv nodes our kernels take: depthwise (above), or 1x1, one group,
+ * stride 1, no padding, a few pixels at least (the squeeze-excitation
+ * convolutions on 1x1 maps stay in XNNPACK's runtime, where a step would
+ * cost more than they do). */
 static gboolean
 own_conv_ok (SnNode *const *nodes, int s)
 {
@@ -1136,6 +1168,8 @@ own_conv_ok (SnNode *const *nodes, int s)
     return FALSE;
   const SnValue *x = n->inputs[0], *w = n->inputs[1], *y = n->outputs[0];
   Window win;
+  if (own_depthwise_ok (n))
+    return TRUE;
   if (w->shape.dims[2] != 1 || w->shape.dims[3] != 1 || sn_node_attr_int (n, "group", 1) != 1
       || !window_of (n, 1, 1, &win))
     return FALSE;
@@ -1218,7 +1252,7 @@ lower_conv (SnXnnRun *r, int s, GError **error)
   for (int64_t o = 0; o < O; o++)
     bias[o] = ((B ? B[o] : 0.0f) - mean[o]) * k[o] + add[o];
   if (own)
-    return lower_own_conv (r, n, out, xbuf, f, bias, C, O, lo, hi, error);
+    return lower_own_conv (r, n, out, xbuf, f, bias, C, O, depthwise ? &win : NULL, lo, hi, error);
   size_t bdims[1] = { O };
   if (!define_static (r, n, 4, fdims, f, &fid, error)
       || !define_static (r, n, 1, bdims, bias, &bid, error)
@@ -1811,8 +1845,10 @@ sn_xnn_run_free (SnXnnRun *r)
     g_array_unref (p->externals);
     g_array_unref (p->ext_values);
   }
-  for (guint i = 0; i < r->convs->len; i++)
+  for (guint i = 0; i < r->convs->len; i++) {
     sn_gemm_free (g_array_index (r->convs, OwnConv, i).gemm);
+    sn_dwconv_free (g_array_index (r->convs, OwnConv, i).dw);
+  }
   g_array_unref (r->parts);
   g_array_unref (r->steps);
   g_array_unref (r->convs);
@@ -1968,7 +2004,10 @@ sn_xnn_run_invoke (SnXnnRun *r, GError **error)
     const Step *step = &g_array_index (r->steps, Step, k);
     if (step->part < 0) {
       const OwnConv *c = &g_array_index (r->convs, OwnConv, -1 - step->part);
-      sn_gemm_run (c->gemm, r->pool, c->x, c->y, c->M);
+      if (c->dw)
+        sn_dwconv_run (c->dw, r->pool, c->x, c->y);
+      else
+        sn_gemm_run (c->gemm, r->pool, c->x, c->y, c->M);
       continue;
     }
     Part *p = &g_array_index (r->parts, Part, step->part);

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* splitnn — our own depthwise convolution for the fast path (see sn-dwconv.h). */
+#include "engine/sn-dwconv.h"
+
+#include "engine/sn-gemm.h"
+
+#include <string.h>
+
+#include "splitnn/sn-tensor.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_X86 1
+#include <immintrin.h>
+#endif
+
+/* Channels per block (one ymm register) and blocks per pool item: an item
+ * is one output row of up to 256 channels, whose weights (at most 26 KB)
+ * stay in L1.  Splitting a row's pixels into more items made the 3x3
+ * layers slower (each item reads the same input lines again). */
+#define CB 8
+#define BLOCKS_PER_ITEM 32
+/* Output pixels computed together: each weight vector loaded serves TILE FMAs. */
+#define TILE 4
+
+struct SnDwconv {
+  int64_t C, blocks, groups, H, W, OH, OW;
+  int K, S, pt, pl;
+  float lo, hi;
+  float *packed;            /* blocks x (1 + K * K) x 8 */
+};
+
+gboolean
+sn_dwconv_enabled (void)
+{
+  const char *k = g_getenv ("SPLITNN_KERNELS");
+  return sn_gemm_available () && !(k && strcmp (k, "gemm") == 0);
+}
+
+gboolean
+sn_dwconv_supports (int kernel, int stride, int pad_top, int pad_left)
+{
+  return (kernel == 3 || kernel == 5) && (stride == 1 || stride == 2) && pad_top >= 0
+      && pad_left >= 0 && pad_top < kernel && pad_left < kernel;
+}
+
+SnDwconv *
+sn_dwconv_new (const float *w, const float *bias, int64_t C, int kernel, int stride, int pad_top,
+    int pad_left, int64_t H, int64_t W, int64_t OH, int64_t OW, float lo, float hi)
+{
+  g_return_val_if_fail (sn_dwconv_supports (kernel, stride, pad_top, pad_left), NULL);
+  SnDwconv *d = g_new0 (SnDwconv, 1);
+  int KK = kernel * kernel;
+  d->C = C;
+  d->blocks = (C + CB - 1) / CB;
+  d->groups = (d->blocks + BLOCKS_PER_ITEM - 1) / BLOCKS_PER_ITEM;
+  d->H = H;
+  d->W = W;
+  d->OH = OH;
+  d->OW = OW;
+  d->K = kernel;
+  d->S = stride;
+  d->pt = pad_top;
+  d->pl = pad_left;
+  d->lo = lo;
+  d->hi = hi;
+  size_t n = (size_t) d->blocks * (1 + KK) * CB;
+  d->packed = sn_aligned_alloc (n * sizeof (float));
+  memset (d->packed, 0, n * sizeof (float));
+  for (int64_t b = 0; b < d->blocks; b++) {
+    float *dst = d->packed + (size_t) b * (1 + KK) * CB;
+    for (int64_t j = 0; j < CB && b * CB + j < C; j++) {
+      int64_t c = b * CB + j;
+      dst[j] = bias ? bias[c] : 0.0f;
+      for (int k = 0; k < KK; k++)
+        dst[(1 + k) * CB + j] = w[k * C + c];
+    }
+  }
+  return d;
+}
+
+void
+sn_dwconv_free (SnDwconv *d)
+{
+  if (!d)
+    return;
+  sn_aligned_free (d->packed);
+  g_free (d);
+}
+
+#ifdef HAVE_X86
+#define LDX(p) (masked ? _mm256_maskload_ps ((p), mask) : _mm256_loadu_ps (p))
+
+/* Where one output row's windows lie in the image. */
+typedef struct {
+  int64_t iy0;              /* input row of kernel row 0 */
+  int ky0, ky1;             /* kernel rows inside the image */
+} RowSpan;
+
+/* Output pixels [ox, ox + TILE) of one row, channels [8 b, 8 b + 8), all of
+ * whose windows lie inside the image columns.  K, S and masked are
+ * constants at every call, so that each (kernel, stride) gets its own
+ * unrolled loop; masked is for a last block of fewer than 8 channels. */
+__attribute__((always_inline, target ("avx2,fma")))
+static inline void
+tile (const SnDwconv *d, const float *x, float *yrow, RowSpan r, int64_t ox, int64_t b,
+    const int K, const int S, const gboolean masked)
+{
+  const int64_t C = d->C, W = d->W, c0 = b * CB;
+  const __m256i mask = _mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) MIN (CB, C - c0)),
+      _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+  const float *wb = d->packed + (size_t) b * (1 + K * K) * CB;
+  const __m256 bias = _mm256_load_ps (wb), vlo = _mm256_set1_ps (d->lo),
+      vhi = _mm256_set1_ps (d->hi);
+  wb += CB;
+  /* Each input column of the tile's window is loaded once and used by
+   * every output pixel whose window holds it: (TILE - 1) S + K loads and
+   * K weight loads for TILE K FMAs per kernel row. */
+  __m256 acc[TILE];
+  for (int t = 0; t < TILE; t++)
+    acc[t] = bias;
+  for (int ky = r.ky0; ky < r.ky1; ky++) {
+    const float *xr = x + ((r.iy0 + ky) * W + ox * S - d->pl) * C + c0;
+    const float *wr = wb + ky * K * CB;
+    __m256 wv[5];
+#pragma GCC unroll 5
+    for (int kx = 0; kx < K; kx++)
+      wv[kx] = _mm256_load_ps (wr + kx * CB);
+#pragma GCC unroll 16
+    for (int j = 0; j < (TILE - 1) * S + K; j++) {
+      const __m256 xv = LDX (xr + j * C);
+#pragma GCC unroll 4
+      for (int t = 0; t < TILE; t++) {
+        const int kx = j - t * S;
+        if (kx >= 0 && kx < K)
+          acc[t] = _mm256_fmadd_ps (xv, wv[kx], acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < TILE; t++) {
+    __m256 v = _mm256_min_ps (_mm256_max_ps (acc[t], vlo), vhi);
+    if (masked)
+      _mm256_maskstore_ps (yrow + (ox + t) * C + c0, mask, v);
+    else
+      _mm256_storeu_ps (yrow + (ox + t) * C + c0, v);
+  }
+}
+
+/* One output pixel, at a border (or among the interior's last few):
+ * columns outside the image are the zero padding, so they are skipped. */
+__attribute__((always_inline, target ("avx2,fma")))
+static inline void
+pixel (const SnDwconv *d, const float *x, float *yrow, RowSpan r, int64_t ox, int64_t b,
+    const int K, const int S, const gboolean masked)
+{
+  const int64_t C = d->C, W = d->W, c0 = b * CB;
+  const __m256i mask = _mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) MIN (CB, C - c0)),
+      _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+  const float *wb = d->packed + (size_t) b * (1 + K * K) * CB;
+  __m256 a = _mm256_load_ps (wb);
+  wb += CB;
+  const int64_t ix0 = ox * S - d->pl;
+  for (int ky = r.ky0; ky < r.ky1; ky++) {
+    const float *wr = wb + ky * K * CB;
+    for (int kx = 0; kx < K; kx++) {
+      int64_t ix = ix0 + kx;
+      if (ix < 0 || ix >= W)
+        continue;
+      a = _mm256_fmadd_ps (LDX (x + ((r.iy0 + ky) * W + ix) * C + c0),
+          _mm256_load_ps (wr + kx * CB), a);
+    }
+  }
+  a = _mm256_min_ps (_mm256_max_ps (a, _mm256_set1_ps (d->lo)), _mm256_set1_ps (d->hi));
+  if (masked)
+    _mm256_maskstore_ps (yrow + ox * C + c0, mask, a);
+  else
+    _mm256_storeu_ps (yrow + ox * C + c0, a);
+}
+
+/* One output row oy, channel blocks [b0, b1): pixels outer, channels
+ * inner, so that the cache lines of a pixel's channels are used while
+ * they are in L1, and the group's weights (at most 8 x 26 vectors) stay
+ * there too. */
+__attribute__((always_inline, target ("avx2,fma")))
+static inline void
+row_group (const SnDwconv *d, const float *x, float *y, int64_t oy, int64_t b0, int64_t b1,
+    const int K, const int S)
+{
+  const int64_t W = d->W, OW = d->OW;
+  RowSpan r;
+  r.iy0 = oy * S - d->pt;
+  r.ky0 = (int) MAX (0, -r.iy0);
+  r.ky1 = (int) MIN (K, d->H - r.iy0);
+  /* Output columns whose whole window is inside the image: [ox_lo, ox_hi). */
+  const int64_t ox_lo = MIN (OW, (d->pl + S - 1) / S);
+  const int64_t ox_hi = W - K + d->pl >= 0 ? MAX (ox_lo, MIN (OW, (W - K + d->pl) / S + 1)) : ox_lo;
+  /* Blocks of 8 full channels, and a last partial one. */
+  const int64_t bf = MIN (b1, d->C / CB);
+  float *yrow = y + (size_t) oy * OW * d->C;
+  int64_t ox = 0;
+  while (ox < OW) {
+    if (ox >= ox_lo && ox + TILE <= ox_hi) {
+      for (int64_t b = b0; b < bf; b++)
+        tile (d, x, yrow, r, ox, b, K, S, FALSE);
+      for (int64_t b = MAX (b0, bf); b < b1; b++)
+        tile (d, x, yrow, r, ox, b, K, S, TRUE);
+      ox += TILE;
+    } else {
+      for (int64_t b = b0; b < bf; b++)
+        pixel (d, x, yrow, r, ox, b, K, S, FALSE);
+      for (int64_t b = MAX (b0, bf); b < b1; b++)
+        pixel (d, x, yrow, r, ox, b, K, S, TRUE);
+      ox++;
+    }
+  }
+}
+
+#define DEFINE_ROW(K, S) \
+  __attribute__((target ("avx2,fma"))) static void \
+  row_##K##_##S (const SnDwconv *d, const float *x, float *y, int64_t oy, int64_t b0, int64_t b1) \
+  { \
+    row_group (d, x, y, oy, b0, b1, K, S); \
+  }
+DEFINE_ROW (3, 1)
+DEFINE_ROW (3, 2)
+DEFINE_ROW (5, 1)
+DEFINE_ROW (5, 2)
+#endif
+
+typedef struct {
+  const SnDwconv *d;
+  const float *x;
+  float *y;
+} Job;
+
+/* One item: one output row, BLOCKS_PER_ITEM blocks of channels. */
+static void
+run_item (void *ctx, size_t item)
+{
+#ifdef HAVE_X86
+  const Job *j = ctx;
+  const SnDwconv *d = j->d;
+  int64_t oy = (int64_t) item / d->groups, g = (int64_t) item % d->groups;
+  int64_t b1 = MIN (d->blocks, (g + 1) * BLOCKS_PER_ITEM);
+  void (*row) (const SnDwconv *, const float *, float *, int64_t, int64_t, int64_t) =
+      d->K == 3 ? (d->S == 1 ? row_3_1 : row_3_2) : (d->S == 1 ? row_5_1 : row_5_2);
+  row (d, j->x, j->y, oy, g * BLOCKS_PER_ITEM, b1);
+#else
+  (void) ctx;
+  (void) item;
+  g_assert_not_reached ();
+#endif
+}
+
+void
+sn_dwconv_run (const SnDwconv *d, SnPool *pool, const float *x, float *y)
+{
+  Job j = { d, x, y };
+  sn_pool_run (pool, run_item, &j, (size_t) (d->OH * d->groups));
+}
