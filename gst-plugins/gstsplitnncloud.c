@@ -48,7 +48,7 @@ enum { FORMAT_BINARY, FORMAT_JSON };
 enum {
   PROP_0, PROP_MODEL, PROP_FORMAT, PROP_THRESHOLD, PROP_THREADS,
   PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS, PROP_REPORT, PROP_WHOLE_MS,
-  PROP_MAX_ERRORS,
+  PROP_MAX_ERRORS, PROP_REFUSED,
 };
 
 struct _GstSplitnnCloud {
@@ -71,6 +71,7 @@ struct _GstSplitnnCloud {
   gint max_errors;
   GstSplitnnWarn bad_warn;
   guint64 packets, bad_packets;
+  guint64 refused;              /* codec=temporal: packets without their reference (after a loss) */
   double cloud_ms_total;
   double whole_ms;                    /* this machine's time for the whole network, at start */
 };
@@ -158,7 +159,7 @@ setup (GstSplitnnCloud *self)
   sn_detections_init (&self->dets);
   self->caps_sent = FALSE;
   gst_splitnn_warn_reset (&self->bad_warn);
-  self->packets = self->bad_packets = 0;
+  self->packets = self->bad_packets = self->refused = 0;
   self->cloud_ms_total = 0;
   return TRUE;
 }
@@ -284,6 +285,18 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   gboolean ok = sn_cloud_session_process (self->session, map.data, map.size, SN_SESSION_NOW, &f,
       &self->dets, &err);
   gst_buffer_unmap (in, &map);
+  if (!ok && g_error_matches (err, SN_ERROR, SN_ERROR_NO_REFERENCE)) {
+    /* codec=temporal after a loss: not a bad packet.  Counted by the
+     * session (refused); the edge is asked for an intra frame. */
+    GST_DEBUG_OBJECT (self, "%s", err->message);
+    g_clear_error (&err);
+    self->refused++;
+    gst_pad_push_event (self->sinkpad, gst_zmq_reply_event_new (in,
+            gst_structure_new (GST_SPLITNN_REFRESH_EVENT, "stream-id", G_TYPE_UINT, f.stream_id,
+                "seq", G_TYPE_UINT64, f.seq, NULL)));
+    gst_buffer_unref (in);
+    return GST_FLOW_OK;
+  }
   if (!ok) {
     self->bad_packets++;
     guint64 n = gst_splitnn_warn_failure (&self->bad_warn, g_get_monotonic_time ());
@@ -361,10 +374,11 @@ gst_splitnn_cloud_get_property (GObject *object, guint id, GValue *value, GParam
     case PROP_WHOLE_MS: g_value_set_double (value, self->whole_ms); break;
     case PROP_PACKETS: g_value_set_uint64 (value, self->packets); break;
     case PROP_BAD_PACKETS: g_value_set_uint64 (value, self->bad_packets); break;
+    case PROP_REFUSED: g_value_set_uint64 (value, self->refused); break;
     case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
     case PROP_MEAN_CLOUD_MS:
-      g_value_set_double (value, self->packets > self->bad_packets
-          ? self->cloud_ms_total / (self->packets - self->bad_packets) : 0);
+      g_value_set_double (value, self->packets > self->bad_packets + self->refused
+          ? self->cloud_ms_total / (self->packets - self->bad_packets - self->refused) : 0);
       break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
   }
@@ -409,6 +423,12 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
       g_param_spec_uint64 ("bad-packets", "Bad packets", "Packets skipped as corrupt, truncated or "
           "not decodable with this model (warned about at most every 5 s)", 0, G_MAXUINT64, 0, ro));
   gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "bad packets");
+  g_object_class_install_property (gobject_class, PROP_REFUSED,
+      g_param_spec_uint64 ("refused", "Refused", "codec=temporal: packets refused because their "
+          "reference was lost (a packet missing before them, or this element started after the "
+          "stream); each asks the edge for an intra frame ('splitnn-refresh' event, carried back "
+          "by zmqsrc/zmqsink with ack-endpoint) and gives no detections", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_MEAN_CLOUD_MS,
       g_param_spec_double ("mean-cloud-ms", "Mean cloud ms", "Mean decode + network + decoding time per packet",
           0, G_MAXDOUBLE, 0, ro));

@@ -37,6 +37,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_splitnn_edge_debug);
 #define DEFAULT_STATS_INTERVAL 1000
 #define DEFAULT_CLOUD_SPEED 1.0
 #define DEFAULT_FIDELITY_FLOOR -1.0
+#define DEFAULT_DEAD_ZONE 1
+#define DEFAULT_REFRESH 30
 
 enum {
   PROP_0,
@@ -44,7 +46,7 @@ enum {
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
   PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
-  PROP_MAX_ERRORS,
+  PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH,
 };
 
 struct _GstSplitnnEdge {
@@ -74,6 +76,14 @@ struct _GstSplitnnEdge {
   gdouble fidelity_floor;             /* mAP@0.5 the cut must have stored; < 0: off */
   guint64 cloud_reports;              /* taken into the controller's decisions */
   gchar *candidates;                  /* cut=auto: the cuts the planner considers */
+  gint dead_zone, refresh;            /* codec=temporal */
+  /* codec=temporal: the cloud asked for an intra frame (splitnn-refresh,
+   * from the src pad's thread); the streaming thread passes it on to the
+   * session.  last_intra: sequence number of the last intra frame sent
+   * (G_MAXUINT64: none yet), so requests about older packets are ignored. */
+  gboolean refresh_pending;
+  guint64 last_intra;
+  guint64 refresh_requests;
 
   /* Set up in NULL -> READY. */
   SnModel *model;
@@ -123,6 +133,7 @@ gst_splitnn_codec_get_type (void)
     { SN_CODEC_LOSSLESS, "zstd over the codes (exact)", "lossless" },
     { SN_CODEC_LOSSY, "JPEG mosaic of the codes (AVSS 2018)", "lossy" },
     { SN_CODEC_AUTO, "Per tensor and frame from sparsity and entropy", "auto" },
+    { SN_CODEC_TEMPORAL, "Each frame against the stream's last, context-coded (needs range=calibrated)", "temporal" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -184,6 +195,8 @@ config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
   fc->per_channel = self->per_channel;
   fc->clip = self->clip;
   fc->range = self->range;
+  fc->temporal.dead_zone = self->dead_zone;
+  fc->temporal.refresh = self->refresh;
 }
 
 /* cut=auto's controller over every cut, with priors from FLOPs. */
@@ -232,6 +245,15 @@ setup (GstSplitnnEdge *self)
       return FALSE;
     }
     self->fixed_cut = (gint) c->id;
+  }
+  /* codec=temporal quantizes with stored ranges: a value that did not move
+   * must keep its code from frame to frame. */
+  if (fc.codec == SN_CODEC_TEMPORAL && range != SN_RANGE_CALIBRATED) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("codec=temporal needs range=calibrated"),
+        ("store the model's ranges first ('splitnn calibrate %s VIDEO -o CALIBRATED.onnx', then "
+            "model=CALIBRATED.onnx range=calibrated)", path));
+    release (self);
+    return FALSE;
   }
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
@@ -283,6 +305,9 @@ setup (GstSplitnnEdge *self)
   self->current_cut = -1;
   self->seq = 0;
   g_mutex_lock (&self->lock);
+  self->refresh_pending = FALSE;
+  self->last_intra = G_MAXUINT64;
+  self->refresh_requests = 0;
   self->cloud_reports = 0;
   g_clear_pointer (&self->candidates, g_free);
   self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
@@ -419,6 +444,23 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_CUSTOM_UPSTREAM:{
       const GstStructure *s = gst_event_get_structure (event);
       gdouble bps, rtt = -1;
+      guint stream;
+      guint64 seq;
+      if (s && gst_structure_has_name (s, GST_SPLITNN_REFRESH_EVENT)) {
+        /* One request per refused packet arrives; one intra frame after
+         * the oldest of them answers them all. */
+        g_mutex_lock (&self->lock);
+        if (gst_structure_get_uint (s, "stream-id", &stream) && stream == self->stream_id
+            && gst_structure_get_uint64 (s, "seq", &seq)
+            && (self->last_intra == G_MAXUINT64 || seq >= self->last_intra)) {
+          self->refresh_pending = TRUE;
+          self->refresh_requests++;
+        }
+        g_mutex_unlock (&self->lock);
+        GST_DEBUG_OBJECT (self, "refresh request %" GST_PTR_FORMAT, s);
+        gst_event_unref (event);
+        return TRUE;
+      }
       if (s && gst_structure_has_name (s, GST_SPLITNN_CLOUD_TIME_EVENT)) {
         forward_cloud_report (self, s);
         gst_event_unref (event);
@@ -635,7 +677,18 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   SnEdgePacket pk;
   /* The element numbers frames (dropped ones too); the session stamps them. */
   sn_edge_session_set_stream (self->session, stream, self->seq);
+  g_mutex_lock (&self->lock);
+  gboolean refresh = self->refresh_pending;
+  self->refresh_pending = FALSE;
+  g_mutex_unlock (&self->lock);
+  if (refresh)
+    sn_edge_session_request_refresh (self->session);
   gboolean ok = sn_edge_session_process_input (self->session, &opt, x, &lb, pts, &pk, error);
+  if (ok && pk.intra) {
+    g_mutex_lock (&self->lock);
+    self->last_intra = pk.seq;
+    g_mutex_unlock (&self->lock);
+  }
   gst_video_frame_unmap (&frame);
   if (!ok)
     return FALSE;
@@ -727,8 +780,12 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
       int b = self->req_bits;
       SnCodec c = self->req_codec;
       g_clear_pointer (&self->bad_setting, g_free);
-      if (!sn_quant_bits_valid (b))
-        self->bad_setting = g_strdup_printf ("bits=%d refused: bits must be 2, 4, 8, 16 or 32", b);
+      if (c == SN_CODEC_TEMPORAL && (b < 2 || b > 8))
+        self->bad_setting = g_strdup_printf ("bits=%d refused with codec=temporal: it codes 2 to 8 "
+            "bits", b);
+      else if (c != SN_CODEC_TEMPORAL && !sn_quant_bits_valid (b))
+        self->bad_setting = g_strdup_printf ("bits=%d refused: bits must be 2, 4, 8, 16 or 32 "
+            "(codec=temporal: 2 to 8)", b);
       else if (c == SN_CODEC_LOSSY && b > 8)
         self->bad_setting = g_strdup_printf ("codec=lossy refused at bits=%d: the JPEG mosaic carries "
             "codes of at most 8 bits (use lossless or none, or bits=2, 4 or 8)", b);
@@ -773,6 +830,12 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_MAX_ERRORS:
       self->max_errors = g_value_get_int (value);
       break;
+    case PROP_DEAD_ZONE:
+      self->dead_zone = g_value_get_int (value);
+      break;
+    case PROP_REFRESH:
+      self->refresh = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
       break;
@@ -803,6 +866,8 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_CLOUD_SPEED: g_value_set_double (value, self->cloud_speed); break;
     case PROP_FIDELITY_FLOOR: g_value_set_double (value, self->fidelity_floor); break;
     case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
+    case PROP_DEAD_ZONE: g_value_set_int (value, self->dead_zone); break;
+    case PROP_REFRESH: g_value_set_int (value, self->refresh); break;
     case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
     case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
@@ -862,8 +927,19 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
       g_param_spec_int ("bits", "Bits", "Bits per feature value: 2, 4, 8 (affine codes), 16 (float16), 32 (float)",
           2, 32, DEFAULT_BITS, rw));
   g_object_class_install_property (gobject_class, PROP_CODEC,
-      g_param_spec_enum ("codec", "Codec", "How quantized features are coded",
+      g_param_spec_enum ("codec", "Codec", "How quantized features are coded; temporal codes each "
+          "frame against the stream's last (intra frames at the start, every 'refresh' frames and "
+          "when splitnncloud asks), with the model's stored ranges: needs range=calibrated "
+          "('splitnn calibrate'), bits 2 to 8, and clip < 1 for the clipped ranges",
           gst_splitnn_codec_get_type (), DEFAULT_CODEC, rw));
+  g_object_class_install_property (gobject_class, PROP_DEAD_ZONE,
+      g_param_spec_int ("dead-zone", "Dead zone", "codec=temporal: a value is sent again only when "
+          "its code moved by more than this many steps (0: every change; the cloud's copy stays "
+          "within this of the frame's own codes)", 0, 15, DEFAULT_DEAD_ZONE, rw));
+  g_object_class_install_property (gobject_class, PROP_REFRESH,
+      g_param_spec_int ("refresh", "Refresh", "codec=temporal: an intra frame (decodable alone) "
+          "every this many frames; 0: only at the start, after a cut or setting change and when "
+          "the cloud reports a loss", 0, G_MAXINT, DEFAULT_REFRESH, rw));
   g_object_class_install_property (gobject_class, PROP_PER_CHANNEL,
       g_param_spec_boolean ("per-channel", "Per channel", "One quantization range per channel "
           "instead of per tensor", FALSE, rw));
@@ -949,6 +1025,9 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->cloud_speed = DEFAULT_CLOUD_SPEED;
   self->fidelity_floor = DEFAULT_FIDELITY_FLOOR;
+  self->dead_zone = DEFAULT_DEAD_ZONE;
+  self->refresh = DEFAULT_REFRESH;
+  self->last_intra = G_MAXUINT64;
   self->current_cut = -1;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_chain));

@@ -25,3 +25,13 @@
  *   "whole-ms"    G_TYPE_DOUBLE  the cloud's time for the whole network (optional)
  * splitnnedge (cut=auto) plans with it. */
 #define GST_SPLITNN_CLOUD_TIME_EVENT "splitnn-cloud-time"
+
+/* Custom upstream event asking the edge for an intra frame, sent by
+ * splitnncloud when it refused a packet of codec temporal for want of a
+ * reference (a lost packet, a restarted cloud), carried back like the
+ * cloud time:
+ *   "stream-id"   G_TYPE_UINT    the refused packet's stream id
+ *   "seq"         G_TYPE_UINT64  its sequence number
+ * splitnnedge (codec=temporal) makes its next frame intra, unless it sent
+ * one after that packet already. */
+#define GST_SPLITNN_REFRESH_EVENT "splitnn-refresh"

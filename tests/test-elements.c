@@ -500,6 +500,13 @@ START_TEST (test_edge_bad_settings)
   ck_assert_ptr_null (text);
   ck_assert_int_ne (edge_ready_with ("codec", "lossy", "bits", "4", &text), GST_STATE_CHANGE_FAILURE);
   ck_assert_ptr_null (text);
+  /* codec=temporal: 2-8 bits (5 too), and range=calibrated (default frame here) */
+  ck_assert_int_eq (edge_ready_with ("codec", "temporal", "bits", "16", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "temporal"), "error: %s", text ? text : "(none)");
+  g_free (text);
+  ck_assert_int_eq (edge_ready_with ("codec", "temporal", "bits", "5", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "range=calibrated"), "error: %s", text ? text : "(none)");
+  g_free (text);
 }
 END_TEST
 

@@ -17,6 +17,7 @@
 
 #include "sn-test-onnx.h"
 #include "sn-test-sanitizer.h"
+#include "../tools/sn-frames.h"
 
 /* ---- A tiny detector whose graph lists its outputs as (wh, keypoints) ------- */
 
@@ -681,6 +682,268 @@ START_TEST (test_edge_session_numbering_and_recode)
 }
 END_TEST
 
+/* ---- Codec temporal through the sessions ------------------------------------ */
+
+#define TEMPORAL_CUT 4          /* expanded_conv_2/add, 1x24x128x128 */
+#define TEMPORAL_FRAMES 20      /* report frames 400-419 of vtest.avi */
+
+/* Frames of vtest.avi as RGB copies: every 40th of 0-399 (calibration) and
+ * 400 .. 400 + TEMPORAL_FRAMES - 1 (the report frames, the rule of the
+ * developers' guide). */
+static GPtrArray *
+vtest_frames (GPtrArray **report, int *w, int *h)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data",
+      "vtest.avi", NULL);
+  GError *err = NULL;
+  SnFrames *fr = sn_frames_open (path, &err);
+  ck_assert_msg (fr != NULL, "%s", err ? err->message : "");
+  GPtrArray *calib = g_ptr_array_new_with_free_func (g_free);
+  *report = g_ptr_array_new_with_free_func (g_free);
+  SnFrame f;
+  while (sn_frames_next (fr, &f, &err) && f.index < 400 + TEMPORAL_FRAMES) {
+    *w = f.width;
+    *h = f.height;
+    guint8 *rgb = g_malloc ((size_t) f.width * f.height * 3);
+    for (int y = 0; y < f.height; y++)
+      memcpy (rgb + (size_t) y * f.width * 3, f.rgb + (size_t) y * f.stride, (size_t) f.width * 3);
+    if (f.index >= 400)
+      g_ptr_array_add (*report, rgb);
+    else if (f.index % 40 == 0)
+      g_ptr_array_add (calib, rgb);
+    else
+      g_free (rgb);
+  }
+  ck_assert_msg (err == NULL, "%s", err ? err->message : "");
+  sn_frames_close (fr);
+  ck_assert_uint_eq ((*report)->len, TEMPORAL_FRAMES);
+  return calib;
+}
+
+static SnImage
+rgb_image (const guint8 *rgb, int w, int h)
+{
+  return (SnImage) { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
+    .strides = { w * 3 } };
+}
+
+static void
+temporal_option (SnOption *opt, const SnCut *cut)
+{
+  sn_option_init_split (opt, cut);
+  opt->feature.codec = SN_CODEC_TEMPORAL;
+  opt->feature.range = SN_RANGE_CALIBRATED;
+  opt->feature.clip = 0.999;     /* the 99.9 % ranges */
+  opt->feature.bits = 5;
+  opt->feature.temporal.dead_zone = 1;
+  opt->feature.temporal.refresh = 0;     /* intra only at the start and on request */
+}
+
+/* The detector with the cut's ranges calibrated on `calib` by the
+ * library's calibrator, as 'splitnn calibrate' stores them. */
+static SnModel *
+calibrated_detector (GPtrArray *calib, int w, int h, const char *dir)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  GError *err = NULL;
+  SnModel *m = sn_model_load (path, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnEdgeSession *edge = sn_edge_session_new (m, NULL, &err);
+  ck_assert_msg (edge != NULL, "%s", err ? err->message : "");
+  SnOption opt;
+  sn_option_init_split (&opt, sn_cut_set_get (sn_edge_session_cuts (edge), TEMPORAL_CUT));
+  /* Without stored calibration codec temporal is refused, naming the fix. */
+  {
+    SnOption t;
+    SnEdgePacket pk;
+    SnImage img = rgb_image (calib->pdata[0], w, h);
+    temporal_option (&t, opt.cut);
+    ck_assert (!sn_edge_session_process (edge, &t, &img, SN_PTS_NONE, &pk, &err));
+    ck_assert_msg (strstr (err->message, "splitnn calibrate"), "%s", err->message);
+    g_clear_error (&err);
+  }
+  SnCalibrator *cal = sn_calibrator_new (0.999);
+  for (guint i = 0; i < calib->len; i++) {
+    SnImage img = rgb_image (calib->pdata[i], w, h);
+    SnEdgePacket pk;
+    ck_assert_msg (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err), "%s",
+        err ? err->message : "");
+    ck_assert (sn_calibrator_add (cal, opt.cut->tensors[0], sn_edge_session_cut_tensor (edge, 0),
+            &err));
+  }
+  g_autofree char *json = sn_calibrator_to_json (cal, "vtest.avi every 40th of 0-399");
+  sn_calibrator_free (cal);
+  sn_edge_session_free (edge);
+  sn_model_free (m);
+  g_autofree char *out = g_build_filename (dir, "calibrated.onnx", NULL);
+  ck_assert_msg (sn_onnx_save_with_metadata (path, out, SN_CALIBRATION_KEY, json, &err), "%s",
+      err ? err->message : "");
+  m = sn_model_load (out, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  g_unlink (out);
+  return m;
+}
+
+/* Edge packet -> cloud; returns the cloud's verdict, error code in *code. */
+static gboolean
+deliver (SnCloudSession *cloud, const SnEdgePacket *pk, gint64 now_us, SnCloudFrame *f,
+    SnDetections *dets, int *code)
+{
+  GError *err = NULL;
+  gboolean ok = sn_cloud_session_process (cloud, pk->data, pk->len, now_us, f, dets, &err);
+  *code = err ? err->code : -1;
+  if (err && err->code != SN_ERROR_NO_REFERENCE)
+    ck_abort_msg ("cloud: %s", err->message);
+  g_clear_error (&err);
+  return ok;
+}
+
+START_TEST (test_temporal_loopback)
+{
+  GPtrArray *report;
+  int w = 0, h = 0;
+  g_autoptr (GPtrArray) calib = vtest_frames (&report, &w, &h);
+  g_autofree char *dir = g_dir_make_tmp ("sn-temporal-XXXXXX", NULL);
+  SnModel *m = calibrated_detector (calib, w, h, dir);
+  g_rmdir (dir);
+  GError *err = NULL;
+  SnDetector *det = sn_detector_new (m, &err);
+  SnLoopback *lb = sn_loopback_new (m, NULL, &err);
+  ck_assert_msg (det && lb, "%s", err ? err->message : "");
+  SnEdgeSession *edge = sn_loopback_edge (lb);
+  SnCloudSession *cloud = sn_loopback_cloud (lb);
+  /* The fidelity metric's candidate floor on both sides. */
+  sn_detector_decode_params (det)->threshold = SN_EVAL_PRED_MIN_SCORE;
+  sn_cloud_session_decode_params (cloud)->threshold = SN_EVAL_PRED_MIN_SCORE;
+  const SnCut *cut = sn_cut_set_get (sn_edge_session_cuts (edge), TEMPORAL_CUT);
+  SnOption opt, lossless;
+  temporal_option (&opt, cut);
+  sn_option_init_split (&lossless, cut);        /* 8-bit lossless, per-frame ranges */
+
+
+  SnEval *fid_t = sn_eval_new_fidelity ();
+  SnDetections ref, got;
+  sn_detections_init (&ref);
+  sn_detections_init (&got);
+  double bytes_t = 0, bytes_l = 0;
+  size_t first_t = 0;
+  SnCloudFrame f;
+  int code;
+  for (int i = 0; i < TEMPORAL_FRAMES; i++) {
+    SnImage img = rgb_image (report->pdata[i], w, h);
+    ck_assert (sn_detector_run (det, &img, &ref, NULL, &err));
+    SnEdgePacket pk;
+    ck_assert_msg (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err), "%s",
+        err ? err->message : "");
+    ck_assert_int_eq (pk.intra, i == 0);
+    ck_assert (deliver (cloud, &pk, SN_SESSION_NOW, &f, &got, &code));
+    sn_eval_add_frame (fid_t, &got, &ref);
+    size_t tbytes = pk.len;
+    /* The same frame, 8-bit lossless: the size to beat, and its fidelity. */
+    ck_assert (sn_edge_session_recode (edge, &lossless, &pk, &err));
+    if (i == 0)
+      first_t = tbytes;
+    else {
+      bytes_t += tbytes;
+      bytes_l += pk.len;
+    }
+  }
+  double ap_t = sn_eval_ap50 (fid_t);
+  bytes_t /= TEMPORAL_FRAMES - 1;
+  bytes_l /= TEMPORAL_FRAMES - 1;
+  fprintf (stderr, "temporal 5-bit dead zone 1: first packet %zu bytes, then %.0f bytes/frame; "
+      "8-bit lossless %.0f bytes/frame (%.1fx); fidelity_ap50 %.2f on %d frames\n", first_t,
+      bytes_t, bytes_l, bytes_l / bytes_t, ap_t, TEMPORAL_FRAMES);
+  ck_assert_msg (ap_t >= 90, "fidelity_ap50 %.2f", ap_t);
+  ck_assert_msg (bytes_t * 4 < bytes_l, "temporal %.0f bytes/frame, lossless %.0f", bytes_t, bytes_l);
+  SnCloudStats st;
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.refused, 0);
+  ck_assert_uint_eq (st.packets, TEMPORAL_FRAMES);
+
+  /* A packet lost in the middle: the next inter frames are refused (never
+   * decoded against the stale reference) and counted, until the edge is
+   * asked for an intra frame; then decoding goes on. */
+  SnImage img0 = rgb_image (report->pdata[0], w, h), img1 = rgb_image (report->pdata[1], w, h);
+  SnEdgePacket pk;
+  ck_assert (sn_edge_session_process (edge, &opt, &img0, SN_PTS_NONE, &pk, &err));   /* lost */
+  ck_assert (!pk.intra);
+  for (int k = 0; k < 3; k++) {
+    ck_assert (sn_edge_session_process (edge, &opt, k % 2 ? &img0 : &img1, SN_PTS_NONE, &pk, &err));
+    ck_assert (!pk.intra);
+    ck_assert (!deliver (cloud, &pk, SN_SESSION_NOW, &f, &got, &code));
+    ck_assert_int_eq (code, SN_ERROR_NO_REFERENCE);
+    ck_assert_uint_eq (f.lost, k == 0 ? 1 : 0);
+    ck_assert_uint_eq (f.seq, pk.seq);
+  }
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.refused, 3);
+  ck_assert_uint_eq (st.lost, 1);
+  ck_assert_uint_eq (st.bad_packets, 0);
+  sn_edge_session_request_refresh (edge);
+  for (int k = 0; k < 3; k++) {
+    SnImage img = rgb_image (report->pdata[2 + k], w, h);
+    ck_assert (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err));
+    ck_assert_int_eq (pk.intra, k == 0);
+    ck_assert (deliver (cloud, &pk, SN_SESSION_NOW, &f, &got, &code));
+    /* Recovered: the detections are the in-order run's quality again. */
+    ck_assert (sn_detector_run (det, &img, &ref, NULL, &err));
+    SnEval *e = sn_eval_new_fidelity ();
+    sn_eval_add_frame (e, &got, &ref);
+    ck_assert_msg (sn_eval_ap50 (e) >= 80, "frame %d after the refresh: %.1f", k, sn_eval_ap50 (e));
+    sn_eval_free (e);
+  }
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.refused, 3);
+
+  /* An edge frame that fails makes a gap the cloud sees: the edge sends an
+   * intra frame next by itself. */
+  {
+    SnImage bad = { .format = SN_PIXEL_RGB, .width = 0, .height = 0 };
+    ck_assert (!sn_edge_session_process (edge, &opt, &bad, SN_PTS_NONE, &pk, &err));
+    g_clear_error (&err);
+    ck_assert (sn_edge_session_process (edge, &opt, &img0, SN_PTS_NONE, &pk, &err));
+    ck_assert (pk.intra);
+    ck_assert (deliver (cloud, &pk, SN_SESSION_NOW, &f, &got, &code));
+    ck_assert_uint_eq (f.lost, 1);
+  }
+
+  /* Eviction drops the stream's reference: with room for one stream, a
+   * second edge's stream evicts the first, whose next inter frame is then
+   * refused as a new stream's. */
+  sn_cloud_session_set_stream_limits (cloud, 1, 0);
+  SnEdgeSession *edge2 = sn_edge_session_new (m, sn_edge_session_cuts (edge), &err);
+  ck_assert_msg (edge2 != NULL, "%s", err ? err->message : "");
+  sn_edge_session_set_stream (edge2, 7, 0);
+  ck_assert (sn_edge_session_process (edge2, &opt, &img0, SN_PTS_NONE, &pk, &err));
+  ck_assert (pk.intra);
+  ck_assert (deliver (cloud, &pk, SN_SESSION_NOW, &f, &got, &code));
+  ck_assert (f.new_stream);
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.evicted_cap, 1);
+  ck_assert (!sn_cloud_session_has_stream (cloud, 0));
+  ck_assert (sn_edge_session_process (edge, &opt, &img1, SN_PTS_NONE, &pk, &err));
+  ck_assert (!pk.intra);
+  ck_assert (!deliver (cloud, &pk, SN_SESSION_NOW, &f, &got, &code));
+  ck_assert_int_eq (code, SN_ERROR_NO_REFERENCE);
+  ck_assert (f.new_stream);
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.refused, 4);
+  ck_assert_uint_eq (st.evicted_cap, 2);
+  sn_edge_session_free (edge2);
+
+  sn_eval_free (fid_t);
+  sn_detections_clear (&ref);
+  sn_detections_clear (&got);
+  sn_loopback_free (lb);
+  sn_detector_free (det);
+  sn_model_free (m);
+  g_ptr_array_unref (report);
+}
+END_TEST
+
+
 static Suite *
 session_suite (void)
 {
@@ -697,6 +960,7 @@ session_suite (void)
   tcase_add_test (tc, test_cli_output_order);
   tcase_add_test (tc, test_real_model_edge_only);
   tcase_add_test (tc, test_edge_only_foreign_record);
+  tcase_add_test (tc, test_temporal_loopback);
   suite_add_tcase (s, tc);
   return s;
 }

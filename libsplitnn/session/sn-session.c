@@ -120,6 +120,12 @@ struct SnEdgeSession {
   gboolean last_has_lb;
   guint64 last_seq, last_pts;
   gboolean has_last;
+  /* Codec temporal: the stream's encoder state (made on first use), and
+   * the stream and number its next frame must have for the cloud to see no
+   * gap; any other gets an intra frame. */
+  SnFeatureStreamEncoder *temporal;
+  guint32 temporal_stream;
+  guint64 temporal_next_seq;
 };
 
 SnEdgeSession *
@@ -150,6 +156,7 @@ sn_edge_session_free (SnEdgeSession *s)
   if (!s)
     return;
   cache_clear (&s->edge);
+  sn_feature_stream_encoder_free (s->temporal);
   sn_feature_encoder_free (s->encoder);
   g_byte_array_unref (s->packet);
   sn_detector_free (s->detector);
@@ -267,13 +274,42 @@ check_option (const SnOption *opt, GError **error)
   return TRUE;
 }
 
+void
+sn_edge_session_request_refresh (SnEdgeSession *s)
+{
+  if (s->temporal)
+    sn_feature_stream_encoder_request_refresh (s->temporal);
+}
+
+/* Codec temporal: the last frame coded against the stream's previous one. */
+static gboolean
+encode_last_temporal (SnEdgeSession *s, const SnOption *opt, gboolean *intra, GError **error)
+{
+  if (!s->temporal)
+    s->temporal = sn_feature_stream_encoder_new ();
+  else if (s->stream_id != s->temporal_stream || s->last_seq != s->temporal_next_seq)
+    sn_feature_stream_encoder_request_refresh (s->temporal);
+  s->temporal_stream = s->stream_id;
+  s->temporal_next_seq = s->last_seq + 1;
+  if (sn_feature_encode_stream (s->encoder, s->temporal, &opt->feature, s->last_cut, s->last,
+          s->stream_id, s->last_seq, s->last_pts, s->last_has_lb ? &s->last_lb : NULL, s->packet,
+          intra, error))
+    return TRUE;
+  sn_feature_stream_encoder_request_refresh (s->temporal);
+  return FALSE;
+}
+
 static gboolean
 encode_last (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out, GError **error)
 {
   gint64 t0 = g_get_monotonic_time ();
-  if (!sn_feature_encode (s->encoder, &opt->feature, s->last_cut, s->last, s->stream_id,
+  gboolean intra = FALSE;
+  if (opt->feature.codec == SN_CODEC_TEMPORAL
+      ? !encode_last_temporal (s, opt, &intra, error)
+      : !sn_feature_encode (s->encoder, &opt->feature, s->last_cut, s->last, s->stream_id,
           s->last_seq, s->last_pts, s->last_has_lb ? &s->last_lb : NULL, s->packet, error))
     return FALSE;
+  out->intra = intra;
   out->timings.encode_ms = ms_between (t0, g_get_monotonic_time ());
   out->stream_id = s->stream_id;
   out->seq = s->last_seq;
@@ -412,6 +448,11 @@ sn_edge_session_recode (SnEdgeSession *s, const SnOption *opt, SnEdgePacket *out
   memset (out, 0, sizeof *out);
   if (!check_option (opt, error))
     return FALSE;
+  if (opt->feature.codec == SN_CODEC_TEMPORAL) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
+        "recode: codec temporal codes a stream's frames in order, once each");
+    return FALSE;
+  }
   if (!s->has_last || opt->cut != s->last_cut) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
         "recode needs the last frame to have run at cut '%s'", opt->cut->name);
@@ -444,11 +485,13 @@ typedef struct {
   guint64 next_seq;         /* one above the highest seen */
   gint64 last_seen_us;
   guint64 packets;
+  SnFeatureStreamDecoder *temporal;   /* codec temporal's reference; made on first use */
 } CloudStream;
 
 static void
 stream_free (CloudStream *st)
 {
+  sn_feature_stream_decoder_free (st->temporal);
   g_free (st);
 }
 
@@ -464,6 +507,11 @@ struct SnCloudSession {
   guint max_streams;
   gint64 idle_us;
   SnCloudStats stats;
+  /* Codec temporal: the state a stream new here decodes with; it moves into
+   * the stream once the stream's first packet is accounted (a bad packet
+   * must not make a stream).  spare_used: the packet in hand took it. */
+  SnFeatureStreamDecoder *spare;
+  gboolean spare_used;
 };
 
 SnCloudSession *
@@ -497,6 +545,7 @@ sn_cloud_session_free (SnCloudSession *s)
   if (!s)
     return;
   g_hash_table_unref (s->streams);
+  sn_feature_stream_decoder_free (s->spare);
   cache_clear (&s->cloud);
   sn_feature_decoder_free (s->decoder);
   sn_detector_free (s->detector);
@@ -680,6 +729,53 @@ cloud_edge_only (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us
   return ok;
 }
 
+/* sn_feature_decode_stream's lookup: the temporal state of packet p's
+ * stream, forgotten when the packet shows that the stream lost a frame or
+ * restarted; a late packet is refused (its frame is older than the
+ * reference). */
+static SnFeatureStreamDecoder *
+temporal_of (const SnPacket *p, gpointer user, GError **error)
+{
+  SnCloudSession *s = user;
+  CloudStream *st = g_hash_table_lookup (s->streams, GUINT_TO_POINTER (p->stream_id));
+  if (!st) {
+    if (!s->spare)
+      s->spare = sn_feature_stream_decoder_new ();
+    sn_feature_stream_decoder_reset (s->spare);
+    s->spare_used = TRUE;
+    return s->spare;
+  }
+  if (!st->temporal)
+    st->temporal = sn_feature_stream_decoder_new ();
+  if ((p->seq == 0 && st->next_seq > 1) || p->seq > st->next_seq)
+    sn_feature_stream_decoder_reset (st->temporal);
+  else if (p->seq < st->next_seq) {
+    g_set_error (error, SN_ERROR, SN_ERROR_NO_REFERENCE, "packet %" G_GUINT64_FORMAT
+        " of stream %u is late (the stream is at %" G_GUINT64_FORMAT "): a temporal frame older "
+        "than the reference", p->seq, p->stream_id, st->next_seq - 1);
+    return NULL;
+  }
+  return st->temporal;
+}
+
+/* A packet that got through decoding, or was refused for want of a
+ * reference: its stream is made (taking the spare temporal state the
+ * packet used) and accounted. */
+static void
+stream_take (SnCloudSession *s, const SnPacket *p, gint64 now_us, SnCloudFrame *f)
+{
+  gboolean created;
+  CloudStream *st = stream_get (s, p->stream_id, &created);
+  if (created && s->spare_used) {
+    st->temporal = s->spare;
+    s->spare = NULL;
+  }
+  stream_account (s, st, created, p->seq, now_us, f);
+  f->stream_id = p->stream_id;
+  f->seq = p->seq;
+  f->pts = p->pts;
+}
+
 gboolean
 sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us,
     SnCloudFrame *f, SnDetections *dets, GError **error)
@@ -694,8 +790,21 @@ sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint
   const SnCut *cut = NULL;
   SnTensor *const *mid = NULL;
   gint64 t0 = g_get_monotonic_time ();
-  if (!sn_feature_decode (s->decoder, data, len, &p, &cut, &mid, error))
+  GError *derr = NULL;
+  s->spare_used = FALSE;
+  if (!sn_feature_decode_stream (s->decoder, temporal_of, s, data, len, &p, &cut, &mid, &derr)) {
+    if (g_error_matches (derr, SN_ERROR, SN_ERROR_NO_REFERENCE)) {
+      /* A good packet this stream cannot use yet: counted apart, its
+       * numbers accounted so that the next loss is seen. */
+      stream_take (s, &p, now_us, f);
+      f->cut = cut;
+      s->stats.refused++;
+      g_propagate_error (error, derr);
+      return FALSE;
+    }
+    g_propagate_error (error, derr);
     goto bad;
+  }
   f->timings.decode_ms = ms_between (t0, g_get_monotonic_time ());
   SnSegment *seg = cloud_segment (s, cut, &f->timings.compile_ms, error);
   if (!seg)
@@ -718,15 +827,10 @@ sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint
   if (!sn_detector_decode (s->detector, heat, wh, &f->letterbox, dets, error))
     goto bad;
   f->timings.detect_ms = ms_between (t0, g_get_monotonic_time ());
-  f->stream_id = p.stream_id;
-  f->seq = p.seq;
-  f->pts = p.pts;
   f->cut = cut;
   /* Streams are touched only by packets that made it: a bad packet (which
    * may carry any stream id) can neither evict nor renumber a stream. */
-  gboolean created;
-  CloudStream *st = stream_get (s, p.stream_id, &created);
-  stream_account (s, st, created, p.seq, now_us, f);
+  stream_take (s, &p, now_us, f);
   s->stats.packets++;
   return TRUE;
 

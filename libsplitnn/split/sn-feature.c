@@ -58,6 +58,7 @@ sn_feature_config_init (SnFeatureConfig *cfg)
   cfg->codec = SN_CODEC_LOSSLESS;
   cfg->jpeg_quality = 90;
   cfg->zstd_level = 1;
+  sn_fcodec_config_init (&cfg->temporal);
 }
 
 SnFeatureEncoder *
@@ -156,11 +157,123 @@ ensure_tensor (SnTensor **t, const SnShape *shape)
   return *t;
 }
 
-gboolean
-sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut *cut,
-    const SnTensor *const *tensors, guint32 stream_id, guint64 seq, guint64 pts,
-    const SnLetterbox *lb, GByteArray *out, GError **error)
+/* ---- The temporal codec's per-stream state, edge side ------------------------ */
+
+struct SnFeatureStreamEncoder {
+  const SnCut *cut;         /* what the encoders were made for */
+  SnFcodecConfig cfg;       /* bits included */
+  gboolean clipped;
+  int n;
+  SnFcodecEncoder *enc[SN_PACKET_MAX_TENSORS];
+  guint8 *ranges[SN_PACKET_MAX_TENSORS];     /* C x (scale, offset), what intra frames carry */
+  gboolean refresh;
+};
+
+SnFeatureStreamEncoder *
+sn_feature_stream_encoder_new (void)
 {
+  return g_new0 (SnFeatureStreamEncoder, 1);
+}
+
+static void
+stream_encoder_clear (SnFeatureStreamEncoder *se)
+{
+  for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++) {
+    g_clear_pointer (&se->enc[i], sn_fcodec_encoder_free);
+    g_clear_pointer (&se->ranges[i], g_free);
+  }
+  se->cut = NULL;
+  se->n = 0;
+}
+
+void
+sn_feature_stream_encoder_free (SnFeatureStreamEncoder *se)
+{
+  if (!se)
+    return;
+  stream_encoder_clear (se);
+  g_free (se);
+}
+
+void
+sn_feature_stream_encoder_request_refresh (SnFeatureStreamEncoder *se)
+{
+  se->refresh = TRUE;
+}
+
+static gboolean no_calibration (const SnCut *cut, const char *tensor, GError **error);
+
+/* Encoders for cut at cfg's setting, made anew (so starting with an intra
+ * frame) when the cut or the setting changed. */
+static gboolean
+stream_encoder_prepare (const SnModel *model, SnFeatureStreamEncoder *se,
+    const SnFeatureConfig *cfg, const SnCut *cut, GError **error)
+{
+  if (cfg->path || cfg->range != SN_RANGE_CALIBRATED || cfg->bits < 2 || cfg->bits > 8) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "codec temporal needs range "
+        "calibrated (the model's stored ranges, 'splitnn calibrate'), bits 2 to 8 and no trained "
+        "path; got range %s, bits %d%s", sn_range_name (cfg->range), cfg->bits,
+        cfg->path ? ", a path" : "");
+    return FALSE;
+  }
+  SnFcodecConfig fc = cfg->temporal;
+  fc.bits = cfg->bits;
+  gboolean clipped = cfg->clip < 1.0;
+  if (se->cut == cut && se->clipped == clipped && memcmp (&se->cfg, &fc, sizeof fc) == 0) {
+    for (int i = 0; se->refresh && i < se->n; i++)
+      sn_fcodec_encoder_request_refresh (se->enc[i]);
+    se->refresh = FALSE;
+    return TRUE;
+  }
+  stream_encoder_clear (se);
+  const int levels = (1 << fc.bits) - 1;
+  for (int i = 0; i < cut->n_tensors; i++) {
+    SnCalibration cal;
+    if (!sn_model_calibration (model, cut->tensors[i], &cal)) {
+      stream_encoder_clear (se);
+      return no_calibration (cut, cut->tensors[i], error);
+    }
+    const SnShape *shape = &cut->shapes[i];
+    if (shape->rank != 4 || shape->dims[1] != cal.channels) {
+      g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "codec temporal: tensor '%s' of "
+          "cut %u is not 1 x C x H x W with the %d channels of its calibration", cut->tensors[i],
+          cut->id, cal.channels);
+      stream_encoder_clear (se);
+      return FALSE;
+    }
+    const float *lo = clipped ? cal.clip_min : cal.min, *hi = clipped ? cal.clip_max : cal.max;
+    if (!(se->enc[i] = sn_fcodec_encoder_new (shape, lo, hi, &fc, error))) {
+      stream_encoder_clear (se);
+      return FALSE;
+    }
+    /* The step sn-fcodec uses, so the cloud rebuilds the same ranges. */
+    se->ranges[i] = g_malloc ((size_t) cal.channels * 8);
+    for (int c = 0; c < cal.channels; c++) {
+      float scale = hi[c] > lo[c] ? (hi[c] - lo[c]) / levels : 1.0f;
+      memcpy (se->ranges[i] + 8 * c, &scale, 4);
+      memcpy (se->ranges[i] + 8 * c + 4, &lo[c], 4);
+    }
+  }
+  se->cut = cut;
+  se->cfg = fc;
+  se->clipped = clipped;
+  se->n = cut->n_tensors;
+  se->refresh = FALSE;          /* new encoders start with an intra frame */
+  return TRUE;
+}
+
+static gboolean
+feature_encode (SnFeatureEncoder *e, SnFeatureStreamEncoder *se, const SnFeatureConfig *cfg,
+    const SnCut *cut, const SnTensor *const *tensors, guint32 stream_id, guint64 seq, guint64 pts,
+    const SnLetterbox *lb, GByteArray *out, gboolean *intra_out, GError **error)
+{
+  gboolean temporal = cfg->codec == SN_CODEC_TEMPORAL, intra = FALSE;
+  if (temporal && !se) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "codec temporal codes each frame "
+        "against the stream's previous one: code it through an edge session "
+        "(sn_feature_encode_stream), not frame by frame");
+    return FALSE;
+  }
   if (cut->n_tensors > SN_PACKET_MAX_TENSORS) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
         "cut '%s' has %d tensors; a packet carries at most %d", cut->name, cut->n_tensors,
@@ -198,8 +311,28 @@ sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut 
     g_strlcpy (p.path_name, sn_path_name (cfg->path), sizeof p.path_name);
     qc.per_channel = TRUE;      /* what the path was trained with */
   }
+  if (temporal && !stream_encoder_prepare (e->model, se, cfg, cut, error))
+    return FALSE;
   for (int i = 0; i < cut->n_tensors; i++) {
     const SnTensor *x = tensors[i];
+    if (temporal) {
+      SnPacketTensor *t = &p.tensors[i];
+      SnFcodecStats st;
+      g_byte_array_set_size (e->coded[i], 0);
+      if (!sn_fcodec_encode (se->enc[i], x, e->coded[i], error))
+        return FALSE;
+      sn_fcodec_encoder_stats (se->enc[i], &st);
+      intra = st.intra;
+      g_strlcpy (t->name, cut->tensors[i], sizeof t->name);
+      t->shape = x->shape;
+      t->bits = cfg->bits;
+      t->codec = SN_CODEC_TEMPORAL;
+      t->n_ranges = st.intra ? (int) x->shape.dims[1] : 0;
+      t->ranges = se->ranges[i];
+      t->payload = e->coded[i]->data;
+      t->payload_len = e->coded[i]->len;
+      continue;
+    }
     if (cfg->path) {
       SnShape ws;
       sn_path_wire_shape (cfg->path, i, &ws);
@@ -242,7 +375,26 @@ sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut 
     t->payload_len = e->coded[i]->len;
   }
   sn_packet_write (&p, out);
+  if (intra_out)
+    *intra_out = intra;
   return TRUE;
+}
+
+gboolean
+sn_feature_encode (SnFeatureEncoder *e, const SnFeatureConfig *cfg, const SnCut *cut,
+    const SnTensor *const *tensors, guint32 stream_id, guint64 seq, guint64 pts,
+    const SnLetterbox *lb, GByteArray *out, GError **error)
+{
+  return feature_encode (e, NULL, cfg, cut, tensors, stream_id, seq, pts, lb, out, NULL, error);
+}
+
+gboolean
+sn_feature_encode_stream (SnFeatureEncoder *e, SnFeatureStreamEncoder *se,
+    const SnFeatureConfig *cfg, const SnCut *cut, const SnTensor *const *tensors,
+    guint32 stream_id, guint64 seq, guint64 pts, const SnLetterbox *lb, GByteArray *out,
+    gboolean *intra, GError **error)
+{
+  return feature_encode (e, se, cfg, cut, tensors, stream_id, seq, pts, lb, out, intra, error);
 }
 
 static void
@@ -295,9 +447,150 @@ shapes_match (const SnCut *c, const SnPacket *p)
   return TRUE;
 }
 
+/* ---- The temporal codec's per-stream state, cloud side ----------------------- */
+
+struct SnFeatureStreamDecoder {
+  const SnCut *cut;         /* what the decoders were made for */
+  SnFcodecDecoder *dec[SN_PACKET_MAX_TENSORS];
+  guint8 *ranges[SN_PACKET_MAX_TENSORS];     /* the intra frame's, to notice a change */
+  int n_ranges[SN_PACKET_MAX_TENSORS], bits[SN_PACKET_MAX_TENSORS];
+  guint32 frame[SN_PACKET_MAX_TENSORS];      /* number of the last decoded frame */
+  gboolean stale;
+};
+
+SnFeatureStreamDecoder *
+sn_feature_stream_decoder_new (void)
+{
+  SnFeatureStreamDecoder *sd = g_new0 (SnFeatureStreamDecoder, 1);
+  sd->stale = TRUE;
+  return sd;
+}
+
+static void
+stream_decoder_clear (SnFeatureStreamDecoder *sd)
+{
+  for (int i = 0; i < SN_PACKET_MAX_TENSORS; i++) {
+    g_clear_pointer (&sd->dec[i], sn_fcodec_decoder_free);
+    g_clear_pointer (&sd->ranges[i], g_free);
+  }
+  sd->cut = NULL;
+  sd->stale = TRUE;
+}
+
+void
+sn_feature_stream_decoder_free (SnFeatureStreamDecoder *sd)
+{
+  if (!sd)
+    return;
+  stream_decoder_clear (sd);
+  g_free (sd);
+}
+
+void
+sn_feature_stream_decoder_reset (SnFeatureStreamDecoder *sd)
+{
+  sd->stale = TRUE;
+}
+
+gboolean
+sn_feature_stream_decoder_needs_refresh (const SnFeatureStreamDecoder *sd)
+{
+  return sd->stale;
+}
+
+static guint32
+fc_frame_number (const guint8 *h)
+{
+  return h[8] | h[9] << 8 | h[10] << 16 | (guint32) h[11] << 24;
+}
+
+/* Tensor i of packet p (cut `cut`), a temporal frame, into out. */
+static gboolean
+decode_temporal (SnFeatureStreamDecoder *sd, const SnPacket *p, const SnCut *cut, int i,
+    SnTensor *out, GError **error)
+{
+  const SnPacketTensor *t = &p->tensors[i];
+  if (t->payload_len < SN_FCODEC_HEADER_BYTES) {
+    sd->stale = TRUE;
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
+        ", tensor '%s': temporal frame of %u bytes, shorter than its header", p->seq, t->name,
+        t->payload_len);
+    return FALSE;
+  }
+  gboolean intra = t->payload[3] & 1;
+  guint32 frame = fc_frame_number (t->payload);
+  if (intra != (t->n_ranges > 0) || t->payload[4] != t->bits) {
+    sd->stale = TRUE;
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
+        ", tensor '%s': a temporal %s frame of %u bits with %d ranges (intra frames carry "
+        "them, inter frames not; bits as in the tensor's header, %d)", p->seq, t->name,
+        intra ? "intra" : "inter", t->payload[4], t->n_ranges, t->bits);
+    return FALSE;
+  }
+  if (sd->cut != cut) {
+    stream_decoder_clear (sd);
+    sd->cut = cut;
+  }
+  if (!intra) {
+    /* Never against a stale reference: after a loss, a restart, an error
+     * or on a new stream, only an intra frame is decoded. */
+    if (sd->stale || !sd->dec[i] || sn_fcodec_decoder_needs_refresh (sd->dec[i])
+        || frame != sd->frame[i] + 1) {
+      sd->stale = TRUE;
+      g_set_error (error, SN_ERROR, SN_ERROR_NO_REFERENCE, "packet %" G_GUINT64_FORMAT
+          " of stream %u, tensor '%s': inter frame %u without its reference (a frame was lost "
+          "or the stream is new here); waiting for an intra frame", p->seq, p->stream_id, t->name,
+          frame);
+      return FALSE;
+    }
+  } else if (!sd->dec[i] || sd->bits[i] != t->bits || sd->n_ranges[i] != t->n_ranges
+      || memcmp (sd->ranges[i], t->ranges, (size_t) t->n_ranges * 8) != 0) {
+    /* New ranges (or the first intra frame): a decoder made for them. */
+    int C = t->n_ranges, levels = (1 << t->bits) - 1;
+    g_autofree float *lo = g_new (float, C), *hi = g_new (float, C);
+    for (int c = 0; c < C; c++) {
+      float scale;
+      memcpy (&scale, t->ranges + 8 * c, 4);
+      memcpy (&lo[c], t->ranges + 8 * c + 4, 4);
+      hi[c] = lo[c] + scale * levels;
+    }
+    g_clear_pointer (&sd->dec[i], sn_fcodec_decoder_free);
+    g_clear_pointer (&sd->ranges[i], g_free);
+    GError *err = NULL;
+    if (!(sd->dec[i] = sn_fcodec_decoder_new (&t->shape, lo, hi, &err))) {
+      sd->stale = TRUE;
+      g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
+          ", tensor '%s': %s", p->seq, t->name, err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+    sd->ranges[i] = g_memdup2 (t->ranges, (size_t) C * 8);
+    sd->n_ranges[i] = C;
+    sd->bits[i] = t->bits;
+  }
+  GError *err = NULL;
+  if (!sn_fcodec_decode (sd->dec[i], t->payload, t->payload_len, out, &err)) {
+    sd->stale = TRUE;
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
+        ", tensor '%s': %s", p->seq, t->name, err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  sd->frame[i] = frame;
+  return TRUE;
+}
+
 gboolean
 sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket *p,
     const SnCut **cut_out, SnTensor *const **tensors_out, GError **error)
+{
+  return sn_feature_decode_stream (d, NULL, NULL, data, len, p, cut_out, tensors_out, error);
+}
+
+gboolean
+sn_feature_decode_stream (SnFeatureDecoder *d, SnFeatureStreamLookup lookup, gpointer user,
+    const guint8 *data, size_t len, SnPacket *p, const SnCut **cut_out,
+    SnTensor *const **tensors_out, GError **error)
 {
   if (!sn_packet_parse (data, len, p, error))
     return FALSE;
@@ -349,8 +642,25 @@ sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket
       outs[i] = sn_tensor_new (SN_DTYPE_FLOAT32, &cut->shapes[i]);
     g_hash_table_insert (d->outputs, (gpointer) cut, outs);
   }
+  SnFeatureStreamDecoder *sd = NULL;
+  gboolean all_intra = TRUE;
   for (int i = 0; i < p->n_tensors; i++) {
     const SnPacketTensor *t = &p->tensors[i];
+    if (t->codec == SN_CODEC_TEMPORAL) {
+      if (path || !lookup) {
+        g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "packet %" G_GUINT64_FORMAT
+            ", tensor '%s': a temporal frame %s", p->seq, t->name, path
+            ? "of a trained path (the edge never codes those so)"
+            : "needs the stream's state: decode it in a cloud session");
+        return FALSE;
+      }
+      if (!sd && !(sd = lookup (p, user, error)))
+        return FALSE;
+      if (!decode_temporal (sd, p, cut, i, outs[i], error))
+        return FALSE;
+      all_intra &= t->n_ranges > 0;
+      continue;
+    }
     size_t need = sn_quant_packed_size (sn_shape_numel (&t->shape), t->bits);
     if (d->packed_len < need) {
       d->packed = g_realloc (d->packed, need);
@@ -369,6 +679,8 @@ sn_feature_decode (SnFeatureDecoder *d, const guint8 *data, size_t len, SnPacket
       return FALSE;
     }
   }
+  if (sd && all_intra)
+    sd->stale = FALSE;          /* every temporal tensor restarted from an intra frame */
   *cut_out = cut;
   *tensors_out = outs;
   return TRUE;
@@ -427,15 +739,18 @@ sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, SnFeatureEncoder 
       *run_ms = (g_get_monotonic_time () - t0) / 1000.0;
   }
   g_autoptr (GByteArray) packet = g_byte_array_new ();
+  /* codec temporal: each cut's first (intra) frame, what a switch to it sends. */
+  SnFeatureStreamEncoder *se = cfg->codec == SN_CODEC_TEMPORAL ? sn_feature_stream_encoder_new () : NULL;
   for (int c = 0; c < n; c++) {
     const SnCut *cut = sn_cut_set_get (cuts, c);
     const SnTensor *t[SN_PACKET_MAX_TENSORS];
     gboolean ok = cut->n_tensors <= SN_PACKET_MAX_TENSORS;
     for (int k = 0; ok && k < cut->n_tensors; k++)
       ok = (t[k] = find_tensor (model, seg, input, cut->tensors[k])) != NULL;
-    bytes[c] = ok && sn_feature_encode (enc, cfg, cut, t, 0, 0, SN_PTS_NONE, lb, packet, NULL)
-        ? packet->len : 0;
+    bytes[c] = ok && feature_encode (enc, se, cfg, cut, t, 0, 0, SN_PTS_NONE, lb, packet, NULL,
+        NULL) ? packet->len : 0;
   }
+  sn_feature_stream_encoder_free (se);
   if (seg)
     sn_segment_free (seg);
   return TRUE;

@@ -27,6 +27,10 @@ typedef enum {
   SN_CODEC_LOSSLESS = 1,
   SN_CODEC_LOSSY = 2,
   SN_CODEC_AUTO = 3,        /* never on the wire: resolved to one of the above */
+  /* The temporal feature codec (sn-fcodec.h): the payload is one of its
+   * frames.  It keeps state per stream, so only the sessions code it
+   * (sn_feature_encode_stream); sn_codec_encode/decode refuse it. */
+  SN_CODEC_TEMPORAL = 4,
 } SnCodec;
 
 typedef struct SnCodecContext SnCodecContext;

@@ -22,6 +22,7 @@ typedef enum {
   SN_ERROR_INVALID_ARGUMENT, /* a caller passed something wrong */
   SN_ERROR_CORRUPT_PACKET,   /* a feature packet failed validation */
   SN_ERROR_MODEL_MISMATCH,   /* a packet or profile made for another model */
+  SN_ERROR_NO_REFERENCE,     /* a temporal inter frame whose reference the receiver lacks (a loss): refused until the next intra frame */
 } SnError;
 
 G_END_DECLS

@@ -17,6 +17,7 @@
 #include <splitnn/sn-image.h>
 #include <splitnn/sn-path.h>
 #include <splitnn/sn-calib.h>
+#include <splitnn/sn-fcodec.h>
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,11 @@ typedef struct {
    * ranges when clip < 1.  A cut tensor without calibration is an error.
    * Ignored for 16/32 bits and for trained paths. */
   SnRangeMode range;
+  /* codec SN_CODEC_TEMPORAL (sn-fcodec.h): dead zone, lone dead zone,
+   * tile, refresh and temporal; its bits are `bits` above (2..8), its
+   * per-channel ranges the stored calibration's (clipped when clip < 1),
+   * and it needs range SN_RANGE_CALIBRATED. */
+  SnFcodecConfig temporal;
 } SnFeatureConfig;
 
 /* "frame" or "calibrated", as the tools, the elements and splitnn.fidelity
@@ -52,7 +58,7 @@ typedef struct {
 SN_API const char *sn_range_name (SnRangeMode r);
 SN_API gboolean sn_range_from_name (const char *name, SnRangeMode *out);
 
-SN_API void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless, frame ranges */
+SN_API void sn_feature_config_init (SnFeatureConfig *cfg);   /* 8 bits, per tensor, clip 1, lossless, frame ranges; temporal: sn_fcodec_config_init's */
 
 
 /* The encoder keeps a pointer to model (for its calibration). */
@@ -84,6 +90,40 @@ SN_API gboolean sn_feature_measure_cuts (SnModel *model, const SnCutSet *cuts, S
     const SnFeatureConfig *cfg, const SnTensor *input, const SnLetterbox *lb, int threads,
     double *bytes, double *run_ms, GError **error);
 
+/* ---- The temporal codec's state per stream ----------------------------------
+ * Codec SN_CODEC_TEMPORAL codes each cut tensor against the previous frame
+ * of the same stream, so each end keeps one of these per stream (the edge
+ * and cloud sessions do).  The edge's is made for one cut and setting at a
+ * time: a change of either starts again with an intra frame.  Intra frames
+ * carry the tensor's C per-channel ranges in the packet, inter frames none. */
+typedef struct SnFeatureStreamEncoder SnFeatureStreamEncoder;
+typedef struct SnFeatureStreamDecoder SnFeatureStreamDecoder;
+
+SN_API SnFeatureStreamEncoder *sn_feature_stream_encoder_new (void);
+SN_API void sn_feature_stream_encoder_free (SnFeatureStreamEncoder *se);
+/* The next frame is intra (the receiver lost one, or will see a gap). */
+SN_API void sn_feature_stream_encoder_request_refresh (SnFeatureStreamEncoder *se);
+/* sn_feature_encode with per-stream state: the only way to code
+ * SN_CODEC_TEMPORAL (other codecs ignore se).  *intra (may be NULL): the
+ * packet's temporal frames are intra. */
+SN_API gboolean sn_feature_encode_stream (SnFeatureEncoder *enc, SnFeatureStreamEncoder *se,
+    const SnFeatureConfig *cfg, const SnCut *cut, const SnTensor *const *tensors,
+    guint32 stream_id, guint64 seq, guint64 pts, const SnLetterbox *lb, GByteArray *out,
+    gboolean *intra, GError **error);
+
+/* Starts needing an intra frame (refuses inter frames until one). */
+SN_API SnFeatureStreamDecoder *sn_feature_stream_decoder_new (void);
+SN_API void sn_feature_stream_decoder_free (SnFeatureStreamDecoder *sd);
+/* Forget the reference: the stream lost a frame, restarted or is new. */
+SN_API void sn_feature_stream_decoder_reset (SnFeatureStreamDecoder *sd);
+/* TRUE until an intra frame decodes, and after a reset or a refused or bad frame. */
+SN_API gboolean sn_feature_stream_decoder_needs_refresh (const SnFeatureStreamDecoder *sd);
+
+/* For sn_feature_decode_stream: the state of the stream packet p belongs
+ * to, or NULL with error set to refuse the packet. */
+typedef SnFeatureStreamDecoder *(*SnFeatureStreamLookup) (const SnPacket *p, gpointer user,
+    GError **error);
+
 SN_API SnFeatureDecoder *sn_feature_decoder_new (const SnModel *model, const SnCutSet *cuts);
 /* The model's trained paths, for packets that name one (borrowed; may be NULL). */
 SN_API void sn_feature_decoder_set_paths (SnFeatureDecoder *dec, const SnPathSet *paths);
@@ -92,5 +132,14 @@ SN_API void sn_feature_decoder_free (SnFeatureDecoder *dec);
  * valid until the next call) its dequantized tensors in the cut's order. */
 SN_API gboolean sn_feature_decode (SnFeatureDecoder *dec, const guint8 *data, size_t len,
     SnPacket *packet, const SnCut **cut, SnTensor *const **tensors, GError **error);
+/* The same for packets that may carry temporal frames: after the packet
+ * parsed and its cut was found, lookup gives the stream's state.  An inter
+ * frame that state cannot decode (reset, new, a frame number that does not
+ * follow, an earlier error) is refused with SN_ERROR_NO_REFERENCE and never
+ * decoded against a stale reference.  sn_feature_decode refuses temporal
+ * frames. */
+SN_API gboolean sn_feature_decode_stream (SnFeatureDecoder *dec, SnFeatureStreamLookup lookup,
+    gpointer user, const guint8 *data, size_t len, SnPacket *packet, const SnCut **cut,
+    SnTensor *const **tensors, GError **error);
 
 G_END_DECLS

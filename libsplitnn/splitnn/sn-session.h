@@ -80,6 +80,7 @@ typedef struct {
   const guint8 *data;       /* the packet; owned by the session, valid until its next frame */
   gsize len;
   SnEdgeTimings timings;
+  gboolean intra;           /* codec temporal: the packet's frames are intra (decodable alone) */
 } SnEdgePacket;
 
 /* model must fit the detector contract (sn-detector.h): the session
@@ -110,6 +111,14 @@ SN_API SnDecodeParams *sn_edge_session_decode_params (SnEdgeSession *s);
 SN_API void sn_edge_session_set_stream (SnEdgeSession *s, guint32 stream_id, guint64 next_seq);
 SN_API guint32 sn_edge_session_stream_id (const SnEdgeSession *s);
 SN_API guint64 sn_edge_session_next_seq (const SnEdgeSession *s);
+
+/* Codec temporal (SN_CODEC_TEMPORAL): the session keeps the stream's
+ * encoder state (made on the first frame, and again when the cut or the
+ * setting changes, which starts with an intra frame).  This makes the next
+ * frame intra: call it when the cloud reports a loss or a refused frame.
+ * The session also sends an intra frame by itself after any gap the cloud
+ * will see (a failed frame, set_stream to another stream or number). */
+SN_API void sn_edge_session_request_refresh (SnEdgeSession *s);
 
 /* Compiles the cut's edge segment now and runs it once on a blank input
  * (the fast path packs its weights on the first run), so that the first
@@ -179,6 +188,11 @@ typedef struct {
   guint64 evicted_cap;      /* streams dropped to make room for a new one (least recently seen first) */
   guint64 evicted_idle;     /* streams dropped after the idle timeout */
   guint64 restarts, lost, late;
+  /* Codec temporal: packets refused for want of a reference (an inter frame
+   * after a loss, a restart, an error, or on a stream new here), until the
+   * stream's next intra frame.  No frame is ever decoded against a stale
+   * reference; these get no detections and are not in `packets`. */
+  guint64 refused;
 } SnCloudStats;
 
 #define SN_CLOUD_DEFAULT_MAX_STREAMS 256
@@ -211,7 +225,12 @@ SN_API gboolean sn_cloud_session_prepare (SnCloudSession *s, const SnCut *cut, G
  * session's threshold are dropped (the threshold is a floor either way;
  * top-K and NMS were the edge's).  Both count in the same stream table.  A bad
  * packet sets error (SN_ERROR_CORRUPT_PACKET, SN_ERROR_MODEL_MISMATCH, ...),
- * is counted, and leaves every stream's state as it was. */
+ * is counted, and leaves every stream's state as it was (except that a
+ * temporal stream whose frame failed to decode waits for an intra frame).
+ * A temporal inter frame without its reference is refused with
+ * SN_ERROR_NO_REFERENCE and counted in `refused`; its stream is accounted
+ * as for a good packet (frame's stream_id, seq, lost... are set) and the
+ * edge should be asked for an intra frame (sn_edge_session_request_refresh). */
 SN_API gboolean sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len,
     gint64 now_us, SnCloudFrame *frame, SnDetections *dets, GError **error);
 /* A graph output of the last processed packet by name (owned by the

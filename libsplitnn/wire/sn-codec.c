@@ -54,14 +54,14 @@ void sn_codec_set_level (SnCodecContext *c, int l) { c->level = CLAMP (l, -7, 19
 const char *
 sn_codec_name (SnCodec c)
 {
-  static const char *names[] = { "none", "lossless", "lossy", "auto" };
+  static const char *names[] = { "none", "lossless", "lossy", "auto", "temporal" };
   return (unsigned) c < G_N_ELEMENTS (names) ? names[c] : "invalid";
 }
 
 gboolean
 sn_codec_from_name (const char *name, SnCodec *out)
 {
-  for (SnCodec c = SN_CODEC_NONE; c <= SN_CODEC_AUTO; c++)
+  for (SnCodec c = SN_CODEC_NONE; c <= SN_CODEC_TEMPORAL; c++)
     if (strcmp (name, sn_codec_name (c)) == 0) {
       *out = c;
       return TRUE;

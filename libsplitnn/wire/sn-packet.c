@@ -359,12 +359,20 @@ sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error)
     if (!get_u8 (&r, "bits", &bits) || !get_u8 (&r, "codec", &codec)
         || !get_u32 (&r, "range count", &n_ranges))
       return FALSE;
-    if (!sn_quant_bits_valid (bits))
-      return bad (&r, r.pos - 6, "tensor %d: %u bits is not one of 2, 4, 8, 16, 32", i, bits);
-    if (codec > SN_CODEC_LOSSY || (codec == SN_CODEC_LOSSY && bits > 8))
-      return bad (&r, r.pos - 5, "tensor %d: codec %u is invalid for %u bits", i, codec, bits);
+    /* The temporal codec (sn-fcodec.h) codes 1 x C x H x W tensors at 2..8
+     * bits; its intra frames carry C ranges, its inter frames none (the
+     * decoder keeps the intra frame's). */
+    gboolean temporal = codec == SN_CODEC_TEMPORAL;
+    if (temporal ? bits < 2 || bits > 8 : !sn_quant_bits_valid (bits))
+      return bad (&r, r.pos - 6, "tensor %d: %u bits is not one of %s", i, bits,
+          temporal ? "2..8 (temporal codec)" : "2, 4, 8, 16, 32");
+    if ((codec > SN_CODEC_LOSSY && !temporal) || (codec == SN_CODEC_LOSSY && bits > 8)
+        || (temporal && (rank != 4 || t->shape.dims[0] != 1)))
+      return bad (&r, r.pos - 5, "tensor %d: codec %u is invalid for %u bits and rank %u", i, codec,
+          bits, rank);
     int64_t channels = rank >= 2 ? t->shape.dims[1] : 1;
-    gboolean ranges_ok = bits > 8 ? n_ranges == 0 : (n_ranges == 1 || (int64_t) n_ranges == channels);
+    gboolean ranges_ok = temporal ? n_ranges == 0 || (int64_t) n_ranges == channels
+        : bits > 8 ? n_ranges == 0 : (n_ranges == 1 || (int64_t) n_ranges == channels);
     if (!ranges_ok || n_ranges > SN_QUANT_MAX_CHANNELS)
       return bad (&r, r.pos - 4, "tensor %d: %u quantization ranges do not fit %u bits and %"
           G_GINT64_FORMAT " channels", i, n_ranges, bits, channels);
