@@ -516,8 +516,21 @@ START_TEST (test_eval_baselines)
   ck_assert_int_eq (run (&e1, "eval", det, image, "--cuts", "cloud-only", "--qp", "52", NULL), 2);
   ck_assert_int_eq (run (&e2, "eval", det, image, "--cuts", "cloud-only", "--codec", "h265", NULL), 2);
   ck_assert_int_eq (run (&e3, "eval", det, image, "--cuts", "cloud-only", "--jpeg-quality", "0", NULL), 2);
-  ck_assert_int_eq (run (&out, "eval", det, image, "--frames", "1", "--cuts", "edge-only,cloud-only,0",
-      "--codec", "lossless,h264,jpeg", "--qp", "10,45", "--bits", "8", "--json", NULL), 0);
+  /* x264enc and avdec_h264 come in by dlopen with thread-local storage, and
+   * the LeakSanitizer of Debian 12's GCC crashes reading such a thread's
+   * dynamic TLS at exit ("Tracer caught signal 11": a runtime bug, not a
+   * leak).  This one child runs with leak checking off; ASan and UBSan
+   * still check it, and the other eval runs keep leak checking. */
+  g_autofree char *asan = g_strdup (g_getenv ("ASAN_OPTIONS"));
+  if (asan) {
+    g_autofree char *no_leaks = g_strdup_printf ("%s:detect_leaks=0", asan);
+    g_setenv ("ASAN_OPTIONS", no_leaks, TRUE);
+  }
+  int status = run (&out, "eval", det, image, "--frames", "1", "--cuts", "edge-only,cloud-only,0",
+      "--codec", "lossless,h264,jpeg", "--qp", "10,45", "--bits", "8", "--json", NULL);
+  if (asan)
+    g_setenv ("ASAN_OPTIONS", asan, TRUE);
+  ck_assert_int_eq (status, 0);
   g_auto (GStrv) lines = g_strsplit (g_strstrip (out), "\n", -1);
   ck_assert_int_eq (g_strv_length (lines), 5);   /* cut 0, edge-only, h264 x 2, jpeg */
   double h264_bytes[2] = { -1, -1 };
