@@ -128,21 +128,33 @@ struct SnEdgeSession {
   guint64 temporal_next_seq;
 };
 
+/* What both sessions start from: the model's detector, and a cut set, the
+ * caller's or (cuts NULL) one of their own. */
+static gboolean
+session_open (SnModel *model, SnCutSet **cuts, gboolean *own_cuts, SnDetector **det,
+    GError **error)
+{
+  if (!(*det = sn_detector_new (model, error)))
+    return FALSE;
+  *own_cuts = *cuts == NULL;
+  if (*own_cuts && !(*cuts = sn_cut_set_new (model, error))) {
+    g_clear_pointer (det, sn_detector_free);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 SnEdgeSession *
 sn_edge_session_new (SnModel *model, SnCutSet *cuts, GError **error)
 {
-  SnDetector *det = sn_detector_new (model, error);
-  if (!det)
+  SnDetector *det;
+  gboolean own;
+  if (!session_open (model, &cuts, &own, &det, error))
     return NULL;
-  SnCutSet *own = NULL;
-  if (!cuts && !(cuts = own = sn_cut_set_new (model, error))) {
-    sn_detector_free (det);
-    return NULL;
-  }
   SnEdgeSession *s = g_new0 (SnEdgeSession, 1);
   s->model = model;
   s->cuts = cuts;
-  s->own_cuts = own != NULL;
+  s->own_cuts = own;
   s->detector = det;
   cache_init (&s->edge);
   s->encoder = sn_feature_encoder_new (model);
@@ -517,18 +529,14 @@ struct SnCloudSession {
 SnCloudSession *
 sn_cloud_session_new (SnModel *model, SnCutSet *cuts, GError **error)
 {
-  SnDetector *det = sn_detector_new (model, error);
-  if (!det)
+  SnDetector *det;
+  gboolean own;
+  if (!session_open (model, &cuts, &own, &det, error))
     return NULL;
-  SnCutSet *own = NULL;
-  if (!cuts && !(cuts = own = sn_cut_set_new (model, error))) {
-    sn_detector_free (det);
-    return NULL;
-  }
   SnCloudSession *s = g_new0 (SnCloudSession, 1);
   s->model = model;
   s->cuts = cuts;
-  s->own_cuts = own != NULL;
+  s->own_cuts = own;
   s->detector = det;
   s->decoder = sn_feature_decoder_new (model, cuts);
   cache_init (&s->cloud);
