@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The real detector against two independent runtimes.
  *
- * Frames (the first SPLITNN_ORACLE_FRAMES of vtest.avi, default 20, and
+ * Frames (the first SPLITNN_ORACLE_FRAMES of vtest.avi, default 10, and
  * five darknet stills) are preprocessed by libsplitnn and written as .npy;
  * TensorFlow.js runs the ORIGINAL graph (model.json from @vladmandic/human)
- * on them, ONNX Runtime runs our converted ONNX, and libsplitnn runs the
+ * on them (its WebAssembly backend; SPLITNN_TFJS_BACKEND=cpu for pure JS), ONNX Runtime runs our converted ONNX, and libsplitnn runs the
  * converted ONNX on both of its engines.  All must agree on keypoints and
  * wh.  Detections are checked against TF.js's own post-processing (the
  * graph's tower_0/detections + tf.image.nonMaxSuppression, as Human does),
@@ -150,7 +150,7 @@ START_TEST (test_three_way_agreement)
   SnDetector *det = sn_detector_new (m, &err);
   ck_assert_ptr_nonnull (det);
   const char *env = g_getenv ("SPLITNN_ORACLE_FRAMES");
-  int n_video = env ? atoi (env) : 20;
+  int n_video = env ? atoi (env) : 10;
   add_frames (det, "data/vtest.avi", "vtest", n_video);
   static const char *stills[] = { "person", "dog", "horses", "giraffe", "eagle" };
   for (size_t i = 0; i < G_N_ELEMENTS (stills); i++) {
@@ -236,7 +236,13 @@ END_TEST
  * gives exactly the unsplit model's heads on the reference kernels.  The
  * fast path fuses differently on either side of a cut (e.g. an activation
  * into the op before it), so there the split agrees within float rounding:
- * 1e-5 on keypoints, 0.05 px on wh. */
+ * 1e-5 on keypoints, 0.05 px on wh.
+ *
+ * The fast engine checks every cut.  The reference kernels take about 8 s
+ * for the whole network, so by default they check every
+ * SPLITNN_ORACLE_CUT_STRIDE-th cut (default 4) and the last one, which
+ * covers each kind of cut (single tensor, residual pairs, the heads);
+ * SPLITNN_ORACLE_CUT_STRIDE=1 checks all of them (about 7 minutes). */
 START_TEST (test_real_detector_splits_exact)
 {
   g_autofree char *model_path = src_path ("models/centernet-mobilenetv3-coco.onnx");
@@ -253,11 +259,17 @@ START_TEST (test_real_detector_splits_exact)
   g_rand_free (r);
   const char *outs[] = { "keypoints", "wh" };
   int n = sn_cut_set_n_cuts (set);
+  const char *stride_env = g_getenv ("SPLITNN_ORACLE_CUT_STRIDE");
+  int stride = stride_env ? MAX (1, atoi (stride_env)) : 4;
+  int n_reference = 0;
   for (int engine = SN_ENGINE_REFERENCE; engine <= SN_ENGINE_FAST; engine++) {
   SnSegment *whole = sn_segment_new (m, NULL, 0, outs, 2, &err);
   sn_segment_set_engine (whole, engine);
   ck_assert (sn_segment_run (whole, (const SnTensor *[]) { x }, &err));
   for (int c = 0; c < n; c++) {
+    if (engine == SN_ENGINE_REFERENCE && c % stride != 0 && c != n - 1)
+      continue;
+    n_reference += engine == SN_ENGINE_REFERENCE;
     const SnCut *cut = sn_cut_set_get (set, c);
     SnSplit *split = sn_split_new (m, cut, &err);
     ck_assert_msg (split != NULL, "cut %d: %s", c, err ? err->message : "");
@@ -290,8 +302,8 @@ START_TEST (test_real_detector_splits_exact)
   }
   sn_segment_free (whole);
   }
-  printf ("splits: all %d cuts of the detector are bit-identical to the unsplit model (reference "
-      "kernels) and within tolerance (fast path)\n", n);
+  printf ("splits: %d of the detector's %d cuts are bit-identical to the unsplit model (reference "
+      "kernels), all %d within tolerance (fast path)\n", n_reference, n, n);
   sn_cut_set_free (set);
   sn_model_free (m);
 }
@@ -305,7 +317,7 @@ main (void)
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_three_way_agreement);
   tcase_add_test (tc, test_real_detector_splits_exact);
-  tcase_set_timeout (tc, 1200);
+  tcase_set_timeout (tc, 1100);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
