@@ -379,9 +379,13 @@ END_TEST
 
 /* The three spellings, each feeding what MobileNetV3 feeds it: a depthwise
  * Conv, a squeeze-excite block (GlobalAveragePool, Conv, Mul) and a
- * residual Add; with_output also returns the hard-swish itself. */
+ * residual Add; with_output also returns the hard-swish itself.  The
+ * hard-swish reads a Conv: a 1x1 one whose output the residual Add also
+ * reads (form 0), or whose output only the hard-swish reads, so that our
+ * kernels fold it into their store (form 1: 1x1, form 2: depthwise 3x3;
+ * the residual then adds the input). */
 static SnModel *
-hardswish_model (int spelling, gboolean with_output)
+hardswish_model (int spelling, gboolean with_output, int form)
 {
   SnTestGraph *g = sn_test_graph_new (14);
   sn_test_graph_input (g, "x", 4, DIMS (1, 4, 6, 6));
@@ -400,7 +404,14 @@ hardswish_model (int spelling, gboolean with_output)
   init_scalar (g, "zero", 0.0f);
   init_scalar (g, "six", 6.0f);
   init_scalar (g, "sixth", 1.0f / 6.0f);
-  sn_test_graph_node (g, "Conv", "conv", IN ("x", "w"), IN ("h"));
+  init_random (g, "wdw", 4, DIMS (4, 1, 3, 3), 0.5f);
+  if (form == 2) {
+    sn_test_graph_node (g, "Conv", "conv", IN ("x", "wdw"), IN ("h"));
+    sn_test_graph_attr_int (g, "group", 4);
+    sn_test_graph_attr_ints (g, "pads", 4, DIMS (1, 1, 1, 1));
+  } else {
+    sn_test_graph_node (g, "Conv", "conv", IN ("x", "w"), IN ("h"));
+  }
   switch (spelling) {
     case 0:   /* TF: (h * a) * relu6 (h + 3) */
       sn_test_graph_node (g, "Mul", "m1", IN ("a", "h"), IN ("ha"));
@@ -434,16 +445,18 @@ hardswish_model (int spelling, gboolean with_output)
   sn_test_graph_node (g, "Sigmoid", "gate", IN ("sq"), IN ("gt"));
   sn_test_graph_node (g, "Mul", "excite", IN ("hs", "gt"), IN ("ex"));
   sn_test_graph_node (g, "Conv", "project", IN ("ex", "wp"), IN ("se"));
-  sn_test_graph_node (g, "Add", "residual", IN ("hs", "h"), IN ("res"));
+  sn_test_graph_node (g, "Add", "residual", IN ("hs", form == 0 ? "h" : "x"), IN ("res"));
   return load (g);
 }
 
+/* _i: spelling (_i % 4) and form (_i / 4) of hardswish_model (). */
 START_TEST (test_hardswish_spellings)
 {
   static const int nodes[] = { 12, 12, 10, 12 };
   for (int with_output = 0; with_output < 2; with_output++) {
-    SnModel *m = hardswish_model (_i, with_output);
-    check_engines_scaled (m, nodes[_i], 1, 6.0f);
+    SnModel *m = hardswish_model (_i % 4, with_output, _i / 4);
+    check_engines_scaled (m, nodes[_i % 4], 1, 6.0f);
+    check_engines_scaled (m, nodes[_i % 4], 2, 6.0f);
     sn_model_free (m);
   }
 }
@@ -974,7 +987,7 @@ fast_suite (void)
   tcase_add_loop_test (tc, test_pointwise_chain, 0, G_N_ELEMENTS (pointwise_cases));
   tcase_add_loop_test (tc, test_depthwise_chain, 0, G_N_ELEMENTS (depthwise_cases));
   tcase_add_test (tc, test_own_kernel_fallback);
-  tcase_add_loop_test (tc, test_hardswish_spellings, 0, 4);
+  tcase_add_loop_test (tc, test_hardswish_spellings, 0, 12);
   tcase_add_test (tc, test_hardswish_not_fused);
   tcase_add_loop_test (tc, test_pool_windows, 0, G_N_ELEMENTS (pool_cases));
   tcase_add_test (tc, test_global_pools);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — our own depthwise convolution for the fast path (see sn-dwconv.h). */
 #include "engine/sn-dwconv.h"
+#include "engine/sn-act.h"
 
 #include "engine/sn-gemm.h"
 
@@ -26,6 +27,7 @@ struct SnDwconv {
   int64_t C, blocks, groups, H, W, OH, OW;
   int K, S, pt, pl;
   float lo, hi;
+  float hswish;             /* sn_dwconv_set_hardswish (); 0: none */
   float *packed;            /* blocks x (1 + K * K) x 8 */
 };
 
@@ -76,6 +78,12 @@ sn_dwconv_new (const float *w, const float *bias, int64_t C, int kernel, int str
     }
   }
   return d;
+}
+
+void
+sn_dwconv_set_hardswish (SnDwconv *d, float k)
+{
+  d->hswish = k;
 }
 
 void
@@ -137,7 +145,7 @@ tile (const SnDwconv *d, const float *x, float *yrow, RowSpan r, int64_t ox, int
     }
   }
   for (int t = 0; t < TILE; t++) {
-    __m256 v = _mm256_min_ps (_mm256_max_ps (acc[t], vlo), vhi);
+    __m256 v = sn_act_avx2 (acc[t], vlo, vhi, d->hswish);
     if (masked)
       _mm256_maskstore_ps (yrow + (ox + t) * C + c0, mask, v);
     else
@@ -169,7 +177,7 @@ pixel (const SnDwconv *d, const float *x, float *yrow, RowSpan r, int64_t ox, in
           _mm256_load_ps (wr + kx * CB), a);
     }
   }
-  a = _mm256_min_ps (_mm256_max_ps (a, _mm256_set1_ps (d->lo)), _mm256_set1_ps (d->hi));
+  a = sn_act_avx2 (a, _mm256_set1_ps (d->lo), _mm256_set1_ps (d->hi), d->hswish);
   if (masked)
     _mm256_maskstore_ps (yrow + ox * C + c0, mask, a);
   else

@@ -39,6 +39,9 @@ SnDwconv *sn_dwconv_new (const float *w, const float *bias, int64_t C, int kerne
     int pad_top, int pad_left, int64_t H, int64_t W, int64_t OH, int64_t OW, float lo, float hi);
 void sn_dwconv_free (SnDwconv *d);
 
+/* A hard-swish after the clamp, as sn_gemm_set_hardswish (). */
+void sn_dwconv_set_hardswish (SnDwconv *d, float k);
+
 /* y[OH][OW][C] from x[H][W][C], on the pool's threads.  Needs
  * sn_gemm_available () (AVX2 + FMA, SPLITNN_KERNELS not "xnnpack"). */
 void sn_dwconv_run (const SnDwconv *d, SnPool *pool, const float *x, float *y);

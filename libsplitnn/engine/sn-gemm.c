@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn — our own 1x1 convolution for the fast path (see sn-gemm.h). */
 #include "engine/sn-gemm.h"
+#include "engine/sn-act.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 struct SnGemm {
   int64_t K, N, panels;
   float lo, hi;
+  float hswish;             /* sn_gemm_set_hardswish (); 0: none */
   float *packed;            /* panels x (K + 1) x 16 */
 };
 
@@ -69,6 +71,12 @@ sn_gemm_new (const float *w, const float *bias, int64_t K, int64_t N, float lo, 
 }
 
 void
+sn_gemm_set_hardswish (SnGemm *g, float k)
+{
+  g->hswish = k;
+}
+
+void
 sn_gemm_free (SnGemm *g)
 {
   if (!g)
@@ -84,7 +92,7 @@ sn_gemm_free (SnGemm *g)
 __attribute__((target ("avx2,fma")))
 static void
 kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const float *panel,
-    float *c, int64_t ldc, float lo, float hi)
+    float *c, int64_t ldc, float lo, float hi, float hswish)
 {
   const float *a0 = a, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a1 + lda : a1;
   const float *a3 = rows > 3 ? a2 + lda : a2, *a4 = rows > 4 ? a3 + lda : a3;
@@ -121,8 +129,8 @@ kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const f
   };
   for (int r = 0; r < rows; r++) {
     float *dst = c + r * ldc;
-    __m256 v0 = _mm256_min_ps (_mm256_max_ps (acc[r][0], vlo), vhi);
-    __m256 v1 = _mm256_min_ps (_mm256_max_ps (acc[r][1], vlo), vhi);
+    __m256 v0 = sn_act_avx2 (acc[r][0], vlo, vhi, hswish);
+    __m256 v1 = sn_act_avx2 (acc[r][1], vlo, vhi, hswish);
     if (cols == NR) {
       _mm256_storeu_ps (dst, v0);
       _mm256_storeu_ps (dst + 8, v1);
@@ -157,7 +165,7 @@ run_item (void *ctx, size_t item)
   const float *panel = g->packed + (size_t) p * (g->K + 1) * NR;
   for (int64_t m = m0; m < m1; m += MR)
     kernel_6x16 ((int) MIN (MR, m1 - m), cols, g->K, j->x + m * g->K, g->K, panel,
-        j->y + m * g->N + p * NR, g->N, g->lo, g->hi);
+        j->y + m * g->N + p * NR, g->N, g->lo, g->hi, g->hswish);
 #else
   (void) ctx;
   (void) item;

@@ -33,6 +33,11 @@ gboolean sn_gemm_available (void);
 SnGemm *sn_gemm_new (const float *w, const float *bias, int64_t K, int64_t N, float lo, float hi);
 void sn_gemm_free (SnGemm *g);
 
+/* After the clamp, y = k v min (max (v + 3, 0), 6): a hard-swish (k = 1/6,
+ * or 1/6 times the scale of the spelling that was fused) computed while
+ * the tile is in registers, instead of a pass of its own over the map. */
+void sn_gemm_set_hardswish (SnGemm *g, float k);
+
 /* y[M][N] from x[M][K] (rows contiguous), on the pool's threads. */
 void sn_gemm_run (const SnGemm *g, SnPool *pool, const float *x, float *y, int64_t M);
 

@@ -1103,13 +1103,55 @@ own_input (SnXnnRun *r, const SnValue *x, const SnNode *n, const float **buf, fl
   return TRUE;
 }
 
+typedef struct {
+  const SnValue *x, *out;
+  float scale;              /* out = scale * hardswish (x) */
+  int pos[4];
+  int n_pos;
+} HardSwish;
+
+static gboolean match_hardswish (SnXnnRun *r, int s, HardSwish *h);
+
+/* A hard-swish, in any spelling match_hardswish () knows, that is the
+ * only reader of v (an output of our own kernel): folded into that
+ * kernel's store, *k set to its factor (scale / 6).  Returns the value
+ * the hard-swish produces, or v with *k = 0. */
+static const SnValue *
+fuse_hardswish (SnXnnRun *r, const SnValue *v, float *k)
+{
+  *k = 0.0f;
+  int only, readers = r->outside[v->index] ? -1 : uses_in_run (r, v, &only);
+  for (int q = r->first; readers > 0 && q <= r->last; q++) {
+    const SnNode *n = r->nodes[q];
+    HardSwish h;
+    if (r->done[q - r->first] || !(op_is (n, "Add") || op_is (n, "Mul") || op_is (n, "HardSigmoid"))
+        || !match_hardswish (r, q, &h) || h.x != v || !sn_shape_equal (&h.out->shape, &v->shape)
+        || !isfinite (h.scale) || h.scale == 0.0f)
+      continue;
+    /* Every reader of v must be a node of the pattern. */
+    int inside = 0;
+    for (int i = 0; i < h.n_pos; i++)
+      for (int j = 0; j < r->nodes[h.pos[i]]->n_inputs; j++)
+        inside += r->nodes[h.pos[i]]->inputs[j] == v;
+    if (inside != readers)
+      return v;
+    for (int i = 0; i < h.n_pos; i++)
+      mark_done (r, h.pos[i]);
+    g_debug ("splitnn: hard-swish '%s' fused into our kernel", h.out->name);
+    *k = h.scale / 6.0f;
+    return h.out;
+  }
+  return v;
+}
+
 /* A 1x1 convolution on our kernel (sn-gemm.c), f [O][C], or a depthwise
  * one (sn-dwconv.c, win given), f [kh][kw][C]; f with the folded scales,
- * bias folded too; out is what the fused nodes produce. */
+ * bias folded too; out is what the fused nodes produce, hswish the factor
+ * of a fused hard-swish (0: none). */
 static gboolean
 lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *xbuf,
     const float *f, const float *bias, int64_t C, int64_t O, const Window *win, float lo, float hi,
-    GError **error)
+    float hswish, GError **error)
 {
   if (!close_part (r, n, error))
     return FALSE;
@@ -1124,6 +1166,10 @@ lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *x
         xs->dims[2], xs->dims[3], ys->dims[2], ys->dims[3], lo, hi);
   else
     c.gemm = sn_gemm_new (f, bias, C, O, lo, hi);
+  if (hswish != 0.0f && c.dw)
+    sn_dwconv_set_hardswish (c.dw, hswish);
+  else if (hswish != 0.0f)
+    sn_gemm_set_hardswish (c.gemm, hswish);
   g_array_append_val (r->convs, c);
   /* Packed now: the unpacked copy of the weights is not needed any more. */
   g_ptr_array_remove_fast (r->owned, (gpointer) f);
@@ -1224,8 +1270,10 @@ lower_conv (SnXnnRun *r, int s, GError **error)
     mark_done (r, p);
     out = bn->outputs[0];
   }
-  float lo, hi;
+  float lo, hi, hswish = 0.0f;
   out = fuse_clamp (r, out, &lo, &hi);
+  if (own && lo == -INFINITY && hi == INFINITY)
+    out = fuse_hardswish (r, out, &hswish);
 
   gboolean depthwise = g == C && g > 1 && Ig == 1;
   const float *W = w->constant->data;
@@ -1252,7 +1300,8 @@ lower_conv (SnXnnRun *r, int s, GError **error)
   for (int64_t o = 0; o < O; o++)
     bias[o] = ((B ? B[o] : 0.0f) - mean[o]) * k[o] + add[o];
   if (own)
-    return lower_own_conv (r, n, out, xbuf, f, bias, C, O, depthwise ? &win : NULL, lo, hi, error);
+    return lower_own_conv (r, n, out, xbuf, f, bias, C, O, depthwise ? &win : NULL, lo, hi, hswish,
+        error);
   size_t bdims[1] = { O };
   if (!define_static (r, n, 4, fdims, f, &fid, error)
       || !define_static (r, n, 1, bdims, bias, &bid, error)
@@ -1295,13 +1344,6 @@ is_relu6 (const SnNode *n)
   float lo, hi;
   return n && clamp_bounds (n, &lo, &hi) && lo == 0.0f && hi == 6.0f;
 }
-
-typedef struct {
-  const SnValue *x, *out;
-  float scale;              /* out = scale * hardswish (x) */
-  int pos[4];
-  int n_pos;
-} HardSwish;
 
 /* At node s reading x, one of:
  *   (x * a) * Clip (x + 3, 0, 6)              scale 6a  (TF / Keras exports)
