@@ -462,6 +462,42 @@ START_TEST (test_hardswish_spellings)
 }
 END_TEST
 
+/* Residual Adds after a 1x1 Conv, which our 1x1 kernel folds into its
+ * store when the other operand is already in a buffer: the Conv's own
+ * input (add1), a block input two Convs back, as in MobileNet (add2), and
+ * the graph input, staged, as the first operand (add3).  20 channels: a full panel of 16 and a
+ * partial one; 35 pixels: a partial tile of rows.  _i = 1 also returns h1
+ * and r1, values read after the run. */
+START_TEST (test_residual_after_1x1)
+{
+  SnTestGraph *g = sn_test_graph_new (13);
+  sn_test_graph_input (g, "x", 4, DIMS (1, 20, 5, 7));
+  sn_test_graph_output (g, "r3", 4, DIMS (1, 20, 5, 7));
+  if (_i) {
+    sn_test_graph_output (g, "h1", 4, DIMS (1, 20, 5, 7));
+    sn_test_graph_output (g, "r1", 4, DIMS (1, 20, 5, 7));
+  }
+  init_random (g, "wa", 4, DIMS (20, 20, 1, 1), 0.5f);
+  init_random (g, "wb", 4, DIMS (20, 20, 1, 1), 0.5f);
+  init_random (g, "bb", 1, DIMS (20), 0.5f);
+  init_random (g, "wc", 4, DIMS (20, 20, 1, 1), 0.5f);
+  init_random (g, "wd", 4, DIMS (20, 20, 1, 1), 0.5f);
+  init_random (g, "we", 4, DIMS (20, 20, 1, 1), 0.5f);
+  sn_test_graph_node (g, "Conv", "a", IN ("x", "wa"), IN ("h1"));
+  sn_test_graph_node (g, "Conv", "b", IN ("h1", "wb", "bb"), IN ("h2"));
+  sn_test_graph_node (g, "Add", "add1", IN ("h1", "h2"), IN ("r1"));
+  sn_test_graph_node (g, "Conv", "c", IN ("r1", "wc"), IN ("h3"));
+  sn_test_graph_node (g, "Conv", "d", IN ("h3", "wd"), IN ("h4"));
+  sn_test_graph_node (g, "Add", "add2", IN ("h4", "r1"), IN ("r2"));
+  sn_test_graph_node (g, "Conv", "e", IN ("r2", "we"), IN ("h5"));
+  sn_test_graph_node (g, "Add", "add3", IN ("x", "h5"), IN ("r3"));
+  SnModel *m = load (g);
+  check_engines_scaled (m, 8, 1, 3.0f);
+  check_engines_scaled (m, 8, 2, 3.0f);
+  sn_model_free (m);
+}
+END_TEST
+
 /* Almost a hard-swish: relu6 (h + 3) is also read elsewhere, so it must
  * not be fused away. */
 START_TEST (test_hardswish_not_fused)
@@ -989,6 +1025,7 @@ fast_suite (void)
   tcase_add_test (tc, test_own_kernel_fallback);
   tcase_add_loop_test (tc, test_hardswish_spellings, 0, 12);
   tcase_add_test (tc, test_hardswish_not_fused);
+  tcase_add_loop_test (tc, test_residual_after_1x1, 0, 2);
   tcase_add_loop_test (tc, test_pool_windows, 0, G_N_ELEMENTS (pool_cases));
   tcase_add_test (tc, test_global_pools);
   tcase_add_loop_test (tc, test_resize_bilinear, 0, G_N_ELEMENTS (resize_cases));

@@ -92,7 +92,7 @@ sn_gemm_free (SnGemm *g)
 __attribute__((target ("avx2,fma")))
 static void
 kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const float *panel,
-    float *c, int64_t ldc, float lo, float hi, float hswish)
+    const float *res, float *c, int64_t ldc, float lo, float hi, float hswish)
 {
   const float *a0 = a, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a1 + lda : a1;
   const float *a3 = rows > 3 ? a2 + lda : a2, *a4 = rows > 4 ? a3 + lda : a3;
@@ -129,6 +129,14 @@ kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const f
   };
   for (int r = 0; r < rows; r++) {
     float *dst = c + r * ldc;
+    if (res) {
+      const float *src = res + r * ldc;
+      float tmp[NR] = { 0 };
+      if (cols < NR)
+        src = memcpy (tmp, src, cols * sizeof (float));
+      acc[r][0] = _mm256_add_ps (acc[r][0], _mm256_loadu_ps (src));
+      acc[r][1] = _mm256_add_ps (acc[r][1], _mm256_loadu_ps (src + 8));
+    }
     __m256 v0 = sn_act_avx2 (acc[r][0], vlo, vhi, hswish);
     __m256 v1 = sn_act_avx2 (acc[r][1], vlo, vhi, hswish);
     if (cols == NR) {
@@ -146,7 +154,7 @@ kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const f
 
 typedef struct {
   const SnGemm *g;
-  const float *x;
+  const float *x, *res;
   float *y;
   int64_t M, blocks;
 } Job;
@@ -165,7 +173,8 @@ run_item (void *ctx, size_t item)
   const float *panel = g->packed + (size_t) p * (g->K + 1) * NR;
   for (int64_t m = m0; m < m1; m += MR)
     kernel_6x16 ((int) MIN (MR, m1 - m), cols, g->K, j->x + m * g->K, g->K, panel,
-        j->y + m * g->N + p * NR, g->N, g->lo, g->hi, g->hswish);
+        j->res ? j->res + m * g->N + p * NR : NULL, j->y + m * g->N + p * NR, g->N, g->lo, g->hi,
+        g->hswish);
 #else
   (void) ctx;
   (void) item;
@@ -174,8 +183,9 @@ run_item (void *ctx, size_t item)
 }
 
 void
-sn_gemm_run (const SnGemm *g, SnPool *pool, const float *x, float *y, int64_t M)
+sn_gemm_run (const SnGemm *g, SnPool *pool, const float *x, const float *residual, float *y,
+    int64_t M)
 {
-  Job j = { g, x, y, M, (M + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM };
+  Job j = { g, x, residual, y, M, (M + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM };
   sn_pool_run (pool, run_item, &j, (size_t) (j.blocks * g->panels));
 }

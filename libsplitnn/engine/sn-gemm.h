@@ -38,7 +38,11 @@ void sn_gemm_free (SnGemm *g);
  * the tile is in registers, instead of a pass of its own over the map. */
 void sn_gemm_set_hardswish (SnGemm *g, float k);
 
-/* y[M][N] from x[M][K] (rows contiguous), on the pool's threads. */
-void sn_gemm_run (const SnGemm *g, SnPool *pool, const float *x, float *y, int64_t M);
+/* y[M][N] from x[M][K] (rows contiguous), on the pool's threads.  With
+ * residual (M x N, like y; NULL for none) the sum is acc + residual before
+ * the activation: a residual Add computed in the store instead of a pass
+ * of its own.  residual may be x or y. */
+void sn_gemm_run (const SnGemm *g, SnPool *pool, const float *x, const float *residual, float *y,
+    int64_t M);
 
 G_END_DECLS

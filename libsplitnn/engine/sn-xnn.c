@@ -554,6 +554,7 @@ typedef struct {
   SnGemm *gemm;             /* a 1x1 convolution, or */
   SnDwconv *dw;             /* a depthwise one (sn-dwconv.c) */
   const float *x;
+  const float *res;         /* 1x1: a fused residual Add's other operand, or NULL */
   float *y;
   int64_t M;
 } OwnConv;
@@ -1144,6 +1145,29 @@ fuse_hardswish (SnXnnRun *r, const SnValue *v, float *k)
   return v;
 }
 
+/* An Add that alone reads v (the output of our 1x1 kernel) and adds a
+ * value of the same shape that is already in a buffer between steps, at its
+ * true scale (the block input of a MobileNet residual): folded into the
+ * kernel's store, *res set to that buffer.  Returns the sum, or v. */
+static const SnValue *
+fuse_residual (SnXnnRun *r, const SnValue *v, const float **res)
+{
+  int p;
+  const SnNode *add = sole_user (r, v, &p);
+  *res = NULL;
+  if (!add || !op_is (add, "Add") || add->n_inputs != 2 || add->inputs[0] == add->inputs[1])
+    return v;
+  const SnValue *other = add->inputs[0] == v ? add->inputs[1] : add->inputs[0];
+  const Binding *b = other ? lookup_buffer (r, other) : NULL;
+  if (!b || b->scale != 1.0f || !sn_shape_equal (&other->shape, &v->shape)
+      || !sn_shape_equal (&add->outputs[0]->shape, &v->shape))
+    return v;
+  mark_done (r, p);
+  g_debug ("splitnn: residual add '%s' fused into our kernel", add->outputs[0]->name);
+  *res = b->buffer;
+  return add->outputs[0];
+}
+
 /* A 1x1 convolution on our kernel (sn-gemm.c), f [O][C], or a depthwise
  * one (sn-dwconv.c, win given), f [kh][kw][C]; f with the folded scales,
  * bias folded too; out is what the fused nodes produce, hswish the factor
@@ -1151,12 +1175,13 @@ fuse_hardswish (SnXnnRun *r, const SnValue *v, float *k)
 static gboolean
 lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *xbuf,
     const float *f, const float *bias, int64_t C, int64_t O, const Window *win, float lo, float hi,
-    float hswish, GError **error)
+    float hswish, const float *res, GError **error)
 {
   if (!close_part (r, n, error))
     return FALSE;
   const SnShape *xs = &n->inputs[0]->shape, *ys = &out->shape;
-  OwnConv c = { NULL, NULL, xbuf, step_buffer (r, out, FALSE), ys->dims[0] * ys->dims[2] * ys->dims[3] };
+  OwnConv c = { NULL, NULL, xbuf, res, step_buffer (r, out, FALSE),
+    ys->dims[0] * ys->dims[2] * ys->dims[3] };
   if (win)
     g_debug ("splitnn: depthwise %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " stride %" G_GINT64_FORMAT
         " on %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " on our kernel",
@@ -1271,11 +1296,14 @@ lower_conv (SnXnnRun *r, int s, GError **error)
     out = bn->outputs[0];
   }
   float lo, hi, hswish = 0.0f;
+  const float *res = NULL;
   out = fuse_clamp (r, out, &lo, &hi);
   if (own && lo == -INFINITY && hi == INFINITY)
     out = fuse_hardswish (r, out, &hswish);
-
   gboolean depthwise = g == C && g > 1 && Ig == 1;
+  if (own && !depthwise && lo == -INFINITY && hi == INFINITY && hswish == 0.0f)
+    out = fuse_residual (r, out, &res);
+
   const float *W = w->constant->data;
   float *f = owned_floats (r, O * Ig * kh * kw);
   size_t fdims[4];
@@ -1301,7 +1329,7 @@ lower_conv (SnXnnRun *r, int s, GError **error)
     bias[o] = ((B ? B[o] : 0.0f) - mean[o]) * k[o] + add[o];
   if (own)
     return lower_own_conv (r, n, out, xbuf, f, bias, C, O, depthwise ? &win : NULL, lo, hi, hswish,
-        error);
+        res, error);
   size_t bdims[1] = { O };
   if (!define_static (r, n, 4, fdims, f, &fid, error)
       || !define_static (r, n, 1, bdims, bias, &bid, error)
@@ -2049,7 +2077,7 @@ sn_xnn_run_invoke (SnXnnRun *r, GError **error)
       if (c->dw)
         sn_dwconv_run (c->dw, r->pool, c->x, c->y);
       else
-        sn_gemm_run (c->gemm, r->pool, c->x, c->y, c->M);
+        sn_gemm_run (c->gemm, r->pool, c->x, c->res, c->y, c->M);
       continue;
     }
     Part *p = &g_array_index (r->parts, Part, step->part);
