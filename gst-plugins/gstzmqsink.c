@@ -123,8 +123,9 @@ enum
  * dropped instead. */
 #define DEFAULT_MAX_QUEUED_BYTES (G_GINT64_CONSTANT (256) << 20)
 
-/* With acks, a data message unacknowledged this long is taken as lost
- * (as sn-linkest does), and at stop the outstanding ones get this long
+/* With acks, a data message unacknowledged this long while no ack at all
+ * came is taken as lost (as sn-linkest does: on a slow link a message can
+ * wait longer than this behind others whose acks keep coming), and at stop the outstanding ones get this long
  * for their acks to come back. */
 #define LOST_AFTER_US (5 * G_USEC_PER_SEC)
 #define STOP_ACK_GRACE_US (1 * G_USEC_PER_SEC)
@@ -179,6 +180,8 @@ struct _GstZmqSink
    * first, or none came for LOST_AFTER_US) or discarded_at_stop; under
    * est_lock. */
   GQueue unacked;               /* of Unacked, in send order */
+  gint64 last_ack_us;           /* when the last data ack came */
+  guint64 given_up_told;        /* sn_link_est_n_given_up already posted */
   guint64 acknowledged;
   guint64 lost;
   guint64 discarded_at_stop;
@@ -572,6 +575,7 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
   guint64 seq = self->seqnum;
   SendResult result;
   gsize wire, probe_size;
+  guint64 given_up;
 
   *size = 0;
   if (self->max_lag_us > 0) {
@@ -579,7 +583,26 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
 
     g_mutex_lock (&self->est_lock);
     backlog = sn_link_est_backlog (self->est, now / 1e6);
+    given_up = sn_link_est_n_given_up (self->est);
     g_mutex_unlock (&self->est_lock);
+    if (given_up > self->given_up_told) {
+      /* No ack at all for a while (receiver gone, connection lost): the
+       * estimator gave up on what was in flight, so max-lag lets this
+       * message through to find out whether the link carries again; its
+       * ack, if it comes, gives the estimate a fresh sample. */
+      GST_WARNING_OBJECT (self, "no acknowledgement for %d s: gave up on %"
+          G_GUINT64_FORMAT " message(s) in flight, sending again to probe "
+          "the link", (gint) (LOST_AFTER_US / G_USEC_PER_SEC),
+          given_up - self->given_up_told);
+      gst_element_post_message (GST_ELEMENT (self),
+          gst_message_new_element (GST_OBJECT (self),
+              gst_structure_new ("zmqsink-link-silent",
+                  "given-up", G_TYPE_UINT64, given_up - self->given_up_told,
+                  "given-up-total", G_TYPE_UINT64, given_up,
+                  "silent-ms", G_TYPE_DOUBLE,
+                  (gdouble) LOST_AFTER_US / 1000, NULL)));
+      self->given_up_told = given_up;
+    }
     if (backlog * 1e6 > self->max_lag_us) {
       GST_LOG_OBJECT (self, "%.0f ms of data still to drain: drop",
           backlog * 1000);
@@ -815,14 +838,14 @@ gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
   }
 }
 
-/* No acknowledgement for LOST_AFTER_US: lost.  est_lock held. */
+/* No acknowledgement at all for LOST_AFTER_US: lost.  est_lock held. */
 static void
 gst_zmq_sink_expire (GstZmqSink * self, gint64 now_us)
 {
   Unacked *u;
 
   while ((u = g_queue_peek_head (&self->unacked))
-      && now_us - u->sent_us >= LOST_AFTER_US) {
+      && now_us - MAX (u->sent_us, self->last_ack_us) >= LOST_AFTER_US) {
     g_free (g_queue_pop_head (&self->unacked));
     self->lost++;
   }
@@ -869,8 +892,10 @@ gst_zmq_sink_ack_loop (gpointer data)
           (ack.flags & GST_ZMQ_ACK_FLAG_PROBE) != 0, ack.bytes,
           ack.recv_time / 1e9, (ack.flags & GST_ZMQ_ACK_FLAG_EXACT) != 0,
           t_ack);
-      if (!(ack.flags & GST_ZMQ_ACK_FLAG_PROBE))
+      if (!(ack.flags & GST_ZMQ_ACK_FLAG_PROBE)) {
+        self->last_ack_us = (gint64) (t_ack * 1e6);
         gst_zmq_sink_settle (self, ack.seqnum);
+      }
       if (ack.seqnum == self->eos_seq)
         self->eos_acked = TRUE;
       g_mutex_unlock (&self->est_lock);
@@ -899,6 +924,8 @@ gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
   zmq_setsockopt (self->ack_socket, ZMQ_SUBSCRIBE, &id_le, sizeof id_le);
   self->est = sn_link_est_new (NULL);
   self->acknowledged = self->lost = self->discarded_at_stop = 0;
+  self->last_ack_us = 0;
+  self->given_up_told = 0;
   self->eos_seq = G_MAXUINT64;
   self->eos_acked = FALSE;
   g_atomic_int_set (&self->ack_running, 1);

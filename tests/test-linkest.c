@@ -336,6 +336,136 @@ START_TEST (test_ack_before_send_recorded)
 }
 END_TEST
 
+/* The sender as zmqsink runs it with acks and max-lag, over a FIFO link
+ * whose rate steps, acks coming back in time order (issue 20's shaped-link
+ * failure, replayed without a network).  Frames of @bytes every @interval;
+ * a frame is dropped when sn_link_est_backlog says more than max_lag is
+ * still to drain, else a probe and the message go out back to back.  The
+ * link serves messages in order at the rate in force when each starts;
+ * the receiver acks each on arrival (exact when it had been idle 200 us).
+ * Per phase: messages delivered, the longest time one spent from send to
+ * arrival, the capacity at the end of the phase. */
+typedef struct {
+  double until, rate;           /* a phase: rate in force until this time */
+  int delivered;
+  double worst_delay, capacity_end;
+} Phase;
+
+typedef struct {
+  guint64 seq;
+  double t_send, r_probe, r_data;
+  gboolean probe_exact;
+} Msg;
+
+static int
+phase_at (const Phase *ph, int n, double t)
+{
+  for (int i = 0; i < n; i++)
+    if (t < ph[i].until)
+      return i;
+  return n - 1;
+}
+
+static void
+run_max_lag (SnLinkEst *e, Phase *ph, int n_phases, double interval, double bytes,
+    double max_lag)
+{
+  Msg *q = g_new0 (Msg, 4096);
+  int n_sent = 0, n_acked = 0;
+  double busy_until = 0, end = ph[n_phases - 1].until;
+  for (double t = 0; t < end; t += interval) {
+    /* Acks due before this frame, in order (probe, then data). */
+    while (n_acked < n_sent && q[n_acked].r_data + DELAY <= t) {
+      Msg *m = &q[n_acked++];
+      sn_link_est_ack (e, m->seq, TRUE, PROBE_BYTES, m->r_probe + OFFSET, m->probe_exact,
+          m->r_probe + DELAY);
+      sn_link_est_ack (e, m->seq, FALSE, bytes, m->r_data + OFFSET, TRUE, m->r_data + DELAY);
+      Phase *p = &ph[phase_at (ph, n_phases, m->r_data)];
+      p->delivered++;
+      p->worst_delay = MAX (p->worst_delay, m->r_data - m->t_send);
+    }
+    int k = phase_at (ph, n_phases, t);
+    if (k > 0 && t - interval < ph[k - 1].until)
+      ph[k - 1].capacity_end = sn_link_est_capacity (e, t);
+    if (sn_link_est_backlog (e, t) > max_lag)
+      continue;
+    ck_assert_int_lt (n_sent, 4096);
+    Msg *m = &q[n_sent];
+    m->seq = n_sent++;
+    m->t_send = t;
+    sn_link_est_probe_sent (e, m->seq, t);
+    sn_link_est_sent (e, m->seq, bytes, t);
+    double start = MAX (t + DELAY, busy_until);
+    double rate = ph[phase_at (ph, n_phases, start)].rate;
+    m->probe_exact = start - busy_until >= 200e-6;
+    m->r_probe = start + 8 * PROBE_BYTES / rate;
+    m->r_data = m->r_probe + 8 * bytes / rate;
+    busy_until = m->r_data;
+  }
+  ph[n_phases - 1].capacity_end = sn_link_est_capacity (e, end);
+  g_free (q);
+}
+
+START_TEST (test_silent_link_given_up)
+{
+  /* A slow link still delivering: message 3 waits behind 0-2, longer than
+   * forget_s (5 s) since it was sent, but acks keep coming: queued, not
+   * lost; it still counts in the backlog. */
+  Link l = { sn_link_est_new (NULL), 0.5e6, 0, 0 };
+  for (int i = 0; i < 4; i++) {
+    sn_link_est_probe_sent (l.e, i, 0);
+    sn_link_est_sent (l.e, i, 200e3, 0);
+  }
+  l.seq = 4;
+  /* 3.2 s a message at 0.5 Mbit/s: acked at 3.2, 6.4, 9.6 s. */
+  for (int i = 0; i < 3; i++) {
+    double r = (i + 1) * 3.2;
+    sn_link_est_ack (l.e, i, FALSE, 200e3, r + OFFSET, TRUE, r + DELAY);
+    ck_assert_double_eq (sn_link_est_oldest_unacked (l.e, r + 0.1), r + 0.1);
+  }
+  ck_assert (sn_link_est_backlog (l.e, 9.7) > 0);
+  ck_assert_uint_eq (sn_link_est_n_given_up (l.e), 0);
+  /* Then the receiver goes: nothing for forget_s after the last ack. */
+  ck_assert (sn_link_est_oldest_unacked (l.e, 9.6 + 4.9) > 0);
+  ck_assert_double_eq (sn_link_est_oldest_unacked (l.e, 9.6 + 5.1), 0);
+  ck_assert_uint_eq (sn_link_est_n_given_up (l.e), 1);
+  /* Nothing in flight: the next message goes out and probes the link. */
+  ck_assert_double_eq (sn_link_est_backlog (l.e, 9.6 + 5.1), 0);
+  sn_link_est_free (l.e);
+}
+END_TEST
+
+START_TEST (test_max_lag_after_a_drop)
+{
+  /* The shaped-link test's steps, 50 -> 2 -> 20 Mbit/s, with 400 kB at 4
+   * frames/s (cut 1 of the detector: 12.8 Mbit/s offered).  At 2 Mbit/s a
+   * message takes 1.6 s: max-lag must keep one or two in the link, not a
+   * growing queue, and the estimate must follow the link up again. */
+  Phase ph[] = { { 10, 50e6, 0, 0, 0 }, { 35, 2e6, 0, 0, 0 }, { 55, 20e6, 0, 0, 0 } };
+  SnLinkEst *e = sn_link_est_new (NULL);
+  run_max_lag (e, ph, 3, 0.25, 400e3, 0.15);
+  for (int i = 0; i < 3; i++)
+    g_print ("phase %d: %d delivered, worst delay %.2f s, capacity at end %.2f Mbit/s\n", i,
+        ph[i].delivered, ph[i].worst_delay, ph[i].capacity_end / 1e6);
+  /* 50 Mbit/s: 64 ms a message, every frame goes. */
+  ck_assert_int_ge (ph[0].delivered, 39);
+  ck_assert_double_le (ph[0].worst_delay, 0.1);
+  /* 2 Mbit/s: the two messages sent before anything was known (3 s), then
+   * one message at a time: at most 1.6 s + max-lag + a frame interval.
+   * Before the fix this phase ended with messages 8 s behind (messages
+   * forgotten while queued, their bytes out of the backlog). */
+  ck_assert_double_le (ph[1].worst_delay, 3.0);
+  ck_assert_int_ge (ph[1].delivered, 25 * 2e6 / (8 * 400e3) - 2);
+  ck_assert_double_eq_tol (ph[1].capacity_end, 2e6, 2e6 * 0.1);
+  /* 20 Mbit/s: 0.16 s a message, no queue left from the slow phase. */
+  ck_assert_double_le (ph[2].worst_delay, 2.0);
+  ck_assert_int_ge (ph[2].delivered, 75);
+  ck_assert_double_eq_tol (ph[2].capacity_end, 20e6, 20e6 * 0.1);
+  ck_assert_uint_eq (sn_link_est_n_given_up (e), 0);
+  sn_link_est_free (e);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -351,6 +481,8 @@ main (void)
   tcase_add_test (tc, test_backlog);
   tcase_add_test (tc, test_saturated_link);
   tcase_add_test (tc, test_ack_before_send_recorded);
+  tcase_add_test (tc, test_max_lag_after_a_drop);
+  tcase_add_test (tc, test_silent_link_given_up);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_ENV);

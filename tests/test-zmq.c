@@ -1510,6 +1510,74 @@ GST_START_TEST (test_accounting_restart)
 
 GST_END_TEST;
 
+/* With acks and max-lag, a receiver that stops reading (paused here; a
+ * stalled connection or a hung receiver alike) leaves what was sent
+ * unacknowledged: max-lag drops every buffer behind it.  After 5 s with no
+ * ack at all the sink gives those up, says so (zmqsink-link-silent) and
+ * sends again to probe the link, so it delivers again as soon as the
+ * receiver reads (issue 20: a sender must never settle on delivering
+ * nothing). */
+GST_START_TEST (test_link_silent_recovers)
+{
+  gchar *ep = ipc_endpoint ("silent"), *ack = ipc_endpoint ("silent-ack");
+  gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s", ack);
+  gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s caps-interval=50 "
+      "max-lag=150", ack);
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, opt_rx), *tx;
+  GstBus *bus;
+  GstMessage *msg = NULL;
+  guint next = 0;
+  guint64 given_up = 0, lag;
+  gint64 gone, told = 0;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+  pipeline_play (tx);
+  bus = gst_element_get_bus (tx);
+  fail_unless (push_until_received (tx, rx, &next, 10) >= 10);
+  /* The receiver stops reading (its streaming thread blocks in the paused
+   * appsink after one buffer); what comes now waits in its queue. */
+  fail_if (gst_element_set_state (rx, GST_STATE_PAUSED) ==
+      GST_STATE_CHANGE_FAILURE);
+  gone = g_get_monotonic_time ();
+  while (told == 0 && g_get_monotonic_time () - gone < 8 * G_USEC_PER_SEC) {
+    push_ref (tx, next++);
+    g_usleep (100 * 1000);
+    while (told == 0 && (msg = gst_bus_pop_filtered (bus,
+                GST_MESSAGE_ELEMENT))) {
+      const GstStructure *st = gst_message_get_structure (msg);
+
+      if (gst_structure_has_name (st, "zmqsink-link-silent")) {
+        told = g_get_monotonic_time ();
+        fail_unless (gst_structure_get_uint64 (st, "given-up", &given_up));
+      }
+      gst_message_unref (msg);
+    }
+  }
+  fail_unless (told > 0, "no zmqsink-link-silent within 8 s of silence");
+  /* Not before 5 s of silence; the messages left in the queue given up. */
+  fail_unless (told - gone >= 5 * G_USEC_PER_SEC - 200 * 1000);
+  fail_unless (given_up >= 1);
+  g_object_get (by_name (tx, "zsink"), "dropped-lag", &lag, NULL);
+  fail_unless (lag > 0);
+
+  /* The receiver reads again: buffers go through. */
+  pipeline_play (rx);
+  fail_unless (push_until_received (tx, rx, &next, 10) >= 10);
+
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  pipeline_free (tx);
+  pipeline_free (rx);
+  gst_object_unref (bus);
+  g_free (opt_rx);
+  g_free (opt_tx);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 /* curve-allowed-keys: only enrolled cameras (their public key on the
  * server's list) may send; the list is read again when it changes. */
 static void
@@ -1721,6 +1789,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_max_message_size);
   tcase_add_test (tc, test_slow_receiver_bounded);
   tcase_add_test (tc, test_accounting_restart);
+  tcase_add_test (tc, test_link_silent_recovers);
   tcase_add_test (tc, test_curve_allow_list);
   tcase_add_test (tc, test_max_errors);
   tcase_add_test (tc, test_sink_byte_budget);

@@ -42,6 +42,7 @@ struct SnLinkEst {
   Sample rtt[N_RTT];                /* t = sender time of the ack, gap = rtt */
   int n_rtt, rtt_head;
   guint64 n_samples, n_acks;
+  guint64 n_given_up;               /* sent messages forgotten after forget_s of silence */
   double last_ack;                  /* sender clock of the last data ack */
   gboolean have_seq;
   guint64 last_seq;                 /* the newest sequence number recorded as sent */
@@ -103,16 +104,32 @@ flight_release (SnLinkEst *e, Flight *f)
   f->used = FALSE;
 }
 
-/* Messages unacked for longer than forget_s were lost (or their acks were):
- * they must not hold the stall bound down forever. */
+/* A message unacknowledged for forget_s while the link was silent (no ack
+ * at all since it was sent, or since the last ack, whichever is later) was
+ * lost, or its ack was, or the receiver is gone: it must not hold the stall
+ * bound and max-lag shut forever.  Forgetting it is also how the sender
+ * probes a silent link: with nothing in flight the next message goes out.
+ *
+ * Age alone is not enough.  On a slow link with a few large messages queued
+ * (2 Mbit/s, 400 kB each: 1.6 s apiece) a message can wait longer than
+ * forget_s while the acks of those ahead keep coming.  Forgetting it there
+ * took its bytes out of the backlog, so max-lag let the next frames into
+ * the queue, which made the next message older still: the queue grew
+ * without bound, every ack came too late to count, and the sender learnt
+ * nothing more about the link (the shaped-link failure of issue 20).  As
+ * long as acks arrive, a message that is still waiting is queued, not lost;
+ * a lost one is settled by the ack of a later one (see data_acked). */
 static void
 forget_old (SnLinkEst *e, double now)
 {
   for (int i = 0; i < N_FLIGHT; i++) {
     Flight *f = &e->flight[i];
     double t = f->sent ? f->t_send : f->t_probe_send;
-    if (f->used && now - t > e->cfg.forget_s)
+    if (f->used && now - MAX (t, e->last_ack) > e->cfg.forget_s) {
+      if (f->sent)
+        e->n_given_up++;
       flight_release (e, f);
+    }
   }
 }
 
@@ -390,6 +407,7 @@ sn_link_est_capacity (SnLinkEst *e, double now)
 
 guint64 sn_link_est_n_samples (const SnLinkEst *e) { return e->n_samples; }
 guint64 sn_link_est_n_acks (const SnLinkEst *e) { return e->n_acks; }
+guint64 sn_link_est_n_given_up (const SnLinkEst *e) { return e->n_given_up; }
 
 double
 sn_link_est_backlog (SnLinkEst *e, double now)
@@ -407,6 +425,14 @@ sn_link_est_backlog (SnLinkEst *e, double now)
   double capacity = sn_link_est_capacity (e, now);
   if (capacity <= 0)
     return age;
+  /* A sample far below the window that has not restarted it yet (that
+   * takes a second one, a whole message later: 1.6 s for 400 kB at
+   * 2 Mbit/s) is the first sign of a drop.  The capacity waits for the
+   * second, so noise does not move the cut; the backlog does not: letting
+   * frames in at the old rate meanwhile is what builds a queue of seconds,
+   * while the cost of being wrong is one frame dropped. */
+  if (e->outliers < 0 && e->last_outlier.gap > 0)
+    capacity = MIN (capacity, 8.0 * e->last_outlier.bytes / e->last_outlier.gap);
   /* The link has been on the oldest message since it was sent or, if it
    * was queued behind others, since the last of those was acknowledged,
    * whichever is later.  (Counting from its send time alone would take a

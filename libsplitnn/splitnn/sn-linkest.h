@@ -61,7 +61,7 @@ typedef struct {
   double min_bytes;     /* smaller messages give no capacity sample (default 4096) */
   double rate_window_s; /* delivered-rate window, receiver clock (default 2) */
   double rtt_window_s;  /* base-RTT window, sender clock (default 10) */
-  double forget_s;      /* an unacked message this old is taken as lost (default 5) */
+  double forget_s;      /* an unacked message this old, with no ack at all for as long, is taken as lost (default 5) */
 } SnLinkEstConfig;
 
 SN_API void sn_link_est_config_init (SnLinkEstConfig *config);
@@ -96,5 +96,9 @@ SN_API double sn_link_est_backlog (SnLinkEst *e, double now);
 /* Number of capacity samples taken so far, and acks seen. */
 SN_API guint64 sn_link_est_n_samples (const SnLinkEst *e);
 SN_API guint64 sn_link_est_n_acks (const SnLinkEst *e);
+/* Sent messages given up on: unacknowledged for forget_s while no ack at
+ * all came (a receiver gone, a connection lost).  Each one reopens the
+ * link to the next message, which probes whether it carries again. */
+SN_API guint64 sn_link_est_n_given_up (const SnLinkEst *e);
 
 G_END_DECLS
