@@ -1979,6 +1979,82 @@ GST_START_TEST (test_workers_failover_rejoin)
 
 GST_END_TEST;
 
+/* Aggregate figures of a receiver serving several senders (the cloud side
+ * of a pool): streams, frames/s, and per stream frames and lag, as a
+ * message, properties and one JSON line. */
+GST_START_TEST (test_src_stream_stats)
+{
+  gchar *ep = ipc_endpoint ("agg");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "stats-interval=100");
+  GstElement *tx[2];
+  guint next[2] = { 0, 10000 }, got = 0;
+  guint n_streams = 0;
+  gdouble fps = -1;
+  gchar *json = NULL;
+  GstBus *bus;
+  GstMessage *msg;
+  gboolean seen_message = FALSE;
+
+  pipeline_play (rx);
+  for (guint k = 0; k < 2; k++) {
+    tx[k] = pipeline_new (SINK_PIPE, TEST_CAPS, ep, "caps-interval=50");
+    pipeline_play (tx[k]);
+  }
+  /* both through, then 20 more each over about 0.5 s */
+  fail_unless (push_until_received (tx[0], rx, &next[0], 1) >= 1);
+  fail_unless (push_until_received (tx[1], rx, &next[1], 1) >= 1);
+  for (guint i = 0; i < 20; i++) {
+    GstSample *sample;
+
+    push_ref (tx[0], next[0]++);
+    push_ref (tx[1], next[1]++);
+    g_usleep (25000);
+    while ((sample = pull (rx, 0))) {
+      gst_sample_unref (sample);
+      got++;
+    }
+  }
+  fail_unless (got >= 36, "%u of 40", got);
+  g_usleep (150000);
+  push_ref (tx[0], next[0]++);  /* a buffer after the interval: a message */
+  gst_sample_unref (pull (rx, WAIT));
+  g_object_get (by_name (rx, "zsrc"), "streams", &n_streams,
+      "frames-per-second", &fps, "stream-stats", &json, NULL);
+  fail_unless_equals_int (n_streams, 2);
+  /* 40 buffers in about 0.6 s: tens per second, not zero, not thousands */
+  fail_unless (fps > 5 && fps < 1000, "%f frames/s", fps);
+  fail_unless (json != NULL && g_str_has_prefix (json, "{\"element\": \"zsrc\""),
+      "%s", json);
+  fail_unless (strstr (json, "\"streams\": 2") != NULL, "%s", json);
+  fail_unless (strstr (json, "\"lag_ms\": ") != NULL, "%s", json);
+  fail_unless (strstr (json, "\"gaps\": 0") != NULL, "%s", json);
+
+  bus = gst_element_get_bus (rx);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *st = gst_message_get_structure (msg);
+
+    if (gst_structure_has_name (st, "zmqsrc-streams")) {
+      guint n;
+
+      fail_unless (gst_structure_get_uint (st, "streams", &n));
+      fail_unless (n <= 2);
+      fail_unless (gst_structure_has_field (st, "bytes-per-second"));
+      seen_message = TRUE;
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  fail_unless (seen_message);
+
+  g_free (json);
+  pipeline_free (tx[0]);
+  pipeline_free (tx[1]);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -2016,6 +2092,7 @@ zmq_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_workers_affinity);
   tcase_add_test (tc, test_workers_failover_rejoin);
+  tcase_add_test (tc, test_src_stream_stats);
   return s;
 }
 
