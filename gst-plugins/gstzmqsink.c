@@ -1007,8 +1007,6 @@ static gboolean
 gst_zmq_sink_open_workers (GstZmqSink * self, GstZmqSocketConfig * config,
     GstZmqOpenError * kind, GError ** error)
 {
-  gboolean moved;
-
   g_clear_pointer (&self->pool, gst_zmq_workers_close);
   if (!self->ack_endpoint || !*self->ack_endpoint) {
     *kind = GST_ZMQ_OPEN_ERROR_SETTINGS;
@@ -1021,8 +1019,10 @@ gst_zmq_sink_open_workers (GstZmqSink * self, GstZmqSocketConfig * config,
       config, self->stream_id, self->worker_timeout, kind, error);
   if (!self->pool)
     return FALSE;
+  /* The worker is chosen at the first buffer (the route may wait for it
+   * to answer), not in a state change. */
   self->context = NULL;
-  self->socket = gst_zmq_workers_route (self->pool, 0, &moved);
+  self->socket = NULL;
   return TRUE;
 }
 

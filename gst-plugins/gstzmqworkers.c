@@ -28,6 +28,7 @@ typedef struct
   void *context, *socket;
   void *ack_context, *ack_socket;
   gboolean heard;               /* it acknowledged something since open */
+  gboolean waited;              /* wait_heard() ran for it */
 } Worker;
 
 struct _GstZmqWorkers
@@ -225,7 +226,7 @@ drain_acks (GstZmqWorkers * ws, gdouble t)
  * and not pushed by its zmqsrc.  Never blocks; while the worker is down
  * ZeroMQ (ZMQ_IMMEDIATE) refuses it at once. */
 static void
-probe_dead (GstZmqWorkers * ws, guint64 seq, gdouble t)
+probe (GstZmqWorkers * ws, guint i, guint64 seq)
 {
   GstZmqHeader header = { 0, };
   guint8 buf[GST_ZMQ_HEADER_SIZE];
@@ -236,13 +237,39 @@ probe_dead (GstZmqWorkers * ws, guint64 seq, gdouble t)
   header.pts = header.dts = header.duration = GST_CLOCK_TIME_NONE;
   header.offset = header.offset_end = GST_BUFFER_OFFSET_NONE;
   gst_zmq_header_write (&header, buf);
-  for (guint i = 0; i < ws->n; i++) {
-    if (!sn_workers_probe_due (ws->pool, i, t))
-      continue;
-    if (zmq_send (ws->w[i].socket, buf, sizeof buf,
-            ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0)
-      zmq_send (ws->w[i].socket, NULL, 0, ZMQ_DONTWAIT);
+  if (zmq_send (ws->w[i].socket, buf, sizeof buf,
+          ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0)
+    zmq_send (ws->w[i].socket, NULL, 0, ZMQ_DONTWAIT);
+}
+
+static void
+probe_dead (GstZmqWorkers * ws, guint64 seq, gdouble t)
+{
+  for (guint i = 0; i < ws->n; i++)
+    if (sn_workers_probe_due (ws->pool, i, t))
+      probe (ws, i, seq);
+}
+
+/* Before the first message to a worker: probes until it acknowledges one,
+ * for at most the timeout.  A PUB socket drops what it sends before a
+ * subscription has reached it, so without this the acknowledgements of
+ * the first messages are lost while the subscriptions form, and those
+ * messages, delivered, would be counted lost.  Once per worker. */
+static void
+wait_heard (GstZmqWorkers * ws, guint i, guint64 seq)
+{
+  gdouble t0 = now_s ();
+
+  while (!ws->w[i].heard && now_s () - t0 < ws->timeout_s) {
+    zmq_pollitem_t item = { ws->w[i].ack_socket, 0, ZMQ_POLLIN, 0 };
+
+    probe (ws, i, seq);
+    zmq_poll (&item, 1, 20);
+    drain_acks (ws, now_s ());
   }
+  GST_DEBUG ("stream %08x: worker %s %s", ws->stream_id, ws->w[i].endpoint,
+      ws->w[i].heard ? "answers" : "did not answer within the timeout");
+  ws->w[i].waited = TRUE;
 }
 
 void *
@@ -268,6 +295,8 @@ gst_zmq_workers_route (GstZmqWorkers * ws, guint64 probe_seq,
       && sn_workers_alive (ws->pool, ws->current)
       && sn_workers_outstanding (ws->pool, ws->current))
     pick = ws->current;
+  if (pick >= 0 && !ws->w[pick].heard && !ws->w[pick].waited)
+    wait_heard (ws, pick, probe_seq);
   *moved = ws->current >= 0 && pick >= 0 && pick != ws->current;
   if (pick != ws->current) {
     g_mutex_lock (&ws->lock);
