@@ -876,6 +876,8 @@ gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
   Unacked *u;
 
   while ((u = g_queue_peek_head (&self->unacked)) && u->seq < seq) {
+    GST_LOG_OBJECT (self, "message %" G_GUINT64_FORMAT " lost: %"
+        G_GUINT64_FORMAT " acknowledged first", u->seq, seq);
     g_free (g_queue_pop_head (&self->unacked));
     self->lost++;
   }

@@ -1840,6 +1840,9 @@ pool_warm_up (Pool * p)
   }
   for (guint r = 0; r < N_RX; r++)
     p->base_arrived += rx_arrived (p->rx[r]);
+  g_print ("workers: warm-up: %" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " arrived\n",
+      p->base_acks, p->base_lost, p->base_arrived);
   pool_reset_counts (p);
 }
 
