@@ -1134,7 +1134,10 @@ static gboolean gst_zmq_sink_stop (GstBaseSink * sink);
 static gboolean
 gst_zmq_sink_start (GstBaseSink * sink)
 {
-  return GST_ZMQ_SINK (sink)->socket != NULL || GST_ZMQ_SINK (sink)->pool
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+
+  return self->socket != NULL
+      || (self->pool && gst_zmq_workers_is_open (self->pool))
       || gst_zmq_sink_open (sink);
 }
 

@@ -158,6 +158,12 @@ gst_zmq_workers_shutdown (GstZmqWorkers * ws)
     gst_zmq_socket_close (&ws->w[i].ack_context, &ws->w[i].ack_socket);
 }
 
+gboolean
+gst_zmq_workers_is_open (GstZmqWorkers * ws)
+{
+  return ws->n > 0 && ws->w[0].socket != NULL;
+}
+
 void
 gst_zmq_workers_close (GstZmqWorkers * ws)
 {

@@ -26,6 +26,8 @@ GstZmqWorkers *gst_zmq_workers_open (const gchar * workers,
  * stay readable until gst_zmq_workers_close. */
 void gst_zmq_workers_shutdown (GstZmqWorkers * ws);
 void gst_zmq_workers_close (GstZmqWorkers * ws);
+/* FALSE once shut down. */
+gboolean gst_zmq_workers_is_open (GstZmqWorkers * ws);
 
 /* The first ack endpoint, and connecting the others: the sink's own ack
  * socket (accounting, link estimate, replies) hears every worker. */

@@ -2058,6 +2058,39 @@ GST_START_TEST (test_src_stream_stats)
 
 GST_END_TEST;
 
+/* A sink with workers stops and starts again (PAUSED -> READY -> PLAYING)
+ * and sends again: the pool is opened anew. */
+GST_START_TEST (test_workers_restart)
+{
+  gchar *ep = ipc_endpoint ("wrestart"), *ack = ipc_endpoint ("wrestart-ack");
+  gchar *rx_opts = g_strdup_printf ("ack-endpoint=%s", ack);
+  gchar *tx_opts = g_strdup_printf ("workers=%s ack-endpoint=%s caps-interval=50",
+      ep, ack);
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, rx_opts), *tx;
+  guint next = 0;
+  gchar *worker = NULL;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, "ipc:///nowhere", tx_opts);
+  pipeline_play (tx);
+  fail_unless (push_until_received (tx, rx, &next, 3) >= 3);
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  pipeline_play (tx);
+  fail_unless (push_until_received (tx, rx, &next, 3) >= 3);
+  g_object_get (by_name (tx, "zsink"), "worker", &worker, NULL);
+  fail_unless_equals_string (worker, ep);
+  g_free (worker);
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (rx_opts);
+  g_free (tx_opts);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -2096,6 +2129,7 @@ zmq_suite (void)
   tcase_add_test (tc, test_workers_affinity);
   tcase_add_test (tc, test_workers_failover_rejoin);
   tcase_add_test (tc, test_src_stream_stats);
+  tcase_add_test (tc, test_workers_restart);
   return s;
 }
 
