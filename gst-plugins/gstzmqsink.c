@@ -588,6 +588,7 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
   guint64 seq = self->seqnum;
   SendResult result;
   gsize wire, probe_size;
+  Unacked *u;
 
   *size = 0;
   if (self->max_lag_us > 0) {
@@ -615,18 +616,27 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
     g_mutex_unlock (&self->est_lock);
   }
   now = g_get_monotonic_time ();
+  /* Outstanding before it is sent: a receiver that answers at once may
+   * acknowledge it before this thread runs again, and an ack that finds
+   * nothing to settle leaves the message to be counted lost. */
+  u = g_new (Unacked, 1);
+  u->seq = seq;
+  u->sent_us = now;
+  g_mutex_lock (&self->est_lock);
+  g_queue_push_tail (&self->unacked, u);
+  g_mutex_unlock (&self->est_lock);
   result = gst_zmq_sink_send_buffer (self, buffer, 0,
       self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, size, &wire);
-  if (result == SEND_OK) {
-    Unacked *u = g_new (Unacked, 1);
-
-    u->seq = seq;
-    u->sent_us = now;
-    g_mutex_lock (&self->est_lock);
+  g_mutex_lock (&self->est_lock);
+  if (result == SEND_OK)
     sn_link_est_sent (self->est, seq, wire, now / 1e6);
-    g_queue_push_tail (&self->unacked, u);
-    g_mutex_unlock (&self->est_lock);
-  }
+  else if (g_queue_remove (&self->unacked, u))
+    g_free (u);
+  else
+    /* expired (counted lost and freed) while a blocking send waited: it
+     * was never sent */
+    self->lost--;
+  g_mutex_unlock (&self->est_lock);
   return result;
 }
 
