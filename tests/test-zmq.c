@@ -1711,6 +1711,7 @@ typedef struct
   guint64 base_acks, base_lost, base_arrived;
   /* got[k][r]: buffers of stream k pulled from receiver r in this phase */
   guint got[N_TX][N_RX];
+  guint64 replied[N_TX];        /* replies the receivers sent to stream k */
 } Pool;
 
 static GstElement *
@@ -1768,6 +1769,10 @@ pool_round (Pool * p)
       guint i = check_ref_buffer (gst_sample_get_buffer (sample), FALSE);
 
       p->got[i / 10000][r]++;
+      /* answered like splitnncloud answers: back to the sender, whichever
+       * worker it is on */
+      reply_to (p->rx[r], gst_sample_get_buffer (sample), (gint) r);
+      p->replied[i / 10000]++;
       gst_sample_unref (sample);
     }
   }
@@ -1854,6 +1859,17 @@ pool_close_and_account (Pool * p, guint64 * lost_total)
   guint64 acks_total = 0, arrived = p->rx_done;
 
   *lost_total = 0;
+  g_usleep (200000);            /* the last replies come back */
+  for (guint k = 0; k < N_TX; k++) {
+    guint64 replies = counter (p->tx[k], "zsink", "replies");
+
+    /* Detections come back to each edge from whichever worker served it;
+     * a reply, like an ack, can be lost while the sender's subscription to
+     * a restarted worker forms. */
+    g_print ("workers: stream %u: %" G_GUINT64_FORMAT " replies of %"
+        G_GUINT64_FORMAT "\n", k, replies, p->replied[k]);
+    fail_unless (replies <= p->replied[k] && replies + 2 >= p->replied[k]);
+  }
   for (guint k = 0; k < N_TX; k++) {
     guint64 sent, dropped, acks, lost, discarded;
 
