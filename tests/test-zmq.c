@@ -1712,7 +1712,23 @@ typedef struct
   /* got[k][r]: buffers of stream k pulled from receiver r in this phase */
   guint got[N_TX][N_RX];
   guint64 replied[N_TX];        /* replies the receivers sent to stream k */
+  gint refreshes[N_TX];         /* splitnn-refresh events upstream of sink k */
 } Pool;
+
+/* Counts the refresh requests a sink sends upstream when its stream moves. */
+static GstPadProbeReturn
+count_refresh (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  const GstStructure *s = gst_event_get_structure (GST_PAD_PROBE_INFO_EVENT
+      (info));
+
+  if (s && gst_structure_has_name (s, "splitnn-refresh")) {
+    fail_unless_equals_string (gst_structure_get_string (s, "reason"),
+        "worker-moved");
+    g_atomic_int_inc ((gint *) data);
+  }
+  return GST_PAD_PROBE_OK;
+}
 
 static GstElement *
 pool_rx_new (Pool * p, guint r)
@@ -1745,6 +1761,14 @@ pool_open (Pool * p)
 
     /* endpoint is ignored with workers */
     p->tx[k] = pipeline_new (SINK_PIPE, TEST_CAPS, "ipc:///nowhere", opts);
+    {
+      GstPad *pad = gst_element_get_static_pad (by_name (p->tx[k], "in"),
+          "src");
+
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+          count_refresh, &p->refreshes[k], NULL);
+      gst_object_unref (pad);
+    }
     pipeline_play (p->tx[k]);
     p->next[k] = k * 10000;
     g_free (opts);
@@ -1989,6 +2013,9 @@ GST_START_TEST (test_workers_failover_rejoin)
   for (guint k = 0; k < N_TX; k++) {
     fail_unless_equals_int (pool_worker_of (&p, k), before[k]);
     fail_unless_equals_uint64 (counter (p.tx[k], "zsink", "worker-moves"),
+        before[k] == victim ? 2 : 0);
+    /* each move asked upstream for a refresh (an intra frame) */
+    fail_unless_equals_int (g_atomic_int_get (&p.refreshes[k]),
         before[k] == victim ? 2 : 0);
   }
   pool_close_and_account (&p, &lost);
