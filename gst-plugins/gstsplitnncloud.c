@@ -260,7 +260,7 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
   double network_ms = f->timings.network_ms;
   g_mutex_lock (&self->lock);
   gboolean report = self->report;
-  gchar *worker = g_strdup (self->worker);
+  gchar *worker = report && cut ? g_strdup (self->worker) : NULL;
   g_mutex_unlock (&self->lock);
   /* Nothing ran here for an edge-only packet: no cut's time to report. */
   if (!report || !cut)
