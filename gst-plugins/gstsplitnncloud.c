@@ -38,6 +38,7 @@
 #include "gstsplitnnwarn.h"
 
 #include <gst/video/video.h>
+#include <unistd.h>
 #include <splitnn/splitnn.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_splitnn_cloud_debug);
@@ -48,11 +49,13 @@ enum { FORMAT_BINARY, FORMAT_JSON };
 enum {
   PROP_0, PROP_MODEL, PROP_FORMAT, PROP_THRESHOLD, PROP_THREADS,
   PROP_PACKETS, PROP_BAD_PACKETS, PROP_MEAN_CLOUD_MS, PROP_REPORT, PROP_WHOLE_MS,
-  PROP_MAX_ERRORS, PROP_REFUSED,
+  PROP_MAX_ERRORS, PROP_REFUSED, PROP_WORKER,
 };
 
 struct _GstSplitnnCloud {
   GstElement parent;
+  /* this process's name in a pool of workers (docs/workers.md), under lock */
+  gchar *worker;
   GstPad *sinkpad, *srcpad;
   GMutex lock;
   gchar *model_path;
@@ -242,6 +245,9 @@ write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, do
   /* The session refuses packets made for another model. */
   sn_fingerprint_from_hex (sn_model_fingerprint (self->model), h.fingerprint);
   g_strlcpy (h.path_name, f->path_name, sizeof h.path_name);
+  g_mutex_lock (&self->lock);
+  g_strlcpy (h.worker, self->worker ? self->worker : "", sizeof h.worker);
+  g_mutex_unlock (&self->lock);
   sn_result_serialize (self->format == FORMAT_JSON ? SN_RESULT_JSON : SN_RESULT_BINARY, &h, &self->dets,
       self->out);
 }
@@ -254,6 +260,7 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
   double network_ms = f->timings.network_ms;
   g_mutex_lock (&self->lock);
   gboolean report = self->report;
+  gchar *worker = report && cut ? g_strdup (self->worker) : NULL;
   g_mutex_unlock (&self->lock);
   /* Nothing ran here for an edge-only packet: no cut's time to report. */
   if (!report || !cut)
@@ -264,6 +271,10 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
       "network-ms", G_TYPE_DOUBLE, network_ms, NULL);
   if (self->whole_ms > 0)
     gst_structure_set (s, "whole-ms", G_TYPE_DOUBLE, self->whole_ms, NULL);
+  /* which worker answered: an edge in front of a pool sees its stream move */
+  if (worker && *worker)
+    gst_structure_set (s, "worker", G_TYPE_STRING, worker, NULL);
+  g_free (worker);
   gst_pad_push_event (self->sinkpad, gst_zmq_reply_event_new (in, s));
 }
 
@@ -355,6 +366,10 @@ gst_splitnn_cloud_set_property (GObject *object, guint id, const GValue *value, 
     case PROP_THREADS: self->threads = g_value_get_int (value); break;
     case PROP_REPORT: self->report = g_value_get_boolean (value); break;
     case PROP_MAX_ERRORS: self->max_errors = g_value_get_int (value); break;
+    case PROP_WORKER:
+      g_free (self->worker);
+      self->worker = g_value_dup_string (value);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
   }
   g_mutex_unlock (&self->lock);
@@ -376,6 +391,7 @@ gst_splitnn_cloud_get_property (GObject *object, guint id, GValue *value, GParam
     case PROP_BAD_PACKETS: g_value_set_uint64 (value, self->bad_packets); break;
     case PROP_REFUSED: g_value_set_uint64 (value, self->refused); break;
     case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
+    case PROP_WORKER: g_value_set_string (value, self->worker); break;
     case PROP_MEAN_CLOUD_MS:
       g_value_set_double (value, self->packets > self->bad_packets + self->refused
           ? self->cloud_ms_total / (self->packets - self->bad_packets - self->refused) : 0);
@@ -391,6 +407,7 @@ gst_splitnn_cloud_finalize (GObject *object)
   GstSplitnnCloud *self = GST_SPLITNN_CLOUD (object);
   release (self);
   g_free (self->model_path);
+  g_free (self->worker);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -443,6 +460,11 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
           "the whole network, timed at start on a blank frame (0 = unknown); the edge refines "
           "its estimate from the network times reported with each frame",
           0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_WORKER,
+      g_param_spec_string ("worker", "Worker", "This worker's name in a pool of workers "
+          "(docs/workers.md): written in every JSON result line (\"worker\") and in the "
+          "'splitnn-cloud-time' report back to the edge (default hostname:pid; empty = not said)",
+          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "Split inference (cloud)",
@@ -459,6 +481,7 @@ gst_splitnn_cloud_init (GstSplitnnCloud *self)
   self->threshold = 0.3;
   self->threads = 1;
   self->report = TRUE;
+  self->worker = g_strdup_printf ("%s:%d", g_get_host_name (), (int) getpid ());
   self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_chain));

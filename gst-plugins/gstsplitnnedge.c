@@ -450,9 +450,12 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
         /* One request per refused packet arrives; one intra frame after
          * the oldest of them answers them all. */
         g_mutex_lock (&self->lock);
-        if (gst_structure_get_uint (s, "stream-id", &stream) && stream == self->stream_id
-            && gst_structure_get_uint64 (s, "seq", &seq)
-            && (self->last_intra == G_MAXUINT64 || seq >= self->last_intra)) {
+        /* Without stream-id: from the transport below (zmqsink moved the
+         * stream to another worker, which holds no reference). */
+        if (!gst_structure_has_field (s, "stream-id")
+            || (gst_structure_get_uint (s, "stream-id", &stream) && stream == self->stream_id
+                && gst_structure_get_uint64 (s, "seq", &seq)
+                && (self->last_intra == G_MAXUINT64 || seq >= self->last_intra))) {
           self->refresh_pending = TRUE;
           self->refresh_requests++;
         }

@@ -34,6 +34,7 @@
 
 #include "gstzmqsink.h"
 #include "gstzmqcommon.h"
+#include "gstzmqworkers.h"
 #include "gstsplitnnevents.h"
 #include "gstsplitnnwarn.h"
 
@@ -74,6 +75,8 @@ typedef enum
 #define DEFAULT_ACK_ENDPOINT NULL
 #define DEFAULT_BANDWIDTH_INTERVAL 250
 #define DEFAULT_MAX_LAG 0
+#define DEFAULT_WORKERS NULL
+#define DEFAULT_WORKER_TIMEOUT 1000
 
 /* Longest a blocking send sleeps before looking at the flushing flag. */
 #define POLL_SLICE_MS 100
@@ -116,6 +119,10 @@ enum
   PROP_MAX_ERRORS,
   PROP_MAX_QUEUED_BYTES,
   PROP_DROPPED_BUDGET,
+  PROP_WORKERS,
+  PROP_WORKER_TIMEOUT,
+  PROP_WORKER,
+  PROP_WORKER_MOVES,
 };
 
 /* Payload bytes ZeroMQ may hold for us (messages queued for a slow or
@@ -223,6 +230,13 @@ struct _GstZmqSink
    * last warning, so a dead peer does not flood the bus (gstsplitnnwarn). */
   GstSplitnnWarn drop_warn;
   gint max_errors;
+
+  /* A pool of workers (gstzmqworkers.c): set at start when workers is;
+   * self->socket is then the current worker's, borrowed from the pool.
+   * Kept after stop for its counters, freed at the next start. */
+  gchar *workers;               /* property, under the object lock */
+  guint worker_timeout;         /* property, ms */
+  GstZmqWorkers *pool;
 };
 
 #define gst_zmq_sink_parent_class parent_class
@@ -319,6 +333,8 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
       "bytes-sent", G_TYPE_UINT64, self->bytes_sent, NULL);
   replies = self->replies;
   GST_OBJECT_UNLOCK (self);
+  if (self->pool)
+    gst_zmq_workers_add_stats (self->pool, s);
   g_mutex_lock (&self->est_lock);
   if (self->cur_acks)
     gst_structure_set (s,
@@ -576,6 +592,7 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
   SendResult result;
   gsize wire, probe_size;
   guint64 given_up;
+  Unacked *u;
 
   *size = 0;
   if (self->max_lag_us > 0) {
@@ -622,18 +639,27 @@ gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
     g_mutex_unlock (&self->est_lock);
   }
   now = g_get_monotonic_time ();
+  /* Outstanding before it is sent: a receiver that answers at once may
+   * acknowledge it before this thread runs again, and an ack that finds
+   * nothing to settle leaves the message to be counted lost. */
+  u = g_new (Unacked, 1);
+  u->seq = seq;
+  u->sent_us = now;
+  g_mutex_lock (&self->est_lock);
+  g_queue_push_tail (&self->unacked, u);
+  g_mutex_unlock (&self->est_lock);
   result = gst_zmq_sink_send_buffer (self, buffer, 0,
       self->cur_drop_policy == GST_ZMQ_SINK_BLOCK, size, &wire);
-  if (result == SEND_OK) {
-    Unacked *u = g_new (Unacked, 1);
-
-    u->seq = seq;
-    u->sent_us = now;
-    g_mutex_lock (&self->est_lock);
+  g_mutex_lock (&self->est_lock);
+  if (result == SEND_OK)
     sn_link_est_sent (self->est, seq, wire, now / 1e6);
-    g_queue_push_tail (&self->unacked, u);
-    g_mutex_unlock (&self->est_lock);
-  }
+  else if (g_queue_remove (&self->unacked, u))
+    g_free (u);
+  else
+    /* expired (counted lost and freed) while a blocking send waited: it
+     * was never sent */
+    self->lost--;
+  g_mutex_unlock (&self->est_lock);
   return result;
 }
 
@@ -666,6 +692,58 @@ gst_zmq_sink_report_bandwidth (GstZmqSink * self)
       gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM, s));
 }
 
+/* The stream moved to another worker, which has neither its caps nor its
+ * references: send the caps with the next message and ask upstream for a
+ * refresh (splitnnedge codec=temporal sends an intra frame). */
+static void
+gst_zmq_sink_worker_moved (GstZmqSink * self)
+{
+  gchar *name = gst_zmq_workers_current_name (self->pool);
+
+  GST_INFO_OBJECT (self, "stream %08x moved to worker %s", self->stream_id,
+      name);
+  g_free (name);
+  self->caps_pending = TRUE;
+  gst_pad_push_event (GST_BASE_SINK_PAD (self),
+      gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+          gst_structure_new (GST_SPLITNN_REFRESH_EVENT, "reason",
+              G_TYPE_STRING, "worker-moved", NULL)));
+}
+
+/* With workers: to the stream's live worker; a worker that cannot take the
+ * message is marked dead and the message goes to the next one (once). */
+static SendResult
+gst_zmq_sink_send_to_workers (GstZmqSink * self, GstBuffer * buffer,
+    gsize * size)
+{
+  SendResult result = SEND_DROPPED;
+
+  *size = 0;
+  for (gint attempt = 0; attempt < 2; attempt++) {
+    gboolean moved;
+
+    /* Probes to dead workers carry seq 0, which the link estimate has
+     * long forgotten: their acks only revive the worker. */
+    self->socket = gst_zmq_workers_route (self->pool, 0, &moved);
+    if (self->socket == NULL) {
+      /* No worker alive: dropped and counted like any buffer no peer can
+       * take; the receiver sees a gap. */
+      self->seqnum++;
+      return SEND_DROPPED;
+    }
+    if (moved)
+      gst_zmq_sink_worker_moved (self);
+    result = gst_zmq_sink_send_measured (self, buffer, size);
+    if (result == SEND_OK) {
+      gst_zmq_workers_sent (self->pool, self->seqnum - 1);
+      break;
+    }
+    if (result != SEND_DROPPED || !gst_zmq_workers_failed (self->pool))
+      break;
+  }
+  return result;
+}
+
 static GstFlowReturn
 gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
 {
@@ -686,7 +764,9 @@ gst_zmq_sink_render (GstBaseSink * sink, GstBuffer * buffer)
     self->seqnum++;
     size = 0;
     result = SEND_BUDGET;
-  } else if (self->est)
+  } else if (self->pool)
+    result = gst_zmq_sink_send_to_workers (self, buffer, &size);
+  else if (self->est)
     result = gst_zmq_sink_send_measured (self, buffer, &size);
   else
     result = gst_zmq_sink_send_buffer (self, buffer, 0,
@@ -829,6 +909,8 @@ gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
   Unacked *u;
 
   while ((u = g_queue_peek_head (&self->unacked)) && u->seq < seq) {
+    GST_LOG_OBJECT (self, "message %" G_GUINT64_FORMAT " lost: %"
+        G_GUINT64_FORMAT " acknowledged first", u->seq, seq);
     g_free (g_queue_pop_head (&self->unacked));
     self->lost++;
   }
@@ -912,7 +994,8 @@ gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
   guint32 id_le = GUINT32_TO_LE (self->stream_id);
 
   config->type = ZMQ_SUB;
-  config->endpoint = self->ack_endpoint;
+  config->endpoint = self->pool ? gst_zmq_workers_first_ack (self->pool)
+      : self->ack_endpoint;
   config->hwm = 1000;
   config->immediate = FALSE;
   config->linger = 0;
@@ -922,6 +1005,12 @@ gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
   /* Only our own acks: their first four bytes are our stream id. */
   zmq_setsockopt (self->ack_socket, ZMQ_UNSUBSCRIBE, "", 0);
   zmq_setsockopt (self->ack_socket, ZMQ_SUBSCRIBE, &id_le, sizeof id_le);
+  if (self->pool && !gst_zmq_workers_connect_acks (self->pool,
+          self->ack_socket, error)) {
+    *kind = GST_ZMQ_OPEN_ERROR_SETTINGS;
+    gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
+    return FALSE;
+  }
   self->est = sn_link_est_new (NULL);
   self->acknowledged = self->lost = self->discarded_at_stop = 0;
   self->last_ack_us = 0;
@@ -949,6 +1038,42 @@ gst_zmq_sink_close_acks (GstZmqSink * self)
   self->discarded_at_stop += g_queue_get_length (&self->unacked);
   g_queue_clear_full (&self->unacked, g_free);
   g_mutex_unlock (&self->est_lock);
+}
+
+/* With workers: one data socket per worker, owned by the pool; the sink's
+ * own ack socket will hear them all.  Object lock held. */
+static gboolean
+gst_zmq_sink_open_workers (GstZmqSink * self, GstZmqSocketConfig * config,
+    GstZmqOpenError * kind, GError ** error)
+{
+  g_clear_pointer (&self->pool, gst_zmq_workers_close);
+  if (!self->ack_endpoint || !*self->ack_endpoint) {
+    *kind = GST_ZMQ_OPEN_ERROR_SETTINGS;
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "workers needs ack-endpoint (one per worker, same order): a "
+        "worker's liveness is read from its acknowledgements");
+    return FALSE;
+  }
+  self->pool = gst_zmq_workers_open (self->workers, self->ack_endpoint,
+      config, self->stream_id, self->worker_timeout, kind, error);
+  if (!self->pool)
+    return FALSE;
+  /* The worker is chosen at the first buffer (the route may wait for it
+   * to answer), not in a state change. */
+  self->context = NULL;
+  self->socket = NULL;
+  return TRUE;
+}
+
+/* The pool's sockets close; self->socket was one of them.  The pool stays
+ * for its counters. */
+static void
+gst_zmq_sink_close_workers (GstZmqSink * self)
+{
+  if (!self->pool)
+    return;
+  self->socket = NULL;
+  gst_zmq_workers_shutdown (self->pool);
 }
 
 /* Opens the sockets; posts a clear element error and returns FALSE when it
@@ -979,9 +1104,12 @@ gst_zmq_sink_open (GstBaseSink * sink)
   config.curve_public_key = self->curve_public_key;
   config.curve_secret_key = self->curve_secret_key;
   config.curve_allowed_keys = self->curve_allowed_keys;
-  ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
-      &error);
   self->stream_id = g_random_int ();
+  if (self->workers && *self->workers)
+    ok = gst_zmq_sink_open_workers (self, &config, &kind, &error);
+  else
+    ok = gst_zmq_socket_open (&config, &self->context, &self->socket, &kind,
+        &error);
   if (ok && self->ack_endpoint && *self->ack_endpoint) {
     ok = gst_zmq_sink_open_acks (self, &config, &kind, &error);
     if (!ok) {
@@ -989,6 +1117,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
 
       g_free (error->message);
       error->message = msg;
+      gst_zmq_sink_close_workers (self);
       gst_zmq_socket_close (&self->context, &self->socket);
     }
   }
@@ -1042,7 +1171,11 @@ static gboolean gst_zmq_sink_stop (GstBaseSink * sink);
 static gboolean
 gst_zmq_sink_start (GstBaseSink * sink)
 {
-  return GST_ZMQ_SINK (sink)->socket != NULL || gst_zmq_sink_open (sink);
+  GstZmqSink *self = GST_ZMQ_SINK (sink);
+
+  return self->socket != NULL
+      || (self->pool && gst_zmq_workers_is_open (self->pool))
+      || gst_zmq_sink_open (sink);
 }
 
 static GstStateChangeReturn
@@ -1070,6 +1203,7 @@ gst_zmq_sink_stop (GstBaseSink * sink)
   /* Data first: closing blocks up to linger while queued messages leave;
    * then the acks of what left get a moment to come back, so the counts
    * say what the receiver got. */
+  gst_zmq_sink_close_workers (self);
   gst_zmq_socket_close (&self->context, &self->socket);
   if (self->ack_thread) {
     gint64 deadline = g_get_monotonic_time () + STOP_ACK_GRACE_US;
@@ -1197,6 +1331,13 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
     case PROP_MAX_LAG:
       self->max_lag = g_value_get_uint (value);
       break;
+    case PROP_WORKERS:
+      g_free (self->workers);
+      self->workers = g_value_dup_string (value);
+      break;
+    case PROP_WORKER_TIMEOUT:
+      self->worker_timeout = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1297,6 +1438,20 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_DROPPED_BUDGET:
       g_value_set_uint64 (value, self->dropped_budget);
       break;
+    case PROP_WORKERS:
+      g_value_set_string (value, self->workers);
+      break;
+    case PROP_WORKER_TIMEOUT:
+      g_value_set_uint (value, self->worker_timeout);
+      break;
+    case PROP_WORKER:
+      g_value_take_string (value, self->pool
+          ? gst_zmq_workers_current_name (self->pool) : NULL);
+      break;
+    case PROP_WORKER_MOVES:
+      g_value_set_uint64 (value, self->pool
+          ? gst_zmq_workers_moves (self->pool) : 0);
+      break;
     case PROP_LOST:
     case PROP_DISCARDED_AT_STOP:
       g_mutex_lock (&self->est_lock);
@@ -1342,6 +1497,8 @@ gst_zmq_sink_finalize (GObject * object)
 
   g_free (self->endpoint);
   g_free (self->ack_endpoint);
+  g_free (self->workers);
+  g_clear_pointer (&self->pool, gst_zmq_workers_close);
   g_mutex_clear (&self->est_lock);
   g_free (self->topic);
   g_free (self->cur_topic);
@@ -1498,6 +1655,32 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "when the sink stopped (dropped at linger, or their acks did not "
           "come back within 1 s). sent = acks + lost + discarded-at-stop",
           0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_WORKERS,
+      g_param_spec_string ("workers", "Workers",
+          "A pool of cloud workers: comma-separated endpoints, one zmqsrc "
+          "each; ack-endpoint then lists their ack endpoints in the same "
+          "order.  The stream goes to one live worker (rendezvous hashing "
+          "of its stream id), moves to another when that one stops "
+          "acknowledging, and goes back when it answers again "
+          "(docs/workers.md).  Replaces endpoint (NULL = one peer, endpoint)",
+          DEFAULT_WORKERS, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_WORKER_TIMEOUT,
+      g_param_spec_uint ("worker-timeout", "Worker timeout",
+          "With workers: ms a worker may leave a message unacknowledged "
+          "before it is taken as dead and its streams move; dead workers "
+          "are probed every quarter of it", 50, G_MAXUINT,
+          DEFAULT_WORKER_TIMEOUT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+          | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_WORKER,
+      g_param_spec_string ("worker", "Worker",
+          "With workers: the endpoint of the worker this stream goes to now "
+          "(NULL: none alive, or no pool)", NULL, ro));
+  g_object_class_install_property (gobject_class, PROP_WORKER_MOVES,
+      g_param_spec_uint64 ("worker-moves", "Worker moves",
+          "With workers: times the stream moved to another worker since "
+          "start (frames lost in a move are counted in lost)", 0,
+          G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DROPPED_LAG,
       g_param_spec_uint64 ("dropped-lag", "Dropped for lag",
           "Buffers dropped since start because of max-lag (also counted in "
@@ -1545,6 +1728,8 @@ gst_zmq_sink_init (GstZmqSink * self)
   self->ack_endpoint = g_strdup (DEFAULT_ACK_ENDPOINT);
   self->bandwidth_interval = DEFAULT_BANDWIDTH_INTERVAL;
   self->max_lag = DEFAULT_MAX_LAG;
+  self->workers = g_strdup (DEFAULT_WORKERS);
+  self->worker_timeout = DEFAULT_WORKER_TIMEOUT;
   g_mutex_init (&self->est_lock);
 
   /* A transport forwards data as it comes; pacing is the sender's job.

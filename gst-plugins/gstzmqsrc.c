@@ -127,6 +127,10 @@ enum
   PROP_EOS_IGNORED,
   PROP_SENDERS_EVICTED,
   PROP_MAX_ERRORS,
+  PROP_STREAMS,
+  PROP_FRAMES_PER_SECOND,
+  PROP_BYTES_PER_SECOND,
+  PROP_STREAM_STATS,
 };
 
 /* What we know about one sender (one zmqsink run). */
@@ -140,6 +144,11 @@ typedef struct
   gboolean checked;             /* downstream was asked about caps */
   gboolean refused;             /* ... and refused them */
   guint64 last_heard;           /* GstZmqSrc.tick when it last sent */
+  /* aggregate figures (gst_zmq_src_stream_seen) */
+  guint64 frames, bytes, gaps;
+  gint64 last_us;               /* local monotonic time of its last buffer */
+  gint64 min_offset_us;         /* smallest arrival - PTS seen, G_MAXINT64: none */
+  gint64 lag_us;                /* arrival - PTS of the last, above that smallest */
 } Stream;
 
 struct _GstZmqSrc
@@ -174,6 +183,12 @@ struct _GstZmqSrc
   guint64 dropped_refused;
   guint64 eos_ignored;
   guint64 senders_evicted;
+  /* aggregate figures of the last stats interval, under the object lock */
+  guint n_streams;
+  gdouble frames_per_s, bytes_per_s;
+  gchar *stream_stats;          /* the last JSON line */
+  guint64 agg_frames_last, agg_bytes_last;
+  gint64 agg_last_us;
 
   /* streaming state */
   void *context;
@@ -270,6 +285,94 @@ payload_free (gpointer data)
 
   zmq_msg_close (msg);
   g_free (msg);
+}
+
+/* Aggregate figures (docs/workers.md): per stream, frames, bytes, gaps in
+ * its sequence numbers (messages it sent that did not arrive: dropped by
+ * its sink, lost on the way) and its lag: arrival time less PTS, above the
+ * smallest seen for that stream, i.e. how much later than its best its
+ * frames now arrive (a backlog building in front of this worker).  The
+ * sender's PTS is its running time, so only differences mean anything. */
+static void
+gst_zmq_src_stream_seen (GstZmqSrc * self, Stream * stream,
+    const GstZmqHeader * header, gsize size, gint64 now)
+{
+  if (stream->frames == 0)
+    stream->min_offset_us = G_MAXINT64;
+  stream->frames++;
+  stream->bytes += size;
+  stream->last_us = now;
+  if (header->pts != GST_CLOCK_TIME_NONE) {
+    gint64 offset = now - (gint64) (header->pts / 1000);
+
+    stream->min_offset_us = MIN (stream->min_offset_us, offset);
+    stream->lag_us = offset - stream->min_offset_us;
+  }
+}
+
+/* Posts "zmqsrc-streams" and keeps the JSON line for stream-stats: the
+ * number of streams, frames/s and bytes/s since the last one, and each
+ * stream's counts, lag and idle time. */
+static void
+gst_zmq_src_post_streams (GstZmqSrc * self, gint64 now)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  guint64 frames = 0, bytes = 0;
+  guint n = 0;
+  GString *json = g_string_new (NULL), *per = g_string_new (NULL);
+  gdouble dt, fps = 0, bps = 0;
+  gchar *name = gst_object_get_name (GST_OBJECT (self));
+  GstStructure *s;
+
+  if (self->streams == NULL)
+    return;
+  g_hash_table_iter_init (&iter, self->streams);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Stream *st = value;
+
+    if (st->frames == 0)
+      continue;
+    frames += st->frames;
+    bytes += st->bytes;
+    g_string_append_printf (per, "%s{\"stream\": %u, \"frames\": %"
+        G_GUINT64_FORMAT ", \"bytes\": %" G_GUINT64_FORMAT ", \"gaps\": %"
+        G_GUINT64_FORMAT ", \"lag_ms\": %.1f, \"idle_ms\": %.1f}",
+        n ? ", " : "", GPOINTER_TO_UINT (key), st->frames, st->bytes, st->gaps,
+        st->lag_us / 1000.0, (now - st->last_us) / 1000.0);
+    n++;
+  }
+  GST_OBJECT_LOCK (self);
+  dt = (now - self->agg_last_us) / 1e6;
+  /* Streams evicted or ended take their counts with them: clamp at 0. */
+  if (dt > 0 && frames >= self->agg_frames_last) {
+    fps = (frames - self->agg_frames_last) / dt;
+    bps = (bytes - MIN (bytes, self->agg_bytes_last)) / dt;
+  }
+  self->agg_frames_last = frames;
+  self->agg_bytes_last = bytes;
+  self->agg_last_us = now;
+  g_string_append_printf (json, "{\"element\": \"%s\", \"time\": %"
+      G_GINT64_FORMAT ", \"streams\": %u, \"frames_per_s\": %.2f, "
+      "\"bytes_per_s\": %.0f, \"received\": %" G_GUINT64_FORMAT
+      ", \"dropped_no_caps\": %" G_GUINT64_FORMAT ", \"per_stream\": [%s]}",
+      name, g_get_real_time (), n, fps, bps, self->received,
+      self->dropped_no_caps, per->str);
+  self->n_streams = n;
+  self->frames_per_s = fps;
+  self->bytes_per_s = bps;
+  g_free (self->stream_stats);
+  self->stream_stats = g_strdup (json->str);
+  GST_OBJECT_UNLOCK (self);
+  s = gst_structure_new ("zmqsrc-streams", "streams", G_TYPE_UINT, n,
+      "frames-per-second", G_TYPE_DOUBLE, fps,
+      "bytes-per-second", G_TYPE_DOUBLE, bps,
+      "json", G_TYPE_STRING, json->str, NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+  g_string_free (json, TRUE);
+  g_string_free (per, TRUE);
+  g_free (name);
 }
 
 static void
@@ -489,6 +592,7 @@ gst_zmq_src_periodic (GstZmqSrc * self, gint64 now)
       && now - self->stats_last >= self->stats_interval_us) {
     self->stats_last = now;
     gst_zmq_src_post_stats (self);
+    gst_zmq_src_post_streams (self, now);
   }
 }
 
@@ -688,6 +792,10 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     /* A new sender, or messages of this sender lost on the way (dropped
      * by its sink, by ZeroMQ at a full queue, or here for lack of caps):
      * tell downstream. */
+    if (stream->started && header.seqnum > stream->next_seqnum)
+      stream->gaps += header.seqnum - stream->next_seqnum;
+    gst_zmq_src_stream_seen (self, stream, &header, size,
+        g_get_monotonic_time ());
     if (!stream->started || header.seqnum != stream->next_seqnum) {
       GST_DEBUG_OBJECT (self, "stream %08x: seqnum %" G_GUINT64_FORMAT
           ", expected %" G_GUINT64_FORMAT, header.stream_id, header.seqnum,
@@ -815,6 +923,13 @@ gst_zmq_src_open (GstBaseSrc * src)
 
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, stream_free);
   self->last_message = self->stats_last = g_get_monotonic_time ();
+  GST_OBJECT_LOCK (self);
+  self->agg_frames_last = self->agg_bytes_last = 0;
+  self->agg_last_us = self->stats_last;
+  self->n_streams = 0;
+  self->frames_per_s = self->bytes_per_s = 0;
+  g_clear_pointer (&self->stream_stats, g_free);
+  GST_OBJECT_UNLOCK (self);
   self->timeout_posted = FALSE;
   gst_splitnn_warn_reset (&self->malformed_warn);
   gst_splitnn_warn_reset (&self->refuse_warn);
@@ -860,6 +975,8 @@ gst_zmq_src_stop (GstBaseSrc * src)
   g_mutex_lock (&self->ack_lock);
   gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
   g_mutex_unlock (&self->ack_lock);
+  if (self->stats_interval_us > 0)
+    gst_zmq_src_post_streams (self, g_get_monotonic_time ());
   g_clear_pointer (&self->streams, g_hash_table_unref);
   GST_OBJECT_LOCK (self);
   gst_clear_caps (&self->caps);
@@ -1080,6 +1197,18 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_SENDERS_EVICTED:
       g_value_set_uint64 (value, self->senders_evicted);
       break;
+    case PROP_STREAMS:
+      g_value_set_uint (value, self->n_streams);
+      break;
+    case PROP_FRAMES_PER_SECOND:
+      g_value_set_double (value, self->frames_per_s);
+      break;
+    case PROP_BYTES_PER_SECOND:
+      g_value_set_double (value, self->bytes_per_s);
+      break;
+    case PROP_STREAM_STATS:
+      g_value_set_string (value, self->stream_stats);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1095,6 +1224,7 @@ gst_zmq_src_finalize (GObject * object)
   g_free (self->endpoint);
   g_free (self->ack_endpoint);
   g_free (self->subscribe);
+  g_free (self->stream_stats);
   g_free (self->curve_server_key);
   g_free (self->curve_public_key);
   g_free (self->curve_allowed_keys);
@@ -1207,6 +1337,24 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "Messages dropped since start because downstream does not accept "
           "their sender's caps (another model, other media)", 0, G_MAXUINT64,
           0, ro));
+  g_object_class_install_property (gobject_class, PROP_STREAMS,
+      g_param_spec_uint ("streams", "Streams", "With stats-interval: senders "
+          "heard from at the last stats message", 0, G_MAXUINT, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_FRAMES_PER_SECOND,
+      g_param_spec_double ("frames-per-second", "Frames per second",
+          "With stats-interval: buffers per second, all senders, over the "
+          "last interval", 0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_BYTES_PER_SECOND,
+      g_param_spec_double ("bytes-per-second", "Bytes per second",
+          "With stats-interval: payload bytes per second in, all senders, "
+          "over the last interval", 0, G_MAXDOUBLE, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_STREAM_STATS,
+      g_param_spec_string ("stream-stats", "Stream statistics",
+          "With stats-interval: the last 'zmqsrc-streams' figures as one "
+          "JSON line for a monitoring system: streams, frames/s, bytes/s, "
+          "and per stream frames, bytes, gaps (messages that never "
+          "arrived), lag_ms (arrival later than its best) and idle_ms "
+          "(docs/workers.md)", NULL, ro));
   g_object_class_install_property (gobject_class, PROP_EOS_IGNORED,
       g_param_spec_uint64 ("eos-ignored", "EOS ignored",
           "Senders' EOS messages that did not end the stream (sender-eos)",

@@ -350,6 +350,9 @@ check_cloud_reports (gboolean report)
     ck_assert_int_eq (json_object_get_int_member (o, "seq"), i);
     cut_of[i] = json_object_get_int_member (o, "cut");
     cloud_ms_of[i] = json_object_get_double_member (o, "cloud_ms");
+    /* the worker's name, by default hostname:pid (docs/workers.md) */
+    g_autofree char *want_worker = g_strdup_printf ("%s:%d", g_get_host_name (), (int) getpid ());
+    ck_assert_str_eq (json_object_get_string_member (o, "worker"), want_worker);
     gst_sample_unref (smp);
   }
   ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
@@ -365,6 +368,7 @@ check_cloud_reports (gboolean report)
   } else {
     /* One answer per packet, in order, matching the packet it answers. */
     ck_assert_uint_eq (events->len, frames);
+    g_autofree char *want_pid = g_strdup_printf (":%d", (int) getpid ());
     for (int i = 0; i < frames; i++) {
       const GstStructure *e = g_ptr_array_index (events, i);
       guint stream;
@@ -380,6 +384,8 @@ check_cloud_reports (gboolean report)
       ck_assert_msg (fabs (cloud_ms - cloud_ms_of[i]) < 0.01, "%f vs %f", cloud_ms, cloud_ms_of[i]);
       ck_assert (network_ms >= 0 && network_ms <= cloud_ms);
       ck_assert (whole_ms > 0);
+      ck_assert (g_str_has_suffix (gst_structure_get_string (e, "worker"),
+              want_pid));
       /* Not sent by a transport: no addressing. */
       ck_assert (!gst_structure_has_field (e, "zmq-reply-to"));
     }

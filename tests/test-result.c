@@ -118,6 +118,35 @@ START_TEST (test_json_text)
 }
 END_TEST
 
+/* With a pool of workers the line says which one (docs/workers.md); the
+ * key comes after "path" and is absent without a worker. */
+START_TEST (test_json_worker)
+{
+  SnResultHeader h, back;
+  SnDetections d, d2;
+  sample (&h, &d);
+  d.n = 0;
+  sn_detections_init (&d2);
+  h.path_name[0] = 0;
+  g_strlcpy (h.worker, "cloud-a:4242", sizeof h.worker);
+  GByteArray *buf = g_byte_array_new ();
+  sn_result_write_json (&h, &d, buf);
+  g_autofree char *text = g_strndup ((const char *) buf->data, buf->len);
+  ck_assert_msg (strstr (text, "\"path\": null, \"worker\": \"cloud-a:4242\", \"cloud_ms\": ") != NULL,
+      "%s", text);
+  ck_assert (sn_result_parse_json (buf->data, buf->len, &back, &d2, NULL));
+  ck_assert_str_eq (back.worker, "cloud-a:4242");
+  const char *bad = "{\"stream\": 0, \"seq\": 0, \"pts\": 0, \"worker\": 5, \"detections\": []}";
+  GError *err = NULL;
+  ck_assert (!sn_result_parse_json ((const guint8 *) bad, strlen (bad), &back, &d2, &err));
+  ck_assert (strstr (err->message, "'worker'") != NULL);
+  g_clear_error (&err);
+  g_byte_array_unref (buf);
+  sn_detections_clear (&d);
+  sn_detections_clear (&d2);
+}
+END_TEST
+
 /* Hand-written lines, as another program would send them. */
 START_TEST (test_json_samples)
 {
@@ -415,6 +444,7 @@ main (void)
   TCase *tc = tcase_create ("result");
   tcase_add_test (tc, test_round_trip);
   tcase_add_test (tc, test_json_text);
+  tcase_add_test (tc, test_json_worker);
   tcase_add_test (tc, test_json_samples);
   tcase_add_loop_test (tc, test_json_malformed, 0, G_N_ELEMENTS (bad_json));
   tcase_add_test (tc, test_json_non_finite);

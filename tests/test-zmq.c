@@ -1761,6 +1761,447 @@ GST_START_TEST (test_sink_byte_budget)
 
 GST_END_TEST;
 
+/* ---- a pool of workers (issue 19, docs/workers.md) ---------------------- */
+
+#define N_RX 3
+#define N_TX 6
+
+typedef struct
+{
+  gchar *ep[N_RX], *ack[N_RX];
+  GstElement *rx[N_RX], *tx[N_TX];
+  guint next[N_TX];             /* next reference index of each stream */
+  guint64 pushed[N_TX];
+  /* received by a receiver: the counts of the instances already stopped */
+  guint64 rx_done;
+  /* at the end of the warm-up, whose first acks may be lost while the ack
+   * subscriptions form (docs/zmq.md): acknowledged, lost, arrived */
+  guint64 base_acks, base_lost, base_arrived;
+  /* got[k][r]: buffers of stream k pulled from receiver r in this phase */
+  guint got[N_TX][N_RX];
+  guint64 replied[N_TX];        /* replies the receivers sent to stream k */
+  gint refreshes[N_TX];         /* splitnn-refresh events upstream of sink k */
+} Pool;
+
+/* Counts the refresh requests a sink sends upstream when its stream moves. */
+static GstPadProbeReturn
+count_refresh (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  const GstStructure *s = gst_event_get_structure (GST_PAD_PROBE_INFO_EVENT
+      (info));
+
+  if (s && gst_structure_has_name (s, "splitnn-refresh")) {
+    fail_unless_equals_string (gst_structure_get_string (s, "reason"),
+        "worker-moved");
+    g_atomic_int_inc ((gint *) data);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstElement *
+pool_rx_new (Pool * p, guint r)
+{
+  gchar *opts = g_strdup_printf ("ack-endpoint=%s", p->ack[r]);
+  GstElement *rx = pipeline_new (SRC_PIPE, p->ep[r], opts);
+
+  g_free (opts);
+  pipeline_play (rx);
+  return rx;
+}
+
+static void
+pool_open (Pool * p)
+{
+  GString *workers = g_string_new (NULL), *acks = g_string_new (NULL);
+
+  memset (p, 0, sizeof *p);
+  for (guint r = 0; r < N_RX; r++) {
+    p->ep[r] = ipc_endpoint ("worker");
+    p->ack[r] = ipc_endpoint ("worker-ack");
+    g_string_append_printf (workers, "%s%s", r ? "," : "", p->ep[r]);
+    g_string_append_printf (acks, "%s%s", r ? "," : "", p->ack[r]);
+    p->rx[r] = pool_rx_new (p, r);
+  }
+  for (guint k = 0; k < N_TX; k++) {
+    gchar *opts = g_strdup_printf ("workers=\"%s\" ack-endpoint=\"%s\" "
+        "worker-timeout=300 caps-interval=50 reconnect-ivl=20",
+        workers->str, acks->str);
+
+    /* endpoint is ignored with workers */
+    p->tx[k] = pipeline_new (SINK_PIPE, TEST_CAPS, "ipc:///nowhere", opts);
+    {
+      GstPad *pad = gst_element_get_static_pad (by_name (p->tx[k], "in"),
+          "src");
+
+      gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+          count_refresh, &p->refreshes[k], NULL);
+      gst_object_unref (pad);
+    }
+    pipeline_play (p->tx[k]);
+    p->next[k] = k * 10000;
+    g_free (opts);
+  }
+  g_string_free (workers, TRUE);
+  g_string_free (acks, TRUE);
+}
+
+/* One buffer from every stream, then what arrived, by stream and worker. */
+static void
+pool_round (Pool * p)
+{
+  for (guint k = 0; k < N_TX; k++) {
+    push_ref (p->tx[k], p->next[k]++);
+    p->pushed[k]++;
+  }
+  g_usleep (25000);
+  for (guint r = 0; r < N_RX; r++) {
+    GstSample *sample;
+
+    while ((sample = pull (p->rx[r], 0))) {
+      guint i = check_ref_buffer (gst_sample_get_buffer (sample), FALSE);
+
+      p->got[i / 10000][r]++;
+      /* answered like splitnncloud answers: back to the sender, whichever
+       * worker it is on */
+      reply_to (p->rx[r], gst_sample_get_buffer (sample), (gint) r);
+      p->replied[i / 10000]++;
+      gst_sample_unref (sample);
+    }
+  }
+}
+
+static void
+pool_reset_counts (Pool * p)
+{
+  memset (p->got, 0, sizeof p->got);
+}
+
+/* The receiver the stream's sink names as its worker now, -1: none. */
+static gint
+pool_worker_of (Pool * p, guint k)
+{
+  gchar *name = NULL;
+  gint which = -1;
+
+  g_object_get (by_name (p->tx[k], "zsink"), "worker", &name, NULL);
+  for (guint r = 0; name && r < N_RX; r++)
+    if (strcmp (name, p->ep[r]) == 0)
+      which = r;
+  g_free (name);
+  return which;
+}
+
+/* Each stream's buffers of this phase all reached one receiver, the one its
+ * sink names; returns how many streams that receiver serves. */
+static void
+pool_check_affinity (Pool * p, guint min_each)
+{
+  for (guint k = 0; k < N_TX; k++) {
+    gint w = pool_worker_of (p, k);
+
+    fail_unless (w >= 0);
+    for (guint r = 0; r < N_RX; r++)
+      if ((gint) r == w)
+        fail_unless (p->got[k][r] >= min_each, "stream %u: %u on its worker "
+            "%u", k, p->got[k][r], r);
+      else
+        fail_unless_equals_int (p->got[k][r], 0);
+  }
+}
+
+static guint64
+rx_arrived (GstElement * rx)
+{
+  /* acknowledged on arrival: pushed, or dropped before its caps came */
+  return counter (rx, "zsrc", "received")
+      + counter (rx, "zsrc", "dropped-no-caps");
+}
+
+static void
+pool_warm_up (Pool * p)
+{
+  /* until every stream got through (connections forming drop buffers) */
+  for (guint tries = 0; tries < 200; tries++) {
+    gboolean all = TRUE;
+
+    pool_round (p);
+    for (guint k = 0; k < N_TX; k++)
+      all &= p->got[k][0] + p->got[k][1] + p->got[k][2] > 0;
+    if (all)
+      break;
+  }
+  g_usleep (200000);            /* the last acks come back */
+  for (guint k = 0; k < N_TX; k++) {
+    p->base_acks += counter (p->tx[k], "zsink", "acks");
+    p->base_lost += counter (p->tx[k], "zsink", "lost");
+  }
+  for (guint r = 0; r < N_RX; r++)
+    p->base_arrived += rx_arrived (p->rx[r]);
+  g_print ("workers: warm-up: %" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " arrived\n",
+      p->base_acks, p->base_lost, p->base_arrived);
+  pool_reset_counts (p);
+}
+
+/* Stops everything; checks every buffer ended in one counter and that
+ * what the senders count acknowledged is what the receivers got. */
+static void
+pool_close_and_account (Pool * p, guint64 * lost_total)
+{
+  guint64 acks_total = 0, arrived = p->rx_done;
+
+  *lost_total = 0;
+  g_usleep (200000);            /* the last replies come back */
+  for (guint k = 0; k < N_TX; k++) {
+    guint64 replies = counter (p->tx[k], "zsink", "replies");
+
+    /* Detections come back to each edge from whichever worker served it;
+     * a reply, like an ack, can be lost while the sender's subscription to
+     * a restarted worker forms. */
+    g_print ("workers: stream %u: %" G_GUINT64_FORMAT " replies of %"
+        G_GUINT64_FORMAT "\n", k, replies, p->replied[k]);
+    fail_unless (replies <= p->replied[k] && replies + 2 >= p->replied[k]);
+  }
+  for (guint k = 0; k < N_TX; k++) {
+    guint64 sent, dropped, acks, lost, discarded;
+
+    fail_unless_equals_int (gst_element_set_state (p->tx[k], GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    g_object_get (by_name (p->tx[k], "zsink"), "sent", &sent, "dropped",
+        &dropped, "acks", &acks, "lost", &lost, "discarded-at-stop",
+        &discarded, NULL);
+    g_print ("workers: stream %u: %" G_GUINT64_FORMAT " pushed, %"
+        G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " dropped, %"
+        G_GUINT64_FORMAT " acknowledged, %" G_GUINT64_FORMAT " lost, %"
+        G_GUINT64_FORMAT " discarded\n", k, p->pushed[k], sent, dropped,
+        acks, lost, discarded);
+    fail_unless_equals_uint64 (sent + dropped, p->pushed[k]);
+    fail_unless_equals_uint64 (acks + lost + discarded, sent);
+    acks_total += acks;
+    *lost_total += lost + discarded;
+    gst_object_unref (p->tx[k]);
+  }
+  for (guint r = 0; r < N_RX; r++) {
+    fail_unless_equals_int (gst_element_set_state (p->rx[r], GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    arrived += rx_arrived (p->rx[r]);
+    gst_object_unref (p->rx[r]);
+    g_free (p->ep[r]);
+    g_free (p->ack[r]);
+  }
+  /* After the warm-up: every buffer a worker got and acknowledged is
+   * counted acknowledged, every one it did not get is counted lost; an
+   * acknowledgement itself can be lost while a sender's ack subscription
+   * to a (re)started worker forms (docs/zmq.md), so what arrived lies
+   * between the two. */
+  *lost_total -= p->base_lost;
+  g_print ("workers: after the warm-up %" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " arrived\n",
+      acks_total - p->base_acks, *lost_total, arrived - p->base_arrived);
+  fail_unless (acks_total - p->base_acks <= arrived - p->base_arrived);
+  fail_unless (arrived - p->base_arrived
+      <= acks_total - p->base_acks + *lost_total);
+}
+
+GST_START_TEST (test_workers_affinity)
+{
+  Pool p;
+  guint64 lost;
+  guint served[N_RX] = { 0 };
+
+  pool_open (&p);
+  pool_warm_up (&p);
+  for (guint i = 0; i < 20; i++)
+    pool_round (&p);
+  pool_check_affinity (&p, 18);
+  for (guint k = 0; k < N_TX; k++) {
+    fail_unless_equals_uint64 (counter (p.tx[k], "zsink", "worker-moves"), 0);
+    served[pool_worker_of (&p, k)]++;
+  }
+  g_print ("workers: streams per worker %u %u %u\n", served[0], served[1],
+      served[2]);
+  pool_close_and_account (&p, &lost);
+}
+
+GST_END_TEST;
+
+/* A worker stops acknowledging (paused: its queue fills, nothing is read):
+ * after worker-timeout its streams move to the others and the frames it
+ * held are counted lost; a new worker at its address takes them back. */
+GST_START_TEST (test_workers_failover_rejoin)
+{
+  Pool p;
+  guint64 lost;
+  gint victim, before[N_TX];
+  guint moved = 0;
+
+  pool_open (&p);
+  pool_warm_up (&p);
+  for (guint k = 0; k < N_TX; k++)
+    before[k] = pool_worker_of (&p, k);
+  victim = before[0];
+  fail_unless (gst_element_set_state (p.rx[victim], GST_STATE_PAUSED)
+      != GST_STATE_CHANGE_FAILURE);
+
+  /* 1.25 s at 40 frames/s each: the 300 ms timeout passes well inside */
+  for (guint i = 0; i < 50; i++)
+    pool_round (&p);
+  for (guint k = 0; k < N_TX; k++) {
+    gint now = pool_worker_of (&p, k);
+    guint64 moves = counter (p.tx[k], "zsink", "worker-moves");
+
+    if (before[k] == victim) {
+      fail_unless (now >= 0 && now != victim, "stream %u still on %d", k, now);
+      fail_unless_equals_uint64 (moves, 1);
+      /* delivered by its new worker since */
+      fail_unless (p.got[k][now] >= 30, "stream %u: %u after the move", k,
+          p.got[k][now]);
+      moved++;
+    } else {
+      fail_unless_equals_int (now, before[k]);
+      fail_unless_equals_uint64 (moves, 0);
+    }
+  }
+  fail_unless (moved >= 1);
+
+  /* The stalled worker goes; what it held never arrives. */
+  fail_unless_equals_int (gst_element_set_state (p.rx[victim],
+          GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  p.rx_done += rx_arrived (p.rx[victim]);
+  gst_object_unref (p.rx[victim]);
+  /* ... and a new one at its address rejoins: probed, answers, takes its
+   * streams back without the senders restarting. */
+  p.rx[victim] = pool_rx_new (&p, victim);
+  for (guint i = 0; i < 40; i++)
+    pool_round (&p);
+  pool_reset_counts (&p);
+  for (guint i = 0; i < 20; i++)
+    pool_round (&p);
+  pool_check_affinity (&p, 18);
+  for (guint k = 0; k < N_TX; k++) {
+    fail_unless_equals_int (pool_worker_of (&p, k), before[k]);
+    fail_unless_equals_uint64 (counter (p.tx[k], "zsink", "worker-moves"),
+        before[k] == victim ? 2 : 0);
+    /* each move asked upstream for a refresh (an intra frame) */
+    fail_unless_equals_int (g_atomic_int_get (&p.refreshes[k]),
+        before[k] == victim ? 2 : 0);
+  }
+  pool_close_and_account (&p, &lost);
+  /* the stalled worker held at least the frames of the timeout */
+  fail_unless (lost >= 1);
+}
+
+GST_END_TEST;
+
+/* Aggregate figures of a receiver serving several senders (the cloud side
+ * of a pool): streams, frames/s, and per stream frames and lag, as a
+ * message, properties and one JSON line. */
+GST_START_TEST (test_src_stream_stats)
+{
+  gchar *ep = ipc_endpoint ("agg");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, "stats-interval=100");
+  GstElement *tx[2];
+  guint next[2] = { 0, 10000 }, got = 0;
+  guint n_streams = 0;
+  gdouble fps = -1;
+  gchar *json = NULL;
+  GstBus *bus;
+  GstMessage *msg;
+  gboolean seen_message = FALSE;
+
+  pipeline_play (rx);
+  for (guint k = 0; k < 2; k++) {
+    tx[k] = pipeline_new (SINK_PIPE, TEST_CAPS, ep, "caps-interval=50");
+    pipeline_play (tx[k]);
+  }
+  /* both through, then 20 more each over about 0.5 s */
+  fail_unless (push_until_received (tx[0], rx, &next[0], 1) >= 1);
+  fail_unless (push_until_received (tx[1], rx, &next[1], 1) >= 1);
+  for (guint i = 0; i < 20; i++) {
+    GstSample *sample;
+
+    push_ref (tx[0], next[0]++);
+    push_ref (tx[1], next[1]++);
+    g_usleep (25000);
+    while ((sample = pull (rx, 0))) {
+      gst_sample_unref (sample);
+      got++;
+    }
+  }
+  fail_unless (got >= 36, "%u of 40", got);
+  g_usleep (150000);
+  push_ref (tx[0], next[0]++);  /* a buffer after the interval: a message */
+  gst_sample_unref (pull (rx, WAIT));
+  g_object_get (by_name (rx, "zsrc"), "streams", &n_streams,
+      "frames-per-second", &fps, "stream-stats", &json, NULL);
+  fail_unless_equals_int (n_streams, 2);
+  /* 40 buffers in about 0.6 s: tens per second, not zero, not thousands */
+  fail_unless (fps > 5 && fps < 1000, "%f frames/s", fps);
+  fail_unless (json != NULL && g_str_has_prefix (json, "{\"element\": \"zsrc\""),
+      "%s", json);
+  fail_unless (strstr (json, "\"streams\": 2") != NULL, "%s", json);
+  fail_unless (strstr (json, "\"lag_ms\": ") != NULL, "%s", json);
+  fail_unless (strstr (json, "\"gaps\": 0") != NULL, "%s", json);
+
+  bus = gst_element_get_bus (rx);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *st = gst_message_get_structure (msg);
+
+    if (gst_structure_has_name (st, "zmqsrc-streams")) {
+      guint n;
+
+      fail_unless (gst_structure_get_uint (st, "streams", &n));
+      fail_unless (n <= 2);
+      fail_unless (gst_structure_has_field (st, "bytes-per-second"));
+      seen_message = TRUE;
+    }
+    gst_message_unref (msg);
+  }
+  gst_object_unref (bus);
+  fail_unless (seen_message);
+
+  g_free (json);
+  pipeline_free (tx[0]);
+  pipeline_free (tx[1]);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* A sink with workers stops and starts again (PAUSED -> READY -> PLAYING)
+ * and sends again: the pool is opened anew. */
+GST_START_TEST (test_workers_restart)
+{
+  gchar *ep = ipc_endpoint ("wrestart"), *ack = ipc_endpoint ("wrestart-ack");
+  gchar *rx_opts = g_strdup_printf ("ack-endpoint=%s", ack);
+  gchar *tx_opts = g_strdup_printf ("workers=%s ack-endpoint=%s caps-interval=50",
+      ep, ack);
+  GstElement *rx = pipeline_new (SRC_PIPE, ep, rx_opts), *tx;
+  guint next = 0;
+  gchar *worker = NULL;
+
+  pipeline_play (rx);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, "ipc:///nowhere", tx_opts);
+  pipeline_play (tx);
+  fail_unless (push_until_received (tx, rx, &next, 3) >= 3);
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  pipeline_play (tx);
+  fail_unless (push_until_received (tx, rx, &next, 3) >= 3);
+  g_object_get (by_name (tx, "zsink"), "worker", &worker, NULL);
+  fail_unless_equals_string (worker, ep);
+  g_free (worker);
+  pipeline_free (tx);
+  pipeline_free (rx);
+  g_free (rx_opts);
+  g_free (tx_opts);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -1793,6 +2234,14 @@ zmq_suite (void)
   tcase_add_test (tc, test_curve_allow_list);
   tcase_add_test (tc, test_max_errors);
   tcase_add_test (tc, test_sink_byte_budget);
+
+  tc = tcase_create ("workers");
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_workers_affinity);
+  tcase_add_test (tc, test_workers_failover_rejoin);
+  tcase_add_test (tc, test_src_stream_stats);
+  tcase_add_test (tc, test_workers_restart);
   return s;
 }
 

@@ -72,6 +72,7 @@ SN_API void sn_packet_tensor_ranges (const SnPacketTensor *t, SnQuantParams *q);
 
 #define SN_RESULT_MAGIC "SNDT"
 #define SN_RESULT_MAX_DETECTIONS 4096
+#define SN_RESULT_MAX_WORKER 127          /* bytes of a worker name */
 #define SN_RESULT_NO_CUT G_MAXUINT32      /* the whole network ran in one place */
 #define SN_RESULT_FLAG_ORIGIN 0x01        /* time, model fingerprint and path follow the header */
 
@@ -85,6 +86,9 @@ typedef struct {
   gint64 time_us;           /* wall clock when they were made, us since 1970-01-01 UTC */
   guint8 fingerprint[32];   /* SHA-256 of the model file */
   char path_name[SN_PACKET_MAX_NAME + 1];  /* trained path (sn-path.h) the feature took */
+  /* The cloud worker that made them (docs/workers.md); JSON only, not in
+   * the binary form. */
+  char worker[SN_RESULT_MAX_WORKER + 1];
 } SnResultHeader;
 
 /* Zeroes h; pts unknown, no cut. */

@@ -26,3 +26,4 @@
 #include <splitnn/sn-session.h>
 #include <splitnn/sn-capacity.h>
 #include <splitnn/sn-fcodec.h>
+#include <splitnn/sn-workers.h>

@@ -96,6 +96,11 @@ sn_result_write_json (const SnResultHeader *h, const SnDetections *d, GByteArray
     put_string (s, h->path_name);
   else
     g_string_append (s, "null");
+  /* Only with a pool of workers, so that one cloud's lines stay as they were. */
+  if (h->worker[0]) {
+    g_string_append (s, ", \"worker\": ");
+    put_string (s, h->worker);
+  }
   g_string_append_printf (s, ", \"cloud_ms\": %u.%03u, \"detections\": [", h->cloud_us / 1000, h->cloud_us % 1000);
   int n = MIN (d->n, SN_RESULT_MAX_DETECTIONS);
   for (int i = 0; i < n; i++) {
@@ -269,6 +274,12 @@ sn_result_parse_json (const guint8 *data, size_t len, SnResultHeader *h, SnDetec
     return fail (error, "'path' is longer than %d bytes", SN_PACKET_MAX_NAME);
   if (s)
     g_strlcpy (h->path_name, s, sizeof h->path_name);
+  if (!get_string (o, "worker", &s, error))
+    return FALSE;
+  if (s && strlen (s) > SN_RESULT_MAX_WORKER)
+    return fail (error, "'worker' is longer than %d bytes", SN_RESULT_MAX_WORKER);
+  if (s)
+    g_strlcpy (h->worker, s, sizeof h->worker);
 
   JsonNode *dn = json_object_get_member (o, "detections");
   if (!dn || !JSON_NODE_HOLDS_ARRAY (dn))
