@@ -47,11 +47,16 @@ typedef struct {
   int lone_dead_zone;
   int tile;                 /* 4, 8, 16 or 32: side of a skippable tile */
   int refresh;              /* intra frame every this many frames; 0: only first and on request */
+  /* 0..255: rolling refresh period in frames (0: off).  In each inter
+   * frame one tile in `rolling` of every channel is coded without dead zone,
+   * in turn, so no value stays off by the dead zone for more than `rolling`
+   * frames and no frame carries a whole intra frame's spike. */
+  int rolling;
   gboolean temporal;        /* FALSE: every frame intra (the ablation's "no prediction") */
 } SnFcodecConfig;
 
 /* 4 bits, dead zone 1, no lone dead zone, 8x8 tiles, intra every 30
- * frames, temporal. */
+ * frames, no rolling refresh, temporal. */
 SN_API void sn_fcodec_config_init (SnFcodecConfig *cfg);
 
 /* What the last frame cost (encoder and decoder alike). */

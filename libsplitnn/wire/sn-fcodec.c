@@ -153,14 +153,18 @@ rc_bypass (Rc *rc, int bit)
 
 /* ---- Contexts ------------------------------------------------------------- */
 
-enum { INTER = 0, INTRA = 1 };
+/* REFRESH: a tile of an inter frame in its rolling-refresh turn, coded
+ * without dead zone (its statistics differ from both others). */
+enum { INTER = 0, INTRA = 1, REFRESH = 2, MODES };
 #define MAG_BINS 15             /* unary bins with their own context; then 8 bypass bits */
 
 typedef struct {
-  Prob skip[32];            /* tile coded? by left, above, same tile last frame, earlier channels */
-  Prob sig[2][32];          /* value nonzero? */
-  Prob sign[2][3];          /* by the left value's sign */
-  Prob mag[2][2][MAG_BINS]; /* magnitude bins, by whether a neighbour is large */
+  /* tile coded? by left, above, same tile last frame, earlier channels,
+   * rolling-refresh turn */
+  Prob skip[64];
+  Prob sig[MODES][32];      /* value nonzero? */
+  Prob sign[MODES][3];      /* by the left value's sign */
+  Prob mag[MODES][2][MAG_BINS]; /* magnitude bins, by whether a neighbour is large */
 } ChanCtx;
 
 /* ---- Shared state --------------------------------------------------------- */
@@ -289,6 +293,17 @@ bad_code (GError **error, int c, int y, int x)
   return FALSE;
 }
 
+/* Rolling refresh: in an inter frame, tile t of channel c takes its turn
+ * (coded without dead zone, so every value there catches up with the frame)
+ * when (t + c) mod period == frame mod period.  Every tile's turn comes
+ * once per period, spread evenly over the frames, so the drift the dead
+ * zone leaves is bounded in time without a whole intra frame's spike. */
+static inline gboolean
+refresh_turn (int period, guint32 frame, int c, int t)
+{
+  return period > 0 && (guint32) (t + c) % (guint32) period == frame % (guint32) period;
+}
+
 /* Intra: every value exact, predicted from its left, above and above-left
  * neighbours (LOCO-I's median predictor).  q is the frame's codes
  * (encoder) or NULL (decoder: codes go straight into the reference). */
@@ -335,7 +350,8 @@ code_intra (State *s, Rc *rc, const guint8 *q, GError **error)
 /* Inter: residual against the reference, values inside the dead zone left
  * as they are, tiles without an update skipped. */
 static gboolean
-code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError **error)
+code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, int rolling,
+    guint32 frame, GError **error)
 {
   int W = s->W, H = s->H, T = s->tile;
   int64_t updated = 0;
@@ -365,8 +381,10 @@ code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError
                 break;
               }
         int ta = s->tile_act[t];
+        int turn = refresh_turn (rolling, frame, c, t);
+        int mode = turn ? REFRESH : INTER, off = turn ? 0 : dz;
         int skip_ctx = (tx ? tc[t - 1] : 0) + 2 * (ty ? tc[t - s->tiles_x] : 0) + 4 * tp[t]
-            + 8 * (ta == 0 ? 0 : ta <= 2 ? 1 : ta <= 6 ? 2 : 3);
+            + 8 * (ta == 0 ? 0 : ta <= 2 ? 1 : ta <= 6 ? 2 : 3) + 32 * turn;
         any = rc_bit (rc, &cx->skip[skip_ctx], any);
         tc[t] = (guint8) any;
         if (!any)
@@ -386,7 +404,7 @@ code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError
             int d = 0;
             if (uc && uc[i])
               d = qc[i] - r[i];
-            d = code_residual (rc, cx, INTER, sig_ctx, sign_ctx, big, d, dz);
+            d = code_residual (rc, cx, mode, sig_ctx, sign_ctx, big, d, off);
             if (d) {
               int v = r[i] + d;
               if (v < 0 || v > s->levels)
@@ -444,6 +462,7 @@ sn_fcodec_config_init (SnFcodecConfig *cfg)
   cfg->lone_dead_zone = 0;
   cfg->tile = 8;
   cfg->refresh = 30;
+  cfg->rolling = 0;
   cfg->temporal = TRUE;
 }
 
@@ -454,10 +473,10 @@ sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
   if (cfg->dead_zone < 0 || cfg->dead_zone > 15 || cfg->lone_dead_zone < 0
       || cfg->lone_dead_zone > 255
       || (cfg->tile != 4 && cfg->tile != 8 && cfg->tile != 16 && cfg->tile != 32)
-      || cfg->refresh < 0) {
+      || cfg->refresh < 0 || cfg->rolling < 0 || cfg->rolling > 255) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
-        "temporal feature codec: dead zone %d (0-15), tile %d (4, 8, 16, 32), refresh %d (>= 0)",
-        cfg->dead_zone, cfg->tile, cfg->refresh);
+        "temporal feature codec: dead zone %d (0-15), tile %d (4, 8, 16, 32), refresh %d (>= 0), "
+        "rolling refresh %d (0-255)", cfg->dead_zone, cfg->tile, cfg->refresh, cfg->rolling);
     return NULL;
   }
   SnFcodecEncoder *e = g_new0 (SnFcodecEncoder, 1);
@@ -508,7 +527,10 @@ sn_fcodec_encoder_stats (const SnFcodecEncoder *e, SnFcodecStats *stats)
  * lone dead zone.  Isolated flickers cost the most bits (their position is
  * least predictable) and matter least: objects move whole regions. */
 static void
-choose_updates (SnFcodecEncoder *e)
+refresh_updates (SnFcodecEncoder *e, guint32 frame);
+
+static void
+choose_updates (SnFcodecEncoder *e, guint32 frame)
 {
   State *s = &e->s;
   int W = s->W, H = s->H, dz = e->cfg.dead_zone;
@@ -517,8 +539,10 @@ choose_updates (SnFcodecEncoder *e)
     int d = e->q[i] - s->ref[i];
     e->upd[i] = d > dz || d < -dz;
   }
-  if (lone == dz)
+  if (lone == dz) {
+    refresh_updates (e, frame);
     return;
+  }
   for (int c = 0; c < s->C; c++) {
     guint8 *u = e->upd + (size_t) c * H * W;
     const guint8 *q = e->q + (size_t) c * H * W, *r = s->ref + (size_t) c * H * W;
@@ -543,6 +567,29 @@ choose_updates (SnFcodecEncoder *e)
     for (int i = 0; i < H * W; i++)
       u[i] = u[i] == 1;
   }
+  refresh_updates (e, frame);
+}
+
+/* Tiles in their rolling-refresh turn update every value that differs. */
+static void
+refresh_updates (SnFcodecEncoder *e, guint32 frame)
+{
+  State *s = &e->s;
+  int W = s->W, H = s->H, T = s->tile;
+  if (e->cfg.rolling <= 0)
+    return;
+  for (int c = 0; c < s->C; c++)
+    for (int ty = 0; ty < s->tiles_y; ty++)
+      for (int tx = 0; tx < s->tiles_x; tx++) {
+        if (!refresh_turn (e->cfg.rolling, frame, c, ty * s->tiles_x + tx))
+          continue;
+        size_t base = (size_t) c * H * W;
+        for (int y = ty * T; y < MIN (H, ty * T + T); y++)
+          for (int x = tx * T; x < MIN (W, tx * T + T); x++) {
+            size_t i = base + (size_t) y * W + x;
+            e->upd[i] = e->q[i] != s->ref[i];
+          }
+      }
 }
 
 gboolean
@@ -574,7 +621,8 @@ sn_fcodec_encode (SnFcodecEncoder *e, const SnTensor *x, GByteArray *out, GError
   guint32 frame = e->next_frame++;
   size_t start = out->len;
   guint8 h[SN_FCODEC_HEADER_BYTES] = { 'F', 'C', SN_FCODEC_VERSION, intra ? 1 : 0,
-    (guint8) (e->cfg.bits), (guint8) (intra ? 0 : e->cfg.dead_zone), (guint8) e->cfg.tile, 0 };
+    (guint8) (e->cfg.bits), (guint8) (intra ? 0 : e->cfg.dead_zone), (guint8) e->cfg.tile,
+    (guint8) (intra ? 0 : e->cfg.rolling) };
   h[8] = (guint8) frame;
   h[9] = (guint8) (frame >> 8);
   h[10] = (guint8) (frame >> 16);
@@ -588,7 +636,8 @@ sn_fcodec_encode (SnFcodecEncoder *e, const SnTensor *x, GByteArray *out, GError
   s->stats.values = s->numel;
   s->stats.tiles = s->C * s->tiles_x * s->tiles_y;
   gboolean ok = intra ? code_intra (s, &rc, e->q, error)
-      : (choose_updates (e), code_inter (s, &rc, e->q, e->upd, e->cfg.dead_zone, error));
+      : (choose_updates (e, frame), code_inter (s, &rc, e->q, e->upd, e->cfg.dead_zone,
+          e->cfg.rolling, frame, error));
   g_assert (ok);                /* the encoder's own residuals are always in range */
   rc_enc_flush (&rc);
   s->frame = frame;
@@ -693,8 +742,10 @@ sn_fcodec_decode (SnFcodecDecoder *d, const guint8 *data, size_t len, SnTensor *
     return corrupt (d, error, "dead zone %d at byte 5 (0-15, 0 in intra frames)", dz);
   if (tile != 4 && tile != 8 && tile != 16 && tile != 32)
     return corrupt (d, error, "tile %d at byte 6 (4, 8, 16 or 32)", tile);
-  if (data[7])
-    return corrupt (d, error, "reserved byte 7 is %u", data[7]);
+  int rolling = data[7];
+  if (intra && rolling)
+    return corrupt (d, error, "rolling refresh period %d at byte 7 of an intra frame (0 there)",
+        rolling);
   guint32 frame = data[8] | data[9] << 8 | data[10] << 16 | (guint32) data[11] << 24;
   if ((int) get_u16 (data + 12) != s->C || (int) get_u16 (data + 14) != s->H
       || (int) get_u16 (data + 16) != s->W)
@@ -728,7 +779,8 @@ sn_fcodec_decode (SnFcodecDecoder *d, const guint8 *data, size_t len, SnTensor *
   s->stats.values = s->numel;
   s->stats.tiles = s->C * s->tiles_x * s->tiles_y;
   GError *err = NULL;
-  if (!(intra ? code_intra (s, &rc, NULL, &err) : code_inter (s, &rc, NULL, NULL, dz, &err))) {
+  if (!(intra ? code_intra (s, &rc, NULL, &err)
+          : code_inter (s, &rc, NULL, NULL, dz, rolling, frame, &err))) {
     d->needs_refresh = TRUE;
     g_propagate_error (error, err);
     return FALSE;
