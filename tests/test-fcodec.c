@@ -56,8 +56,8 @@ shape (void)
 }
 
 static void
-run_sequence_full (int bits, int dz, int lone, int rolling, int refresh, gboolean temporal,
-    size_t *inter_bytes)
+run_sequence_full (int bits, int dz, int lone, int rolling, int step, int refresh,
+    gboolean temporal, size_t *inter_bytes)
 {
   SnShape s = shape ();
   SnFcodecConfig cfg;
@@ -67,8 +67,9 @@ run_sequence_full (int bits, int dz, int lone, int rolling, int refresh, gboolea
   cfg.lone_dead_zone = lone;
   cfg.refresh = refresh;
   cfg.rolling = rolling;
+  cfg.residual_step = step;
   cfg.temporal = temporal;
-  int bound = MAX (dz, lone);
+  int bound = MAX (MAX (dz, lone), step - 1);
   GError *err = NULL;
   SnFcodecEncoder *e = sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err);
   ck_assert_msg (e, "%s", err ? err->message : "");
@@ -131,7 +132,7 @@ run_sequence_full (int bits, int dz, int lone, int rolling, int refresh, gboolea
 static void
 run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, size_t *inter_bytes)
 {
-  run_sequence_full (bits, dz, lone, 0, refresh, temporal, inter_bytes);
+  run_sequence_full (bits, dz, lone, 0, 1, refresh, temporal, inter_bytes);
 }
 
 static void
@@ -156,9 +157,23 @@ START_TEST (test_rolling_refresh)
   /* Every value of a tile in its turn is exact (checked per frame in
    * run_sequence_full), with and without a lone dead zone. */
   size_t inter;
-  run_sequence_full (4, 2, 0, 7, 0, TRUE, &inter);
-  run_sequence_full (6, 1, 3, 3, 0, TRUE, &inter);
-  run_sequence_full (3, 1, 0, 1, 30, TRUE, &inter);
+  run_sequence_full (4, 2, 0, 7, 1, 0, TRUE, &inter);
+  run_sequence_full (6, 1, 3, 3, 1, 0, TRUE, &inter);
+  run_sequence_full (3, 1, 0, 1, 1, 30, TRUE, &inter);
+  run_sequence_full (5, 2, 0, 5, 5, 0, TRUE, &inter);
+}
+END_TEST
+
+START_TEST (test_residual_step)
+{
+  /* Updates rounded to the step: the bound is MAX (dead zone, step - 1),
+   * checked per frame, and coarser updates cost fewer bytes. */
+  size_t exact, coarse;
+  run_sequence_full (6, 2, 0, 0, 1, 0, TRUE, &exact);
+  run_sequence_full (6, 2, 0, 0, 5, 0, TRUE, &coarse);
+  ck_assert_uint_lt (coarse, exact);
+  run_sequence_full (4, 1, 3, 0, 3, 30, TRUE, &coarse);
+  run_sequence_full (8, 3, 0, 0, 7, 0, TRUE, &coarse);
 }
 END_TEST
 
@@ -378,6 +393,15 @@ START_TEST (test_bad_configuration)
   cfg.tile = 6;
   ck_assert_ptr_null (sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err));
   g_clear_error (&err);
+  sn_fcodec_config_init (&cfg);
+  cfg.residual_step = 2 * cfg.dead_zone + 2;
+  ck_assert_ptr_null (sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err));
+  ck_assert_ptr_nonnull (strstr (err->message, "residual step"));
+  g_clear_error (&err);
+  sn_fcodec_config_init (&cfg);
+  cfg.rolling = 256;
+  ck_assert_ptr_null (sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err));
+  g_clear_error (&err);
   float bad_hi[C];
   memcpy (bad_hi, hi, sizeof bad_hi);
   bad_hi[2] = -1;               /* below its lo */
@@ -410,6 +434,7 @@ fcodec_suite (void)
   tcase_add_test (tc, test_round_trip_and_drift_bound);
   tcase_add_test (tc, test_intra_only_and_no_refresh);
   tcase_add_test (tc, test_rolling_refresh);
+  tcase_add_test (tc, test_residual_step);
   tcase_add_test (tc, test_dead_zone_saves_bytes);
   tcase_add_test (tc, test_lone_dead_zone);
   tcase_add_test (tc, test_still_frame_skips_every_tile);
