@@ -575,7 +575,7 @@ cmd_rgb (const char *model, const char *dir, const char *file, double bytes, con
 int
 main (int argc, char **argv)
 {
-  int cut_id = 4, step = 4, from = FIRST_REPORT, to = LAST_FRAME;
+  int cut_id = 4, step = 4, from = FIRST_REPORT, to = LAST_FRAME, tune_first = 300;
   gboolean tune = FALSE;
   double bytes = 0;
   g_autofree char *settings = NULL, *label = NULL;
@@ -586,6 +586,8 @@ main (int argc, char **argv)
       "codec: comma-separated bits:dead_zone:tile:refresh:temporal:clip|minmax|raw|klt[q|N][:lone_dead_zone[:rolling[:residual_step]]]", "LIST" },
     { "bytes", 0, 0, G_OPTION_ARG_DOUBLE, &bytes, "rgb: bytes per frame of that coding", "B" },
     { "label", 0, 0, G_OPTION_ARG_STRING, &label, "rgb: name of the row", "L" },
+    { "tune-first", 0, 0, G_OPTION_ARG_INT, &tune_first,
+      "cache --tune: the first tuning frame (default 300; the last is 399)", "N" },
     { "tune", 0, 0, G_OPTION_ARG_NONE, &tune,
       "cache, codec: the tuning frames 300-399 (files tune-*) instead of the report frames", NULL },
     { NULL }
@@ -597,7 +599,7 @@ main (int argc, char **argv)
   if (!g_option_context_parse (octx, &argc, &argv, &err) || argc < 2 || step < 1)
     die ("usage: feature-rd cache MODEL VIDEO DIR | codec MODEL DIR --settings L | rgb MODEL DIR FILE", err);
   if (!strcmp (argv[1], "cache") && argc == 5)
-    return cmd_cache (argv[2], argv[3], argv[4], cut_id, tune ? 300 : from, tune ? 399 : to,
+    return cmd_cache (argv[2], argv[3], argv[4], cut_id, tune ? CLAMP (tune_first, 0, 399) : from, tune ? 399 : to,
         tune ? "tune-" : "");
   if (!strcmp (argv[1], "codec") && argc == 4 && settings)
     return cmd_codec (argv[2], argv[3], cut_id, settings, step, tune ? "tune-" : "");

@@ -343,7 +343,7 @@ START_TEST (test_malformed_frames)
   g_clear_error (&err);
   /* Each header field out of range. */
   static const struct { int at; guint8 v; const char *says; } bad[] = {
-    { 0, 'X', "magic" }, { 2, 2, "version" }, { 3, 0x81, "reserved flag" }, { 4, 9, "bits" },
+    { 0, 'X', "magic" }, { 2, 1, "version" }, { 3, 0x81, "reserved flag" }, { 4, 9, "bits" },
     { 4, 1, "bits" }, { 5, 3, "dead zone" }, { 6, 7, "tile" }, { 7, 1, "rolling refresh" },
     { 12, 6, "shape" }, { 16, 1, "shape" },
   };

@@ -35,7 +35,7 @@
 
 G_BEGIN_DECLS
 
-#define SN_FCODEC_VERSION 1
+#define SN_FCODEC_VERSION 2
 #define SN_FCODEC_HEADER_BYTES 18
 
 typedef struct {
