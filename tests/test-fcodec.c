@@ -69,7 +69,7 @@ run_sequence_full (int bits, int dz, int lone, int rolling, int step, int refres
   cfg.rolling = rolling;
   cfg.residual_step = step;
   cfg.temporal = temporal;
-  int bound = MAX (MAX (dz, lone), step - 1);
+  int bound = MAX (MAX (dz, lone), (step ? step : MIN (16, 2 * dz + 1)) - 1);
   GError *err = NULL;
   SnFcodecEncoder *e = sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err);
   ck_assert_msg (e, "%s", err ? err->message : "");
@@ -174,6 +174,7 @@ START_TEST (test_residual_step)
   ck_assert_uint_lt (coarse, exact);
   run_sequence_full (4, 1, 3, 0, 3, 30, TRUE, &coarse);
   run_sequence_full (8, 3, 0, 0, 7, 0, TRUE, &coarse);
+  run_sequence_full (5, 2, 0, 0, 0, 0, TRUE, &coarse);      /* 0: 2 x dead zone + 1 */
 }
 END_TEST
 

@@ -52,17 +52,18 @@ typedef struct {
    * in turn, so no value stays off by the dead zone for more than `rolling`
    * frames and no frame carries a whole intra frame's spike. */
   int rolling;
-  /* 1..2 x dead_zone + 1 (at most 16): an inter frame's update is sent to
-   * this many codes' precision (1: exact), the nearest of dead_zone + 1,
-   * dead_zone + 1 + step, ...  The dead zone already leaves values that far
-   * off; coarser updates cost fewer magnitude bits.  Drift bound:
+  /* 1..2 x dead_zone + 1 (at most 16), or 0: that largest one.  An inter
+   * frame's update is sent to this many codes' precision (1: exact), the
+   * nearest of dead_zone + 1, dead_zone + 1 + step, ...  The dead zone
+   * already leaves values that far off; coarser updates cost fewer
+   * magnitude bits (docs/performance.md).  Drift bound:
    * MAX (dead_zone, lone_dead_zone, residual_step - 1). */
   int residual_step;
   gboolean temporal;        /* FALSE: every frame intra (the ablation's "no prediction") */
 } SnFcodecConfig;
 
 /* 4 bits, dead zone 1, no lone dead zone, 8x8 tiles, intra every 30
- * frames, no rolling refresh, temporal. */
+ * frames, no rolling refresh, residual step 0 (2 x dead zone + 1), temporal. */
 SN_API void sn_fcodec_config_init (SnFcodecConfig *cfg);
 
 /* What the last frame cost (encoder and decoder alike). */

@@ -482,7 +482,7 @@ sn_fcodec_config_init (SnFcodecConfig *cfg)
   cfg->tile = 8;
   cfg->refresh = 30;
   cfg->rolling = 0;
-  cfg->residual_step = 1;
+  cfg->residual_step = 0;
   cfg->temporal = TRUE;
 }
 
@@ -493,11 +493,11 @@ sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
   if (cfg->dead_zone < 0 || cfg->dead_zone > 15 || cfg->lone_dead_zone < 0
       || cfg->lone_dead_zone > 255
       || (cfg->tile != 4 && cfg->tile != 8 && cfg->tile != 16 && cfg->tile != 32)
-      || cfg->refresh < 0 || cfg->rolling < 0 || cfg->rolling > 255 || cfg->residual_step < 1
+      || cfg->refresh < 0 || cfg->rolling < 0 || cfg->rolling > 255 || cfg->residual_step < 0
       || cfg->residual_step > MIN (16, 2 * cfg->dead_zone + 1)) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
         "temporal feature codec: dead zone %d (0-15), tile %d (4, 8, 16, 32), refresh %d (>= 0), "
-        "rolling refresh %d (0-255), residual step %d (1 to 2 x dead zone + 1, at most 16)",
+        "rolling refresh %d (0-255), residual step %d (0 or 1 to 2 x dead zone + 1, at most 16)",
         cfg->dead_zone, cfg->tile, cfg->refresh, cfg->rolling, cfg->residual_step);
     return NULL;
   }
@@ -508,6 +508,8 @@ sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
     return NULL;
   }
   e->cfg = *cfg;
+  if (e->cfg.residual_step == 0)
+    e->cfg.residual_step = MIN (16, 2 * cfg->dead_zone + 1);
   e->q = g_new (guint8, e->s.numel);
   e->upd = g_new (guint8, e->s.numel);
   e->force_intra = TRUE;
