@@ -13,8 +13,10 @@
  *      reference (the decoder's reconstruction of the previous frame, which
  *      the encoder keeps identically: closed loop, so no drift), with a dead
  *      zone (a value is updated only when its code moved by more than
- *      `dead_zone` steps) against source noise, and tiles of `tile` x `tile`
- *      values of one channel skipped when nothing in them is updated;
+ *      `dead_zone` steps) against source noise, updates sent to
+ *      `residual_step` codes' precision (the dead zone's tolerance), tiles of
+ *      `tile` x `tile` values of one channel skipped when nothing in them is
+ *      updated, and optionally a rolling refresh of a few tiles a frame;
  *      intra frames (spatial prediction, every value exact) every `refresh`
  *      frames, on the first frame, and when the caller asks (a loss);
  *   3. an adaptive binary range coder whose contexts come from the channel,

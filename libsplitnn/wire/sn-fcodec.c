@@ -545,14 +545,13 @@ sn_fcodec_encoder_stats (const SnFcodecEncoder *e, SnFcodecStats *stats)
   *stats = e->s.stats;
 }
 
+static void refresh_updates (SnFcodecEncoder *e, guint32 frame);
+
 /* Which values an inter frame updates: those whose code moved by more than
  * the dead zone, except lone ones (no neighbour in the 3x3 window of their
  * channel moved beyond the dead zone too) that moved by no more than the
  * lone dead zone.  Isolated flickers cost the most bits (their position is
  * least predictable) and matter least: objects move whole regions. */
-static void
-refresh_updates (SnFcodecEncoder *e, guint32 frame);
-
 static void
 choose_updates (SnFcodecEncoder *e, guint32 frame)
 {
