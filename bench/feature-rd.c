@@ -11,7 +11,7 @@
  *       and JPEG baselines code), and the reference detections of the whole
  *       float network (score >= 0.3) -> DIR/ref.det.
  *   feature-rd codec MODEL DIR --cut 4 --settings LIST [--step S]
- *       per setting (bits:dead_zone:tile:refresh:temporal:range, e.g.
+ *       per setting (bits:dead_zone:tile:refresh:temporal:range[:lone[:rolling[:step]]], e.g.
  *       4:1:8:30:1:clip), codes every report frame in order (encoder and
  *       decoder, timed), runs the cloud part on every S-th decoded frame and
  *       prints one JSON line: bytes/frame, bits per element, fidelity_ap50,
@@ -271,7 +271,7 @@ static gboolean
 parse_setting (const char *s, Setting *out)
 {
   g_auto (GStrv) p = g_strsplit (s, ":", -1);
-  if (g_strv_length (p) != 6 && g_strv_length (p) != 7)
+  if (g_strv_length (p) < 6 || g_strv_length (p) > 9)
     return FALSE;
   sn_fcodec_config_init (&out->cfg);
   out->cfg.bits = atoi (p[0]);
@@ -280,6 +280,8 @@ parse_setting (const char *s, Setting *out)
   out->cfg.refresh = atoi (p[3]);
   out->cfg.temporal = atoi (p[4]) != 0;
   out->cfg.lone_dead_zone = p[6] ? atoi (p[6]) : 0;
+  out->cfg.rolling = p[6] && p[7] ? atoi (p[7]) : 0;
+  out->cfg.residual_step = p[6] && p[7] && p[8] ? atoi (p[8]) : 1;
   out->minmax = strcmp (p[5], "minmax") == 0;
   out->raw = strcmp (p[5], "raw") == 0;
   out->klt = g_str_has_prefix (p[5], "klt");
@@ -493,13 +495,13 @@ cmd_codec (const char *model, const char *dir, int cut_id, const char *settings,
     fclose (ff);
     double fid = fidelity_ap50 (pred, refs);
     printf ("{\"setting\": \"%s\", \"cut\": %d, \"bits\": %d, \"dead_zone\": %d, \"tile\": %d, "
-        "\"refresh\": %d, \"lone_dead_zone\": %d, \"temporal\": %s, \"range\": \"%s\", \"frames\": %d, \"eval_frames\": %u, "
+        "\"refresh\": %d, \"lone_dead_zone\": %d, \"rolling\": %d, \"residual_step\": %d, \"temporal\": %s, \"range\": \"%s\", \"frames\": %d, \"eval_frames\": %u, "
         "\"values\": %" G_GINT64_FORMAT ", \"bytes_per_frame\": %.1f, \"bits_per_element\": %.4f, "
         "\"inter_bytes_per_frame\": %.1f, "
         "\"intra_frames\": %d, \"updated_fraction\": %.4f, \"fidelity_ap50\": %.2f, "
         "\"encode_ms\": %.3f, \"decode_ms\": %.3f",
         st.text, cut_id, st.cfg.bits, st.cfg.dead_zone, st.cfg.tile, st.cfg.refresh,
-        st.cfg.lone_dead_zone,
+        st.cfg.lone_dead_zone, st.cfg.rolling, st.cfg.residual_step,
         st.cfg.temporal ? "true" : "false", st.raw ? "raw" : st.klt ? "klt" : st.minmax ? "minmax" : "clip",
         n_frames, refs->len, numel, bytes / n_frames, bytes * 8 / n_frames / numel,
         n_frames > intra_frames ? inter_bytes / (n_frames - intra_frames) : 0, intra_frames,
@@ -573,7 +575,7 @@ cmd_rgb (const char *model, const char *dir, const char *file, double bytes, con
 int
 main (int argc, char **argv)
 {
-  int cut_id = 4, step = 4, from = FIRST_REPORT, to = LAST_FRAME;
+  int cut_id = 4, step = 4, from = FIRST_REPORT, to = LAST_FRAME, tune_first = 300;
   gboolean tune = FALSE;
   double bytes = 0;
   g_autofree char *settings = NULL, *label = NULL;
@@ -581,9 +583,11 @@ main (int argc, char **argv)
     { "cut", 0, 0, G_OPTION_ARG_INT, &cut_id, "Cut id (default 4)", "ID" },
     { "step", 0, 0, G_OPTION_ARG_INT, &step, "Fidelity on every S-th report frame (default 4)", "S" },
     { "settings", 0, 0, G_OPTION_ARG_STRING, &settings,
-      "codec: comma-separated bits:dead_zone:tile:refresh:temporal:clip|minmax|raw|klt[q|N][:lone_dead_zone]", "LIST" },
+      "codec: comma-separated bits:dead_zone:tile:refresh:temporal:clip|minmax|raw|klt[q|N][:lone_dead_zone[:rolling[:residual_step]]]", "LIST" },
     { "bytes", 0, 0, G_OPTION_ARG_DOUBLE, &bytes, "rgb: bytes per frame of that coding", "B" },
     { "label", 0, 0, G_OPTION_ARG_STRING, &label, "rgb: name of the row", "L" },
+    { "tune-first", 0, 0, G_OPTION_ARG_INT, &tune_first,
+      "cache --tune: the first tuning frame (default 300; the last is 399)", "N" },
     { "tune", 0, 0, G_OPTION_ARG_NONE, &tune,
       "cache, codec: the tuning frames 300-399 (files tune-*) instead of the report frames", NULL },
     { NULL }
@@ -595,7 +599,7 @@ main (int argc, char **argv)
   if (!g_option_context_parse (octx, &argc, &argv, &err) || argc < 2 || step < 1)
     die ("usage: feature-rd cache MODEL VIDEO DIR | codec MODEL DIR --settings L | rgb MODEL DIR FILE", err);
   if (!strcmp (argv[1], "cache") && argc == 5)
-    return cmd_cache (argv[2], argv[3], argv[4], cut_id, tune ? 300 : from, tune ? 399 : to,
+    return cmd_cache (argv[2], argv[3], argv[4], cut_id, tune ? CLAMP (tune_first, 0, 399) : from, tune ? 399 : to,
         tune ? "tune-" : "");
   if (!strcmp (argv[1], "codec") && argc == 4 && settings)
     return cmd_codec (argv[2], argv[3], cut_id, settings, step, tune ? "tune-" : "");

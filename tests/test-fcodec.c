@@ -56,7 +56,8 @@ shape (void)
 }
 
 static void
-run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, size_t *inter_bytes)
+run_sequence_full (int bits, int dz, int lone, int rolling, int step, int refresh,
+    gboolean temporal, size_t *inter_bytes)
 {
   SnShape s = shape ();
   SnFcodecConfig cfg;
@@ -65,8 +66,10 @@ run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, s
   cfg.dead_zone = dz;
   cfg.lone_dead_zone = lone;
   cfg.refresh = refresh;
+  cfg.rolling = rolling;
+  cfg.residual_step = step;
   cfg.temporal = temporal;
-  int bound = MAX (dz, lone);
+  int bound = MAX (MAX (dz, lone), (step ? step : MIN (16, 2 * dz + 1)) - 1);
   GError *err = NULL;
   SnFcodecEncoder *e = sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err);
   ck_assert_msg (e, "%s", err ? err->message : "");
@@ -103,7 +106,11 @@ run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, s
     for (int c = 0; c < C; c++)
       for (int i = 0; i < H * W; i++) {
         int k = c * H * W + i;
-        if (bad < 0 && !code_ok (rd[k], xv[k], c, bits, es.intra ? 0 : bound))
+        /* In a tile's rolling-refresh turn (docs/protocol.md: (tile + channel)
+         * mod period == frame mod period) the code is exact. */
+        int t = (i / W / 8) * ((W + 7) / 8) + (i % W) / 8;
+        gboolean turn = rolling > 0 && (t + c) % rolling == f % rolling;
+        if (bad < 0 && !code_ok (rd[k], xv[k], c, bits, es.intra || turn ? 0 : bound))
           bad = k;
         float want = lo[c] + rd[k] * ((hi[c] - lo[c]) / ((1 << bits) - 1));
         if (bad_out < 0 && fabsf (yv[k] - want) > 1e-5f * (hi[c] - lo[c]))
@@ -123,6 +130,12 @@ run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, s
 }
 
 static void
+run_sequence_lone (int bits, int dz, int lone, int refresh, gboolean temporal, size_t *inter_bytes)
+{
+  run_sequence_full (bits, dz, lone, 0, 1, refresh, temporal, inter_bytes);
+}
+
+static void
 run_sequence (int bits, int dz, int refresh, gboolean temporal, size_t *inter_bytes)
 {
   run_sequence_lone (bits, dz, 0, refresh, temporal, inter_bytes);
@@ -136,6 +149,32 @@ START_TEST (test_round_trip_and_drift_bound)
       size_t inter;
       run_sequence (bits[b], dz, 30, TRUE, &inter);
     }
+}
+END_TEST
+
+START_TEST (test_rolling_refresh)
+{
+  /* Every value of a tile in its turn is exact (checked per frame in
+   * run_sequence_full), with and without a lone dead zone. */
+  size_t inter;
+  run_sequence_full (4, 2, 0, 7, 1, 0, TRUE, &inter);
+  run_sequence_full (6, 1, 3, 3, 1, 0, TRUE, &inter);
+  run_sequence_full (3, 1, 0, 1, 1, 30, TRUE, &inter);
+  run_sequence_full (5, 2, 0, 5, 5, 0, TRUE, &inter);
+}
+END_TEST
+
+START_TEST (test_residual_step)
+{
+  /* Updates rounded to the step: the bound is MAX (dead zone, step - 1),
+   * checked per frame, and coarser updates cost fewer bytes. */
+  size_t exact, coarse;
+  run_sequence_full (6, 2, 0, 0, 1, 0, TRUE, &exact);
+  run_sequence_full (6, 2, 0, 0, 5, 0, TRUE, &coarse);
+  ck_assert_uint_lt (coarse, exact);
+  run_sequence_full (4, 1, 3, 0, 3, 30, TRUE, &coarse);
+  run_sequence_full (8, 3, 0, 0, 7, 0, TRUE, &coarse);
+  run_sequence_full (5, 2, 0, 0, 0, 0, TRUE, &coarse);      /* 0: 2 x dead zone + 1 */
 }
 END_TEST
 
@@ -305,8 +344,8 @@ START_TEST (test_malformed_frames)
   g_clear_error (&err);
   /* Each header field out of range. */
   static const struct { int at; guint8 v; const char *says; } bad[] = {
-    { 0, 'X', "magic" }, { 2, 2, "version" }, { 3, 0x81, "reserved flag" }, { 4, 9, "bits" },
-    { 4, 1, "bits" }, { 5, 3, "dead zone" }, { 6, 7, "tile" }, { 7, 1, "reserved byte" },
+    { 0, 'X', "magic" }, { 2, 1, "version" }, { 3, 0x81, "reserved flag" }, { 4, 9, "bits" },
+    { 4, 1, "bits" }, { 5, 3, "dead zone" }, { 6, 7, "tile" }, { 7, 1, "rolling refresh" },
     { 12, 6, "shape" }, { 16, 1, "shape" },
   };
   for (size_t k = 0; k < G_N_ELEMENTS (bad); k++) {
@@ -355,6 +394,15 @@ START_TEST (test_bad_configuration)
   cfg.tile = 6;
   ck_assert_ptr_null (sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err));
   g_clear_error (&err);
+  sn_fcodec_config_init (&cfg);
+  cfg.residual_step = 2 * cfg.dead_zone + 2;
+  ck_assert_ptr_null (sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err));
+  ck_assert_ptr_nonnull (strstr (err->message, "residual step"));
+  g_clear_error (&err);
+  sn_fcodec_config_init (&cfg);
+  cfg.rolling = 256;
+  ck_assert_ptr_null (sn_fcodec_encoder_new (&s, lo, hi, &cfg, &err));
+  g_clear_error (&err);
   float bad_hi[C];
   memcpy (bad_hi, hi, sizeof bad_hi);
   bad_hi[2] = -1;               /* below its lo */
@@ -386,6 +434,8 @@ fcodec_suite (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_round_trip_and_drift_bound);
   tcase_add_test (tc, test_intra_only_and_no_refresh);
+  tcase_add_test (tc, test_rolling_refresh);
+  tcase_add_test (tc, test_residual_step);
   tcase_add_test (tc, test_dead_zone_saves_bytes);
   tcase_add_test (tc, test_lone_dead_zone);
   tcase_add_test (tc, test_still_frame_skips_every_tile);

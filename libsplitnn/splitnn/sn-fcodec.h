@@ -13,8 +13,10 @@
  *      reference (the decoder's reconstruction of the previous frame, which
  *      the encoder keeps identically: closed loop, so no drift), with a dead
  *      zone (a value is updated only when its code moved by more than
- *      `dead_zone` steps) against source noise, and tiles of `tile` x `tile`
- *      values of one channel skipped when nothing in them is updated;
+ *      `dead_zone` steps) against source noise, updates sent to
+ *      `residual_step` codes' precision (the dead zone's tolerance), tiles of
+ *      `tile` x `tile` values of one channel skipped when nothing in them is
+ *      updated, and optionally a rolling refresh of a few tiles a frame;
  *      intra frames (spatial prediction, every value exact) every `refresh`
  *      frames, on the first frame, and when the caller asks (a loss);
  *   3. an adaptive binary range coder whose contexts come from the channel,
@@ -35,7 +37,7 @@
 
 G_BEGIN_DECLS
 
-#define SN_FCODEC_VERSION 1
+#define SN_FCODEC_VERSION 2
 #define SN_FCODEC_HEADER_BYTES 18
 
 typedef struct {
@@ -47,11 +49,23 @@ typedef struct {
   int lone_dead_zone;
   int tile;                 /* 4, 8, 16 or 32: side of a skippable tile */
   int refresh;              /* intra frame every this many frames; 0: only first and on request */
+  /* 0..255: rolling refresh period in frames (0: off).  In each inter
+   * frame one tile in `rolling` of every channel is coded without dead zone,
+   * in turn, so no value stays off by the dead zone for more than `rolling`
+   * frames and no frame carries a whole intra frame's spike. */
+  int rolling;
+  /* 1..2 x dead_zone + 1 (at most 16), or 0: that largest one.  An inter
+   * frame's update is sent to this many codes' precision (1: exact), the
+   * nearest of dead_zone + 1, dead_zone + 1 + step, ...  The dead zone
+   * already leaves values that far off; coarser updates cost fewer
+   * magnitude bits (docs/performance.md).  Drift bound:
+   * MAX (dead_zone, lone_dead_zone, residual_step - 1). */
+  int residual_step;
   gboolean temporal;        /* FALSE: every frame intra (the ablation's "no prediction") */
 } SnFcodecConfig;
 
 /* 4 bits, dead zone 1, no lone dead zone, 8x8 tiles, intra every 30
- * frames, temporal. */
+ * frames, no rolling refresh, residual step 0 (2 x dead zone + 1), temporal. */
 SN_API void sn_fcodec_config_init (SnFcodecConfig *cfg);
 
 /* What the last frame cost (encoder and decoder alike). */

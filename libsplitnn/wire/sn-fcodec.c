@@ -153,14 +153,22 @@ rc_bypass (Rc *rc, int bit)
 
 /* ---- Contexts ------------------------------------------------------------- */
 
-enum { INTER = 0, INTRA = 1 };
+/* REFRESH: a tile of an inter frame in its rolling-refresh turn, coded
+ * without dead zone (its statistics differ from both others). */
+enum { INTER = 0, INTRA = 1, REFRESH = 2, MODES };
 #define MAG_BINS 15             /* unary bins with their own context; then 8 bypass bits */
 
 typedef struct {
-  Prob skip[32];            /* tile coded? by left, above, same tile last frame, earlier channels */
-  Prob sig[2][32];          /* value nonzero? */
-  Prob sign[2][3];          /* by the left value's sign */
-  Prob mag[2][2][MAG_BINS]; /* magnitude bins, by whether a neighbour is large */
+  /* tile coded? by left, above, same tile last frame, earlier channels,
+   * rolling-refresh turn */
+  Prob skip[64];
+  Prob sig[MODES][32];      /* value nonzero? */
+  /* by the signs of the left and above values and of the same value in the
+   * channel before, and where the reference sits in the code range */
+  Prob sign[MODES][81];
+  /* magnitude bins, by whether a neighbour is large, whether the same value
+   * in the channel before is, and whether the room left is small */
+  Prob mag[MODES][8][MAG_BINS];
 } ChanCtx;
 
 /* ---- Shared state --------------------------------------------------------- */
@@ -255,27 +263,39 @@ reset_contexts (State *s)
   prob_init ((Prob *) s->ctx, (size_t) s->C * sizeof (ChanCtx) / sizeof (Prob));
 }
 
-/* One residual d: significance, sign, then |d| - off - 1 in unary bins and
- * an 8-bit escape.  Returns the residual (the decoder's; the encoder's d). */
+/* One residual d that takes `base` (a code, 0..levels) to base + d, also a
+ * code: significance, sign, then |d| - off - 1 in unary bins and an 8-bit
+ * escape.  What the range rules out is not coded: a sign that would leave
+ * it, unary bins past the room left (truncated unary).  Returns the
+ * residual (the decoder's; the encoder's d). */
 static inline int
 code_residual (Rc *rc, ChanCtx *cx, int mode, int sig_ctx, int sign_ctx, int mag_ctx, int d,
-    int off)
+    int off, int step, int base, int levels)
 {
+  int can_neg = base > off, can_pos = levels - base > off;
+  if (!can_neg && !can_pos)
+    return 0;
   if (!rc_bit (rc, &cx->sig[mode][sig_ctx], d != 0))
     return 0;
-  int neg = rc_bit (rc, &cx->sign[mode][sign_ctx], d < 0);
-  int m = rc->decoding ? 0 : ABS (d) - off - 1, i;
+  int neg = can_neg && can_pos ? rc_bit (rc, &cx->sign[mode][sign_ctx], d < 0) : can_neg;
+  int room = neg ? base : levels - base;     /* |d| <= room */
+  /* |d| = off + 1 + m * step: the encoder rounds to the nearest one that
+   * stays in range (error below step / 2, or step - 1 at the range's ends). */
+  int maxm = (room - off - 1) / step;
+  int m = rc->decoding ? 0 : MIN ((ABS (d) - off - 1 + step / 2) / step, maxm), i;
+  if (mag_ctx >= 0 && room - off <= 4)
+    mag_ctx += 4;
   Prob *bins = cx->mag[mode][mag_ctx];
-  for (i = 0; i < MAG_BINS; i++)
+  for (i = 0; i < MAG_BINS && i < maxm; i++)
     if (!rc_bit (rc, &bins[i], m > i))
       break;
-  if (i == MAG_BINS) {
+  if (i == MAG_BINS && maxm > MAG_BINS) {
     int e = m - MAG_BINS, v = 0;
     for (int b = 7; b >= 0; b--)
       v |= rc_bypass (rc, (e >> b) & 1) << b;
     i = MAG_BINS + v;
   }
-  int a = i + off + 1;
+  int a = i * step + off + 1;
   return neg ? -a : a;
 }
 
@@ -287,6 +307,17 @@ bad_code (GError **error, int c, int y, int x)
       "temporal feature frame: value (channel %d, y %d, x %d) decodes out of the code range", c, y,
       x);
   return FALSE;
+}
+
+/* Rolling refresh: in an inter frame, tile t of channel c takes its turn
+ * (coded without dead zone, so every value there catches up with the frame)
+ * when (t + c) mod period == frame mod period.  Every tile's turn comes
+ * once per period, spread evenly over the frames, so the drift the dead
+ * zone leaves is bounded in time without a whole intra frame's spike. */
+static inline gboolean
+refresh_turn (int period, guint32 frame, int c, int t)
+{
+  return period > 0 && (guint32) (t + c) % (guint32) period == frame % (guint32) period;
 }
 
 /* Intra: every value exact, predicted from its left, above and above-left
@@ -315,7 +346,7 @@ code_intra (State *s, Rc *rc, const guint8 *q, GError **error)
         int sig_ctx = gb * 2 + (left != 0);
         int sign_ctx = left == 0 ? 0 : left > 0 ? 1 : 2;
         int d = q ? q[(size_t) c * s->H * W + i] - pred : 0;
-        d = code_residual (rc, cx, INTRA, sig_ctx, sign_ctx, g > 3, d, 0);
+        d = code_residual (rc, cx, INTRA, sig_ctx, sign_ctx, g > 3, d, 0, 1, pred, s->levels);
         int v = pred + d;
         if (v < 0 || v > s->levels)
           return bad_code (error, c, y, x);
@@ -335,7 +366,8 @@ code_intra (State *s, Rc *rc, const guint8 *q, GError **error)
 /* Inter: residual against the reference, values inside the dead zone left
  * as they are, tiles without an update skipped. */
 static gboolean
-code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError **error)
+code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, int step,
+    int rolling, guint32 frame, GError **error)
 {
   int W = s->W, H = s->H, T = s->tile;
   int64_t updated = 0;
@@ -365,8 +397,10 @@ code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError
                 break;
               }
         int ta = s->tile_act[t];
+        int turn = refresh_turn (rolling, frame, c, t);
+        int mode = turn ? REFRESH : INTER, off = turn ? 0 : dz;
         int skip_ctx = (tx ? tc[t - 1] : 0) + 2 * (ty ? tc[t - s->tiles_x] : 0) + 4 * tp[t]
-            + 8 * (ta == 0 ? 0 : ta <= 2 ? 1 : ta <= 6 ? 2 : 3);
+            + 8 * (ta == 0 ? 0 : ta <= 2 ? 1 : ta <= 6 ? 2 : 3) + 32 * turn;
         any = rc_bit (rc, &cx->skip[skip_ctx], any);
         tc[t] = (guint8) any;
         if (!any)
@@ -381,12 +415,15 @@ code_inter (State *s, Rc *rc, const guint8 *q, const guint8 *upd, int dz, GError
             int n = (L != 0) + (A != 0) + (AL != 0) + (AR != 0);
             int a = s->act[i];
             int sig_ctx = (MIN (n, 2) * 2 + ps[i]) * 4 + (a == 0 ? 0 : a <= 2 ? 1 : a <= 5 ? 2 : 3);
-            int sign_ctx = L == 0 ? 0 : L > 0 ? 1 : 2;
-            int big = ABS (L) > dz + 2 || ABS (A) > dz + 2;
+            int P = c ? res[i - H * W] : 0;
+            int sign_ctx = (L == 0 ? 0 : L > 0 ? 1 : 2) + 3 * (A == 0 ? 0 : A > 0 ? 1 : 2)
+                + 9 * (P == 0 ? 0 : P > 0 ? 1 : 2) + 27 * (r[i] * 3 / (s->levels + 1));
+            int big = (ABS (L) > dz + 2 || ABS (A) > dz + 2) + 2 * (ABS (P) > dz + 2);
             int d = 0;
             if (uc && uc[i])
               d = qc[i] - r[i];
-            d = code_residual (rc, cx, INTER, sig_ctx, sign_ctx, big, d, dz);
+            d = code_residual (rc, cx, mode, sig_ctx, sign_ctx, big, d, off, turn ? 1 : step, r[i],
+                s->levels);
             if (d) {
               int v = r[i] + d;
               if (v < 0 || v > s->levels)
@@ -444,6 +481,8 @@ sn_fcodec_config_init (SnFcodecConfig *cfg)
   cfg->lone_dead_zone = 0;
   cfg->tile = 8;
   cfg->refresh = 30;
+  cfg->rolling = 0;
+  cfg->residual_step = 0;
   cfg->temporal = TRUE;
 }
 
@@ -454,10 +493,12 @@ sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
   if (cfg->dead_zone < 0 || cfg->dead_zone > 15 || cfg->lone_dead_zone < 0
       || cfg->lone_dead_zone > 255
       || (cfg->tile != 4 && cfg->tile != 8 && cfg->tile != 16 && cfg->tile != 32)
-      || cfg->refresh < 0) {
+      || cfg->refresh < 0 || cfg->rolling < 0 || cfg->rolling > 255 || cfg->residual_step < 0
+      || cfg->residual_step > MIN (16, 2 * cfg->dead_zone + 1)) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
-        "temporal feature codec: dead zone %d (0-15), tile %d (4, 8, 16, 32), refresh %d (>= 0)",
-        cfg->dead_zone, cfg->tile, cfg->refresh);
+        "temporal feature codec: dead zone %d (0-15), tile %d (4, 8, 16, 32), refresh %d (>= 0), "
+        "rolling refresh %d (0-255), residual step %d (0 or 1 to 2 x dead zone + 1, at most 16)",
+        cfg->dead_zone, cfg->tile, cfg->refresh, cfg->rolling, cfg->residual_step);
     return NULL;
   }
   SnFcodecEncoder *e = g_new0 (SnFcodecEncoder, 1);
@@ -467,6 +508,8 @@ sn_fcodec_encoder_new (const SnShape *shape, const float *lo, const float *hi,
     return NULL;
   }
   e->cfg = *cfg;
+  if (e->cfg.residual_step == 0)
+    e->cfg.residual_step = MIN (16, 2 * cfg->dead_zone + 1);
   e->q = g_new (guint8, e->s.numel);
   e->upd = g_new (guint8, e->s.numel);
   e->force_intra = TRUE;
@@ -502,13 +545,15 @@ sn_fcodec_encoder_stats (const SnFcodecEncoder *e, SnFcodecStats *stats)
   *stats = e->s.stats;
 }
 
+static void refresh_updates (SnFcodecEncoder *e, guint32 frame);
+
 /* Which values an inter frame updates: those whose code moved by more than
  * the dead zone, except lone ones (no neighbour in the 3x3 window of their
  * channel moved beyond the dead zone too) that moved by no more than the
  * lone dead zone.  Isolated flickers cost the most bits (their position is
  * least predictable) and matter least: objects move whole regions. */
 static void
-choose_updates (SnFcodecEncoder *e)
+choose_updates (SnFcodecEncoder *e, guint32 frame)
 {
   State *s = &e->s;
   int W = s->W, H = s->H, dz = e->cfg.dead_zone;
@@ -517,8 +562,10 @@ choose_updates (SnFcodecEncoder *e)
     int d = e->q[i] - s->ref[i];
     e->upd[i] = d > dz || d < -dz;
   }
-  if (lone == dz)
+  if (lone == dz) {
+    refresh_updates (e, frame);
     return;
+  }
   for (int c = 0; c < s->C; c++) {
     guint8 *u = e->upd + (size_t) c * H * W;
     const guint8 *q = e->q + (size_t) c * H * W, *r = s->ref + (size_t) c * H * W;
@@ -543,6 +590,29 @@ choose_updates (SnFcodecEncoder *e)
     for (int i = 0; i < H * W; i++)
       u[i] = u[i] == 1;
   }
+  refresh_updates (e, frame);
+}
+
+/* Tiles in their rolling-refresh turn update every value that differs. */
+static void
+refresh_updates (SnFcodecEncoder *e, guint32 frame)
+{
+  State *s = &e->s;
+  int W = s->W, H = s->H, T = s->tile;
+  if (e->cfg.rolling <= 0)
+    return;
+  for (int c = 0; c < s->C; c++)
+    for (int ty = 0; ty < s->tiles_y; ty++)
+      for (int tx = 0; tx < s->tiles_x; tx++) {
+        if (!refresh_turn (e->cfg.rolling, frame, c, ty * s->tiles_x + tx))
+          continue;
+        size_t base = (size_t) c * H * W;
+        for (int y = ty * T; y < MIN (H, ty * T + T); y++)
+          for (int x = tx * T; x < MIN (W, tx * T + T); x++) {
+            size_t i = base + (size_t) y * W + x;
+            e->upd[i] = e->q[i] != s->ref[i];
+          }
+      }
 }
 
 gboolean
@@ -574,7 +644,9 @@ sn_fcodec_encode (SnFcodecEncoder *e, const SnTensor *x, GByteArray *out, GError
   guint32 frame = e->next_frame++;
   size_t start = out->len;
   guint8 h[SN_FCODEC_HEADER_BYTES] = { 'F', 'C', SN_FCODEC_VERSION, intra ? 1 : 0,
-    (guint8) (e->cfg.bits), (guint8) (intra ? 0 : e->cfg.dead_zone), (guint8) e->cfg.tile, 0 };
+    (guint8) (e->cfg.bits),
+    (guint8) (intra ? 0 : e->cfg.dead_zone | (e->cfg.residual_step - 1) << 4), (guint8) e->cfg.tile,
+    (guint8) (intra ? 0 : e->cfg.rolling) };
   h[8] = (guint8) frame;
   h[9] = (guint8) (frame >> 8);
   h[10] = (guint8) (frame >> 16);
@@ -588,7 +660,8 @@ sn_fcodec_encode (SnFcodecEncoder *e, const SnTensor *x, GByteArray *out, GError
   s->stats.values = s->numel;
   s->stats.tiles = s->C * s->tiles_x * s->tiles_y;
   gboolean ok = intra ? code_intra (s, &rc, e->q, error)
-      : (choose_updates (e), code_inter (s, &rc, e->q, e->upd, e->cfg.dead_zone, error));
+      : (choose_updates (e, frame), code_inter (s, &rc, e->q, e->upd, e->cfg.dead_zone,
+          e->cfg.residual_step, e->cfg.rolling, frame, error));
   g_assert (ok);                /* the encoder's own residuals are always in range */
   rc_enc_flush (&rc);
   s->frame = frame;
@@ -686,15 +759,20 @@ sn_fcodec_decode (SnFcodecDecoder *d, const guint8 *data, size_t len, SnTensor *
   if (data[3] & ~1u)
     return corrupt (d, error, "reserved flag bits 0x%02x set at byte 3", data[3] & ~1u);
   gboolean intra = data[3] & 1;
-  int bits = data[4], dz = data[5], tile = data[6];
+  int bits = data[4], dz = data[5] & 15, step = (data[5] >> 4) + 1, tile = data[6];
   if (bits < 2 || bits > 8)
     return corrupt (d, error, "%d bits at byte 4 (2 to 8)", bits);
-  if (dz > 15 || (intra && dz))
-    return corrupt (d, error, "dead zone %d at byte 5 (0-15, 0 in intra frames)", dz);
+  if (intra && data[5])
+    return corrupt (d, error, "dead zone %d at byte 5 (0 in intra frames)", data[5]);
+  if (step > 2 * dz + 1)
+    return corrupt (d, error, "residual step %d at byte 5 (at most 2 x dead zone %d + 1)", step,
+        dz);
   if (tile != 4 && tile != 8 && tile != 16 && tile != 32)
     return corrupt (d, error, "tile %d at byte 6 (4, 8, 16 or 32)", tile);
-  if (data[7])
-    return corrupt (d, error, "reserved byte 7 is %u", data[7]);
+  int rolling = data[7];
+  if (intra && rolling)
+    return corrupt (d, error, "rolling refresh period %d at byte 7 of an intra frame (0 there)",
+        rolling);
   guint32 frame = data[8] | data[9] << 8 | data[10] << 16 | (guint32) data[11] << 24;
   if ((int) get_u16 (data + 12) != s->C || (int) get_u16 (data + 14) != s->H
       || (int) get_u16 (data + 16) != s->W)
@@ -728,7 +806,8 @@ sn_fcodec_decode (SnFcodecDecoder *d, const guint8 *data, size_t len, SnTensor *
   s->stats.values = s->numel;
   s->stats.tiles = s->C * s->tiles_x * s->tiles_y;
   GError *err = NULL;
-  if (!(intra ? code_intra (s, &rc, NULL, &err) : code_inter (s, &rc, NULL, NULL, dz, &err))) {
+  if (!(intra ? code_intra (s, &rc, NULL, &err)
+          : code_inter (s, &rc, NULL, NULL, dz, step, rolling, frame, &err))) {
     d->needs_refresh = TRUE;
     g_propagate_error (error, err);
     return FALSE;

@@ -21,6 +21,8 @@ seed_stream (GRand *r, GByteArray *out)
   cfg.dead_zone = g_rand_int_range (r, 0, 3);
   cfg.tile = 4 << g_rand_int_range (r, 0, 4);
   cfg.refresh = g_rand_int_range (r, 0, 3);
+  cfg.rolling = g_rand_int_range (r, 0, 4);
+  cfg.residual_step = g_rand_int_range (r, 1, 2 * cfg.dead_zone + 2);
   SnFcodecEncoder *e = sn_fcodec_encoder_new (&s, sn_fuzz_fcodec_lo, sn_fuzz_fcodec_hi, &cfg, NULL);
   SnTensor *x = sn_tensor_new (SN_DTYPE_FLOAT32, &s);
   GByteArray *frame = g_byte_array_new ();
