@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* splitnnoverlay — the cloud's detections back on the camera's frames.
+/**
+ * SECTION:element-splitnnoverlay
+ * @title: splitnnoverlay
  *
- * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert ! tee name=t
- *   t. ! queue ! splitnnedge model=M cut=4 ! zmqsink endpoint=tcp://CLOUD:5555
- *   t. ! queue ! ov.video_sink
- *   zmqsrc endpoint=tcp://0.0.0.0:5556 ! ov.detections_sink
- *   splitnnoverlay name=ov latency=500 ! videoconvert ! autovideosink
+ * The cloud's detections back on the camera's frames.
  *
  * Frames are numbered in arrival order from 0, as splitnnedge numbers the
  * packets it makes from the same frames, and each waits at most `latency` ms
@@ -14,7 +12,17 @@
  * per detection and, with draw=true, labelled boxes; or unannotated, counted.
  * Detections that come after their frame left are counted as late.  A dead
  * cloud delays the video by `latency` but never stalls it: frames are queued
- * and pushed from the source pad's own thread. */
+ * and pushed from the source pad's own thread.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert ! tee name=t \
+ *   t. ! queue ! splitnnedge model=M cut=4 ! zmqsink endpoint=tcp://CLOUD:5555 \
+ *   t. ! queue ! ov.video_sink \
+ *   zmqsrc endpoint=tcp://0.0.0.0:5556 ! ov.detections_sink \
+ *   splitnnoverlay name=ov latency=500 ! videoconvert ! autovideosink
+ * ]|
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
