@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cloud-only through the sessions, with the elements' GStreamer frame coder
+ * (gst-plugins/gstsplitnnframecoder.c: x264enc, avdec_h264, jpegenc,
+ * jpegdec).
+ *
+ * The oracle for detections is the unsplit detector on the same lossless
+ * frames (sn_detector_run), scored with the fidelity metric (sn-eval.h,
+ * checked against hand-computed cases in test-detect).  Keyframes are told
+ * apart by reading the NAL unit types of the coded bytes here, not by the
+ * session's own flag. */
+#include <check.h>
+#include <gst/gst.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <splitnn/splitnn.h>
+
+#include "sn-test-sanitizer.h"
+#include "../gst-plugins/gstsplitnnframecoder.h"
+#include "../tools/sn-frames.h"
+
+#define N_FRAMES 8              /* report frames 400-407 of vtest.avi */
+
+static GPtrArray *frames;
+static int frame_w, frame_h;
+
+static void
+load_frames (void)
+{
+  if (frames)
+    return;
+  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data",
+      "vtest.avi", NULL);
+  GError *err = NULL;
+  SnFrames *fr = sn_frames_open (path, &err);
+  ck_assert_msg (fr != NULL, "%s", err ? err->message : "");
+  frames = g_ptr_array_new_with_free_func (g_free);
+  SnFrame f;
+  while (frames->len < N_FRAMES && sn_frames_next (fr, &f, &err)) {
+    if (f.index < 400)
+      continue;
+    frame_w = f.width;
+    frame_h = f.height;
+    guint8 *rgb = g_malloc ((size_t) f.width * f.height * 3);
+    for (int y = 0; y < f.height; y++)
+      memcpy (rgb + (size_t) y * f.width * 3, f.rgb + (size_t) y * f.stride, (size_t) f.width * 3);
+    g_ptr_array_add (frames, rgb);
+  }
+  ck_assert_msg (err == NULL, "%s", err ? err->message : "");
+  sn_frames_close (fr);
+  ck_assert_uint_eq (frames->len, N_FRAMES);
+}
+
+static SnImage
+frame_image (int i)
+{
+  return (SnImage) { .format = SN_PIXEL_RGB, .width = frame_w, .height = frame_h,
+    .planes = { frames->pdata[i] }, .strides = { frame_w * 3 } };
+}
+
+static SnModel *
+load_model (void)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  GError *err = NULL;
+  SnModel *m = sn_model_load (path, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  return m;
+}
+
+/* The coded picture's NAL unit types, read independently of the library:
+ * bit i set when a unit of type i is present. */
+static guint32
+nal_types (const SnEdgePacket *pk)
+{
+  SnPacket p;
+  ck_assert (sn_packet_parse (pk->data, pk->len, &p, NULL));
+  const guint8 *d = p.tensors[0].payload;
+  guint32 types = 0;
+  for (guint32 i = 0; i + 3 < p.tensors[0].payload_len; i++)
+    if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1)
+      types |= 1u << (d[i + 3] & 0x1f);
+  return types;
+}
+#define IDR (1u << 5)
+#define NON_IDR (1u << 1)
+
+static SnLoopback *
+cloud_only_loopback (SnModel *m)
+{
+  GError *err = NULL;
+  SnLoopback *lb = sn_loopback_new (m, NULL, &err);
+  ck_assert_msg (lb != NULL, "%s", err ? err->message : "");
+  sn_edge_session_set_frame_coder (sn_loopback_edge (lb), gst_splitnn_frame_coder_funcs (), NULL);
+  sn_cloud_session_set_frame_coder (sn_loopback_cloud (lb), gst_splitnn_frame_coder_funcs (), NULL);
+  return lb;
+}
+
+/* H.264 at QP 20 and JPEG q90 give about the unsplit detector's boxes on
+ * real frames (docs/evaluation.md: fidelity_ap50 near 98 on 395 frames);
+ * H.264 codes every frame after the first as a predicted picture, much
+ * smaller than the keyframe. */
+static void
+check_codec (SnFrameCodec codec, int quality, double min_ap)
+{
+  load_frames ();
+  SnModel *m = load_model ();
+  GError *err = NULL;
+  SnDetector *det = sn_detector_new (m, &err);
+  SnLoopback *lb = cloud_only_loopback (m);
+  sn_detector_decode_params (det)->threshold = SN_EVAL_PRED_MIN_SCORE;
+  sn_cloud_session_decode_params (sn_loopback_cloud (lb))->threshold = SN_EVAL_PRED_MIN_SCORE;
+  SnOption opt = { .kind = SN_OPTION_CLOUD_ONLY, .frame_codec = codec, .quality = quality };
+  SnEval *ev = sn_eval_new_fidelity ();
+  SnDetections ref, got;
+  sn_detections_init (&ref);
+  sn_detections_init (&got);
+  size_t first = 0, rest = 0;
+  for (int i = 0; i < N_FRAMES; i++) {
+    SnImage img = frame_image (i);
+    ck_assert (sn_detector_run (det, &img, &ref, NULL, &err));
+    SnEdgePacket pk;
+    SnCloudFrame cf;
+    ck_assert_msg (sn_loopback_process (lb, &opt, &img, 1000 + i, &got, &pk, &cf, &err),
+        "frame %d: %s", i, err ? err->message : "");
+    ck_assert_uint_eq (cf.kind, SN_OPTION_CLOUD_ONLY);
+    ck_assert_ptr_null (cf.cut);
+    ck_assert_uint_eq (cf.seq, i);
+    ck_assert_uint_eq (cf.pts, 1000 + i);
+    /* Boxes come back in source pixels: the letterbox crossed. */
+    ck_assert_int_eq (cf.letterbox.src_width, frame_w);
+    if (codec == SN_FRAME_CODEC_H264) {
+      guint32 t = nal_types (&pk);
+      ck_assert_msg (i == 0 ? (t & IDR) != 0 : (t & IDR) == 0 && (t & NON_IDR) != 0,
+          "frame %d: NAL types 0x%x", i, t);
+      ck_assert_int_eq (pk.intra, i == 0);
+    }
+    if (i == 0)
+      first = pk.len;
+    else
+      rest += pk.len;
+    sn_eval_add_frame (ev, &got, &ref);
+  }
+  double ap = sn_eval_ap50 (ev);
+  fprintf (stderr, "cloud-only %s %d: first packet %zu bytes, then %.0f bytes/frame; "
+      "fidelity_ap50 %.2f against the unsplit detector on %d frames\n",
+      sn_frame_codec_name (codec), quality, first, (double) rest / (N_FRAMES - 1), ap, N_FRAMES);
+  ck_assert_msg (ap >= min_ap, "fidelity_ap50 %.2f", ap);
+  if (codec == SN_FRAME_CODEC_H264)
+    ck_assert_msg (rest / (N_FRAMES - 1) * 3 < first, "predicted pictures %zu bytes, keyframe %zu",
+        rest / (N_FRAMES - 1), first);
+  SnCloudStats st;
+  sn_cloud_session_get_stats (sn_loopback_cloud (lb), &st);
+  ck_assert_uint_eq (st.packets, N_FRAMES);
+  ck_assert_uint_eq (st.bad_packets + st.refused + st.lost, 0);
+  sn_eval_free (ev);
+  sn_detections_clear (&ref);
+  sn_detections_clear (&got);
+  sn_loopback_free (lb);
+  sn_detector_free (det);
+  sn_model_free (m);
+}
+
+START_TEST (test_h264_close_to_unsplit)
+{
+  check_codec (SN_FRAME_CODEC_H264, 20, 90);
+}
+END_TEST
+
+START_TEST (test_jpeg_close_to_unsplit)
+{
+  check_codec (SN_FRAME_CODEC_JPEG, 90, 90);
+}
+END_TEST
+
+static gboolean
+deliver (SnCloudSession *cloud, const SnEdgePacket *pk, SnDetections *dets, GError **err)
+{
+  SnCloudFrame f;
+  g_clear_error (err);
+  return sn_cloud_session_process (cloud, pk->data, pk->len, SN_SESSION_NOW, &f, dets, err);
+}
+
+/* A lost packet: the next predicted picture is refused (not decoded against
+ * the wrong reference) and counted; the edge, asked for a refresh, sends a
+ * keyframe at once, which the cloud decodes.  A gap the edge itself makes
+ * (a dropped frame's number) gets a keyframe unasked. */
+START_TEST (test_loss_forces_keyframe)
+{
+  load_frames ();
+  SnModel *m = load_model ();
+  SnLoopback *lb = cloud_only_loopback (m);
+  SnEdgeSession *edge = sn_loopback_edge (lb);
+  SnCloudSession *cloud = sn_loopback_cloud (lb);
+  SnOption opt = { .kind = SN_OPTION_CLOUD_ONLY, .frame_codec = SN_FRAME_CODEC_H264 };
+  GError *err = NULL;
+  SnDetections got;
+  sn_detections_init (&got);
+  SnEdgePacket pk;
+  SnImage img;
+  for (int i = 0; i < 3; i++) {
+    img = frame_image (i);
+    ck_assert (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err));
+    if (i == 0)                 /* packet 1 is lost, 2 comes below */
+      ck_assert_msg (deliver (cloud, &pk, &got, &err), "frame %d: %s", i, err ? err->message : "");
+  }
+  /* Packet 2 came without its reference. */
+  ck_assert (!(nal_types (&pk) & IDR));
+  ck_assert (!deliver (cloud, &pk, &got, &err));
+  ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_NO_REFERENCE));
+  SnCloudStats st;
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.refused, 1);
+  ck_assert_uint_eq (st.lost, 1);
+  ck_assert_uint_eq (st.packets, 1);
+  /* Still refused until a keyframe. */
+  img = frame_image (3);
+  ck_assert (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err));
+  ck_assert (!deliver (cloud, &pk, &got, &err));
+  ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_NO_REFERENCE));
+  sn_edge_session_request_refresh (edge);
+  img = frame_image (4);
+  ck_assert (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err));
+  ck_assert_msg (nal_types (&pk) & IDR, "the refresh did not give a keyframe");
+  ck_assert (pk.intra);
+  ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+  ck_assert_int_gt (got.n, 0);
+  img = frame_image (5);
+  ck_assert (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err));
+  ck_assert (!(nal_types (&pk) & IDR));
+  ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+  /* The edge skips a number (a frame it dropped): a keyframe, unasked. */
+  sn_edge_session_set_stream (edge, 0, sn_edge_session_next_seq (edge) + 1);
+  img = frame_image (6);
+  ck_assert (sn_edge_session_process (edge, &opt, &img, SN_PTS_NONE, &pk, &err));
+  ck_assert (nal_types (&pk) & IDR);
+  ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.refused, 2);
+  ck_assert_uint_eq (st.packets, 4);
+  ck_assert_uint_eq (st.bad_packets, 0);
+  sn_detections_clear (&got);
+  sn_loopback_free (lb);
+  sn_model_free (m);
+}
+END_TEST
+
+/* A copy of packet pk with its coded picture replaced by bytes (the CRC
+ * made right, so that the picture itself is what gets judged). */
+static GByteArray *
+with_picture (const SnEdgePacket *pk, const guint8 *bytes, guint32 len, int width)
+{
+  SnPacket p;
+  ck_assert (sn_packet_parse (pk->data, pk->len, &p, NULL));
+  p.tensors[0].payload = bytes;
+  p.tensors[0].payload_len = len;
+  if (width)
+    p.tensors[0].shape.dims[2] = width;
+  GByteArray *out = g_byte_array_new ();
+  sn_packet_write (&p, out);
+  return out;
+}
+
+/* Bad or foreign coded data on one stream is refused, counted, and hurts no
+ * other stream: stream 2's predicted pictures keep decoding, and stream 1
+ * goes on too, its decoder untouched by bytes that never reached it. */
+START_TEST (test_bad_pictures_per_stream)
+{
+  load_frames ();
+  SnModel *m = load_model ();
+  GError *err = NULL;
+  SnLoopback *lb = cloud_only_loopback (m);
+  SnEdgeSession *e1 = sn_loopback_edge (lb);
+  SnCloudSession *cloud = sn_loopback_cloud (lb);
+  SnEdgeSession *e2 = sn_edge_session_new (m, sn_edge_session_cuts (e1), &err);
+  ck_assert (e2);
+  sn_edge_session_set_frame_coder (e2, gst_splitnn_frame_coder_funcs (), NULL);
+  sn_edge_session_set_stream (e1, 1, 0);
+  sn_edge_session_set_stream (e2, 2, 0);
+  SnOption opt = { .kind = SN_OPTION_CLOUD_ONLY, .frame_codec = SN_FRAME_CODEC_H264 };
+  SnDetections got;
+  sn_detections_init (&got);
+  SnEdgePacket pk;
+  for (int i = 0; i < 2; i++) {
+    SnImage img = frame_image (i);
+    ck_assert (sn_edge_session_process (e1, &opt, &img, SN_PTS_NONE, &pk, &err));
+    ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+    ck_assert (sn_edge_session_process (e2, &opt, &img, SN_PTS_NONE, &pk, &err));
+    ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+  }
+  /* Stream 1's next packet, three ways wrong. */
+  SnImage img = frame_image (2);
+  ck_assert (sn_edge_session_process (e1, &opt, &img, SN_PTS_NONE, &pk, &err));
+  static const guint8 noise[] = { 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 1, 2, 3 };
+  static const guint8 jpeg_in_h264[] = { 0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0xff, 0xd9 };
+  SnPacket p;
+  ck_assert (sn_packet_parse (pk.data, pk.len, &p, NULL));
+  g_autoptr (GByteArray) bad1 = with_picture (&pk, noise, sizeof noise, 0);
+  g_autoptr (GByteArray) bad2 = with_picture (&pk, jpeg_in_h264, sizeof jpeg_in_h264, 0);
+  /* A picture of another size than the model's input. */
+  g_autoptr (GByteArray) bad3 = with_picture (&pk, p.tensors[0].payload, p.tensors[0].payload_len, 320);
+  GByteArray *bad[] = { bad1, bad2, bad3 };
+  SnCloudFrame f;
+  for (size_t k = 0; k < G_N_ELEMENTS (bad); k++) {
+    g_clear_error (&err);
+    ck_assert (!sn_cloud_session_process (cloud, bad[k]->data, bad[k]->len, SN_SESSION_NOW, &f,
+            &got, &err));
+    ck_assert_msg (g_error_matches (err, SN_ERROR, SN_ERROR_CORRUPT_PACKET), "bad %zu: %s", k,
+        err ? err->message : "");
+    fprintf (stderr, "refused: %s\n", err->message);
+  }
+  /* The real packet 2 of stream 1 still decodes (nothing reached its
+   * decoder); stream 2 goes on. */
+  ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+  ck_assert_int_gt (got.n, 0);
+  ck_assert (sn_edge_session_process (e2, &opt, &img, SN_PTS_NONE, &pk, &err));
+  ck_assert (!(nal_types (&pk) & IDR));
+  ck_assert_msg (deliver (cloud, &pk, &got, &err), "%s", err ? err->message : "");
+  SnCloudStats st;
+  sn_cloud_session_get_stats (cloud, &st);
+  ck_assert_uint_eq (st.bad_packets, 3);
+  ck_assert_uint_eq (st.packets, 6);
+  ck_assert_uint_eq (st.refused + st.lost, 0);
+  /* A cloud without a frame coder refuses cloud-only packets, counted. */
+  SnCloudSession *plain = sn_cloud_session_new (m, NULL, &err);
+  g_clear_error (&err);
+  ck_assert (!deliver (plain, &pk, &got, &err));
+  ck_assert (g_error_matches (err, SN_ERROR, SN_ERROR_UNSUPPORTED));
+  sn_cloud_session_get_stats (plain, &st);
+  ck_assert_uint_eq (st.bad_packets, 1);
+  sn_cloud_session_free (plain);
+  g_clear_error (&err);
+  sn_detections_clear (&got);
+  sn_edge_session_free (e2);
+  sn_loopback_free (lb);
+  sn_model_free (m);
+}
+END_TEST
+
+/* The parser takes a frame codec only in a cloud-only packet, and a
+ * cloud-only packet only with a frame codec. */
+START_TEST (test_packet_frame_codec_rules)
+{
+  guint8 payload[] = { 0, 0, 0, 1, 0x65, 0x88 };
+  SnPacket p;
+  memset (&p, 0, sizeof p);
+  p.frame_width = p.frame_height = 16;
+  p.scale_x = p.scale_y = 1;
+  p.cut_id = SN_CUT_ID_CLOUD_ONLY;
+  g_strlcpy (p.cut_name, "cloud-only", sizeof p.cut_name);
+  p.n_tensors = 1;
+  SnPacketTensor *t = &p.tensors[0];
+  g_strlcpy (t->name, "frame", sizeof t->name);
+  t->shape = (SnShape) { .rank = 4, .dims = { 1, 16, 16, 3 } };
+  t->bits = 8;
+  t->codec = (SnCodec) SN_PACKET_CODEC_FRAME;
+  t->payload = payload;
+  t->payload_len = sizeof payload;
+  g_autoptr (GByteArray) b = g_byte_array_new ();
+  SnPacket q;
+  sn_packet_write (&p, b);
+  ck_assert (sn_packet_parse (b->data, b->len, &q, NULL));
+  ck_assert_uint_eq (q.tensors[0].payload_len, sizeof payload);
+  p.cut_id = 3;                 /* a frame codec at a feature cut */
+  sn_packet_write (&p, b);
+  ck_assert (!sn_packet_parse (b->data, b->len, &q, NULL));
+  p.cut_id = SN_CUT_ID_CLOUD_ONLY;
+  t->codec = SN_CODEC_LOSSLESS; /* a feature codec in a cloud-only packet */
+  sn_packet_write (&p, b);
+  ck_assert (!sn_packet_parse (b->data, b->len, &q, NULL));
+  t->codec = (SnCodec) (SN_PACKET_CODEC_FRAME + SN_PACKET_N_FRAME_CODECS);   /* unknown */
+  sn_packet_write (&p, b);
+  ck_assert (!sn_packet_parse (b->data, b->len, &q, NULL));
+  t->codec = (SnCodec) SN_PACKET_CODEC_FRAME;
+  t->shape.dims[3] = 4;         /* not RGB */
+  sn_packet_write (&p, b);
+  ck_assert (!sn_packet_parse (b->data, b->len, &q, NULL));
+}
+END_TEST
+
+static Suite *
+cloudonly_suite (void)
+{
+  Suite *s = suite_create ("cloudonly");
+  TCase *tc = tcase_create ("core");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_packet_frame_codec_rules);
+  tcase_add_test (tc, test_h264_close_to_unsplit);
+  tcase_add_test (tc, test_jpeg_close_to_unsplit);
+  tcase_add_test (tc, test_loss_forces_keyframe);
+  tcase_add_test (tc, test_bad_pictures_per_stream);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  SRunner *sr = srunner_create (cloudonly_suite ());
+  srunner_run_all (sr, CK_NORMAL);
+  int failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? 1 : 0;
+}
