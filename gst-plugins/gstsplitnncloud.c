@@ -12,7 +12,13 @@
  * per detection with a "detection" structure (label, class-id, confidence).
  * An edge-only packet (splitnnedge cut=edge-only: the detections record
  * the edge made, same model) runs no network: its detections come out the
- * same way, with cut id SN_CUT_ID_EDGE_ONLY and no time report.
+ * same way, with cut id SN_CUT_ID_EDGE_ONLY and no time report.  A
+ * cloud-only packet (splitnnedge cut=cloud-only: the model input coded as
+ * H.264 or JPEG) is decoded by that stream's decoder (avdec_h264, jpegdec:
+ * gstsplitnnframecoder.c) and runs the whole network; its result carries
+ * cut id SN_CUT_ID_CLOUD_ONLY.  A predicted picture after a loss is
+ * refused, counted in `refused`, and the edge asked for a keyframe, as for
+ * codec=temporal.
  * A bad packet is skipped, counted and reported as a warning (at most
  * every 5 s, gstsplitnnwarn.h).  Caps that name another model are not
  * accepted (the accept-caps query says no), so zmqsrc, which asks before
@@ -31,6 +37,7 @@
 #endif
 
 #include "gstsplitnncloud.h"
+#include "gstsplitnnframecoder.h"
 #include "gstsplitnnevents.h"
 #include "gstsplitnnmeta.h"
 #include "gstsplitnnmodel.h"
@@ -155,6 +162,7 @@ setup (GstSplitnnCloud *self)
     return FALSE;
   }
   sn_cloud_session_set_threads (self->session, self->threads);
+  sn_cloud_session_set_frame_coder (self->session, gst_splitnn_frame_coder_funcs (), NULL);
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
   self->caps_sent = FALSE;
@@ -235,8 +243,8 @@ write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, do
   h.stream_id = f->stream_id;
   h.seq = f->seq;
   h.pts = f->pts;
-  /* An edge-only packet ran no network here (its cut is NULL). */
-  h.cut_id = cut ? cut->id : SN_CUT_ID_EDGE_ONLY;
+  /* The baselines have no cut (NULL): their reserved ids. */
+  h.cut_id = cut ? cut->id : sn_option_kind_cut_id (f->kind);
   h.cloud_us = (guint32) (cloud_ms * 1000);
   h.time_us = g_get_real_time ();
   /* The session refuses packets made for another model. */
@@ -424,7 +432,7 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
           "not decodable with this model (warned about at most every 5 s)", 0, G_MAXUINT64, 0, ro));
   gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "bad packets");
   g_object_class_install_property (gobject_class, PROP_REFUSED,
-      g_param_spec_uint64 ("refused", "Refused", "codec=temporal: packets refused because their "
+      g_param_spec_uint64 ("refused", "Refused", "codec=temporal and cut=cloud-only H.264: packets refused because their "
           "reference was lost (a packet missing before them, or this element started after the "
           "stream); each asks the edge for an intra frame ('splitnn-refresh' event, carried back "
           "by zmqsrc/zmqsink with ack-endpoint) and gives no detections", 0, G_MAXUINT64, 0,

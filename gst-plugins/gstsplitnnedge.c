@@ -14,13 +14,20 @@
  * posted as an element message (cut=auto ranks feature cuts only).  With
  * cut=edge-only the whole network runs here and each packet is the frame's
  * detections record (SNDT, a few hundred bytes), which splitnncloud passes
- * on as its own output.  A frame that cannot be processed is dropped, counted
- * and reported, never silently lost. */
+ * on as its own output.  With cut=cloud-only codec=h264 (or jpeg) the frame,
+ * resized to the model's input as the detector does it, is coded by an
+ * encoder element (frame-encoder, x264enc low-latency by default; quality
+ * is its QP) and splitnncloud decodes it and runs the whole network; a
+ * keyframe goes out first, after a DISCONT buffer, a frame dropped here
+ * and whenever splitnncloud asks (splitnn-refresh, after a loss).  A frame
+ * that cannot be processed is dropped, counted and reported, never
+ * silently lost. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "gstsplitnnedge.h"
+#include "gstsplitnnframecoder.h"
 #include "gstsplitnnmodel.h"
 #include "gstsplitnnwarn.h"
 
@@ -46,8 +53,14 @@ enum {
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
   PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
-  PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH,
+  PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH, PROP_QUALITY, PROP_FRAME_ENCODER,
 };
+
+/* The codec property's frame codecs (cut=cloud-only), beside SnCodec's
+ * feature codecs: the packet's codec byte for them (sn-packet.h). */
+#define CODEC_H264 ((SnCodec) (SN_PACKET_CODEC_FRAME + SN_FRAME_CODEC_H264))
+#define CODEC_JPEG ((SnCodec) (SN_PACKET_CODEC_FRAME + SN_FRAME_CODEC_JPEG))
+#define IS_FRAME_CODEC(c) ((c) == CODEC_H264 || (c) == CODEC_JPEG)
 
 struct _GstSplitnnEdge {
   GstElement parent;
@@ -77,6 +90,8 @@ struct _GstSplitnnEdge {
   guint64 cloud_reports;              /* taken into the controller's decisions */
   gchar *candidates;                  /* cut=auto: the cuts the planner considers */
   gint dead_zone, refresh;            /* codec=temporal */
+  gint quality;                       /* cut=cloud-only: QP or JPEG quality; 0: the codec's default */
+  gchar *frame_encoder;               /* cut=cloud-only: encoder element description; NULL: default */
   /* codec=temporal: the cloud asked for an intra frame (splitnn-refresh,
    * from the src pad's thread); the streaming thread passes it on to the
    * session.  last_intra: sequence number of the last intra frame sent
@@ -98,6 +113,8 @@ struct _GstSplitnnEdge {
   GByteArray *packet;
   gint fixed_cut;                     /* -1 with cut=auto and cut=edge-only */
   gboolean edge_only;                 /* cut=edge-only: the whole network here, detections out */
+  gboolean cloud_only;                /* cut=cloud-only: the frame coded as video, the network there */
+  gchar *encoder_used;                /* frame_encoder at setup: the session's coder holds it */
   gdouble model_flops;
 
   GstVideoInfo info;
@@ -134,6 +151,8 @@ gst_splitnn_codec_get_type (void)
     { SN_CODEC_LOSSY, "JPEG mosaic of the codes (AVSS 2018)", "lossy" },
     { SN_CODEC_AUTO, "Per tensor and frame from sparsity and entropy", "auto" },
     { SN_CODEC_TEMPORAL, "Each frame against the stream's last, context-coded (needs range=calibrated)", "temporal" },
+    { CODEC_H264, "cut=cloud-only: the frame as H.264 (frame-encoder, QP quality)", "h264" },
+    { CODEC_JPEG, "cut=cloud-only: the frame as JPEG (jpegenc, quality 1-100)", "jpeg" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -183,6 +202,7 @@ release (GstSplitnnEdge *self)
   g_clear_pointer (&self->detector, sn_detector_free);
   g_clear_pointer (&self->model, sn_model_free);
   g_clear_pointer (&self->packet, g_byte_array_unref);
+  g_clear_pointer (&self->encoder_used, g_free);
 }
 
 /* The encoder setting of the properties; called with the lock held. */
@@ -231,12 +251,33 @@ setup (GstSplitnnEdge *self)
   config_of_properties (self, &fc);
   double min_fid = self->fidelity_floor;
   double cloud_speed = self->cloud_speed;
+  int quality = self->quality;
+  g_autofree gchar *encoder = g_strdup (self->frame_encoder);
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
   self->fixed_cut = -1;
   self->edge_only = sn_option_kind_from_cut_arg (cut) == SN_OPTION_EDGE_ONLY;
-  if (g_strcmp0 (cut, "auto") != 0 && !self->edge_only) {
+  self->cloud_only = sn_option_kind_from_cut_arg (cut) == SN_OPTION_CLOUD_ONLY;
+  /* A frame codec goes with cut=cloud-only, and only with it. */
+  if (self->cloud_only != IS_FRAME_CODEC (fc.codec)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", self->cloud_only
+            ? "cut=cloud-only needs codec=h264 or codec=jpeg"
+            : "codec=h264 and codec=jpeg code frames: they need cut=cloud-only"),
+        ("cut=%s codec=%s", cut, IS_FRAME_CODEC (fc.codec)
+            ? sn_frame_codec_name (fc.codec - SN_PACKET_CODEC_FRAME) : sn_codec_name (fc.codec)));
+    release (self);
+    return FALSE;
+  }
+  if (self->cloud_only && quality
+      && !sn_frame_codec_quality_valid (fc.codec - SN_PACKET_CODEC_FRAME, quality)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("quality=%d is out of range for codec=%s",
+            quality, sn_frame_codec_name (fc.codec - SN_PACKET_CODEC_FRAME)),
+        ("h264: a QP of 0-51 (lower is better); jpeg: 1-100 (higher is better); 0: the default"));
+    release (self);
+    return FALSE;
+  }
+  if (g_strcmp0 (cut, "auto") != 0 && !self->edge_only && !self->cloud_only) {
     const SnCut *c = sn_cut_set_find (self->cuts, cut);
     if (!c) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No cut '%s' in this model", cut),
@@ -258,7 +299,8 @@ setup (GstSplitnnEdge *self)
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
   GError *err = NULL;
-  for (int i = 0; range == SN_RANGE_CALIBRATED && !self->edge_only && i < sn_cut_set_n_cuts (self->cuts); i++)
+  for (int i = 0; range == SN_RANGE_CALIBRATED && !self->edge_only && !self->cloud_only
+      && i < sn_cut_set_n_cuts (self->cuts); i++)
     if ((self->fixed_cut < 0 || self->fixed_cut == i)
         && !sn_feature_check_calibration (self->model, sn_cut_set_get (self->cuts, i), &err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
@@ -279,6 +321,10 @@ setup (GstSplitnnEdge *self)
     return FALSE;
   }
   sn_edge_session_set_threads (self->session, self->threads);
+  /* The coder holds the description: it stays put until release. */
+  self->encoder_used = g_steal_pointer (&encoder);
+  sn_edge_session_set_frame_coder (self->session, gst_splitnn_frame_coder_funcs (),
+      self->encoder_used);
   SnController *controller = make_controller (self, fc.bits, cloud_speed);
   g_mutex_lock (&self->lock);
   self->controller = controller;
@@ -418,7 +464,7 @@ forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
   g_mutex_lock (&self->lock);
   /* A cloud serving several edges over one transport may answer others';
    * a fixed cut has no use for them (fixed_cut is set before streaming). */
-  if (self->controller && self->fixed_cut < 0 && !self->edge_only
+  if (self->controller && self->fixed_cut < 0 && !self->edge_only && !self->cloud_only
       && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id))
     sn_controller_observe_cloud (self->controller, &r);
   g_mutex_unlock (&self->lock);
@@ -632,6 +678,36 @@ process_edge_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *l
   return TRUE;
 }
 
+/* cut=cloud-only: the session codes the model input through the frame
+ * coder (gstsplitnnframecoder.c); a keyframe when the cloud asked for one
+ * or the input is discontinuous.  x points into the session. */
+static gboolean
+process_cloud_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
+    guint stream, SnCodec codec, GError **error)
+{
+  g_mutex_lock (&self->lock);
+  SnOption opt = { .kind = SN_OPTION_CLOUD_ONLY,
+    .frame_codec = (SnFrameCodec) (codec - SN_PACKET_CODEC_FRAME), .quality = self->quality };
+  gboolean refresh = self->refresh_pending || GST_BUFFER_FLAG_IS_SET (in, GST_BUFFER_FLAG_DISCONT);
+  self->refresh_pending = FALSE;
+  g_mutex_unlock (&self->lock);
+  if (refresh)
+    sn_edge_session_request_refresh (self->session);
+  guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
+  SnEdgePacket pk;
+  sn_edge_session_set_stream (self->session, stream, self->seq);
+  if (!sn_edge_session_process_input (self->session, &opt, x, lb, pts, &pk, error))
+    return FALSE;
+  if (pk.intra) {
+    g_mutex_lock (&self->lock);
+    self->last_intra = pk.seq;
+    g_mutex_unlock (&self->lock);
+  }
+  g_byte_array_set_size (self->packet, 0);
+  g_byte_array_append (self->packet, pk.data, pk.len);
+  return TRUE;
+}
+
 static gboolean
 process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
 {
@@ -663,6 +739,10 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   if (self->edge_only) {
     gst_video_frame_unmap (&frame);
     return process_edge_only (self, x, &lb, in, stream, error);
+  }
+  if (self->cloud_only) {
+    gst_video_frame_unmap (&frame);
+    return process_cloud_only (self, x, &lb, in, stream, fc.codec, error);
   }
   if (self->fixed_cut < 0) {
     refresh_fidelity (self, &fc, min_fid);
@@ -780,7 +860,9 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
       int b = self->req_bits;
       SnCodec c = self->req_codec;
       g_clear_pointer (&self->bad_setting, g_free);
-      if (c == SN_CODEC_TEMPORAL && (b < 2 || b > 8))
+      if (IS_FRAME_CODEC (c))
+        ;                       /* frames: bits do not apply */
+      else if (c == SN_CODEC_TEMPORAL && (b < 2 || b > 8))
         self->bad_setting = g_strdup_printf ("bits=%d refused with codec=temporal: it codes 2 to 8 "
             "bits", b);
       else if (c != SN_CODEC_TEMPORAL && !sn_quant_bits_valid (b))
@@ -833,6 +915,13 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_DEAD_ZONE:
       self->dead_zone = g_value_get_int (value);
       break;
+    case PROP_QUALITY:
+      self->quality = g_value_get_int (value);
+      break;
+    case PROP_FRAME_ENCODER:
+      g_free (self->frame_encoder);
+      self->frame_encoder = g_value_dup_string (value);
+      break;
     case PROP_REFRESH:
       self->refresh = g_value_get_int (value);
       break;
@@ -868,6 +957,8 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
     case PROP_DEAD_ZONE: g_value_set_int (value, self->dead_zone); break;
     case PROP_REFRESH: g_value_set_int (value, self->refresh); break;
+    case PROP_QUALITY: g_value_set_int (value, self->quality); break;
+    case PROP_FRAME_ENCODER: g_value_set_string (value, self->frame_encoder); break;
     case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
     case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
@@ -879,6 +970,8 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_CURRENT_CUT:
       if (self->edge_only && self->frames_out)
         g_value_set_string (value, SN_OPTION_EDGE_ONLY_NAME);
+      else if (self->cloud_only && self->frames_out)
+        g_value_set_string (value, SN_OPTION_CLOUD_ONLY_NAME);
       else
         g_value_set_string (value, self->cuts && self->current_cut >= 0
             ? sn_cut_set_get (self->cuts, self->current_cut)->name : NULL);
@@ -897,6 +990,7 @@ gst_splitnn_edge_finalize (GObject *object)
   release (self);
   g_free (self->model_path);
   g_free (self->cut_spec);
+  g_free (self->frame_encoder);
   g_free (self->bad_setting);
   g_free (self->candidates);
   g_mutex_clear (&self->lock);
@@ -921,7 +1015,8 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
   g_object_class_install_property (gobject_class, PROP_CUT,
       g_param_spec_string ("cut", "Cut", "Split point: 'auto' (the planner picks per frame among the "
           "feature cuts), 'edge-only' (the whole network here; the packets carry only the detections, "
-          "which splitnncloud passes on), a cut id or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
+          "which splitnncloud passes on), 'cloud-only' (the frame coded as video with codec=h264 "
+          "or jpeg, the whole network in splitnncloud), a cut id or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_BITS,
       g_param_spec_int ("bits", "Bits", "Bits per feature value: 2, 4, 8 (affine codes), 16 (float16), 32 (float)",
@@ -932,6 +1027,15 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
           "when splitnncloud asks), with the model's stored ranges: needs range=calibrated "
           "('splitnn calibrate'), bits 2 to 8, and clip < 1 for the clipped ranges",
           gst_splitnn_codec_get_type (), DEFAULT_CODEC, rw));
+  g_object_class_install_property (gobject_class, PROP_QUALITY,
+      g_param_spec_int ("quality", "Quality", "cut=cloud-only: codec=h264's constant QP (0-51, lower "
+          "is better; 26 when 0) or codec=jpeg's quality (1-100; 90 when 0)", 0, 100, 0, rw));
+  g_object_class_install_property (gobject_class, PROP_FRAME_ENCODER,
+      g_param_spec_string ("frame-encoder", "Frame encoder", "cut=cloud-only: the encoder "
+          "element as in gst-launch (a camera's hardware encoder); quality goes to its 'quantizer' "
+          "(with pass=quant) or 'quality' property where it has one.  NULL: '"
+          GST_SPLITNN_DEFAULT_FRAME_ENCODER "' for codec=h264, jpegenc for codec=jpeg", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_DEAD_ZONE,
       g_param_spec_int ("dead-zone", "Dead zone", "codec=temporal: a value is sent again only when "
           "its code moved by more than this many steps (0: every change; the cloud's copy stays "

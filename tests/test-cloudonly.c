@@ -9,7 +9,9 @@
  * apart by reading the NAL unit types of the coded bytes here, not by the
  * session's own flag. */
 #include <check.h>
+#include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -379,6 +381,146 @@ START_TEST (test_packet_frame_codec_rules)
 }
 END_TEST
 
+/* ---- The elements ----------------------------------------------------------- */
+
+#define EL_FRAMES 7
+
+static gboolean
+drop_seq_2 (GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+  return GST_BUFFER_OFFSET (GST_PAD_PROBE_INFO_BUFFER (info)) == 2 ? GST_PAD_PROBE_DROP
+      : GST_PAD_PROBE_OK;
+}
+
+/* splitnnedge cut=cloud-only codec=h264 ! (packet 2 lost) ! splitnncloud:
+ * the results are close to the unsplit detector on the same frames (the
+ * oracle, in this process); the predicted picture after the loss is
+ * refused, the cloud's splitnn-refresh makes the edge's next frame a
+ * keyframe, and everything after it comes out. */
+START_TEST (test_elements_h264_with_loss)
+{
+  g_autofree char *model = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  g_autofree char *video = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data",
+      "vtest.avi", NULL);
+  g_autofree char *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
+      "video/x-raw,format=RGB ! tee name=t ! queue max-size-buffers=0 max-size-bytes=0 "
+      "max-size-time=0 ! appsink name=frames sync=false "
+      "t. ! queue ! splitnnedge name=edge model=%s cut=cloud-only codec=h264 quality=20 "
+      "stream-id=5 ! identity name=link ! splitnncloud name=cloud model=%s format=binary "
+      "threshold=0.05 ! appsink name=sink sync=false", video, model, model);
+  GError *err = NULL;
+  GstElement *p = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  ck_assert_msg (p != NULL, "%s", err ? err->message : "");
+  GstElement *link = gst_bin_get_by_name (GST_BIN (p), "link");
+  GstPad *lp = gst_element_get_static_pad (link, "sink");
+  gst_pad_add_probe (lp, GST_PAD_PROBE_TYPE_BUFFER, (GstPadProbeCallback) drop_seq_2, NULL, NULL);
+  gst_object_unref (lp);
+  gst_object_unref (link);
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  GstAppSink *fsink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "frames"));
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+  SnModel *m = load_model ();
+  SnDetector *det = sn_detector_new (m, &err);
+  sn_detector_decode_params (det)->threshold = SN_EVAL_PRED_MIN_SCORE;
+  SnEval *ev = sn_eval_new_fidelity ();
+  SnDetections ref, got;
+  sn_detections_init (&ref);
+  sn_detections_init (&got);
+  /* Results for frames 0, 1, then 4 on: 2 was lost, 3 refused. */
+  static const guint64 want_seq[EL_FRAMES - 2] = { 0, 1, 4, 5, 6 };
+  int next_frame = 0;
+  for (int k = 0; k < EL_FRAMES - 2; k++) {
+    GstSample *smp = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+    ck_assert_msg (smp != NULL, "result %d did not come out", k);
+    GstMapInfo map;
+    GstBuffer *b = gst_sample_get_buffer (smp);
+    ck_assert (gst_buffer_map (b, &map, GST_MAP_READ));
+    SnResultHeader h;
+    ck_assert_msg (sn_result_parse (map.data, map.size, &h, &got, &err), "%s",
+        err ? err->message : "");
+    gst_buffer_unmap (b, &map);
+    gst_sample_unref (smp);
+    ck_assert_uint_eq (h.seq, want_seq[k]);
+    ck_assert_uint_eq (h.stream_id, 5);
+    ck_assert_uint_eq (h.cut_id, SN_CUT_ID_CLOUD_ONLY);
+    /* The oracle: the unsplit detector on the same decoded frame. */
+    for (; next_frame <= (int) h.seq; next_frame++) {
+      GstSample *fs = gst_app_sink_try_pull_sample (fsink, 60 * GST_SECOND);
+      ck_assert (fs != NULL);
+      if (next_frame == (int) h.seq) {
+        GstVideoInfo vi;
+        GstVideoFrame vf;
+        ck_assert (gst_video_info_from_caps (&vi, gst_sample_get_caps (fs)));
+        ck_assert (gst_video_frame_map (&vf, &vi, gst_sample_get_buffer (fs), GST_MAP_READ));
+        SnImage img = { .format = SN_PIXEL_RGB, .width = GST_VIDEO_FRAME_WIDTH (&vf),
+          .height = GST_VIDEO_FRAME_HEIGHT (&vf), .planes = { GST_VIDEO_FRAME_PLANE_DATA (&vf, 0) },
+          .strides = { GST_VIDEO_FRAME_PLANE_STRIDE (&vf, 0) } };
+        ck_assert (sn_detector_run (det, &img, &ref, NULL, &err));
+        gst_video_frame_unmap (&vf);
+        sn_eval_add_frame (ev, &got, &ref);
+      }
+      gst_sample_unref (fs);
+    }
+  }
+  double ap = sn_eval_ap50 (ev);
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
+  guint64 refused, bad;
+  g_autofree char *current = NULL;
+  g_object_get (cloud, "refused", &refused, "bad-packets", &bad, NULL);
+  g_object_get (edge, "current-cut", &current, NULL);
+  gst_element_set_state (p, GST_STATE_NULL);
+  fprintf (stderr, "elements, cloud-only h264 qp20: fidelity_ap50 %.2f on %d frames, %"
+      G_GUINT64_FORMAT " refused\n", ap, EL_FRAMES - 2, refused);
+  ck_assert_msg (ap >= 90, "fidelity_ap50 %.2f", ap);
+  ck_assert_uint_eq (refused, 1);
+  ck_assert_uint_eq (bad, 0);
+  ck_assert_str_eq (current, "cloud-only");
+  gst_object_unref (edge);
+  gst_object_unref (cloud);
+  gst_object_unref (sink);
+  gst_object_unref (fsink);
+  gst_object_unref (p);
+  sn_eval_free (ev);
+  sn_detections_clear (&ref);
+  sn_detections_clear (&got);
+  sn_detector_free (det);
+  sn_model_free (m);
+}
+END_TEST
+
+/* Settings that do not go together stop the element at READY, named. */
+START_TEST (test_elements_bad_settings)
+{
+  g_autofree char *model = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  static const char *const bad[] = { "cut=cloud-only codec=lossless", "cut=4 codec=h264",
+    "cut=cloud-only codec=h264 quality=60", "cut=cloud-only codec=jpeg frame-encoder=nosuchenc" };
+  for (size_t k = 0; k < G_N_ELEMENTS (bad); k++) {
+    g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=2 ! "
+        "video/x-raw,format=RGB,width=64,height=48 ! splitnnedge model=%s %s max-errors=0 ! fakesink",
+        model, bad[k]);
+    GstElement *p = gst_parse_launch (desc, NULL);
+    ck_assert (p);
+    gst_element_set_state (p, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus (p);
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    ck_assert_msg (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR, "%s: no error", bad[k]);
+    GError *e = NULL;
+    gst_message_parse_error (msg, &e, NULL);
+    fprintf (stderr, "%s: %s\n", bad[k], e->message);
+    g_error_free (e);
+    gst_message_unref (msg);
+    gst_object_unref (bus);
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (p);
+  }
+}
+END_TEST
+
 static Suite *
 cloudonly_suite (void)
 {
@@ -390,6 +532,8 @@ cloudonly_suite (void)
   tcase_add_test (tc, test_jpeg_close_to_unsplit);
   tcase_add_test (tc, test_loss_forces_keyframe);
   tcase_add_test (tc, test_bad_pictures_per_stream);
+  tcase_add_test (tc, test_elements_h264_with_loss);
+  tcase_add_test (tc, test_elements_bad_settings);
   suite_add_tcase (s, tc);
   return s;
 }
