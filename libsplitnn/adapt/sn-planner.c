@@ -365,6 +365,22 @@ sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind)
   p->paths[path].kind = kind;
 }
 
+SnOptionKind
+sn_planner_kind (const SnPlanner *p, int path)
+{
+  g_return_val_if_fail (path >= 0 && path < p->n_paths, SN_OPTION_CUT);
+  return p->paths[path].kind;
+}
+
+void
+sn_planner_set_edge_prior (SnPlanner *p, int path, double ms)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  Path *x = &p->paths[path];
+  if (x->edge_measured == 0 && ms > 0)
+    x->edge_ms = x->edge_prior = ms;
+}
+
 int
 sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier)
 {
