@@ -521,6 +521,63 @@ START_TEST (test_elements_bad_settings)
 }
 END_TEST
 
+/* cut=auto ranks the baselines too: on a 20 kbit/s link only edge-only's
+ * few hundred bytes fit (287 B: 115 ms; the smallest other option, H.264
+ * at QP 32, 1,787 B: 715 ms; a feature cut tens of kB), so the first
+ * decision is edge-only, said on the bus with the planner's explanation,
+ * and the cloud passes its detections on. */
+START_TEST (test_elements_auto_picks_edge_only)
+{
+  g_autofree char *model = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
+      "centernet-mobilenetv3-coco.onnx", NULL);
+  g_autofree char *video = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "data",
+      "vtest.avi", NULL);
+  g_autofree char *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
+      "video/x-raw,format=RGB ! splitnnedge name=edge model=%s cut=auto bandwidth=20000 ! "
+      "splitnncloud model=%s format=binary ! appsink name=sink sync=false", video, model, model);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  ck_assert (p);
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  GstBus *bus = gst_element_get_bus (p);
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  SnDetections got;
+  sn_detections_init (&got);
+  GError *err = NULL;
+  for (int k = 0; k < 3; k++) {
+    GstSample *smp = gst_app_sink_try_pull_sample (sink, 120 * GST_SECOND);
+    ck_assert_msg (smp != NULL, "result %d did not come out", k);
+    GstMapInfo map;
+    SnResultHeader h;
+    ck_assert (gst_buffer_map (gst_sample_get_buffer (smp), &map, GST_MAP_READ));
+    ck_assert_msg (sn_result_parse (map.data, map.size, &h, &got, &err), "%s", err ? err->message : "");
+    gst_buffer_unmap (gst_sample_get_buffer (smp), &map);
+    gst_sample_unref (smp);
+    ck_assert_uint_eq (h.cut_id, SN_CUT_ID_EDGE_ONLY);
+    ck_assert_int_gt (got.n, 0);
+  }
+  GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  const GstStructure *st = NULL;
+  while (m && !gst_structure_has_name ((st = gst_message_get_structure (m)), "splitnn-cut-changed")) {
+    gst_message_unref (m);
+    m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  }
+  ck_assert_msg (m != NULL, "no splitnn-cut-changed message");
+  ck_assert_str_eq (gst_structure_get_string (st, "new-cut-name"), "edge-only");
+  int cut;
+  ck_assert (gst_structure_get_int (st, "new-cut", &cut));
+  ck_assert_int_eq (cut, -1);
+  const char *why = gst_structure_get_string (st, "explanation");
+  fprintf (stderr, "cut=auto at 20 kbit/s: %s\n", why);
+  ck_assert (why && g_str_has_prefix (why, "edge-only"));
+  gst_message_unref (m);
+  gst_element_set_state (p, GST_STATE_NULL);
+  sn_detections_clear (&got);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+END_TEST
+
 static Suite *
 cloudonly_suite (void)
 {
@@ -534,6 +591,7 @@ cloudonly_suite (void)
   tcase_add_test (tc, test_bad_pictures_per_stream);
   tcase_add_test (tc, test_elements_h264_with_loss);
   tcase_add_test (tc, test_elements_bad_settings);
+  tcase_add_test (tc, test_elements_auto_picks_edge_only);
   suite_add_tcase (s, tc);
   return s;
 }
