@@ -602,19 +602,22 @@ START_TEST (test_frames)
 END_TEST
 
 /* cut=auto over every option: the four cuts, edge-only and cloud-only
- * H.264 (sn_controller_baseline_options from eval-like rows).  Predictions
- * by hand, latency = edge + 8 bytes / rate + cloud (rtt 0):
+ * H.264 (sn_controller_baseline_options from eval-like rows).  The first
+ * frame's whole-network time here is edge-only's edge time, and scales the
+ * cuts' edge priors (40 ms a whole network) by the same factor.
+ * Predictions by hand, latency = edge + 8 bytes / rate + cloud (rtt 0):
  *
- * Tiny link (100 kbit/s), fast edge (whole network 20 ms here, the cloud
- * as fast: 0.2 ms per FLOP):
+ * Tiny link (100 kbit/s), fast edge (whole network 20 ms here: priors x
+ * 0.5; the cloud as fast: 0.2 ms per FLOP):
  *   edge-only   20 + 300 B (24 ms) + 0                   =   44 ms
  *   cloud-only   5 + 3500 B (280 ms) + 100 x 0.2         =  305 ms
- *   heads       40 + 100000 B (8000 ms) + 0              = 8040 ms
- * Good link (100 Mbit/s), slow edge (whole network 400 ms here), a cloud
- * 20 times faster (0.2 ms per FLOP):
+ *   heads       20 + 100000 B (8000 ms) + 0              = 8020 ms
+ * Good link (100 Mbit/s), slow edge (whole network 400 ms here: priors x
+ * 10), a cloud 20 times faster (0.2 ms per FLOP):
  *   edge-only   400 + 0.024 + 0                          = 400.024 ms
  *   cloud-only    5 + 0.28 + 20                          =  25.28 ms
- *   early         8 + 12 + 16                            =  36 ms (next best) */
+ *   image         0 + 24 + 20                            =  44 ms (next best)
+ *   early        80 + 12 + 16                            = 108 ms */
 START_TEST (test_ranks_baselines)
 {
   const SnOptionMeasure rows[] = {
@@ -654,7 +657,7 @@ START_TEST (test_ranks_baselines)
       sn_controller_predict (c, CLOUD_ONLY, &p);
       ck_assert_double_eq_tol (p.latency_ms, 305, 1e-9);
       sn_controller_predict (c, HEADS, &p);
-      ck_assert_double_eq_tol (p.latency_ms, 8040, 1e-9);
+      ck_assert_double_eq_tol (p.latency_ms, 8020, 1e-9);
     } else {
       ck_assert_int_eq (chosen, CLOUD_ONLY);
       ck_assert_int_eq (d.cut, -1);
@@ -662,8 +665,10 @@ START_TEST (test_ranks_baselines)
       ck_assert_double_eq_tol (p.latency_ms, 25.28, 1e-9);
       sn_controller_predict (c, EDGE_ONLY, &p);
       ck_assert_double_eq_tol (p.latency_ms, 400.024, 1e-9);
-      ck_assert_int_eq (r[1].path, EARLY);
-      ck_assert_double_eq_tol (r[1].latency_ms, 36, 1e-9);
+      ck_assert_int_eq (r[1].path, IMAGE);
+      ck_assert_double_eq_tol (r[1].latency_ms, 44, 1e-9);
+      sn_controller_predict (c, EARLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 108, 1e-9);
     }
     ck_assert_int_eq (r[0].path, chosen);
     /* The explanation names the winner by its option name. */

@@ -325,11 +325,12 @@ sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_c
    * the work to a cloud that could not keep up.) */
   if (!c->cloud_speed_known && whole_ms > 0 && c->model_flops > 0)
     sn_planner_set_cloud_speed (c->planner, whole_ms / c->model_flops / c->cloud_speedup, 0);
-  /* Edge-only runs the whole network here: that is its edge time until it
-   * runs (the FLOPs prior assumed a speed). */
+  /* Edge-only runs the whole network here: what was just timed is its
+   * edge time, a measurement, which (as any) also rescales the edge priors
+   * of the cuts not run yet, so that both stand on the same footing. */
   for (int i = 0; i < c->n && whole_ms > 0; i++)
     if (c->options[i].kind == SN_OPTION_EDGE_ONLY)
-      sn_planner_set_edge_prior (c->planner, i, whole_ms);
+      sn_planner_observe_edge_warm (c->planner, i, whole_ms);
   return restrict_to_frontier (c);
 }
 

@@ -373,12 +373,12 @@ sn_planner_kind (const SnPlanner *p, int path)
 }
 
 void
-sn_planner_set_edge_prior (SnPlanner *p, int path, double ms)
+sn_planner_observe_edge_warm (SnPlanner *p, int path, double ms)
 {
   g_return_if_fail (path >= 0 && path < p->n_paths);
   Path *x = &p->paths[path];
-  if (x->edge_measured == 0 && ms > 0)
-    x->edge_ms = x->edge_prior = ms;
+  blend (&x->edge_ms, ms, p->alpha, x->edge_ms > 0 && !(p->learn_priors && x->edge_measured == 0));
+  x->edge_measured++;
 }
 
 int

@@ -187,8 +187,8 @@ SN_API gboolean sn_controller_below_floor (const SnController *c, int option);
 /* Measurements. */
 /* The first frame: bytes[cut] is the packet size of each cut id < n_cuts
  * (<= 0: not measured), whole_ms this machine's time for the whole
- * network (<= 0: not measured), which is also edge-only's edge time until
- * edge-only runs.  bytes NULL: the measurement failed; the
+ * network (<= 0: not measured), which is edge-only's edge time (taken as
+ * a measurement of it: the cuts' edge priors scale with it until they run).  bytes NULL: the measurement failed; the
  * priors stay and no candidates are set.  Returns SnControllerNews. */
 SN_API guint sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_cuts,
     double whole_ms);
