@@ -16,9 +16,9 @@
  * stream (its id and the next sequence number); the cloud session keeps a
  * table of streams keyed by stream id, bounded by a cap on their number
  * and an idle timeout (both count what they evict), that notices lost,
- * late and restarted sequences.  Later stream state (a temporal feature
- * coder's previous reconstruction, a video decoder for cloud-only options)
- * is meant to hang off those two places.
+ * late and restarted sequences.  Stream state hangs off those two places:
+ * a temporal feature coder's reference, cloud-only's video encoder (edge)
+ * and decoders (cloud, one per stream).
  *
  * The loopback is one edge and one cloud session in one process, sharing
  * a model and a cut set: frame -> packet bytes -> detections, exactly the
