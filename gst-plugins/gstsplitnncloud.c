@@ -12,7 +12,9 @@
  * per detection with a "detection" structure (label, class-id, confidence).
  * An edge-only packet (splitnnedge cut=edge-only: the detections record
  * the edge made, same model) runs no network: its detections come out the
- * same way, with cut id SN_CUT_ID_EDGE_ONLY and no time report.  A
+ * same way, with cut id SN_CUT_ID_EDGE_ONLY; its time report says cut -1,
+ * option "edge-only" (only the cloud's whole-network time means anything
+ * there).  A
  * cloud-only packet (splitnnedge cut=cloud-only: the model input coded as
  * H.264 or JPEG) is decoded by that stream's decoder (avdec_h264, jpegdec:
  * gstsplitnnframecoder.c) and runs the whole network; its result carries
@@ -263,13 +265,18 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
   g_mutex_lock (&self->lock);
   gboolean report = self->report;
   g_mutex_unlock (&self->lock);
-  /* Nothing ran here for an edge-only packet: no cut's time to report. */
-  if (!report || !cut)
+  if (!report)
     return;
+  /* A baseline has no cut: its report says which it was (cut -1), so that
+   * the edge's cut=auto learns this cloud's speed also while it runs
+   * edge-only (no network here: only whole-ms counts) or cloud-only (the
+   * whole network ran here). */
   GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
       "stream-id", G_TYPE_UINT, f->stream_id, "seq", G_TYPE_UINT64, f->seq,
-      "cut", G_TYPE_INT, (gint) cut->id, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
+      "cut", G_TYPE_INT, cut ? (gint) cut->id : -1, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
       "network-ms", G_TYPE_DOUBLE, network_ms, NULL);
+  if (!cut)
+    gst_structure_set (s, "option", G_TYPE_STRING, sn_option_kind_name (f->kind), NULL);
   if (self->whole_ms > 0)
     gst_structure_set (s, "whole-ms", G_TYPE_DOUBLE, self->whole_ms, NULL);
   gst_pad_push_event (self->sinkpad, gst_zmq_reply_event_new (in, s));

@@ -482,9 +482,14 @@ static void
 forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
 {
   guint stream;
-  SnCloudReport r = { -1, 0, -1, 0 };
+  SnCloudReport r = { -1, 0, -1, 0, SN_OPTION_CUT };
+  /* A baseline's report (cut -1) names its option: the cloud's time for
+   * the whole network counts for cut=auto even when no cut runs. */
+  const char *option = gst_structure_get_string (s, "option");
+  if (option)
+    r.kind = sn_option_kind_from_cut_arg (option);
   if (!gst_structure_get_int (s, "cut", &r.cut) || !gst_structure_get_double (s, "cloud-ms", &r.cloud_ms)
-      || r.cut < 0 || r.cloud_ms < 0) {
+      || (r.cut < 0 && (r.cut != -1 || r.kind == SN_OPTION_CUT)) || r.cloud_ms < 0) {
     GST_DEBUG_OBJECT (self, "ignoring incomplete cloud report %" GST_PTR_FORMAT, s);
     return;
   }

@@ -253,10 +253,10 @@ END_TEST
  * 100 Mbit/s: image 0+24+160.8 = 184.8, early 8+12+138 = 158,
  * mid 20+9.6+81.4 = 111, heads 40+4.8+2 = 46.8: the heads, on the edge. */
 static const SnCloudReport slow[] = {
-  { 1, 122, 120, 160 },
-  { 1, 122, 120, 160 },
-  { 1, 146, 144, 160 },
-  { 1, 106, 104, 160 },
+  { 1, 122, 120, 160, 0 },
+  { 1, 122, 120, 160, 0 },
+  { 1, 146, 144, 160, 0 },
+  { 1, 106, 104, 160, 0 },
 };
 static const double slow_whole[] = { 160, 160, 162, 158.8 };
 
@@ -281,7 +281,7 @@ START_TEST (test_cloud_reports)
   for (int k = 0; k < 4; k++)
     ck_assert_double_eq_tol (latency (c, k), expect[k], 1e-9);
   /* A report of a cut no option has is refused. */
-  SnCloudReport stray = { 7, 10, 10, 100 };
+  SnCloudReport stray = { 7, 10, 10, 100, 0 };
   ck_assert (!sn_controller_observe_cloud (c, &stray));
   /* The dwell: 1 + 4 decisions so far; the 16th moves to the edge. */
   for (int f = 6; f < 16; f++) {
@@ -303,7 +303,7 @@ END_TEST
 START_TEST (test_cloud_whole_estimate)
 {
   SnController *c = after_first_frame (100e6);
-  SnCloudReport r = { 3, 5, 1, 50 };
+  SnCloudReport r = { 3, 5, 1, 50, 0 };
   for (int i = 0; i < 5; i++)
     sn_controller_observe_cloud (c, &r);
   SnControllerDecision d;
@@ -325,7 +325,7 @@ START_TEST (test_cloud_whole_estimate)
   c = after_first_frame (100e6);
   static const double net[] = { 30, 30, 30, 40 };
   for (int i = 0; i < 4; i++) {
-    SnCloudReport m = { 2, net[i], -1, 0 };
+    SnCloudReport m = { 2, net[i], -1, 0, 0 };
     sn_controller_observe_cloud (c, &m);
   }
   decide (c, NULL);
@@ -687,6 +687,60 @@ START_TEST (test_ranks_baselines)
 }
 END_TEST
 
+/* The cloud's reports of baseline frames (cut -1 and the option's kind):
+ * an edge-only frame's report carries the cloud's whole-network time, all
+ * cut=auto needs to see that cloud-only would win; a cloud-only frame's
+ * time goes to every cloud-only option.  Hand-computed: slow edge (whole
+ * network 400 ms here), 100 Mbit/s; before any report the cloud is guessed
+ * as fast as this machine:
+ *   edge-only   400 + 0.024                 = 400.024 ms (best)
+ *   cloud-only    5 + 0.28 + 400            = 405.28 ms
+ * the cloud says its whole network takes 20 ms:
+ *   cloud-only    5 + 0.28 + 20             =  25.28 ms (best)
+ * then cloud-only frames take 30 ms there, 28 of them network (the first
+ * two after a start are cold and skipped by the planner; by the controller
+ * too for the speed); the cloud-only estimate is their EWMA. */
+START_TEST (test_baseline_reports)
+{
+  const SnOptionMeasure rows[] = {
+    { { SN_OPTION_EDGE_ONLY, 0, 0, 0, 0, 0 }, 300, 100, 0, 0, 0 },
+    { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 26 }, 3500, 96, 0, 0, 10 },
+  };
+  int nb;
+  SnControllerOption *base = sn_controller_baseline_options (W, rows, 2, &nb);
+  SnControllerOption o[6];
+  memcpy (o, four, sizeof four);
+  o[4] = base[0];
+  o[5] = base[1];
+  enum { EDGE_ONLY = 4, CLOUD_ONLY = 5 };
+  SnController *c = sn_controller_new (o, 6, W);
+  sn_controller_set_bandwidth (c, 100e6);
+  sn_controller_observe_first_frame (c, (double[]) { 300000, 150000, 180000, 100000 }, 4, 400);
+  SnPathPrediction r[6], p;
+  sn_controller_rank (c, r, 6);
+  ck_assert_int_eq (r[0].path, EDGE_ONLY);
+  sn_controller_predict (c, CLOUD_ONLY, &p);
+  ck_assert_double_eq_tol (p.latency_ms, 405.28, 1e-9);
+  /* A report of no option's kind, or a cut's kind with cut -1, is refused. */
+  SnCloudReport bad = { -1, 1, 0, 20, SN_OPTION_CUT };
+  ck_assert (!sn_controller_observe_cloud (c, &bad));
+  SnCloudReport eo = { -1, 0.5, 0, 20, SN_OPTION_EDGE_ONLY };
+  ck_assert (sn_controller_observe_cloud (c, &eo));
+  sn_controller_rank (c, r, 6);
+  ck_assert_int_eq (r[0].path, CLOUD_ONLY);
+  ck_assert_double_eq_tol (r[0].latency_ms, 25.28, 1e-9);
+  ck_assert_double_eq_tol (sn_controller_cloud_whole_ms (c), 20, 1e-9);
+  SnCloudReport co = { -1, 30, 28, 20, SN_OPTION_CLOUD_ONLY };
+  for (int i = 0; i < 3; i++)
+    ck_assert (sn_controller_observe_cloud (c, &co));
+  sn_controller_predict (c, CLOUD_ONLY, &p);
+  /* Two cold reports skipped, the third replaces the speed-based guess. */
+  ck_assert_double_eq_tol (p.cloud_ms, 30, 1e-9);
+  sn_controller_free (c);
+  sn_controller_options_free (base, nb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -706,6 +760,7 @@ main (void)
   tcase_add_test (tc, test_qos);
   tcase_add_test (tc, test_frames);
   tcase_add_test (tc, test_ranks_baselines);
+  tcase_add_test (tc, test_baseline_reports);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_NORMAL);

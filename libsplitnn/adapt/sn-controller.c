@@ -342,10 +342,23 @@ sn_controller_observe_frame (SnController *c, int option, double edge_ms, double
   sn_planner_observe_bytes (c->planner, option, bytes);
 }
 
+/* The first option a report is about: its cut's, or for a baseline's
+ * (cut -1) the first of its kind; -1 when none. */
+static int
+report_option (const SnController *c, const SnCloudReport *r)
+{
+  if (r->cut >= 0)
+    return sn_controller_find_cut (c, r->cut);
+  for (int i = 0; r->kind != SN_OPTION_CUT && i < c->n; i++)
+    if (c->options[i].kind == r->kind)
+      return i;
+  return -1;
+}
+
 gboolean
 sn_controller_observe_cloud (SnController *c, const SnCloudReport *r)
 {
-  if (sn_controller_find_cut (c, r->cut) < 0 || !(r->cloud_ms >= 0))
+  if (report_option (c, r) < 0 || !(r->cloud_ms >= 0))
     return FALSE;
   if (c->pending_reports->len < MAX_PENDING_REPORTS)
     g_array_append_val (c->pending_reports, *r);
@@ -355,13 +368,19 @@ sn_controller_observe_cloud (SnController *c, const SnCloudReport *r)
 static void
 apply_cloud_report (SnController *c, const SnCloudReport *r)
 {
-  int i = sn_controller_find_cut (c, r->cut);
+  int i = report_option (c, r);
   double network_ms = r->network_ms >= 0 ? r->network_ms : r->cloud_ms;
-  sn_planner_observe_cloud (c->planner, i, r->cloud_ms);
-  /* What does not scale with the network: packet and detection decoding. */
+  /* A cloud-only frame's time is every cloud-only option's (the same
+   * network after decoding a picture); a cut's is its own. */
+  for (int j = i; j < c->n; j++)
+    if (j == i || (r->cut < 0 && c->options[j].kind == r->kind))
+      sn_planner_observe_cloud (c->planner, j, r->cloud_ms);
+  /* What does not scale with the network: packet and detection decoding
+   * (not an edge-only record's parsing, which no other option pays). */
   double overhead = MAX (r->cloud_ms - network_ms, 0);
-  c->cloud_overhead_ms = c->cloud_speed_known
-      ? (1 - OVERHEAD_ALPHA) * c->cloud_overhead_ms + OVERHEAD_ALPHA * overhead : overhead;
+  if (r->cut >= 0 || r->kind == SN_OPTION_CLOUD_ONLY)
+    c->cloud_overhead_ms = c->cloud_speed_known
+        ? (1 - OVERHEAD_ALPHA) * c->cloud_overhead_ms + OVERHEAD_ALPHA * overhead : overhead;
   /* The whole-network time the cloud measured at its start seeds the
    * estimate; a different one is a restarted (or another) cloud. */
   if (r->whole_ms > 0 && r->whole_ms != c->reported_whole_ms) {

@@ -79,10 +79,13 @@ typedef struct {
 /* What the cloud said about one frame (the "splitnn-cloud-time" event,
  * docs/adaptive.md). */
 typedef struct {
-  int cut;                  /* the cut the frame was made at */
+  int cut;                  /* the cut the frame was made at; -1 for a baseline (kind) */
   double cloud_ms;          /* packet decoding + cloud part + detection decoding */
   double network_ms;        /* the cloud part of the network alone; < 0: = cloud_ms */
   double whole_ms;          /* the cloud's time for the whole network; <= 0: not said */
+  SnOptionKind kind;        /* cut -1: edge-only (its whole_ms is all that counts: no network
+                             * ran there) or cloud-only (the whole network ran there: its time
+                             * goes to every cloud-only option) */
 } SnCloudReport;
 
 typedef struct {
@@ -196,7 +199,7 @@ SN_API gboolean sn_controller_first_frame_seen (const SnController *c);
 /* A frame the edge ran at `option`: its edge time and packet bytes. */
 SN_API void sn_controller_observe_frame (SnController *c, int option, double edge_ms, double bytes);
 /* One cloud report, taken at the next decision (or rank); FALSE (ignored)
- * when no option has its cut. */
+ * when no option has its cut (or, for cut -1, its kind). */
 SN_API gboolean sn_controller_observe_cloud (SnController *c, const SnCloudReport *report);
 /* A link estimate (sn-linkest.h, the "splitnn-bandwidth" event): bit/s
  * (<= 0: none) and base RTT (< 0: none).  The last one before a decision
