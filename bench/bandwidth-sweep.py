@@ -7,15 +7,17 @@ namespaces, a veth pair, tc tbf on the edge's side, the edge capped to a
 third of one CPU) stepped down through RATES during one stream per
 configuration, vtest.avi at 4 frames/s.  Configurations:
 
-  edge-only   the whole network and the detection decoding on the edge
-              (splitnnedge cut=48 ! splitnncloud in the edge process); only
-              the detections cross the link
-  cloud-only  a JPEG (quality 90) of the frame scaled to the model's input
-              size crosses; the cloud decodes it and runs the whole network
-              (jpegdec ! splitnnedge cut=48 ! splitnncloud in the cloud)
+  edge-only   splitnnedge cut=edge-only: the whole network and the
+              detection decoding on the edge; only the detections cross
+  cloud-only h264 qpN, cloud-only jpeg q90
+              splitnnedge cut=cloud-only codec=h264 quality=N (x264enc
+              zerolatency, keyframes on loss) or codec=jpeg: the model input
+              coded as video crosses, splitnncloud decodes it and runs the
+              whole network
   cut N       every cut splitnnedge cut=auto considers, fixed, at the
               default bits (8) and codec (lossless)
-  auto        splitnnedge cut=auto
+  auto        splitnnedge cut=auto fidelity-floor=95, which ranks all of
+              the above (with eval's bytes and fidelity for the baselines)
 
 End-to-end latency: from the frame entering the edge's first processing
 element to its detections leaving the cloud side (for edge-only: arriving
@@ -61,18 +63,21 @@ def frames_in(n, scale=False):
             f"! videoconvert ! clocksync ! identity eos-after={n} {size}")
 
 
+# The baselines, as splitnnedge runs them (issue 17).
+BASELINES = {"edge-only": "cut=edge-only",
+             "cloud-only h264 qp20": "cut=cloud-only codec=h264 quality=20",
+             "cloud-only h264 qp26": "cut=cloud-only codec=h264 quality=26",
+             "cloud-only h264 qp32": "cut=cloud-only codec=h264 quality=32",
+             "cloud-only jpeg q90": "cut=cloud-only codec=jpeg quality=90"}
+
+
 def pipelines(config, n):
     """(edge pipeline, cloud pipeline, element whose src pad is the output)."""
-    if config == "edge-only":
-        return (frames_in(n) + f"! splitnnedge name=e model={MODEL} cut=48 bits=32 codec=none "
-                f"! splitnncloud model={MODEL} report=false ! {SINK}",
-                f"{SRC} ! fakesink sync=false", "src")
-    if config == "cloud-only":
-        return (frames_in(n, scale=True) + f"! jpegenc quality=90 ! {SINK}",
-                f"{SRC} ! jpegdec ! videoconvert ! splitnnedge model={MODEL} cut=48 bits=32 codec=none "
-                f"! splitnncloud name=c model={MODEL} report=false ! fakesink sync=false", "c")
-    cut = config.split()[-1]
-    return (frames_in(n) + f"! splitnnedge name=e model={MODEL} cut={cut} ! {SINK}",
+    setting = BASELINES.get(config) or f"cut={config.split()[-1]}"
+    if config == "auto":
+        # The floor of issue 17: cloud-only H.264 QP 32 (93.2) is under it.
+        setting += " fidelity-floor=95"
+    return (frames_in(n) + f"! splitnnedge name=e model={MODEL} {setting} ! {SINK}",
             f"{SRC} ! splitnncloud name=c model={MODEL} ! fakesink sync=false", "c")
 
 
@@ -103,7 +108,9 @@ def run(link, cap, config, schedule):
     arrive, _ = netshape.latencies(edge, cloud, "src")
     t_out = sorted(e["t"] for e in cloud.of("out") if e["el"] == out)
     ends = steps[1:] + [max(t_in.values()) + 1]
-    changes = [(f["frame"], f["new-cut"]) for _, f in edge.messages("splitnn-cut-changed")]
+    # Options by name: the baselines have no cut id.
+    changes = [(f["frame"], f["new-cut"] if f["new-cut"] >= 0 else f["new-cut-name"])
+               for _, f in edge.messages("splitnn-cut-changed")]
     points = []
     for (rate, _), lo, hi in zip(schedule, steps, ends):
         first = hi - (hi - lo) * SETTLED
@@ -120,7 +127,7 @@ def run(link, cap, config, schedule):
         if changes:
             # The cuts cut=auto used for the frames of the window.
             points[-1]["cuts"] = sorted({[c for f, c in changes if f <= s][-1] for s in window
-                                         if changes[0][0] <= s})
+                                         if changes[0][0] <= s}, key=str)
     counts = {"edge-frames": len(t_in), "cloud-outputs": len(t_out), **edge.report("k"),
               "ends": [p.of("end") for p in (edge, cloud)], "errors": [p.err[-3:] for p in (edge, cloud)],
               # the link estimate over time: (s from the first step, rate, estimate, delivered)
@@ -151,7 +158,10 @@ def plot(results, path):
     for config, points in results.items():
         style = {"auto": dict(color="black", linewidth=2.5, marker="o"),
                  "edge-only": dict(color="tab:green", linestyle="--", marker="s"),
-                 "cloud-only": dict(color="tab:purple", linestyle="--", marker="D")}.get(
+                 "cloud-only h264 qp20": dict(color="tab:purple", linestyle="--", marker="D"),
+                 "cloud-only h264 qp26": dict(color="tab:purple", linestyle="-.", marker="D"),
+                 "cloud-only h264 qp32": dict(color="tab:purple", linestyle=":", marker="D"),
+                 "cloud-only jpeg q90": dict(color="tab:red", linestyle="--", marker="^")}.get(
                      config, dict(linewidth=1, marker=".", alpha=0.8))
         r = [p["rate"] for p in points if p["median-ms"]]
         ax1.plot(r, [p["median-ms"] for p in points if p["median-ms"]], label=config, **style)
@@ -206,7 +216,7 @@ def main():
     results, counts, start = {}, {}, time.monotonic()
     try:
         points, candidates, auto_changes, counts["auto"] = sweep(link, cap, "auto", streams)
-        configs = ["edge-only", "cloud-only"] + [f"cut {c}" for c in candidates.split(",")]
+        configs = list(BASELINES) + [f"cut {c}" for c in candidates.split(",") if c.isdigit()]
         if args.configs is not None:
             configs = [c for c in configs if c in args.configs.split(",")]
         for config in configs:

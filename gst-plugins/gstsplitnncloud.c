@@ -12,7 +12,15 @@
  * per detection with a "detection" structure (label, class-id, confidence).
  * An edge-only packet (splitnnedge cut=edge-only: the detections record
  * the edge made, same model) runs no network: its detections come out the
- * same way, with cut id SN_CUT_ID_EDGE_ONLY and no time report.
+ * same way, with cut id SN_CUT_ID_EDGE_ONLY; its time report says cut -1,
+ * option "edge-only" (only the cloud's whole-network time means anything
+ * there).  A
+ * cloud-only packet (splitnnedge cut=cloud-only: the model input coded as
+ * H.264 or JPEG) is decoded by that stream's decoder (avdec_h264, jpegdec:
+ * gstsplitnnframecoder.c) and runs the whole network; its result carries
+ * cut id SN_CUT_ID_CLOUD_ONLY.  A predicted picture after a loss is
+ * refused, counted in `refused`, and the edge asked for a keyframe, as for
+ * codec=temporal.
  * A bad packet is skipped, counted and reported as a warning (at most
  * every 5 s, gstsplitnnwarn.h).  Caps that name another model are not
  * accepted (the accept-caps query says no), so zmqsrc, which asks before
@@ -31,6 +39,7 @@
 #endif
 
 #include "gstsplitnncloud.h"
+#include "gstsplitnnframecoder.h"
 #include "gstsplitnnevents.h"
 #include "gstsplitnnmeta.h"
 #include "gstsplitnnmodel.h"
@@ -158,6 +167,7 @@ setup (GstSplitnnCloud *self)
     return FALSE;
   }
   sn_cloud_session_set_threads (self->session, self->threads);
+  sn_cloud_session_set_frame_coder (self->session, gst_splitnn_frame_coder_funcs (), NULL);
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
   self->caps_sent = FALSE;
@@ -238,8 +248,8 @@ write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, do
   h.stream_id = f->stream_id;
   h.seq = f->seq;
   h.pts = f->pts;
-  /* An edge-only packet ran no network here (its cut is NULL). */
-  h.cut_id = cut ? cut->id : SN_CUT_ID_EDGE_ONLY;
+  /* The baselines have no cut (NULL): their reserved ids. */
+  h.cut_id = cut ? cut->id : sn_option_kind_cut_id (f->kind);
   h.cloud_us = (guint32) (cloud_ms * 1000);
   h.time_us = g_get_real_time ();
   /* The session refuses packets made for another model. */
@@ -262,13 +272,18 @@ report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double
   gboolean report = self->report;
   gchar *worker = report && cut ? g_strdup (self->worker) : NULL;
   g_mutex_unlock (&self->lock);
-  /* Nothing ran here for an edge-only packet: no cut's time to report. */
-  if (!report || !cut)
+  if (!report)
     return;
+  /* A baseline has no cut: its report says which it was (cut -1), so that
+   * the edge's cut=auto learns this cloud's speed also while it runs
+   * edge-only (no network here: only whole-ms counts) or cloud-only (the
+   * whole network ran here). */
   GstStructure *s = gst_structure_new (GST_SPLITNN_CLOUD_TIME_EVENT,
       "stream-id", G_TYPE_UINT, f->stream_id, "seq", G_TYPE_UINT64, f->seq,
-      "cut", G_TYPE_INT, (gint) cut->id, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
+      "cut", G_TYPE_INT, cut ? (gint) cut->id : -1, "cloud-ms", G_TYPE_DOUBLE, cloud_ms,
       "network-ms", G_TYPE_DOUBLE, network_ms, NULL);
+  if (!cut)
+    gst_structure_set (s, "option", G_TYPE_STRING, sn_option_kind_name (f->kind), NULL);
   if (self->whole_ms > 0)
     gst_structure_set (s, "whole-ms", G_TYPE_DOUBLE, self->whole_ms, NULL);
   /* which worker answered: an edge in front of a pool sees its stream move */
@@ -441,7 +456,7 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
           "not decodable with this model (warned about at most every 5 s)", 0, G_MAXUINT64, 0, ro));
   gst_splitnn_install_max_errors (gobject_class, PROP_MAX_ERRORS, "bad packets");
   g_object_class_install_property (gobject_class, PROP_REFUSED,
-      g_param_spec_uint64 ("refused", "Refused", "codec=temporal: packets refused because their "
+      g_param_spec_uint64 ("refused", "Refused", "codec=temporal and cut=cloud-only H.264: packets refused because their "
           "reference was lost (a packet missing before them, or this element started after the "
           "stream); each asks the edge for an intra frame ('splitnn-refresh' event, carried back "
           "by zmqsrc/zmqsink with ack-endpoint) and gives no detections", 0, G_MAXUINT64, 0,

@@ -11,16 +11,25 @@
  * edge time and packet size, the cloud's time reported back by splitnncloud
  * (the "splitnn-cloud-time" event), the bandwidth reported upstream by
  * zmqsink (or the `bandwidth` property) and downstream QoS; each change is
- * posted as an element message (cut=auto ranks feature cuts only).  With
+ * posted as an element message with the planner's explanation (cut=auto
+ * ranks the feature cuts, edge-only and cloud-only at each codec and
+ * quality of the baselines property).  With
  * cut=edge-only the whole network runs here and each packet is the frame's
  * detections record (SNDT, a few hundred bytes), which splitnncloud passes
- * on as its own output.  A frame that cannot be processed is dropped, counted
- * and reported, never silently lost. */
+ * on as its own output.  With cut=cloud-only codec=h264 (or jpeg) the frame,
+ * resized to the model's input as the detector does it, is coded by an
+ * encoder element (frame-encoder, x264enc low-latency by default; quality
+ * is its QP) and splitnncloud decodes it and runs the whole network; a
+ * keyframe goes out first, after a DISCONT buffer, a frame dropped here
+ * and whenever splitnncloud asks (splitnn-refresh, after a loss).  A frame
+ * that cannot be processed is dropped, counted and reported, never
+ * silently lost. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "gstsplitnnedge.h"
+#include "gstsplitnnframecoder.h"
 #include "gstsplitnnmodel.h"
 #include "gstsplitnnwarn.h"
 
@@ -46,8 +55,14 @@ enum {
   PROP_STREAM_ID, PROP_THREADS, PROP_BANDWIDTH, PROP_OBJECTIVE, PROP_STATS_INTERVAL,
   PROP_FRAMES_IN, PROP_FRAMES_OUT, PROP_DROPPED, PROP_MEAN_BYTES, PROP_CURRENT_CUT,
   PROP_CLOUD_SPEED, PROP_RANGE, PROP_CLOUD_REPORTS, PROP_CANDIDATES, PROP_FIDELITY_FLOOR,
-  PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH,
+  PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH, PROP_QUALITY, PROP_FRAME_ENCODER, PROP_BASELINES,
 };
+
+/* The codec property's frame codecs (cut=cloud-only), beside SnCodec's
+ * feature codecs: the packet's codec byte for them (sn-packet.h). */
+#define CODEC_H264 ((SnCodec) (SN_PACKET_CODEC_FRAME + SN_FRAME_CODEC_H264))
+#define CODEC_JPEG ((SnCodec) (SN_PACKET_CODEC_FRAME + SN_FRAME_CODEC_JPEG))
+#define IS_FRAME_CODEC(c) ((c) == CODEC_H264 || (c) == CODEC_JPEG)
 
 struct _GstSplitnnEdge {
   GstElement parent;
@@ -77,6 +92,9 @@ struct _GstSplitnnEdge {
   guint64 cloud_reports;              /* taken into the controller's decisions */
   gchar *candidates;                  /* cut=auto: the cuts the planner considers */
   gint dead_zone, refresh;            /* codec=temporal */
+  gint quality;                       /* cut=cloud-only: QP or JPEG quality; 0: the codec's default */
+  gchar *frame_encoder;               /* cut=cloud-only: encoder element description; NULL: default */
+  gchar *baselines;                   /* cut=auto: eval rows of the baselines; NULL: eval's vtest figures */
   /* codec=temporal: the cloud asked for an intra frame (splitnn-refresh,
    * from the src pad's thread); the streaming thread passes it on to the
    * session.  last_intra: sequence number of the last intra frame sent
@@ -98,6 +116,8 @@ struct _GstSplitnnEdge {
   GByteArray *packet;
   gint fixed_cut;                     /* -1 with cut=auto and cut=edge-only */
   gboolean edge_only;                 /* cut=edge-only: the whole network here, detections out */
+  gboolean cloud_only;                /* cut=cloud-only: the frame coded as video, the network there */
+  gchar *encoder_used;                /* frame_encoder at setup: the session's coder holds it */
   gdouble model_flops;
 
   GstVideoInfo info;
@@ -134,6 +154,8 @@ gst_splitnn_codec_get_type (void)
     { SN_CODEC_LOSSY, "JPEG mosaic of the codes (AVSS 2018)", "lossy" },
     { SN_CODEC_AUTO, "Per tensor and frame from sparsity and entropy", "auto" },
     { SN_CODEC_TEMPORAL, "Each frame against the stream's last, context-coded (needs range=calibrated)", "temporal" },
+    { CODEC_H264, "cut=cloud-only: the frame as H.264 (frame-encoder, QP quality)", "h264" },
+    { CODEC_JPEG, "cut=cloud-only: the frame as JPEG (jpegenc, quality 1-100)", "jpeg" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -183,6 +205,7 @@ release (GstSplitnnEdge *self)
   g_clear_pointer (&self->detector, sn_detector_free);
   g_clear_pointer (&self->model, sn_model_free);
   g_clear_pointer (&self->packet, g_byte_array_unref);
+  g_clear_pointer (&self->encoder_used, g_free);
 }
 
 /* The encoder setting of the properties; called with the lock held. */
@@ -199,13 +222,31 @@ config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
   fc->temporal.refresh = self->refresh;
 }
 
-/* cut=auto's controller over every cut, with priors from FLOPs. */
+/* cut=auto's controller over every option: the cuts (in cut order, so an
+ * option index below the cut count is the cut id) with priors from FLOPs,
+ * then edge-only and cloud-only at each codec and quality with their
+ * figures from `splitnn eval --json` rows (the baselines property; NULL:
+ * eval's figures on vtest.avi; "none": cuts only). */
 static SnController *
-make_controller (GstSplitnnEdge *self, int bits, double cloud_speed)
+make_controller (GstSplitnnEdge *self, int bits, double cloud_speed, const char *baselines,
+    GError **error)
 {
-  int n;
-  g_autofree SnControllerOption *options = sn_controller_cut_options (self->cuts, self->model_flops, bits, &n);
-  SnController *c = sn_controller_new (options, n, self->model_flops);
+  int n, nb = 0;
+  g_autofree SnControllerOption *cuts = sn_controller_cut_options (self->cuts, self->model_flops, bits, &n);
+  SnControllerOption *base = NULL;
+  if (g_strcmp0 (baselines, "none") != 0) {
+    g_autoptr (GArray) rows = NULL;
+    if (baselines && !(rows = sn_option_measures_load (baselines, error)))
+      return NULL;
+    base = sn_controller_baseline_options (self->model_flops,
+        rows ? (const SnOptionMeasure *) rows->data : NULL, rows ? (int) rows->len : 0, &nb);
+  }
+  g_autofree SnControllerOption *options = g_new (SnControllerOption, n + nb);
+  memcpy (options, cuts, n * sizeof *options);
+  if (nb)
+    memcpy (options + n, base, nb * sizeof *options);
+  SnController *c = sn_controller_new (options, n + nb, self->model_flops);
+  sn_controller_options_free (base, nb);
   sn_controller_set_cloud_speedup (c, cloud_speed);
   return c;
 }
@@ -231,12 +272,34 @@ setup (GstSplitnnEdge *self)
   config_of_properties (self, &fc);
   double min_fid = self->fidelity_floor;
   double cloud_speed = self->cloud_speed;
+  int quality = self->quality;
+  g_autofree gchar *encoder = g_strdup (self->frame_encoder);
+  g_autofree gchar *baselines = g_strdup (self->baselines);
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
   self->fixed_cut = -1;
   self->edge_only = sn_option_kind_from_cut_arg (cut) == SN_OPTION_EDGE_ONLY;
-  if (g_strcmp0 (cut, "auto") != 0 && !self->edge_only) {
+  self->cloud_only = sn_option_kind_from_cut_arg (cut) == SN_OPTION_CLOUD_ONLY;
+  /* A frame codec goes with cut=cloud-only, and only with it. */
+  if (self->cloud_only != IS_FRAME_CODEC (fc.codec)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", self->cloud_only
+            ? "cut=cloud-only needs codec=h264 or codec=jpeg"
+            : "codec=h264 and codec=jpeg code frames: they need cut=cloud-only"),
+        ("cut=%s codec=%s", cut, IS_FRAME_CODEC (fc.codec)
+            ? sn_frame_codec_name (fc.codec - SN_PACKET_CODEC_FRAME) : sn_codec_name (fc.codec)));
+    release (self);
+    return FALSE;
+  }
+  if (self->cloud_only && quality
+      && !sn_frame_codec_quality_valid (fc.codec - SN_PACKET_CODEC_FRAME, quality)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("quality=%d is out of range for codec=%s",
+            quality, sn_frame_codec_name (fc.codec - SN_PACKET_CODEC_FRAME)),
+        ("h264: a QP of 0-51 (lower is better); jpeg: 1-100 (higher is better); 0: the default"));
+    release (self);
+    return FALSE;
+  }
+  if (g_strcmp0 (cut, "auto") != 0 && !self->edge_only && !self->cloud_only) {
     const SnCut *c = sn_cut_set_find (self->cuts, cut);
     if (!c) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No cut '%s' in this model", cut),
@@ -258,7 +321,8 @@ setup (GstSplitnnEdge *self)
   /* Calibrated ranges need stored calibration for every cut this element
    * may send: the fixed one, or all of them with cut=auto. */
   GError *err = NULL;
-  for (int i = 0; range == SN_RANGE_CALIBRATED && !self->edge_only && i < sn_cut_set_n_cuts (self->cuts); i++)
+  for (int i = 0; range == SN_RANGE_CALIBRATED && !self->edge_only && !self->cloud_only
+      && i < sn_cut_set_n_cuts (self->cuts); i++)
     if ((self->fixed_cut < 0 || self->fixed_cut == i)
         && !sn_feature_check_calibration (self->model, sn_cut_set_get (self->cuts, i), &err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
@@ -279,7 +343,18 @@ setup (GstSplitnnEdge *self)
     return FALSE;
   }
   sn_edge_session_set_threads (self->session, self->threads);
-  SnController *controller = make_controller (self, fc.bits, cloud_speed);
+  /* The coder holds the description: it stays put until release. */
+  self->encoder_used = g_steal_pointer (&encoder);
+  sn_edge_session_set_frame_coder (self->session, gst_splitnn_frame_coder_funcs (),
+      self->encoder_used);
+  SnController *controller = make_controller (self, fc.bits, cloud_speed, baselines, &err);
+  if (!controller) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot read baselines=%s", baselines),
+        ("%s", err->message));
+    g_error_free (err);
+    release (self);
+    return FALSE;
+  }
   g_mutex_lock (&self->lock);
   self->controller = controller;
   g_mutex_unlock (&self->lock);
@@ -407,9 +482,14 @@ static void
 forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
 {
   guint stream;
-  SnCloudReport r = { -1, 0, -1, 0 };
+  SnCloudReport r = { -1, 0, -1, 0, SN_OPTION_CUT };
+  /* A baseline's report (cut -1) names its option: the cloud's time for
+   * the whole network counts for cut=auto even when no cut runs. */
+  const char *option = gst_structure_get_string (s, "option");
+  if (option)
+    r.kind = sn_option_kind_from_cut_arg (option);
   if (!gst_structure_get_int (s, "cut", &r.cut) || !gst_structure_get_double (s, "cloud-ms", &r.cloud_ms)
-      || r.cut < 0 || r.cloud_ms < 0) {
+      || (r.cut < 0 && (r.cut != -1 || r.kind == SN_OPTION_CUT)) || r.cloud_ms < 0) {
     GST_DEBUG_OBJECT (self, "ignoring incomplete cloud report %" GST_PTR_FORMAT, s);
     return;
   }
@@ -418,7 +498,7 @@ forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
   g_mutex_lock (&self->lock);
   /* A cloud serving several edges over one transport may answer others';
    * a fixed cut has no use for them (fixed_cut is set before streaming). */
-  if (self->controller && self->fixed_cut < 0 && !self->edge_only
+  if (self->controller && self->fixed_cut < 0 && !self->edge_only && !self->cloud_only
       && (!gst_structure_get_uint (s, "stream-id", &stream) || stream == self->stream_id))
     sn_controller_observe_cloud (self->controller, &r);
   g_mutex_unlock (&self->lock);
@@ -492,11 +572,25 @@ static void
 post_cut_change (GstSplitnnEdge *self, const SnControllerDecision *cd)
 {
   const SnPlanDecision *d = &cd->plan;
-  const SnCut *from = d->previous >= 0 ? sn_cut_set_get (self->cuts, d->previous) : NULL;
-  const SnCut *to = sn_cut_set_get (self->cuts, d->chosen);
+  /* Options are the cuts in cut order, then the baselines (cut -1, named
+   * "edge-only", "cloud-only h264 qp26", ...). */
+  g_mutex_lock (&self->lock);
+  const SnControllerOption *from = d->previous >= 0 ? sn_controller_option (self->controller, d->previous) : NULL;
+  const SnControllerOption *to = sn_controller_option (self->controller, d->chosen);
+  /* Why, in the planner's words: the winner's figure, the runner-up, the
+   * best of each other kind. */
+  SnPathPrediction rank[128];
+  int n_rank = sn_controller_rank (self->controller, rank, G_N_ELEMENTS (rank));
+  g_autofree char *why = sn_planner_explain (sn_controller_planner (self->controller), rank, n_rank);
+  g_autofree char *from_name = g_strdup (from ? from->name : "");
+  g_autofree char *to_name = g_strdup (to->name);
+  int from_cut = from ? from->cut : -1, to_cut = to->cut;
+  g_mutex_unlock (&self->lock);
   GstStructure *s = gst_structure_new ("splitnn-cut-changed",
-      "old-cut", G_TYPE_INT, d->previous, "old-cut-name", G_TYPE_STRING, from ? from->name : "",
-      "new-cut", G_TYPE_INT, d->chosen, "new-cut-name", G_TYPE_STRING, to->name,
+      "old-cut", G_TYPE_INT, from_cut, "old-cut-name", G_TYPE_STRING, from_name,
+      "new-cut", G_TYPE_INT, to_cut, "new-cut-name", G_TYPE_STRING, to_name,
+      "old-option", G_TYPE_INT, d->previous, "new-option", G_TYPE_INT, d->chosen,
+      "explanation", G_TYPE_STRING, why,
       "reason", G_TYPE_STRING, d->reason,
       "predicted-latency-ms", G_TYPE_DOUBLE, d->new_prediction.latency_ms,
       "predicted-fps", G_TYPE_DOUBLE, d->new_prediction.fps,
@@ -510,7 +604,7 @@ post_cut_change (GstSplitnnEdge *self, const SnControllerDecision *cd)
       "bandwidth", G_TYPE_DOUBLE, cd->bandwidth,
       "qos-proportion", G_TYPE_DOUBLE, cd->qos_proportion,
       "frame", G_TYPE_UINT64, self->seq, NULL);
-  GST_INFO_OBJECT (self, "cut %d -> %d (%s)", d->previous, d->chosen, d->reason);
+  GST_INFO_OBJECT (self, "option %s -> %s (%s): %s", from_name, to_name, d->reason, why);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
@@ -599,7 +693,9 @@ refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fi
   candidates_changed (self, news, min_fid);
 }
 
-/* Returns the cut for this frame: fixed, or the controller's choice. */
+/* Returns the option for this frame: the fixed cut, or the controller's
+ * choice (an option index: a cut id below the cut count, a baseline
+ * above). */
 static gint
 choose_cut (GstSplitnnEdge *self)
 {
@@ -614,7 +710,7 @@ choose_cut (GstSplitnnEdge *self)
   g_mutex_unlock (&self->lock);
   if (d.plan.changed)
     post_cut_change (self, &d);
-  return d.cut;
+  return d.plan.chosen;
 }
 
 /* cut=edge-only: the session runs the whole network and the packet is the
@@ -630,6 +726,35 @@ process_edge_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *l
   sn_edge_session_set_stream (self->session, stream, self->seq);
   if (!sn_edge_session_process_input (self->session, &opt, x, lb, pts, &pk, error))
     return FALSE;
+  g_byte_array_set_size (self->packet, 0);
+  g_byte_array_append (self->packet, pk.data, pk.len);
+  return TRUE;
+}
+
+/* cut=cloud-only: the session codes the model input through the frame
+ * coder (gstsplitnnframecoder.c); a keyframe when the cloud asked for one
+ * or the input is discontinuous.  x points into the session. */
+static gboolean
+process_cloud_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
+    guint stream, SnFrameCodec codec, int quality, GError **error)
+{
+  g_mutex_lock (&self->lock);
+  SnOption opt = { .kind = SN_OPTION_CLOUD_ONLY, .frame_codec = codec, .quality = quality };
+  gboolean refresh = self->refresh_pending || GST_BUFFER_FLAG_IS_SET (in, GST_BUFFER_FLAG_DISCONT);
+  self->refresh_pending = FALSE;
+  g_mutex_unlock (&self->lock);
+  if (refresh)
+    sn_edge_session_request_refresh (self->session);
+  guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
+  SnEdgePacket pk;
+  sn_edge_session_set_stream (self->session, stream, self->seq);
+  if (!sn_edge_session_process_input (self->session, &opt, x, lb, pts, &pk, error))
+    return FALSE;
+  if (pk.intra) {
+    g_mutex_lock (&self->lock);
+    self->last_intra = pk.seq;
+    g_mutex_unlock (&self->lock);
+  }
   g_byte_array_set_size (self->packet, 0);
   g_byte_array_append (self->packet, pk.data, pk.len);
   return TRUE;
@@ -667,6 +792,14 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
     gst_video_frame_unmap (&frame);
     return process_edge_only (self, x, &lb, in, stream, error);
   }
+  if (self->cloud_only) {
+    gst_video_frame_unmap (&frame);
+    g_mutex_lock (&self->lock);
+    int quality = self->quality;
+    g_mutex_unlock (&self->lock);
+    return process_cloud_only (self, x, &lb, in, stream,
+        (SnFrameCodec) (fc.codec - SN_PACKET_CODEC_FRAME), quality, error);
+  }
   if (self->fixed_cut < 0) {
     refresh_fidelity (self, &fc, min_fid);
     if (!sn_controller_first_frame_seen (self->controller))
@@ -674,6 +807,24 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   }
   t0 = g_get_monotonic_time () - t_pre;
   gint cut_index = choose_cut (self);
+  /* cut=auto chose a baseline: run it, and tell the controller what it cost. */
+  g_mutex_lock (&self->lock);
+  SnControllerOption chosen = *sn_controller_option (self->controller, cut_index);
+  g_mutex_unlock (&self->lock);
+  if (chosen.kind != SN_OPTION_CUT) {
+    gst_video_frame_unmap (&frame);
+    gboolean done = chosen.kind == SN_OPTION_EDGE_ONLY
+        ? process_edge_only (self, x, &lb, in, stream, error)
+        : process_cloud_only (self, x, &lb, in, stream, chosen.frame_codec, chosen.quality, error);
+    if (!done)
+      return FALSE;
+    double edge_ms = (g_get_monotonic_time () - t0) / 1000.0;
+    g_mutex_lock (&self->lock);
+    sn_controller_observe_frame (self->controller, cut_index, edge_ms, self->packet->len);
+    g_mutex_unlock (&self->lock);
+    self->current_cut = cut_index;
+    return TRUE;
+  }
   SnOption opt = { .kind = SN_OPTION_CUT, .cut = sn_cut_set_get (self->cuts, cut_index),
     .feature = fc };
   guint64 pts = GST_BUFFER_PTS_IS_VALID (in) ? GST_BUFFER_PTS (in) : SN_PTS_NONE;
@@ -783,7 +934,9 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
       int b = self->req_bits;
       SnCodec c = self->req_codec;
       g_clear_pointer (&self->bad_setting, g_free);
-      if (c == SN_CODEC_TEMPORAL && (b < 2 || b > 8))
+      if (IS_FRAME_CODEC (c))
+        ;                       /* frames: bits do not apply */
+      else if (c == SN_CODEC_TEMPORAL && (b < 2 || b > 8))
         self->bad_setting = g_strdup_printf ("bits=%d refused with codec=temporal: it codes 2 to 8 "
             "bits", b);
       else if (c != SN_CODEC_TEMPORAL && !sn_quant_bits_valid (b))
@@ -836,6 +989,17 @@ gst_splitnn_edge_set_property (GObject *object, guint id, const GValue *value, G
     case PROP_DEAD_ZONE:
       self->dead_zone = g_value_get_int (value);
       break;
+    case PROP_QUALITY:
+      self->quality = g_value_get_int (value);
+      break;
+    case PROP_FRAME_ENCODER:
+      g_free (self->frame_encoder);
+      self->frame_encoder = g_value_dup_string (value);
+      break;
+    case PROP_BASELINES:
+      g_free (self->baselines);
+      self->baselines = g_value_dup_string (value);
+      break;
     case PROP_REFRESH:
       self->refresh = g_value_get_int (value);
       break;
@@ -871,6 +1035,9 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
     case PROP_DEAD_ZONE: g_value_set_int (value, self->dead_zone); break;
     case PROP_REFRESH: g_value_set_int (value, self->refresh); break;
+    case PROP_QUALITY: g_value_set_int (value, self->quality); break;
+    case PROP_FRAME_ENCODER: g_value_set_string (value, self->frame_encoder); break;
+    case PROP_BASELINES: g_value_set_string (value, self->baselines); break;
     case PROP_CLOUD_REPORTS: g_value_set_uint64 (value, self->cloud_reports); break;
     case PROP_CANDIDATES: g_value_set_string (value, self->candidates); break;
     case PROP_FRAMES_IN: g_value_set_uint64 (value, self->frames_in); break;
@@ -882,9 +1049,11 @@ gst_splitnn_edge_get_property (GObject *object, guint id, GValue *value, GParamS
     case PROP_CURRENT_CUT:
       if (self->edge_only && self->frames_out)
         g_value_set_string (value, SN_OPTION_EDGE_ONLY_NAME);
+      else if (self->cloud_only && self->frames_out)
+        g_value_set_string (value, SN_OPTION_CLOUD_ONLY_NAME);
       else
-        g_value_set_string (value, self->cuts && self->current_cut >= 0
-            ? sn_cut_set_get (self->cuts, self->current_cut)->name : NULL);
+        g_value_set_string (value, self->controller && self->current_cut >= 0
+            ? sn_controller_option (self->controller, self->current_cut)->name : NULL);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -900,6 +1069,8 @@ gst_splitnn_edge_finalize (GObject *object)
   release (self);
   g_free (self->model_path);
   g_free (self->cut_spec);
+  g_free (self->frame_encoder);
+  g_free (self->baselines);
   g_free (self->bad_setting);
   g_free (self->candidates);
   g_mutex_clear (&self->lock);
@@ -923,8 +1094,9 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
           "packets carry its SHA-256)", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_CUT,
       g_param_spec_string ("cut", "Cut", "Split point: 'auto' (the planner picks per frame among the "
-          "feature cuts), 'edge-only' (the whole network here; the packets carry only the detections, "
-          "which splitnncloud passes on), a cut id or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
+          "feature cuts, edge-only and cloud-only: see 'baselines'), 'edge-only' (the whole network here; the packets carry only the detections, "
+          "which splitnncloud passes on), 'cloud-only' (the frame coded as video with codec=h264 "
+          "or jpeg, the whole network in splitnncloud), a cut id or a cut name ('splitnn cuts MODEL' lists them)", DEFAULT_CUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_BITS,
       g_param_spec_int ("bits", "Bits", "Bits per feature value: 2, 4, 8 (affine codes), 16 (float16), 32 (float)",
@@ -935,6 +1107,20 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
           "when splitnncloud asks), with the model's stored ranges: needs range=calibrated "
           "('splitnn calibrate'), bits 2 to 8, and clip < 1 for the clipped ranges",
           gst_splitnn_codec_get_type (), DEFAULT_CODEC, rw));
+  g_object_class_install_property (gobject_class, PROP_QUALITY,
+      g_param_spec_int ("quality", "Quality", "cut=cloud-only: codec=h264's constant QP (0-51, lower "
+          "is better; 26 when 0) or codec=jpeg's quality (1-100; 90 when 0)", 0, 100, 0, rw));
+  g_object_class_install_property (gobject_class, PROP_FRAME_ENCODER,
+      g_param_spec_string ("frame-encoder", "Frame encoder", "cut=cloud-only: the encoder "
+          "element as in gst-launch (a camera's hardware encoder); quality goes to its 'quantizer' "
+          "(with pass=quant) or 'quality' property where it has one.  NULL: '"
+          GST_SPLITNN_DEFAULT_FRAME_ENCODER "' for codec=h264, jpegenc for codec=jpeg", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_BASELINES,
+      g_param_spec_string ("baselines", "Baselines", "cut=auto: where edge-only's and cloud-only's "
+          "bytes and fidelity come from, the rows of 'splitnn eval --json' (a file); NULL: eval's "
+          "figures for the detector on vtest.avi (docs/evaluation.md); 'none': rank the feature "
+          "cuts only", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_DEAD_ZONE,
       g_param_spec_int ("dead-zone", "Dead zone", "codec=temporal: a value is sent again only when "
           "its code moved by more than this many steps (0: every change; the cloud's copy stays "

@@ -32,7 +32,11 @@ __lsan_default_suppressions (void)
       "leak:g_intern_static_string\n"
       "leak:_dl_init\n"
       "leak:libfontconfig.so\n"
-      "leak:gst_update_registry\n";
+      "leak:gst_update_registry\n"
+      /* openni2's drivers also start threads at load that keep a udev
+       * monitor for the life of the process. */
+      "leak:libPS1080.so\n"
+      "leak:libPSLink.so\n";
 }
 
 gboolean

@@ -25,10 +25,10 @@
 #define W 100.0
 static const SnControllerOption four[] = {
   /* name, cut, edge FLOPs, cloud FLOPs, edge ms, cloud ms, bytes, fidelity */
-  { "image", 0, 0, 100, 0, 40, 400000, -1 },
-  { "early", 1, 20, 80, 8, 32, 200000, -1 },
-  { "mid", 2, 50, 50, 20, 20, 100000, -1 },
-  { "heads", 3, 100, 0, 40, 0, 20000, -1 },
+  { "image", 0, 0, 100, 0, 40, 400000, -1, 0, 0, 0 },
+  { "early", 1, 20, 80, 8, 32, 200000, -1, 0, 0, 0 },
+  { "mid", 2, 50, 50, 20, 20, 100000, -1, 0, 0, 0 },
+  { "heads", 3, 100, 0, 40, 0, 20000, -1, 0, 0, 0 },
 };
 enum { IMAGE, EARLY, MID, HEADS };
 
@@ -128,7 +128,7 @@ START_TEST (test_cut_options)
   ck_assert_int_ge (n, 2);
   /* And an option that is no cut, with a fidelity of its own. */
   o = g_renew (SnControllerOption, o, n + 1);
-  o[n] = (SnControllerOption) { "edge-only", -1, 1000, 0, 40, 0, 500, 100 };
+  o[n] = (SnControllerOption) { "edge-only", -1, 1000, 0, 40, 0, 500, 100, SN_OPTION_EDGE_ONLY, 0, 0 };
   SnController *c = sn_controller_new (o, n + 1, 1000);
   g_free (o);
   for (int i = 0; i < n; i++)
@@ -253,10 +253,10 @@ END_TEST
  * 100 Mbit/s: image 0+24+160.8 = 184.8, early 8+12+138 = 158,
  * mid 20+9.6+81.4 = 111, heads 40+4.8+2 = 46.8: the heads, on the edge. */
 static const SnCloudReport slow[] = {
-  { 1, 122, 120, 160 },
-  { 1, 122, 120, 160 },
-  { 1, 146, 144, 160 },
-  { 1, 106, 104, 160 },
+  { 1, 122, 120, 160, 0 },
+  { 1, 122, 120, 160, 0 },
+  { 1, 146, 144, 160, 0 },
+  { 1, 106, 104, 160, 0 },
 };
 static const double slow_whole[] = { 160, 160, 162, 158.8 };
 
@@ -281,7 +281,7 @@ START_TEST (test_cloud_reports)
   for (int k = 0; k < 4; k++)
     ck_assert_double_eq_tol (latency (c, k), expect[k], 1e-9);
   /* A report of a cut no option has is refused. */
-  SnCloudReport stray = { 7, 10, 10, 100 };
+  SnCloudReport stray = { 7, 10, 10, 100, 0 };
   ck_assert (!sn_controller_observe_cloud (c, &stray));
   /* The dwell: 1 + 4 decisions so far; the 16th moves to the edge. */
   for (int f = 6; f < 16; f++) {
@@ -303,7 +303,7 @@ END_TEST
 START_TEST (test_cloud_whole_estimate)
 {
   SnController *c = after_first_frame (100e6);
-  SnCloudReport r = { 3, 5, 1, 50 };
+  SnCloudReport r = { 3, 5, 1, 50, 0 };
   for (int i = 0; i < 5; i++)
     sn_controller_observe_cloud (c, &r);
   SnControllerDecision d;
@@ -325,7 +325,7 @@ START_TEST (test_cloud_whole_estimate)
   c = after_first_frame (100e6);
   static const double net[] = { 30, 30, 30, 40 };
   for (int i = 0; i < 4; i++) {
-    SnCloudReport m = { 2, net[i], -1, 0 };
+    SnCloudReport m = { 2, net[i], -1, 0, 0 };
     sn_controller_observe_cloud (c, &m);
   }
   decide (c, NULL);
@@ -445,7 +445,7 @@ START_TEST (test_other_options)
 {
   SnControllerOption o[5];
   memcpy (o, four, sizeof four);
-  o[4] = (SnControllerOption) { "edge-only", -1, 100, 0, 45, 0, 500, 100 };
+  o[4] = (SnControllerOption) { "edge-only", -1, 100, 0, 45, 0, 500, 100, SN_OPTION_EDGE_ONLY, 0, 0 };
   SnController *c = sn_controller_new (o, 5, W);
   sn_controller_set_bandwidth (c, 2e6);
   sn_controller_observe_first_frame (c, (double[]) { 300000, 150000, 180000, 100000 }, 4, 0);
@@ -601,6 +601,146 @@ START_TEST (test_frames)
 }
 END_TEST
 
+/* cut=auto over every option: the four cuts, edge-only and cloud-only
+ * H.264 (sn_controller_baseline_options from eval-like rows).  The first
+ * frame's whole-network time here is edge-only's edge time, and scales the
+ * cuts' edge priors (40 ms a whole network) by the same factor.
+ * Predictions by hand, latency = edge + 8 bytes / rate + cloud (rtt 0):
+ *
+ * Tiny link (100 kbit/s), fast edge (whole network 20 ms here: priors x
+ * 0.5; the cloud as fast: 0.2 ms per FLOP):
+ *   edge-only   20 + 300 B (24 ms) + 0                   =   44 ms
+ *   cloud-only   5 + 3500 B (280 ms) + 100 x 0.2         =  305 ms
+ *   heads       20 + 100000 B (8000 ms) + 0              = 8020 ms
+ * Good link (100 Mbit/s), slow edge (whole network 400 ms here: priors x
+ * 10), a cloud 20 times faster (0.2 ms per FLOP):
+ *   edge-only   400 + 0.024 + 0                          = 400.024 ms
+ *   cloud-only    5 + 0.28 + 20                          =  25.28 ms
+ *   image         0 + 24 + 20                            =  44 ms (next best)
+ *   early        80 + 12 + 16                            = 108 ms */
+START_TEST (test_ranks_baselines)
+{
+  const SnOptionMeasure rows[] = {
+    { { SN_OPTION_CUT, 2, 8, SN_CODEC_LOSSLESS, 0, 0 }, 99999, 99, 0, 0, 0 },  /* skipped */
+    { { SN_OPTION_EDGE_ONLY, 0, 0, 0, 0, 0 }, 300, 100, 0, 0, 0 },
+    { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 26 }, 3500, 96, 0, 0, 10 },
+  };
+  int nb;
+  SnControllerOption *base = sn_controller_baseline_options (W, rows, G_N_ELEMENTS (rows), &nb);
+  ck_assert_int_eq (nb, 2);
+  ck_assert_str_eq (base[0].name, "edge-only");
+  ck_assert_str_eq (base[1].name, "cloud-only h264 qp26");
+  ck_assert_int_eq (base[1].quality, 26);
+  ck_assert_int_eq (base[0].cut, -1);
+  SnControllerOption o[6];
+  memcpy (o, four, sizeof four);
+  o[4] = base[0];
+  o[5] = base[1];
+  enum { EDGE_ONLY = 4, CLOUD_ONLY = 5 };
+  const double first[] = { 300000, 150000, 180000, 100000 };
+  SnPathPrediction r[6];
+  for (int scenario = 0; scenario < 2; scenario++) {
+    SnController *c = sn_controller_new (o, 6, W);
+    gboolean tiny = scenario == 0;
+    sn_controller_set_bandwidth (c, tiny ? 100e3 : 100e6);
+    sn_controller_set_cloud_speedup (c, tiny ? 1 : 20);
+    sn_controller_observe_first_frame (c, first, 4, tiny ? 20 : 400);
+    SnPathPrediction p;
+    SnControllerDecision d;
+    int chosen = sn_controller_decide (c, &d);
+    int n = sn_controller_rank (c, r, 6);
+    ck_assert_int_eq (n, 6);
+    if (tiny) {
+      ck_assert_int_eq (chosen, EDGE_ONLY);
+      sn_controller_predict (c, EDGE_ONLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 44, 1e-9);
+      sn_controller_predict (c, CLOUD_ONLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 305, 1e-9);
+      sn_controller_predict (c, HEADS, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 8020, 1e-9);
+    } else {
+      ck_assert_int_eq (chosen, CLOUD_ONLY);
+      ck_assert_int_eq (d.cut, -1);
+      sn_controller_predict (c, CLOUD_ONLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 25.28, 1e-9);
+      sn_controller_predict (c, EDGE_ONLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 400.024, 1e-9);
+      ck_assert_int_eq (r[1].path, IMAGE);
+      ck_assert_double_eq_tol (r[1].latency_ms, 44, 1e-9);
+      sn_controller_predict (c, EARLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, 108, 1e-9);
+    }
+    ck_assert_int_eq (r[0].path, chosen);
+    /* The explanation names the winner by its option name. */
+    g_autofree char *why = sn_planner_explain (sn_controller_planner (c), r, n);
+    ck_assert_msg (strstr (why, tiny ? "edge-only" : "cloud-only h264 qp26") == why, "%s", why);
+    sn_controller_free (c);
+  }
+  /* Without rows: eval's figures for the detector on vtest. */
+  SnControllerOption *def = sn_controller_baseline_options (W, NULL, 0, &nb);
+  ck_assert_int_eq (nb, 5);
+  ck_assert_str_eq (def[2].name, "cloud-only h264 qp26");
+  ck_assert_double_eq (def[2].bytes, 3514);
+  ck_assert_double_eq (def[0].fidelity, 100);
+  sn_controller_options_free (def, nb);
+  sn_controller_options_free (base, 2);
+}
+END_TEST
+
+/* The cloud's reports of baseline frames (cut -1 and the option's kind):
+ * an edge-only frame's report carries the cloud's whole-network time, all
+ * cut=auto needs to see that cloud-only would win; a cloud-only frame's
+ * time goes to every cloud-only option.  Hand-computed: slow edge (whole
+ * network 400 ms here), 100 Mbit/s; before any report the cloud is guessed
+ * as fast as this machine:
+ *   edge-only   400 + 0.024                 = 400.024 ms (best)
+ *   cloud-only    5 + 0.28 + 400            = 405.28 ms
+ * the cloud says its whole network takes 20 ms:
+ *   cloud-only    5 + 0.28 + 20             =  25.28 ms (best)
+ * then cloud-only frames take 30 ms there, 28 of them network (the first
+ * two after a start are cold and skipped by the planner; by the controller
+ * too for the speed); the cloud-only estimate is their EWMA. */
+START_TEST (test_baseline_reports)
+{
+  const SnOptionMeasure rows[] = {
+    { { SN_OPTION_EDGE_ONLY, 0, 0, 0, 0, 0 }, 300, 100, 0, 0, 0 },
+    { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 26 }, 3500, 96, 0, 0, 10 },
+  };
+  int nb;
+  SnControllerOption *base = sn_controller_baseline_options (W, rows, 2, &nb);
+  SnControllerOption o[6];
+  memcpy (o, four, sizeof four);
+  o[4] = base[0];
+  o[5] = base[1];
+  enum { EDGE_ONLY = 4, CLOUD_ONLY = 5 };
+  SnController *c = sn_controller_new (o, 6, W);
+  sn_controller_set_bandwidth (c, 100e6);
+  sn_controller_observe_first_frame (c, (double[]) { 300000, 150000, 180000, 100000 }, 4, 400);
+  SnPathPrediction r[6], p;
+  sn_controller_rank (c, r, 6);
+  ck_assert_int_eq (r[0].path, EDGE_ONLY);
+  sn_controller_predict (c, CLOUD_ONLY, &p);
+  ck_assert_double_eq_tol (p.latency_ms, 405.28, 1e-9);
+  /* A report of no option's kind, or a cut's kind with cut -1, is refused. */
+  SnCloudReport bad = { -1, 1, 0, 20, SN_OPTION_CUT };
+  ck_assert (!sn_controller_observe_cloud (c, &bad));
+  SnCloudReport eo = { -1, 0.5, 0, 20, SN_OPTION_EDGE_ONLY };
+  ck_assert (sn_controller_observe_cloud (c, &eo));
+  sn_controller_rank (c, r, 6);
+  ck_assert_int_eq (r[0].path, CLOUD_ONLY);
+  ck_assert_double_eq_tol (r[0].latency_ms, 25.28, 1e-9);
+  ck_assert_double_eq_tol (sn_controller_cloud_whole_ms (c), 20, 1e-9);
+  SnCloudReport co = { -1, 30, 28, 20, SN_OPTION_CLOUD_ONLY };
+  for (int i = 0; i < 3; i++)
+    ck_assert (sn_controller_observe_cloud (c, &co));
+  sn_controller_predict (c, CLOUD_ONLY, &p);
+  /* Two cold reports skipped, the third replaces the speed-based guess. */
+  ck_assert_double_eq_tol (p.cloud_ms, 30, 1e-9);
+  sn_controller_free (c);
+  sn_controller_options_free (base, nb);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -619,6 +759,8 @@ main (void)
   tcase_add_test (tc, test_link_last_and_fixed);
   tcase_add_test (tc, test_qos);
   tcase_add_test (tc, test_frames);
+  tcase_add_test (tc, test_ranks_baselines);
+  tcase_add_test (tc, test_baseline_reports);
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_NORMAL);

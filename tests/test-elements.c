@@ -323,7 +323,7 @@ check_cloud_reports (gboolean report)
   const int frames = 20;
   g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
       "video/x-raw,format=I420,width=320,height=240,framerate=10/1 ! "
-      "splitnnedge name=edge model=%s cut=auto stream-id=5 ! "
+      "splitnnedge name=edge model=%s cut=auto baselines=none stream-id=5 ! "
       "splitnncloud name=cloud model=%s format=json report=%d ! appsink name=sink sync=false",
       frames, model_path, model_path, report);
   GstElement *p = launch (desc);
@@ -577,7 +577,7 @@ auto_cuts (const char *model, double min_fid, int frames, char **candidates)
 {
   g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=%d pattern=ball ! "
       "video/x-raw,format=I420,width=320,height=240,framerate=10/1 ! "
-      "splitnnedge name=edge model=%s cut=auto bandwidth=10000 fidelity-floor=%g ! "
+      "splitnnedge name=edge model=%s cut=auto baselines=none bandwidth=10000 fidelity-floor=%g ! "
       "fakesink sync=false", frames, model, min_fid);
   GstElement *p = launch (desc);
   GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");

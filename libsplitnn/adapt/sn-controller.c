@@ -75,6 +75,45 @@ sn_controller_cut_options (const SnCutSet *cuts, double model_flops, int bits, i
   return o;
 }
 
+SnControllerOption *
+sn_controller_baseline_options (double model_flops, const SnOptionMeasure *measures,
+    int n_measures, int *n_options)
+{
+  static const SnOptionMeasure defaults[] = { SN_CONTROLLER_DEFAULT_BASELINES };
+  int n_base = 0;
+  for (int i = 0; measures && i < n_measures; i++)
+    n_base += measures[i].option.kind != SN_OPTION_CUT;
+  if (n_base == 0) {
+    measures = defaults;
+    n_measures = G_N_ELEMENTS (defaults);
+  }
+  double ms_per_flop = SN_CONTROLLER_PRIOR_WHOLE_MS / MAX (model_flops, 1);
+  SnControllerOption *o = g_new0 (SnControllerOption, n_measures);
+  int n = 0;
+  for (int i = 0; i < n_measures; i++) {
+    const SnOptionMeasure *m = &measures[i];
+    if (m->option.kind == SN_OPTION_CUT)
+      continue;
+    gboolean edge_only = m->option.kind == SN_OPTION_EDGE_ONLY;
+    o[n++] = (SnControllerOption) { .name = sn_option_label (&m->option), .cut = -1,
+      .kind = m->option.kind, .frame_codec = m->option.frame_codec, .quality = m->option.quality,
+      .edge_flops = edge_only ? model_flops : 0, .cloud_flops = edge_only ? 0 : model_flops,
+      .edge_ms = edge_only ? SN_CONTROLLER_PRIOR_WHOLE_MS : MAX (m->code_ms / 2, 0.1),
+      .cloud_ms = edge_only ? 0.1 : model_flops * ms_per_flop,
+      .bytes = m->bytes, .fidelity = m->fidelity };
+  }
+  *n_options = n;
+  return o;
+}
+
+void
+sn_controller_options_free (SnControllerOption *options, int n)
+{
+  for (int i = 0; options && i < n; i++)
+    g_free ((char *) options[i].name);
+  g_free (options);
+}
+
 SnController *
 sn_controller_new (const SnControllerOption *options, int n, double model_flops)
 {
@@ -94,8 +133,10 @@ sn_controller_new (const SnControllerOption *options, int n, double model_flops)
   /* The priors of options that are not cuts (a result's size, a JPEG's)
    * are no guesses on the cuts' scale: what the cuts' measurements teach
    * does not apply to them. */
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
     sn_planner_set_prior_exact (c->planner, i, options[i].cut < 0);
+    sn_planner_set_kind (c->planner, i, options[i].kind);
+  }
   /* The priors are rough (a fixed speed, a fixed compression ratio); let
    * each measurement correct the ones not measured yet.  With a measured
    * profile nothing changes until something is observed. */
@@ -284,6 +325,12 @@ sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_c
    * the work to a cloud that could not keep up.) */
   if (!c->cloud_speed_known && whole_ms > 0 && c->model_flops > 0)
     sn_planner_set_cloud_speed (c->planner, whole_ms / c->model_flops / c->cloud_speedup, 0);
+  /* Edge-only runs the whole network here: what was just timed is its
+   * edge time, a measurement, which (as any) also rescales the edge priors
+   * of the cuts not run yet, so that both stand on the same footing. */
+  for (int i = 0; i < c->n && whole_ms > 0; i++)
+    if (c->options[i].kind == SN_OPTION_EDGE_ONLY)
+      sn_planner_observe_edge_warm (c->planner, i, whole_ms);
   return restrict_to_frontier (c);
 }
 
@@ -295,10 +342,23 @@ sn_controller_observe_frame (SnController *c, int option, double edge_ms, double
   sn_planner_observe_bytes (c->planner, option, bytes);
 }
 
+/* The first option a report is about: its cut's, or for a baseline's
+ * (cut -1) the first of its kind; -1 when none. */
+static int
+report_option (const SnController *c, const SnCloudReport *r)
+{
+  if (r->cut >= 0)
+    return sn_controller_find_cut (c, r->cut);
+  for (int i = 0; r->kind != SN_OPTION_CUT && i < c->n; i++)
+    if (c->options[i].kind == r->kind)
+      return i;
+  return -1;
+}
+
 gboolean
 sn_controller_observe_cloud (SnController *c, const SnCloudReport *r)
 {
-  if (sn_controller_find_cut (c, r->cut) < 0 || !(r->cloud_ms >= 0))
+  if (report_option (c, r) < 0 || !(r->cloud_ms >= 0))
     return FALSE;
   if (c->pending_reports->len < MAX_PENDING_REPORTS)
     g_array_append_val (c->pending_reports, *r);
@@ -308,13 +368,19 @@ sn_controller_observe_cloud (SnController *c, const SnCloudReport *r)
 static void
 apply_cloud_report (SnController *c, const SnCloudReport *r)
 {
-  int i = sn_controller_find_cut (c, r->cut);
+  int i = report_option (c, r);
   double network_ms = r->network_ms >= 0 ? r->network_ms : r->cloud_ms;
-  sn_planner_observe_cloud (c->planner, i, r->cloud_ms);
-  /* What does not scale with the network: packet and detection decoding. */
+  /* A cloud-only frame's time is every cloud-only option's (the same
+   * network after decoding a picture); a cut's is its own. */
+  for (int j = i; j < c->n; j++)
+    if (j == i || (r->cut < 0 && c->options[j].kind == r->kind))
+      sn_planner_observe_cloud (c->planner, j, r->cloud_ms);
+  /* What does not scale with the network: packet and detection decoding
+   * (not an edge-only record's parsing, which no other option pays). */
   double overhead = MAX (r->cloud_ms - network_ms, 0);
-  c->cloud_overhead_ms = c->cloud_speed_known
-      ? (1 - OVERHEAD_ALPHA) * c->cloud_overhead_ms + OVERHEAD_ALPHA * overhead : overhead;
+  if (r->cut >= 0 || r->kind == SN_OPTION_CLOUD_ONLY)
+    c->cloud_overhead_ms = c->cloud_speed_known
+        ? (1 - OVERHEAD_ALPHA) * c->cloud_overhead_ms + OVERHEAD_ALPHA * overhead : overhead;
   /* The whole-network time the cloud measured at its start seeds the
    * estimate; a different one is a restarted (or another) cloud. */
   if (r->whole_ms > 0 && r->whole_ms != c->reported_whole_ms) {

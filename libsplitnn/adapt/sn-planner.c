@@ -365,6 +365,22 @@ sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind)
   p->paths[path].kind = kind;
 }
 
+SnOptionKind
+sn_planner_kind (const SnPlanner *p, int path)
+{
+  g_return_val_if_fail (path >= 0 && path < p->n_paths, SN_OPTION_CUT);
+  return p->paths[path].kind;
+}
+
+void
+sn_planner_observe_edge_warm (SnPlanner *p, int path, double ms)
+{
+  g_return_if_fail (path >= 0 && path < p->n_paths);
+  Path *x = &p->paths[path];
+  blend (&x->edge_ms, ms, p->alpha, x->edge_ms > 0 && !(p->learn_priors && x->edge_measured == 0));
+  x->edge_measured++;
+}
+
 int
 sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier)
 {

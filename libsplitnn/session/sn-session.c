@@ -8,6 +8,9 @@
 #include "splitnn/sn-error.h"
 #include "splitnn/sn-result.h"
 
+G_STATIC_ASSERT (SN_CUT_ID_CLOUD_ONLY == SN_PACKET_CLOUD_ONLY_CUT_ID);
+G_STATIC_ASSERT (SN_FRAME_CODEC_COUNT == SN_PACKET_N_FRAME_CODECS);
+
 /* The detector heads the cloud decodes, by name (sn-detector.h). */
 #define HEAT_OUTPUT "keypoints"
 #define WH_OUTPUT "wh"
@@ -126,6 +129,19 @@ struct SnEdgeSession {
   SnFeatureStreamEncoder *temporal;
   guint32 temporal_stream;
   guint64 temporal_next_seq;
+  /* Cloud-only: the caller's frame coder, the stream's encoder (made on
+   * first use, again when codec or quality change), the picture it codes
+   * and, as for temporal, the stream and number that need no keyframe. */
+  const SnFrameCoderFuncs *coder;
+  gpointer coder_data;
+  gpointer frame_enc;
+  SnFrameCodec frame_codec;
+  int frame_quality;
+  guint8 *rgb;
+  GByteArray *coded;
+  gboolean frame_key;       /* the next picture must be a keyframe */
+  guint32 frame_stream;
+  guint64 frame_next_seq;
 };
 
 /* What both sessions start from: the model's detector, and a cut set, the
@@ -169,6 +185,11 @@ sn_edge_session_free (SnEdgeSession *s)
     return;
   cache_clear (&s->edge);
   sn_feature_stream_encoder_free (s->temporal);
+  if (s->frame_enc)
+    s->coder->encoder_free (s->frame_enc);
+  g_free (s->rgb);
+  if (s->coded)
+    g_byte_array_unref (s->coded);
   sn_feature_encoder_free (s->encoder);
   g_byte_array_unref (s->packet);
   sn_detector_free (s->detector);
@@ -291,6 +312,18 @@ sn_edge_session_request_refresh (SnEdgeSession *s)
 {
   if (s->temporal)
     sn_feature_stream_encoder_request_refresh (s->temporal);
+  s->frame_key = TRUE;
+}
+
+void
+sn_edge_session_set_frame_coder (SnEdgeSession *s, const SnFrameCoderFuncs *funcs,
+    gpointer user_data)
+{
+  if (s->frame_enc)
+    s->coder->encoder_free (s->frame_enc);
+  s->frame_enc = NULL;
+  s->coder = funcs;
+  s->coder_data = user_data;
 }
 
 /* Codec temporal: the last frame coded against the stream's previous one. */
@@ -397,6 +430,166 @@ edge_only_process (SnEdgeSession *s, const SnTensor *input, const SnLetterbox *l
   return ok;
 }
 
+/* ---- Cloud-only: the model input as a coded picture ------------------------ */
+
+/* Walks the Annex-B NAL units of data: FALSE unless it starts with a start
+ * code and holds a slice; *has_idr when one of them is an IDR slice. */
+static gboolean
+h264_scan (const guint8 *data, gsize len, gboolean *has_idr)
+{
+  gboolean slice = FALSE, started = FALSE;
+  *has_idr = FALSE;
+  for (gsize i = 0; i + 3 < len; i++) {
+    if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1) {
+      if (!started && i > 1)    /* garbage before the first start code */
+        return FALSE;
+      started = TRUE;
+      guint8 h = data[i + 3];
+      int type = h & 0x1f;
+      if (h & 0x80)             /* forbidden_zero_bit */
+        return FALSE;
+      if (type == 1 || type == 5)
+        slice = TRUE;
+      if (type == 5)
+        *has_idr = TRUE;
+      i += 2;
+    }
+  }
+  return started && slice;
+}
+
+gboolean
+sn_frame_is_key (SnFrameCodec codec, const guint8 *data, gsize len)
+{
+  gboolean idr;
+  if (codec == SN_FRAME_CODEC_JPEG)
+    return len >= 4 && data[0] == 0xff && data[1] == 0xd8;
+  return h264_scan (data, len, &idr) && idr;
+}
+
+/* The coded data is of its codec's form at all (a cheap check made before
+ * a decoder sees it: foreign bytes must not reach one). */
+static gboolean
+frame_data_valid (SnFrameCodec codec, const guint8 *data, gsize len)
+{
+  gboolean idr;
+  if (codec == SN_FRAME_CODEC_JPEG)
+    return len >= 4 && data[0] == 0xff && data[1] == 0xd8 && data[len - 2] == 0xff
+        && data[len - 1] == 0xd9;
+  return h264_scan (data, len, &idr);
+}
+
+static int
+option_quality (const SnOption *opt)
+{
+  return opt->quality ? opt->quality : sn_frame_codec_default_quality (opt->frame_codec);
+}
+
+/* The model input (1 x H x W x 3 float, 0-255: the detector's own
+ * preprocessing) as 8-bit RGB, coded by the stream's encoder, written as a
+ * cloud-only packet. */
+static gboolean
+cloud_only_process (SnEdgeSession *s, const SnOption *opt, const SnTensor *input,
+    const SnLetterbox *lb, guint64 seq, guint64 pts, SnEdgePacket *out, GError **error)
+{
+  int quality = option_quality (opt);
+  int w = sn_detector_input_width (s->detector), h = sn_detector_input_height (s->detector);
+  if (!s->coder) {
+    g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED, "cloud-only needs a frame coder "
+        "(sn_edge_session_set_frame_coder): libsplitnn codes no video itself");
+    return FALSE;
+  }
+  if (!sn_frame_codec_quality_valid (opt->frame_codec, quality)) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT, "cloud-only: quality %d is out of "
+        "range for %s", quality, sn_frame_codec_name (opt->frame_codec));
+    return FALSE;
+  }
+  if (input->shape.rank != 4 || input->shape.dims[0] != 1 || input->shape.dims[1] != h
+      || input->shape.dims[2] != w || input->shape.dims[3] != 3 || input->dtype != SN_DTYPE_FLOAT32) {
+    g_set_error (error, SN_ERROR, SN_ERROR_SHAPE, "cloud-only codes a 1 x %d x %d x 3 float "
+        "model input", h, w);
+    return FALSE;
+  }
+  gint64 t0 = g_get_monotonic_time ();
+  if (s->frame_enc && (s->frame_codec != opt->frame_codec || s->frame_quality != quality)) {
+    s->coder->encoder_free (s->frame_enc);
+    s->frame_enc = NULL;
+  }
+  if (!s->frame_enc) {
+    if (!(s->frame_enc = s->coder->encoder_new (opt->frame_codec, quality, w, h, s->coder_data,
+                error)))
+      return FALSE;
+    s->frame_codec = opt->frame_codec;
+    s->frame_quality = quality;
+    s->frame_key = TRUE;
+  }
+  if (!s->rgb) {
+    s->rgb = g_malloc ((gsize) w * h * 3);
+    s->coded = g_byte_array_new ();
+  }
+  /* A gap the cloud will see (another stream, a skipped number) needs a
+   * keyframe: the cloud refuses a predicted picture after one. */
+  if (s->stream_id != s->frame_stream || seq != s->frame_next_seq)
+    s->frame_key = TRUE;
+  s->frame_stream = s->stream_id;
+  s->frame_next_seq = seq + 1;
+  const float *x = input->data;
+  for (gsize i = 0, n = (gsize) w * h * 3; i < n; i++)
+    s->rgb[i] = (guint8) CLAMP (x[i] + 0.5f, 0.0f, 255.0f);
+  gboolean want_key = s->frame_key;
+  g_byte_array_set_size (s->coded, 0);
+  if (!s->coder->encode (s->frame_enc, s->rgb, pts, want_key, s->coded, error)) {
+    s->frame_key = TRUE;
+    return FALSE;
+  }
+  if (s->coded->len == 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_IO, "cloud-only: the %s encoder gave no picture for "
+        "frame %" G_GUINT64_FORMAT, sn_frame_codec_name (opt->frame_codec), seq);
+    s->frame_key = TRUE;
+    return FALSE;
+  }
+  gboolean key = sn_frame_is_key (opt->frame_codec, s->coded->data, s->coded->len);
+  if (want_key && !key) {
+    g_set_error (error, SN_ERROR, SN_ERROR_IO, "cloud-only: the %s encoder did not make frame %"
+        G_GUINT64_FORMAT " a keyframe when asked", sn_frame_codec_name (opt->frame_codec), seq);
+    return FALSE;
+  }
+  s->frame_key = FALSE;
+  SnPacket p;
+  memset (&p, 0, sizeof p);
+  p.stream_id = s->stream_id;
+  p.seq = seq;
+  p.pts = pts;
+  sn_fingerprint_from_hex (sn_model_fingerprint (s->model), p.fingerprint);
+  p.cut_id = SN_CUT_ID_CLOUD_ONLY;
+  SnLetterbox identity = { 1, 1, 0, 0, w, h };
+  if (!lb)
+    lb = &identity;
+  p.frame_width = (guint32) lb->src_width;
+  p.frame_height = (guint32) lb->src_height;
+  p.scale_x = (float) lb->scale_x;
+  p.scale_y = (float) lb->scale_y;
+  p.offset_x = (float) lb->offset_x;
+  p.offset_y = (float) lb->offset_y;
+  g_strlcpy (p.cut_name, SN_OPTION_CLOUD_ONLY_NAME, sizeof p.cut_name);
+  p.n_tensors = 1;
+  SnPacketTensor *t = &p.tensors[0];
+  g_strlcpy (t->name, "frame", sizeof t->name);
+  t->shape = (SnShape) { .rank = 4, .dims = { 1, h, w, 3 } };
+  t->bits = 8;
+  t->codec = (SnCodec) (SN_PACKET_CODEC_FRAME + opt->frame_codec);
+  t->payload = s->coded->data;
+  t->payload_len = s->coded->len;
+  sn_packet_write (&p, s->packet);
+  out->timings.encode_ms = ms_between (t0, g_get_monotonic_time ());
+  out->intra = key;
+  out->stream_id = s->stream_id;
+  out->seq = seq;
+  out->data = s->packet->data;
+  out->len = s->packet->len;
+  return TRUE;
+}
+
 gboolean
 sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt, const SnTensor *input,
     const SnLetterbox *lb, guint64 pts, SnEdgePacket *out, GError **error)
@@ -408,6 +601,8 @@ sn_edge_session_process_input (SnEdgeSession *s, const SnOption *opt, const SnTe
   s->has_last = FALSE;
   if (opt->kind == SN_OPTION_EDGE_ONLY)
     return edge_only_process (s, input, lb, seq, pts, out, error);
+  if (opt->kind == SN_OPTION_CLOUD_ONLY)
+    return cloud_only_process (s, opt, input, lb, seq, pts, out, error);
   if (!check_option (opt, error))
     return FALSE;
   const SnCut *cut = opt->cut;
@@ -498,12 +693,21 @@ typedef struct {
   gint64 last_seen_us;
   guint64 packets;
   SnFeatureStreamDecoder *temporal;   /* codec temporal's reference; made on first use */
+  /* Cloud-only: the stream's picture decoder (the session's frame coder),
+   * its codec, and whether it lacks its reference (a loss, an error) and
+   * so takes only a keyframe next. */
+  gpointer frame_dec;
+  const SnFrameCoderFuncs *frame_coder;
+  SnFrameCodec frame_codec;
+  gboolean frame_need_key;
 } CloudStream;
 
 static void
 stream_free (CloudStream *st)
 {
   sn_feature_stream_decoder_free (st->temporal);
+  if (st->frame_dec)
+    st->frame_coder->decoder_free (st->frame_dec);
   g_free (st);
 }
 
@@ -524,6 +728,13 @@ struct SnCloudSession {
    * must not make a stream).  spare_used: the packet in hand took it. */
   SnFeatureStreamDecoder *spare;
   gboolean spare_used;
+  /* Cloud-only: the caller's frame coder; the whole network's segment (in
+   * the cloud cache, under whole_network_key); the decoded picture and the
+   * model input made from it. */
+  const SnFrameCoderFuncs *coder;
+  gpointer coder_data;
+  guint8 *rgb;
+  SnTensor *frame_input;
 };
 
 SnCloudSession *
@@ -554,6 +765,8 @@ sn_cloud_session_free (SnCloudSession *s)
     return;
   g_hash_table_unref (s->streams);
   sn_feature_stream_decoder_free (s->spare);
+  g_free (s->rgb);
+  sn_tensor_free (s->frame_input);
   cache_clear (&s->cloud);
   sn_feature_decoder_free (s->decoder);
   sn_detector_free (s->detector);
@@ -581,6 +794,25 @@ void
 sn_cloud_session_set_engine (SnCloudSession *s, SnEngine engine)
 {
   cache_set_engine (&s->cloud, engine);
+}
+
+void
+sn_cloud_session_set_frame_coder (SnCloudSession *s, const SnFrameCoderFuncs *funcs,
+    gpointer user_data)
+{
+  /* Decoders made by the previous coder go with it. */
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, s->streams);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    CloudStream *st = v;
+    if (st->frame_dec)
+      st->frame_coder->decoder_free (st->frame_dec);
+    st->frame_dec = NULL;
+    st->frame_need_key = TRUE;
+  }
+  s->coder = funcs;
+  s->coder_data = user_data;
 }
 
 void
@@ -699,6 +931,7 @@ cloud_edge_only (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us
   gint64 t0 = g_get_monotonic_time ();
   SnResultHeader h;
   SnDetections got;
+  f->kind = SN_OPTION_EDGE_ONLY;
   sn_detections_init (&got);
   guint8 fp[32];
   sn_fingerprint_from_hex (sn_model_fingerprint (s->model), fp);
@@ -784,6 +1017,171 @@ stream_take (SnCloudSession *s, const SnPacket *p, gint64 now_us, SnCloudFrame *
   f->pts = p->pts;
 }
 
+/* The cut id of an SNFP packet, read at its fixed place (docs/protocol.md)
+ * to route it before it is parsed; G_MAXUINT32 when too short. */
+static guint32
+peek_cut_id (const guint8 *data, gsize len)
+{
+  if (len < 88)
+    return G_MAXUINT32;
+  return (guint32) data[84] | (guint32) data[85] << 8 | (guint32) data[86] << 16
+      | (guint32) data[87] << 24;
+}
+
+static gboolean
+cloud_whole_network (SnCloudSession *s, const SnLetterbox *lb, SnCloudFrame *f,
+    SnDetections *dets, GError **error)
+{
+  SnSegment *seg = g_hash_table_lookup (s->cloud.by_cut, &whole_network_key);
+  if (!seg) {
+    static const char *const heads[] = { HEAT_OUTPUT, WH_OUTPUT };
+    gint64 t0 = g_get_monotonic_time ();
+    if (!(seg = sn_segment_new (s->model, NULL, 0, heads, G_N_ELEMENTS (heads), error)))
+      return FALSE;
+    cache_configure (&s->cloud, seg);
+    g_hash_table_insert (s->cloud.by_cut, (gpointer) &whole_network_key, seg);
+    f->timings.compile_ms += ms_between (t0, g_get_monotonic_time ());
+  }
+  gint64 t0 = g_get_monotonic_time ();
+  const SnTensor *in = s->frame_input;
+  if (!sn_segment_run (seg, &in, error))
+    return FALSE;
+  f->timings.network_ms = ms_between (t0, g_get_monotonic_time ());
+  s->last = seg;
+  t0 = g_get_monotonic_time ();
+  const SnTensor *heat = output_by_name (seg, HEAT_OUTPUT), *wh = output_by_name (seg, WH_OUTPUT);
+  if (!heat || !wh) {
+    g_set_error (error, SN_ERROR, SN_ERROR_INVALID_MODEL, "the model has no '%s' or '%s' output",
+        HEAT_OUTPUT, WH_OUTPUT);
+    return FALSE;
+  }
+  if (!sn_detector_decode (s->detector, heat, wh, lb, dets, error))
+    return FALSE;
+  f->timings.detect_ms = ms_between (t0, g_get_monotonic_time ());
+  return TRUE;
+}
+
+/* A cloud-only packet: one coded picture of the model input.  Checked
+ * (parse, fingerprint, the model's input size, the codec's form) before a
+ * decoder sees it; a predicted picture is decoded only by a stream whose
+ * decoder holds its reference, else refused (SN_ERROR_NO_REFERENCE, as a
+ * temporal inter frame) until a keyframe.  A picture that fails to decode
+ * is a bad packet of its stream alone: that stream's decoder is dropped and
+ * waits for a keyframe; other streams are untouched. */
+static gboolean
+cloud_only (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us, SnCloudFrame *f,
+    SnDetections *dets, GError **error)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  SnPacket p;
+  guint8 fp[32];
+  int w = sn_detector_input_width (s->detector), h = sn_detector_input_height (s->detector);
+  f->kind = SN_OPTION_CLOUD_ONLY;
+  if (!sn_packet_parse (data, len, &p, error))
+    goto bad;
+  sn_fingerprint_from_hex (sn_model_fingerprint (s->model), fp);
+  if (memcmp (p.fingerprint, fp, 32) != 0) {
+    g_set_error (error, SN_ERROR, SN_ERROR_MODEL_MISMATCH, "cloud-only packet %" G_GUINT64_FORMAT
+        " of stream %u was made for another model", p.seq, p.stream_id);
+    goto bad;
+  }
+  const SnPacketTensor *t = &p.tensors[0];
+  SnFrameCodec codec = (SnFrameCodec) (t->codec - SN_PACKET_CODEC_FRAME);
+  if (t->shape.dims[1] != h || t->shape.dims[2] != w) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "cloud-only packet %" G_GUINT64_FORMAT
+        " of stream %u carries a %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " picture; the model "
+        "takes %dx%d", p.seq, p.stream_id, (gint64) t->shape.dims[2], (gint64) t->shape.dims[1],
+        w, h);
+    goto bad;
+  }
+  if (!frame_data_valid (codec, t->payload, t->payload_len)) {
+    g_set_error (error, SN_ERROR, SN_ERROR_CORRUPT_PACKET, "cloud-only packet %" G_GUINT64_FORMAT
+        " of stream %u: its %u bytes are not %s", p.seq, p.stream_id, t->payload_len,
+        codec == SN_FRAME_CODEC_H264 ? "an H.264 byte stream with a slice" : "a JPEG picture");
+    goto bad;
+  }
+  if (!s->coder) {
+    g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED, "cloud-only packet %" G_GUINT64_FORMAT
+        " of stream %u: this cloud session has no frame coder (sn_cloud_session_set_frame_coder)",
+        p.seq, p.stream_id);
+    goto bad;
+  }
+  gboolean key = sn_frame_is_key (codec, t->payload, t->payload_len);
+  CloudStream *st = g_hash_table_lookup (s->streams, GUINT_TO_POINTER (p.stream_id));
+  /* What the stream's decoder holds is the reference of this picture only
+   * when nothing was lost or restarted in between and the codec is the
+   * same. */
+  gboolean continues = st && st->frame_dec && !st->frame_need_key && st->frame_codec == codec
+      && p.seq == st->next_seq;
+  if (!key && !continues) {
+    if (st && p.seq < st->next_seq && !(p.seq == 0 && st->next_seq > 1))
+      g_set_error (error, SN_ERROR, SN_ERROR_NO_REFERENCE, "cloud-only packet %" G_GUINT64_FORMAT
+          " of stream %u is late (the stream is at %" G_GUINT64_FORMAT "): a predicted picture "
+          "older than the decoder's reference", p.seq, p.stream_id, st->next_seq - 1);
+    else
+      g_set_error (error, SN_ERROR, SN_ERROR_NO_REFERENCE, "cloud-only packet %" G_GUINT64_FORMAT
+          " of stream %u is a predicted picture without its reference (a loss, a restart, or the "
+          "stream's start here): waiting for a keyframe", p.seq, p.stream_id);
+    gboolean created;
+    st = stream_get (s, p.stream_id, &created);
+    stream_account (s, st, created, p.seq, now_us, f);
+    st->frame_need_key = TRUE;
+    f->stream_id = p.stream_id;
+    f->seq = p.seq;
+    f->pts = p.pts;
+    s->stats.refused++;
+    return FALSE;
+  }
+  /* The decoder: the stream's own, or (a keyframe after a loss, another
+   * codec, a stream new here) a fresh one. */
+  gpointer dec = NULL;
+  if (st && st->frame_dec && st->frame_codec == codec && st->frame_coder == s->coder
+      && (continues || key)) {
+    dec = st->frame_dec;
+    st->frame_dec = NULL;
+  }
+  if (!dec && !(dec = s->coder->decoder_new (codec, w, h, s->coder_data, error)))
+    goto bad;
+  if (!s->rgb) {
+    s->rgb = g_malloc ((gsize) w * h * 3);
+    SnShape shape = { .rank = 4, .dims = { 1, h, w, 3 } };
+    s->frame_input = sn_tensor_new (SN_DTYPE_FLOAT32, &shape);
+  }
+  if (!s->coder->decode (dec, t->payload, t->payload_len, s->rgb, error)) {
+    s->coder->decoder_free (dec);
+    if (st)
+      st->frame_need_key = TRUE;
+    goto bad;
+  }
+  /* The decoded picture is the stream's reference from now on. */
+  gboolean created;
+  st = stream_get (s, p.stream_id, &created);
+  if (st->frame_dec)
+    st->frame_coder->decoder_free (st->frame_dec);
+  st->frame_dec = dec;
+  st->frame_coder = s->coder;
+  st->frame_codec = codec;
+  st->frame_need_key = FALSE;
+  float *x = s->frame_input->data;
+  for (gsize i = 0, n = (gsize) w * h * 3; i < n; i++)
+    x[i] = s->rgb[i];
+  f->timings.decode_ms = ms_between (t0, g_get_monotonic_time ());
+  sn_packet_letterbox (&p, &f->letterbox);
+  stream_account (s, st, created, p.seq, now_us, f);
+  f->stream_id = p.stream_id;
+  f->seq = p.seq;
+  f->pts = p.pts;
+  if (!cloud_whole_network (s, &f->letterbox, f, dets, error))
+    goto bad;
+  s->stats.packets++;
+  return TRUE;
+
+bad:
+  s->last = NULL;
+  s->stats.bad_packets++;
+  return FALSE;
+}
+
 gboolean
 sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint64 now_us,
     SnCloudFrame *f, SnDetections *dets, GError **error)
@@ -794,6 +1192,8 @@ sn_cloud_session_process (SnCloudSession *s, const guint8 *data, gsize len, gint
   s->last = NULL;
   if (len >= 4 && memcmp (data, SN_RESULT_MAGIC, 4) == 0)
     return cloud_edge_only (s, data, len, now_us, f, dets, error);
+  if (peek_cut_id (data, len) == SN_CUT_ID_CLOUD_ONLY)
+    return cloud_only (s, data, len, now_us, f, dets, error);
   SnPacket p;
   const SnCut *cut = NULL;
   SnTensor *const *mid = NULL;

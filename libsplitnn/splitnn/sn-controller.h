@@ -53,14 +53,15 @@
 
 #include <splitnn/sn-cut.h>
 #include <splitnn/sn-feature.h>
+#include <splitnn/sn-option.h>
 #include <splitnn/sn-planner.h>
 
 G_BEGIN_DECLS
 
 typedef struct SnController SnController;
 
-/* One option.  A cut's option has cut >= 0; any other option (edge-only,
- * cloud-only) has cut = -1 and is told apart by its name. */
+/* One option.  A cut's option has cut >= 0 and kind SN_OPTION_CUT; any
+ * other option (edge-only, cloud-only) has cut = -1 and its kind. */
 typedef struct {
   const char *name;         /* copied */
   int cut;                  /* the cut's id (sn-cut.h), or -1 */
@@ -70,15 +71,21 @@ typedef struct {
   double cloud_ms;
   double bytes;             /* per frame */
   double fidelity;          /* fidelity_ap50 0-100; < 0: unknown (never excluded by the floor) */
+  SnOptionKind kind;        /* SN_OPTION_CUT (0) for a cut */
+  SnFrameCodec frame_codec; /* SN_OPTION_CLOUD_ONLY: how the frame is coded */
+  int quality;
 } SnControllerOption;
 
 /* What the cloud said about one frame (the "splitnn-cloud-time" event,
  * docs/adaptive.md). */
 typedef struct {
-  int cut;                  /* the cut the frame was made at */
+  int cut;                  /* the cut the frame was made at; -1 for a baseline (kind) */
   double cloud_ms;          /* packet decoding + cloud part + detection decoding */
   double network_ms;        /* the cloud part of the network alone; < 0: = cloud_ms */
   double whole_ms;          /* the cloud's time for the whole network; <= 0: not said */
+  SnOptionKind kind;        /* cut -1: edge-only (its whole_ms is all that counts: no network
+                             * ran there) or cloud-only (the whole network ran there: its time
+                             * goes to every cloud-only option) */
 } SnCloudReport;
 
 typedef struct {
@@ -108,6 +115,34 @@ typedef enum {
  * set.  g_free the array. */
 SN_API SnControllerOption *sn_controller_cut_options (const SnCutSet *cuts, double model_flops, int bits,
     int *n_options);
+
+/* The baselines as options: edge-only, then cloud-only at each frame codec
+ * and quality that measures has (rows of `splitnn eval --json`,
+ * sn_option_measures_load; rows of cuts are skipped).  measures NULL (or
+ * without baseline rows): SN_CONTROLLER_DEFAULT_BASELINES, eval's figures
+ * for the detector at 512x512 on frames 400-794 of vtest.avi
+ * (docs/evaluation.md).  Their bytes and fidelity are the figures'; their
+ * times:
+ *   edge-only   edge = the whole network (model_flops, on the cuts' scale
+ *               until the first frame says what the whole network costs
+ *               here, sn_controller_observe_first_frame), cloud = its
+ *               fixed overhead only (no network there);
+ *   cloud-only  edge = the measure's coding time, halved (eval times
+ *               encode and decode together; the edge only encodes), cloud
+ *               = the whole network at the cloud's speed.
+ * Names are allocated: free the array with sn_controller_options_free. */
+SN_API SnControllerOption *sn_controller_baseline_options (double model_flops,
+    const SnOptionMeasure *measures, int n_measures, int *n_options);
+/* Frees an array of sn_controller_baseline_options (names and all). */
+SN_API void sn_controller_options_free (SnControllerOption *options, int n_options);
+
+/* eval's held-out figures (bytes, fidelity_ap50, coding ms) per baseline. */
+#define SN_CONTROLLER_DEFAULT_BASELINES \
+  { { SN_OPTION_EDGE_ONLY, 0, 0, 0, 0, 0 }, 287, 100.0, 0, 0, 0 }, \
+  { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 20 }, 7461, 97.91, 0, 0, 83.7 }, \
+  { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 26 }, 3514, 96.13, 0, 0, 57.2 }, \
+  { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 32 }, 1787, 93.17, 0, 0, 48.7 }, \
+  { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_JPEG, 90 }, 70655, 97.32, 0, 0, 16.0 }
 
 /* model_flops: the whole network's work, for the cloud's speed. */
 SN_API SnController *sn_controller_new (const SnControllerOption *options, int n_options, double model_flops);
@@ -155,7 +190,8 @@ SN_API gboolean sn_controller_below_floor (const SnController *c, int option);
 /* Measurements. */
 /* The first frame: bytes[cut] is the packet size of each cut id < n_cuts
  * (<= 0: not measured), whole_ms this machine's time for the whole
- * network (<= 0: not measured).  bytes NULL: the measurement failed; the
+ * network (<= 0: not measured), which is edge-only's edge time (taken as
+ * a measurement of it: the cuts' edge priors scale with it until they run).  bytes NULL: the measurement failed; the
  * priors stay and no candidates are set.  Returns SnControllerNews. */
 SN_API guint sn_controller_observe_first_frame (SnController *c, const double *bytes, int n_cuts,
     double whole_ms);
@@ -163,7 +199,7 @@ SN_API gboolean sn_controller_first_frame_seen (const SnController *c);
 /* A frame the edge ran at `option`: its edge time and packet bytes. */
 SN_API void sn_controller_observe_frame (SnController *c, int option, double edge_ms, double bytes);
 /* One cloud report, taken at the next decision (or rank); FALSE (ignored)
- * when no option has its cut. */
+ * when no option has its cut (or, for cut -1, its kind). */
 SN_API gboolean sn_controller_observe_cloud (SnController *c, const SnCloudReport *report);
 /* A link estimate (sn-linkest.h, the "splitnn-bandwidth" event): bit/s
  * (<= 0: none) and base RTT (< 0: none).  The last one before a decision

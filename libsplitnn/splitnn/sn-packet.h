@@ -26,6 +26,16 @@ G_BEGIN_DECLS
 #define SN_PTS_NONE G_MAXUINT64
 #define SN_PACKET_FLAG_PATH 0x01
 
+/* Cloud-only packets (docs/protocol.md, "Cloud-only on the wire"): cut id
+ * SN_PACKET_CLOUD_ONLY_CUT_ID (SN_CUT_ID_CLOUD_ONLY of sn-option.h) and one
+ * tensor, the model input as 1 x H x W x 3 8-bit RGB, whose codec byte is
+ * SN_PACKET_CODEC_FRAME + the frame codec (SnFrameCodec: 0 h264, 1 jpeg)
+ * and whose payload is one coded picture.  The parser takes these codec
+ * values only in such a packet, and such a packet only with them. */
+#define SN_PACKET_CLOUD_ONLY_CUT_ID 0xFFFFFFFDu
+#define SN_PACKET_CODEC_FRAME 16
+#define SN_PACKET_N_FRAME_CODECS 2
+
 typedef struct {
   char name[SN_PACKET_MAX_NAME + 1];
   SnShape shape;

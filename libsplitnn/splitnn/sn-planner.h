@@ -121,6 +121,12 @@ SN_API int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
 /* What a path is (sn-option.h): a feature cut (the default), edge-only or
  * cloud-only.  Ranking ignores it; explanations name the best of each. */
 SN_API void sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind);
+SN_API SnOptionKind sn_planner_kind (const SnPlanner *p, int path);
+/* An edge time measured outside the path's own runs (edge-only's: the
+ * whole network as just timed here), taken as a measurement without the
+ * warm-up skip: learning priors then scales the paths not measured yet by
+ * it too. */
+SN_API void sn_planner_observe_edge_warm (SnPlanner *p, int path, double ms);
 
 /* Marks the paths on the rate-fidelity-latency frontier at the current
  * bandwidth: feasible paths that no other feasible path beats on all three

@@ -16,9 +16,9 @@
  * stream (its id and the next sequence number); the cloud session keeps a
  * table of streams keyed by stream id, bounded by a cap on their number
  * and an idle timeout (both count what they evict), that notices lost,
- * late and restarted sequences.  Later stream state (a temporal feature
- * coder's previous reconstruction, a video decoder for cloud-only options)
- * is meant to hang off those two places.
+ * late and restarted sequences.  Stream state hangs off those two places:
+ * a temporal feature coder's reference, cloud-only's video encoder (edge)
+ * and decoders (cloud, one per stream).
  *
  * The loopback is one edge and one cloud session in one process, sharing
  * a model and a cut set: frame -> packet bytes -> detections, exactly the
@@ -45,15 +45,56 @@ G_BEGIN_DECLS
  * bound to the session's cut set.  The sessions run SN_OPTION_CUT and
  * SN_OPTION_EDGE_ONLY (cut and feature unused: the whole network runs on
  * the edge and the packet is the frame's detections record, SNDT with cut
- * id SN_CUT_ID_EDGE_ONLY, docs/protocol.md).  Cloud-only (the packet
- * carries a coded frame, with codec state per stream) runs in the tools
- * (splitnn eval, detect) and is to move here.  SnOptionSpec is the same
+ * id SN_CUT_ID_EDGE_ONLY, docs/protocol.md) and SN_OPTION_CLOUD_ONLY (the
+ * packet carries the model input as a coded picture, frame_codec at
+ * quality, through the caller's frame coder below; the cloud decodes it
+ * with its per-stream decoder and runs the whole network).  SnOptionSpec is the same
  * option named by ids, as the CLI, eval rows and packets name it. */
 typedef struct {
   SnOptionKind kind;
   const SnCut *cut;         /* SN_OPTION_CUT: a cut of the session's cut set */
   SnFeatureConfig feature;  /* SN_OPTION_CUT: how the cut's tensors are quantized and coded (and the trained path) */
+  SnFrameCodec frame_codec; /* SN_OPTION_CLOUD_ONLY: h264 or jpeg */
+  int quality;              /* SN_OPTION_CLOUD_ONLY: QP (h264) or quality (jpeg); 0: the codec's default */
 } SnOption;
+
+/* ---- Frame coders: cloud-only's video codec, supplied by the caller ----------
+ *
+ * A cloud-only option sends the model input (H x W x 3 8-bit RGB, the
+ * detector's own resize of the frame) as a coded picture.  libsplitnn links
+ * no video codec (the good H.264 encoders are GPL, cameras have their own
+ * hardware ones): the caller fills these functions, the sessions call them
+ * and own what they make, one encoder per edge session (its stream) and one
+ * decoder per cloud stream.  gst-plugins/gstsplitnnframecoder.c implements
+ * them with GStreamer elements (x264enc, jpegenc, avdec_h264, jpegdec).
+ *
+ * encoder_new: a stream's encoder for codec at quality (sn-option.h's
+ *   ranges), pictures of width x height.
+ * encode: codes one picture (packed RGB, width x 3 bytes a row) and appends
+ *   the coded access unit (H.264: Annex-B byte stream, parameter sets in
+ *   band at keyframes) to out; key: this picture must be decodable alone.
+ * decoder_new, decode: the cloud's side; decode writes the picture into rgb
+ *   (width x height x 3), or fails with error set, and must not keep the
+ *   caller waiting for a picture that will not come.
+ * A failing encode or decode leaves the coder usable: the sessions ask for
+ * a keyframe next. */
+typedef struct {
+  gpointer (*encoder_new) (SnFrameCodec codec, int quality, int width, int height,
+      gpointer user_data, GError **error);
+  gboolean (*encode) (gpointer encoder, const guint8 *rgb, guint64 pts, gboolean key,
+      GByteArray *out, GError **error);
+  void (*encoder_free) (gpointer encoder);
+  gpointer (*decoder_new) (SnFrameCodec codec, int width, int height, gpointer user_data,
+      GError **error);
+  gboolean (*decode) (gpointer decoder, const guint8 *data, gsize len, guint8 *rgb,
+      GError **error);
+  void (*decoder_free) (gpointer decoder);
+} SnFrameCoderFuncs;
+
+/* TRUE when the coded picture is decodable alone: an H.264 access unit with
+ * an IDR slice; any JPEG.  Also FALSE for H.264 data that is not an Annex-B
+ * byte stream with a slice in it. */
+SN_API gboolean sn_frame_is_key (SnFrameCodec codec, const guint8 *data, gsize len);
 
 /* A SPLIT option at cut with sn_feature_config_init's coding. */
 SN_API void sn_option_init_split (SnOption *opt, const SnCut *cut);
@@ -80,7 +121,7 @@ typedef struct {
   const guint8 *data;       /* the packet; owned by the session, valid until its next frame */
   gsize len;
   SnEdgeTimings timings;
-  gboolean intra;           /* codec temporal: the packet's frames are intra (decodable alone) */
+  gboolean intra;           /* codec temporal, cloud-only: the packet is decodable alone */
 } SnEdgePacket;
 
 /* model must fit the detector contract (sn-detector.h): the session
@@ -119,6 +160,15 @@ SN_API guint64 sn_edge_session_next_seq (const SnEdgeSession *s);
  * The session also sends an intra frame by itself after any gap the cloud
  * will see (a failed frame, set_stream to another stream or number). */
 SN_API void sn_edge_session_request_refresh (SnEdgeSession *s);
+
+/* Cloud-only's encoder (funcs NULL: none; a cloud-only frame then fails
+ * with SN_ERROR_UNSUPPORTED).  funcs and user_data must outlive the
+ * session.  The encoder is made on the first cloud-only frame and again
+ * when the codec or quality changes; a keyframe goes out first, after
+ * sn_edge_session_request_refresh and after any gap the cloud will see,
+ * as for codec temporal. */
+SN_API void sn_edge_session_set_frame_coder (SnEdgeSession *s, const SnFrameCoderFuncs *funcs,
+    gpointer user_data);
 
 /* Compiles the cut's edge segment now and runs it once on a blank input
  * (the fast path packs its weights on the first run), so that the first
@@ -166,7 +216,9 @@ typedef struct {
 
 /* An edge-only packet (a detections record with cut id
  * SN_CUT_ID_EDGE_ONLY) ran no network here: its cut is NULL, its letterbox
- * and path_name are zero, and of its timings only decode_ms is set. */
+ * and path_name are zero, and of its timings only decode_ms is set.  A
+ * cloud-only packet ran the whole network: its cut is NULL, decode_ms is
+ * the picture's decoding. */
 typedef struct {
   guint32 stream_id;
   guint64 seq;
@@ -179,6 +231,7 @@ typedef struct {
   gboolean restarted;       /* seq 0 on a stream that was further: the edge started again */
   guint64 lost;             /* sequence numbers skipped since this stream's previous packet */
   gboolean late;            /* seq not above one already seen on this stream (reordered or repeated) */
+  SnOptionKind kind;        /* what the packet was: a cut, edge-only or cloud-only */
 } SnCloudFrame;
 
 typedef struct {
@@ -212,6 +265,9 @@ SN_API void sn_cloud_session_set_threads (SnCloudSession *s, int n_threads);
 SN_API void sn_cloud_session_set_engine (SnCloudSession *s, SnEngine engine);
 /* At most max_streams streams (>= 1), each dropped after idle_us without
  * a packet (<= 0: never).  Defaults above. */
+/* Cloud-only's decoders, one per stream (see sn_edge_session_set_frame_coder). */
+SN_API void sn_cloud_session_set_frame_coder (SnCloudSession *s, const SnFrameCoderFuncs *funcs,
+    gpointer user_data);
 SN_API void sn_cloud_session_set_stream_limits (SnCloudSession *s, guint max_streams, gint64 idle_us);
 
 /* Compiles the cut's cloud segment now instead of on its first packet. */

@@ -363,6 +363,29 @@ sn_packet_parse (const guint8 *data, size_t len, SnPacket *p, GError **error)
      * bits; its intra frames carry C ranges, its inter frames none (the
      * decoder keeps the intra frame's). */
     gboolean temporal = codec == SN_CODEC_TEMPORAL;
+    /* Cloud-only: one coded picture of the model input, nothing else. */
+    gboolean cloud_only = p->cut_id == SN_PACKET_CLOUD_ONLY_CUT_ID;
+    gboolean frame = codec >= SN_PACKET_CODEC_FRAME
+        && codec < SN_PACKET_CODEC_FRAME + SN_PACKET_N_FRAME_CODECS;
+    if (cloud_only || frame) {
+      if (!cloud_only || !frame || n_tensors != 1 || bits != 8 || rank != 4
+          || t->shape.dims[0] != 1 || t->shape.dims[3] != 3)
+        return bad (&r, r.pos - 6, "tensor %d: codec %u, %u bits, rank %u: a cloud-only packet "
+            "(cut id 0x%x) carries one 1 x H x W x 3 8-bit picture with a frame codec (%d..%d), "
+            "and only it has one", i, codec, bits, rank, SN_PACKET_CLOUD_ONLY_CUT_ID,
+            SN_PACKET_CODEC_FRAME, SN_PACKET_CODEC_FRAME + SN_PACKET_N_FRAME_CODECS - 1);
+      if (n_ranges != 0)
+        return bad (&r, r.pos - 4, "tensor %d: a coded picture has no quantization ranges (%u)",
+            i, n_ranges);
+      t->bits = bits;
+      t->codec = codec;
+      t->n_ranges = 0;
+      t->ranges = data + r.pos;
+      if (!get_u32 (&r, "payload length", &t->payload_len))
+        return FALSE;
+      payload_total += t->payload_len;
+      continue;
+    }
     if (temporal ? bits < 2 || bits > 8 : !sn_quant_bits_valid (bits))
       return bad (&r, r.pos - 6, "tensor %d: %u bits is not one of %s", i, bits,
           temporal ? "2..8 (temporal codec)" : "2, 4, 8, 16, 32");
