@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* splitnncloud — the server side of split inference.
+/**
+ * SECTION:element-splitnncloud
+ * @title: splitnncloud
  *
- * gst-launch-1.0 zmqsrc endpoint=tcp://127.0.0.1:5555 bind=true !
- *   splitnncloud model=models/centernet-mobilenetv3-coco.onnx format=json ! fdsink
+ * The server side of split inference.
  *
  * Each feature packet (from any number of edges; stream ids interleave) is
  * validated, decoded, run through the cloud part of the cut it names and
@@ -33,7 +34,14 @@
  * measured at start.  zmqsrc carries it back to the edge's zmqsink, so
  * splitnnedge cut=auto plans with the cloud's real speed; the edge's
  * controller (sn-controller.h) keeps the one estimate of that speed,
- * refined from the network times of the frames it sends. */
+ * refined from the network times of the frames it sends.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 zmqsrc endpoint=tcp://127.0.0.1:5555 bind=true ! \
+ *   splitnncloud model=models/centernet-mobilenetv3-coco.onnx format=json ! fdsink
+ * ]|
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* splitnnedge — the camera side of split inference.
+/**
+ * SECTION:element-splitnnedge
+ * @title: splitnnedge
  *
- * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert !
- *   splitnnedge model=models/centernet-mobilenetv3-coco.onnx cut=4 bits=8 !
- *   zmqsink endpoint=tcp://127.0.0.1:5555
+ * The camera side of split inference.
  *
  * For every frame: resize and normalise (libsplitnn), run the network up to
  * the cut, quantize only the cut's tensors, code them and push one packet.
@@ -23,7 +23,15 @@
  * keyframe goes out first, after a DISCONT buffer, a frame dropped here
  * and whenever splitnncloud asks (splitnn-refresh, after a loss).  A frame
  * that cannot be processed is dropped, counted and reported, never
- * silently lost. */
+ * silently lost.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=data/vtest.avi ! decodebin ! videoconvert ! \
+ *   splitnnedge model=models/centernet-mobilenetv3-coco.onnx cut=4 bits=8 ! \
+ *   zmqsink endpoint=tcp://127.0.0.1:5555
+ * ]|
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
