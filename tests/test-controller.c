@@ -506,6 +506,10 @@ static const struct {
 START_TEST (test_bandwidth_steps)
 {
   SnController *c = after_first_frame (0);
+  /* The planner's hysteresis alone: at 50 Mbit/s mid (49.2, never run)
+   * is within it of the heads' 49.6, which exploration would try
+   * (test_explore). */
+  sn_controller_set_exploration (c, 0, 0);
   for (guint r = 0; r < G_N_ELEMENTS (link_rows); r++) {
     sn_controller_observe_link (c, link_rows[r].bps, -1);
     for (int f = 0; f < link_rows[r].decisions; f++) {
@@ -741,6 +745,114 @@ START_TEST (test_baseline_reports)
 }
 END_TEST
 
+/* Exploration (sn_controller_set_exploration, defaults: 8 frames, every
+ * 300 decisions), the case of docs/adaptive.md's sweep: the edge slow
+ * (whole network 250 ms here), a cloud-only option whose prediction is
+ * close to edge-only's.  Options: edge-only (300 B) and cloud-only H.264
+ * QP 26 (3500 B, fidelity 96, coding 21.44 ms: 10.72 on the edge).
+ * Latency at 100 Mbit/s, RTT 0:
+ *   edge-only    250 + 0.024 + 0                  = 250.024 ms (measured)
+ *   cloud-only   10.72 + 0.28 + whole             (whole: the cloud's
+ *                whole-network time, guessed 250 until it reports)
+ * so 261 at the first decision (edge-only wins, "initial"); then the
+ * edge-only frames' reports say `whole`:
+ *   whole 229:   240 ms, within 10 % of 250.024 (225.02 .. 275.03): the
+ *                planner keeps edge-only, exploration tries cloud-only
+ *                once edge-only has run 8 frames (decision 8)
+ *   whole 289:   300 ms, clearly worse: never tried
+ * The explored frames take 20 ms on the edge and `real` in the cloud
+ * (the first 2 of each skipped, the third replaces the prediction):
+ *   real 129.72: 20 + 0.28 + 129.72 = 150, better: it stays;
+ *   real 239.72: 260, worse than 250.024: back at decision 16 (8 frames
+ *                run, 8 reports taken), "explored"; still within 10 %,
+ *                so tried again once 300 decisions have passed since its
+ *                last frame (decision 15): at 315.
+ * Floor 97 (over cloud-only's 96): never tried.  At 700 kbit/s and 30
+ * fps its 3500 B take 40 ms on the link, over the frame interval (33.3):
+ * never tried, though with whole 189.28 it predicts 10.72 + 40 + 189.28
+ * = 240 against edge-only's 250 + 3.428571 = 253.428571. */
+typedef struct {
+  const char *what;
+  double bps, fps, floor, whole, real;
+  int explore_at, back_at, retry_at;   /* decisions; -1: never */
+  double edge_only, predicted, measured;  /* latencies at the switches */
+} ExploreRow;
+static const ExploreRow explore_rows[] = {
+  { "sweep", 100e6, 0, -1, 229, 129.72, 8, -1, -1, 250.024, 240, 150 },
+  { "clearly worse", 100e6, 0, -1, 289, 129.72, -1, -1, -1, 250.024, 300, 0 },
+  { "measured worse", 100e6, 0, -1, 229, 239.72, 8, 16, 315, 250.024, 240, 260 },
+  { "under the floor", 100e6, 0, 97, 229, 129.72, -1, -1, -1, 250.024, 240, 0 },
+  { "link too slow", 700e3, 30, -1, 189.28, 129.72, -1, -1, -1, 253.428571428571, 240, 0 },
+};
+
+START_TEST (test_explore)
+{
+  const SnOptionMeasure rows[] = {
+    { { SN_OPTION_EDGE_ONLY, 0, 0, 0, 0, 0 }, 300, 100, 0, 0, 0 },
+    { { SN_OPTION_CLOUD_ONLY, 0, 0, 0, SN_FRAME_CODEC_H264, 26 }, 3500, 96, 0, 0, 21.44 },
+  };
+  enum { EDGE_ONLY, CLOUD_ONLY };
+  const ExploreRow *row = &explore_rows[_i];
+  int nb;
+  SnControllerOption *o = sn_controller_baseline_options (W, rows, 2, &nb);
+  SnController *c = sn_controller_new (o, nb, W);
+  sn_controller_options_free (o, nb);
+  sn_controller_set_bandwidth (c, row->bps);
+  if (row->fps > 0)
+    sn_controller_set_frame_rate (c, (int) row->fps, 1);
+  const double no_cuts[1] = { 0 };
+  sn_controller_observe_first_frame (c, no_cuts, 0, 250);
+  if (row->floor >= 0)
+    sn_controller_set_fidelity (c, NULL, row->floor);
+  int n = row->retry_at >= 0 ? row->retry_at + 1 : 600;
+  for (int k = 0; k < n; k++) {
+    SnControllerDecision d;
+    int chosen = sn_controller_decide (c, &d);
+    int expect = k >= row->retry_at && row->retry_at >= 0 ? CLOUD_ONLY
+        : k >= row->back_at && row->back_at >= 0 ? EDGE_ONLY
+        : k >= row->explore_at && row->explore_at >= 0 ? CLOUD_ONLY : EDGE_ONLY;
+    ck_assert_msg (chosen == expect, "%s: decision %d: option %d", row->what, k, chosen);
+    if (k == 0) {
+      ck_assert_str_eq (d.plan.reason, "initial");
+    } else if (k == row->explore_at || k == row->retry_at) {
+      ck_assert (d.plan.changed);
+      ck_assert_str_eq (d.plan.reason, "explore");
+      ck_assert_double_eq_tol (d.plan.old_prediction.latency_ms, row->edge_only, 1e-6);
+      ck_assert_double_eq_tol (d.plan.new_prediction.latency_ms,
+          k == row->retry_at ? row->measured : row->predicted, 1e-6);
+    } else if (k == row->back_at) {
+      ck_assert (d.plan.changed);
+      ck_assert_str_eq (d.plan.reason, "explored");
+      ck_assert_double_eq_tol (d.plan.old_prediction.latency_ms, row->measured, 1e-6);
+      ck_assert_double_eq_tol (d.plan.new_prediction.latency_ms, row->edge_only, 1e-6);
+    } else {
+      ck_assert_msg (!d.plan.changed, "%s: decision %d: %s", row->what, k, d.plan.reason);
+    }
+    if (k == 1) {   /* the edge-only frame's report is in */
+      SnPathPrediction p;
+      sn_controller_predict (c, CLOUD_ONLY, &p);
+      ck_assert_double_eq_tol (p.latency_ms, row->predicted, 1e-6);
+    }
+    /* The frame, and the cloud's report of it (at the next decision). */
+    if (chosen == EDGE_ONLY) {
+      sn_controller_observe_frame (c, EDGE_ONLY, 250, 300);
+      SnCloudReport r = { -1, 0, 0, row->whole, SN_OPTION_EDGE_ONLY };
+      ck_assert (sn_controller_observe_cloud (c, &r));
+    } else {
+      sn_controller_observe_frame (c, CLOUD_ONLY, 20, 3500);
+      SnCloudReport r = { -1, row->real, -1, 0, SN_OPTION_CLOUD_ONLY };
+      ck_assert (sn_controller_observe_cloud (c, &r));
+    }
+  }
+  if (row->explore_at >= 0) {
+    SnPathPrediction p;
+    sn_controller_predict (c, CLOUD_ONLY, &p);
+    ck_assert_double_eq_tol (p.latency_ms, row->measured, 1e-6);
+  }
+  sn_controller_free (c);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -761,6 +873,7 @@ main (void)
   tcase_add_test (tc, test_frames);
   tcase_add_test (tc, test_ranks_baselines);
   tcase_add_test (tc, test_baseline_reports);
+  tcase_add_loop_test (tc, test_explore, 0, G_N_ELEMENTS (explore_rows));
   suite_add_tcase (s, tc);
   SRunner *r = srunner_create (s);
   srunner_run_all (r, CK_NORMAL);

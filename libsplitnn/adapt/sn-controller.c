@@ -17,6 +17,13 @@
 #define WHOLE_ALPHA 0.1
 /* Weight of a new sample of the cloud's time outside the network. */
 #define OVERHEAD_ALPHA 0.2
+/* Exploration (sn_controller_set_exploration): the defaults, and how many
+ * times the frames an exploration waits at most for the cloud's reports
+ * (more than the planner's warm-up of 2, so that one is measured). */
+#define EXPLORE_FRAMES 8
+#define EXPLORE_INTERVAL 300
+#define EXPLORE_MAX_FACTOR 4
+#define EXPLORE_MIN_REPORTS 3
 
 struct SnController {
   SnPlanner *planner;
@@ -51,6 +58,22 @@ struct SnController {
   double last_qos;                    /* taken into the planner, for the decision */
   GArray *pending_reports;            /* SnCloudReport */
   int reports_taken;                  /* since the last decision */
+
+  /* What limits an exploration (kept here too: the planner does not say). */
+  double latency_budget_ms;           /* <= 0: none */
+  double frame_interval_ms;           /* <= 0: unknown */
+
+  /* Exploration. */
+  int explore_frames;                 /* 0: off */
+  int explore_interval;
+  gint64 decisions;                   /* made so far */
+  gint64 *last_run;                   /* per option: the decision it last ran at; -1: never */
+  int current;                        /* -1 before the first decision */
+  int frames_on_current;
+  int exploring;                      /* the option being explored; -1: none */
+  int explore_from;                   /* the option it left */
+  int explore_done;                   /* frames run in it so far */
+  int explore_reports;                /* the cloud's reports of it taken so far */
 };
 
 /* Reports waiting for the next decision; more than this between two
@@ -149,6 +172,13 @@ sn_controller_new (const SnControllerOption *options, int n, double model_flops)
   c->floor = -1;
   c->pending_rtt_ms = -1;
   c->pending_reports = g_array_new (FALSE, FALSE, sizeof (SnCloudReport));
+  c->explore_frames = EXPLORE_FRAMES;
+  c->explore_interval = EXPLORE_INTERVAL;
+  c->last_run = g_new (gint64, n);
+  for (int i = 0; i < n; i++)
+    c->last_run[i] = -1;
+  c->current = -1;
+  c->exploring = -1;
   return c;
 }
 
@@ -164,6 +194,7 @@ sn_controller_free (SnController *c)
   g_free (c->first_bytes);
   g_free (c->candidate);
   g_free (c->cloud_runs);
+  g_free (c->last_run);
   g_array_unref (c->pending_reports);
   g_free (c);
 }
@@ -190,7 +221,12 @@ sn_controller_find_cut (const SnController *c, int cut)
 }
 
 void sn_controller_set_objective (SnController *c, SnObjective o) { sn_planner_set_objective (c->planner, o); }
-void sn_controller_set_latency_budget (SnController *c, double ms) { sn_planner_set_latency_budget (c->planner, ms); }
+void
+sn_controller_set_latency_budget (SnController *c, double ms)
+{
+  c->latency_budget_ms = ms;
+  sn_planner_set_latency_budget (c->planner, ms);
+}
 void sn_controller_set_bandwidth (SnController *c, double bps) { c->fixed_bps = MAX (bps, 0); }
 void sn_controller_set_rtt (SnController *c, double ms) { sn_planner_set_rtt (c->planner, ms); }
 
@@ -203,7 +239,17 @@ sn_controller_set_cloud_speedup (SnController *c, double times)
 void
 sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d)
 {
-  sn_planner_set_frame_interval (c->planner, fps_n > 0 && fps_d > 0 ? 1000.0 * fps_d / fps_n : 0);
+  c->frame_interval_ms = fps_n > 0 && fps_d > 0 ? 1000.0 * fps_d / fps_n : 0;
+  sn_planner_set_frame_interval (c->planner, c->frame_interval_ms);
+}
+
+void
+sn_controller_set_exploration (SnController *c, int frames, int interval)
+{
+  c->explore_frames = MAX (frames, 0);
+  c->explore_interval = MAX (interval, 0);
+  if (c->explore_frames == 0)
+    c->exploring = -1;
 }
 
 SnPlanner *
@@ -373,8 +419,10 @@ apply_cloud_report (SnController *c, const SnCloudReport *r)
   /* A cloud-only frame's time is every cloud-only option's (the same
    * network after decoding a picture); a cut's is its own. */
   for (int j = i; j < c->n; j++)
-    if (j == i || (r->cut < 0 && c->options[j].kind == r->kind))
+    if (j == i || (r->cut < 0 && c->options[j].kind == r->kind)) {
       sn_planner_observe_cloud (c->planner, j, r->cloud_ms);
+      c->explore_reports += j == c->exploring;
+    }
   /* What does not scale with the network: packet and detection decoding
    * (not an edge-only record's parsing, which no other option pays). */
   double overhead = MAX (r->cloud_ms - network_ms, 0);
@@ -445,6 +493,86 @@ apply_pending (SnController *c)
   c->reports_taken += n_reports;
 }
 
+/* The option worth exploring from the current one (cur, as predicted),
+ * or -1.  Only an option the next decision could pick (feasible: a
+ * candidate, over the floor, within the budget and the edge deadline), that
+ * has not run in the last interval, whose prediction is within the
+ * hysteresis of the current one's, above or below (the planner alone
+ * never tries those, and a prediction never checked against a run may be
+ * far off; one better by more the planner moves to itself once the dwell
+ * is over, so while there is one nothing is explored), and whose predicted bytes
+ * the link can carry within the latency target (the budget, or else the
+ * current option's latency plus the hysteresis) and, when the frame rate
+ * is known, within a frame interval: a frame queued behind the link is
+ * not worth what the exploration would learn.  The best such option in
+ * the planner's order. */
+static int
+explore_candidate (SnController *c, const SnPathPrediction *cur)
+{
+  double h = sn_planner_hysteresis (c->planner);
+  double s_cur = sn_planner_score (c->planner, cur);
+  double target = c->latency_budget_ms > 0 ? c->latency_budget_ms : cur->latency_ms * (1 + h);
+  g_autofree SnPathPrediction *rank = g_new (SnPathPrediction, c->n);
+  int n = sn_planner_rank (c->planner, rank, c->n);
+  for (int k = 0; k < n; k++) {
+    const SnPathPrediction *r = &rank[k];
+    int i = r->path;
+    if (i == c->current || !r->feasible || sn_controller_below_floor (c, i) || !c->candidate[i])
+      continue;
+    if (c->last_run[i] >= 0 && c->decisions - c->last_run[i] < c->explore_interval)
+      continue;
+    double s = sn_planner_score (c->planner, r);
+    if (s < s_cur * (1 - h))
+      return -1;          /* the planner's own move */
+    if (!(s < s_cur * (1 + h)))
+      break;              /* ranked: the rest are clearly worse too */
+    if (r->link_ms > target || (c->frame_interval_ms > 0 && r->link_ms > c->frame_interval_ms))
+      continue;
+    return i;
+  }
+  return -1;
+}
+
+/* An exploration has learnt enough once it has run its frames and the
+ * cloud has reported past the planner's warm-up, or has waited long
+ * enough for that. */
+static gboolean
+exploration_over (const SnController *c)
+{
+  return c->explore_done >= c->explore_frames
+      && (c->explore_reports >= EXPLORE_MIN_REPORTS
+          || c->explore_done >= EXPLORE_MAX_FACTOR * c->explore_frames);
+}
+
+/* The decision during or right after an exploration: the planner's, unless
+ * the exploration is over and its option, on what was measured, does worse
+ * than the one it left (a return, reason "explored"; it stays otherwise).
+ * The planner leaving the explored option on its own (infeasible, QoS)
+ * ends the exploration too. */
+static int
+decide_exploring (SnController *c, SnPlanDecision *d)
+{
+  int explored = c->exploring;
+  if (exploration_over (c)) {
+    c->exploring = -1;
+    SnPathPrediction e, from;
+    sn_planner_predict (c->planner, explored, &e);
+    sn_planner_predict (c->planner, c->explore_from, &from);
+    gboolean worse = (from.feasible && !e.feasible)
+        || (from.feasible == e.feasible
+            && sn_planner_score (c->planner, &e) > sn_planner_score (c->planner, &from));
+    if (worse)
+      return sn_planner_switch (c->planner, c->explore_from, "explored", d);
+    return sn_planner_decide (c->planner, d);
+  }
+  int chosen = sn_planner_decide (c->planner, d);
+  if (chosen != explored)
+    c->exploring = -1;
+  else
+    c->explore_done++;
+  return chosen;
+}
+
 int
 sn_controller_decide (SnController *c, SnControllerDecision *d)
 {
@@ -455,7 +583,31 @@ sn_controller_decide (SnController *c, SnControllerDecision *d)
   apply_pending (c);
   d->cloud_reports = c->reports_taken;
   c->reports_taken = 0;
-  int chosen = sn_planner_decide (c->planner, &d->plan);
+  int chosen;
+  if (c->exploring >= 0) {
+    chosen = decide_exploring (c, &d->plan);
+  } else {
+    chosen = sn_planner_decide (c->planner, &d->plan);
+    /* Kept, and the current option has run long enough to be measured
+     * itself: is there an option the planner would not try on its own? */
+    int e = -1;
+    if (c->explore_frames > 0 && !d->plan.changed && chosen == c->current
+        && c->frames_on_current >= c->explore_frames && c->candidates_set)
+      e = explore_candidate (c, &d->plan.old_prediction);
+    if (e >= 0) {
+      chosen = sn_planner_switch (c->planner, e, "explore", &d->plan);
+      c->exploring = e;
+      c->explore_from = c->current;
+      c->explore_done = 1;
+      c->explore_reports = 0;
+    }
+  }
+  if (chosen != c->current) {
+    c->current = chosen;
+    c->frames_on_current = 0;
+  }
+  c->frames_on_current++;
+  c->last_run[chosen] = c->decisions++;
   d->cut = c->options[chosen].cut;
   d->bandwidth = sn_planner_bandwidth (c->planner);
   d->qos_proportion = g_str_equal (d->plan.reason, "qos") ? c->last_qos : 0;

@@ -305,6 +305,18 @@ sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max)
   return n;
 }
 
+/* The path runs from the next frame: its warm-up and dwell start over. */
+static void
+start_path (SnPlanner *p, int path)
+{
+  p->current = path;
+  p->frames_on_current = 0;
+  p->paths[path].edge_samples = 0;
+  p->paths[path].cloud_samples = 0;
+  p->bandwidth_changed = FALSE;
+  p->edge_overloaded = FALSE;
+}
+
 int
 sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
 {
@@ -343,12 +355,7 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
   if (d->changed) {
     if (d->previous >= 0)
       sn_planner_predict (p, d->chosen, &d->new_prediction);
-    p->current = d->chosen;
-    p->frames_on_current = 0;
-    p->paths[d->chosen].edge_samples = 0;
-    p->paths[d->chosen].cloud_samples = 0;
-    p->bandwidth_changed = FALSE;
-    p->edge_overloaded = FALSE;
+    start_path (p, d->chosen);
   } else {
     d->new_prediction = d->old_prediction;
     if (!d->reason)
@@ -535,4 +542,37 @@ sn_plan_frontier (int n, const double *edge_work, const double *bytes, gboolean 
     kept += keep[i];
   }
   return kept;
+}
+
+double
+sn_planner_hysteresis (const SnPlanner *p)
+{
+  return p->hysteresis;
+}
+
+double
+sn_planner_score (const SnPlanner *p, const SnPathPrediction *o)
+{
+  return score (p, o);
+}
+
+int
+sn_planner_switch (SnPlanner *p, int path, const char *reason, SnPlanDecision *d)
+{
+  g_return_val_if_fail (path >= 0 && path < p->n_paths, p->current);
+  SnPlanDecision local;
+  if (!d)
+    d = &local;
+  memset (d, 0, sizeof *d);
+  d->previous = p->current;
+  d->chosen = path;
+  d->reason = reason;
+  if (p->current >= 0)
+    sn_planner_predict (p, p->current, &d->old_prediction);
+  sn_planner_predict (p, path, &d->new_prediction);
+  d->changed = path != p->current;
+  if (d->changed)
+    start_path (p, path);
+  p->frames_on_current++;
+  return path;
 }

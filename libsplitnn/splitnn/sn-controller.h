@@ -168,6 +168,33 @@ SN_API void sn_controller_set_cloud_speedup (SnController *c, double times);
  * is late.  fps_n <= 0: unknown. */
 SN_API void sn_controller_set_frame_rate (SnController *c, int fps_n, int fps_d);
 
+/* Exploration: a prediction never checked against a run may be far off
+ * (cloud-only's: half eval's coding time, measured elsewhere, plus the
+ * cloud's whole-network time), and within the hysteresis of the current
+ * option's the planner never tries it, so never learns better.  When the
+ * planner keeps an option that has run `frames` frames, the controller
+ * runs the best option (in the planner's order) that
+ *   - is feasible (a candidate, over the fidelity floor, within the
+ *     latency budget and the edge deadline),
+ *   - has not run in the last `interval` decisions (so: once, then again
+ *     only after that long, and never back and forth),
+ *   - predicts a score (the objective's figure) within the hysteresis of
+ *     the current option's, above or below (one better by more the planner
+ *     moves to itself after the dwell: while there is one, nothing is
+ *     explored),
+ *   - and whose predicted bytes the link carries within the latency
+ *     target (the budget, else the current option's latency plus the
+ *     hysteresis) and, at a known frame rate, within a frame interval,
+ * for `frames` frames and until the cloud has reported 3 of them (at most
+ * 4 x `frames`): the decision that starts it has reason "explore".  Then,
+ * on the figures measured, it stays when the explored option does no
+ * worse than the one it left, and goes back to that one otherwise (reason
+ * "explored").  The planner may leave the explored option before (a broken
+ * limit, QoS).  frames 0: off.  Defaults: 8 frames, every 300 decisions
+ * (10 s at 30 fps).  The first decision never explores, nor does any
+ * before the first frame's packet sizes are known. */
+SN_API void sn_controller_set_exploration (SnController *c, int frames, int interval);
+
 /* Fidelity figures per option (NULL: keep the current ones) and the floor
  * (< 0: off).  Recomputes the candidates when the cuts' sizes are known
  * and anything changed.  Returns SnControllerNews flags. */

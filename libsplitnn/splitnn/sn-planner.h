@@ -56,7 +56,8 @@ typedef struct {
   int previous;             /* -1 before the first decision */
   int chosen;
   gboolean changed;
-  const char *reason;       /* static string: "initial", "better", "qos", "bandwidth", "infeasible", "kept" */
+  const char *reason;       /* static string: "initial", "better", "qos", "bandwidth", "infeasible", "kept";
+                             * the controller's "explore" and "explored" */
   SnPathPrediction old_prediction;
   SnPathPrediction new_prediction;
 } SnPlanDecision;
@@ -117,6 +118,16 @@ SN_API void sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *
 SN_API int sn_planner_decide (SnPlanner *p, SnPlanDecision *decision);
 /* Ranks all paths by the objective, best first; returns the count. */
 SN_API int sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max);
+/* The hysteresis in force (a fraction). */
+SN_API double sn_planner_hysteresis (const SnPlanner *p);
+/* What the objective ranks a prediction by (lower is better): latency
+ * ms, the slowest stage's ms (throughput) or bytes. */
+SN_API double sn_planner_score (const SnPlanner *p, const SnPathPrediction *o);
+/* Runs `path` from the next frame whatever the ranking says (the
+ * controller's exploration, sn-controller.h), as a decision with `reason`
+ * (a static string) would: warm-up and dwell start over.  Fills decision
+ * like sn_planner_decide; returns path. */
+SN_API int sn_planner_switch (SnPlanner *p, int path, const char *reason, SnPlanDecision *decision);
 
 /* What a path is (sn-option.h): a feature cut (the default), edge-only or
  * cloud-only.  Ranking ignores it; explanations name the best of each. */
