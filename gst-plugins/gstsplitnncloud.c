@@ -123,7 +123,7 @@ gst_splitnn_cloud_format_get_type (void)
 }
 
 static void
-release (GstSplitnnCloud *self)
+gst_splitnn_cloud_release (GstSplitnnCloud *self)
 {
   g_clear_pointer (&self->session, sn_cloud_session_free);
   g_clear_pointer (&self->cuts, sn_cut_set_free);
@@ -137,7 +137,7 @@ release (GstSplitnnCloud *self)
  * before it has measured a cut here: the second of two runs on a blank
  * frame (the first pays for cold caches).  0 if it failed. */
 static double
-measure_whole (GstSplitnnCloud *self)
+gst_splitnn_cloud_measure_whole (GstSplitnnCloud *self)
 {
   SnDetections dets;
   SnDetectorTimings t = { 0 };
@@ -158,7 +158,7 @@ measure_whole (GstSplitnnCloud *self)
 }
 
 static gboolean
-setup (GstSplitnnCloud *self)
+gst_splitnn_cloud_setup (GstSplitnnCloud *self)
 {
   g_mutex_lock (&self->lock);
   g_autofree gchar *path = g_strdup (self->model_path);
@@ -166,12 +166,12 @@ setup (GstSplitnnCloud *self)
   g_mutex_unlock (&self->lock);
   if (!gst_splitnn_model_open (GST_ELEMENT (self), path, &self->model, &self->detector, &self->cuts))
     return FALSE;
-  self->whole_ms = report ? measure_whole (self) : 0;
+  self->whole_ms = report ? gst_splitnn_cloud_measure_whole (self) : 0;
   GError *err = NULL;
   if (!(self->session = sn_cloud_session_new (self->model, self->cuts, &err))) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
     g_error_free (err);
-    release (self);
+    gst_splitnn_cloud_release (self);
     return FALSE;
   }
   sn_cloud_session_set_threads (self->session, self->threads);
@@ -189,17 +189,17 @@ static GstStateChangeReturn
 gst_splitnn_cloud_change_state (GstElement *element, GstStateChange transition)
 {
   GstSplitnnCloud *self = GST_SPLITNN_CLOUD (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !setup (self))
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_splitnn_cloud_setup (self))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
-    release (self);
+    gst_splitnn_cloud_release (self);
   return ret;
 }
 
 /* The model fingerprint the caps name, NULL when they name none. */
 static const gchar *
-caps_model (GstCaps *caps)
+gst_splitnn_cloud_caps_model (GstCaps *caps)
 {
   return gst_caps_get_size (caps) ? gst_structure_get_string (gst_caps_get_structure (caps, 0), "model")
       : NULL;
@@ -216,7 +216,7 @@ gst_splitnn_cloud_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
   if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
     GstCaps *caps, *templ = gst_pad_get_pad_template_caps (pad);
     gst_query_parse_accept_caps (query, &caps);
-    const gchar *fp = caps_model (caps);
+    const gchar *fp = gst_splitnn_cloud_caps_model (caps);
     gboolean ok = gst_caps_can_intersect (caps, templ)
         && (!fp || !self->model || g_strcmp0 (fp, sn_model_fingerprint (self->model)) == 0);
     gst_caps_unref (templ);
@@ -249,7 +249,7 @@ gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 /* The frame's detections in the library's record (docs/protocol.md),
  * written in the negotiated format into self->out. */
 static void
-write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, double cloud_ms)
+gst_splitnn_cloud_write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, double cloud_ms)
 {
   SnResultHeader h;
   sn_result_header_init (&h);
@@ -272,7 +272,7 @@ write_result (GstSplitnnCloud *self, const SnCloudFrame *f, const SnCut *cut, do
 
 /* Answers the packet upstream with what it cost here (see the top). */
 static void
-report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double cloud_ms)
+gst_splitnn_cloud_report_time (GstSplitnnCloud *self, GstBuffer *in, const SnCloudFrame *f, double cloud_ms)
 {
   const SnCut *cut = f->cut;
   double network_ms = f->timings.network_ms;
@@ -356,7 +356,7 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   const SnCut *cut = f.cut;
   double cloud_ms = f.timings.decode_ms + f.timings.network_ms + f.timings.detect_ms;
   self->cloud_ms_total += cloud_ms;
-  report_time (self, in, &f, cloud_ms);
+  gst_splitnn_cloud_report_time (self, in, &f, cloud_ms);
 
   if (!self->caps_sent) {
     GstCaps *caps = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
@@ -365,7 +365,7 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     gst_caps_unref (caps);
     self->caps_sent = TRUE;
   }
-  write_result (self, &f, cut, cloud_ms);
+  gst_splitnn_cloud_write_result (self, &f, cut, cloud_ms);
   GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
   gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
   GST_BUFFER_OFFSET (out) = f.seq;
@@ -428,7 +428,7 @@ static void
 gst_splitnn_cloud_finalize (GObject *object)
 {
   GstSplitnnCloud *self = GST_SPLITNN_CLOUD (object);
-  release (self);
+  gst_splitnn_cloud_release (self);
   g_free (self->model_path);
   g_free (self->worker);
   g_mutex_clear (&self->lock);

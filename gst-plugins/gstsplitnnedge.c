@@ -203,7 +203,7 @@ gst_splitnn_objective_get_type (void)
 /* ---- Setup and teardown ------------------------------------------------------- */
 
 static void
-release (GstSplitnnEdge *self)
+gst_splitnn_edge_release (GstSplitnnEdge *self)
 {
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->controller, sn_controller_free);
@@ -218,7 +218,7 @@ release (GstSplitnnEdge *self)
 
 /* The encoder setting of the properties; called with the lock held. */
 static void
-config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
+gst_splitnn_edge_config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
 {
   sn_feature_config_init (fc);
   fc->bits = self->bits;
@@ -236,7 +236,7 @@ config_of_properties (GstSplitnnEdge *self, SnFeatureConfig *fc)
  * figures from `splitnn eval --json` rows (the baselines property; NULL:
  * eval's figures on vtest.avi; "none": cuts only). */
 static SnController *
-make_controller (GstSplitnnEdge *self, int bits, double cloud_speed, const char *baselines,
+gst_splitnn_edge_make_controller (GstSplitnnEdge *self, int bits, double cloud_speed, const char *baselines,
     GError **error)
 {
   int n, nb = 0;
@@ -264,20 +264,20 @@ make_controller (GstSplitnnEdge *self, int bits, double cloud_speed, const char 
  * that the first camera frame does not wait ~0.3-0.5 s and a live source
  * does not queue behind it.  cut=auto compiles each cut on first use. */
 static gboolean
-prepare_fixed_cut (GstSplitnnEdge *self, GError **error)
+gst_splitnn_edge_prepare_fixed_cut (GstSplitnnEdge *self, GError **error)
 {
   return sn_edge_session_prepare (self->session, sn_cut_set_get (self->cuts, self->fixed_cut), error);
 }
 
 static gboolean
-setup (GstSplitnnEdge *self)
+gst_splitnn_edge_setup (GstSplitnnEdge *self)
 {
   g_mutex_lock (&self->lock);
   g_autofree gchar *path = g_strdup (self->model_path);
   g_autofree gchar *cut = g_strdup (self->cut_spec);
   SnRangeMode range = self->range;
   SnFeatureConfig fc;
-  config_of_properties (self, &fc);
+  gst_splitnn_edge_config_of_properties (self, &fc);
   double min_fid = self->fidelity_floor;
   double cloud_speed = self->cloud_speed;
   int quality = self->quality;
@@ -296,7 +296,7 @@ setup (GstSplitnnEdge *self)
             : "codec=h264 and codec=jpeg code frames: they need cut=cloud-only"),
         ("cut=%s codec=%s", cut, IS_FRAME_CODEC (fc.codec)
             ? sn_frame_codec_name (fc.codec - SN_PACKET_CODEC_FRAME) : sn_codec_name (fc.codec)));
-    release (self);
+    gst_splitnn_edge_release (self);
     return FALSE;
   }
   if (self->cloud_only && quality
@@ -304,7 +304,7 @@ setup (GstSplitnnEdge *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("quality=%d is out of range for codec=%s",
             quality, sn_frame_codec_name (fc.codec - SN_PACKET_CODEC_FRAME)),
         ("h264: a QP of 0-51 (lower is better); jpeg: 1-100 (higher is better); 0: the default"));
-    release (self);
+    gst_splitnn_edge_release (self);
     return FALSE;
   }
   if (g_strcmp0 (cut, "auto") != 0 && !self->edge_only && !self->cloud_only) {
@@ -312,7 +312,7 @@ setup (GstSplitnnEdge *self)
     if (!c) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("No cut '%s' in this model", cut),
           ("the model has %d cuts; 'splitnn cuts %s' lists them", sn_cut_set_n_cuts (self->cuts), path));
-      release (self);
+      gst_splitnn_edge_release (self);
       return FALSE;
     }
     self->fixed_cut = (gint) c->id;
@@ -323,7 +323,7 @@ setup (GstSplitnnEdge *self)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("codec=temporal needs range=calibrated"),
         ("store the model's ranges first ('splitnn calibrate %s VIDEO -o CALIBRATED.onnx', then "
             "model=CALIBRATED.onnx range=calibrated)", path));
-    release (self);
+    gst_splitnn_edge_release (self);
     return FALSE;
   }
   /* Calibrated ranges need stored calibration for every cut this element
@@ -336,7 +336,7 @@ setup (GstSplitnnEdge *self)
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
           ("model %s; range=frame needs no calibration", path));
       g_error_free (err);
-      release (self);
+      gst_splitnn_edge_release (self);
       return FALSE;
     }
   SnModelInfo info;
@@ -347,7 +347,7 @@ setup (GstSplitnnEdge *self)
   if (!(self->session = sn_edge_session_new (self->model, self->cuts, &err))) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
     g_error_free (err);
-    release (self);
+    gst_splitnn_edge_release (self);
     return FALSE;
   }
   sn_edge_session_set_threads (self->session, self->threads);
@@ -355,12 +355,12 @@ setup (GstSplitnnEdge *self)
   self->encoder_used = g_steal_pointer (&encoder);
   sn_edge_session_set_frame_coder (self->session, gst_splitnn_frame_coder_funcs (),
       self->encoder_used);
-  SnController *controller = make_controller (self, fc.bits, cloud_speed, baselines, &err);
+  SnController *controller = gst_splitnn_edge_make_controller (self, fc.bits, cloud_speed, baselines, &err);
   if (!controller) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot read baselines=%s", baselines),
         ("%s", err->message));
     g_error_free (err);
-    release (self);
+    gst_splitnn_edge_release (self);
     return FALSE;
   }
   g_mutex_lock (&self->lock);
@@ -378,11 +378,11 @@ setup (GstSplitnnEdge *self)
   }
   self->packet = g_byte_array_new ();
   sn_detector_set_threads (self->detector, self->threads);
-  if (self->fixed_cut >= 0 && !prepare_fixed_cut (self, &err)) {
+  if (self->fixed_cut >= 0 && !gst_splitnn_edge_prepare_fixed_cut (self, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot prepare cut %d: %s", self->fixed_cut, err->message),
         ("model %s", path));
     g_error_free (err);
-    release (self);
+    gst_splitnn_edge_release (self);
     return FALSE;
   }
   self->current_cut = -1;
@@ -403,7 +403,7 @@ setup (GstSplitnnEdge *self)
  * element at READY with an error naming it, rather than running with
  * other settings than the user asked for. */
 static gboolean
-check_settings (GstSplitnnEdge *self)
+gst_splitnn_edge_check_settings (GstSplitnnEdge *self)
 {
   g_mutex_lock (&self->lock);
   g_autofree gchar *bad = g_strdup (self->bad_setting);
@@ -417,18 +417,18 @@ static GstStateChangeReturn
 gst_splitnn_edge_change_state (GstElement *element, GstStateChange transition)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && (!check_settings (self) || !setup (self)))
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && (!gst_splitnn_edge_check_settings (self) || !gst_splitnn_edge_setup (self)))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
-    release (self);
+    gst_splitnn_edge_release (self);
   return ret;
 }
 
 /* ---- Streaming ---------------------------------------------------------------- */
 
 static gboolean
-format_of (GstVideoFormat f, SnPixelFormat *out)
+gst_splitnn_edge_format_of (GstVideoFormat f, SnPixelFormat *out)
 {
   switch (f) {
     case GST_VIDEO_FORMAT_RGB: *out = SN_PIXEL_RGB; return TRUE;
@@ -446,9 +446,9 @@ format_of (GstVideoFormat f, SnPixelFormat *out)
 }
 
 static gboolean
-set_caps (GstSplitnnEdge *self, GstCaps *caps)
+gst_splitnn_edge_set_caps (GstSplitnnEdge *self, GstCaps *caps)
 {
-  if (!gst_video_info_from_caps (&self->info, caps) || !format_of (GST_VIDEO_INFO_FORMAT (&self->info), &self->format)) {
+  if (!gst_video_info_from_caps (&self->info, caps) || !gst_splitnn_edge_format_of (GST_VIDEO_INFO_FORMAT (&self->info), &self->format)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported video caps"), ("%" GST_PTR_FORMAT, caps));
     return FALSE;
   }
@@ -467,18 +467,18 @@ set_caps (GstSplitnnEdge *self, GstCaps *caps)
   return ok;
 }
 
-static void post_stats (GstSplitnnEdge *self);
+static void gst_splitnn_edge_post_stats (GstSplitnnEdge *self);
 
 static gboolean
 gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->controller)
-    post_stats (self);          /* the final counts, whatever the interval */
+    gst_splitnn_edge_post_stats (self);          /* the final counts, whatever the interval */
   if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
     GstCaps *caps;
     gst_event_parse_caps (event, &caps);
-    gboolean ok = set_caps (self, caps);
+    gboolean ok = gst_splitnn_edge_set_caps (self, caps);
     gst_event_unref (event);
     return ok;
   }
@@ -487,7 +487,7 @@ gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
 /* A cloud's answer about one of our packets, for the controller. */
 static void
-forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
+gst_splitnn_edge_forward_cloud_report (GstSplitnnEdge *self, const GstStructure *s)
 {
   guint stream;
   SnCloudReport r = { -1, 0, -1, 0, SN_OPTION_CUT };
@@ -553,7 +553,7 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
         return TRUE;
       }
       if (s && gst_structure_has_name (s, GST_SPLITNN_CLOUD_TIME_EVENT)) {
-        forward_cloud_report (self, s);
+        gst_splitnn_edge_forward_cloud_report (self, s);
         gst_event_unref (event);
         return TRUE;
       }
@@ -577,7 +577,7 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
 }
 
 static void
-post_cut_change (GstSplitnnEdge *self, const SnControllerDecision *cd)
+gst_splitnn_edge_post_cut_change (GstSplitnnEdge *self, const SnControllerDecision *cd)
 {
   const SnPlanDecision *d = &cd->plan;
   /* Options are the cuts in cut order, then the baselines (cut -1, named
@@ -617,7 +617,7 @@ post_cut_change (GstSplitnnEdge *self, const SnControllerDecision *cd)
 }
 
 static void
-post_stats (GstSplitnnEdge *self)
+gst_splitnn_edge_post_stats (GstSplitnnEdge *self)
 {
   GstStructure *s = gst_structure_new ("splitnn-edge-stats",
       "frames-in", G_TYPE_UINT64, self->frames_in, "frames-out", G_TYPE_UINT64, self->frames_out,
@@ -631,7 +631,7 @@ post_stats (GstSplitnnEdge *self)
 /* The candidates changed: the property follows, and a floor no cut
  * reaches is said once. */
 static void
-candidates_changed (GstSplitnnEdge *self, guint news, double min_fid)
+gst_splitnn_edge_candidates_changed (GstSplitnnEdge *self, guint news, double min_fid)
 {
   if (news & SN_CONTROLLER_ALL_UNDER_FLOOR)
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("No cut reaches the fidelity floor"),
@@ -651,7 +651,7 @@ candidates_changed (GstSplitnnEdge *self, guint news, double min_fid)
  * cannot know that, say, the detector heads compress ten times better
  * than the early feature maps).  Costs about one whole-network run. */
 static void
-calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, const SnLetterbox *lb)
+gst_splitnn_edge_calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, const SnLetterbox *lb)
 {
   int n = sn_cut_set_n_cuts (self->cuts);
   g_autofree double *bytes = g_new0 (double, n);
@@ -670,7 +670,7 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
   g_mutex_unlock (&self->lock);
   if (!ok)
     return;
-  candidates_changed (self, news, min_fid);
+  gst_splitnn_edge_candidates_changed (self, news, min_fid);
   GST_INFO_OBJECT (self, "packet sizes of %d cuts measured in %.0f ms; whole network "
       "%.0f ms here", n, (g_get_monotonic_time () - t0) / 1000.0, run_ms);
 }
@@ -679,7 +679,7 @@ calibrate (GstSplitnnEdge *self, const SnFeatureConfig *fc, const SnTensor *x, c
  * encoder setting, and the floor, go to the controller, which looks them
  * up again when either changed (the properties may change while playing). */
 static void
-refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fid)
+gst_splitnn_edge_refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fid)
 {
   int n_stored;
   g_mutex_lock (&self->lock);
@@ -698,14 +698,14 @@ refresh_fidelity (GstSplitnnEdge *self, const SnFeatureConfig *fc, double min_fi
   if (news & SN_CONTROLLER_FIDELITY_CHANGED)
     GST_INFO_OBJECT (self, "fidelity floor %.2f at bits=%d codec=%s", min_fid, fc->bits,
         sn_codec_name (fc->codec));
-  candidates_changed (self, news, min_fid);
+  gst_splitnn_edge_candidates_changed (self, news, min_fid);
 }
 
 /* Returns the option for this frame: the fixed cut, or the controller's
  * choice (an option index: a cut id below the cut count, a baseline
  * above). */
 static gint
-choose_cut (GstSplitnnEdge *self)
+gst_splitnn_edge_choose_cut (GstSplitnnEdge *self)
 {
   if (self->fixed_cut >= 0)
     return self->fixed_cut;
@@ -717,7 +717,7 @@ choose_cut (GstSplitnnEdge *self)
   self->cloud_reports += d.cloud_reports;
   g_mutex_unlock (&self->lock);
   if (d.plan.changed)
-    post_cut_change (self, &d);
+    gst_splitnn_edge_post_cut_change (self, &d);
   return d.plan.chosen;
 }
 
@@ -725,7 +725,7 @@ choose_cut (GstSplitnnEdge *self)
  * frame's detections record (docs/protocol.md); the controller has no
  * part in it.  x points into the session (preprocessed frame). */
 static gboolean
-process_edge_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
+gst_splitnn_edge_process_edge_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
     guint stream, GError **error)
 {
   SnOption opt = { .kind = SN_OPTION_EDGE_ONLY };
@@ -743,7 +743,7 @@ process_edge_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *l
  * coder (gstsplitnnframecoder.c); a keyframe when the cloud asked for one
  * or the input is discontinuous.  x points into the session. */
 static gboolean
-process_cloud_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
+gst_splitnn_edge_process_cloud_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *lb, GstBuffer *in,
     guint stream, SnFrameCodec codec, int quality, GError **error)
 {
   g_mutex_lock (&self->lock);
@@ -769,7 +769,7 @@ process_cloud_only (GstSplitnnEdge *self, const SnTensor *x, const SnLetterbox *
 }
 
 static gboolean
-process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
+gst_splitnn_edge_process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
 {
   GstVideoFrame frame;
   if (!gst_video_frame_map (&frame, &self->info, in, GST_MAP_READ)) {
@@ -784,7 +784,7 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   }
   SnFeatureConfig fc;
   g_mutex_lock (&self->lock);
-  config_of_properties (self, &fc);
+  gst_splitnn_edge_config_of_properties (self, &fc);
   double min_fid = self->fidelity_floor;
   guint stream = self->stream_id;
   g_mutex_unlock (&self->lock);
@@ -798,23 +798,23 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   gint64 t_pre = g_get_monotonic_time () - t0;
   if (self->edge_only) {
     gst_video_frame_unmap (&frame);
-    return process_edge_only (self, x, &lb, in, stream, error);
+    return gst_splitnn_edge_process_edge_only (self, x, &lb, in, stream, error);
   }
   if (self->cloud_only) {
     gst_video_frame_unmap (&frame);
     g_mutex_lock (&self->lock);
     int quality = self->quality;
     g_mutex_unlock (&self->lock);
-    return process_cloud_only (self, x, &lb, in, stream,
+    return gst_splitnn_edge_process_cloud_only (self, x, &lb, in, stream,
         (SnFrameCodec) (fc.codec - SN_PACKET_CODEC_FRAME), quality, error);
   }
   if (self->fixed_cut < 0) {
-    refresh_fidelity (self, &fc, min_fid);
+    gst_splitnn_edge_refresh_fidelity (self, &fc, min_fid);
     if (!sn_controller_first_frame_seen (self->controller))
-      calibrate (self, &fc, x, &lb);
+      gst_splitnn_edge_calibrate (self, &fc, x, &lb);
   }
   t0 = g_get_monotonic_time () - t_pre;
-  gint cut_index = choose_cut (self);
+  gint cut_index = gst_splitnn_edge_choose_cut (self);
   /* cut=auto chose a baseline: run it, and tell the controller what it cost. */
   g_mutex_lock (&self->lock);
   SnControllerOption chosen = *sn_controller_option (self->controller, cut_index);
@@ -822,8 +822,8 @@ process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   if (chosen.kind != SN_OPTION_CUT) {
     gst_video_frame_unmap (&frame);
     gboolean done = chosen.kind == SN_OPTION_EDGE_ONLY
-        ? process_edge_only (self, x, &lb, in, stream, error)
-        : process_cloud_only (self, x, &lb, in, stream, chosen.frame_codec, chosen.quality, error);
+        ? gst_splitnn_edge_process_edge_only (self, x, &lb, in, stream, error)
+        : gst_splitnn_edge_process_cloud_only (self, x, &lb, in, stream, chosen.frame_codec, chosen.quality, error);
     if (!done)
       return FALSE;
     double edge_ms = (g_get_monotonic_time () - t0) / 1000.0;
@@ -875,7 +875,7 @@ gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before the first buffer"), (NULL));
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  if (!process (self, in, &err)) {
+  if (!gst_splitnn_edge_process (self, in, &err)) {
     /* Keep the stream going: count the frame and say what happened, at
      * most every 5 s; more than max-errors in a row stop the element. */
     self->dropped++;
@@ -906,7 +906,7 @@ gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   gint64 now = g_get_monotonic_time ();
   if (self->stats_interval && now - self->last_stats >= (gint64) self->stats_interval * 1000) {
     self->last_stats = now;
-    post_stats (self);
+    gst_splitnn_edge_post_stats (self);
   }
   return gst_pad_push (self->srcpad, out);
 }
@@ -1074,7 +1074,7 @@ static void
 gst_splitnn_edge_finalize (GObject *object)
 {
   GstSplitnnEdge *self = GST_SPLITNN_EDGE (object);
-  release (self);
+  gst_splitnn_edge_release (self);
   g_free (self->model_path);
   g_free (self->cut_spec);
   g_free (self->frame_encoder);

@@ -23,7 +23,7 @@ typedef struct {
 } Chain;
 
 static GstFlowReturn
-chain_sink (GstPad *pad, GstObject *parent, GstBuffer *buf)
+gst_splitnn_frame_coder_chain_sink (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   Chain *c = gst_pad_get_element_private (pad);
   g_mutex_lock (&c->lock);
@@ -34,14 +34,14 @@ chain_sink (GstPad *pad, GstObject *parent, GstBuffer *buf)
 }
 
 static gboolean
-any_event (GstPad *pad, GstObject *parent, GstEvent *event)
+gst_splitnn_frame_coder_any_event (GstPad *pad, GstObject *parent, GstEvent *event)
 {
   gst_event_unref (event);
   return TRUE;
 }
 
 static void
-chain_free (Chain *c)
+gst_splitnn_frame_coder_chain_free (Chain *c)
 {
   if (!c)
     return;
@@ -66,7 +66,7 @@ chain_free (Chain *c)
 /* desc: elements "first ... last", the last a capsfilter of what comes
  * out; in_caps: what goes in. */
 static Chain *
-chain_new (const char *desc, GstCaps *in_caps, GError **error)
+gst_splitnn_frame_coder_chain_new (const char *desc, GstCaps *in_caps, GError **error)
 {
   Chain *c = g_new0 (Chain, 1);
   g_mutex_init (&c->lock);
@@ -81,7 +81,7 @@ chain_new (const char *desc, GstCaps *in_caps, GError **error)
         "gstreamer1.0-plugins-ugly, avdec_h264 in gstreamer1.0-libav)", desc,
         err ? err->message : "?");
     g_clear_error (&err);
-    chain_free (c);
+    gst_splitnn_frame_coder_chain_free (c);
     return NULL;
   }
   c->pipeline = gst_pipeline_new (NULL);
@@ -110,9 +110,9 @@ chain_new (const char *desc, GstCaps *in_caps, GError **error)
   gst_object_ref_sink (c->src);
   gst_object_ref_sink (c->sink);
   gst_pad_set_element_private (c->sink, c);
-  gst_pad_set_chain_function (c->sink, chain_sink);
-  gst_pad_set_event_function (c->sink, any_event);
-  gst_pad_set_event_function (c->src, any_event);
+  gst_pad_set_chain_function (c->sink, gst_splitnn_frame_coder_chain_sink);
+  gst_pad_set_event_function (c->sink, gst_splitnn_frame_coder_any_event);
+  gst_pad_set_event_function (c->src, gst_splitnn_frame_coder_any_event);
   gboolean ok = first && last && gst_pad_link (c->src, first) == GST_PAD_LINK_OK
       && gst_pad_link (last, c->sink) == GST_PAD_LINK_OK;
   g_clear_object (&first);
@@ -120,14 +120,14 @@ chain_new (const char *desc, GstCaps *in_caps, GError **error)
   if (!ok) {
     g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED, "cannot link '%s': it must be a chain "
         "of elements with one sink and one source pad", desc);
-    chain_free (c);
+    gst_splitnn_frame_coder_chain_free (c);
     return NULL;
   }
   gst_pad_set_active (c->sink, TRUE);
   gst_pad_set_active (c->src, TRUE);
   if (gst_element_set_state (c->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     g_set_error (error, SN_ERROR, SN_ERROR_UNSUPPORTED, "cannot start '%s'", desc);
-    chain_free (c);
+    gst_splitnn_frame_coder_chain_free (c);
     return NULL;
   }
   return c;
@@ -135,7 +135,7 @@ chain_new (const char *desc, GstCaps *in_caps, GError **error)
 
 /* The first error the chain's elements posted, or what;  FALSE. */
 static gboolean
-chain_error (Chain *c, const char *what, GError **error)
+gst_splitnn_frame_coder_chain_error (Chain *c, const char *what, GError **error)
 {
   GstBus *bus = gst_element_get_bus (c->pipeline);
   GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR | GST_MESSAGE_WARNING);
@@ -158,7 +158,7 @@ chain_error (Chain *c, const char *what, GError **error)
 /* Pushes one buffer; what came out of the chain for it is appended to out
  * (encoders) or is the last buffer in *picture (decoders). */
 static gboolean
-chain_push (Chain *c, GstBuffer *buf, GPtrArray *got, GError **error)
+gst_splitnn_frame_coder_chain_push (Chain *c, GstBuffer *buf, GPtrArray *got, GError **error)
 {
   if (!c->started) {
     gst_pad_push_event (c->src, gst_event_new_stream_start ("splitnn-frame-coder"));
@@ -178,7 +178,7 @@ chain_push (Chain *c, GstBuffer *buf, GPtrArray *got, GError **error)
   c->index++;
   GstFlowReturn fr = gst_pad_push (c->src, buf);
   if (fr != GST_FLOW_OK)
-    return chain_error (c, gst_flow_get_name (fr), error);
+    return gst_splitnn_frame_coder_chain_error (c, gst_flow_get_name (fr), error);
   gint64 end = g_get_monotonic_time () + GST_SPLITNN_FRAME_CODER_TIMEOUT / GST_USECOND;
   g_mutex_lock (&c->lock);
   while (g_queue_is_empty (&c->out) && g_cond_wait_until (&c->cond, &c->lock, end))
@@ -187,14 +187,14 @@ chain_push (Chain *c, GstBuffer *buf, GPtrArray *got, GError **error)
     g_ptr_array_add (got, g_queue_pop_head (&c->out));
   g_mutex_unlock (&c->lock);
   if (got->len == 0)
-    return chain_error (c, "no picture came out", error);
+    return gst_splitnn_frame_coder_chain_error (c, "no picture came out", error);
   return TRUE;
 }
 
 /* ---- Encoders ------------------------------------------------------------------- */
 
 static gpointer
-encoder_new (SnFrameCodec codec, int quality, int width, int height, gpointer user_data,
+gst_splitnn_frame_coder_encoder_new (SnFrameCodec codec, int quality, int width, int height, gpointer user_data,
     GError **error)
 {
   const char *enc = user_data ? user_data : codec == SN_FRAME_CODEC_H264
@@ -209,7 +209,7 @@ encoder_new (SnFrameCodec codec, int quality, int width, int height, gpointer us
   GstCaps *in = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGB",
       "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
       "framerate", GST_TYPE_FRACTION, 30, 1, NULL);
-  Chain *c = chain_new (desc, in, error);
+  Chain *c = gst_splitnn_frame_coder_chain_new (desc, in, error);
   if (!c)
     return NULL;
   c->width = width;
@@ -228,7 +228,7 @@ encoder_new (SnFrameCodec codec, int quality, int width, int height, gpointer us
 }
 
 static gboolean
-encode (gpointer encoder, const guint8 *rgb, guint64 pts, gboolean key, GByteArray *out,
+gst_splitnn_frame_coder_encode (gpointer encoder, const guint8 *rgb, guint64 pts, gboolean key, GByteArray *out,
     GError **error)
 {
   Chain *c = encoder;
@@ -243,7 +243,7 @@ encode (gpointer encoder, const guint8 *rgb, guint64 pts, gboolean key, GByteArr
   gst_buffer_unmap (buf, &map);
   c->force_key |= key;
   g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
-  if (!chain_push (c, buf, got, error))
+  if (!gst_splitnn_frame_coder_chain_push (c, buf, got, error))
     return FALSE;
   for (guint i = 0; i < got->len; i++) {
     gst_buffer_map (got->pdata[i], &map, GST_MAP_READ);
@@ -256,7 +256,7 @@ encode (gpointer encoder, const guint8 *rgb, guint64 pts, gboolean key, GByteArr
 /* ---- Decoders ------------------------------------------------------------------- */
 
 static gpointer
-decoder_new (SnFrameCodec codec, int width, int height, gpointer user_data, GError **error)
+gst_splitnn_frame_coder_decoder_new (SnFrameCodec codec, int width, int height, gpointer user_data, GError **error)
 {
   g_autofree char *desc = g_strdup_printf ("%s ! videoconvert ! capsfilter "
       "caps=\"video/x-raw,format=RGB,width=%d,height=%d\"", codec == SN_FRAME_CODEC_H264
@@ -264,7 +264,7 @@ decoder_new (SnFrameCodec codec, int width, int height, gpointer user_data, GErr
   GstCaps *in = codec == SN_FRAME_CODEC_H264
       ? gst_caps_from_string ("video/x-h264,stream-format=byte-stream,alignment=au")
       : gst_caps_new_simple ("image/jpeg", "framerate", GST_TYPE_FRACTION, 30, 1, NULL);
-  Chain *c = chain_new (desc, in, error);
+  Chain *c = gst_splitnn_frame_coder_chain_new (desc, in, error);
   if (c) {
     c->width = width;
     c->height = height;
@@ -274,11 +274,11 @@ decoder_new (SnFrameCodec codec, int width, int height, gpointer user_data, GErr
 }
 
 static gboolean
-decode (gpointer decoder, const guint8 *data, gsize len, guint8 *rgb, GError **error)
+gst_splitnn_frame_coder_decode (gpointer decoder, const guint8 *data, gsize len, guint8 *rgb, GError **error)
 {
   Chain *c = decoder;
   g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
-  if (!chain_push (c, gst_buffer_new_memdup (data, len), got, error))
+  if (!gst_splitnn_frame_coder_chain_push (c, gst_buffer_new_memdup (data, len), got, error))
     return FALSE;
   GstVideoInfo info;
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, c->width, c->height);
@@ -298,8 +298,8 @@ decode (gpointer decoder, const guint8 *data, gsize len, guint8 *rgb, GError **e
 }
 
 static const SnFrameCoderFuncs funcs = {
-  encoder_new, encode, (void (*) (gpointer)) chain_free,
-  decoder_new, decode, (void (*) (gpointer)) chain_free,
+  gst_splitnn_frame_coder_encoder_new, gst_splitnn_frame_coder_encode, (void (*) (gpointer)) gst_splitnn_frame_coder_chain_free,
+  gst_splitnn_frame_coder_decoder_new, gst_splitnn_frame_coder_decode, (void (*) (gpointer)) gst_splitnn_frame_coder_chain_free,
 };
 
 const SnFrameCoderFuncs *

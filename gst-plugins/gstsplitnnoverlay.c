@@ -109,7 +109,7 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnnoverlay, "splitnnoverlay", GST_RAN
         "detections back on the frames"));
 
 static void
-dets_free (gpointer p)
+gst_splitnn_overlay_dets_free (gpointer p)
 {
   Dets *d = p;
   sn_detections_clear (&d->dets);
@@ -119,7 +119,7 @@ dets_free (gpointer p)
 /* Drops what is queued; detections held for frames that will not come are
  * counted as unmatched.  Called with the lock held. */
 static void
-clear_locked (GstSplitnnOverlay *self)
+gst_splitnn_overlay_clear_locked (GstSplitnnOverlay *self)
 {
   Item *it;
   while ((it = g_queue_pop_head (&self->items))) {
@@ -132,14 +132,14 @@ clear_locked (GstSplitnnOverlay *self)
 }
 
 static int
-cmp_double (const void *a, const void *b)
+gst_splitnn_overlay_cmp_double (const void *a, const void *b)
 {
   double x = *(const double *) a, y = *(const double *) b;
   return (x > y) - (x < y);
 }
 
 static void
-post_stats (GstSplitnnOverlay *self)
+gst_splitnn_overlay_post_stats (GstSplitnnOverlay *self)
 {
   double sorted[LATENCY_WINDOW], median = 0, p95 = 0, max = 0;
   g_mutex_lock (&self->lock);
@@ -153,7 +153,7 @@ post_stats (GstSplitnnOverlay *self)
       "bad-detections", G_TYPE_UINT64, self->bad, NULL);
   g_mutex_unlock (&self->lock);
   if (n) {
-    qsort (sorted, n, sizeof (double), cmp_double);
+    qsort (sorted, n, sizeof (double), gst_splitnn_overlay_cmp_double);
     median = sorted[n / 2];
     p95 = sorted[MIN (n - 1, (guint) (0.95 * n))];
     max = sorted[n - 1];
@@ -168,7 +168,7 @@ post_stats (GstSplitnnOverlay *self)
 /* cairo draws 32-bit native-endian pixels: on BGRx frames directly, on every
  * other format through a transparent ARGB layer blended by libgstvideo. */
 static void
-draw (GstSplitnnOverlay *self, GstVideoFrame *frame, const SnDetections *d)
+gst_splitnn_overlay_draw (GstSplitnnOverlay *self, GstVideoFrame *frame, const SnDetections *d)
 {
   int w = GST_VIDEO_FRAME_WIDTH (frame), h = GST_VIDEO_FRAME_HEIGHT (frame);
   if (GST_VIDEO_FRAME_FORMAT (frame) == GST_VIDEO_FORMAT_BGRx && G_BYTE_ORDER == G_LITTLE_ENDIAN) {
@@ -197,7 +197,7 @@ draw (GstSplitnnOverlay *self, GstVideoFrame *frame, const SnDetections *d)
 }
 
 static GstBuffer *
-annotate (GstSplitnnOverlay *self, GstBuffer *buf, const Dets *d, gboolean do_draw)
+gst_splitnn_overlay_annotate (GstSplitnnOverlay *self, GstBuffer *buf, const Dets *d, gboolean do_draw)
 {
   buf = gst_buffer_make_writable (buf);
   gst_splitnn_add_detection_metas (buf, &d->dets, d->stream_id, d->seq);
@@ -208,7 +208,7 @@ annotate (GstSplitnnOverlay *self, GstBuffer *buf, const Dets *d, gboolean do_dr
     GST_WARNING_OBJECT (self, "cannot map frame %" G_GUINT64_FORMAT " to draw on it", d->seq);
     return buf;
   }
-  draw (self, &frame, &d->dets);
+  gst_splitnn_overlay_draw (self, &frame, &d->dets);
   gst_video_frame_unmap (&frame);
   return buf;
 }
@@ -216,7 +216,7 @@ annotate (GstSplitnnOverlay *self, GstBuffer *buf, const Dets *d, gboolean do_dr
 /* ---- the source pad's thread ------------------------------------------------------- */
 
 static void
-loop (gpointer data)
+gst_splitnn_overlay_loop (gpointer data)
 {
   GstSplitnnOverlay *self = data;
   g_mutex_lock (&self->lock);
@@ -266,12 +266,12 @@ loop (gpointer data)
               GST_TIME_FORMAT "; does something drop frames in front of splitnnedge only?", it->seq,
               GST_TIME_ARGS (GST_BUFFER_PTS (buf)), GST_TIME_ARGS (d->pts)));
     if (d)
-      buf = annotate (self, buf, d, do_draw);
-    g_clear_pointer (&d, dets_free);
+      buf = gst_splitnn_overlay_annotate (self, buf, d, do_draw);
+    g_clear_pointer (&d, gst_splitnn_overlay_dets_free);
     gint64 now = g_get_monotonic_time ();
     if (stats_interval && now - self->last_stats >= (gint64) stats_interval * 1000) {
       self->last_stats = now;
-      post_stats (self);
+      gst_splitnn_overlay_post_stats (self);
     }
     ret = gst_pad_push (self->srcpad, buf);
   } else {
@@ -281,7 +281,7 @@ loop (gpointer data)
       gst_event_parse_caps (ev, &caps);
       gst_video_info_from_caps (&self->info, caps);
     } else if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
-      post_stats (self);
+      gst_splitnn_overlay_post_stats (self);
       ret = GST_FLOW_EOS;
     }
     gst_pad_push_event (self->srcpad, ev);
@@ -315,10 +315,10 @@ gst_splitnn_overlay_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMod
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   if (active)
-    return gst_pad_start_task (pad, loop, self, NULL);
+    return gst_pad_start_task (pad, gst_splitnn_overlay_loop, self, NULL);
   gboolean ok = gst_pad_stop_task (pad);
   g_mutex_lock (&self->lock);
-  clear_locked (self);
+  gst_splitnn_overlay_clear_locked (self);
   g_mutex_unlock (&self->lock);
   return ok;
 }
@@ -326,7 +326,7 @@ gst_splitnn_overlay_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMod
 /* ---- video in ---------------------------------------------------------------------- */
 
 static GstFlowReturn
-enqueue (GstSplitnnOverlay *self, GstMiniObject *obj)
+gst_splitnn_overlay_enqueue (GstSplitnnOverlay *self, GstMiniObject *obj)
 {
   g_mutex_lock (&self->lock);
   while (GST_IS_BUFFER (obj) && !self->flushing && self->srcresult == GST_FLOW_OK
@@ -351,7 +351,7 @@ enqueue (GstSplitnnOverlay *self, GstMiniObject *obj)
 static GstFlowReturn
 gst_splitnn_overlay_video_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
-  return enqueue (GST_SPLITNN_OVERLAY (parent), GST_MINI_OBJECT (buf));
+  return gst_splitnn_overlay_enqueue (GST_SPLITNN_OVERLAY (parent), GST_MINI_OBJECT (buf));
 }
 
 static gboolean
@@ -370,15 +370,15 @@ gst_splitnn_overlay_video_event (GstPad *pad, GstObject *parent, GstEvent *event
       return TRUE;
     case GST_EVENT_FLUSH_STOP:
       g_mutex_lock (&self->lock);
-      clear_locked (self);
+      gst_splitnn_overlay_clear_locked (self);
       self->flushing = FALSE;
       self->srcresult = GST_FLOW_OK;
       g_mutex_unlock (&self->lock);
       gst_pad_push_event (self->srcpad, event);
-      return gst_pad_start_task (self->srcpad, loop, self, NULL);
+      return gst_pad_start_task (self->srcpad, gst_splitnn_overlay_loop, self, NULL);
     default:
       if (GST_EVENT_IS_SERIALIZED (event)) {
-        GstFlowReturn ret = enqueue (self, GST_MINI_OBJECT (event));
+        GstFlowReturn ret = gst_splitnn_overlay_enqueue (self, GST_MINI_OBJECT (event));
         return ret == GST_FLOW_OK || ret == GST_FLOW_EOS;
       }
       return gst_pad_push_event (self->srcpad, event);
@@ -386,7 +386,7 @@ gst_splitnn_overlay_video_event (GstPad *pad, GstObject *parent, GstEvent *event
 }
 
 static GstCaps *
-proxy_caps (GstPad *peer_of, GstPad *template_of, GstCaps *filter)
+gst_splitnn_overlay_proxy_caps (GstPad *peer_of, GstPad *template_of, GstCaps *filter)
 {
   GstCaps *tmpl = gst_pad_get_pad_template_caps (template_of);
   GstCaps *peer = gst_pad_peer_query_caps (peer_of, filter ? filter : tmpl);
@@ -403,7 +403,7 @@ gst_splitnn_overlay_video_query (GstPad *pad, GstObject *parent, GstQuery *query
   if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
     GstCaps *filter;
     gst_query_parse_caps (query, &filter);
-    GstCaps *caps = proxy_caps (self->srcpad, pad, filter);
+    GstCaps *caps = gst_splitnn_overlay_proxy_caps (self->srcpad, pad, filter);
     gst_query_set_caps_result (query, caps);
     gst_caps_unref (caps);
     return TRUE;
@@ -421,7 +421,7 @@ gst_splitnn_overlay_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
     case GST_QUERY_CAPS:{
       GstCaps *filter;
       gst_query_parse_caps (query, &filter);
-      GstCaps *caps = proxy_caps (self->videosink, pad, filter);
+      GstCaps *caps = gst_splitnn_overlay_proxy_caps (self->videosink, pad, filter);
       gst_query_set_caps_result (query, caps);
       gst_caps_unref (caps);
       return TRUE;
@@ -479,7 +479,7 @@ gst_splitnn_overlay_dets_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Bad detections message skipped (%" G_GUINT64_FORMAT
             " so far)", bad), ("%s", err ? err->message : "cannot map the buffer"));
     g_clear_error (&err);
-    dets_free (d);
+    gst_splitnn_overlay_dets_free (d);
     return GST_FLOW_OK;
   }
   d->seq = h.seq;
@@ -487,14 +487,14 @@ gst_splitnn_overlay_dets_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   d->pts = h.pts;
   if (self->stream_id >= 0 && h.stream_id != (guint64) self->stream_id) {
     GST_LOG_OBJECT (self, "detections of stream %u ignored", h.stream_id);
-    dets_free (d);
+    gst_splitnn_overlay_dets_free (d);
   } else if (h.seq < self->next_out) {
     self->late++;
     GST_DEBUG_OBJECT (self, "detections for frame %" G_GUINT64_FORMAT " came after it left", h.seq);
-    dets_free (d);
+    gst_splitnn_overlay_dets_free (d);
   } else if (g_hash_table_size (self->early) >= MAX_EARLY && !g_hash_table_contains (self->early, &d->seq)) {
     self->unmatched++;
-    dets_free (d);
+    gst_splitnn_overlay_dets_free (d);
   } else {
     if (g_hash_table_contains (self->early, &d->seq))
       self->unmatched++;        /* a second message for the same frame replaces the first */
@@ -606,7 +606,7 @@ static void
 gst_splitnn_overlay_finalize (GObject *object)
 {
   GstSplitnnOverlay *self = GST_SPLITNN_OVERLAY (object);
-  clear_locked (self);
+  gst_splitnn_overlay_clear_locked (self);
   g_hash_table_unref (self->early);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
@@ -667,7 +667,7 @@ gst_splitnn_overlay_init (GstSplitnnOverlay *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->items);
-  self->early = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, dets_free);
+  self->early = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, gst_splitnn_overlay_dets_free);
   self->latency = DEFAULT_LATENCY;
   self->draw = TRUE;
   self->stream_id = -1;
