@@ -410,11 +410,21 @@ START_TEST (test_cloud_restart)
   gboolean resumed = wait_lines (n2name, 3, 60);
   g_subprocess_send_signal (edge, SIGTERM);         /* EOS, then the counters */
   gboolean edge_ok = wait_exit (edge, "edge", 30);
-  gboolean cloud_ok = wait_exit (cloud, "cloud", 30);   /* ends with the edge's EOS */
+  /* The edge's EOS is its last message.  When zmqsink gave messages up at
+   * stop (its linger ran out before a slow cloud took them: seen under
+   * ASan with a core kept busy), they are counted as discarded at stop and
+   * the EOS went with them, so the cloud cannot end by itself: it is
+   * stopped as its operator would stop it.  Otherwise it must end with
+   * the edge's EOS. */
+  gboolean eos_given_up = counter (ename, "zmqsink", "discarded-at-stop") > 0;
+  if (eos_given_up)
+    g_subprocess_send_signal (cloud, SIGTERM);
+  gboolean cloud_ok = wait_exit (cloud, "cloud", 30);
   g_autofree char *eerr = slurp (ename, "err"), *cerr = slurp (n2name, "err");
   ck_assert_msg (resumed, "no detections after the restart: %s", cerr);
   ck_assert_msg (edge_ok, "the edge did not stop cleanly: %s", eerr);
-  ck_assert_msg (cloud_ok, "the restarted cloud did not end with the edge's EOS: %s", cerr);
+  ck_assert_msg (cloud_ok, eos_given_up ? "the restarted cloud did not stop on SIGTERM: %s"
+      : "the restarted cloud did not end with the edge's EOS: %s", cerr);
 
   gint64 in = counter (ename, "splitnnedge", "frames-in"), out = counter (ename, "splitnnedge", "frames-out");
   gint64 sent = counter (ename, "zmqsink", "sent"), dropped = counter (ename, "zmqsink", "dropped");
