@@ -131,9 +131,13 @@ kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const f
     float *dst = c + r * ldc;
     if (res) {
       const float *src = res + r * ldc;
-      float tmp[NR] = { 0 };
-      if (cols < NR)
+      float tmp[NR];
+      if (cols < NR) {
+        /* A partial panel: the residual row is read through a copy, so
+         * that no load runs past its end. */
+        memset (tmp + cols, 0, (NR - cols) * sizeof (float));
         src = memcpy (tmp, src, cols * sizeof (float));
+      }
       acc[r][0] = _mm256_add_ps (acc[r][0], _mm256_loadu_ps (src));
       acc[r][1] = _mm256_add_ps (acc[r][1], _mm256_loadu_ps (src + 8));
     }
