@@ -565,12 +565,7 @@ cloud_only_process (SnEdgeSession *s, const SnOption *opt, const SnTensor *input
   SnLetterbox identity = { 1, 1, 0, 0, w, h };
   if (!lb)
     lb = &identity;
-  p.frame_width = (guint32) lb->src_width;
-  p.frame_height = (guint32) lb->src_height;
-  p.scale_x = (float) lb->scale_x;
-  p.scale_y = (float) lb->scale_y;
-  p.offset_x = (float) lb->offset_x;
-  p.offset_y = (float) lb->offset_y;
+  sn_packet_set_letterbox (&p, lb);
   g_strlcpy (p.cut_name, SN_OPTION_CLOUD_ONLY_NAME, sizeof p.cut_name);
   p.n_tensors = 1;
   SnPacketTensor *t = &p.tensors[0];

@@ -290,12 +290,7 @@ feature_encode (SnFeatureEncoder *e, SnFeatureStreamEncoder *se, const SnFeature
   SnLetterbox identity = { 1, 1, 0, 0, 1, 1 };
   if (!lb)
     lb = &identity;
-  p.frame_width = (guint32) lb->src_width;
-  p.frame_height = (guint32) lb->src_height;
-  p.scale_x = (float) lb->scale_x;
-  p.scale_y = (float) lb->scale_y;
-  p.offset_x = (float) lb->offset_x;
-  p.offset_y = (float) lb->offset_y;
+  sn_packet_set_letterbox (&p, lb);
   g_strlcpy (p.cut_name, cut->name, sizeof p.cut_name);
   p.n_tensors = cut->n_tensors;
   sn_codec_set_quality (e->codec, cfg->jpeg_quality);
@@ -691,6 +686,17 @@ sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb)
 {
   *lb = (SnLetterbox) { p->scale_x, p->scale_y, p->offset_x, p->offset_y,
     (int) p->frame_width, (int) p->frame_height };
+}
+
+void
+sn_packet_set_letterbox (SnPacket *p, const SnLetterbox *lb)
+{
+  p->frame_width = (guint32) lb->src_width;
+  p->frame_height = (guint32) lb->src_height;
+  p->scale_x = (float) lb->scale_x;
+  p->scale_y = (float) lb->scale_y;
+  p->offset_x = (float) lb->offset_x;
+  p->offset_y = (float) lb->offset_y;
 }
 
 /* ---- Calibration: every cut's packet size for one input --------------------- */

@@ -77,6 +77,8 @@ SN_API gboolean sn_feature_check_calibration (const SnModel *model, const SnCut 
 
 /* The letterbox a packet carries. */
 SN_API void sn_packet_letterbox (const SnPacket *p, SnLetterbox *lb);
+/* Its inverse: the frame size and geometry of lb into the packet header. */
+SN_API void sn_packet_set_letterbox (SnPacket *p, const SnLetterbox *lb);
 
 /* Calibration: runs the network once from @input (the model input, e.g.
  * from sn_detector_preprocess) to every tensor any cut of @cuts sends and
