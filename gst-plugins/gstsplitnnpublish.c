@@ -197,7 +197,6 @@ on_connect (struct mosquitto *mosq, void *user, int rc)
     /* Refused by the broker (bad credentials, client id, protocol): retrying
      * cannot help, so stop and say why. */
     g_mutex_lock (&self->lock);
-    self->failed = TRUE;
     gchar *who = g_strdup_printf ("%s:%d", self->host, self->port);
     gchar *user_name = g_strdup (self->username);
     g_mutex_unlock (&self->lock);
@@ -210,6 +209,14 @@ on_connect (struct mosquitto *mosq, void *user, int rc)
               mosquitto_connack_string (rc)), ("CONNACK code %d", rc));
     g_free (who);
     g_free (user_name);
+    /* Failed only once the error is on the bus: the streaming thread then
+     * returns GST_FLOW_ERROR, and the source's "Internal data stream error"
+     * must come after the message that says why. */
+    g_mutex_lock (&self->lock);
+    self->failed = TRUE;
+    g_cond_broadcast (&self->wake);
+    g_cond_broadcast (&self->drained);
+    g_mutex_unlock (&self->lock);
     mosquitto_disconnect (mosq);
     return;
   }
@@ -318,6 +325,23 @@ connect_fatal (int rc)
       || rc == MOSQ_ERR_NOMEM || rc == MOSQ_ERR_AUTH;
 }
 
+/* A connection that cannot work: say why, then stop.  Called and returns
+ * with the lock held.  Failed is set only once the error is on the bus, so
+ * that the streaming thread's GST_FLOW_ERROR (and the source's "Internal
+ * data stream error") comes after the message that says why. */
+static void
+pub_fail_connect (GstSplitnnPublish *self, const gchar *host, int port, int rc)
+{
+  g_mutex_unlock (&self->lock);
+  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot connect to the MQTT broker %s:%d: %s", host,
+          port, mosquitto_strerror (rc)), ("%s", rc == MOSQ_ERR_TLS ? "TLS failed: check tls-ca-file, "
+          "tls-cert-file, tls-key-file and that the broker's certificate names the host"
+          : rc == MOSQ_ERR_EAI ? "cannot resolve the host name" : ""));
+  g_mutex_lock (&self->lock);
+  self->failed = TRUE;
+  g_cond_broadcast (&self->drained);
+}
+
 /* The network thread.  libmosquitto's own (mosquitto_loop_start) ends for
  * good on a TLS read error, which is how a TLS broker going away looks, and
  * gives no sign of it; this one drives mosquitto_loop itself, so a lost
@@ -346,13 +370,7 @@ pub_network (gpointer data)
         continue;
       }
       if (connect_fatal (rc)) {
-        self->failed = TRUE;
-        g_mutex_unlock (&self->lock);
-        GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot connect to the MQTT broker %s:%d: %s", host,
-                port, mosquitto_strerror (rc)), ("%s", rc == MOSQ_ERR_TLS ? "TLS failed: check tls-ca-file, "
-                "tls-cert-file, tls-key-file and that the broker's certificate names the host"
-                : rc == MOSQ_ERR_EAI ? "cannot resolve the host name" : ""));
-        g_mutex_lock (&self->lock);
+        pub_fail_connect (self, host, port, rc);
         break;
       }
       if (!warned)
@@ -367,6 +385,13 @@ pub_network (gpointer data)
     /* A message queued by the streaming thread wakes the select early. */
     int rc = mosquitto_loop (self->mosq, 100, 1);
     g_mutex_lock (&self->lock);
+    if (rc == MOSQ_ERR_TLS && !self->connected) {
+      /* The handshake finished on this thread rather than in connect and
+       * failed: no CONNACK ever came on this socket, so this is a certificate
+       * that does not verify, not a broker that went away. */
+      pub_fail_connect (self, host, port, rc);
+      break;
+    }
     if (rc != MOSQ_ERR_SUCCESS) {
       GST_DEBUG_OBJECT (self, "connection ended: %s", mosquitto_strerror (rc));
       have_socket = FALSE;
