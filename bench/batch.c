@@ -350,8 +350,9 @@ main (int argc, char **argv)
       if (b == 0)
         per1 = med;
       printf ("  batch %d: %7.1f ms per batch (p10 %.1f, p90 %.1f), %6.1f ms per frame, "
-          "frames/s x%.2f of batch 1; max |batched - single| %.2g\n",
-          N, med, p10, p90, med / N, per1 / (med / N), maxdiff[b]);
+          "frames/s x%.2f of batch 1; max |batched - single| %.2g; arena %.0f MB, %d of %d nodes on the fast path\n",
+          N, med, p10, p90, med / N, per1 / (med / N), maxdiff[b], sn_segment_arena_bytes (seg[b]) / 1e6,
+          sn_segment_n_fast_nodes (seg[b]), sn_segment_n_nodes (seg[b]));
     }
     for (int b = 0; b < n_batches; b++) {
       sn_segment_free (seg[b]);
