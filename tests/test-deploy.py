@@ -384,6 +384,25 @@ def main():
         env.update(SPLITNN_MODEL=MODEL, GST_PLUGIN_PATH=os.path.join(BUILD, "gst-plugins"),
                    GST_REGISTRY=os.path.join(tmp, f"registry-{w}.bin"), SPLITNN_ADDRESS="127.0.0.1")
         workers.append(Proc([SCRIPT], env))
+    # Both listening (zmqsrc binds both ports at start), or a clear failure
+    # with the worker's own words rather than an edge waiting for nobody.
+    deadline = time.monotonic() + 60
+    for i, port in enumerate(ports):
+        while True:
+            if workers[i].p.poll() is not None:
+                for w in workers:
+                    w.stop()
+                check(False, f"worker on port {port} exited at start (status {workers[i].p.returncode}): "
+                      + "".join(workers[i].err[-5:]).strip())
+                return 1
+            try:
+                with socket.create_connection(("127.0.0.1", port + 1), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    check(False, f"worker on port {port} listens within 60 s")
+                    break
+                time.sleep(0.2)
     names = [f"{host}:{p}" for p in ports]
     data = [f"tcp://127.0.0.1:{p}" for p in ports]
     acks = [f"tcp://127.0.0.1:{p + 1}" for p in ports]
