@@ -630,7 +630,7 @@ gst_splitnn_edge_post_cut_change (GstSplitnnEdge *self, const SnControllerDecisi
   const SnControllerOption *to = sn_controller_option (self->controller, d->chosen);
   /* Why, in the planner's words: the winner's figure, the runner-up, the
    * best of each other kind. */
-  SnPathPrediction rank[128];
+  SnOptionPrediction rank[128];
   int n_rank = sn_controller_rank (self->controller, rank, G_N_ELEMENTS (rank));
   g_autofree char *why = sn_planner_explain (sn_controller_planner (self->controller), rank, n_rank);
   g_autofree char *from_name = g_strdup (from ? from->name : "");
