@@ -935,7 +935,14 @@ gst_splitnn_edge_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *in, 
 }
 
 /* One frame in, one packet out; a frame that cannot be processed is
- * dropped (GST_BASE_TRANSFORM_FLOW_DROPPED) after it was counted. */
+ * dropped (GST_BASE_TRANSFORM_FLOW_DROPPED) after it was counted.
+ * transform() and not submit_input_buffer/generate_output: outputs never
+ * lag inputs, since the session answers each frame before returning, and
+ * with cut=cloud-only so does the frame coder, which waits for the
+ * encoder's picture of this frame (gstsplitnnframecoder.h).  An encoder
+ * that holds pictures back (lookahead, B-frames) does not fit that coder;
+ * letting packets lag would take a session call that can answer "none
+ * yet", and then generate_output() here. */
 static GstFlowReturn
 gst_splitnn_edge_transform (GstBaseTransform *trans, GstBuffer *in, GstBuffer *out)
 {
