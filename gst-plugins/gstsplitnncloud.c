@@ -70,10 +70,9 @@ enum {
 };
 
 struct _GstSplitnnCloud {
-  GstElement parent;
+  GstBaseTransform parent;
   /* this process's name in a pool of workers (docs/workers.md), under lock */
   gchar *worker;
-  GstPad *sinkpad, *srcpad;
   GMutex lock;
   gchar *model_path;
   gint format;
@@ -87,7 +86,6 @@ struct _GstSplitnnCloud {
   SnCloudSession *session;
   SnDetections dets;
   GByteArray *out;
-  gboolean caps_sent;
   gint max_errors;
   GstSplitnnWarn bad_warn;
   guint64 packets, bad_packets;
@@ -103,7 +101,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS ("application/x-splitnn-detections, format = (string) { binary, json }"));
 
 #define gst_splitnn_cloud_parent_class parent_class
-G_DEFINE_TYPE (GstSplitnnCloud, gst_splitnn_cloud, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (GstSplitnnCloud, gst_splitnn_cloud, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnncloud, "splitnncloud", GST_RANK_NONE,
     GST_TYPE_SPLITNN_CLOUD,
     GST_DEBUG_CATEGORY_INIT (gst_splitnn_cloud_debug, "splitnncloud", 0, "split inference, cloud side"));
@@ -178,13 +176,12 @@ gst_splitnn_cloud_setup (GstSplitnnCloud *self)
   sn_cloud_session_set_frame_coder (self->session, gst_splitnn_frame_coder_funcs (), NULL);
   self->out = g_byte_array_new ();
   sn_detections_init (&self->dets);
-  self->caps_sent = FALSE;
-  gst_splitnn_warn_reset (&self->bad_warn);
-  self->packets = self->bad_packets = self->refused = 0;
-  self->cloud_ms_total = 0;
   return TRUE;
 }
 
+/* The model is loaded in NULL -> READY, not in start(): a missing or bad
+ * model fails the change to READY, which applications (and
+ * tests/test-elements.c) check before building the rest of a pipeline. */
 static GstStateChangeReturn
 gst_splitnn_cloud_change_state (GstElement *element, GstStateChange transition)
 {
@@ -195,6 +192,19 @@ gst_splitnn_cloud_change_state (GstElement *element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     gst_splitnn_cloud_release (self);
   return ret;
+}
+
+/* Counters and the warning state are per run (READY -> PAUSED). */
+static gboolean
+gst_splitnn_cloud_start (GstBaseTransform *trans)
+{
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (trans);
+  gst_splitnn_warn_reset (&self->bad_warn);
+  g_mutex_lock (&self->lock);
+  self->packets = self->bad_packets = self->refused = 0;
+  self->cloud_ms_total = 0;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
 }
 
 /* The model fingerprint the caps name, NULL when they name none. */
@@ -210,40 +220,65 @@ gst_splitnn_cloud_caps_model (GstCaps *caps)
  * function, and zmqsrc asks per sender before switching: such a sender is
  * refused alone instead of the stream failing. */
 static gboolean
-gst_splitnn_cloud_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+gst_splitnn_cloud_accept_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps)
 {
-  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
-  if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS) {
-    GstCaps *caps, *templ = gst_pad_get_pad_template_caps (pad);
-    gst_query_parse_accept_caps (query, &caps);
-    const gchar *fp = gst_splitnn_cloud_caps_model (caps);
-    gboolean ok = gst_caps_can_intersect (caps, templ)
-        && (!fp || !self->model || g_strcmp0 (fp, sn_model_fingerprint (self->model)) == 0);
-    gst_caps_unref (templ);
-    gst_query_set_accept_caps_result (query, ok);
-    return TRUE;
-  }
-  return gst_pad_query_default (pad, parent, query);
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (trans);
+  if (direction != GST_PAD_SINK)
+    return GST_BASE_TRANSFORM_CLASS (parent_class)->accept_caps (trans, direction, caps);
+  GstCaps *templ = gst_pad_get_pad_template_caps (GST_BASE_TRANSFORM_SINK_PAD (trans));
+  const gchar *fp = gst_splitnn_cloud_caps_model (caps);
+  gboolean ok = gst_caps_can_intersect (caps, templ)
+      && (!fp || !self->model || g_strcmp0 (fp, sn_model_fingerprint (self->model)) == 0);
+  gst_caps_unref (templ);
+  return ok;
 }
 
-static gboolean
-gst_splitnn_cloud_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+/* Packets of any stream (zmqsrc switches caps per sender) give the one
+ * detections format of the format property. */
+static GstCaps *
+gst_splitnn_cloud_transform_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+    GstCaps *filter)
 {
-  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
-  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
-    /* Another model's caps never get here (accept-caps, above). */
-    gboolean ok = TRUE;
-    gst_event_unref (event);
-    if (!self->caps_sent) {
-      GstCaps *out = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
-          self->format == FORMAT_JSON ? "json" : "binary", NULL);
-      ok = gst_pad_set_caps (self->srcpad, out);
-      gst_caps_unref (out);
-      self->caps_sent = TRUE;
-    }
-    return ok;
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (trans);
+  GstCaps *out;
+  if (direction == GST_PAD_SINK) {
+    g_mutex_lock (&self->lock);
+    gint format = self->format;
+    g_mutex_unlock (&self->lock);
+    out = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
+        format == FORMAT_JSON ? "json" : "binary", NULL);
+  } else {
+    out = gst_pad_get_pad_template_caps (GST_BASE_TRANSFORM_SINK_PAD (trans));
   }
-  return gst_pad_event_default (pad, parent, event);
+  if (filter) {
+    GstCaps *both = gst_caps_intersect_full (filter, out, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (out);
+    out = both;
+  }
+  return out;
+}
+
+/* QoS is the edge's to act on (cut=auto moves to a cheaper option): the
+ * event goes upstream as it is, without arming the base class's skipping
+ * of late packets (its qos property stays without effect), so that every
+ * packet is decoded and ends in exactly one counter. */
+static gboolean
+gst_splitnn_cloud_src_event (GstBaseTransform *trans, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS)
+    return gst_pad_push_event (GST_BASE_TRANSFORM_SINK_PAD (trans), event);
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
+}
+
+/* The detections' size is known only once the packet is decoded:
+ * transform() fills an empty buffer.  Only the timestamps are the
+ * packet's; no meta of the packet (zmqsrc's sender) is carried over. */
+static GstFlowReturn
+gst_splitnn_cloud_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *in, GstBuffer **out)
+{
+  *out = gst_buffer_new ();
+  gst_buffer_copy_into (*out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  return GST_FLOW_OK;
 }
 
 /* The frame's detections in the library's record (docs/protocol.md),
@@ -298,21 +333,21 @@ gst_splitnn_cloud_report_time (GstSplitnnCloud *self, GstBuffer *in, const SnClo
   if (worker && *worker)
     gst_structure_set (s, "worker", G_TYPE_STRING, worker, NULL);
   g_free (worker);
-  gst_pad_push_event (self->sinkpad, gst_zmq_reply_event_new (in, s));
+  gst_pad_push_event (GST_BASE_TRANSFORM_SINK_PAD (self), gst_zmq_reply_event_new (in, s));
 }
 
+/* One packet in, its detections out; a packet that gives none (refused,
+ * bad) is dropped after it was counted. */
 static GstFlowReturn
-gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
+gst_splitnn_cloud_transform (GstBaseTransform *trans, GstBuffer *in, GstBuffer *out)
 {
-  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (parent);
+  GstSplitnnCloud *self = GST_SPLITNN_CLOUD (trans);
   GError *err = NULL;
   GstMapInfo map;
   SnCloudFrame f;
   self->packets++;
-  if (!gst_buffer_map (in, &map, GST_MAP_READ)) {
-    gst_buffer_unref (in);
+  if (!gst_buffer_map (in, &map, GST_MAP_READ))
     return GST_FLOW_ERROR;
-  }
   g_mutex_lock (&self->lock);
   sn_cloud_session_decode_params (self->session)->threshold = (float) self->threshold;
   g_mutex_unlock (&self->lock);
@@ -325,11 +360,10 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     GST_DEBUG_OBJECT (self, "%s", err->message);
     g_clear_error (&err);
     self->refused++;
-    gst_pad_push_event (self->sinkpad, gst_zmq_reply_event_new (in,
+    gst_pad_push_event (GST_BASE_TRANSFORM_SINK_PAD (trans), gst_zmq_reply_event_new (in,
             gst_structure_new (GST_SPLITNN_REFRESH_EVENT, "stream-id", G_TYPE_UINT, f.stream_id,
                 "seq", G_TYPE_UINT64, f.seq, NULL)));
-    gst_buffer_unref (in);
-    return GST_FLOW_OK;
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   if (!ok) {
     self->bad_packets++;
@@ -337,7 +371,6 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     g_mutex_lock (&self->lock);
     gint max_errors = self->max_errors;
     g_mutex_unlock (&self->lock);
-    gst_buffer_unref (in);
     if (gst_splitnn_warn_too_many (&self->bad_warn, max_errors)) {
       GST_ELEMENT_ERROR (self, STREAM, DECODE, ("%" G_GUINT64_FORMAT " bad feature packets in a row, "
               "more than max-errors=%d", self->bad_warn.consecutive, max_errors),
@@ -349,7 +382,7 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
       GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Skipped %" G_GUINT64_FORMAT " bad feature packet(s) "
               "(%" G_GUINT64_FORMAT " so far)", n, self->bad_packets), ("last: %s", err ? err->message : "?"));
     g_clear_error (&err);
-    return GST_FLOW_OK;
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   gst_splitnn_warn_success (&self->bad_warn);
   /* Compiling a cut's segment (its first packet) is not the frame's time. */
@@ -358,20 +391,13 @@ gst_splitnn_cloud_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
   self->cloud_ms_total += cloud_ms;
   gst_splitnn_cloud_report_time (self, in, &f, cloud_ms);
 
-  if (!self->caps_sent) {
-    GstCaps *caps = gst_caps_new_simple ("application/x-splitnn-detections", "format", G_TYPE_STRING,
-        self->format == FORMAT_JSON ? "json" : "binary", NULL);
-    gst_pad_set_caps (self->srcpad, caps);
-    gst_caps_unref (caps);
-    self->caps_sent = TRUE;
-  }
   gst_splitnn_cloud_write_result (self, &f, cut, cloud_ms);
-  GstBuffer *out = gst_buffer_new_memdup (self->out->data, self->out->len);
-  gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  gpointer data = g_memdup2 (self->out->data, self->out->len);
+  gst_buffer_append_memory (out, gst_memory_new_wrapped (0, data, self->out->len, 0, self->out->len,
+          data, g_free));
   GST_BUFFER_OFFSET (out) = f.seq;
   gst_splitnn_add_detection_metas (out, &self->dets, f.stream_id, f.seq);
-  gst_buffer_unref (in);
-  return gst_pad_push (self->srcpad, out);
+  return GST_FLOW_OK;
 }
 
 static void
@@ -440,6 +466,7 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
   gobject_class->set_property = gst_splitnn_cloud_set_property;
   gobject_class->get_property = gst_splitnn_cloud_get_property;
@@ -494,6 +521,12 @@ gst_splitnn_cloud_class_init (GstSplitnnCloudClass *klass)
       "Filter/Analyzer", "Runs the rest of a detector on feature packets and emits detections",
       "splitnn developers");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_change_state);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_start);
+  trans_class->accept_caps = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_accept_caps);
+  trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_transform_caps);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_src_event);
+  trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_prepare_output_buffer);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_splitnn_cloud_transform);
   gst_type_mark_as_plugin_api (gst_splitnn_cloud_format_get_type (), 0);
 }
 
@@ -506,11 +539,4 @@ gst_splitnn_cloud_init (GstSplitnnCloud *self)
   self->report = TRUE;
   self->worker = g_strdup_printf ("%s:%d", g_get_host_name (), (int) getpid ());
   self->max_errors = GST_SPLITNN_DEFAULT_MAX_ERRORS;
-  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
-  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_chain));
-  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_sink_event));
-  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_cloud_sink_query));
-  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
-  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
-  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 }

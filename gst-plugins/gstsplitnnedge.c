@@ -73,8 +73,7 @@ enum {
 #define IS_FRAME_CODEC(c) ((c) == CODEC_H264 || (c) == CODEC_JPEG)
 
 struct _GstSplitnnEdge {
-  GstElement parent;
-  GstPad *sinkpad, *srcpad;
+  GstBaseTransform parent;
 
   /* Properties; the lock also covers what the streaming thread reads of them. */
   GMutex lock;
@@ -145,7 +144,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("application/x-splitnn"));
 
 #define gst_splitnn_edge_parent_class parent_class
-G_DEFINE_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnnedge, "splitnnedge", GST_RANK_NONE,
     GST_TYPE_SPLITNN_EDGE,
     GST_DEBUG_CATEGORY_INIT (gst_splitnn_edge_debug, "splitnnedge", 0, "split inference, edge side"));
@@ -385,16 +384,9 @@ gst_splitnn_edge_setup (GstSplitnnEdge *self)
     gst_splitnn_edge_release (self);
     return FALSE;
   }
-  self->current_cut = -1;
-  self->seq = 0;
   g_mutex_lock (&self->lock);
-  self->refresh_pending = FALSE;
-  self->last_intra = G_MAXUINT64;
-  self->refresh_requests = 0;
   self->cloud_reports = 0;
   g_clear_pointer (&self->candidates, g_free);
-  self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
-  gst_splitnn_warn_reset (&self->drop_warn);
   g_mutex_unlock (&self->lock);
   return TRUE;
 }
@@ -413,6 +405,10 @@ gst_splitnn_edge_check_settings (GstSplitnnEdge *self)
   return bad == NULL;
 }
 
+/* The model is loaded, the settings checked and a fixed cut compiled in
+ * NULL -> READY, not in start(): a bad setting or model fails the change
+ * to READY (tests/test-elements.c relies on it), and a fixed cut is warm
+ * before the first frame. */
 static GstStateChangeReturn
 gst_splitnn_edge_change_state (GstElement *element, GstStateChange transition)
 {
@@ -423,6 +419,25 @@ gst_splitnn_edge_change_state (GstElement *element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     gst_splitnn_edge_release (self);
   return ret;
+}
+
+/* A run (READY -> PAUSED) numbers its frames from 0 and counts them anew;
+ * what the controller learnt stays. */
+static gboolean
+gst_splitnn_edge_start (GstBaseTransform *trans)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
+  g_mutex_lock (&self->lock);
+  self->current_cut = -1;
+  self->seq = 0;
+  self->refresh_pending = FALSE;
+  self->last_intra = G_MAXUINT64;
+  self->refresh_requests = 0;
+  self->frames_in = self->frames_out = self->dropped = self->bytes_out = 0;
+  self->last_stats = 0;
+  gst_splitnn_warn_reset (&self->drop_warn);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
 }
 
 /* ---- Streaming ---------------------------------------------------------------- */
@@ -445,44 +460,69 @@ gst_splitnn_edge_format_of (GstVideoFormat f, SnPixelFormat *out)
   }
 }
 
-static gboolean
-gst_splitnn_edge_set_caps (GstSplitnnEdge *self, GstCaps *caps)
+/* Raw video of any size gives packets for this model and stream id, at
+ * the video's frame rate (zmqsink and splitnncloud read them). */
+static GstCaps *
+gst_splitnn_edge_transform_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+    GstCaps *filter)
 {
-  if (!gst_video_info_from_caps (&self->info, caps) || !gst_splitnn_edge_format_of (GST_VIDEO_INFO_FORMAT (&self->info), &self->format)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported video caps"), ("%" GST_PTR_FORMAT, caps));
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
+  GstCaps *out;
+  if (direction == GST_PAD_SRC) {
+    out = gst_pad_get_pad_template_caps (GST_BASE_TRANSFORM_SINK_PAD (trans));
+  } else if (gst_caps_is_any (caps)) {
+    out = gst_pad_get_pad_template_caps (GST_BASE_TRANSFORM_SRC_PAD (trans));
+  } else {
+    g_mutex_lock (&self->lock);
+    guint stream = self->stream_id;
+    g_mutex_unlock (&self->lock);
+    out = gst_caps_new_empty ();
+    for (guint i = 0; i < gst_caps_get_size (caps); i++) {
+      const GstStructure *in = gst_caps_get_structure (caps, i);
+      GstStructure *s = gst_structure_new_empty ("application/x-splitnn");
+      gint n, d;
+      /* The model is open from READY on, before any caps. */
+      if (self->model)
+        gst_structure_set (s, "model", G_TYPE_STRING, sn_model_fingerprint (self->model), NULL);
+      gst_structure_set (s, "stream-id", G_TYPE_UINT, stream, NULL);
+      if (gst_structure_get_fraction (in, "framerate", &n, &d) && n > 0)
+        gst_structure_set (s, "framerate", GST_TYPE_FRACTION, n, d, NULL);
+      out = gst_caps_merge_structure (out, s);
+    }
+  }
+  if (filter) {
+    GstCaps *both = gst_caps_intersect_full (filter, out, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (out);
+    out = both;
+  }
+  return out;
+}
+
+static gboolean
+gst_splitnn_edge_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
+  if (!gst_video_info_from_caps (&self->info, incaps)
+      || !gst_splitnn_edge_format_of (GST_VIDEO_INFO_FORMAT (&self->info), &self->format)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported video caps"), ("%" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
-  GstCaps *out = gst_caps_new_simple ("application/x-splitnn",
-      "model", G_TYPE_STRING, sn_model_fingerprint (self->model),
-      "stream-id", G_TYPE_UINT, self->stream_id, NULL);
-  if (GST_VIDEO_INFO_FPS_N (&self->info) > 0)
-    gst_caps_set_simple (out, "framerate", GST_TYPE_FRACTION, GST_VIDEO_INFO_FPS_N (&self->info),
-        GST_VIDEO_INFO_FPS_D (&self->info), NULL);
-  gboolean ok = gst_pad_set_caps (self->srcpad, out);
-  gst_caps_unref (out);
   g_mutex_lock (&self->lock);
   sn_controller_set_frame_rate (self->controller, GST_VIDEO_INFO_FPS_N (&self->info),
       GST_VIDEO_INFO_FPS_D (&self->info));
   g_mutex_unlock (&self->lock);
-  return ok;
+  return TRUE;
 }
 
 static void gst_splitnn_edge_post_stats (GstSplitnnEdge *self);
 
 static gboolean
-gst_splitnn_edge_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+gst_splitnn_edge_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
-  GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->controller)
     gst_splitnn_edge_post_stats (self);          /* the final counts, whatever the interval */
-  if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
-    GstCaps *caps;
-    gst_event_parse_caps (event, &caps);
-    gboolean ok = gst_splitnn_edge_set_caps (self, caps);
-    gst_event_unref (event);
-    return ok;
-  }
-  return gst_pad_event_default (pad, parent, event);
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
 /* A cloud's answer about one of our packets, for the controller. */
@@ -512,10 +552,13 @@ gst_splitnn_edge_forward_cloud_report (GstSplitnnEdge *self, const GstStructure 
   g_mutex_unlock (&self->lock);
 }
 
+/* Downstream QoS, the cloud's reports and refresh requests and zmqsink's
+ * link estimate go to the controller; QoS then goes on upstream through
+ * the base class. */
 static gboolean
-gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+gst_splitnn_edge_src_event (GstBaseTransform *trans, GstEvent *event)
 {
-  GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_QOS:{
       gdouble proportion;
@@ -573,7 +616,7 @@ gst_splitnn_edge_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
     default:
       break;
   }
-  return gst_pad_event_default (pad, parent, event);
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
 }
 
 static void
@@ -587,7 +630,7 @@ gst_splitnn_edge_post_cut_change (GstSplitnnEdge *self, const SnControllerDecisi
   const SnControllerOption *to = sn_controller_option (self->controller, d->chosen);
   /* Why, in the planner's words: the winner's figure, the runner-up, the
    * best of each other kind. */
-  SnPathPrediction rank[128];
+  SnOptionPrediction rank[128];
   int n_rank = sn_controller_rank (self->controller, rank, G_N_ELEMENTS (rank));
   g_autofree char *why = sn_planner_explain (sn_controller_planner (self->controller), rank, n_rank);
   g_autofree char *from_name = g_strdup (from ? from->name : "");
@@ -864,17 +907,47 @@ gst_splitnn_edge_process (GstSplitnnEdge *self, GstBuffer *in, GError **error)
   return TRUE;
 }
 
+/* Every frame is counted here.  With qos=true the base class skips a
+ * frame that is already late downstream (and posts a QoS message): it is
+ * numbered and counted as dropped like a frame that failed. */
 static GstFlowReturn
-gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
+gst_splitnn_edge_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont, GstBuffer *in)
 {
-  GstSplitnnEdge *self = GST_SPLITNN_EDGE (parent);
-  GError *err = NULL;
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
   self->frames_in++;
-  if (!GST_VIDEO_INFO_FORMAT (&self->info)) {
-    gst_buffer_unref (in);
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before the first buffer"), (NULL));
-    return GST_FLOW_NOT_NEGOTIATED;
+  GstFlowReturn ret = GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans, is_discont, in);
+  if (ret == GST_BASE_TRANSFORM_FLOW_DROPPED) {
+    self->dropped++;
+    self->seq++;
   }
+  return ret;
+}
+
+/* The packet's size is known only once the frame is coded: transform()
+ * fills an empty buffer, which has the frame's timestamps and flags and
+ * none of its metas. */
+static GstFlowReturn
+gst_splitnn_edge_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *in, GstBuffer **out)
+{
+  *out = gst_buffer_new ();
+  gst_buffer_copy_into (*out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  return GST_FLOW_OK;
+}
+
+/* One frame in, one packet out; a frame that cannot be processed is
+ * dropped (GST_BASE_TRANSFORM_FLOW_DROPPED) after it was counted.
+ * transform() and not submit_input_buffer/generate_output: outputs never
+ * lag inputs, since the session answers each frame before returning, and
+ * with cut=cloud-only so does the frame coder, which waits for the
+ * encoder's picture of this frame (gstsplitnnframecoder.h).  An encoder
+ * that holds pictures back (lookahead, B-frames) does not fit that coder;
+ * letting packets lag would take a session call that can answer "none
+ * yet", and then generate_output() here. */
+static GstFlowReturn
+gst_splitnn_edge_transform (GstBaseTransform *trans, GstBuffer *in, GstBuffer *out)
+{
+  GstSplitnnEdge *self = GST_SPLITNN_EDGE (trans);
+  GError *err = NULL;
   if (!gst_splitnn_edge_process (self, in, &err)) {
     /* Keep the stream going: count the frame and say what happened, at
      * most every 5 s; more than max-errors in a row stop the element. */
@@ -893,14 +966,13 @@ gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
               G_GUINT64_FORMAT, n, self->seq), ("%s", err ? err->message : "unknown error"));
     g_clear_error (&err);
     self->seq++;
-    gst_buffer_unref (in);
-    return stop ? GST_FLOW_ERROR : GST_FLOW_OK;
+    return stop ? GST_FLOW_ERROR : GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   gst_splitnn_warn_success (&self->drop_warn);
-  GstBuffer *out = gst_buffer_new_memdup (self->packet->data, self->packet->len);
-  gst_buffer_copy_into (out, in, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  gpointer data = g_memdup2 (self->packet->data, self->packet->len);
+  gst_buffer_append_memory (out, gst_memory_new_wrapped (0, data, self->packet->len, 0, self->packet->len,
+          data, g_free));
   GST_BUFFER_OFFSET (out) = self->seq++;
-  gst_buffer_unref (in);
   self->frames_out++;
   self->bytes_out += self->packet->len;
   gint64 now = g_get_monotonic_time ();
@@ -908,7 +980,7 @@ gst_splitnn_edge_chain (GstPad *pad, GstObject *parent, GstBuffer *in)
     self->last_stats = now;
     gst_splitnn_edge_post_stats (self);
   }
-  return gst_pad_push (self->srcpad, out);
+  return GST_FLOW_OK;
 }
 
 /* ---- GObject -------------------------------------------------------------------- */
@@ -1090,6 +1162,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
   GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
@@ -1191,7 +1264,7 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
       g_param_spec_uint64 ("frames-out", "Frames out", "Packets pushed", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DROPPED,
       g_param_spec_uint64 ("dropped", "Dropped", "Frames that could not be processed (each also "
-          "posted as a warning)", 0, G_MAXUINT64, 0, ro));
+          "posted as a warning) or, with qos=true, came too late (a QoS message)", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_MEAN_BYTES,
       g_param_spec_double ("mean-bytes", "Mean bytes", "Mean packet size", 0, G_MAXDOUBLE, 0, ro));
   g_object_class_install_property (gobject_class, PROP_CURRENT_CUT,
@@ -1203,6 +1276,14 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass *klass)
       "Filter/Analyzer/Video", "Runs the first part of a detector and emits quantized feature packets",
       "splitnn developers");
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_splitnn_edge_change_state);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_splitnn_edge_start);
+  trans_class->transform_caps = GST_DEBUG_FUNCPTR (gst_splitnn_edge_transform_caps);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_splitnn_edge_set_caps);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_splitnn_edge_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_splitnn_edge_src_event);
+  trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_splitnn_edge_submit_input_buffer);
+  trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (gst_splitnn_edge_prepare_output_buffer);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_splitnn_edge_transform);
   gst_type_mark_as_plugin_api (gst_splitnn_codec_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_splitnn_objective_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_splitnn_range_get_type (), 0);
@@ -1226,11 +1307,4 @@ gst_splitnn_edge_init (GstSplitnnEdge *self)
   self->refresh = DEFAULT_REFRESH;
   self->last_intra = G_MAXUINT64;
   self->current_cut = -1;
-  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
-  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_chain));
-  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_sink_event));
-  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
-  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
-  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_splitnn_edge_src_event));
-  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 }

@@ -634,7 +634,7 @@ START_TEST (test_plan_measured)
   for (int i = 0; i < 3; i++) {
     g_autoptr (JsonParser) p = json_parser_new ();
     JsonObject *o = json_line (p, lines[i]);
-    ck_assert_str_eq (json_object_get_string_member (o, "path"), order[i]);
+    ck_assert_str_eq (json_object_get_string_member (o, "name"), order[i]);
     ck_assert_double_eq (json_object_get_double_member (o, "bytes"), bytes[i]);
     ck_assert_double_eq (json_object_get_double_member (o, "fidelity"), fid[i]);
     ck_assert_double_eq_tol (json_object_get_double_member (o, "link_ms"), bytes[i] * 8, 1e-6);
@@ -644,7 +644,7 @@ START_TEST (test_plan_measured)
 }
 END_TEST
 
-/* One `plan --json` run: the path ranked first, and per cut its fidelity
+/* One `plan --json` run: the option ranked first, and per cut its fidelity
  * (-1: null) and feasibility. */
 static int
 plan_json (const char *model, const char *min_fid, double *fidelity, gboolean *feasible, int max)
@@ -661,7 +661,7 @@ plan_json (const char *model, const char *min_fid, double *fidelity, gboolean *f
     JsonNode *f = json_object_get_member (o, "fidelity");
     if (i == 0)
       first = cut;
-    if (cut < 0 && strcmp (json_object_get_string_member (o, "path"), "edge-only") == 0)
+    if (cut < 0 && strcmp (json_object_get_string_member (o, "name"), "edge-only") == 0)
       ck_assert_double_eq (json_node_get_double (f), 100);    /* the reference itself */
     if (cut < 0 || cut >= max)
       continue;

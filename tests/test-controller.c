@@ -43,7 +43,7 @@ controller (double bandwidth)
 static double
 latency (SnController *c, int option)
 {
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_controller_predict (c, option, &o);
   return o.latency_ms;
 }
@@ -272,7 +272,7 @@ START_TEST (test_cloud_reports)
     ck_assert_int_eq (d.cloud_reports, 1);
     ck_assert_double_eq_tol (sn_controller_cloud_whole_ms (c), slow_whole[i], 1e-9);
   }
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_controller_predict (c, EARLY, &o);
   ck_assert_double_eq_tol (o.cloud_ms, 138, 1e-9);
   sn_controller_predict (c, MID, &o);
@@ -311,7 +311,7 @@ START_TEST (test_cloud_whole_estimate)
   ck_assert_int_eq (d.cloud_reports, 5);
   ck_assert_double_eq_tol (sn_controller_cloud_whole_ms (c), 50, 1e-9);
   /* The fixed cost: 4 ms, then 0.8 * 4 + 0.2 * 4 each time. */
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_controller_predict (c, MID, &o);
   ck_assert_double_eq_tol (o.cloud_ms, 4 + 50 * 0.5, 1e-9);
   r.whole_ms = 70;
@@ -430,10 +430,10 @@ START_TEST (test_frontier)
   g_autofree char *cand = sn_controller_candidates (c);
   ck_assert_str_eq (cand, frontier_rows[_i].candidates);
   /* A non-candidate ranks as infeasible and is never chosen. */
-  SnPathPrediction r[4];
+  SnOptionPrediction r[4];
   ck_assert_int_eq (sn_controller_rank (c, r, 4), 4);
   for (int k = 0; k < 4; k++)
-    ck_assert_int_eq (r[k].feasible, sn_controller_is_candidate (c, r[k].path));
+    ck_assert_int_eq (r[k].feasible, sn_controller_is_candidate (c, r[k].option));
   ck_assert (sn_controller_is_candidate (c, decide (c, NULL)));
   sn_controller_free (c);
 }
@@ -467,7 +467,7 @@ START_TEST (test_other_options)
    * 200 kB; edge-only stays at 500 B. */
   c = sn_controller_new (o, 5, W);
   sn_controller_observe_first_frame (c, (double[]) { 800000, 400000, 0, 40000 }, 4, 0);
-  SnPathPrediction p;
+  SnOptionPrediction p;
   sn_controller_predict (c, MID, &p);
   ck_assert_double_eq_tol (p.bytes, 200000, 1e-6);
   sn_controller_predict (c, 4, &p);
@@ -528,7 +528,7 @@ START_TEST (test_bandwidth_steps)
       if (r > 0)
         ck_assert_double_eq_tol (d.plan.old_prediction.latency_ms, link_rows[r].old_latency, 1e-9);
     }
-    SnPathPrediction o;
+    SnOptionPrediction o;
     ck_assert_int_eq (sn_controller_rank (c, &o, 1), 1);
     ck_assert_double_eq (sn_controller_bandwidth (c), link_rows[r].bps);
   }
@@ -588,7 +588,7 @@ START_TEST (test_frames)
   sn_controller_observe_frame (c, EARLY, 500, 150000);   /* cold */
   sn_controller_observe_frame (c, EARLY, 12, 150000);    /* replaces 8 */
   sn_controller_observe_frame (c, EARLY, 17, 100000);    /* 0.8*12 + 0.2*17 = 13 */
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_controller_predict (c, EARLY, &o);
   ck_assert_double_eq_tol (o.edge_ms, 13, 1e-9);
   /* Bytes: 150000 (first frame), then 0.8 * x + 0.2 * each sample. */
@@ -642,14 +642,14 @@ START_TEST (test_ranks_baselines)
   o[5] = base[1];
   enum { EDGE_ONLY = 4, CLOUD_ONLY = 5 };
   const double first[] = { 300000, 150000, 180000, 100000 };
-  SnPathPrediction r[6];
+  SnOptionPrediction r[6];
   for (int scenario = 0; scenario < 2; scenario++) {
     SnController *c = sn_controller_new (o, 6, W);
     gboolean tiny = scenario == 0;
     sn_controller_set_bandwidth (c, tiny ? 100e3 : 100e6);
     sn_controller_set_cloud_speedup (c, tiny ? 1 : 20);
     sn_controller_observe_first_frame (c, first, 4, tiny ? 20 : 400);
-    SnPathPrediction p;
+    SnOptionPrediction p;
     SnControllerDecision d;
     int chosen = sn_controller_decide (c, &d);
     int n = sn_controller_rank (c, r, 6);
@@ -669,12 +669,12 @@ START_TEST (test_ranks_baselines)
       ck_assert_double_eq_tol (p.latency_ms, 25.28, 1e-9);
       sn_controller_predict (c, EDGE_ONLY, &p);
       ck_assert_double_eq_tol (p.latency_ms, 400.024, 1e-9);
-      ck_assert_int_eq (r[1].path, IMAGE);
+      ck_assert_int_eq (r[1].option, IMAGE);
       ck_assert_double_eq_tol (r[1].latency_ms, 44, 1e-9);
       sn_controller_predict (c, EARLY, &p);
       ck_assert_double_eq_tol (p.latency_ms, 108, 1e-9);
     }
-    ck_assert_int_eq (r[0].path, chosen);
+    ck_assert_int_eq (r[0].option, chosen);
     /* The explanation names the winner by its option name. */
     g_autofree char *why = sn_planner_explain (sn_controller_planner (c), r, n);
     ck_assert_msg (strstr (why, tiny ? "edge-only" : "cloud-only h264 qp26") == why, "%s", why);
@@ -720,9 +720,9 @@ START_TEST (test_baseline_reports)
   SnController *c = sn_controller_new (o, 6, W);
   sn_controller_set_bandwidth (c, 100e6);
   sn_controller_observe_first_frame (c, (double[]) { 300000, 150000, 180000, 100000 }, 4, 400);
-  SnPathPrediction r[6], p;
+  SnOptionPrediction r[6], p;
   sn_controller_rank (c, r, 6);
-  ck_assert_int_eq (r[0].path, EDGE_ONLY);
+  ck_assert_int_eq (r[0].option, EDGE_ONLY);
   sn_controller_predict (c, CLOUD_ONLY, &p);
   ck_assert_double_eq_tol (p.latency_ms, 405.28, 1e-9);
   /* A report of no option's kind, or a cut's kind with cut -1, is refused. */
@@ -731,7 +731,7 @@ START_TEST (test_baseline_reports)
   SnCloudReport eo = { -1, 0.5, 0, 20, SN_OPTION_EDGE_ONLY };
   ck_assert (sn_controller_observe_cloud (c, &eo));
   sn_controller_rank (c, r, 6);
-  ck_assert_int_eq (r[0].path, CLOUD_ONLY);
+  ck_assert_int_eq (r[0].option, CLOUD_ONLY);
   ck_assert_double_eq_tol (r[0].latency_ms, 25.28, 1e-9);
   ck_assert_double_eq_tol (sn_controller_cloud_whole_ms (c), 20, 1e-9);
   SnCloudReport co = { -1, 30, 28, 20, SN_OPTION_CLOUD_ONLY };
@@ -829,7 +829,7 @@ START_TEST (test_explore)
       ck_assert_msg (!d.plan.changed, "%s: decision %d: %s", row->what, k, d.plan.reason);
     }
     if (k == 1) {   /* the edge-only frame's report is in */
-      SnPathPrediction p;
+      SnOptionPrediction p;
       sn_controller_predict (c, CLOUD_ONLY, &p);
       ck_assert_double_eq_tol (p.latency_ms, row->predicted, 1e-6);
     }
@@ -845,7 +845,7 @@ START_TEST (test_explore)
     }
   }
   if (row->explore_at >= 0) {
-    SnPathPrediction p;
+    SnOptionPrediction p;
     sn_controller_predict (c, CLOUD_ONLY, &p);
     ck_assert_double_eq_tol (p.latency_ms, row->measured, 1e-6);
   }

@@ -753,6 +753,122 @@ START_TEST (test_edge_only_matches_splitnn_detect)
 }
 END_TEST
 
+/* Counts the QoS events that reach the pad (upstream). */
+static GstPadProbeReturn
+count_qos (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_QOS)
+    g_atomic_int_inc ((gint *) data);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstBuffer *
+grey_rgb_frame (int width, int height, GstClockTime pts)
+{
+  gsize size = (gsize) width * height * 3;
+  GstBuffer *b = gst_buffer_new_allocate (NULL, size, NULL);
+  gst_buffer_memset (b, 0, 0x80, size);
+  GST_BUFFER_PTS (b) = pts;
+  GST_BUFFER_DURATION (b) = GST_SECOND / 30;
+  return b;
+}
+
+/* Downstream QoS goes on upstream through splitnnedge (which also hands it
+ * to cut=auto's controller).  With GstBaseTransform's qos=true a frame
+ * already late is skipped, numbered and counted as dropped: frames-in =
+ * frames-out + dropped, and the next packet has the next number but one. */
+START_TEST (test_edge_qos)
+{
+  g_autofree char *desc = g_strdup_printf ("appsrc name=src format=time "
+      "caps=video/x-raw,format=RGB,width=64,height=48,framerate=30/1 ! "
+      "splitnnedge name=edge model=%s cut=4 qos=true ! appsink name=sink sync=false", model_path);
+  GstElement *p = launch (desc);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  gint qos_seen = 0;
+  GstPad *src_out = gst_element_get_static_pad (src, "src"), *edge_out = gst_element_get_static_pad (edge, "src");
+  gst_pad_add_probe (src_out, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, count_qos, &qos_seen, NULL);
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+  ck_assert_int_eq (gst_app_src_push_buffer (GST_APP_SRC (src), grey_rgb_frame (64, 48, 0)), GST_FLOW_OK);
+  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+  ck_assert_msg (s != NULL, "the first frame did not come out");
+  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 0);
+  gst_sample_unref (s);
+  /* Downstream: whatever runs before 1 s is too late now. */
+  gst_pad_send_event (edge_out, gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, 0, GST_SECOND));
+  ck_assert_int_eq (g_atomic_int_get (&qos_seen), 1);
+  ck_assert_int_eq (gst_app_src_push_buffer (GST_APP_SRC (src), grey_rgb_frame (64, 48, GST_SECOND / 30)),
+      GST_FLOW_OK);
+  ck_assert_int_eq (gst_app_src_push_buffer (GST_APP_SRC (src), grey_rgb_frame (64, 48, 2 * GST_SECOND)),
+      GST_FLOW_OK);
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+  ck_assert_msg (s != NULL, "the frame after the late one did not come out");
+  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 2);
+  ck_assert_uint_eq (GST_BUFFER_PTS (gst_sample_get_buffer (s)), 2 * GST_SECOND);
+  gst_sample_unref (s);
+  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
+  guint64 in, out, dropped;
+  g_object_get (edge, "frames-in", &in, "frames-out", &out, "dropped", &dropped, NULL);
+  ck_assert_uint_eq (in, 3);
+  ck_assert_uint_eq (out, 2);
+  ck_assert_uint_eq (dropped, 1);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (src_out);
+  gst_object_unref (edge_out);
+  gst_object_unref (src);
+  gst_object_unref (edge);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+END_TEST
+
+/* splitnncloud hands QoS upstream (to the edge, which acts on it) and
+ * decodes every packet even with GstBaseTransform's qos=true, so that each
+ * ends in one of its counters. */
+START_TEST (test_cloud_qos)
+{
+  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
+      "splitnncloud name=cloud model=%s qos=true ! appsink name=sink sync=false", model_path);
+  GstElement *p = launch (desc);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  gint qos_seen = 0;
+  GstPad *src_out = gst_element_get_static_pad (src, "src"), *cloud_out = gst_element_get_static_pad (cloud, "src");
+  gst_pad_add_probe (src_out, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, count_qos, &qos_seen, NULL);
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  GByteArray *good = good_packet (m);
+  gst_pad_send_event (cloud_out, gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, 0, GST_SECOND));
+  ck_assert_int_eq (g_atomic_int_get (&qos_seen), 1);
+  GstBuffer *b = gst_buffer_new_memdup (good->data, good->len);
+  GST_BUFFER_PTS (b) = 0;                 /* before the 1 s QoS asked for */
+  ck_assert_int_eq (gst_app_src_push_buffer (GST_APP_SRC (src), b), GST_FLOW_OK);
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+  ck_assert_msg (s != NULL, "the packet was not decoded");
+  gst_sample_unref (s);
+  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
+  guint64 packets, bad;
+  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, NULL);
+  ck_assert_uint_eq (packets, 1);
+  ck_assert_uint_eq (bad, 0);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_byte_array_unref (good);
+  sn_model_free (m);
+  gst_object_unref (src_out);
+  gst_object_unref (cloud_out);
+  gst_object_unref (src);
+  gst_object_unref (cloud);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+END_TEST
+
 int
 main (int argc, char **argv)
 {
@@ -770,6 +886,8 @@ main (int argc, char **argv)
   tcase_add_test (tc, test_cloud_reports);
   tcase_add_test (tc, test_foreign_model_per_stream);
   tcase_add_test (tc, test_cloud_max_errors);
+  tcase_add_test (tc, test_edge_qos);
+  tcase_add_test (tc, test_cloud_qos);
   tcase_set_timeout (tc, 240);
   suite_add_tcase (s, tc);
   /* A case of its own: CK_RUN_CASE=fidelity runs it alone. */

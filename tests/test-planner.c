@@ -9,7 +9,7 @@
 #include <splitnn/sn-planner.h>
 
 /* early cut: little edge work, many bytes; late cut; edge-only. */
-static const SnPathPrior priors[] = {
+static const SnOptionPrior priors[] = {
   { "early", 5, 20, 200000, -1, 0 },
   { "late", 20, 10, 20000, 98, 0 },
   { "edge-only", 60, 0, 500, 100, 0 },
@@ -26,7 +26,7 @@ planner (double bandwidth)
 START_TEST (test_predictions)
 {
   SnPlanner *p = planner (100e6);
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_planner_set_rtt (p, 4);
   sn_planner_predict (p, 0, &o);
   /* 200000 B * 8 / 100 Mbit/s = 16 ms; + 5 + 20 + rtt/2 */
@@ -88,7 +88,7 @@ START_TEST (test_hysteresis)
   /* Make late slightly better: 25.5 vs 26.6 is 4%, under the 10% margin. */
   for (int i = 0; i < 50; i++)
     sn_planner_observe_edge (p, 1, 15.34);
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_planner_predict (p, 1, &o);
   ck_assert (o.latency_ms < 26.6 && o.latency_ms > 26.6 * 0.9);
   ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
@@ -105,7 +105,7 @@ START_TEST (test_warmup_and_smoothing)
   SnPlanner *p = planner (100e6);
   sn_planner_set_warmup (p, 2);
   sn_planner_set_smoothing (p, 0.5);
-  SnPathPrediction o;
+  SnOptionPrediction o;
   sn_planner_observe_edge (p, 0, 500);   /* cold: ignored */
   sn_planner_observe_edge (p, 0, 500);   /* cold: ignored */
   sn_planner_predict (p, 0, &o);
@@ -165,11 +165,11 @@ START_TEST (test_fidelity_floor)
 {
   SnPlanner *p = planner (100e6);
   sn_planner_set_fidelity_floor (p, 99);               /* late has 98 */
-  SnPathPrediction r[3];
+  SnOptionPrediction r[3];
   ck_assert_int_eq (sn_planner_rank (p, r, 3), 3);
-  ck_assert_int_eq (r[0].path, 0);                     /* unknown fidelity: allowed */
+  ck_assert_int_eq (r[0].option, 0);                   /* unknown fidelity: allowed */
   ck_assert (!r[2].feasible);
-  ck_assert_int_eq (r[2].path, 1);
+  ck_assert_int_eq (r[2].option, 1);
   /* Fidelities set later (another encoder setting): late now meets the
    * floor and wins again (31.6 ms); early falls under it. */
   ck_assert_double_eq (sn_planner_fidelity (p, 1), 98);
@@ -177,9 +177,9 @@ START_TEST (test_fidelity_floor)
   sn_planner_set_fidelity (p, 0, 50);
   ck_assert_double_eq (sn_planner_fidelity (p, 0), 50);
   sn_planner_rank (p, r, 3);
-  ck_assert_int_eq (r[0].path, 1);
-  ck_assert (r[1].feasible && r[1].path == 2);
-  ck_assert (!r[2].feasible && r[2].path == 0);
+  ck_assert_int_eq (r[0].option, 1);
+  ck_assert (r[1].feasible && r[1].option == 2);
+  ck_assert (!r[2].feasible && r[2].option == 0);
   /* Back to unknown: never excluded. */
   sn_planner_set_fidelity (p, 0, -1);
   sn_planner_predict (p, 0, &r[0]);
@@ -190,9 +190,9 @@ END_TEST
 
 START_TEST (test_learn_priors)
 {
-  /* Four paths whose priors all underestimate bytes by 2x, except the
+  /* Four options whose priors all underestimate bytes by 2x, except the
    * last, which is really small. */
-  static const SnPathPrior pr[] = {
+  static const SnOptionPrior pr[] = {
     { "a", 10, 10, 100000, -1, 0 },
     { "b", 10, 10, 105000, -1, 0 },
     { "c", 10, 10, 120000, -1, 0 },
@@ -201,8 +201,8 @@ START_TEST (test_learn_priors)
   SnPlanner *p = sn_planner_new (pr, 4);
   sn_planner_set_bandwidth (p, 2e6);
   sn_planner_set_min_dwell (p, 1);
-  SnPathPrediction o;
-  /* Without learning, a measured 200 kB path loses to b's untouched prior
+  SnOptionPrediction o;
+  /* Without learning, a measured 200 kB option loses to b's untouched prior
    * (105 kB): the planner would go and try it. */
   ck_assert_int_eq (sn_planner_decide (p, NULL), 0);
   sn_planner_observe_bytes (p, 0, 200000);
@@ -248,7 +248,7 @@ END_TEST
 START_TEST (test_cloud_reports)
 {
   /* Priors from a guess that the cloud is slow (10 ms per GFLOP). */
-  static const SnPathPrior pr[] = {
+  static const SnOptionPrior pr[] = {
     { "early", 10, 90, 100000, -1, 9e9 },
     { "mid", 30, 50, 100000, -1, 5e9 },
     { "late", 60, 10, 50000, -1, 1e9 },
@@ -258,18 +258,18 @@ START_TEST (test_cloud_reports)
   sn_planner_set_learn_priors (p, TRUE);
   sn_planner_set_min_dwell (p, 0);
   sn_planner_set_warmup (p, 2);
-  SnPathPrediction o;
+  SnOptionPrediction o;
   /* early 10 + 8 + 90 = 108, mid 30 + 8 + 50 = 88, late 60 + 4 + 10 = 74 */
   ck_assert_int_eq (sn_planner_decide (p, NULL), 2);
   /* The cloud reports its speed: 2 ms per GFLOP plus 3 ms per frame.
-   * Unmeasured paths follow it: early 3 + 18, mid 3 + 10, late 3 + 2. */
+   * Unmeasured options follow it: early 3 + 18, mid 3 + 10, late 3 + 2. */
   sn_planner_set_cloud_speed (p, 2e-9, 3);
   sn_planner_predict (p, 0, &o);
   ck_assert_double_eq_tol (o.cloud_ms, 21, 1e-9);
   ck_assert_double_eq_tol (o.latency_ms, 39, 1e-9);
   sn_planner_predict (p, 1, &o);
   ck_assert_double_eq_tol (o.cloud_ms, 13, 1e-9);
-  /* Its times for the current path: the first two (cold) are ignored, the
+  /* Its times for the current option: the first two (cold) are ignored, the
    * next replaces the prediction, later ones blend. */
   sn_planner_observe_cloud (p, 2, 500);
   sn_planner_observe_cloud (p, 2, 500);
@@ -285,7 +285,7 @@ START_TEST (test_cloud_reports)
   ck_assert_int_eq (sn_planner_decide (p, &d), 0);
   ck_assert_str_eq (d.reason, "better");
   ck_assert_double_eq_tol (d.new_prediction.cloud_ms, 21, 1e-9);
-  /* A new speed moves the unmeasured paths only. */
+  /* A new speed moves the unmeasured options only. */
   sn_planner_set_cloud_speed (p, 4e-9, 3);
   sn_planner_predict (p, 1, &o);
   ck_assert_double_eq_tol (o.cloud_ms, 23, 1e-9);
@@ -314,15 +314,15 @@ START_TEST (test_disabled_paths)
   sn_planner_set_min_dwell (p, 100);
   SnPlanDecision d;
   ck_assert_int_eq (sn_planner_decide (p, &d), 1);     /* late, 31.6 ms */
-  /* Disabling the current path leaves it at once, dwell or not. */
+  /* Disabling the current option leaves it at once, dwell or not. */
   sn_planner_set_enabled (p, 1, FALSE);
   sn_planner_decide (p, &d);
   ck_assert (d.changed);
   ck_assert_str_eq (d.reason, "infeasible");
   ck_assert_int_eq (d.chosen, 0);                      /* early 41 < edge-only 60.04 */
-  SnPathPrediction r[3];
+  SnOptionPrediction r[3];
   sn_planner_rank (p, r, 3);
-  ck_assert_int_eq (r[2].path, 1);
+  ck_assert_int_eq (r[2].option, 1);
   ck_assert (!r[2].feasible);
   sn_planner_set_enabled (p, 1, TRUE);
   sn_planner_predict (p, 1, &r[0]);
@@ -368,7 +368,7 @@ END_TEST
  *   E cut         disabled: infeasible, never on the frontier */
 START_TEST (test_option_frontier_and_explain)
 {
-  const SnPathPrior pr[] = {
+  const SnOptionPrior pr[] = {
     { .name = "A", .edge_ms = 10, .bytes = 1000, .fidelity = 100 },
     { .name = "B", .edge_ms = 1, .cloud_ms = 5, .bytes = 5000, .fidelity = 97 },
     { .name = "C", .edge_ms = 1, .cloud_ms = 2, .bytes = 3000, .fidelity = 90 },
@@ -384,9 +384,9 @@ START_TEST (test_option_frontier_and_explain)
   ck_assert_int_eq (sn_planner_frontier (p, f), 2);
   ck_assert (f[0] && !f[1] && f[2] && !f[3] && !f[4]);
 
-  SnPathPrediction rank[5];
+  SnOptionPrediction rank[5];
   ck_assert_int_eq (sn_planner_rank (p, rank, 5), 5);
-  ck_assert_int_eq (rank[0].path, 2);
+  ck_assert_int_eq (rank[0].option, 2);
   g_autofree char *why = sn_planner_explain (p, rank, 5);
   /* C wins at 6 ms, D next at 6.5 (6.5 / 6 = 1.08), then A and B tie at
    * 11 ms (A first by index; 11 / 6 = 1.83).  D's unknown fidelity does
@@ -406,11 +406,11 @@ START_TEST (test_option_frontier_and_explain)
   ck_assert_int_eq (sn_planner_frontier (p, f), 2);
   ck_assert (f[0] && f[3]);
   sn_planner_rank (p, rank, 5);
-  ck_assert_int_eq (rank[0].path, 3);
+  ck_assert_int_eq (rank[0].option, 3);
   g_free (why);
   why = sn_planner_explain (p, rank, 5);
   ck_assert_msg (strstr (why, "Best cloud-only: C, infeasible") != NULL, "%s", why);
-  ck_assert_msg (strstr (why, "2 of 5 paths are infeasible (fidelity floor 95.0") != NULL, "%s", why);
+  ck_assert_msg (strstr (why, "2 of 5 options are infeasible (fidelity floor 95.0") != NULL, "%s", why);
   sn_planner_free (p);
 }
 END_TEST

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* splitnn profile MODEL.onnx: time every cut's edge and cloud part here.
- * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the paths for a link,
+ * splitnn plan MODEL.onnx --bandwidth 2M ...: rank the options for a link,
  *   with the fidelity the model stores per cut (splitnn.fidelity) and an
  *   optional floor on it.
  *
@@ -334,7 +334,7 @@ sn_cli_plan (int argc, char **argv)
     { "edge-slowdown", 0, 0, G_OPTION_ARG_DOUBLE, &edge_slowdown, "Scale edge times by X (an edge X times slower than the profile's machine)", "X" },
     { "bits", 0, 0, G_OPTION_ARG_INT, &bits, "Feature bits per value (default 4)", "N" },
     { "compression", 0, 0, G_OPTION_ARG_DOUBLE, &compression, "Codec ratio applied to the quantized feature (default 1)", "R" },
-    { "jpeg-bytes", 0, 0, G_OPTION_ARG_DOUBLE, &jpeg_bytes, "Bytes per frame of the cloud-only path (default 53000)", "B" },
+    { "jpeg-bytes", 0, 0, G_OPTION_ARG_DOUBLE, &jpeg_bytes, "Bytes per frame of the cloud-only option (default 53000)", "B" },
     { "rtt", 0, 0, G_OPTION_ARG_DOUBLE, &rtt, "Round-trip time in ms (default 0)", "MS" },
     { "objective", 0, 0, G_OPTION_ARG_STRING, &objective_s, "latency (default), throughput or bytes", "OBJ" },
     { "latency-budget", 0, 0, G_OPTION_ARG_DOUBLE, &budget, "Latency budget in ms for --objective bytes", "MS" },
@@ -351,7 +351,7 @@ sn_cli_plan (int argc, char **argv)
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("MODEL.onnx");
   g_option_context_set_summary (ctx,
-      "Rank the paths (every cut, edge-only, cloud-only) by predicted latency or throughput on a link.");
+      "Rank the options (every cut, edge-only, cloud-only) by predicted latency or throughput on a link.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!sn_cli_parse (ctx, &argc, &argv, 1))
     return 2;
@@ -395,7 +395,7 @@ sn_cli_plan (int argc, char **argv)
   SnCutSet *set = m ? sn_cut_set_new (m, &err) : NULL;
   int status = 1;
   g_autofree SnControllerOption *options = NULL, *cut_options = NULL;
-  g_autofree SnPathPrediction *rank = NULL;
+  g_autofree SnOptionPrediction *rank = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GArray) kinds = g_array_new (FALSE, TRUE, sizeof (SnOptionKind));
   g_autoptr (GArray) measured_fid = g_array_new (FALSE, TRUE, sizeof (double));
@@ -465,37 +465,38 @@ sn_cli_plan (int argc, char **argv)
     sn_controller_free (controller);
     goto out;
   }
-  rank = g_new (SnPathPrediction, n);
+  rank = g_new (SnOptionPrediction, n);
   sn_controller_rank (controller, rank, n);
   frontier = g_new0 (gboolean, n);
   sn_planner_frontier (planner, frontier);
   if (!json)
-    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s %s\n", "rank", "path", "edge ms", "link ms",
+    printf ("%-4s %-48s %9s %9s %9s %9s %10s %8s %8s %s\n", "rank", "option", "edge ms", "link ms",
         "cloud ms", "total ms", "bytes", "fps", "fidelity", "frontier");
   for (int r = 0; r < n; r++) {
-    const SnPathPrediction *o = &rank[r];
-    const SnControllerOption *opt = sn_controller_option (controller, o->path);
+    const SnOptionPrediction *o = &rank[r];
+    const SnControllerOption *opt = sn_controller_option (controller, o->option);
     const char *name = opt->name;
-    double fid = sn_controller_fidelity (controller, o->path);
+    double fid = sn_controller_fidelity (controller, o->option);
     char fid_s[32] = "-", fid_json[32] = "null";
     if (fid >= 0) {
       g_snprintf (fid_s, sizeof fid_s, "%.2f", fid);
       g_snprintf (fid_json, sizeof fid_json, "%.4f", fid);
     }
     if (json) {
-      printf ("{\"rank\": %d, \"path\": \"%s\", \"option\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
+      /* "option" is the option's kind, as in eval's rows; "name" says which. */
+      printf ("{\"rank\": %d, \"name\": \"%s\", \"option\": \"%s\", \"cut\": %d, \"edge_ms\": %.3f, "
           "\"link_ms\": %.3f, \"cloud_ms\": %.3f, \"latency_ms\": %.3f, \"bytes\": %.0f, "
           "\"fps\": %.2f, \"fidelity\": %s, \"feasible\": %s, \"candidate\": %s, \"frontier\": %s}\n",
-          r + 1, name, sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->path)),
+          r + 1, name, sn_option_kind_name (g_array_index (kinds, SnOptionKind, o->option)),
           opt->cut, o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms,
           o->bytes, o->fps, fid_json, o->feasible ? "true" : "false",
-          sn_controller_is_candidate (controller, o->path) ? "true" : "false",
-          frontier[o->path] ? "true" : "false");
+          sn_controller_is_candidate (controller, o->option) ? "true" : "false",
+          frontier[o->option] ? "true" : "false");
     } else {
       printf ("%-4d %-48.48s %9.2f %9.2f %9.2f %9.2f %10.0f %8.1f %8s %s%s\n", r + 1, name,
           o->edge_ms, o->link_ms, o->cloud_ms, o->latency_ms, o->bytes, o->fps, fid_s,
-          frontier[o->path] ? "*" : " ",
-          !sn_controller_is_candidate (controller, o->path) ? "  (no candidate)"
+          frontier[o->option] ? "*" : " ",
+          !sn_controller_is_candidate (controller, o->option) ? "  (no candidate)"
           : o->feasible ? "" : "  (infeasible)");
     }
   }

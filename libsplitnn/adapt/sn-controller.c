@@ -145,10 +145,10 @@ sn_controller_new (const SnControllerOption *options, int n, double model_flops)
   c->n = n;
   c->model_flops = model_flops;
   c->options = g_memdup2 (options, n * sizeof *options);
-  g_autofree SnPathPrior *priors = g_new0 (SnPathPrior, n);
+  g_autofree SnOptionPrior *priors = g_new0 (SnOptionPrior, n);
   for (int i = 0; i < n; i++) {
     c->options[i].name = g_strdup (options[i].name);
-    priors[i] = (SnPathPrior) { .name = options[i].name, .edge_ms = options[i].edge_ms,
+    priors[i] = (SnOptionPrior) { .name = options[i].name, .edge_ms = options[i].edge_ms,
       .cloud_ms = options[i].cloud_ms, .bytes = options[i].bytes,
       .fidelity = options[i].fidelity, .cloud_flops = options[i].cloud_flops };
   }
@@ -507,16 +507,16 @@ apply_pending (SnController *c)
  * not worth what the exploration would learn.  The best such option in
  * the planner's order. */
 static int
-explore_candidate (SnController *c, const SnPathPrediction *cur)
+explore_candidate (SnController *c, const SnOptionPrediction *cur)
 {
   double h = sn_planner_hysteresis (c->planner);
   double s_cur = sn_planner_score (c->planner, cur);
   double target = c->latency_budget_ms > 0 ? c->latency_budget_ms : cur->latency_ms * (1 + h);
-  g_autofree SnPathPrediction *rank = g_new (SnPathPrediction, c->n);
+  g_autofree SnOptionPrediction *rank = g_new (SnOptionPrediction, c->n);
   int n = sn_planner_rank (c->planner, rank, c->n);
   for (int k = 0; k < n; k++) {
-    const SnPathPrediction *r = &rank[k];
-    int i = r->path;
+    const SnOptionPrediction *r = &rank[k];
+    int i = r->option;
     if (i == c->current || !r->feasible || sn_controller_below_floor (c, i) || !c->candidate[i])
       continue;
     if (c->last_run[i] >= 0 && c->decisions - c->last_run[i] < c->explore_interval)
@@ -555,7 +555,7 @@ decide_exploring (SnController *c, SnPlanDecision *d)
   int explored = c->exploring;
   if (exploration_over (c)) {
     c->exploring = -1;
-    SnPathPrediction e, from;
+    SnOptionPrediction e, from;
     sn_planner_predict (c->planner, explored, &e);
     sn_planner_predict (c->planner, c->explore_from, &from);
     gboolean worse = (from.feasible && !e.feasible)
@@ -615,14 +615,14 @@ sn_controller_decide (SnController *c, SnControllerDecision *d)
 }
 
 int
-sn_controller_rank (SnController *c, SnPathPrediction *out, int max)
+sn_controller_rank (SnController *c, SnOptionPrediction *out, int max)
 {
   apply_pending (c);
   return sn_planner_rank (c->planner, out, max);
 }
 
 void
-sn_controller_predict (SnController *c, int option, SnPathPrediction *out)
+sn_controller_predict (SnController *c, int option, SnOptionPrediction *out)
 {
   g_return_if_fail (option >= 0 && option < c->n);
   apply_pending (c);

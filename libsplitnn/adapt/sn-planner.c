@@ -8,17 +8,17 @@
 typedef struct {
   char *name;
   double edge_ms, cloud_ms, bytes, fidelity, cloud_flops;
-  int edge_samples, cloud_samples;  /* samples seen since the path last started */
+  int edge_samples, cloud_samples;  /* samples seen since the option last started */
   gboolean disabled;
   SnOptionKind kind;
   gboolean prior_exact;       /* never scaled by prior_scale */
   double edge_prior, bytes_prior;
   int edge_measured, bytes_measured, cloud_measured;  /* samples taken into the estimates */
-} Path;
+} Option;
 
 struct SnPlanner {
-  Path *paths;
-  int n_paths;
+  Option *options;
+  int n_options;
   SnObjective objective;
   double latency_budget_ms;
   double fidelity_floor;
@@ -39,21 +39,21 @@ struct SnPlanner {
 };
 
 SnPlanner *
-sn_planner_new (const SnPathPrior *paths, int n_paths)
+sn_planner_new (const SnOptionPrior *options, int n_options)
 {
-  g_return_val_if_fail (n_paths > 0, NULL);
+  g_return_val_if_fail (n_options > 0, NULL);
   SnPlanner *p = g_new0 (SnPlanner, 1);
-  p->paths = g_new0 (Path, n_paths);
-  p->n_paths = n_paths;
-  for (int i = 0; i < n_paths; i++) {
-    p->paths[i].name = g_strdup (paths[i].name);
-    p->paths[i].edge_ms = MAX (paths[i].edge_ms, 0);
-    p->paths[i].cloud_ms = MAX (paths[i].cloud_ms, 0);
-    p->paths[i].bytes = MAX (paths[i].bytes, 0);
-    p->paths[i].fidelity = paths[i].fidelity;
-    p->paths[i].cloud_flops = MAX (paths[i].cloud_flops, 0);
-    p->paths[i].edge_prior = p->paths[i].edge_ms;
-    p->paths[i].bytes_prior = p->paths[i].bytes;
+  p->options = g_new0 (Option, n_options);
+  p->n_options = n_options;
+  for (int i = 0; i < n_options; i++) {
+    p->options[i].name = g_strdup (options[i].name);
+    p->options[i].edge_ms = MAX (options[i].edge_ms, 0);
+    p->options[i].cloud_ms = MAX (options[i].cloud_ms, 0);
+    p->options[i].bytes = MAX (options[i].bytes, 0);
+    p->options[i].fidelity = options[i].fidelity;
+    p->options[i].cloud_flops = MAX (options[i].cloud_flops, 0);
+    p->options[i].edge_prior = p->options[i].edge_ms;
+    p->options[i].bytes_prior = p->options[i].bytes;
   }
   p->objective = SN_OBJECTIVE_LATENCY;
   p->fidelity_floor = -1;
@@ -71,9 +71,9 @@ sn_planner_free (SnPlanner *p)
 {
   if (!p)
     return;
-  for (int i = 0; i < p->n_paths; i++)
-    g_free (p->paths[i].name);
-  g_free (p->paths);
+  for (int i = 0; i < p->n_options; i++)
+    g_free (p->options[i].name);
+  g_free (p->options);
   g_free (p);
 }
 
@@ -89,31 +89,31 @@ void sn_planner_set_rtt (SnPlanner *p, double ms) { p->rtt_ms = MAX (ms, 0); }
 void sn_planner_set_learn_priors (SnPlanner *p, gboolean learn) { p->learn_priors = learn; }
 
 void
-sn_planner_set_fidelity (SnPlanner *p, int path, double fidelity)
+sn_planner_set_fidelity (SnPlanner *p, int option, double fidelity)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  p->paths[path].fidelity = fidelity;
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  p->options[option].fidelity = fidelity;
 }
 
 double
-sn_planner_fidelity (const SnPlanner *p, int path)
+sn_planner_fidelity (const SnPlanner *p, int option)
 {
-  g_return_val_if_fail (path >= 0 && path < p->n_paths, -1);
-  return p->paths[path].fidelity;
+  g_return_val_if_fail (option >= 0 && option < p->n_options, -1);
+  return p->options[option].fidelity;
 }
 
 void
-sn_planner_set_enabled (SnPlanner *p, int path, gboolean enabled)
+sn_planner_set_enabled (SnPlanner *p, int option, gboolean enabled)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  p->paths[path].disabled = !enabled;
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  p->options[option].disabled = !enabled;
 }
 
 void
-sn_planner_set_prior_exact (SnPlanner *p, int path, gboolean exact)
+sn_planner_set_prior_exact (SnPlanner *p, int option, gboolean exact)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  p->paths[path].prior_exact = exact;
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  p->options[option].prior_exact = exact;
 }
 
 void
@@ -122,14 +122,14 @@ sn_planner_set_cloud_speed (SnPlanner *p, double ms_per_flop, double overhead_ms
   p->cloud_ms_per_flop = MAX (ms_per_flop, 0);
   p->cloud_overhead_ms = MAX (overhead_ms, 0);
 }
-int sn_planner_n_paths (const SnPlanner *p) { return p->n_paths; }
+int sn_planner_n_options (const SnPlanner *p) { return p->n_options; }
 double sn_planner_bandwidth (const SnPlanner *p) { return p->bandwidth_bps; }
 
 const char *
-sn_planner_path_name (const SnPlanner *p, int path)
+sn_planner_option_name (const SnPlanner *p, int option)
 {
-  g_return_val_if_fail (path >= 0 && path < p->n_paths, NULL);
-  return p->paths[path].name;
+  g_return_val_if_fail (option >= 0 && option < p->n_options, NULL);
+  return p->options[option].name;
 }
 
 /* The first sample replaces a missing prior outright; later ones blend. */
@@ -140,11 +140,11 @@ blend (double *estimate, double sample, double alpha, gboolean have_prior)
 }
 
 void
-sn_planner_observe_edge (SnPlanner *p, int path, double ms)
+sn_planner_observe_edge (SnPlanner *p, int option, double ms)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  Path *x = &p->paths[path];
-  /* The first runs of a path pay for cold caches and first-use setup. */
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  Option *x = &p->options[option];
+  /* The first runs of an option pay for cold caches and first-use setup. */
   if (x->edge_samples++ < p->warmup && x->edge_ms > 0)
     return;
   /* Learning priors: a measurement beats a guess outright. */
@@ -153,23 +153,23 @@ sn_planner_observe_edge (SnPlanner *p, int path, double ms)
 }
 
 void
-sn_planner_observe_bytes (SnPlanner *p, int path, double bytes)
+sn_planner_observe_bytes (SnPlanner *p, int option, double bytes)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  Path *x = &p->paths[path];
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  Option *x = &p->options[option];
   blend (&x->bytes, bytes, p->alpha, x->bytes > 0 && !(p->learn_priors && x->bytes_measured == 0));
   x->bytes_measured++;
 }
 
-/* How far measurements are from their priors, over the measured paths
+/* How far measurements are from their priors, over the measured options
  * (geometric mean of estimate / prior); 1 with none. */
 static double
 prior_scale (const SnPlanner *p, gboolean bytes)
 {
   double log_sum = 0;
   int n = 0;
-  for (int i = 0; i < p->n_paths; i++) {
-    const Path *x = &p->paths[i];
+  for (int i = 0; i < p->n_options; i++) {
+    const Option *x = &p->options[i];
     double prior = bytes ? x->bytes_prior : x->edge_prior;
     double est = bytes ? x->bytes : x->edge_ms;
     if ((bytes ? x->bytes_measured : x->edge_measured) > 0 && prior > 0 && est > 0) {
@@ -180,11 +180,11 @@ prior_scale (const SnPlanner *p, gboolean bytes)
   return n ? exp (log_sum / n) : 1.0;
 }
 
-/* The cloud time a path predicts: its measurements once there are any,
- * else the cloud's reported speed times the path's cloud work, else the
+/* The cloud time an option predicts: its measurements once there are any,
+ * else the cloud's reported speed times the option's cloud work, else the
  * prior. */
 static double
-cloud_estimate (const SnPlanner *p, const Path *x)
+cloud_estimate (const SnPlanner *p, const Option *x)
 {
   if (x->cloud_measured == 0 && p->cloud_ms_per_flop > 0)
     return p->cloud_overhead_ms + x->cloud_flops * p->cloud_ms_per_flop;
@@ -192,12 +192,12 @@ cloud_estimate (const SnPlanner *p, const Path *x)
 }
 
 void
-sn_planner_observe_cloud (SnPlanner *p, int path, double ms)
+sn_planner_observe_cloud (SnPlanner *p, int option, double ms)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  Path *x = &p->paths[path];
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  Option *x = &p->options[option];
   double current = cloud_estimate (p, x);
-  /* The cloud's first frames of a path pay for cold caches too. */
+  /* The cloud's first frames of an option pay for cold caches too. */
   if (x->cloud_samples++ < p->warmup && current > 0)
     return;
   x->cloud_ms = current;
@@ -221,23 +221,23 @@ sn_planner_observe_qos (SnPlanner *p, double proportion)
 {
   if (proportion <= 1.0 || p->current < 0)
     return;
-  Path *x = &p->paths[p->current];
+  Option *x = &p->options[p->current];
   x->edge_ms = MAX (x->edge_ms, 1e-3) * proportion;
   p->edge_overloaded = TRUE;
 }
 
 void
-sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
+sn_planner_predict (const SnPlanner *p, int option, SnOptionPrediction *o)
 {
-  const Path *x = &p->paths[path];
+  const Option *x = &p->options[option];
   memset (o, 0, sizeof *o);
-  o->path = path;
+  o->option = option;
   o->edge_ms = x->edge_ms;
   o->cloud_ms = cloud_estimate (p, x);
   o->bytes = x->bytes;
   /* Priors off by a common factor (a slower machine, a codec that
    * compresses less than assumed) are corrected by what the measured
-   * paths say; without it every unmeasured path looks better than the
+   * options say; without it every unmeasured option looks better than the
    * measured ones and the planner tries them all, one dwell each. */
   if (p->learn_priors && !x->prior_exact && x->bytes_measured == 0)
     o->bytes *= prior_scale (p, TRUE);
@@ -253,7 +253,7 @@ sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
   if (p->objective == SN_OBJECTIVE_BYTES && p->latency_budget_ms > 0
       && o->latency_ms > p->latency_budget_ms)
     o->feasible = FALSE;
-  /* Once QoS has said the edge is late, a path that cannot keep the frame
+  /* Once QoS has said the edge is late, an option that cannot keep the frame
    * rate on the edge is not a candidate. */
   if (p->edge_overloaded && p->frame_interval_ms > 0 && o->edge_ms > p->frame_interval_ms)
     o->feasible = FALSE;
@@ -261,7 +261,7 @@ sn_planner_predict (const SnPlanner *p, int path, SnPathPrediction *o)
 
 /* Lower is better. */
 static double
-score (const SnPlanner *p, const SnPathPrediction *o)
+score (const SnPlanner *p, const SnOptionPrediction *o)
 {
   switch (p->objective) {
     case SN_OBJECTIVE_THROUGHPUT:
@@ -274,7 +274,7 @@ score (const SnPlanner *p, const SnPathPrediction *o)
 }
 
 static int
-compare_predictions (const SnPlanner *p, const SnPathPrediction *a, const SnPathPrediction *b)
+compare_predictions (const SnPlanner *p, const SnOptionPrediction *a, const SnOptionPrediction *b)
 {
   if (a->feasible != b->feasible)
     return a->feasible ? -1 : 1;
@@ -284,20 +284,20 @@ compare_predictions (const SnPlanner *p, const SnPathPrediction *a, const SnPath
   /* Ties: lower latency, then lower index (stable). */
   if (a->latency_ms != b->latency_ms)
     return a->latency_ms < b->latency_ms ? -1 : 1;
-  return a->path - b->path;
+  return a->option - b->option;
 }
 
 int
-sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max)
+sn_planner_rank (const SnPlanner *p, SnOptionPrediction *out, int max)
 {
-  int n = MIN (max, p->n_paths);
-  g_autofree SnPathPrediction *all = g_new (SnPathPrediction, p->n_paths);
-  for (int i = 0; i < p->n_paths; i++)
+  int n = MIN (max, p->n_options);
+  g_autofree SnOptionPrediction *all = g_new (SnOptionPrediction, p->n_options);
+  for (int i = 0; i < p->n_options; i++)
     sn_planner_predict (p, i, &all[i]);
-  /* Insertion sort: a handful of paths. */
-  for (int i = 1; i < p->n_paths; i++)
+  /* Insertion sort: a handful of options. */
+  for (int i = 1; i < p->n_options; i++)
     for (int k = i; k > 0 && compare_predictions (p, &all[k], &all[k - 1]) < 0; k--) {
-      SnPathPrediction t = all[k];
+      SnOptionPrediction t = all[k];
       all[k] = all[k - 1];
       all[k - 1] = t;
     }
@@ -305,14 +305,14 @@ sn_planner_rank (const SnPlanner *p, SnPathPrediction *out, int max)
   return n;
 }
 
-/* The path runs from the next frame: its warm-up and dwell start over. */
+/* The option runs from the next frame: its warm-up and dwell start over. */
 static void
-start_path (SnPlanner *p, int path)
+start_option (SnPlanner *p, int option)
 {
-  p->current = path;
+  p->current = option;
   p->frames_on_current = 0;
-  p->paths[path].edge_samples = 0;
-  p->paths[path].cloud_samples = 0;
+  p->options[option].edge_samples = 0;
+  p->options[option].cloud_samples = 0;
   p->bandwidth_changed = FALSE;
   p->edge_overloaded = FALSE;
 }
@@ -320,7 +320,7 @@ start_path (SnPlanner *p, int path)
 int
 sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
 {
-  SnPathPrediction best;
+  SnOptionPrediction best;
   sn_planner_rank (p, &best, 1);
   SnPlanDecision local;
   if (!d)
@@ -331,21 +331,21 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
 
   if (p->current < 0) {
     d->reason = "initial";
-    d->chosen = best.path;
+    d->chosen = best.option;
   } else {
-    SnPathPrediction cur;
+    SnOptionPrediction cur;
     sn_planner_predict (p, p->current, &cur);
     d->old_prediction = cur;
     double s_cur = score (p, &cur), s_best = score (p, &best);
     gboolean dwell_over = p->frames_on_current >= p->min_dwell;
-    if (best.path == p->current) {
+    if (best.option == p->current) {
       d->chosen = p->current;
     } else if (!cur.feasible && best.feasible) {
-      /* The current path broke a hard limit: leave it now. */
-      d->chosen = best.path;
+      /* The current option broke a hard limit: leave it now. */
+      d->chosen = best.option;
       d->reason = p->edge_overloaded ? "qos" : "infeasible";
     } else if (dwell_over && s_best < s_cur * (1.0 - p->hysteresis)) {
-      d->chosen = best.path;
+      d->chosen = best.option;
       d->reason = p->bandwidth_changed ? "bandwidth" : "better";
     } else {
       d->chosen = p->current;
@@ -355,7 +355,7 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
   if (d->changed) {
     if (d->previous >= 0)
       sn_planner_predict (p, d->chosen, &d->new_prediction);
-    start_path (p, d->chosen);
+    start_option (p, d->chosen);
   } else {
     d->new_prediction = d->old_prediction;
     if (!d->reason)
@@ -366,24 +366,24 @@ sn_planner_decide (SnPlanner *p, SnPlanDecision *d)
 }
 
 void
-sn_planner_set_kind (SnPlanner *p, int path, SnOptionKind kind)
+sn_planner_set_kind (SnPlanner *p, int option, SnOptionKind kind)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  p->paths[path].kind = kind;
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  p->options[option].kind = kind;
 }
 
 SnOptionKind
-sn_planner_kind (const SnPlanner *p, int path)
+sn_planner_kind (const SnPlanner *p, int option)
 {
-  g_return_val_if_fail (path >= 0 && path < p->n_paths, SN_OPTION_CUT);
-  return p->paths[path].kind;
+  g_return_val_if_fail (option >= 0 && option < p->n_options, SN_OPTION_CUT);
+  return p->options[option].kind;
 }
 
 void
-sn_planner_observe_edge_warm (SnPlanner *p, int path, double ms)
+sn_planner_observe_edge_warm (SnPlanner *p, int option, double ms)
 {
-  g_return_if_fail (path >= 0 && path < p->n_paths);
-  Path *x = &p->paths[path];
+  g_return_if_fail (option >= 0 && option < p->n_options);
+  Option *x = &p->options[option];
   blend (&x->edge_ms, ms, p->alpha, x->edge_ms > 0 && !(p->learn_priors && x->edge_measured == 0));
   x->edge_measured++;
 }
@@ -391,17 +391,17 @@ sn_planner_observe_edge_warm (SnPlanner *p, int path, double ms)
 int
 sn_planner_frontier (const SnPlanner *p, gboolean *on_frontier)
 {
-  g_autofree SnPathPrediction *o = g_new (SnPathPrediction, p->n_paths);
-  for (int i = 0; i < p->n_paths; i++)
+  g_autofree SnOptionPrediction *o = g_new (SnOptionPrediction, p->n_options);
+  for (int i = 0; i < p->n_options; i++)
     sn_planner_predict (p, i, &o[i]);
   int kept = 0;
-  for (int i = 0; i < p->n_paths; i++) {
-    double fi = MAX (p->paths[i].fidelity, 0);
+  for (int i = 0; i < p->n_options; i++) {
+    double fi = MAX (p->options[i].fidelity, 0);
     gboolean beaten = !o[i].feasible;
-    for (int j = 0; j < p->n_paths && !beaten; j++) {
+    for (int j = 0; j < p->n_options && !beaten; j++) {
       if (j == i || !o[j].feasible)
         continue;
-      double fj = MAX (p->paths[j].fidelity, 0);
+      double fj = MAX (p->options[j].fidelity, 0);
       if (o[j].bytes <= o[i].bytes && fj >= fi && o[j].latency_ms <= o[i].latency_ms
           && (o[j].bytes < o[i].bytes || fj > fi || o[j].latency_ms < o[i].latency_ms))
         beaten = TRUE;
@@ -422,9 +422,9 @@ objective_words (SnObjective o)
   }
 }
 
-/* "edge 201.8 ms", the stage that bounds a path's throughput. */
+/* "edge 201.8 ms", the stage that bounds an option's throughput. */
 static void
-append_slowest (GString *s, const SnPathPrediction *o)
+append_slowest (GString *s, const SnOptionPrediction *o)
 {
   const char *stage = "edge";
   double ms = o->edge_ms;
@@ -440,9 +440,9 @@ append_slowest (GString *s, const SnPathPrediction *o)
 }
 
 static void
-append_figures (const SnPlanner *p, GString *s, const SnPathPrediction *o)
+append_figures (const SnPlanner *p, GString *s, const SnOptionPrediction *o)
 {
-  double f = p->paths[o->path].fidelity;
+  double f = p->options[o->option].fidelity;
   g_string_append_printf (s, "%.1f ms latency, %.1f fps, %.0f bytes, fidelity ", o->latency_ms,
       o->fps, o->bytes);
   if (f >= 0)
@@ -452,24 +452,24 @@ append_figures (const SnPlanner *p, GString *s, const SnPathPrediction *o)
 }
 
 char *
-sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n)
+sn_planner_explain (const SnPlanner *p, const SnOptionPrediction *rank, int n)
 {
   GString *s = g_string_new (NULL);
   if (n <= 0)
     return g_string_free (s, FALSE);
-  const SnPathPrediction *w = &rank[0];
+  const SnOptionPrediction *w = &rank[0];
   int n_floor = 0;
   for (int i = 0; i < n; i++)
     if (!rank[i].feasible)
       n_floor++;
   if (!w->feasible) {
-    g_string_append_printf (s, "No path is feasible; %s is the least bad: ",
-        p->paths[w->path].name);
+    g_string_append_printf (s, "No option is feasible; %s is the least bad: ",
+        p->options[w->option].name);
     append_figures (p, s, w);
     g_string_append (s, ".");
     return g_string_free (s, FALSE);
   }
-  g_string_append_printf (s, "%s wins with %s at %.0f kbit/s (", p->paths[w->path].name,
+  g_string_append_printf (s, "%s wins with %s at %.0f kbit/s (", p->options[w->option].name,
       objective_words (p->objective), p->bandwidth_bps / 1000);
   append_figures (p, s, w);
   g_string_append (s, "; bounded by ");
@@ -477,21 +477,21 @@ sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n)
   g_string_append (s, ").");
   if (n > 1 && rank[1].feasible) {
     double a = score (p, w), b = score (p, &rank[1]);
-    g_string_append_printf (s, " Next: %s, %.2fx worse (", p->paths[rank[1].path].name,
+    g_string_append_printf (s, " Next: %s, %.2fx worse (", p->options[rank[1].option].name,
         a > 0 ? b / a : 1);
     append_figures (p, s, &rank[1]);
     g_string_append (s, ").");
   }
   /* The best of each other kind, and what held it back. */
   for (int kind = SN_OPTION_CUT; kind <= SN_OPTION_CLOUD_ONLY; kind++) {
-    if (kind == (int) p->paths[w->path].kind)
+    if (kind == (int) p->options[w->option].kind)
       continue;
     for (int i = 1; i < n; i++) {
-      const SnPathPrediction *o = &rank[i];
-      if ((int) p->paths[o->path].kind != kind)
+      const SnOptionPrediction *o = &rank[i];
+      if ((int) p->options[o->option].kind != kind)
         continue;
       g_string_append_printf (s, " Best %s: %s, ", kind == SN_OPTION_CUT ? "feature cut"
-          : sn_option_kind_name (kind), p->paths[o->path].name);
+          : sn_option_kind_name (kind), p->options[o->option].name);
       if (!o->feasible) {
         g_string_append (s, "infeasible (");
         append_figures (p, s, o);
@@ -506,7 +506,7 @@ sn_planner_explain (const SnPlanner *p, const SnPathPrediction *rank, int n)
     }
   }
   if (p->fidelity_floor >= 0 && n_floor > 0)
-    g_string_append_printf (s, " %d of %d paths are infeasible (fidelity floor %.1f, budgets).",
+    g_string_append_printf (s, " %d of %d options are infeasible (fidelity floor %.1f, budgets).",
         n_floor, n, p->fidelity_floor);
   return g_string_free (s, FALSE);
 }
@@ -551,28 +551,28 @@ sn_planner_hysteresis (const SnPlanner *p)
 }
 
 double
-sn_planner_score (const SnPlanner *p, const SnPathPrediction *o)
+sn_planner_score (const SnPlanner *p, const SnOptionPrediction *o)
 {
   return score (p, o);
 }
 
 int
-sn_planner_switch (SnPlanner *p, int path, const char *reason, SnPlanDecision *d)
+sn_planner_switch (SnPlanner *p, int option, const char *reason, SnPlanDecision *d)
 {
-  g_return_val_if_fail (path >= 0 && path < p->n_paths, p->current);
+  g_return_val_if_fail (option >= 0 && option < p->n_options, p->current);
   SnPlanDecision local;
   if (!d)
     d = &local;
   memset (d, 0, sizeof *d);
   d->previous = p->current;
-  d->chosen = path;
+  d->chosen = option;
   d->reason = reason;
   if (p->current >= 0)
     sn_planner_predict (p, p->current, &d->old_prediction);
-  sn_planner_predict (p, path, &d->new_prediction);
-  d->changed = path != p->current;
+  sn_planner_predict (p, option, &d->new_prediction);
+  d->changed = option != p->current;
   if (d->changed)
-    start_path (p, path);
+    start_option (p, option);
   p->frames_on_current++;
-  return path;
+  return option;
 }

@@ -240,9 +240,9 @@ SN_API void sn_controller_observe_qos (SnController *c, double proportion);
  * since the last decision.  Returns the option index. */
 SN_API int sn_controller_decide (SnController *c, SnControllerDecision *decision);
 /* Ranks the options as the next decision would see them, best first
- * (SnPathPrediction.path is the option index); returns the count. */
-SN_API int sn_controller_rank (SnController *c, SnPathPrediction *out, int max);
-SN_API void sn_controller_predict (SnController *c, int option, SnPathPrediction *out);
+ * (SnOptionPrediction.option is the option index); returns the count. */
+SN_API int sn_controller_rank (SnController *c, SnOptionPrediction *out, int max);
+SN_API void sn_controller_predict (SnController *c, int option, SnOptionPrediction *out);
 
 /* The bandwidth the planner holds, bit/s. */
 SN_API double sn_controller_bandwidth (const SnController *c);
