@@ -2217,6 +2217,358 @@ GST_START_TEST (test_workers_restart)
 
 GST_END_TEST;
 
+/* ---- issue 20: ends of senders and a busy receiver --------------------- */
+
+/* Keeps copies of zmqsrc-sender-ended messages (posted from the reader's
+ * or the streaming thread; a sync handler sees them all). */
+typedef struct
+{
+  GMutex lock;
+  GPtrArray *ended;             /* of GstStructure */
+} EndedLog;
+
+static GstBusSyncReply
+keep_ended (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  EndedLog *log = user_data;
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_structure_has_name (s, "zmqsrc-sender-ended")) {
+    g_mutex_lock (&log->lock);
+    g_ptr_array_add (log->ended, gst_structure_copy (s));
+    g_mutex_unlock (&log->lock);
+  }
+  return GST_BUS_PASS;
+}
+
+static void
+ended_log_watch (EndedLog * log, GstElement * pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+
+  g_mutex_init (&log->lock);
+  log->ended = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_structure_free);
+  gst_bus_set_sync_handler (bus, keep_ended, log, NULL);
+  gst_object_unref (bus);
+}
+
+static guint
+ended_log_count (EndedLog * log)
+{
+  guint n;
+
+  g_mutex_lock (&log->lock);
+  n = log->ended->len;
+  g_mutex_unlock (&log->lock);
+  return n;
+}
+
+static void
+ended_log_free (EndedLog * log, GstElement * pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  g_ptr_array_unref (log->ended);
+  g_mutex_clear (&log->lock);
+}
+
+/* Pulls until EOS (or @timeout_s pass); returns the buffers pulled. */
+static guint
+drain_to_eos (GstElement * rx, gint timeout_s, gboolean * eos)
+{
+  GstAppSink *out = GST_APP_SINK (by_name (rx, "out"));
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  guint n = 0;
+
+  *eos = FALSE;
+  while (g_get_monotonic_time () < deadline) {
+    GstSample *sample = gst_app_sink_try_pull_sample (out, 100 * MS);
+
+    if (sample) {
+      gst_sample_unref (sample);
+      n++;
+    } else if (gst_app_sink_is_eos (out)) {
+      *eos = TRUE;
+      break;
+    }
+  }
+  return n;
+}
+
+/* A receiver that cannot take the last messages (its downstream stalled,
+ * queue-full=block: it stops reading) while the sender stops: the sender's
+ * linger runs out with messages queued, the EOS among them (counted
+ * discarded at stop).  Its goodbye, on a connection of its own, still
+ * reaches the receiver, which ends the stream once what was on its way has
+ * come, and says how many messages never arrived.  Both sides' counts add
+ * up: sent = acks + lost + discarded at stop on the sender; received +
+ * missing = sent on the receiver (every sequence number accounted for).
+ * Before the goodbye, the receiver waited for the EOS for ever. */
+GST_START_TEST (test_eos_discarded_goodbye)
+{
+  for (gint t = 0; t < 2; t++) {
+    gchar *ep = t ? tcp_endpoint () : ipc_endpoint ("bye");
+    gchar *ack = t ? tcp_endpoint () : ipc_endpoint ("bye-ack");
+    gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s sender-eos=end "
+        "queue-full=block max-buffers=2 hwm=2", ack);
+    /* block: nothing is dropped at the sender, so every sequence number
+     * is the receiver's to account for */
+    gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s linger=500 hwm=1000 "
+        "drop-policy=block send-timeout=-1", ack);
+    GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s %s ! "
+        "appsink name=out sync=false max-buffers=1 drop=false", ep, opt_rx);
+    GstElement *tx;
+    guint64 sent, dropped, acks, lost, discarded, busy, received, missing = 0,
+        frames = 0;
+    const guint n = 40;
+    const gchar *reason = NULL;
+    gboolean eos;
+    EndedLog log;
+    gint64 t0;
+    guint pulled;
+
+    ended_log_watch (&log, rx);
+    pipeline_play (rx);
+    tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+    pipeline_play (tx);
+    /* one small buffer through, acknowledged: the ack channel is up */
+    push_ref (tx, 3);
+    {
+      GstSample *sample = pull (rx, WAIT);
+
+      fail_unless (sample != NULL);
+      gst_sample_unref (sample);
+    }
+    for (guint i = 0; i < 500 && counter (tx, "zsink", "acks") < 1; i++)
+      g_usleep (10000);
+    fail_unless_equals_uint64 (counter (tx, "zsink", "acks"), 1);
+    /* 40 MB: far more than the kernel's socket buffers and the
+     * receiver's queues hold */
+    for (guint i = 1; i < n; i++) {
+      GstBuffer *buf = gst_buffer_new_allocate (NULL, 1 << 20, NULL);
+
+      gst_buffer_memset (buf, 0, i, 1 << 20);
+      GST_BUFFER_PTS (buf) = i * 20 * MS;
+      push (tx, buf);
+    }
+    end_stream (tx);
+    fail_unless (wait_eos (tx));
+    fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+        "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded,
+        "receiver-dropped", &busy, NULL);
+    fail_unless_equals_uint64 (sent + dropped, n);
+    fail_unless_equals_uint64 (acks + busy + lost + discarded, sent);
+    fail_unless (discarded > 0, "nothing was discarded at stop: the test "
+        "did not make the situation it is about");
+
+    /* The receiver reads again; it must end by itself, within seconds. */
+    t0 = g_get_monotonic_time ();
+    pulled = drain_to_eos (rx, 20, &eos);
+    fail_unless (eos, "%s: no EOS within 20 s after the sender stopped "
+        "with %" G_GUINT64_FORMAT " discarded", t ? "tcp" : "ipc", discarded);
+    received = counter (rx, "zsrc", "received");
+    fail_unless_equals_uint64 (received, pulled + 1);
+    fail_unless_equals_int (ended_log_count (&log), 1);
+    {
+      GstStructure *s = g_ptr_array_index (log.ended, 0);
+
+      reason = gst_structure_get_string (s, "reason");
+      fail_unless (gst_structure_get_uint64 (s, "frames", &frames));
+      fail_unless (gst_structure_get_uint64 (s, "missing", &missing));
+    }
+    g_print ("goodbye (%s): %u pushed, %" G_GUINT64_FORMAT " sent, %"
+        G_GUINT64_FORMAT " dropped; sender: %" G_GUINT64_FORMAT
+        " acknowledged, %" G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT
+        " discarded at stop; receiver: %" G_GUINT64_FORMAT " received, %"
+        G_GUINT64_FORMAT " missing, ended by '%s' %.1f s after the sender "
+        "stopped\n", t ? "tcp" : "ipc", n, sent, dropped, acks, lost,
+        discarded, received, missing, reason,
+        (g_get_monotonic_time () - t0) / 1e6);
+    fail_unless_equals_string (reason, "goodbye");
+    /* every sequence number: arrived, or announced and never arrived */
+    fail_unless_equals_uint64 (received + missing, sent + dropped);
+    fail_unless_equals_uint64 (frames, received);
+    /* what was acknowledged arrived; what arrived was not counted
+     * acknowledged or lost twice */
+    fail_unless (acks <= received);
+    fail_unless (received <= acks + lost + discarded);
+    fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-queue-full"), 0);
+
+    ended_log_free (&log, rx);
+    pipeline_free (rx);
+    gst_object_unref (tx);
+    g_free (opt_rx);
+    g_free (opt_tx);
+    g_free (ack);
+    g_free (ep);
+  }
+}
+
+GST_END_TEST;
+
+/* sender-eos=end with several senders: the stream ends when the last one
+ * being served has ended, not at the first EOS; a sender that goes silent
+ * without EOS is ended by sender-timeout, counted and reported. */
+GST_START_TEST (test_sender_end_all)
+{
+  gchar *ep = ipc_endpoint ("endall");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep,
+      "sender-eos=end sender-timeout=1500");
+  GstElement *a, *b;
+  EndedLog log;
+  gboolean eos, last = TRUE;
+  guint pulled;
+
+  ended_log_watch (&log, rx);
+  pipeline_play (rx);
+  a = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=-1");
+  b = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=-1 forward-eos=false");
+  pipeline_play (a);
+  pipeline_play (b);
+  for (guint i = 0; i < 3; i++) {
+    push_ref (a, i);
+    push_ref (b, i + 10);
+  }
+  /* both heard from (a sender not heard from yet does not hold the
+   * stream open) */
+  for (guint i = 0; i < 6; i++) {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL);
+    gst_sample_unref (sample);
+  }
+  /* a ends; b goes on */
+  end_stream (a);
+  fail_unless (wait_eos (a));
+  for (guint i = 0; i < 20 && ended_log_count (&log) < 1; i++)
+    g_usleep (50000);
+  fail_unless_equals_int (ended_log_count (&log), 1);
+  fail_unless (gst_structure_get_boolean (g_ptr_array_index (log.ended, 0),
+          "last", &last));
+  fail_if (last, "the first sender's EOS was taken as the last");
+  fail_if (gst_app_sink_is_eos (GST_APP_SINK (by_name (rx, "out"))));
+  push_ref (b, 13);
+  {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL, "the other sender is no longer served");
+    fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer (sample),
+            FALSE), 13);
+    gst_sample_unref (sample);
+  }
+  /* b goes silent without a word: ended 1.5 s later, and the stream
+   * with it */
+  pulled = drain_to_eos (rx, 15, &eos);
+  fail_unless (eos, "no EOS after the last sender went silent");
+  fail_unless_equals_int (pulled, 0);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "senders-timed-out"), 1);
+  fail_unless_equals_int (ended_log_count (&log), 2);
+  {
+    GstStructure *s = g_ptr_array_index (log.ended, 1);
+    guint64 frames = 0;
+
+    fail_unless_equals_string (gst_structure_get_string (s, "reason"),
+        "timeout");
+    fail_unless (gst_structure_get_boolean (s, "last", &last) && last);
+    fail_unless (gst_structure_get_uint64 (s, "frames", &frames));
+    fail_unless_equals_uint64 (frames, 4);
+  }
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 7);
+
+  pipeline_free (a);
+  pipeline_free (b);
+  ended_log_free (&log, rx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* A receiver whose downstream is slower than its sender (10 buffers/s
+ * behind identity sleep-time) keeps reading and acknowledging: the sender's
+ * link estimate stays at what the link carries (loopback: far above the
+ * receiver's 8 Mbit/s), the messages the receiver could not queue are
+ * dropped there, counted on both sides with that reason, and nothing is
+ * lost.  Before, the receiver stopped reading, its acks stopped, and the
+ * sender saw a link as slow as the receiver's downstream. */
+GST_START_TEST (test_busy_receiver_acks)
+{
+  gchar *ep = ipc_endpoint ("busy"), *ack = ipc_endpoint ("busy-ack");
+  GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s "
+      "ack-endpoint=%s max-buffers=4 sender-eos=end ! "
+      "identity sleep-time=100000 ! appsink name=out sync=false", ep, ack);
+  gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s caps-interval=50", ack);
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+  guint64 sent, dropped, acks, lost, discarded, busy, full, received;
+  gdouble capacity = 0, max_capacity = 0;
+  const guint n = 200;
+  gboolean eos;
+
+  pipeline_play (rx);
+  pipeline_play (tx);
+  /* 100 kB every 10 ms: 80 Mbit/s offered for 2 s */
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 100000, NULL);
+
+    gst_buffer_memset (buf, 0, i, 100000);
+    GST_BUFFER_PTS (buf) = i * 10 * MS;
+    push (tx, buf);
+    g_usleep (10000);
+    if (i > n / 2) {
+      g_object_get (by_name (tx, "zsink"), "bandwidth-estimate", &capacity,
+          NULL);
+      max_capacity = MAX (max_capacity, capacity);
+    }
+  }
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+      "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded,
+      "receiver-dropped", &busy, NULL);
+  drain_to_eos (rx, 20, &eos);
+  fail_unless (eos, "the receiver did not end with its sender");
+  full = counter (rx, "zsrc", "dropped-queue-full");
+  received = counter (rx, "zsrc", "received");
+  g_print ("busy receiver: %u pushed, %" G_GUINT64_FORMAT " sent, %"
+      G_GUINT64_FORMAT " dropped at the sender; %" G_GUINT64_FORMAT
+      " acknowledged, %" G_GUINT64_FORMAT " dropped by the receiver (it "
+      "counted %" G_GUINT64_FORMAT "), %" G_GUINT64_FORMAT " lost, %"
+      G_GUINT64_FORMAT " discarded; received %" G_GUINT64_FORMAT
+      "; link estimate %.0f Mbit/s (last), %.0f (highest)\n", n, sent,
+      dropped, acks, busy, full, lost, discarded, received, capacity / 1e6,
+      max_capacity / 1e6);
+  fail_unless_equals_uint64 (sent + dropped, n);
+  fail_unless_equals_uint64 (acks + busy + lost + discarded, sent);
+  /* the receiver was the bottleneck: it dropped, and said so */
+  fail_unless (full > 0);
+  fail_unless_equals_uint64 (busy, full);
+  fail_unless_equals_uint64 (lost, 0);
+  fail_unless_equals_uint64 (discarded, 0);
+  /* everything acknowledged as queued came out */
+  fail_unless_equals_uint64 (received, acks);
+  /* the link, not the receiver: ten times its 8 Mbit/s */
+  fail_unless (capacity > 80e6, "link estimate %.1f Mbit/s behind a busy "
+      "receiver", capacity / 1e6);
+
+  pipeline_free (rx);
+  gst_object_unref (tx);
+  g_free (opt_tx);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -2249,6 +2601,9 @@ zmq_suite (void)
   tcase_add_test (tc, test_curve_allow_list);
   tcase_add_test (tc, test_max_errors);
   tcase_add_test (tc, test_sink_byte_budget);
+  tcase_add_test (tc, test_eos_discarded_goodbye);
+  tcase_add_test (tc, test_sender_end_all);
+  tcase_add_test (tc, test_busy_receiver_acks);
 
   tc = tcase_create ("workers");
   tcase_set_timeout (tc, 60);
