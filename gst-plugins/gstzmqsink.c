@@ -1229,7 +1229,7 @@ gst_zmq_sink_change_state (GstElement * element, GstStateChange transition)
  * stream once what is still on its way has come (docs/zmq.md).  Only for
  * a connecting push sink: a second connection needs the receiver to bind,
  * and a pub socket's new subscription would lose it. */
-static void
+static gboolean
 gst_zmq_sink_goodbye (GstZmqSink * self)
 {
   GstZmqSocketConfig config = { 0, };
@@ -1257,7 +1257,7 @@ gst_zmq_sink_goodbye (GstZmqSink * self)
   if (!ok) {
     GST_WARNING_OBJECT (self, "no goodbye: %s", error->message);
     g_error_free (error);
-    return;
+    return FALSE;
   }
   header.flags = GST_ZMQ_HEADER_FLAG_EOS | GST_ZMQ_HEADER_FLAG_GOODBYE;
   header.stream_id = self->stream_id;
@@ -1282,6 +1282,7 @@ gst_zmq_sink_goodbye (GstZmqSink * self)
       G_GUINT64_FORMAT " messages) %s", self->eos_sent_seq, sent ? "sent"
       : "not sent, no connection within 1 s");
   gst_zmq_socket_close (&context, &socket);
+  return sent;
 }
 
 static gboolean
@@ -1293,7 +1294,7 @@ gst_zmq_sink_stop (GstBaseSink * sink)
   /* Data first: closing blocks up to linger while queued messages leave;
    * then the acks of what left get a moment to come back, so the counts
    * say what the receiver got. */
-  gboolean pool = self->pool != NULL, eos_acked;
+  gboolean pool = self->pool != NULL, eos_acked, bye = FALSE;
 
   gst_zmq_sink_close_workers (self);
   gst_zmq_socket_close (&self->context, &self->socket);
@@ -1302,7 +1303,7 @@ gst_zmq_sink_stop (GstBaseSink * sink)
   g_mutex_unlock (&self->est_lock);
   if (self->eos_sent && self->cur_acks && !eos_acked && !pool
       && !self->cur_bind && self->cur_socket_type == GST_ZMQ_SINK_SOCKET_PUSH)
-    gst_zmq_sink_goodbye (self);
+    bye = gst_zmq_sink_goodbye (self);
   self->eos_sent = FALSE;
   if (self->ack_thread) {
     gint64 deadline = g_get_monotonic_time () + STOP_ACK_GRACE_US;
@@ -1326,8 +1327,10 @@ gst_zmq_sink_stop (GstBaseSink * sink)
             "known lost when the sink stopped", discarded),
         ("counted in discarded-at-stop; dropped at linger or their "
             "acknowledgements did not come back within %d ms%s",
-            (gint) (STOP_ACK_GRACE_US / 1000), self->cur_forward_eos
-            ? "; the receiver may not have got the EOS either" : ""));
+            (gint) (STOP_ACK_GRACE_US / 1000), !self->cur_forward_eos ? ""
+            : bye ? "; the EOS may have gone with them: a goodbye was sent "
+            "on a connection of its own (docs/zmq.md)"
+            : "; the receiver may not have got the EOS either"));
   if (self->stats_interval_us > 0)
     gst_zmq_sink_post_stats (self);
   g_clear_pointer (&self->caps_str, g_free);
