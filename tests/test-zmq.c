@@ -1810,9 +1810,13 @@ count_refresh (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 static GstElement *
 pool_rx_new (Pool * p, guint r)
 {
-  /* A small queue: a stalled worker is full within a few frames, and then
-   * acknowledges only "dropped", which does not keep it alive. */
-  gchar *opts = g_strdup_printf ("ack-endpoint=%s max-buffers=4", p->ack[r]);
+  /* A stalled worker stops reading within a few frames, as a hung one
+   * would (queue-full=block, a small queue); with the default, drop, it
+   * would go on reading and acknowledging its drops as "dropped", which
+   * does not count as alive either, but a loaded machine could then make
+   * a live worker drop too. */
+  gchar *opts = g_strdup_printf ("ack-endpoint=%s queue-full=block "
+      "max-buffers=4", p->ack[r]);
   GstElement *rx = pipeline_new (SRC_PIPE, p->ep[r], opts);
 
   g_free (opts);
