@@ -13,8 +13,15 @@
  * messages and, by default when binding, EOS refuse or end that sender
  * only, counted and warned about at a bounded rate; everyone else keeps
  * being served.  sender-eos decides whether a sender's EOS ends the
- * stream.  max-message-size and max-queued-bytes bound what one peer can
- * make this process hold.
+ * stream (with sender-eos=end, when the last sender served has ended:
+ * by EOS, by a goodbye, or silent for sender-timeout).  max-message-size
+ * and max-queued-bytes bound what one peer can make this process hold.
+ *
+ * A reader thread reads the socket, acknowledges and queues (max-buffers);
+ * create() pushes from that queue.  So a slow downstream does not stop the
+ * acks: with queue-full=drop a message that does not fit is dropped,
+ * counted and acknowledged as dropped, and the senders see the link, not
+ * our load.
  *
  * With ack-endpoint set, every message is acknowledged to its sender
  * (sequence number, size, arrival time on this machine's clock) so a zmqsink
