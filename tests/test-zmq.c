@@ -2577,6 +2577,100 @@ GST_START_TEST (test_busy_receiver_acks)
 
 GST_END_TEST;
 
+/* A worker whose downstream stalls keeps reading (queue-full=drop) and
+ * acknowledges what it cannot queue as dropped: it is up, but does not
+ * serve the stream, so the sink takes it for dead after worker-timeout and
+ * moves the stream to the other worker.  The drops are counted on both
+ * sides with their reason. */
+GST_START_TEST (test_workers_full_worker)
+{
+  gchar *ep[2], *ack[2], *workers, *acks, *opts;
+  GstElement *rx[2], *tx;
+  guint next = 0, got_other = 0;
+  guint64 sent, dropped, acked, lost, discarded, busy, moves;
+  gint w = -1;
+  gchar *name = NULL;
+
+  for (guint r = 0; r < 2; r++) {
+    ep[r] = ipc_endpoint ("full-worker");
+    ack[r] = ipc_endpoint ("full-worker-ack");
+    rx[r] = pipeline_new ("zmqsrc name=zsrc endpoint=%s ack-endpoint=%s "
+        "max-buffers=2 ! appsink name=out sync=false max-buffers=1 "
+        "drop=false", ep[r], ack[r]);
+    pipeline_play (rx[r]);
+  }
+  workers = g_strdup_printf ("%s,%s", ep[0], ep[1]);
+  acks = g_strdup_printf ("%s,%s", ack[0], ack[1]);
+  opts = g_strdup_printf ("workers=\"%s\" ack-endpoint=\"%s\" "
+      "worker-timeout=300 caps-interval=50 reconnect-ivl=20", workers, acks);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, "ipc:///nowhere", opts);
+  pipeline_play (tx);
+  /* until one worker serves the stream */
+  for (guint i = 0; i < 200 && w < 0; i++) {
+    push_ref (tx, next++);
+    g_usleep (25000);
+    for (guint r = 0; r < 2; r++) {
+      GstSample *sample;
+
+      while ((sample = pull (rx[r], 0))) {
+        gst_sample_unref (sample);
+        w = r;
+      }
+    }
+  }
+  fail_unless (w >= 0, "no worker served the stream");
+  g_object_get (by_name (tx, "zsink"), "worker", &name, NULL);
+  fail_unless_equals_string (name, ep[w]);
+  g_free (name);
+
+  /* w's downstream stalls (never pulled again); the other is pulled */
+  for (guint i = 0; i < 60; i++) {
+    GstSample *sample;
+
+    push_ref (tx, next++);
+    g_usleep (25000);
+    while ((sample = pull (rx[1 - w], 0))) {
+      gst_sample_unref (sample);
+      got_other++;
+    }
+  }
+  g_object_get (by_name (tx, "zsink"), "worker-moves", &moves, "worker",
+      &name, NULL);
+  fail_unless_equals_string (name, ep[1 - w]);
+  g_free (name);
+  fail_unless_equals_uint64 (moves, 1);
+  fail_unless (got_other >= 20, "%u buffers on the other worker", got_other);
+  fail_unless (counter (rx[w], "zsrc", "dropped-queue-full") > 0);
+
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+      "acks", &acked, "lost", &lost, "discarded-at-stop", &discarded,
+      "receiver-dropped", &busy, NULL);
+  g_print ("full worker: %u pushed, %" G_GUINT64_FORMAT " sent, %"
+      G_GUINT64_FORMAT " dropped; %" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " dropped by the full worker (it counted %"
+      G_GUINT64_FORMAT "), %" G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT
+      " discarded\n", next, sent, dropped, acked, busy,
+      counter (rx[w], "zsrc", "dropped-queue-full"), lost, discarded);
+  fail_unless_equals_uint64 (sent + dropped, next);
+  fail_unless_equals_uint64 (acked + busy + lost + discarded, sent);
+  fail_unless (busy > 0);
+  fail_unless (busy <= counter (rx[w], "zsrc", "dropped-queue-full"));
+
+  for (guint r = 0; r < 2; r++) {
+    pipeline_free (rx[r]);
+    g_free (ep[r]);
+    g_free (ack[r]);
+  }
+  gst_object_unref (tx);
+  g_free (workers);
+  g_free (acks);
+  g_free (opts);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -2617,6 +2711,7 @@ zmq_suite (void)
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_workers_affinity);
+  tcase_add_test (tc, test_workers_full_worker);
   tcase_add_test (tc, test_workers_failover_rejoin);
   tcase_add_test (tc, test_src_stream_stats);
   tcase_add_test (tc, test_workers_restart);
