@@ -11,6 +11,9 @@
  *   "bits-per-second"            G_TYPE_DOUBLE  what the link can carry (required)
  *   "rtt-ms"                     G_TYPE_DOUBLE  base round trip (optional)
  *   "delivered-bits-per-second"  G_TYPE_DOUBLE  what it did carry lately (optional)
+ *   "receiver-dropped-per-second" G_TYPE_DOUBLE messages/s the receiver took off
+ *                                the link and dropped, its queue full: the
+ *                                cloud, not the link, is the bottleneck (optional)
  * splitnnedge (cut=auto) feeds it to the split planner. */
 #define GST_SPLITNN_BANDWIDTH_EVENT "splitnn-bandwidth"
 

@@ -19,6 +19,12 @@ G_BEGIN_DECLS
  * sequence number that follows it at once.  Acknowledged, never pushed.
  * Only sent to receivers that acknowledge (ack-endpoint set). */
 #define GST_ZMQ_HEADER_FLAG_PROBE (1 << 1)
+/* A goodbye: sent with GST_ZMQ_HEADER_FLAG_EOS by a stopping sink whose
+ * EOS may not have arrived (discarded at linger behind a backlog), on a
+ * connection of its own so that it does not wait behind that backlog.
+ * The sequence number is the EOS's: every data message of the stream has
+ * a smaller one.  Never acknowledged (it may overtake data). */
+#define GST_ZMQ_HEADER_FLAG_GOODBYE (1 << 2)
 
 /* Acknowledgements, receiver -> sender on the ack channel (PUB -> SUB): one
  * frame of GST_ZMQ_ACK_SIZE bytes; the stream id comes first so a sender
@@ -28,6 +34,9 @@ G_BEGIN_DECLS
 #define GST_ZMQ_ACK_SIZE 40
 #define GST_ZMQ_ACK_FLAG_PROBE (1 << 0)  /* acknowledges a probe */
 #define GST_ZMQ_ACK_FLAG_EXACT (1 << 1)  /* the receiver was idle, waiting: the time is the arrival */
+/* The message arrived (the link carried it) but the receiver dropped it:
+ * its queue was full, its downstream is the bottleneck, not the link. */
+#define GST_ZMQ_ACK_FLAG_DROPPED (1 << 2)
 
 typedef struct
 {

@@ -123,6 +123,7 @@ enum
   PROP_WORKER_TIMEOUT,
   PROP_WORKER,
   PROP_WORKER_MOVES,
+  PROP_RECEIVER_DROPPED,
 };
 
 /* Payload bytes ZeroMQ may hold for us (messages queued for a slow or
@@ -136,6 +137,8 @@ enum
  * for their acks to come back. */
 #define LOST_AFTER_US (5 * G_USEC_PER_SEC)
 #define STOP_ACK_GRACE_US (1 * G_USEC_PER_SEC)
+/* The goodbye's own connection: how long it may take to form and send. */
+#define GOODBYE_TIMEOUT_US (1 * G_USEC_PER_SEC)
 
 /* A data message handed to ZeroMQ and not yet acknowledged. */
 typedef struct
@@ -192,8 +195,14 @@ struct _GstZmqSink
   guint64 acknowledged;
   guint64 lost;
   guint64 discarded_at_stop;
+  guint64 receiver_dropped;     /* acknowledged as dropped by the receiver:
+                                 * its queue was full (it, not the link, is
+                                 * the bottleneck) */
+  guint64 receiver_dropped_told; /* at the last splitnn-bandwidth event */
   guint64 eos_seq;              /* the EOS message sent, G_MAXUINT64: none */
   gboolean eos_acked;
+  gboolean eos_sent;            /* an EOS message was handed to ZeroMQ */
+  guint64 eos_sent_seq;
   void *ack_context;
   void *ack_socket;             /* SUB, used by the ack thread only */
   GThread *ack_thread;
@@ -213,6 +222,7 @@ struct _GstZmqSink
   guint64 dropped_budget;       /* part of dropped, under the object lock */
   GstZmqSinkSocketType cur_socket_type;
   GstZmqSinkDropPolicy cur_drop_policy;
+  gboolean cur_bind;
   gint cur_send_timeout;
   gboolean cur_forward_eos;
   gchar *cur_topic;
@@ -340,7 +350,8 @@ gst_zmq_sink_post_stats (GstZmqSink * self)
     gst_structure_set (s,
         "acks", G_TYPE_UINT64, self->acknowledged,
         "lost", G_TYPE_UINT64, self->lost,
-        "discarded-at-stop", G_TYPE_UINT64, self->discarded_at_stop, NULL);
+        "discarded-at-stop", G_TYPE_UINT64, self->discarded_at_stop,
+        "receiver-dropped", G_TYPE_UINT64, self->receiver_dropped, NULL);
   if (self->est) {
     gst_structure_set (s,
         "dropped-lag", G_TYPE_UINT64, self->dropped_lag,
@@ -668,7 +679,9 @@ static void
 gst_zmq_sink_report_bandwidth (GstZmqSink * self)
 {
   gint64 now = g_get_monotonic_time ();
-  gdouble capacity, delivered, rtt;
+  gdouble capacity, delivered, rtt, busy_rate;
+  gint64 last = self->bandwidth_last;
+  guint64 busy;
   GstStructure *s;
 
   if (self->bandwidth_interval_us <= 0
@@ -679,12 +692,18 @@ gst_zmq_sink_report_bandwidth (GstZmqSink * self)
   capacity = sn_link_est_capacity (self->est, now / 1e6);
   delivered = sn_link_est_delivered (self->est);
   rtt = sn_link_est_rtt (self->est);
+  busy = self->receiver_dropped - self->receiver_dropped_told;
+  self->receiver_dropped_told = self->receiver_dropped;
   g_mutex_unlock (&self->est_lock);
+  busy_rate = last > 0 && now > last ? busy / ((now - last) / 1e6) : 0;
   if (capacity <= 0)
     return;
+  /* The receiver's own state, apart from the link's: messages it took off
+   * the link and dropped because it could not keep up. */
   s = gst_structure_new (GST_SPLITNN_BANDWIDTH_EVENT,
       "bits-per-second", G_TYPE_DOUBLE, capacity,
-      "delivered-bits-per-second", G_TYPE_DOUBLE, delivered, NULL);
+      "delivered-bits-per-second", G_TYPE_DOUBLE, delivered,
+      "receiver-dropped-per-second", G_TYPE_DOUBLE, busy_rate, NULL);
   if (rtt >= 0)
     gst_structure_set (s, "rtt-ms", G_TYPE_DOUBLE, rtt * 1000, NULL);
   GST_DEBUG_OBJECT (self, "link estimate %" GST_PTR_FORMAT, s);
@@ -856,6 +875,8 @@ gst_zmq_sink_event (GstBaseSink * sink, GstEvent * event)
     }
     result = gst_zmq_sink_send_buffer (self, NULL,
         GST_ZMQ_HEADER_FLAG_EOS, TRUE, &size, &wire);
+    self->eos_sent = result == SEND_OK;
+    self->eos_sent_seq = seq;
     /* Handed to ZeroMQ is not delivered: behind a slow receiver the EOS
      * waits in the queue, and stopping drops it after linger, leaving the
      * receiver waiting for it for ever.  With acks the sink knows when it
@@ -904,7 +925,7 @@ gst_zmq_sink_reply (GstZmqSink * self, const guint8 * data, gsize size)
  * receiver killed with them in its queue, a connection dropped).  Called
  * with est_lock held. */
 static void
-gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
+gst_zmq_sink_settle (GstZmqSink * self, guint64 seq, gboolean dropped)
 {
   Unacked *u;
 
@@ -916,7 +937,10 @@ gst_zmq_sink_settle (GstZmqSink * self, guint64 seq)
   }
   if (u && u->seq == seq) {
     g_free (g_queue_pop_head (&self->unacked));
-    self->acknowledged++;
+    if (dropped)
+      self->receiver_dropped++;
+    else
+      self->acknowledged++;
   }
 }
 
@@ -976,7 +1000,8 @@ gst_zmq_sink_ack_loop (gpointer data)
           t_ack);
       if (!(ack.flags & GST_ZMQ_ACK_FLAG_PROBE)) {
         self->last_ack_us = (gint64) (t_ack * 1e6);
-        gst_zmq_sink_settle (self, ack.seqnum);
+        gst_zmq_sink_settle (self, ack.seqnum,
+            (ack.flags & GST_ZMQ_ACK_FLAG_DROPPED) != 0);
       }
       if (ack.seqnum == self->eos_seq)
         self->eos_acked = TRUE;
@@ -1013,6 +1038,7 @@ gst_zmq_sink_open_acks (GstZmqSink * self, GstZmqSocketConfig * config,
   }
   self->est = sn_link_est_new (NULL);
   self->acknowledged = self->lost = self->discarded_at_stop = 0;
+  self->receiver_dropped = self->receiver_dropped_told = 0;
   self->last_ack_us = 0;
   self->given_up_told = 0;
   self->eos_seq = G_MAXUINT64;
@@ -1124,6 +1150,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
 
   self->cur_socket_type = self->socket_type;
   self->cur_drop_policy = self->drop_policy;
+  self->cur_bind = self->bind;
   self->cur_send_timeout = self->send_timeout;
   self->cur_forward_eos = self->forward_eos;
   self->cur_max_queued_bytes = self->max_queued_bytes;
@@ -1156,6 +1183,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
   self->caps_pending = FALSE;
   self->caps_last_sent = 0;
   self->seqnum = 0;
+  self->eos_sent = FALSE;
   self->stats_last = g_get_monotonic_time ();
   gst_splitnn_warn_reset (&self->drop_warn);
   g_atomic_int_set (&self->flushing, 0);
@@ -1194,6 +1222,69 @@ gst_zmq_sink_change_state (GstElement * element, GstStateChange transition)
   return ret;
 }
 
+/* The EOS was handed to ZeroMQ but not acknowledged: it may have been
+ * discarded at linger behind a backlog (a slow or restarting receiver), and
+ * the receiver would wait for it for ever.  Say goodbye on a connection of
+ * our own, which does not queue behind that backlog: the receiver ends our
+ * stream once what is still on its way has come (docs/zmq.md).  Only for
+ * a connecting push sink: a second connection needs the receiver to bind,
+ * and a pub socket's new subscription would lose it. */
+static gboolean
+gst_zmq_sink_goodbye (GstZmqSink * self)
+{
+  GstZmqSocketConfig config = { 0, };
+  GstZmqHeader header = { 0, };
+  GstZmqOpenError kind;
+  GError *error = NULL;
+  void *context = NULL, *socket = NULL;
+  guint8 head[GST_ZMQ_HEADER_SIZE];
+  gint64 deadline = g_get_monotonic_time () + GOODBYE_TIMEOUT_US;
+  gboolean ok, sent = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  config.type = ZMQ_PUSH;
+  config.endpoint = self->endpoint;
+  config.hwm = 1;
+  config.reconnect_ivl = self->reconnect_ivl;
+  config.reconnect_ivl_max = self->reconnect_ivl_max;
+  config.linger = GOODBYE_TIMEOUT_US / 1000;
+  config.immediate = TRUE;
+  config.curve_server_key = self->curve_server_key;
+  config.curve_public_key = self->curve_public_key;
+  config.curve_secret_key = self->curve_secret_key;
+  ok = gst_zmq_socket_open (&config, &context, &socket, &kind, &error);
+  GST_OBJECT_UNLOCK (self);
+  if (!ok) {
+    GST_WARNING_OBJECT (self, "no goodbye: %s", error->message);
+    g_error_free (error);
+    return FALSE;
+  }
+  header.flags = GST_ZMQ_HEADER_FLAG_EOS | GST_ZMQ_HEADER_FLAG_GOODBYE;
+  header.stream_id = self->stream_id;
+  header.caps_seq = self->caps_seq;
+  header.seqnum = self->eos_sent_seq;
+  header.pts = header.dts = header.duration = GST_CLOCK_TIME_NONE;
+  header.offset = header.offset_end = GST_BUFFER_OFFSET_NONE;
+  gst_zmq_header_write (&header, head);
+  /* Immediate: the send fails until the connection is up. */
+  while (!sent && g_get_monotonic_time () < deadline) {
+    if (zmq_send (socket, head, sizeof head, ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0) {
+      /* The rest of a multipart message is always taken. */
+      zmq_send (socket, NULL, 0, ZMQ_DONTWAIT);
+      sent = TRUE;
+    } else {
+      zmq_pollitem_t item = { socket, 0, ZMQ_POLLOUT, 0 };
+
+      zmq_poll (&item, 1, 20);
+    }
+  }
+  GST_INFO_OBJECT (self, "EOS not acknowledged: goodbye (after %"
+      G_GUINT64_FORMAT " messages) %s", self->eos_sent_seq, sent ? "sent"
+      : "not sent, no connection within 1 s");
+  gst_zmq_socket_close (&context, &socket);
+  return sent;
+}
+
 static gboolean
 gst_zmq_sink_stop (GstBaseSink * sink)
 {
@@ -1203,8 +1294,17 @@ gst_zmq_sink_stop (GstBaseSink * sink)
   /* Data first: closing blocks up to linger while queued messages leave;
    * then the acks of what left get a moment to come back, so the counts
    * say what the receiver got. */
+  gboolean pool = self->pool != NULL, eos_acked, bye = FALSE;
+
   gst_zmq_sink_close_workers (self);
   gst_zmq_socket_close (&self->context, &self->socket);
+  g_mutex_lock (&self->est_lock);
+  eos_acked = self->eos_acked;
+  g_mutex_unlock (&self->est_lock);
+  if (self->eos_sent && self->cur_acks && !eos_acked && !pool
+      && !self->cur_bind && self->cur_socket_type == GST_ZMQ_SINK_SOCKET_PUSH)
+    bye = gst_zmq_sink_goodbye (self);
+  self->eos_sent = FALSE;
   if (self->ack_thread) {
     gint64 deadline = g_get_monotonic_time () + STOP_ACK_GRACE_US;
     gboolean waiting = TRUE;
@@ -1227,8 +1327,10 @@ gst_zmq_sink_stop (GstBaseSink * sink)
             "known lost when the sink stopped", discarded),
         ("counted in discarded-at-stop; dropped at linger or their "
             "acknowledgements did not come back within %d ms%s",
-            (gint) (STOP_ACK_GRACE_US / 1000), self->cur_forward_eos
-            ? "; the receiver may not have got the EOS either" : ""));
+            (gint) (STOP_ACK_GRACE_US / 1000), !self->cur_forward_eos ? ""
+            : bye ? "; the EOS may have gone with them: a goodbye was sent "
+            "on a connection of its own (docs/zmq.md)"
+            : "; the receiver may not have got the EOS either"));
   if (self->stats_interval_us > 0)
     gst_zmq_sink_post_stats (self);
   g_clear_pointer (&self->caps_str, g_free);
@@ -1454,8 +1556,10 @@ gst_zmq_sink_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_LOST:
     case PROP_DISCARDED_AT_STOP:
+    case PROP_RECEIVER_DROPPED:
       g_mutex_lock (&self->est_lock);
       g_value_set_uint64 (value, prop_id == PROP_LOST ? self->lost
+          : prop_id == PROP_RECEIVER_DROPPED ? self->receiver_dropped
           : self->discarded_at_stop);
       g_mutex_unlock (&self->est_lock);
       break;
@@ -1653,8 +1757,14 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
       g_param_spec_uint64 ("discarded-at-stop", "Discarded at stop",
           "With ack-endpoint: messages neither acknowledged nor known lost "
           "when the sink stopped (dropped at linger, or their acks did not "
-          "come back within 1 s). sent = acks + lost + discarded-at-stop",
-          0, G_MAXUINT64, 0, ro));
+          "come back within 1 s). sent = acks + receiver-dropped + lost + "
+          "discarded-at-stop", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_RECEIVER_DROPPED,
+      g_param_spec_uint64 ("receiver-dropped", "Dropped by the receiver",
+          "With ack-endpoint: messages the link carried that the receiving "
+          "zmqsrc dropped because its queue was full (its downstream is "
+          "slower than the senders: the receiver, not the link, is the "
+          "bottleneck), since start", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_WORKERS,
       g_param_spec_string ("workers", "Workers",
           "A pool of cloud workers: comma-separated endpoints, one zmqsrc "

@@ -13,8 +13,15 @@
  * messages and, by default when binding, EOS refuse or end that sender
  * only, counted and warned about at a bounded rate; everyone else keeps
  * being served.  sender-eos decides whether a sender's EOS ends the
- * stream.  max-message-size and max-queued-bytes bound what one peer can
- * make this process hold.
+ * stream (with sender-eos=end, when the last sender served has ended:
+ * by EOS, by a goodbye, or silent for sender-timeout).  max-message-size
+ * and max-queued-bytes bound what one peer can make this process hold.
+ *
+ * A reader thread reads the socket, acknowledges and queues (max-buffers);
+ * create() pushes from that queue.  So a slow downstream does not stop the
+ * acks: with queue-full=drop a message that does not fit is dropped,
+ * counted and acknowledged as dropped, and the senders see the link, not
+ * our load.
  *
  * With ack-endpoint set, every message is acknowledged to its sender
  * (sequence number, size, arrival time on this machine's clock) so a zmqsink
@@ -54,6 +61,13 @@ typedef enum
 
 typedef enum
 {
+  GST_ZMQ_SRC_QUEUE_FULL_AUTO,
+  GST_ZMQ_SRC_QUEUE_FULL_DROP,
+  GST_ZMQ_SRC_QUEUE_FULL_BLOCK,
+} GstZmqSrcQueueFull;
+
+typedef enum
+{
   GST_ZMQ_SRC_SENDER_EOS_AUTO,
   GST_ZMQ_SRC_SENDER_EOS_END,
   GST_ZMQ_SRC_SENDER_EOS_IGNORE,
@@ -70,6 +84,9 @@ typedef enum
 #define DEFAULT_STATS_INTERVAL 0
 #define DEFAULT_ACK_ENDPOINT NULL
 #define DEFAULT_SENDER_EOS GST_ZMQ_SRC_SENDER_EOS_AUTO
+#define DEFAULT_MAX_BUFFERS 64
+#define DEFAULT_QUEUE_FULL GST_ZMQ_SRC_QUEUE_FULL_AUTO
+#define DEFAULT_SENDER_TIMEOUT 0
 /* Twice the largest feature packet of the detector we ship (its largest
  * cut, 2.1 M values, at 32 bits: 8.4 MB) and more than a raw 1080p RGB
  * frame; a peer sending more is cut off by ZeroMQ before the message is
@@ -96,6 +113,11 @@ typedef enum
  * inventing stream ids cannot grow our memory nor make the regular senders
  * lose their caps. */
 #define MAX_STREAMS 256
+/* A sender that said goodbye (its EOS may have been discarded at its
+ * linger) but whose last messages have not all arrived is ended after this
+ * long without a message from it: what is still on the way comes within
+ * it, since the reader never stops reading (queue-full=drop). */
+#define GOODBYE_GRACE_US (2 * G_USEC_PER_SEC)
 
 enum
 {
@@ -131,6 +153,12 @@ enum
   PROP_FRAMES_PER_SECOND,
   PROP_BYTES_PER_SECOND,
   PROP_STREAM_STATS,
+  PROP_MAX_BUFFERS,
+  PROP_QUEUE_FULL,
+  PROP_SENDER_TIMEOUT,
+  PROP_DROPPED_QUEUE_FULL,
+  PROP_SENDERS_TIMED_OUT,
+  PROP_DISCARDED_AT_STOP,
 };
 
 /* What we know about one sender (one zmqsink run). */
@@ -150,6 +178,42 @@ typedef struct
   gint64 min_offset_us;         /* smallest arrival - PTS seen, G_MAXINT64: none */
   gint64 lag_us;                /* arrival - PTS of the last, above that smallest */
 } Stream;
+
+/* How a sender ended (the reader decides; create() acts in stream order). */
+typedef enum
+{
+  END_EOS,                      /* its EOS message */
+  END_GOODBYE,                  /* its goodbye, then silence */
+  END_TIMEOUT,                  /* silent for sender-timeout */
+} EndReason;
+
+static const gchar *const end_reason_names[] = { "eos", "goodbye", "timeout" };
+
+/* One entry of the queue between the reader thread and create(). */
+typedef struct
+{
+  gboolean end;                 /* FALSE: a data message */
+  /* data */
+  GstZmqHeader header;          /* header.caps points into head */
+  zmq_msg_t head, payload;
+  gsize bytes;                  /* both frames, for the byte bound */
+  /* end of a sender */
+  guint32 stream_id;
+  EndReason reason;
+  guint64 frames;               /* messages of it read */
+  guint64 missing;              /* G_MAXUINT64: not known */
+  GArray *others;               /* guint32: the other live senders then */
+} Item;
+
+/* What the reader thread knows about a sender's liveness; reader only. */
+typedef struct
+{
+  gint64 last_us;               /* reading clock (see read_clock) */
+  guint64 next_seq;             /* past the highest sequence number read */
+  guint64 frames;
+  guint64 goodbye_seq;          /* G_MAXUINT64: no goodbye */
+  gboolean ended;
+} Peer;
 
 struct _GstZmqSrc
 {
@@ -173,6 +237,9 @@ struct _GstZmqSrc
   GstZmqSrcSenderEos sender_eos;
   gint64 max_message_size;
   gint64 max_queued_bytes;
+  guint max_buffers;
+  GstZmqSrcQueueFull queue_full;
+  gint sender_timeout;
 
   /* counters, under the object lock */
   guint64 received;
@@ -183,6 +250,9 @@ struct _GstZmqSrc
   guint64 dropped_refused;
   guint64 eos_ignored;
   guint64 senders_evicted;
+  guint64 dropped_queue_full;
+  guint64 senders_timed_out;
+  guint64 discarded_at_stop;    /* in our queue when we stopped */
   /* aggregate figures of the last stats interval, under the object lock */
   guint n_streams;
   gdouble frames_per_s, bytes_per_s;
@@ -203,16 +273,38 @@ struct _GstZmqSrc
   gint64 stats_interval_us;
   GHashTable *streams;          /* stream id -> Stream */
   GstCaps *caps;                /* what we last set on the pad */
-  gint64 last_message;
-  gboolean timeout_posted;
+  gint64 last_message;          /* atomic: set by the reader */
+  gint64 timeout_posted_for;    /* last_message when zmqsrc-timeout went */
+
+  /* The reader thread reads the socket all the time, acknowledges at
+   * once and queues for create(): acks stay timely when downstream is
+   * slow, so the sender sees the link, not our load.  Bounded by
+   * max-buffers and max-queued-bytes; a data message that does not fit
+   * is dropped and acknowledged as such (queue-full=drop) or waits
+   * (block).  Ends of senders are always queued (they are tiny). */
+  GThread *reader;
+  gint reader_running;          /* atomic */
+  GMutex qlock;
+  GCond qcond;
+  GQueue queue;                 /* of Item, under qlock */
+  guint q_buffers;
+  gint64 q_bytes;
+  guint cur_max_buffers;
+  gint64 cur_max_bytes;
+  gboolean cur_drop;
+  gint64 cur_sender_timeout_us;
+  GHashTable *peers;            /* stream id -> Peer; reader only */
+  gint64 blocked_us;            /* time the reader waited for room */
+  gint64 peers_checked;
+  GstSplitnnWarn full_warn;     /* reader only */
   gint64 stats_last;
   /* malformed and refused messages: one warning per 5 s with the count
    * since the last (gstsplitnnwarn); a run of more than max-errors of
    * them (any sender) stops the element */
   GstSplitnnWarn malformed_warn, refuse_warn;
-  guint64 bad_in_a_row;
+  guint64 bad_in_a_row;         /* under the object lock (both threads) */
   gint max_errors;
-  gboolean too_many;
+  gint too_many;                /* atomic */
   gboolean cur_end_on_eos;
   guint64 tick;                 /* messages read, for least-recently-heard */
 };
@@ -245,6 +337,29 @@ gst_zmq_src_socket_type_get_type (void)
   return type;
 }
 
+#define GST_TYPE_ZMQ_SRC_QUEUE_FULL (gst_zmq_src_queue_full_get_type ())
+static GType
+gst_zmq_src_queue_full_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ZMQ_SRC_QUEUE_FULL_AUTO, "drop with ack-endpoint (acks stay "
+          "timely), block without", "auto"},
+    {GST_ZMQ_SRC_QUEUE_FULL_DROP, "Keep reading: a message that does not "
+          "fit is dropped, counted in dropped-queue-full and acknowledged "
+          "as dropped", "drop"},
+    {GST_ZMQ_SRC_QUEUE_FULL_BLOCK, "Stop reading until there is room "
+          "(back-pressure: the senders' queues fill)", "block"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstZmqSrcQueueFull", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
 #define GST_TYPE_ZMQ_SRC_SENDER_EOS (gst_zmq_src_sender_eos_get_type ())
 static GType
 gst_zmq_src_sender_eos_get_type (void)
@@ -254,8 +369,8 @@ gst_zmq_src_sender_eos_get_type (void)
     {GST_ZMQ_SRC_SENDER_EOS_AUTO, "End the stream on a sender's EOS only "
           "when connecting (bind=false, one sender); a binding source serves "
           "many senders and ignores it", "auto"},
-    {GST_ZMQ_SRC_SENDER_EOS_END, "The first EOS of any sender ends the "
-          "stream", "end"},
+    {GST_ZMQ_SRC_SENDER_EOS_END, "End the stream when every sender heard "
+          "from has ended (EOS, goodbye or sender-timeout)", "end"},
     {GST_ZMQ_SRC_SENDER_EOS_IGNORE, "Never end the stream on a sender's EOS "
           "(counted in eos-ignored)", "ignore"},
     {0, NULL, NULL},
@@ -388,7 +503,10 @@ gst_zmq_src_post_stats (GstZmqSrc * self)
       "dropped-malformed", G_TYPE_UINT64, self->dropped_malformed,
       "dropped-refused", G_TYPE_UINT64, self->dropped_refused,
       "eos-ignored", G_TYPE_UINT64, self->eos_ignored,
-      "senders-evicted", G_TYPE_UINT64, self->senders_evicted, NULL);
+      "senders-evicted", G_TYPE_UINT64, self->senders_evicted,
+      "dropped-queue-full", G_TYPE_UINT64, self->dropped_queue_full,
+      "senders-timed-out", G_TYPE_UINT64, self->senders_timed_out,
+      "discarded-at-stop", G_TYPE_UINT64, self->discarded_at_stop, NULL);
   GST_OBJECT_UNLOCK (self);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
@@ -401,17 +519,17 @@ gst_zmq_src_bad (GstZmqSrc * self, const gchar * what)
 {
   gint max_errors;
 
+  guint64 n;
+
   GST_OBJECT_LOCK (self);
   max_errors = self->max_errors;
+  n = ++self->bad_in_a_row;
   GST_OBJECT_UNLOCK (self);
-  self->bad_in_a_row++;
-  if (max_errors >= 0 && self->bad_in_a_row > (guint64) max_errors
-      && !self->too_many) {
-    self->too_many = TRUE;
+  if (max_errors >= 0 && n > (guint64) max_errors
+      && g_atomic_int_compare_and_exchange (&self->too_many, 0, 1)) {
     GST_ELEMENT_ERROR (self, STREAM, DECODE,
         ("%" G_GUINT64_FORMAT " bad messages in a row, more than "
-            "max-errors=%d", self->bad_in_a_row, max_errors),
-        ("last: %s", what));
+            "max-errors=%d", n, max_errors), ("last: %s", what));
   }
 }
 
@@ -421,12 +539,16 @@ gst_zmq_src_malformed (GstZmqSrc * self, const gchar * what)
   gint64 now = g_get_monotonic_time ();
   guint64 total;
 
+  guint64 n;
+
+  /* Both threads find malformed messages (the reader, and create() for
+   * caps that do not parse): the warning state is under the lock too. */
   GST_OBJECT_LOCK (self);
   total = ++self->dropped_malformed;
+  n = gst_splitnn_warn_failure (&self->malformed_warn, now);
   GST_OBJECT_UNLOCK (self);
 
   GST_DEBUG_OBJECT (self, "dropping malformed message: %s", what);
-  guint64 n = gst_splitnn_warn_failure (&self->malformed_warn, now);
   if (n)
     GST_ELEMENT_WARNING (self, STREAM, DECODE,
         ("Dropped %" G_GUINT64_FORMAT " malformed message(s) (%"
@@ -580,9 +702,11 @@ gst_zmq_src_caps_for (GstZmqSrc * self, const GstZmqHeader * header,
 static void
 gst_zmq_src_periodic (GstZmqSrc * self, gint64 now)
 {
-  if (self->receive_timeout_us > 0 && !self->timeout_posted
-      && now - self->last_message >= self->receive_timeout_us) {
-    self->timeout_posted = TRUE;
+  gint64 last = __atomic_load_n (&self->last_message, __ATOMIC_RELAXED);
+
+  if (self->receive_timeout_us > 0 && self->timeout_posted_for != last
+      && now - last >= self->receive_timeout_us) {
+    self->timeout_posted_for = last;
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_element (GST_OBJECT (self),
             gst_structure_new ("zmqsrc-timeout", "timeout", G_TYPE_UINT64,
@@ -600,14 +724,15 @@ gst_zmq_src_periodic (GstZmqSrc * self, gint64 now)
  * copes with missing acks). */
 static void
 gst_zmq_src_ack (GstZmqSrc * self, const GstZmqHeader * header, gsize size,
-    gint64 arrival_us, gboolean exact)
+    gint64 arrival_us, gboolean exact, gboolean dropped)
 {
   GstZmqAck ack = { 0, };
   guint8 data[GST_ZMQ_ACK_SIZE];
 
   ack.stream_id = header->stream_id;
   ack.flags = (header->flags & GST_ZMQ_HEADER_FLAG_PROBE ?
-      GST_ZMQ_ACK_FLAG_PROBE : 0) | (exact ? GST_ZMQ_ACK_FLAG_EXACT : 0);
+      GST_ZMQ_ACK_FLAG_PROBE : 0) | (exact ? GST_ZMQ_ACK_FLAG_EXACT : 0)
+      | (dropped ? GST_ZMQ_ACK_FLAG_DROPPED : 0);
   ack.seqnum = header->seqnum;
   ack.bytes = size;
   ack.recv_time = (guint64) arrival_us * 1000;
@@ -620,115 +745,432 @@ gst_zmq_src_ack (GstZmqSrc * self, const GstZmqHeader * header, gsize size,
         ack.stream_id, ack.seqnum, zmq_strerror (errno));
 }
 
-static GstFlowReturn
-gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
+static void
+item_free (Item * item)
 {
-  GstZmqSrc *self = GST_ZMQ_SRC (psrc);
-  guint expected = self->cur_socket_type == GST_ZMQ_SRC_SOCKET_SUB ? 3 : 2;
+  if (!item->end) {
+    zmq_msg_close (&item->head);
+    zmq_msg_close (&item->payload);
+  }
+  if (item->others)
+    g_array_unref (item->others);
+  g_free (item);
+}
 
-  while (TRUE) {
+/* The reader's clock: monotonic time less the time it spent waiting for
+ * room (queue-full=block), so a sender is never taken as silent because we
+ * were not reading. */
+static gint64
+gst_zmq_src_read_clock (GstZmqSrc * self)
+{
+  return g_get_monotonic_time () - self->blocked_us;
+}
+
+/* A sender has ended: queued (never dropped, whatever the bound) so that
+ * create() acts on it after the messages read before it.  Reader thread. */
+static void
+gst_zmq_src_end_peer (GstZmqSrc * self, guint32 id, Peer * peer,
+    EndReason reason, guint64 missing)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  Item *item = g_new0 (Item, 1);
+
+  peer->ended = TRUE;
+  item->end = TRUE;
+  item->stream_id = id;
+  item->reason = reason;
+  item->frames = peer->frames;
+  item->missing = missing;
+  item->others = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!((Peer *) value)->ended) {
+      guint32 other = GPOINTER_TO_UINT (key);
+
+      g_array_append_val (item->others, other);
+    }
+  GST_DEBUG_OBJECT (self, "stream %08x ended (%s), %" G_GUINT64_FORMAT
+      " read, %u other sender(s) alive", id, end_reason_names[reason],
+      peer->frames, item->others->len);
+  g_mutex_lock (&self->qlock);
+  g_queue_push_tail (&self->queue, item);
+  g_cond_broadcast (&self->qcond);
+  g_mutex_unlock (&self->qlock);
+}
+
+/* The sender of a message: found, or new (forgetting the one heard from
+ * least recently when MAX_STREAMS are known).  Reader thread. */
+static Peer *
+gst_zmq_src_peer (GstZmqSrc * self, guint32 id, gboolean create)
+{
+  Peer *peer = g_hash_table_lookup (self->peers, GUINT_TO_POINTER (id));
+
+  if (peer == NULL && create) {
+    if (g_hash_table_size (self->peers) >= MAX_STREAMS) {
+      GHashTableIter iter;
+      gpointer key, value, oldest_key = NULL;
+      gint64 oldest = G_MAXINT64;
+
+      g_hash_table_iter_init (&iter, self->peers);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        if (((Peer *) value)->last_us < oldest) {
+          oldest = ((Peer *) value)->last_us;
+          oldest_key = key;
+        }
+      g_hash_table_remove (self->peers, oldest_key);
+    }
+    peer = g_new0 (Peer, 1);
+    peer->goodbye_seq = G_MAXUINT64;
+    peer->ended = TRUE;         /* made alive by its first data message */
+    g_hash_table_insert (self->peers, GUINT_TO_POINTER (id), peer);
+  }
+  return peer;
+}
+
+/* Senders that said goodbye and went quiet, or that were silent for
+ * sender-timeout, are ended.  Reader thread, every POLL_SLICE_MS. */
+static void
+gst_zmq_src_check_peers (GstZmqSrc * self)
+{
+  gint64 now = gst_zmq_src_read_clock (self);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (now - self->peers_checked < POLL_SLICE_MS * 1000)
+    return;
+  self->peers_checked = now;
+  g_hash_table_iter_init (&iter, self->peers);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Peer *peer = value;
+    guint32 id = GPOINTER_TO_UINT (key);
+
+    if (peer->ended)
+      continue;
+    if (peer->goodbye_seq != G_MAXUINT64
+        && now - peer->last_us >= GOODBYE_GRACE_US)
+      gst_zmq_src_end_peer (self, id, peer, END_GOODBYE,
+          peer->goodbye_seq - MIN (peer->next_seq, peer->goodbye_seq));
+    else if (self->cur_sender_timeout_us > 0
+        && now - peer->last_us >= self->cur_sender_timeout_us) {
+      GST_OBJECT_LOCK (self);
+      self->senders_timed_out++;
+      GST_OBJECT_UNLOCK (self);
+      gst_zmq_src_end_peer (self, id, peer, END_TIMEOUT, G_MAXUINT64);
+    }
+  }
+}
+
+/* Queues a data message, or drops it when there is no room and
+ * queue-full=drop.  Consumes the parts; TRUE when queued. */
+static gboolean
+gst_zmq_src_enqueue (GstZmqSrc * self, const GstZmqHeader * header,
+    zmq_msg_t * head, zmq_msg_t * payload, gsize bytes)
+{
+  Item *item;
+  gint64 wait_start = 0;
+
+  g_mutex_lock (&self->qlock);
+  while (self->q_buffers >= self->cur_max_buffers
+      || (self->cur_max_bytes > 0 && self->q_buffers > 0
+          && self->q_bytes + (gint64) bytes > self->cur_max_bytes)) {
+    if (self->cur_drop || !g_atomic_int_get (&self->reader_running)) {
+      g_mutex_unlock (&self->qlock);
+      zmq_msg_close (head);
+      zmq_msg_close (payload);
+      return FALSE;
+    }
+    if (wait_start == 0)
+      wait_start = g_get_monotonic_time ();
+    g_cond_wait_until (&self->qcond, &self->qlock,
+        g_get_monotonic_time () + POLL_SLICE_MS * 1000);
+  }
+  if (wait_start)
+    self->blocked_us += g_get_monotonic_time () - wait_start;
+  item = g_new0 (Item, 1);
+  item->header = *header;
+  memcpy (&item->head, head, sizeof *head);
+  memcpy (&item->payload, payload, sizeof *payload);
+  item->bytes = bytes;
+  g_queue_push_tail (&self->queue, item);
+  self->q_buffers++;
+  self->q_bytes += bytes;
+  g_cond_broadcast (&self->qcond);
+  g_mutex_unlock (&self->qlock);
+  return TRUE;
+}
+
+static void
+gst_zmq_src_queue_full (GstZmqSrc * self, const GstZmqHeader * header)
+{
+  guint64 total, n;
+
+  GST_OBJECT_LOCK (self);
+  total = ++self->dropped_queue_full;
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "stream %08x/%" G_GUINT64_FORMAT ": queue full, "
+      "dropped", header->stream_id, header->seqnum);
+  n = gst_splitnn_warn_failure (&self->full_warn, g_get_monotonic_time ());
+  if (n)
+    GST_ELEMENT_WARNING (self, RESOURCE, BUSY,
+        ("Dropped %" G_GUINT64_FORMAT " message(s): the queue was full, "
+            "downstream is slower than the senders (%" G_GUINT64_FORMAT
+            " in total)", n, total), ("max-buffers=%u, max-queued-bytes=%"
+            G_GINT64_FORMAT "; acknowledged to their senders as dropped "
+            "here, not lost", self->cur_max_buffers, self->cur_max_bytes));
+}
+
+/* One message from the socket: malformed ones are counted here, probes
+ * acknowledged, ends of senders and data queued. */
+static void
+gst_zmq_src_read_one (GstZmqSrc * self, gint64 poll_start, gint64 arrival)
+{
+  guint expected = self->cur_socket_type == GST_ZMQ_SRC_SOCKET_SUB ? 3 : 2;
+  guint first = expected - 2, n_parts;
+  zmq_msg_t parts[3];
+  GstZmqHeader header;
+  GError *error = NULL;
+  gsize wire_size = 0;
+  gboolean exact = arrival - poll_start >= EXACT_WAIT_US;
+  Peer *peer;
+
+  if (!gst_zmq_src_recv (self, parts, expected, &n_parts)) {
+    if (errno != EAGAIN && errno != EINTR)
+      GST_WARNING_OBJECT (self, "zmq_msg_recv: %s", zmq_strerror (errno));
+    return;
+  }
+  __atomic_store_n (&self->last_message, arrival, __ATOMIC_RELAXED);
+  for (guint i = 0; i < MIN (n_parts, expected); i++)
+    wire_size += zmq_msg_size (&parts[i]);
+
+  if (n_parts != expected) {
+    gchar *what = g_strdup_printf ("%u frames, expected %u", n_parts,
+        expected);
+
+    for (guint i = 0; i < MIN (n_parts, expected); i++)
+      zmq_msg_close (&parts[i]);
+    gst_zmq_src_malformed (self, what);
+    g_free (what);
+    return;
+  }
+  /* A topic frame, if any, was matched by ZeroMQ already. */
+  if (first > 0)
+    zmq_msg_close (&parts[0]);
+  if (!gst_zmq_header_parse (&header, zmq_msg_data (&parts[first]),
+          zmq_msg_size (&parts[first]), &error)) {
+    zmq_msg_close (&parts[first]);
+    zmq_msg_close (&parts[first + 1]);
+    gst_zmq_src_malformed (self, error->message);
+    g_error_free (error);
+    return;
+  }
+
+  if (header.flags & GST_ZMQ_HEADER_FLAG_GOODBYE) {
+    /* Not acknowledged: it may overtake the data it follows. */
+    zmq_msg_close (&parts[first]);
+    zmq_msg_close (&parts[first + 1]);
+    peer = gst_zmq_src_peer (self, header.stream_id, FALSE);
+    if (peer == NULL || peer->ended) {
+      GST_DEBUG_OBJECT (self, "goodbye of stream %08x, ended already",
+          header.stream_id);
+      return;
+    }
+    GST_DEBUG_OBJECT (self, "goodbye of stream %08x: %" G_GUINT64_FORMAT
+        " messages, read up to %" G_GUINT64_FORMAT, header.stream_id,
+        header.seqnum, peer->next_seq);
+    if (peer->next_seq >= header.seqnum)
+      gst_zmq_src_end_peer (self, header.stream_id, peer, END_GOODBYE, 0);
+    else {
+      /* The rest may still be on its way: wait for a moment of silence. */
+      peer->goodbye_seq = header.seqnum;
+      peer->last_us = gst_zmq_src_read_clock (self);
+    }
+    return;
+  }
+
+  if (header.flags & GST_ZMQ_HEADER_FLAG_PROBE) {
+    /* Only there to be acknowledged; marked dropped while the queue is
+     * full and drops, so a pool of workers does not take a worker that
+     * drops everything for a live one. */
+    if (self->ack_socket) {
+      gboolean full;
+
+      g_mutex_lock (&self->qlock);
+      full = self->cur_drop && self->q_buffers >= self->cur_max_buffers;
+      g_mutex_unlock (&self->qlock);
+      gst_zmq_src_ack (self, &header, wire_size, arrival, exact, full);
+    }
+    zmq_msg_close (&parts[first]);
+    zmq_msg_close (&parts[first + 1]);
+    return;
+  }
+
+  peer = gst_zmq_src_peer (self, header.stream_id, TRUE);
+  peer->last_us = gst_zmq_src_read_clock (self);
+  if (header.flags & GST_ZMQ_HEADER_FLAG_EOS) {
+    if (self->ack_socket)
+      gst_zmq_src_ack (self, &header, wire_size, arrival, exact, FALSE);
+    zmq_msg_close (&parts[first]);
+    zmq_msg_close (&parts[first + 1]);
+    GST_DEBUG_OBJECT (self, "stream %08x sent EOS", header.stream_id);
+    if (peer->ended && peer->frames > 0)
+      return;                   /* its goodbye came first */
+    gst_zmq_src_end_peer (self, header.stream_id, peer, END_EOS, 0);
+    return;
+  }
+
+  if (peer->ended) {
+    /* A new sender, or one heard again after it ended. */
+    peer->ended = FALSE;
+    peer->goodbye_seq = G_MAXUINT64;
+    peer->frames = 0;
+  }
+  peer->frames++;
+  peer->next_seq = MAX (peer->next_seq, header.seqnum + 1);
+  if (gst_zmq_src_enqueue (self, &header, &parts[first], &parts[first + 1],
+          wire_size)) {
+    if (self->ack_socket)
+      gst_zmq_src_ack (self, &header, wire_size, arrival, exact, FALSE);
+  } else if (g_atomic_int_get (&self->reader_running)) {
+    if (self->ack_socket)
+      gst_zmq_src_ack (self, &header, wire_size, arrival, exact, TRUE);
+    gst_zmq_src_queue_full (self, &header);
+  }
+  if (peer->goodbye_seq != G_MAXUINT64 && peer->next_seq >= peer->goodbye_seq)
+    gst_zmq_src_end_peer (self, header.stream_id, peer, END_GOODBYE, 0);
+}
+
+static gpointer
+gst_zmq_src_reader (gpointer data)
+{
+  GstZmqSrc *self = data;
+
+  while (g_atomic_int_get (&self->reader_running)) {
     zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
-    zmq_msg_t parts[3], *payload;
-    guint n_parts, first = expected - 2;
-    GstZmqHeader header;
-    GError *error = NULL;
-    GstCaps *caps;
-    Stream *stream;
-    GstBuffer *buf;
-    gsize size;
-    gboolean ok;
+    gint64 poll_start = g_get_monotonic_time (), arrival;
     gint rc;
 
-    if (g_atomic_int_get (&self->flushing))
-      return GST_FLOW_FLUSHING;
-    if (self->too_many)
-      return GST_FLOW_ERROR;
-
-    gint64 poll_start = g_get_monotonic_time (), arrival;
-    gsize wire_size = 0;
-
-    gst_zmq_src_periodic (self, poll_start);
-
+    gst_zmq_src_check_peers (self);
     rc = zmq_poll (&item, 1, POLL_SLICE_MS);
     arrival = g_get_monotonic_time ();
     if (rc < 0 && errno != EINTR) {
       GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
           ("zmq_poll: %s", zmq_strerror (errno)));
+      g_atomic_int_set (&self->too_many, 1);
+      break;
+    }
+    if (rc > 0)
+      gst_zmq_src_read_one (self, poll_start, arrival);
+  }
+  return NULL;
+}
+
+/* A sender ended, in stream order: forget it, say so, and end the stream
+ * when it was the last one and sender-eos says so.  TRUE: EOS. */
+static gboolean
+gst_zmq_src_ended (GstZmqSrc * self, Item * item)
+{
+  GstStructure *s;
+  gboolean last = TRUE;
+
+  g_hash_table_remove (self->streams, GUINT_TO_POINTER (item->stream_id));
+  /* The stream ends with the last sender being served: one still alive
+   * for the reader counts, unless all we have had from it was refused or
+   * undecodable (foreign caps, caps that do not parse, none known yet). */
+  for (guint i = 0; i < item->others->len && last; i++) {
+    Stream *other = g_hash_table_lookup (self->streams,
+        GUINT_TO_POINTER (g_array_index (item->others, guint32, i)));
+
+    if (other == NULL || (other->started && !other->refused))
+      last = FALSE;
+  }
+  s = gst_structure_new ("zmqsrc-sender-ended",
+      "stream-id", G_TYPE_UINT, item->stream_id,
+      "reason", G_TYPE_STRING, end_reason_names[item->reason],
+      "frames", G_TYPE_UINT64, item->frames,
+      "last", G_TYPE_BOOLEAN, last, NULL);
+  if (item->missing != G_MAXUINT64)
+    gst_structure_set (s, "missing", G_TYPE_UINT64, item->missing, NULL);
+  if (item->reason != END_EOS)
+    GST_INFO_OBJECT (self, "sender %08x ended by %s: %" G_GUINT64_FORMAT
+        " messages read, %s missing", item->stream_id,
+        end_reason_names[item->reason], item->frames,
+        item->missing == G_MAXUINT64 ? "unknown how many" : "some");
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+  if (self->cur_end_on_eos)
+    return last;
+  if (item->reason != END_TIMEOUT) {
+    GST_OBJECT_LOCK (self);
+    self->eos_ignored++;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return FALSE;
+}
+
+/* Next item from the reader, waiting at most POLL_SLICE_MS. */
+static Item *
+gst_zmq_src_pop (GstZmqSrc * self)
+{
+  Item *item;
+
+  g_mutex_lock (&self->qlock);
+  item = g_queue_pop_head (&self->queue);
+  if (item == NULL && !g_atomic_int_get (&self->flushing)) {
+    g_cond_wait_until (&self->qcond, &self->qlock,
+        g_get_monotonic_time () + POLL_SLICE_MS * 1000);
+    item = g_queue_pop_head (&self->queue);
+  }
+  if (item && !item->end) {
+    self->q_buffers--;
+    self->q_bytes -= item->bytes;
+    g_cond_broadcast (&self->qcond);
+  }
+  g_mutex_unlock (&self->qlock);
+  return item;
+}
+
+static GstFlowReturn
+gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
+{
+  GstZmqSrc *self = GST_ZMQ_SRC (psrc);
+
+  while (TRUE) {
+    zmq_msg_t *payload;
+    GstZmqHeader header;
+    GstCaps *caps;
+    Stream *stream;
+    GstBuffer *buf;
+    gsize size;
+    gboolean ok;
+    Item *item;
+
+    if (g_atomic_int_get (&self->flushing))
+      return GST_FLOW_FLUSHING;
+    if (g_atomic_int_get (&self->too_many))
       return GST_FLOW_ERROR;
-    }
-    if (rc <= 0)
+
+    gst_zmq_src_periodic (self, g_get_monotonic_time ());
+    item = gst_zmq_src_pop (self);
+    if (item == NULL)
       continue;
+    if (item->end) {
+      gboolean eos = gst_zmq_src_ended (self, item);
 
-    if (!gst_zmq_src_recv (self, parts, expected, &n_parts)) {
-      if (errno == EAGAIN || errno == EINTR)
-        continue;
-      GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL),
-          ("zmq_msg_recv: %s", zmq_strerror (errno)));
-      return GST_FLOW_ERROR;
-    }
-    self->last_message = arrival;
-    self->timeout_posted = FALSE;
-    for (guint i = 0; i < MIN (n_parts, expected); i++)
-      wire_size += zmq_msg_size (&parts[i]);
-
-    if (n_parts != expected) {
-      gchar *what = g_strdup_printf ("%u frames, expected %u", n_parts,
-          expected);
-
-      for (guint i = 0; i < MIN (n_parts, expected); i++)
-        zmq_msg_close (&parts[i]);
-      gst_zmq_src_malformed (self, what);
-      g_free (what);
-      continue;
-    }
-
-    /* A topic frame, if any, was matched by ZeroMQ already. */
-    if (first > 0)
-      zmq_msg_close (&parts[0]);
-
-    if (!gst_zmq_header_parse (&header, zmq_msg_data (&parts[first]),
-            zmq_msg_size (&parts[first]), &error)) {
-      zmq_msg_close (&parts[first]);
-      zmq_msg_close (&parts[first + 1]);
-      gst_zmq_src_malformed (self, error->message);
-      g_error_free (error);
-      continue;
-    }
-
-    if (self->ack_socket)
-      gst_zmq_src_ack (self, &header, wire_size, arrival,
-          arrival - poll_start >= EXACT_WAIT_US);
-    if (header.flags & GST_ZMQ_HEADER_FLAG_PROBE) {
-      /* Only there to be acknowledged. */
-      zmq_msg_close (&parts[first]);
-      zmq_msg_close (&parts[first + 1]);
-      continue;
-    }
-
-    if (header.flags & GST_ZMQ_HEADER_FLAG_EOS) {
-      GST_DEBUG_OBJECT (self, "stream %08x sent EOS", header.stream_id);
-      zmq_msg_close (&parts[first]);
-      zmq_msg_close (&parts[first + 1]);
-      if (self->cur_end_on_eos)
+      item_free (item);
+      if (eos)
         return GST_FLOW_EOS;
-      /* That sender is done; the others are not. */
-      g_hash_table_remove (self->streams,
-          GUINT_TO_POINTER (header.stream_id));
-      GST_OBJECT_LOCK (self);
-      self->eos_ignored++;
-      GST_OBJECT_UNLOCK (self);
       continue;
     }
 
+    header = item->header;
     ok = gst_zmq_src_caps_for (self, &header, &stream, &caps);
-    /* header.caps points into the frame; done with it from here on */
-    zmq_msg_close (&parts[first]);
     if (!ok) {
-      zmq_msg_close (&parts[first + 1]);
+      item_free (item);
       continue;
     }
     if (caps == NULL) {
-      zmq_msg_close (&parts[first + 1]);
+      item_free (item);
       GST_OBJECT_LOCK (self);
       self->dropped_no_caps++;
       GST_OBJECT_UNLOCK (self);
@@ -748,7 +1190,7 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
             GST_PTR_FORMAT, header.stream_id, caps);
     }
     if (stream->refused) {
-      zmq_msg_close (&parts[first + 1]);
+      item_free (item);
       gst_zmq_src_refused (self, header.stream_id, stream);
       continue;
     }
@@ -761,7 +1203,7 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
       if (!gst_base_src_set_caps (GST_BASE_SRC (self), caps)) {
         /* Accepted but not negotiated after all: refuse this sender, and
          * set the caps again for the next one. */
-        zmq_msg_close (&parts[first + 1]);
+        item_free (item);
         GST_OBJECT_LOCK (self);
         gst_clear_caps (&self->caps);
         GST_OBJECT_UNLOCK (self);
@@ -773,7 +1215,9 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
     /* The buffer owns the ZeroMQ message: no copy of the payload. */
     payload = g_new (zmq_msg_t, 1);
-    memcpy (payload, &parts[first + 1], sizeof *payload);
+    memcpy (payload, &item->payload, sizeof *payload);
+    zmq_msg_init (&item->payload);
+    item_free (item);
     size = zmq_msg_size (payload);
     if (size > 0) {
       buf = gst_buffer_new_wrapped_full (0, zmq_msg_data (payload), size, 0,
@@ -810,8 +1254,8 @@ gst_zmq_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     GST_OBJECT_LOCK (self);
     self->received++;
     self->bytes_received += size;
-    GST_OBJECT_UNLOCK (self);
     self->bad_in_a_row = 0;
+    GST_OBJECT_UNLOCK (self);
 
     GST_LOG_OBJECT (self, "buffer %" GST_PTR_FORMAT, buf);
     *outbuf = buf;
@@ -901,6 +1345,14 @@ gst_zmq_src_open (GstBaseSrc * src)
   self->cur_end_on_eos = self->sender_eos == GST_ZMQ_SRC_SENDER_EOS_END
       || (self->sender_eos == GST_ZMQ_SRC_SENDER_EOS_AUTO && !self->bind);
   self->dropped_refused = self->eos_ignored = self->senders_evicted = 0;
+  self->dropped_queue_full = self->senders_timed_out = 0;
+  self->discarded_at_stop = 0;
+  self->cur_max_buffers = MAX (self->max_buffers, 1);
+  self->cur_max_bytes = self->max_queued_bytes;
+  self->cur_drop = self->queue_full == GST_ZMQ_SRC_QUEUE_FULL_DROP
+      || (self->queue_full == GST_ZMQ_SRC_QUEUE_FULL_AUTO
+      && self->ack_socket != NULL);
+  self->cur_sender_timeout_us = (gint64) self->sender_timeout * 1000;
   self->tick = 0;
   self->receive_timeout_us = self->receive_timeout > 0 ?
       (gint64) self->receive_timeout * 1000 : 0;
@@ -922,6 +1374,11 @@ gst_zmq_src_open (GstBaseSrc * src)
   }
 
   self->streams = g_hash_table_new_full (NULL, NULL, NULL, stream_free);
+  self->peers = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->blocked_us = self->peers_checked = 0;
+  self->q_buffers = 0;
+  self->q_bytes = 0;
+  gst_splitnn_warn_reset (&self->full_warn);
   self->last_message = self->stats_last = g_get_monotonic_time ();
   GST_OBJECT_LOCK (self);
   self->agg_frames_last = self->agg_bytes_last = 0;
@@ -930,12 +1387,14 @@ gst_zmq_src_open (GstBaseSrc * src)
   self->frames_per_s = self->bytes_per_s = 0;
   g_clear_pointer (&self->stream_stats, g_free);
   GST_OBJECT_UNLOCK (self);
-  self->timeout_posted = FALSE;
+  self->timeout_posted_for = G_MININT64;
   gst_splitnn_warn_reset (&self->malformed_warn);
   gst_splitnn_warn_reset (&self->refuse_warn);
   self->bad_in_a_row = 0;
-  self->too_many = FALSE;
+  g_atomic_int_set (&self->too_many, 0);
   g_atomic_int_set (&self->flushing, 0);
+  g_atomic_int_set (&self->reader_running, 1);
+  self->reader = g_thread_new ("zmqsrc-reader", gst_zmq_src_reader, self);
   return TRUE;
 }
 
@@ -970,7 +1429,32 @@ static gboolean
 gst_zmq_src_stop (GstBaseSrc * src)
 {
   GstZmqSrc *self = GST_ZMQ_SRC (src);
+  guint64 discarded = 0;
+  Item *item;
 
+  if (self->reader) {
+    g_mutex_lock (&self->qlock);
+    g_atomic_int_set (&self->reader_running, 0);
+    g_cond_broadcast (&self->qcond);
+    g_mutex_unlock (&self->qlock);
+    g_thread_join (self->reader);
+    self->reader = NULL;
+  }
+  /* Read and acknowledged, never pushed: counted. */
+  while ((item = g_queue_pop_head (&self->queue))) {
+    if (!item->end)
+      discarded++;
+    item_free (item);
+  }
+  self->q_buffers = 0;
+  self->q_bytes = 0;
+  g_clear_pointer (&self->peers, g_hash_table_unref);
+  GST_OBJECT_LOCK (self);
+  self->discarded_at_stop += discarded;
+  GST_OBJECT_UNLOCK (self);
+  if (discarded > 0)
+    GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " message(s) still queued "
+        "at stop, discarded", discarded);
   gst_zmq_socket_close (&self->context, &self->socket);
   g_mutex_lock (&self->ack_lock);
   gst_zmq_socket_close (&self->ack_context, &self->ack_socket);
@@ -1022,7 +1506,12 @@ gst_zmq_src_event (GstBaseSrc * src, GstEvent * event)
 static gboolean
 gst_zmq_src_unlock (GstBaseSrc * src)
 {
-  g_atomic_int_set (&GST_ZMQ_SRC (src)->flushing, 1);
+  GstZmqSrc *self = GST_ZMQ_SRC (src);
+
+  g_mutex_lock (&self->qlock);
+  g_atomic_int_set (&self->flushing, 1);
+  g_cond_broadcast (&self->qcond);
+  g_mutex_unlock (&self->qlock);
   return TRUE;
 }
 
@@ -1076,7 +1565,6 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_free (self->curve_public_key);
-  g_free (self->curve_allowed_keys);
       self->curve_public_key = g_value_dup_string (value);
       break;
     case PROP_CURVE_SECRET_KEY:
@@ -1102,6 +1590,15 @@ gst_zmq_src_set_property (GObject * object, guint prop_id,
       break;
     case PROP_MAX_QUEUED_BYTES:
       self->max_queued_bytes = g_value_get_int64 (value);
+      break;
+    case PROP_MAX_BUFFERS:
+      self->max_buffers = g_value_get_uint (value);
+      break;
+    case PROP_QUEUE_FULL:
+      self->queue_full = g_value_get_enum (value);
+      break;
+    case PROP_SENDER_TIMEOUT:
+      self->sender_timeout = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1188,6 +1685,24 @@ gst_zmq_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_MAX_QUEUED_BYTES:
       g_value_set_int64 (value, self->max_queued_bytes);
       break;
+    case PROP_MAX_BUFFERS:
+      g_value_set_uint (value, self->max_buffers);
+      break;
+    case PROP_QUEUE_FULL:
+      g_value_set_enum (value, self->queue_full);
+      break;
+    case PROP_SENDER_TIMEOUT:
+      g_value_set_int (value, self->sender_timeout);
+      break;
+    case PROP_DROPPED_QUEUE_FULL:
+      g_value_set_uint64 (value, self->dropped_queue_full);
+      break;
+    case PROP_SENDERS_TIMED_OUT:
+      g_value_set_uint64 (value, self->senders_timed_out);
+      break;
+    case PROP_DISCARDED_AT_STOP:
+      g_value_set_uint64 (value, self->discarded_at_stop);
+      break;
     case PROP_DROPPED_REFUSED:
       g_value_set_uint64 (value, self->dropped_refused);
       break;
@@ -1234,6 +1749,8 @@ gst_zmq_src_finalize (GObject * object)
   }
   gst_clear_caps (&self->caps);
   g_mutex_clear (&self->ack_lock);
+  g_mutex_clear (&self->qlock);
+  g_cond_clear (&self->qcond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1365,6 +1882,36 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
           "recently heard goes; it is re-learnt from its next caps)", 0,
           G_MAXUINT64, 0, ro));
 
+  g_object_class_install_property (gobject_class, PROP_MAX_BUFFERS,
+      g_param_spec_uint ("max-buffers", "Maximum queued buffers",
+          "Messages read and not yet pushed that zmqsrc holds (its bytes are "
+          "bounded by max-queued-bytes too); past it queue-full decides",
+          1, G_MAXUINT, DEFAULT_MAX_BUFFERS, rw));
+  g_object_class_install_property (gobject_class, PROP_QUEUE_FULL,
+      g_param_spec_enum ("queue-full", "When the queue is full",
+          "What a message that does not fit in max-buffers does: drop keeps "
+          "reading and acknowledging (the senders see the link, not our "
+          "load), block stops reading (back-pressure)",
+          GST_TYPE_ZMQ_SRC_QUEUE_FULL, DEFAULT_QUEUE_FULL, rw));
+  g_object_class_install_property (gobject_class, PROP_SENDER_TIMEOUT,
+      g_param_spec_int ("sender-timeout", "Sender timeout",
+          "A sender silent this long in ms has ended, as if it had sent EOS "
+          "(counted in senders-timed-out, zmqsrc-sender-ended message; "
+          "0 = never)", 0, G_MAXINT, DEFAULT_SENDER_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_DROPPED_QUEUE_FULL,
+      g_param_spec_uint64 ("dropped-queue-full", "Dropped, queue full",
+          "Messages read and dropped since start because the queue was full "
+          "(queue-full=drop); acknowledged to their senders as dropped", 0,
+          G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_SENDERS_TIMED_OUT,
+      g_param_spec_uint64 ("senders-timed-out", "Senders timed out",
+          "Senders ended because they were silent for sender-timeout", 0,
+          G_MAXUINT64, 0, ro));
+  g_object_class_install_property (gobject_class, PROP_DISCARDED_AT_STOP,
+      g_param_spec_uint64 ("discarded-at-stop", "Discarded at stop",
+          "Messages read (and acknowledged) but still queued, never pushed, "
+          "when the element stopped", 0, G_MAXUINT64, 0, ro));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "ZeroMQ source",
       "Source/Network", "Receive a stream sent by zmqsink, caps and "
@@ -1381,6 +1928,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SOCKET_TYPE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_SENDER_EOS, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SRC_QUEUE_FULL, 0);
 
   GST_DEBUG_CATEGORY_INIT (gst_zmq_src_debug, "zmqsrc", 0, "ZeroMQ source");
 }
@@ -1402,6 +1950,12 @@ gst_zmq_src_init (GstZmqSrc * self)
   self->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   self->max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES;
   g_mutex_init (&self->ack_lock);
+  g_mutex_init (&self->qlock);
+  g_cond_init (&self->qcond);
+  g_queue_init (&self->queue);
+  self->max_buffers = DEFAULT_MAX_BUFFERS;
+  self->queue_full = DEFAULT_QUEUE_FULL;
+  self->sender_timeout = DEFAULT_SENDER_TIMEOUT;
 
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);

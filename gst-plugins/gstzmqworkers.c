@@ -215,6 +215,11 @@ drain_acks (GstZmqWorkers * ws, gdouble t)
       if (!gst_zmq_ack_parse (&ack, zmq_msg_data (&msg), zmq_msg_size (&msg),
               NULL) || ack.stream_id != ws->stream_id)
         continue;
+      /* A worker whose queue is full reads and drops (acknowledged as
+       * dropped, docs/zmq.md): it is up but does not serve the stream, so
+       * it does not count as alive; another worker may. */
+      if (ack.flags & GST_ZMQ_ACK_FLAG_DROPPED)
+        continue;
       ws->w[i].heard = TRUE;
       if (sn_workers_acked (ws->pool, i, ack.seqnum, t)) {
         g_mutex_lock (&ws->lock);

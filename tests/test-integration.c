@@ -30,17 +30,19 @@ static char *self_exe, *model, *video, *splitnn_cli, *tmpdir;
 
 /* ---- child mode: run one pipeline to EOS and print its counters ------------------- */
 
-/* zmqsink's are printed once it has stopped (stopped = TRUE): its
- * accounting settles the last acknowledgements at stop. */
+/* zmqsink's and zmqsrc's are printed once they have stopped (stopped =
+ * TRUE): the sink settles the last acknowledgements at stop, the source
+ * counts what was still in its queue. */
 static void
 print_counters (GstElement *e, gboolean stopped)
 {
   const char *factory = GST_OBJECT_NAME (gst_element_get_factory (e));
-  if ((strcmp (factory, "zmqsink") == 0) != stopped)
+  if ((strcmp (factory, "zmqsink") == 0 || strcmp (factory, "zmqsrc") == 0) != stopped)
     return;
-  const char *names[][7] = {
-    { "zmqsink", "sent", "dropped", "acks", "lost", "discarded-at-stop", NULL },
-    { "zmqsrc", "received", "dropped-no-caps", "dropped-malformed", NULL },
+  const char *names[][8] = {
+    { "zmqsink", "sent", "dropped", "acks", "lost", "discarded-at-stop", "receiver-dropped", NULL },
+    { "zmqsrc", "received", "dropped-no-caps", "dropped-malformed", "dropped-queue-full",
+      "discarded-at-stop", NULL },
     { "splitnnedge", "frames-in", "frames-out", "dropped", NULL },
     { "splitnncloud", "packets", "bad-packets", NULL },
     { "splitnnoverlay", "frames-annotated", "frames-unannotated", "detections-late", NULL },
@@ -389,10 +391,14 @@ START_TEST (test_cloud_restart)
   const char *tr = transports[_i];
   const int max_frames = 600;     /* the test stops the edge well before */
   g_autofree char *ep = endpoint (tr, "b"), *ack_ep = endpoint (tr, "b-ack");
+  /* The cloud acknowledges a packet when it takes it into its queue of
+   * at most QUEUE packets (docs/zmq.md), before splitnncloud runs it. */
+#define QUEUE 8
   g_autofree char *ack_props = g_strdup_printf ("ack-endpoint=%s", ack_ep);
+  g_autofree char *cloud_props = g_strdup_printf ("ack-endpoint=%s max-buffers=%d", ack_ep, QUEUE);
   g_autofree char *n1name = g_strdup_printf ("b-%s-cloud1", tr), *n2name = g_strdup_printf ("b-%s-cloud2", tr),
       *ename = g_strdup_printf ("b-%s-edge", tr);
-  g_autofree char *c1 = cloud_desc_with (ep, ack_props, n1name);
+  g_autofree char *c1 = cloud_desc_with (ep, cloud_props, n1name);
   GSubprocess *cloud = spawn_pipeline (n1name, c1, 0);
   /* sync=true: the edge runs at the video's rate (10 fps), as a camera
    * would; it never waits for the network. */
@@ -405,31 +411,25 @@ START_TEST (test_cloud_restart)
   g_subprocess_wait (cloud, NULL, NULL);
   g_object_unref (cloud);
   g_usleep (800 * 1000);                            /* down for 0.8 s, about 8 frames */
-  g_autofree char *c2 = cloud_desc_with (ep, ack_props, n2name);
+  g_autofree char *c2 = cloud_desc_with (ep, cloud_props, n2name);
   cloud = spawn_pipeline (n2name, c2, 0);
   gboolean resumed = wait_lines (n2name, 3, 60);
   g_subprocess_send_signal (edge, SIGTERM);         /* EOS, then the counters */
   gboolean edge_ok = wait_exit (edge, "edge", 30);
-  /* The edge's EOS is its last message.  When zmqsink gave messages up at
-   * stop (its linger ran out before a slow cloud took them: seen under
-   * ASan with a core kept busy), they are counted as discarded at stop and
-   * the EOS went with them, so the cloud cannot end by itself: it is
-   * stopped as its operator would stop it.  Otherwise it must end with
-   * the edge's EOS. */
-  gboolean eos_given_up = counter (ename, "zmqsink", "discarded-at-stop") > 0;
-  if (eos_given_up)
-    g_subprocess_send_signal (cloud, SIGTERM);
+  /* The cloud ends with the edge: its EOS, or, when zmqsink gave it up at
+   * stop behind a slow cloud's backlog (seen under ASan with a core kept
+   * busy), its goodbye (docs/zmq.md). */
   gboolean cloud_ok = wait_exit (cloud, "cloud", 30);
   g_autofree char *eerr = slurp (ename, "err"), *cerr = slurp (n2name, "err");
   ck_assert_msg (resumed, "no detections after the restart: %s", cerr);
   ck_assert_msg (edge_ok, "the edge did not stop cleanly: %s", eerr);
-  ck_assert_msg (cloud_ok, eos_given_up ? "the restarted cloud did not stop on SIGTERM: %s"
-      : "the restarted cloud did not end with the edge's EOS: %s", cerr);
+  ck_assert_msg (cloud_ok, "the restarted cloud did not end with the edge: %s", cerr);
 
   gint64 in = counter (ename, "splitnnedge", "frames-in"), out = counter (ename, "splitnnedge", "frames-out");
   gint64 sent = counter (ename, "zmqsink", "sent"), dropped = counter (ename, "zmqsink", "dropped");
   gint64 acks = counter (ename, "zmqsink", "acks"), lost = counter (ename, "zmqsink", "lost"),
-      discarded = counter (ename, "zmqsink", "discarded-at-stop");
+      discarded = counter (ename, "zmqsink", "discarded-at-stop"),
+      busy = counter (ename, "zmqsink", "receiver-dropped");
   int n1, n2;
   guint64 last1 = max_seq (n1name, &n1);
   max_seq (n2name, &n2);
@@ -438,8 +438,8 @@ START_TEST (test_cloud_restart)
       " dropped while the cloud was down; cloud 1 answered %d (up to seq %" G_GUINT64_FORMAT
       "), cloud 2 answered %d (from seq %" G_GUINT64_FORMAT "); lost in flight at the kill: %"
       G_GINT64_FORMAT "; zmqsink: %" G_GINT64_FORMAT " acknowledged, %" G_GINT64_FORMAT " lost, %"
-      G_GINT64_FORMAT " discarded at stop\n", tr, out, sent, dropped, n1, last1, n2, first2, sent - n1 - n2,
-      acks, lost, discarded);
+      G_GINT64_FORMAT " discarded at stop, %" G_GINT64_FORMAT " dropped by a busy cloud\n", tr, out, sent,
+      dropped, n1, last1, n2, first2, sent - n1 - n2, acks, lost, discarded, busy);
   ck_assert_int_gt (in, 0);
   ck_assert_int_eq (out, in);                       /* the edge processed every frame */
   ck_assert_int_eq (sent + dropped, out);           /* every packet is either sent or counted */
@@ -450,10 +450,13 @@ START_TEST (test_cloud_restart)
    * answers lie between what was acknowledged and what was not counted
    * lost (an ack itself can be lost while a restarted cloud's
    * subscription forms: then a delivered packet counts as lost). */
-  ck_assert_int_eq (acks + lost + discarded, sent);
-  /* zmqsrc acknowledges a packet when it reads it, before splitnncloud
-   * runs it: the killed cloud may have acknowledged one it never answered. */
-  ck_assert_int_le (acks, n1 + n2 + 1);
+  ck_assert_int_eq (acks + busy + lost + discarded, sent);
+  /* What a cloud acknowledged and never answered: the restarted cloud
+   * counts what was still queued when it stopped; the killed one may have
+   * held a full queue and one packet inside splitnncloud. */
+  gint64 held2 = counter (n2name, "zmqsrc", "discarded-at-stop");
+  ck_assert_int_le (acks, n1 + n2 + held2 + QUEUE + 1);
+#undef QUEUE
   g_object_unref (edge);
   g_object_unref (cloud);
 }

@@ -1459,7 +1459,7 @@ GST_START_TEST (test_accounting_restart)
   gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s", ack);
   gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s caps-interval=50", ack);
   GstElement *rx = pipeline_new (SRC_PIPE, ep, opt_rx), *tx;
-  guint64 r1, r2, sent, dropped, acks, lost, discarded;
+  guint64 r1, r2, sent, dropped, acks, lost, discarded, busy;
   guint next = 0;
 
   pipeline_play (rx);
@@ -1471,7 +1471,9 @@ GST_START_TEST (test_accounting_restart)
     push_ref (tx, next++);
   fail_unless_equals_int (gst_element_set_state (rx, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
-  r1 = counter (rx, "zsrc", "received");
+  /* read and acknowledged, but still queued when it stopped: arrived */
+  r1 = counter (rx, "zsrc", "received")
+      + counter (rx, "zsrc", "discarded-at-stop");
   gst_object_unref (rx);
   for (guint i = 0; i < 10; i++)
     push_ref (tx, next++);
@@ -1484,10 +1486,12 @@ GST_START_TEST (test_accounting_restart)
   fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
   g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
-      "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded, NULL);
+      "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded,
+      "receiver-dropped", &busy, NULL);
   fail_unless_equals_int (gst_element_set_state (rx, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
-  r2 = counter (rx, "zsrc", "received");
+  r2 = counter (rx, "zsrc", "received")
+      + counter (rx, "zsrc", "discarded-at-stop");
   g_print ("accounting: %u pushed: %" G_GUINT64_FORMAT " sent, %"
       G_GUINT64_FORMAT " dropped; %" G_GUINT64_FORMAT " acknowledged, %"
       G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " discarded at stop; "
@@ -1495,6 +1499,8 @@ GST_START_TEST (test_accounting_restart)
       sent, dropped, acks, lost, discarded, r1, r2);
 
   fail_unless_equals_uint64 (sent + dropped, next);
+  /* appsink never blocks here: nothing dropped for a full queue */
+  fail_unless_equals_uint64 (busy, 0);
   fail_unless_equals_uint64 (acks + lost + discarded, sent);
   fail_unless (acks <= r1 + r2, "%" G_GUINT64_FORMAT " acknowledged, %"
       G_GUINT64_FORMAT " received", acks, r1 + r2);
@@ -1520,7 +1526,10 @@ GST_END_TEST;
 GST_START_TEST (test_link_silent_recovers)
 {
   gchar *ep = ipc_endpoint ("silent"), *ack = ipc_endpoint ("silent-ack");
-  gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s", ack);
+  /* queue-full=block, one buffer: a paused receiver stops reading, as a
+   * hung one would (the default, drop, keeps reading and acknowledging) */
+  gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s queue-full=block "
+      "max-buffers=1", ack);
   gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s caps-interval=50 "
       "max-lag=150", ack);
   GstElement *rx = pipeline_new (SRC_PIPE, ep, opt_rx), *tx;
@@ -1801,7 +1810,13 @@ count_refresh (GstPad * pad, GstPadProbeInfo * info, gpointer data)
 static GstElement *
 pool_rx_new (Pool * p, guint r)
 {
-  gchar *opts = g_strdup_printf ("ack-endpoint=%s", p->ack[r]);
+  /* A stalled worker stops reading within a few frames, as a hung one
+   * would (queue-full=block, a small queue); with the default, drop, it
+   * would go on reading and acknowledging its drops as "dropped", which
+   * does not count as alive either, but a loaded machine could then make
+   * a live worker drop too. */
+  gchar *opts = g_strdup_printf ("ack-endpoint=%s queue-full=block "
+      "max-buffers=4", p->ack[r]);
   GstElement *rx = pipeline_new (SRC_PIPE, p->ep[r], opts);
 
   g_free (opts);
@@ -1912,9 +1927,11 @@ pool_check_affinity (Pool * p, guint min_each)
 static guint64
 rx_arrived (GstElement * rx)
 {
-  /* acknowledged on arrival: pushed, or dropped before its caps came */
+  /* acknowledged on arrival: pushed, dropped before its caps came, or
+   * still in its queue when it stopped */
   return counter (rx, "zsrc", "received")
-      + counter (rx, "zsrc", "dropped-no-caps");
+      + counter (rx, "zsrc", "dropped-no-caps")
+      + counter (rx, "zsrc", "discarded-at-stop");
 }
 
 static void
@@ -1963,22 +1980,24 @@ pool_close_and_account (Pool * p, guint64 * lost_total)
     fail_unless (replies <= p->replied[k] && replies + 2 >= p->replied[k]);
   }
   for (guint k = 0; k < N_TX; k++) {
-    guint64 sent, dropped, acks, lost, discarded;
+    guint64 sent, dropped, acks, lost, discarded, busy;
 
     fail_unless_equals_int (gst_element_set_state (p->tx[k], GST_STATE_NULL),
         GST_STATE_CHANGE_SUCCESS);
     g_object_get (by_name (p->tx[k], "zsink"), "sent", &sent, "dropped",
         &dropped, "acks", &acks, "lost", &lost, "discarded-at-stop",
-        &discarded, NULL);
+        &discarded, "receiver-dropped", &busy, NULL);
     g_print ("workers: stream %u: %" G_GUINT64_FORMAT " pushed, %"
         G_GUINT64_FORMAT " sent, %" G_GUINT64_FORMAT " dropped, %"
         G_GUINT64_FORMAT " acknowledged, %" G_GUINT64_FORMAT " lost, %"
-        G_GUINT64_FORMAT " discarded\n", k, p->pushed[k], sent, dropped,
-        acks, lost, discarded);
+        G_GUINT64_FORMAT " discarded, %" G_GUINT64_FORMAT " dropped by a "
+        "full worker\n", k, p->pushed[k], sent, dropped, acks, lost,
+        discarded, busy);
     fail_unless_equals_uint64 (sent + dropped, p->pushed[k]);
-    fail_unless_equals_uint64 (acks + lost + discarded, sent);
+    fail_unless_equals_uint64 (acks + busy + lost + discarded, sent);
     acks_total += acks;
-    *lost_total += lost + discarded;
+    /* not delivered, whatever the reason */
+    *lost_total += lost + discarded + busy;
     gst_object_unref (p->tx[k]);
   }
   for (guint r = 0; r < N_RX; r++) {
@@ -2202,6 +2221,456 @@ GST_START_TEST (test_workers_restart)
 
 GST_END_TEST;
 
+/* ---- issue 20: ends of senders and a busy receiver --------------------- */
+
+/* Keeps copies of zmqsrc-sender-ended messages (posted from the reader's
+ * or the streaming thread; a sync handler sees them all). */
+typedef struct
+{
+  GMutex lock;
+  GPtrArray *ended;             /* of GstStructure */
+} EndedLog;
+
+static GstBusSyncReply
+keep_ended (GstBus * bus, GstMessage * msg, gpointer user_data)
+{
+  EndedLog *log = user_data;
+  const GstStructure *s = gst_message_get_structure (msg);
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_structure_has_name (s, "zmqsrc-sender-ended")) {
+    g_mutex_lock (&log->lock);
+    g_ptr_array_add (log->ended, gst_structure_copy (s));
+    g_mutex_unlock (&log->lock);
+  }
+  return GST_BUS_PASS;
+}
+
+static void
+ended_log_watch (EndedLog * log, GstElement * pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+
+  g_mutex_init (&log->lock);
+  log->ended = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      gst_structure_free);
+  gst_bus_set_sync_handler (bus, keep_ended, log, NULL);
+  gst_object_unref (bus);
+}
+
+static guint
+ended_log_count (EndedLog * log)
+{
+  guint n;
+
+  g_mutex_lock (&log->lock);
+  n = log->ended->len;
+  g_mutex_unlock (&log->lock);
+  return n;
+}
+
+static void
+ended_log_free (EndedLog * log, GstElement * pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  gst_object_unref (bus);
+  g_ptr_array_unref (log->ended);
+  g_mutex_clear (&log->lock);
+}
+
+/* Pulls until EOS (or @timeout_s pass); returns the buffers pulled. */
+static guint
+drain_to_eos (GstElement * rx, gint timeout_s, gboolean * eos)
+{
+  GstAppSink *out = GST_APP_SINK (by_name (rx, "out"));
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  guint n = 0;
+
+  *eos = FALSE;
+  while (g_get_monotonic_time () < deadline) {
+    GstSample *sample = gst_app_sink_try_pull_sample (out, 100 * MS);
+
+    if (sample) {
+      gst_sample_unref (sample);
+      n++;
+    } else if (gst_app_sink_is_eos (out)) {
+      *eos = TRUE;
+      break;
+    }
+  }
+  return n;
+}
+
+/* A receiver that cannot take the last messages (its downstream stalled,
+ * queue-full=block: it stops reading) while the sender stops: the sender's
+ * linger runs out with messages queued, the EOS among them (counted
+ * discarded at stop).  Its goodbye, on a connection of its own, still
+ * reaches the receiver, which ends the stream once what was on its way has
+ * come, and says how many messages never arrived.  Both sides' counts add
+ * up: sent = acks + lost + discarded at stop on the sender; received +
+ * missing = sent on the receiver (every sequence number accounted for).
+ * Before the goodbye, the receiver waited for the EOS for ever. */
+GST_START_TEST (test_eos_discarded_goodbye)
+{
+  for (gint t = 0; t < 2; t++) {
+    gchar *ep = t ? tcp_endpoint () : ipc_endpoint ("bye");
+    gchar *ack = t ? tcp_endpoint () : ipc_endpoint ("bye-ack");
+    gchar *opt_rx = g_strdup_printf ("ack-endpoint=%s sender-eos=end "
+        "queue-full=block max-buffers=2 hwm=2", ack);
+    /* block: nothing is dropped at the sender, so every sequence number
+     * is the receiver's to account for */
+    gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s linger=500 hwm=1000 "
+        "drop-policy=block send-timeout=-1", ack);
+    GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s %s ! "
+        "appsink name=out sync=false max-buffers=1 drop=false", ep, opt_rx);
+    GstElement *tx;
+    guint64 sent, dropped, acks, lost, discarded, busy, received, missing = 0,
+        frames = 0;
+    const guint n = 40;
+    guint warm;
+    const gchar *reason = NULL;
+    gboolean eos;
+    EndedLog log;
+    gint64 t0;
+    guint pulled;
+
+    ended_log_watch (&log, rx);
+    pipeline_play (rx);
+    tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+    pipeline_play (tx);
+    /* small buffers through until one is acknowledged: the ack channel is
+     * up (an ack sent before the sender's subscription formed is lost) */
+    for (warm = 0; warm < 50 && counter (tx, "zsink", "acks") < 1;) {
+      GstSample *sample;
+
+      push_ref (tx, 3);
+      warm++;
+      sample = pull (rx, WAIT);
+      fail_unless (sample != NULL);
+      gst_sample_unref (sample);
+      for (guint i = 0; i < 20 && counter (tx, "zsink", "acks") < 1; i++)
+        g_usleep (10000);
+    }
+    fail_unless_equals_uint64 (counter (tx, "zsink", "acks"), 1);
+    /* 40 MB: far more than the kernel's socket buffers and the
+     * receiver's queues hold */
+    for (guint i = 1; i < n; i++) {
+      GstBuffer *buf = gst_buffer_new_allocate (NULL, 1 << 20, NULL);
+
+      gst_buffer_memset (buf, 0, i, 1 << 20);
+      GST_BUFFER_PTS (buf) = i * 20 * MS;
+      push (tx, buf);
+    }
+    end_stream (tx);
+    fail_unless (wait_eos (tx));
+    fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+        "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded,
+        "receiver-dropped", &busy, NULL);
+    fail_unless_equals_uint64 (sent + dropped, warm + n - 1);
+    fail_unless_equals_uint64 (acks + busy + lost + discarded, sent);
+    fail_unless (discarded > 0, "nothing was discarded at stop: the test "
+        "did not make the situation it is about");
+
+    /* The receiver reads again; it must end by itself, within seconds. */
+    t0 = g_get_monotonic_time ();
+    pulled = drain_to_eos (rx, 20, &eos);
+    fail_unless (eos, "%s: no EOS within 20 s after the sender stopped "
+        "with %" G_GUINT64_FORMAT " discarded", t ? "tcp" : "ipc", discarded);
+    received = counter (rx, "zsrc", "received");
+    fail_unless_equals_uint64 (received, pulled + warm);
+    fail_unless_equals_int (ended_log_count (&log), 1);
+    {
+      GstStructure *s = g_ptr_array_index (log.ended, 0);
+
+      reason = gst_structure_get_string (s, "reason");
+      fail_unless (gst_structure_get_uint64 (s, "frames", &frames));
+      fail_unless (gst_structure_get_uint64 (s, "missing", &missing));
+    }
+    g_print ("goodbye (%s): %u pushed, %" G_GUINT64_FORMAT " sent, %"
+        G_GUINT64_FORMAT " dropped; sender: %" G_GUINT64_FORMAT
+        " acknowledged, %" G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT
+        " discarded at stop; receiver: %" G_GUINT64_FORMAT " received, %"
+        G_GUINT64_FORMAT " missing, ended by '%s' %.1f s after the sender "
+        "stopped\n", t ? "tcp" : "ipc", warm + n - 1, sent, dropped, acks, lost,
+        discarded, received, missing, reason,
+        (g_get_monotonic_time () - t0) / 1e6);
+    fail_unless_equals_string (reason, "goodbye");
+    /* every sequence number: arrived, or announced and never arrived */
+    fail_unless_equals_uint64 (received + missing, sent + dropped);
+    fail_unless_equals_uint64 (frames, received);
+    /* what was acknowledged arrived; what arrived was not counted
+     * acknowledged or lost twice */
+    fail_unless (acks <= received);
+    fail_unless (received <= acks + lost + discarded);
+    fail_unless_equals_uint64 (counter (rx, "zsrc", "dropped-queue-full"), 0);
+
+    ended_log_free (&log, rx);
+    pipeline_free (rx);
+    gst_object_unref (tx);
+    g_free (opt_rx);
+    g_free (opt_tx);
+    g_free (ack);
+    g_free (ep);
+  }
+}
+
+GST_END_TEST;
+
+/* sender-eos=end with several senders: the stream ends when the last one
+ * being served has ended, not at the first EOS; a sender that goes silent
+ * without EOS is ended by sender-timeout, counted and reported. */
+GST_START_TEST (test_sender_end_all)
+{
+  gchar *ep = ipc_endpoint ("endall");
+  GstElement *rx = pipeline_new (SRC_PIPE, ep,
+      "sender-eos=end sender-timeout=1500");
+  GstElement *a, *b;
+  EndedLog log;
+  gboolean eos, last = TRUE;
+  guint pulled;
+
+  ended_log_watch (&log, rx);
+  pipeline_play (rx);
+  a = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=-1");
+  b = pipeline_new (SINK_PIPE, TEST_CAPS, ep,
+      "drop-policy=block send-timeout=-1 forward-eos=false");
+  pipeline_play (a);
+  pipeline_play (b);
+  for (guint i = 0; i < 3; i++) {
+    push_ref (a, i);
+    push_ref (b, i + 10);
+  }
+  /* both heard from (a sender not heard from yet does not hold the
+   * stream open) */
+  for (guint i = 0; i < 6; i++) {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL);
+    gst_sample_unref (sample);
+  }
+  /* a ends; b goes on */
+  end_stream (a);
+  fail_unless (wait_eos (a));
+  for (guint i = 0; i < 20 && ended_log_count (&log) < 1; i++)
+    g_usleep (50000);
+  fail_unless_equals_int (ended_log_count (&log), 1);
+  fail_unless (gst_structure_get_boolean (g_ptr_array_index (log.ended, 0),
+          "last", &last));
+  fail_if (last, "the first sender's EOS was taken as the last");
+  fail_if (gst_app_sink_is_eos (GST_APP_SINK (by_name (rx, "out"))));
+  push_ref (b, 13);
+  {
+    GstSample *sample = pull (rx, WAIT);
+
+    fail_unless (sample != NULL, "the other sender is no longer served");
+    fail_unless_equals_int (check_ref_buffer (gst_sample_get_buffer (sample),
+            FALSE), 13);
+    gst_sample_unref (sample);
+  }
+  /* b goes silent without a word: ended 1.5 s later, and the stream
+   * with it */
+  pulled = drain_to_eos (rx, 15, &eos);
+  fail_unless (eos, "no EOS after the last sender went silent");
+  fail_unless_equals_int (pulled, 0);
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "senders-timed-out"), 1);
+  fail_unless_equals_int (ended_log_count (&log), 2);
+  {
+    GstStructure *s = g_ptr_array_index (log.ended, 1);
+    guint64 frames = 0;
+
+    fail_unless_equals_string (gst_structure_get_string (s, "reason"),
+        "timeout");
+    fail_unless (gst_structure_get_boolean (s, "last", &last) && last);
+    fail_unless (gst_structure_get_uint64 (s, "frames", &frames));
+    fail_unless_equals_uint64 (frames, 4);
+  }
+  fail_unless_equals_uint64 (counter (rx, "zsrc", "received"), 7);
+
+  pipeline_free (a);
+  pipeline_free (b);
+  ended_log_free (&log, rx);
+  pipeline_free (rx);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* A receiver whose downstream is slower than its sender (10 buffers/s
+ * behind identity sleep-time) keeps reading and acknowledging: the sender's
+ * link estimate stays at what the link carries (loopback: far above the
+ * receiver's 8 Mbit/s), the messages the receiver could not queue are
+ * dropped there, counted on both sides with that reason, and nothing is
+ * lost.  Before, the receiver stopped reading, its acks stopped, and the
+ * sender saw a link as slow as the receiver's downstream. */
+GST_START_TEST (test_busy_receiver_acks)
+{
+  gchar *ep = ipc_endpoint ("busy"), *ack = ipc_endpoint ("busy-ack");
+  GstElement *rx = pipeline_new ("zmqsrc name=zsrc endpoint=%s "
+      "ack-endpoint=%s max-buffers=4 sender-eos=end ! "
+      "identity sleep-time=100000 ! appsink name=out sync=false", ep, ack);
+  gchar *opt_tx = g_strdup_printf ("ack-endpoint=%s caps-interval=50", ack);
+  GstElement *tx = pipeline_new (SINK_PIPE, TEST_CAPS, ep, opt_tx);
+  guint64 sent, dropped, acks, lost, discarded, busy, full, received;
+  gdouble capacity = 0, max_capacity = 0;
+  const guint n = 200;
+  gboolean eos;
+
+  pipeline_play (rx);
+  pipeline_play (tx);
+  /* 100 kB every 10 ms: 80 Mbit/s offered for 2 s */
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 100000, NULL);
+
+    gst_buffer_memset (buf, 0, i, 100000);
+    GST_BUFFER_PTS (buf) = i * 10 * MS;
+    push (tx, buf);
+    g_usleep (10000);
+    if (i > n / 2) {
+      g_object_get (by_name (tx, "zsink"), "bandwidth-estimate", &capacity,
+          NULL);
+      max_capacity = MAX (max_capacity, capacity);
+    }
+  }
+  end_stream (tx);
+  fail_unless (wait_eos (tx));
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+      "acks", &acks, "lost", &lost, "discarded-at-stop", &discarded,
+      "receiver-dropped", &busy, NULL);
+  drain_to_eos (rx, 20, &eos);
+  fail_unless (eos, "the receiver did not end with its sender");
+  full = counter (rx, "zsrc", "dropped-queue-full");
+  received = counter (rx, "zsrc", "received");
+  g_print ("busy receiver: %u pushed, %" G_GUINT64_FORMAT " sent, %"
+      G_GUINT64_FORMAT " dropped at the sender; %" G_GUINT64_FORMAT
+      " acknowledged, %" G_GUINT64_FORMAT " dropped by the receiver (it "
+      "counted %" G_GUINT64_FORMAT "), %" G_GUINT64_FORMAT " lost, %"
+      G_GUINT64_FORMAT " discarded; received %" G_GUINT64_FORMAT
+      "; link estimate %.0f Mbit/s (last), %.0f (highest)\n", n, sent,
+      dropped, acks, busy, full, lost, discarded, received, capacity / 1e6,
+      max_capacity / 1e6);
+  fail_unless_equals_uint64 (sent + dropped, n);
+  fail_unless_equals_uint64 (acks + busy + lost + discarded, sent);
+  /* the receiver was the bottleneck: it dropped, and said so */
+  fail_unless (full > 0);
+  fail_unless_equals_uint64 (busy, full);
+  fail_unless_equals_uint64 (lost, 0);
+  fail_unless_equals_uint64 (discarded, 0);
+  /* everything acknowledged as queued came out */
+  fail_unless_equals_uint64 (received, acks);
+  /* the link, not the receiver: ten times its 8 Mbit/s */
+  fail_unless (capacity > 80e6, "link estimate %.1f Mbit/s behind a busy "
+      "receiver", capacity / 1e6);
+
+  pipeline_free (rx);
+  gst_object_unref (tx);
+  g_free (opt_tx);
+  g_free (ack);
+  g_free (ep);
+}
+
+GST_END_TEST;
+
+/* A worker whose downstream stalls keeps reading (queue-full=drop) and
+ * acknowledges what it cannot queue as dropped: it is up, but does not
+ * serve the stream, so the sink takes it for dead after worker-timeout and
+ * moves the stream to the other worker.  The drops are counted on both
+ * sides with their reason. */
+GST_START_TEST (test_workers_full_worker)
+{
+  gchar *ep[2], *ack[2], *workers, *acks, *opts;
+  GstElement *rx[2], *tx;
+  guint next = 0, got_other = 0;
+  guint64 sent, dropped, acked, lost, discarded, busy, moves;
+  gint w = -1;
+  gchar *name = NULL;
+
+  for (guint r = 0; r < 2; r++) {
+    ep[r] = ipc_endpoint ("full-worker");
+    ack[r] = ipc_endpoint ("full-worker-ack");
+    rx[r] = pipeline_new ("zmqsrc name=zsrc endpoint=%s ack-endpoint=%s "
+        "max-buffers=2 ! appsink name=out sync=false max-buffers=1 "
+        "drop=false", ep[r], ack[r]);
+    pipeline_play (rx[r]);
+  }
+  workers = g_strdup_printf ("%s,%s", ep[0], ep[1]);
+  acks = g_strdup_printf ("%s,%s", ack[0], ack[1]);
+  opts = g_strdup_printf ("workers=\"%s\" ack-endpoint=\"%s\" "
+      "worker-timeout=300 caps-interval=50 reconnect-ivl=20", workers, acks);
+  tx = pipeline_new (SINK_PIPE, TEST_CAPS, "ipc:///nowhere", opts);
+  pipeline_play (tx);
+  /* until one worker serves the stream */
+  for (guint i = 0; i < 200 && w < 0; i++) {
+    push_ref (tx, next++);
+    g_usleep (25000);
+    for (guint r = 0; r < 2; r++) {
+      GstSample *sample;
+
+      while ((sample = pull (rx[r], 0))) {
+        gst_sample_unref (sample);
+        w = r;
+      }
+    }
+  }
+  fail_unless (w >= 0, "no worker served the stream");
+  g_object_get (by_name (tx, "zsink"), "worker", &name, NULL);
+  fail_unless_equals_string (name, ep[w]);
+  g_free (name);
+
+  /* w's downstream stalls (never pulled again); the other is pulled */
+  for (guint i = 0; i < 60; i++) {
+    GstSample *sample;
+
+    push_ref (tx, next++);
+    g_usleep (25000);
+    while ((sample = pull (rx[1 - w], 0))) {
+      gst_sample_unref (sample);
+      got_other++;
+    }
+  }
+  g_object_get (by_name (tx, "zsink"), "worker-moves", &moves, "worker",
+      &name, NULL);
+  fail_unless_equals_string (name, ep[1 - w]);
+  g_free (name);
+  fail_unless_equals_uint64 (moves, 1);
+  fail_unless (got_other >= 20, "%u buffers on the other worker", got_other);
+  fail_unless (counter (rx[w], "zsrc", "dropped-queue-full") > 0);
+
+  fail_unless_equals_int (gst_element_set_state (tx, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_get (by_name (tx, "zsink"), "sent", &sent, "dropped", &dropped,
+      "acks", &acked, "lost", &lost, "discarded-at-stop", &discarded,
+      "receiver-dropped", &busy, NULL);
+  g_print ("full worker: %u pushed, %" G_GUINT64_FORMAT " sent, %"
+      G_GUINT64_FORMAT " dropped; %" G_GUINT64_FORMAT " acknowledged, %"
+      G_GUINT64_FORMAT " dropped by the full worker (it counted %"
+      G_GUINT64_FORMAT "), %" G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT
+      " discarded\n", next, sent, dropped, acked, busy,
+      counter (rx[w], "zsrc", "dropped-queue-full"), lost, discarded);
+  fail_unless_equals_uint64 (sent + dropped, next);
+  fail_unless_equals_uint64 (acked + busy + lost + discarded, sent);
+  fail_unless (busy > 0);
+  fail_unless (busy <= counter (rx[w], "zsrc", "dropped-queue-full"));
+
+  for (guint r = 0; r < 2; r++) {
+    pipeline_free (rx[r]);
+    g_free (ep[r]);
+    g_free (ack[r]);
+  }
+  gst_object_unref (tx);
+  g_free (workers);
+  g_free (acks);
+  g_free (opts);
+}
+
+GST_END_TEST;
+
 static Suite *
 zmq_suite (void)
 {
@@ -2234,11 +2703,15 @@ zmq_suite (void)
   tcase_add_test (tc, test_curve_allow_list);
   tcase_add_test (tc, test_max_errors);
   tcase_add_test (tc, test_sink_byte_budget);
+  tcase_add_test (tc, test_eos_discarded_goodbye);
+  tcase_add_test (tc, test_sender_end_all);
+  tcase_add_test (tc, test_busy_receiver_acks);
 
   tc = tcase_create ("workers");
   tcase_set_timeout (tc, 60);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_workers_affinity);
+  tcase_add_test (tc, test_workers_full_worker);
   tcase_add_test (tc, test_workers_failover_rejoin);
   tcase_add_test (tc, test_src_stream_stats);
   tcase_add_test (tc, test_workers_restart);
