@@ -418,6 +418,15 @@ def main():
             for w in workers:
                 w.out.clear()
         check(ends == ["eos"], f"the edge ended with EOS ({ends}; stderr: {''.join(edge.err[-5:]).strip()})")
+        # A worker acknowledges a frame when it queues it, before it runs
+        # (docs/zmq.md): stop the workers once they have answered every
+        # frame (or after 60 s; the checks below then say what is missing).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            answered = sum(1 for w in workers for line in list(w.out) if line.startswith("{"))
+            if answered >= STREAMS * FRAMES:
+                break
+            time.sleep(0.2)
         time.sleep(0.5)
     finally:
         for w in workers:
