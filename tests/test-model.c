@@ -29,6 +29,16 @@ relu_model (size_t *len)
   return buf;
 }
 
+/* Serialises the graph, frees it and loads the bytes as a model. */
+static SnModel *
+load_graph (SnTestGraph *g, GError **error)
+{
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  return sn_model_load_from_data (buf, len, NULL, error);
+}
+
 static void
 assert_error (SnModel *m, GError *err, SnError code, const char *needle)
 {
@@ -113,11 +123,8 @@ START_TEST (test_unknown_op)
   sn_test_graph_output (g, "y", 1, vec4);
   sn_test_graph_node (g, "FrobnicateV2", "frob", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_UNSUPPORTED, "FrobnicateV2");
   ck_assert (strstr (err->message, "'frob'"));
   ck_assert (strstr (err->message, "opset 13"));
@@ -132,11 +139,8 @@ START_TEST (test_missing_initializer)
   sn_test_graph_output (g, "y", 1, vec4);
   sn_test_graph_node (g, "Add", "add0", (const char *[]) { "x", "bias", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "'bias'");
   ck_assert (strstr (err->message, "add0"));
   g_clear_error (&err);
@@ -152,11 +156,8 @@ START_TEST (test_wrong_dims)
   sn_test_graph_initializer (g, "weights", 2, mat23, w, 5);   /* 2x3 needs 6 */
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "'weights'");
   ck_assert (strstr (err->message, "2x3"));
   g_clear_error (&err);
@@ -173,11 +174,8 @@ START_TEST (test_negative_dim)
   sn_test_graph_initializer (g, "k", 2, bad, w, 6);
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "'k'");
   g_clear_error (&err);
 }
@@ -192,11 +190,8 @@ START_TEST (test_cycle)
       (const char *[]) { "a", NULL });
   sn_test_graph_node (g, "Relu", "n2", (const char *[]) { "a", NULL },
       (const char *[]) { "b", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "cycle");
   g_clear_error (&err);
 }
@@ -209,11 +204,8 @@ START_TEST (test_unsupported_opset)
   sn_test_graph_output (g, "y", 1, vec4);
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_UNSUPPORTED, "opset 99");
   g_clear_error (&err);
 }
@@ -407,11 +399,8 @@ START_TEST (test_float16_initializer)
   sn_test_graph_node (g, "Cast", "cast", (const char *[]) { "w16", NULL }, (const char *[]) { "w", NULL });
   sn_test_graph_attr_int (g, "to", SN_DTYPE_FLOAT32);
   sn_test_graph_node (g, "Add", "add", (const char *[]) { "x", "w", NULL }, (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   ck_assert_msg (m != NULL, "%s", err ? err->message : "");
   SnModelInfo info;
   sn_model_get_info (m, &info);
