@@ -80,72 +80,6 @@ START_TEST (test_edge_to_cloud)
 }
 END_TEST
 
-START_TEST (test_bad_packets_counted)
-{
-  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
-      "splitnncloud name=cloud model=%s ! appsink name=sink sync=false", model_path);
-  GstElement *p = launch (desc);
-  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
-  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
-  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-
-  /* A valid packet for cut 4, built with the library. */
-  GError *err = NULL;
-  SnModel *m = sn_model_load (model_path, &err);
-  SnCutSet *set = sn_cut_set_new (m, &err);
-  const SnCut *cut = sn_cut_set_get (set, 4);
-  g_autoptr (SnTensor) t = sn_tensor_new (SN_DTYPE_FLOAT32, &cut->shapes[0]);
-  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
-  SnFeatureConfig fc;
-  sn_feature_config_init (&fc);
-  GByteArray *good = g_byte_array_new ();
-  SnLetterbox lb = { 1, 1, 0, 0, 512, 512 };
-  ck_assert (sn_feature_encode (enc, &fc, cut, (const SnTensor *[]) { t }, 1, 0, 0, &lb, good, &err));
-
-  const char *garbage = "not a packet at all";
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (garbage, strlen (garbage)));
-  GByteArray *corrupt = g_byte_array_new ();
-  g_byte_array_append (corrupt, good->data, good->len);
-  corrupt->data[corrupt->len / 2] ^= 0x40;
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (corrupt->data, corrupt->len));
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len / 3));
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len));
-  gst_app_src_end_of_stream (src);
-
-  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
-  ck_assert_msg (s != NULL, "the valid packet after three bad ones did not come out");
-  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 0);
-  gst_sample_unref (s);
-  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
-  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
-  guint64 packets, bad;
-  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, NULL);
-  ck_assert_uint_eq (packets, 4);
-  ck_assert_uint_eq (bad, 3);
-  /* Reported on the bus as a warning, once for the burst (at most one
-   * every 5 s), not once per packet: a flood must not flood the bus. */
-  GstBus *bus = gst_element_get_bus (p);
-  int warnings = 0;
-  GstMessage *msg;
-  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
-    warnings++;
-    gst_message_unref (msg);
-  }
-  ck_assert_int_eq (warnings, 1);
-  gst_object_unref (bus);
-  gst_object_unref (cloud);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_byte_array_unref (good);
-  g_byte_array_unref (corrupt);
-  sn_feature_encoder_free (enc);
-  sn_cut_set_free (set);
-  sn_model_free (m);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (p);
-}
-END_TEST
-
 /* A valid packet for cut 4 of the model, built with the library. */
 static GByteArray *
 good_packet (SnModel *m)
@@ -178,6 +112,53 @@ count_messages (GstElement *p, GstMessageType type)
   gst_object_unref (bus);
   return n;
 }
+
+START_TEST (test_bad_packets_counted)
+{
+  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
+      "splitnncloud name=cloud model=%s ! appsink name=sink sync=false", model_path);
+  GstElement *p = launch (desc);
+  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  GByteArray *good = good_packet (m);
+
+  const char *garbage = "not a packet at all";
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (garbage, strlen (garbage)));
+  GByteArray *corrupt = g_byte_array_new ();
+  g_byte_array_append (corrupt, good->data, good->len);
+  corrupt->data[corrupt->len / 2] ^= 0x40;
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (corrupt->data, corrupt->len));
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len / 3));
+  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len));
+  gst_app_src_end_of_stream (src);
+
+  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+  ck_assert_msg (s != NULL, "the valid packet after three bad ones did not come out");
+  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 0);
+  gst_sample_unref (s);
+  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
+  guint64 packets, bad;
+  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, NULL);
+  ck_assert_uint_eq (packets, 4);
+  ck_assert_uint_eq (bad, 3);
+  /* Reported on the bus as a warning, once for the burst (at most one
+   * every 5 s), not once per packet: a flood must not flood the bus. */
+  ck_assert_int_eq (count_messages (p, GST_MESSAGE_WARNING), 1);
+  gst_object_unref (cloud);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_byte_array_unref (good);
+  g_byte_array_unref (corrupt);
+  sn_model_free (m);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+}
+END_TEST
 
 /* Caps naming another model: refused by the accept-caps query, so a
  * zmqsrc serving several edges refuses that sender alone (counted) while
