@@ -12,13 +12,22 @@
 static const int64_t vec4[] = { 4 };
 static const int64_t mat23[] = { 2, 3 };
 
+/* A graph with input x and output y, both of shape [4]; the test adds
+ * the nodes between them. */
+static SnTestGraph *
+vec4_graph (int opset)
+{
+  SnTestGraph *g = sn_test_graph_new (opset);
+  sn_test_graph_input (g, "x", 1, vec4);
+  sn_test_graph_output (g, "y", 1, vec4);
+  return g;
+}
+
 /* x -> Relu -> y, with an unused weight, the smallest graph with a kernel. */
 static guint8 *
 relu_model (size_t *len)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   float w[6] = { 1, 2, 3, 4, 5, 6 };
   sn_test_graph_initializer (g, "w", 2, mat23, w, 6);
   sn_test_graph_node (g, "Relu", "relu0", (const char *[]) { "x", NULL },
@@ -118,9 +127,7 @@ END_TEST
 
 START_TEST (test_unknown_op)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   sn_test_graph_node (g, "FrobnicateV2", "frob", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
   GError *err = NULL;
@@ -134,9 +141,7 @@ END_TEST
 
 START_TEST (test_missing_initializer)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   sn_test_graph_node (g, "Add", "add0", (const char *[]) { "x", "bias", NULL },
       (const char *[]) { "y", NULL });
   GError *err = NULL;
@@ -149,9 +154,7 @@ END_TEST
 
 START_TEST (test_wrong_dims)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   float w[5] = { 0 };
   sn_test_graph_initializer (g, "weights", 2, mat23, w, 5);   /* 2x3 needs 6 */
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
@@ -166,9 +169,7 @@ END_TEST
 
 START_TEST (test_negative_dim)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   int64_t bad[] = { -2, 3 };
   float w[6] = { 0 };
   sn_test_graph_initializer (g, "k", 2, bad, w, 6);
@@ -199,9 +200,7 @@ END_TEST
 
 START_TEST (test_unsupported_opset)
 {
-  SnTestGraph *g = sn_test_graph_new (99);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (99);
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
   GError *err = NULL;
