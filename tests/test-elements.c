@@ -410,17 +410,11 @@ START_TEST (test_setup_errors)
 }
 END_TEST
 
-/* range=calibrated: refused at READY, with an element error naming the
- * tensor, when the model stores no calibration for the cut; accepted once
- * a copy of the model stores it (ranges written here by hand). */
+/* Takes pipe to READY and back to NULL, then frees it; *error_text gets
+ * the first element error posted on the way (NULL: none). */
 static GstStateChangeReturn
-edge_ready (const char *model, const char *range, char **error_text)
+ready_and_back (GstElement *pipe, char **error_text)
 {
-  GstElement *pipe = gst_pipeline_new (NULL);
-  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
-  gst_bin_add (GST_BIN (pipe), e);
-  gst_util_set_object_arg (G_OBJECT (e), "range", range);
-  g_object_set (e, "model", model, "cut", "4", NULL);
   GstStateChangeReturn ret = gst_element_set_state (pipe, GST_STATE_READY);
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
@@ -438,6 +432,20 @@ edge_ready (const char *model, const char *range, char **error_text)
   return ret;
 }
 
+/* range=calibrated: refused at READY, with an element error naming the
+ * tensor, when the model stores no calibration for the cut; accepted once
+ * a copy of the model stores it (ranges written here by hand). */
+static GstStateChangeReturn
+edge_ready (const char *model, const char *range, char **error_text)
+{
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
+  gst_bin_add (GST_BIN (pipe), e);
+  gst_util_set_object_arg (G_OBJECT (e), "range", range);
+  g_object_set (e, "model", model, "cut", "4", NULL);
+  return ready_and_back (pipe, error_text);
+}
+
 /* Settings the encoder cannot honour (bits=3; codec=lossy at 16 or 32
  * bits, where JPEG has no codes to carry) fail at READY with an element
  * error that names them, in whichever order they were set, instead of
@@ -453,21 +461,7 @@ edge_ready_with (const char *first, const char *first_value, const char *second,
   gst_util_set_object_arg (G_OBJECT (e), first, first_value);
   if (second)
     gst_util_set_object_arg (G_OBJECT (e), second, second_value);
-  GstStateChangeReturn ret = gst_element_set_state (pipe, GST_STATE_READY);
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  *error_text = NULL;
-  if (msg) {
-    GError *err = NULL;
-    gst_message_parse_error (msg, &err, NULL);
-    *error_text = g_strdup (err->message);
-    g_error_free (err);
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
-  return ret;
+  return ready_and_back (pipe, error_text);
 }
 
 START_TEST (test_edge_bad_settings)
