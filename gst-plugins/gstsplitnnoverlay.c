@@ -396,18 +396,25 @@ gst_splitnn_overlay_proxy_caps (GstPad *peer_of, GstPad *template_of, GstCaps *f
   return res;
 }
 
+/* Answers a caps query on pad: what its template and the peer of other
+ * both allow. */
+static gboolean
+gst_splitnn_overlay_caps_query (GstPad *other, GstPad *pad, GstQuery *query)
+{
+  GstCaps *filter;
+  gst_query_parse_caps (query, &filter);
+  GstCaps *caps = gst_splitnn_overlay_proxy_caps (other, pad, filter);
+  gst_query_set_caps_result (query, caps);
+  gst_caps_unref (caps);
+  return TRUE;
+}
+
 static gboolean
 gst_splitnn_overlay_video_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstSplitnnOverlay *self = GST_SPLITNN_OVERLAY (parent);
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    GstCaps *filter;
-    gst_query_parse_caps (query, &filter);
-    GstCaps *caps = gst_splitnn_overlay_proxy_caps (self->srcpad, pad, filter);
-    gst_query_set_caps_result (query, caps);
-    gst_caps_unref (caps);
-    return TRUE;
-  }
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS)
+    return gst_splitnn_overlay_caps_query (self->srcpad, pad, query);
   if (GST_QUERY_TYPE (query) == GST_QUERY_ACCEPT_CAPS)
     return gst_pad_query_default (pad, parent, query);
   return gst_pad_peer_query (self->srcpad, query);
@@ -418,14 +425,8 @@ gst_splitnn_overlay_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
   GstSplitnnOverlay *self = GST_SPLITNN_OVERLAY (parent);
   switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS:{
-      GstCaps *filter;
-      gst_query_parse_caps (query, &filter);
-      GstCaps *caps = gst_splitnn_overlay_proxy_caps (self->videosink, pad, filter);
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
-      return TRUE;
-    }
+    case GST_QUERY_CAPS:
+      return gst_splitnn_overlay_caps_query (self->videosink, pad, query);
     case GST_QUERY_LATENCY:{
       /* Frames may be held up to `latency`. */
       if (!gst_pad_peer_query (self->videosink, query))

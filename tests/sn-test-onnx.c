@@ -123,9 +123,10 @@ sn_test_graph_output (SnTestGraph *g, const char *name, int rank, const int64_t 
   g_ptr_array_add (g->outputs, value_info (g, name, rank, dims, NULL));
 }
 
-void
-sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
-    const int64_t *dims, const float *values, size_t n_values)
+/* An initializer's name, shape and data type, kept by the graph; the
+ * caller fills in where its values are. */
+static Onnx__TensorProto *
+tensor (SnTestGraph *g, const char *name, int rank, const int64_t *dims, int data_type)
 {
   Onnx__TensorProto *t = keep (g, g_new0 (Onnx__TensorProto, 1));
   onnx__tensor_proto__init (t);
@@ -133,7 +134,15 @@ sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
   t->n_dims = rank;
   t->dims = keep (g, g_memdup2 (dims, rank * sizeof (int64_t)));
   t->has_data_type = TRUE;
-  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t->data_type = data_type;
+  return t;
+}
+
+void
+sn_test_graph_initializer (SnTestGraph *g, const char *name, int rank,
+    const int64_t *dims, const float *values, size_t n_values)
+{
+  Onnx__TensorProto *t = tensor (g, name, rank, dims, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
   t->has_raw_data = TRUE;
   t->raw_data.len = n_values * sizeof (float);
   t->raw_data.data = keep (g, g_memdup2 (values, n_values * sizeof (float)));
@@ -144,13 +153,7 @@ void
 sn_test_graph_initializer_int64 (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const int64_t *values, size_t n_values)
 {
-  Onnx__TensorProto *t = keep (g, g_new0 (Onnx__TensorProto, 1));
-  onnx__tensor_proto__init (t);
-  t->name = keep (g, g_strdup (name));
-  t->n_dims = rank;
-  t->dims = keep (g, g_memdup2 (dims, rank * sizeof (int64_t)));
-  t->has_data_type = TRUE;
-  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  Onnx__TensorProto *t = tensor (g, name, rank, dims, ONNX__TENSOR_PROTO__DATA_TYPE__INT64);
   t->n_int64_data = n_values;
   t->int64_data = keep (g, g_memdup2 (values, n_values * sizeof (int64_t)));
   g_ptr_array_add (g->inits, t);
@@ -184,13 +187,7 @@ void
 sn_test_graph_initializer_external (SnTestGraph *g, const char *name, int rank,
     const int64_t *dims, const char *location, int64_t offset, int64_t length)
 {
-  Onnx__TensorProto *t = keep (g, g_new0 (Onnx__TensorProto, 1));
-  onnx__tensor_proto__init (t);
-  t->name = keep (g, g_strdup (name));
-  t->n_dims = rank;
-  t->dims = keep (g, g_memdup2 (dims, rank * sizeof (int64_t)));
-  t->has_data_type = TRUE;
-  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  Onnx__TensorProto *t = tensor (g, name, rank, dims, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT);
   t->has_data_location = TRUE;
   t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
   Onnx__StringStringEntryProto **ext = keep (g, g_new0 (Onnx__StringStringEntryProto *, 3));

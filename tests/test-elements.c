@@ -28,6 +28,16 @@ launch (const char *desc)
   return p;
 }
 
+/* appsrc name=src ! splitnncloud name=cloud (the model, then props) !
+ * appsink name=sink: the cloud fed packets by hand. */
+static GstElement *
+launch_cloud (const char *props)
+{
+  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
+      "splitnncloud name=cloud model=%s %s ! appsink name=sink sync=false", model_path, props);
+  return launch (desc);
+}
+
 START_TEST (test_edge_to_cloud)
 {
   g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=6 pattern=ball ! "
@@ -80,72 +90,6 @@ START_TEST (test_edge_to_cloud)
 }
 END_TEST
 
-START_TEST (test_bad_packets_counted)
-{
-  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
-      "splitnncloud name=cloud model=%s ! appsink name=sink sync=false", model_path);
-  GstElement *p = launch (desc);
-  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
-  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
-  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-
-  /* A valid packet for cut 4, built with the library. */
-  GError *err = NULL;
-  SnModel *m = sn_model_load (model_path, &err);
-  SnCutSet *set = sn_cut_set_new (m, &err);
-  const SnCut *cut = sn_cut_set_get (set, 4);
-  g_autoptr (SnTensor) t = sn_tensor_new (SN_DTYPE_FLOAT32, &cut->shapes[0]);
-  SnFeatureEncoder *enc = sn_feature_encoder_new (m);
-  SnFeatureConfig fc;
-  sn_feature_config_init (&fc);
-  GByteArray *good = g_byte_array_new ();
-  SnLetterbox lb = { 1, 1, 0, 0, 512, 512 };
-  ck_assert (sn_feature_encode (enc, &fc, cut, (const SnTensor *[]) { t }, 1, 0, 0, &lb, good, &err));
-
-  const char *garbage = "not a packet at all";
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (garbage, strlen (garbage)));
-  GByteArray *corrupt = g_byte_array_new ();
-  g_byte_array_append (corrupt, good->data, good->len);
-  corrupt->data[corrupt->len / 2] ^= 0x40;
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (corrupt->data, corrupt->len));
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len / 3));
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len));
-  gst_app_src_end_of_stream (src);
-
-  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
-  ck_assert_msg (s != NULL, "the valid packet after three bad ones did not come out");
-  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 0);
-  gst_sample_unref (s);
-  ck_assert_ptr_null (gst_app_sink_try_pull_sample (sink, 5 * GST_SECOND));   /* EOS */
-  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
-  guint64 packets, bad;
-  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, NULL);
-  ck_assert_uint_eq (packets, 4);
-  ck_assert_uint_eq (bad, 3);
-  /* Reported on the bus as a warning, once for the burst (at most one
-   * every 5 s), not once per packet: a flood must not flood the bus. */
-  GstBus *bus = gst_element_get_bus (p);
-  int warnings = 0;
-  GstMessage *msg;
-  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
-    warnings++;
-    gst_message_unref (msg);
-  }
-  ck_assert_int_eq (warnings, 1);
-  gst_object_unref (bus);
-  gst_object_unref (cloud);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_byte_array_unref (good);
-  g_byte_array_unref (corrupt);
-  sn_feature_encoder_free (enc);
-  sn_cut_set_free (set);
-  sn_model_free (m);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (p);
-}
-END_TEST
-
 /* A valid packet for cut 4 of the model, built with the library. */
 static GByteArray *
 good_packet (SnModel *m)
@@ -178,6 +122,73 @@ count_messages (GstElement *p, GstMessageType type)
   gst_object_unref (bus);
   return n;
 }
+
+/* launch_cloud ("props") playing, with a valid packet to feed it. */
+typedef struct {
+  GstElement *p;
+  GstAppSrc *src;
+  GstAppSink *sink;
+  SnModel *m;
+  GByteArray *good;             /* from good_packet () */
+} CloudFeed;
+
+static void
+cloud_feed_start (CloudFeed *f, const char *props)
+{
+  f->p = launch_cloud (props);
+  f->src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (f->p), "src"));
+  f->sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (f->p), "sink"));
+  ck_assert_int_ne (gst_element_set_state (f->p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GError *err = NULL;
+  f->m = sn_model_load (model_path, &err);
+  ck_assert_msg (f->m != NULL, "%s", err ? err->message : "");
+  f->good = good_packet (f->m);
+}
+
+static void
+cloud_feed_stop (CloudFeed *f)
+{
+  gst_element_set_state (f->p, GST_STATE_NULL);
+  g_byte_array_unref (f->good);
+  sn_model_free (f->m);
+  gst_object_unref (f->src);
+  gst_object_unref (f->sink);
+  gst_object_unref (f->p);
+}
+
+START_TEST (test_bad_packets_counted)
+{
+  CloudFeed f;
+  cloud_feed_start (&f, "");
+
+  const char *garbage = "not a packet at all";
+  gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (garbage, strlen (garbage)));
+  GByteArray *corrupt = g_byte_array_new ();
+  g_byte_array_append (corrupt, f.good->data, f.good->len);
+  corrupt->data[corrupt->len / 2] ^= 0x40;
+  gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (corrupt->data, corrupt->len));
+  gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (f.good->data, f.good->len / 3));
+  gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (f.good->data, f.good->len));
+  gst_app_src_end_of_stream (f.src);
+
+  GstSample *s = gst_app_sink_try_pull_sample (f.sink, 60 * GST_SECOND);
+  ck_assert_msg (s != NULL, "the valid packet after three bad ones did not come out");
+  ck_assert_uint_eq (GST_BUFFER_OFFSET (gst_sample_get_buffer (s)), 0);
+  gst_sample_unref (s);
+  ck_assert_ptr_null (gst_app_sink_try_pull_sample (f.sink, 5 * GST_SECOND));   /* EOS */
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (f.p), "cloud");
+  guint64 packets, bad;
+  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, NULL);
+  ck_assert_uint_eq (packets, 4);
+  ck_assert_uint_eq (bad, 3);
+  /* Reported on the bus as a warning, once for the burst (at most one
+   * every 5 s), not once per packet: a flood must not flood the bus. */
+  ck_assert_int_eq (count_messages (f.p, GST_MESSAGE_WARNING), 1);
+  gst_object_unref (cloud);
+  g_byte_array_unref (corrupt);
+  cloud_feed_stop (&f);
+}
+END_TEST
 
 /* Caps naming another model: refused by the accept-caps query, so a
  * zmqsrc serving several edges refuses that sender alone (counted) while
@@ -260,38 +271,26 @@ END_TEST
  * with an error; a good packet in between starts the count again. */
 START_TEST (test_cloud_max_errors)
 {
-  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
-      "splitnncloud name=cloud model=%s max-errors=2 ! appsink name=sink sync=false", model_path);
-  GstElement *p = launch (desc);
-  GstAppSrc *src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (p), "src"));
-  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
-  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  GError *err = NULL;
-  SnModel *m = sn_model_load (model_path, &err);
-  GByteArray *good = good_packet (m);
+  CloudFeed f;
+  cloud_feed_start (&f, "max-errors=2");
   const char *garbage = "not a packet at all";
   /* bad bad good: within the limit */
   for (int i = 0; i < 2; i++)
-    gst_app_src_push_buffer (src, gst_buffer_new_memdup (garbage, strlen (garbage)));
-  gst_app_src_push_buffer (src, gst_buffer_new_memdup (good->data, good->len));
-  GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+    gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (garbage, strlen (garbage)));
+  gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (f.good->data, f.good->len));
+  GstSample *s = gst_app_sink_try_pull_sample (f.sink, 60 * GST_SECOND);
   ck_assert_msg (s != NULL, "two bad packets in a row stopped the element");
   gst_sample_unref (s);
-  ck_assert_int_eq (count_messages (p, GST_MESSAGE_ERROR), 0);
+  ck_assert_int_eq (count_messages (f.p, GST_MESSAGE_ERROR), 0);
   /* three in a row: an error */
   for (int i = 0; i < 3; i++)
-    gst_app_src_push_buffer (src, gst_buffer_new_memdup (garbage, strlen (garbage)));
-  GstBus *bus = gst_element_get_bus (p);
+    gst_app_src_push_buffer (f.src, gst_buffer_new_memdup (garbage, strlen (garbage)));
+  GstBus *bus = gst_element_get_bus (f.p);
   GstMessage *msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND, GST_MESSAGE_ERROR);
   ck_assert_msg (msg != NULL, "no error after three bad packets with max-errors=2");
   gst_message_unref (msg);
   gst_object_unref (bus);
-  gst_element_set_state (p, GST_STATE_NULL);
-  g_byte_array_unref (good);
-  sn_model_free (m);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (p);
+  cloud_feed_stop (&f);
 }
 END_TEST
 
@@ -429,17 +428,11 @@ START_TEST (test_setup_errors)
 }
 END_TEST
 
-/* range=calibrated: refused at READY, with an element error naming the
- * tensor, when the model stores no calibration for the cut; accepted once
- * a copy of the model stores it (ranges written here by hand). */
+/* Takes pipe to READY and back to NULL, then frees it; *error_text gets
+ * the first element error posted on the way (NULL: none). */
 static GstStateChangeReturn
-edge_ready (const char *model, const char *range, char **error_text)
+ready_and_back (GstElement *pipe, char **error_text)
 {
-  GstElement *pipe = gst_pipeline_new (NULL);
-  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
-  gst_bin_add (GST_BIN (pipe), e);
-  gst_util_set_object_arg (G_OBJECT (e), "range", range);
-  g_object_set (e, "model", model, "cut", "4", NULL);
   GstStateChangeReturn ret = gst_element_set_state (pipe, GST_STATE_READY);
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
@@ -457,6 +450,20 @@ edge_ready (const char *model, const char *range, char **error_text)
   return ret;
 }
 
+/* range=calibrated: refused at READY, with an element error naming the
+ * tensor, when the model stores no calibration for the cut; accepted once
+ * a copy of the model stores it (ranges written here by hand). */
+static GstStateChangeReturn
+edge_ready (const char *model, const char *range, char **error_text)
+{
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
+  gst_bin_add (GST_BIN (pipe), e);
+  gst_util_set_object_arg (G_OBJECT (e), "range", range);
+  g_object_set (e, "model", model, "cut", "4", NULL);
+  return ready_and_back (pipe, error_text);
+}
+
 /* Settings the encoder cannot honour (bits=3; codec=lossy at 16 or 32
  * bits, where JPEG has no codes to carry) fail at READY with an element
  * error that names them, in whichever order they were set, instead of
@@ -472,21 +479,7 @@ edge_ready_with (const char *first, const char *first_value, const char *second,
   gst_util_set_object_arg (G_OBJECT (e), first, first_value);
   if (second)
     gst_util_set_object_arg (G_OBJECT (e), second, second_value);
-  GstStateChangeReturn ret = gst_element_set_state (pipe, GST_STATE_READY);
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  *error_text = NULL;
-  if (msg) {
-    GError *err = NULL;
-    gst_message_parse_error (msg, &err, NULL);
-    *error_text = g_strdup (err->message);
-    g_error_free (err);
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
-  return ret;
+  return ready_and_back (pipe, error_text);
 }
 
 START_TEST (test_edge_bad_settings)
@@ -830,9 +823,7 @@ END_TEST
  * ends in one of its counters. */
 START_TEST (test_cloud_qos)
 {
-  g_autofree char *desc = g_strdup_printf ("appsrc name=src caps=application/x-splitnn format=time ! "
-      "splitnncloud name=cloud model=%s qos=true ! appsink name=sink sync=false", model_path);
-  GstElement *p = launch (desc);
+  GstElement *p = launch_cloud ("qos=true");
   GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
   GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
   GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));

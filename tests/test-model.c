@@ -12,13 +12,22 @@
 static const int64_t vec4[] = { 4 };
 static const int64_t mat23[] = { 2, 3 };
 
+/* A graph with input x and output y, both of shape [4]; the test adds
+ * the nodes between them. */
+static SnTestGraph *
+vec4_graph (int opset)
+{
+  SnTestGraph *g = sn_test_graph_new (opset);
+  sn_test_graph_input (g, "x", 1, vec4);
+  sn_test_graph_output (g, "y", 1, vec4);
+  return g;
+}
+
 /* x -> Relu -> y, with an unused weight, the smallest graph with a kernel. */
 static guint8 *
 relu_model (size_t *len)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   float w[6] = { 1, 2, 3, 4, 5, 6 };
   sn_test_graph_initializer (g, "w", 2, mat23, w, 6);
   sn_test_graph_node (g, "Relu", "relu0", (const char *[]) { "x", NULL },
@@ -27,6 +36,16 @@ relu_model (size_t *len)
   guint8 *buf = sn_test_graph_serialize (g, len);
   sn_test_graph_free (g);
   return buf;
+}
+
+/* Serialises the graph, frees it and loads the bytes as a model. */
+static SnModel *
+load_graph (SnTestGraph *g, GError **error)
+{
+  size_t len;
+  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
+  sn_test_graph_free (g);
+  return sn_model_load_from_data (buf, len, NULL, error);
 }
 
 static void
@@ -108,16 +127,11 @@ END_TEST
 
 START_TEST (test_unknown_op)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   sn_test_graph_node (g, "FrobnicateV2", "frob", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_UNSUPPORTED, "FrobnicateV2");
   ck_assert (strstr (err->message, "'frob'"));
   ck_assert (strstr (err->message, "opset 13"));
@@ -127,16 +141,11 @@ END_TEST
 
 START_TEST (test_missing_initializer)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   sn_test_graph_node (g, "Add", "add0", (const char *[]) { "x", "bias", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "'bias'");
   ck_assert (strstr (err->message, "add0"));
   g_clear_error (&err);
@@ -145,18 +154,13 @@ END_TEST
 
 START_TEST (test_wrong_dims)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   float w[5] = { 0 };
   sn_test_graph_initializer (g, "weights", 2, mat23, w, 5);   /* 2x3 needs 6 */
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "'weights'");
   ck_assert (strstr (err->message, "2x3"));
   g_clear_error (&err);
@@ -165,19 +169,14 @@ END_TEST
 
 START_TEST (test_negative_dim)
 {
-  SnTestGraph *g = sn_test_graph_new (13);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (13);
   int64_t bad[] = { -2, 3 };
   float w[6] = { 0 };
   sn_test_graph_initializer (g, "k", 2, bad, w, 6);
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "'k'");
   g_clear_error (&err);
 }
@@ -192,11 +191,8 @@ START_TEST (test_cycle)
       (const char *[]) { "a", NULL });
   sn_test_graph_node (g, "Relu", "n2", (const char *[]) { "a", NULL },
       (const char *[]) { "b", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_INVALID_MODEL, "cycle");
   g_clear_error (&err);
 }
@@ -204,16 +200,11 @@ END_TEST
 
 START_TEST (test_unsupported_opset)
 {
-  SnTestGraph *g = sn_test_graph_new (99);
-  sn_test_graph_input (g, "x", 1, vec4);
-  sn_test_graph_output (g, "y", 1, vec4);
+  SnTestGraph *g = vec4_graph (99);
   sn_test_graph_node (g, "Relu", "r", (const char *[]) { "x", NULL },
       (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   assert_error (m, err, SN_ERROR_UNSUPPORTED, "opset 99");
   g_clear_error (&err);
 }
@@ -407,11 +398,8 @@ START_TEST (test_float16_initializer)
   sn_test_graph_node (g, "Cast", "cast", (const char *[]) { "w16", NULL }, (const char *[]) { "w", NULL });
   sn_test_graph_attr_int (g, "to", SN_DTYPE_FLOAT32);
   sn_test_graph_node (g, "Add", "add", (const char *[]) { "x", "w", NULL }, (const char *[]) { "y", NULL });
-  size_t len;
-  g_autofree guint8 *buf = sn_test_graph_serialize (g, &len);
-  sn_test_graph_free (g);
   GError *err = NULL;
-  SnModel *m = sn_model_load_from_data (buf, len, NULL, &err);
+  SnModel *m = load_graph (g, &err);
   ck_assert_msg (m != NULL, "%s", err ? err->message : "");
   SnModelInfo info;
   sn_model_get_info (m, &info);

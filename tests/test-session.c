@@ -226,13 +226,35 @@ load_jpeg (const char *name, int *w, int *h)
   return rgb;
 }
 
-START_TEST (test_real_model_loopback_equals_unsplit)
+static SnImage
+rgb_image (const guint8 *rgb, int w, int h)
 {
-  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
-      "centernet-mobilenetv3-coco.onnx", NULL);
+  return (SnImage) { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
+    .strides = { w * 3 } };
+}
+
+/* The real detector, models/centernet-mobilenetv3-coco.onnx. */
+static char *
+real_model_path (void)
+{
+  return g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models", "centernet-mobilenetv3-coco.onnx",
+      NULL);
+}
+
+static SnModel *
+real_model (void)
+{
+  g_autofree char *path = real_model_path ();
   GError *err = NULL;
   SnModel *m = sn_model_load (path, &err);
   ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  return m;
+}
+
+START_TEST (test_real_model_loopback_equals_unsplit)
+{
+  SnModel *m = real_model ();
+  GError *err = NULL;
   SnDetector *det = sn_detector_new (m, &err);
   SnLoopback *lb = sn_loopback_new (m, NULL, &err);
   ck_assert_msg (det && lb, "%s", err ? err->message : "");
@@ -249,8 +271,7 @@ START_TEST (test_real_model_loopback_equals_unsplit)
   for (size_t k = 0; k < G_N_ELEMENTS (images); k++) {
     int w, h;
     g_autofree guint8 *rgb = load_jpeg (images[k], &w, &h);
-    SnImage img = { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
-      .strides = { w * 3 } };
+    SnImage img = rgb_image (rgb, w, h);
     for (int c = 0; c < 3; c++)
       if (chosen[c]) {
         g_autofree char *what = g_strdup_printf ("%s at cut %u '%s'", images[k], chosen[c]->id,
@@ -274,11 +295,8 @@ END_TEST
  * (the oracle: sn_detector_run on the same frame), from a small packet. */
 START_TEST (test_real_model_edge_only)
 {
-  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
-      "centernet-mobilenetv3-coco.onnx", NULL);
+  SnModel *m = real_model ();
   GError *err = NULL;
-  SnModel *m = sn_model_load (path, &err);
-  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
   SnDetector *det = sn_detector_new (m, &err);
   SnLoopback *lb = sn_loopback_new (m, NULL, &err);
   ck_assert_msg (det && lb, "%s", err ? err->message : "");
@@ -288,8 +306,7 @@ START_TEST (test_real_model_edge_only)
   for (size_t k = 0; k < G_N_ELEMENTS (images); k++) {
     int w, h;
     g_autofree guint8 *rgb = load_jpeg (images[k], &w, &h);
-    SnImage img = { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
-      .strides = { w * 3 } };
+    SnImage img = rgb_image (rgb, w, h);
     SnDetections want, got;
     sn_detections_init (&want);
     sn_detections_init (&got);
@@ -329,8 +346,7 @@ START_TEST (test_real_model_edge_only)
   sn_edge_session_set_stream (sn_loopback_edge (lb), 42, 5);
   int w, h;
   g_autofree guint8 *rgb = load_jpeg ("dog.jpg", &w, &h);
-  SnImage img = { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
-    .strides = { w * 3 } };
+  SnImage img = rgb_image (rgb, w, h);
   SnDetections got;
   sn_detections_init (&got);
   SnCloudFrame cf;
@@ -720,13 +736,6 @@ vtest_frames (GPtrArray **report, int *w, int *h)
   return calib;
 }
 
-static SnImage
-rgb_image (const guint8 *rgb, int w, int h)
-{
-  return (SnImage) { .format = SN_PIXEL_RGB, .width = w, .height = h, .planes = { rgb },
-    .strides = { w * 3 } };
-}
-
 static void
 temporal_option (SnOption *opt, const SnCut *cut)
 {
@@ -744,11 +753,9 @@ temporal_option (SnOption *opt, const SnCut *cut)
 static SnModel *
 calibrated_detector (GPtrArray *calib, int w, int h, const char *dir)
 {
-  g_autofree char *path = g_build_filename (g_getenv ("SPLITNN_SOURCE_ROOT"), "models",
-      "centernet-mobilenetv3-coco.onnx", NULL);
+  g_autofree char *path = real_model_path ();
+  SnModel *m = real_model ();
   GError *err = NULL;
-  SnModel *m = sn_model_load (path, &err);
-  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
   SnEdgeSession *edge = sn_edge_session_new (m, NULL, &err);
   ck_assert_msg (edge != NULL, "%s", err ? err->message : "");
   SnOption opt;

@@ -22,6 +22,11 @@ int sn_cli_capacity (int argc, char **argv);
  * arguments.  n_positional is the number of positional arguments required. */
 gboolean sn_cli_parse (GOptionContext *ctx, int *argc, char ***argv, int n_positional);
 
+/* A rate in bits per second: "2M", "500k", "1.5G", "800000", optionally
+ * followed by "bit" ("2Mbit"); FALSE unless it is a number > 0 ("inf"
+ * passes: a caller that needs a finite rate checks for it). */
+gboolean sn_cli_parse_rate (const char *s, double *out);
+
 /* TRUE (after saying so) when `out`, given with `option`, names the same
  * file as the model: the copy with new metadata must go elsewhere.
  * Checked before any frame runs, so none runs in vain. */

@@ -55,27 +55,6 @@ option_clear (Option *o)
     g_hash_table_unref (o->quantiles);
 }
 
-/* "2M", "500k", "1.5G", "800000" in bits per second (as 'splitnn plan'). */
-static gboolean
-parse_rate (const char *s, double *out)
-{
-  char *end;
-  double v = g_ascii_strtod (s, &end);
-  double mult = 1;
-  switch (g_ascii_toupper (*end)) {
-    case 'K': mult = 1e3; end++; break;
-    case 'M': mult = 1e6; end++; break;
-    case 'G': mult = 1e9; end++; break;
-    default: break;
-  }
-  if (g_ascii_strncasecmp (end, "bit", 3) == 0)
-    end += 3;
-  if (end == s || *end || !(v > 0) || !isfinite (v))
-    return FALSE;
-  *out = v * mult;
-  return TRUE;
-}
-
 static gboolean
 number_member (JsonObject *o, const char *key, double *out, gboolean required, const char *where,
     GError **error)
@@ -389,7 +368,7 @@ sn_cli_capacity (int argc, char **argv)
       g_array_append_val (ns, n);
     }
   }
-  if ((link_s && !parse_rate (link_s, &link)) || cores < 0 || fps < 0
+  if ((link_s && (!sn_cli_parse_rate (link_s, &link) || !isfinite (link))) || cores < 0 || fps < 0
       || (cloud_ms < 0 && cloud_ms != -1)) {
     fprintf (stderr, "splitnn: --link takes a rate such as 100M, 2.5G (bit/s); --cores, --fps and --cloud-ms >= 0\n");
     return 2;

@@ -262,27 +262,6 @@ measured_options (const char *path, const SnCutSet *set, const SnControllerOptio
   return o;
 }
 
-/* "2M", "500k", "1.5G", "800000" in bits per second. */
-static gboolean
-parse_rate (const char *s, double *out)
-{
-  char *end;
-  double v = g_ascii_strtod (s, &end);
-  double mult = 1;
-  switch (g_ascii_toupper (*end)) {
-    case 'K': mult = 1e3; end++; break;
-    case 'M': mult = 1e6; end++; break;
-    case 'G': mult = 1e9; end++; break;
-    default: break;
-  }
-  if (g_ascii_strncasecmp (end, "bit", 3) == 0)
-    end += 3;
-  if (end == s || *end || !(v > 0))
-    return FALSE;
-  *out = v * mult;
-  return TRUE;
-}
-
 /* What splitnnedge cut=auto does on its first frame: every cut's packet
  * size for the first frame of `path` at the encoder setting fc, into the
  * controller (no cloud-speed guess: the profiles have the cloud's times). */
@@ -357,7 +336,7 @@ sn_cli_plan (int argc, char **argv)
     return 2;
   double bandwidth = 0;
   SnObjective objective = SN_OBJECTIVE_LATENCY;
-  if (!bandwidth_s || !parse_rate (bandwidth_s, &bandwidth)) {
+  if (!bandwidth_s || !sn_cli_parse_rate (bandwidth_s, &bandwidth)) {
     fprintf (stderr, "splitnn: --bandwidth RATE is required, in bit/s like 2M, 500k or 1G\n");
     return 2;
   }

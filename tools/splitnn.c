@@ -54,6 +54,26 @@ sn_cli_parse (GOptionContext *ctx, int *argc, char ***argv, int n_positional)
 }
 
 gboolean
+sn_cli_parse_rate (const char *s, double *out)
+{
+  char *end;
+  double v = g_ascii_strtod (s, &end);
+  double mult = 1;
+  switch (g_ascii_toupper (*end)) {
+    case 'K': mult = 1e3; end++; break;
+    case 'M': mult = 1e6; end++; break;
+    case 'G': mult = 1e9; end++; break;
+    default: break;
+  }
+  if (g_ascii_strncasecmp (end, "bit", 3) == 0)
+    end += 3;
+  if (end == s || *end || !(v > 0))
+    return FALSE;
+  *out = v * mult;
+  return TRUE;
+}
+
+gboolean
 sn_cli_output_is_model (const char *model, const char *out, const char *option)
 {
   GStatBuf si, so;

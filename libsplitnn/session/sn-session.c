@@ -90,6 +90,29 @@ cache_set_engine (SegmentCache *c, SnEngine engine)
     sn_segment_set_engine (seg, engine);
 }
 
+/* The segment cached under key, compiled from the model between the given
+ * tensors on first use; *compile_ms (if given) gets what compiling it
+ * cost now.  The edge and cloud sessions, per cut and for the whole
+ * network, all fill their caches through here. */
+static SnSegment *
+cache_segment (SegmentCache *c, SnModel *model, gconstpointer key,
+    const char *const *inputs, int n_inputs, const char *const *outputs, int n_outputs,
+    double *compile_ms, GError **error)
+{
+  SnSegment *seg = g_hash_table_lookup (c->by_cut, key);
+  if (seg)
+    return seg;
+  gint64 t0 = g_get_monotonic_time ();
+  seg = sn_segment_new (model, inputs, n_inputs, outputs, n_outputs, error);
+  if (!seg)
+    return NULL;
+  cache_configure (c, seg);
+  g_hash_table_insert (c->by_cut, (gpointer) key, seg);
+  if (compile_ms)
+    *compile_ms += ms_between (t0, g_get_monotonic_time ());
+  return seg;
+}
+
 static gboolean
 check_cut (SnCutSet *cuts, const SnCut *cut, GError **error)
 {
@@ -244,20 +267,9 @@ sn_edge_session_set_stream (SnEdgeSession *s, guint32 stream_id, guint64 next_se
 static SnSegment *
 edge_segment (SnEdgeSession *s, const SnCut *cut, double *compile_ms, GError **error)
 {
-  SnSegment *seg = g_hash_table_lookup (s->edge.by_cut, cut);
-  if (seg)
-    return seg;
-  if (!check_cut (s->cuts, cut, error))
+  if (!g_hash_table_contains (s->edge.by_cut, cut) && !check_cut (s->cuts, cut, error))
     return NULL;
-  gint64 t0 = g_get_monotonic_time ();
-  seg = sn_segment_new (s->model, NULL, 0, cut->tensors, cut->n_tensors, error);
-  if (!seg)
-    return NULL;
-  cache_configure (&s->edge, seg);
-  g_hash_table_insert (s->edge.by_cut, (gpointer) cut, seg);
-  if (compile_ms)
-    *compile_ms += ms_between (t0, g_get_monotonic_time ());
-  return seg;
+  return cache_segment (&s->edge, s->model, cut, NULL, 0, cut->tensors, cut->n_tensors, compile_ms, error);
 }
 
 /* The segment's output named name; NULL if it has none. */
@@ -373,18 +385,9 @@ static const char whole_network_key;
 static SnSegment *
 whole_segment (SnEdgeSession *s, double *compile_ms, GError **error)
 {
-  SnSegment *seg = g_hash_table_lookup (s->edge.by_cut, &whole_network_key);
-  if (seg)
-    return seg;
   static const char *const heads[] = { HEAT_OUTPUT, WH_OUTPUT };
-  gint64 t0 = g_get_monotonic_time ();
-  seg = sn_segment_new (s->model, NULL, 0, heads, G_N_ELEMENTS (heads), error);
-  if (!seg)
-    return NULL;
-  cache_configure (&s->edge, seg);
-  g_hash_table_insert (s->edge.by_cut, (gpointer) &whole_network_key, seg);
-  *compile_ms += ms_between (t0, g_get_monotonic_time ());
-  return seg;
+  return cache_segment (&s->edge, s->model, &whole_network_key, NULL, 0, heads, G_N_ELEMENTS (heads),
+      compile_ms, error);
 }
 
 /* Runs the whole network, decodes the heads as the unsplit detector does
@@ -820,22 +823,11 @@ sn_cloud_session_set_stream_limits (SnCloudSession *s, guint max_streams, gint64
 static SnSegment *
 cloud_segment (SnCloudSession *s, const SnCut *cut, double *compile_ms, GError **error)
 {
-  SnSegment *seg = g_hash_table_lookup (s->cloud.by_cut, cut);
-  if (seg)
-    return seg;
-  if (!check_cut (s->cuts, cut, error))
+  if (!g_hash_table_contains (s->cloud.by_cut, cut) && !check_cut (s->cuts, cut, error))
     return NULL;
-  gint64 t0 = g_get_monotonic_time ();
   /* All graph outputs, as the unsplit model computes them; the heads are
    * then found by name, whatever order the graph lists its outputs in. */
-  seg = sn_segment_new (s->model, cut->tensors, cut->n_tensors, NULL, 0, error);
-  if (!seg)
-    return NULL;
-  cache_configure (&s->cloud, seg);
-  g_hash_table_insert (s->cloud.by_cut, (gpointer) cut, seg);
-  if (compile_ms)
-    *compile_ms += ms_between (t0, g_get_monotonic_time ());
-  return seg;
+  return cache_segment (&s->cloud, s->model, cut, cut->tensors, cut->n_tensors, NULL, 0, compile_ms, error);
 }
 
 gboolean
@@ -1027,16 +1019,11 @@ static gboolean
 cloud_whole_network (SnCloudSession *s, const SnLetterbox *lb, SnCloudFrame *f,
     SnDetections *dets, GError **error)
 {
-  SnSegment *seg = g_hash_table_lookup (s->cloud.by_cut, &whole_network_key);
-  if (!seg) {
-    static const char *const heads[] = { HEAT_OUTPUT, WH_OUTPUT };
-    gint64 t0 = g_get_monotonic_time ();
-    if (!(seg = sn_segment_new (s->model, NULL, 0, heads, G_N_ELEMENTS (heads), error)))
-      return FALSE;
-    cache_configure (&s->cloud, seg);
-    g_hash_table_insert (s->cloud.by_cut, (gpointer) &whole_network_key, seg);
-    f->timings.compile_ms += ms_between (t0, g_get_monotonic_time ());
-  }
+  static const char *const heads[] = { HEAT_OUTPUT, WH_OUTPUT };
+  SnSegment *seg = cache_segment (&s->cloud, s->model, &whole_network_key, NULL, 0, heads,
+      G_N_ELEMENTS (heads), &f->timings.compile_ms, error);
+  if (!seg)
+    return FALSE;
   gint64 t0 = g_get_monotonic_time ();
   const SnTensor *in = s->frame_input;
   if (!sn_segment_run (seg, &in, error))
