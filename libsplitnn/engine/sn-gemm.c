@@ -86,14 +86,53 @@ sn_gemm_free (SnGemm *g)
 }
 
 #ifdef HAVE_X86
+/* The store of one row of a tile: residual, activation, 16 (or `cols`)
+ * values. */
+__attribute__((always_inline, target ("avx2,fma")))
+static inline void
+store_row (__m256 v0, __m256 v1, int cols, const float *res, float *dst, __m256 vlo, __m256 vhi,
+    float hswish, const gboolean full, const gboolean has_res)
+{
+  if (has_res && res) {
+    const float *src = res;
+    float tmp[NR];
+    if (!full && cols < NR) {
+      /* A partial panel: the residual row is read through a copy, so
+       * that no load runs past its end. */
+      memset (tmp + cols, 0, (NR - cols) * sizeof (float));
+      src = memcpy (tmp, src, cols * sizeof (float));
+    }
+    v0 = _mm256_add_ps (v0, _mm256_loadu_ps (src));
+    v1 = _mm256_add_ps (v1, _mm256_loadu_ps (src + 8));
+  }
+  v0 = sn_act_avx2 (v0, vlo, vhi, hswish);
+  v1 = sn_act_avx2 (v1, vlo, vhi, hswish);
+  if (full || cols == NR) {
+    _mm256_storeu_ps (dst, v0);
+    _mm256_storeu_ps (dst + 8, v1);
+  } else {
+    float tmp[NR];
+    _mm256_storeu_ps (tmp, v0);
+    _mm256_storeu_ps (tmp + 8, v1);
+    memcpy (dst, tmp, cols * sizeof (float));
+  }
+}
+
 /* rows (1..6) x cols (1..16) of y.  Rows past `rows` read the last row
  * again, so that the loop is the same for every tile; their results are
- * not stored. */
-__attribute__((target ("avx2,fma")))
-static void
-kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const float *panel,
-    const float *res, float *c, int64_t ldc, float lo, float hi, float hswish)
+ * not stored.  `full` (6 x 16), `has_res` and `hsw` are constants at every
+ * call: each combination gets its own code, so that a full tile's store
+ * is straight-line (no accumulator array on the stack, no tests per row):
+ * with the few input channels of the early layers (K = 16..24) the store
+ * was a third of a tile's time. */
+__attribute__((always_inline, target ("avx2,fma")))
+static inline void
+kernel_body (int rows, int cols, int64_t K, const float *a, int64_t lda, const float *panel,
+    const float *res, float *c, int64_t ldc, float lo, float hi, float hswish,
+    const gboolean full, const gboolean has_res, const gboolean hsw)
 {
+  if (full)
+    rows = MR;
   const float *a0 = a, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a1 + lda : a1;
   const float *a3 = rows > 3 ? a2 + lda : a2, *a4 = rows > 4 ? a3 + lda : a3;
   const float *a5 = rows > 5 ? a4 + lda : a4;
@@ -123,37 +162,36 @@ kernel_6x16 (int rows, int cols, int64_t K, const float *a, int64_t lda, const f
     c50 = _mm256_fmadd_ps (x, b0, c50);
     c51 = _mm256_fmadd_ps (x, b1, c51);
   }
-  __m256 vlo = _mm256_set1_ps (lo), vhi = _mm256_set1_ps (hi);
-  __m256 acc[MR][2] = {
-    { c00, c01 }, { c10, c11 }, { c20, c21 }, { c30, c31 }, { c40, c41 }, { c50, c51 },
-  };
-  for (int r = 0; r < rows; r++) {
-    float *dst = c + r * ldc;
-    if (res) {
-      const float *src = res + r * ldc;
-      float tmp[NR];
-      if (cols < NR) {
-        /* A partial panel: the residual row is read through a copy, so
-         * that no load runs past its end. */
-        memset (tmp + cols, 0, (NR - cols) * sizeof (float));
-        src = memcpy (tmp, src, cols * sizeof (float));
-      }
-      acc[r][0] = _mm256_add_ps (acc[r][0], _mm256_loadu_ps (src));
-      acc[r][1] = _mm256_add_ps (acc[r][1], _mm256_loadu_ps (src + 8));
-    }
-    __m256 v0 = sn_act_avx2 (acc[r][0], vlo, vhi, hswish);
-    __m256 v1 = sn_act_avx2 (acc[r][1], vlo, vhi, hswish);
-    if (cols == NR) {
-      _mm256_storeu_ps (dst, v0);
-      _mm256_storeu_ps (dst + 8, v1);
-    } else {
-      float tmp[NR];
-      _mm256_storeu_ps (tmp, v0);
-      _mm256_storeu_ps (tmp + 8, v1);
-      memcpy (dst, tmp, cols * sizeof (float));
-    }
-  }
+  const __m256 vlo = _mm256_set1_ps (lo), vhi = _mm256_set1_ps (hi);
+  const float hk = hsw ? hswish : 0.0f;
+#define ROW(r, v0, v1) \
+  if (full || rows > r) \
+    store_row (v0, v1, cols, res ? res + r * ldc : NULL, c + r * ldc, vlo, vhi, hk, full, \
+        has_res)
+  ROW (0, c00, c01);
+  ROW (1, c10, c11);
+  ROW (2, c20, c21);
+  ROW (3, c30, c31);
+  ROW (4, c40, c41);
+  ROW (5, c50, c51);
+#undef ROW
 }
+
+#define DEFINE_KERNEL(name, full, has_res, hsw) \
+  __attribute__((target ("avx2,fma"))) static void \
+  name (int rows, int cols, int64_t K, const float *a, int64_t lda, const float *panel, \
+      const float *res, float *c, int64_t ldc, float lo, float hi, float hswish) \
+  { \
+    kernel_body (rows, cols, K, a, lda, panel, res, c, ldc, lo, hi, hswish, full, has_res, hsw); \
+  }
+DEFINE_KERNEL (kernel_full, TRUE, FALSE, FALSE)
+DEFINE_KERNEL (kernel_full_res, TRUE, TRUE, FALSE)
+DEFINE_KERNEL (kernel_full_hsw, TRUE, FALSE, TRUE)
+DEFINE_KERNEL (kernel_full_res_hsw, TRUE, TRUE, TRUE)
+DEFINE_KERNEL (kernel_edge, FALSE, TRUE, TRUE)
+
+typedef void (*KernelFn) (int, int, int64_t, const float *, int64_t, const float *, const float *,
+    float *, int64_t, float, float, float);
 #endif
 
 typedef struct {
@@ -175,10 +213,18 @@ run_item (void *ctx, size_t item)
   int64_t m0 = block * ROWS_PER_ITEM, m1 = MIN (m0 + ROWS_PER_ITEM, j->M);
   int cols = (int) MIN (NR, g->N - p * NR);
   const float *panel = g->packed + (size_t) p * (g->K + 1) * NR;
-  for (int64_t m = m0; m < m1; m += MR)
-    kernel_6x16 ((int) MIN (MR, m1 - m), cols, g->K, j->x + m * g->K, g->K, panel,
-        j->res ? j->res + m * g->N + p * NR : NULL, j->y + m * g->N + p * NR, g->N, g->lo, g->hi,
+  /* Full tiles on a specialised kernel; a partial panel or the last rows
+   * on the general one (residual and hard-swish tested at run time, a
+   * NULL residual and a zero hswish meaning none). */
+  const gboolean has_res = j->res != NULL, hsw = g->hswish != 0.0f;
+  KernelFn full = has_res ? (hsw ? kernel_full_res_hsw : kernel_full_res)
+      : (hsw ? kernel_full_hsw : kernel_full);
+  for (int64_t m = m0; m < m1; m += MR) {
+    int rows = (int) MIN (MR, m1 - m);
+    (rows == MR && cols == NR ? full : kernel_edge) (rows, cols, g->K, j->x + m * g->K, g->K, panel,
+        has_res ? j->res + m * g->N + p * NR : NULL, j->y + m * g->N + p * NR, g->N, g->lo, g->hi,
         g->hswish);
+  }
 #else
   (void) ctx;
   (void) item;
