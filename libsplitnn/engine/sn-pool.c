@@ -51,6 +51,17 @@
 /* Chunks per thread: a preempted thread holds back at most one of them. */
 #define CHUNKS_PER_THREAD 8
 #define POOL_MAGIC 0x21216c6f6f506e53ull     /* "SnPool!!" */
+/* Backing off from a worker that holds the caller up (see pool_run):
+ * a job counts as held up when the caller, out of chunks to take, waited
+ * for the others longer than it worked itself and longer than
+ * STALL_MIN_NS; the next `backoff` jobs then run on the caller alone,
+ * backoff doubling from BACKOFF_MIN_JOBS at each hold-up up to
+ * BACKOFF_MAX_JOBS (a frame of the detector is ~300 jobs), and coming
+ * back to BACKOFF_MIN_JOBS after CLEAN_JOBS jobs in parallel without one. */
+#define STALL_MIN_NS 200000
+#define BACKOFF_MIN_JOBS 32
+#define BACKOFF_MAX_JOBS 8192
+#define CLEAN_JOBS 1024
 
 typedef enum {
   K_PLAIN, K_1D, K_1D_T1, K_2D, K_2D_T1, K_2D_T2, K_3D, K_3D_T2, K_4D, K_4D_T2, K_5D, K_5D_T2,
@@ -90,6 +101,10 @@ struct SnPool {
   _Atomic uint32_t sleepers;
   _Atomic uint32_t caller_waiting;
   _Atomic int stop;
+  /* Under call_lock: the hold-up back-off (pool_run). */
+  gboolean backoff_enabled;
+  uint32_t solo_left, backoff, clean;
+  uint64_t n_holdups;
 };
 
 static void
@@ -254,10 +269,41 @@ worker_main (gpointer data)
   }
 }
 
+static void run_inline (const Job *job);
+
+/* Whether this job held the caller up (see STALL_MIN_NS), and what that
+ * means for the next ones. */
+static void
+note_wait (SnPool *p, int64_t own_ns, int64_t wait_ns)
+{
+  if (!p->backoff_enabled)
+    return;
+  if (wait_ns > STALL_MIN_NS && wait_ns > own_ns) {
+    /* A worker was preempted holding a chunk (its core is busy with
+     * another process): waiting for such a worker is what made 2 threads
+     * slower than 1 on a shared machine, so the caller goes on alone for
+     * a while, longer each time it happens again. */
+    p->solo_left = p->backoff;
+    p->backoff = MIN (p->backoff * 2, BACKOFF_MAX_JOBS);
+    p->clean = 0;
+    p->n_holdups++;
+  } else if (++p->clean >= CLEAN_JOBS) {
+    p->backoff = BACKOFF_MIN_JOBS;
+    p->clean = 0;
+  }
+}
+
 static void
 pool_run (SnPool *p, const Job *job)
 {
   g_mutex_lock (&p->call_lock);
+  if (p->solo_left) {
+    p->solo_left--;
+    run_inline (job);
+    g_mutex_unlock (&p->call_lock);
+    return;
+  }
+  int64_t t0 = now_ns ();
   p->job = *job;
   uint32_t n_chunks = MIN (job->n_items, (size_t) p->n_threads * CHUNKS_PER_THREAD);
   p->job.per_chunk = (job->n_items + n_chunks - 1) / n_chunks;
@@ -270,10 +316,13 @@ pool_run (SnPool *p, const Job *job)
     futex_wake (&p->seq, INT_MAX);
 
   work (p);
+  int64_t t1 = now_ns ();
 
   /* Wait for chunks other threads hold: briefly spinning, then asleep. */
-  int64_t until = now_ns () + SPIN_NS;
+  int64_t until = t1 + SPIN_NS;
+  gboolean waited = FALSE;
   for (int k = 0; atomic_load (&p->finished) != n_chunks; k++) {
+    waited = TRUE;
     if ((k & 63) == 63 && now_ns () > until) {
       atomic_store (&p->caller_waiting, 1);
       uint32_t f;
@@ -284,6 +333,7 @@ pool_run (SnPool *p, const Job *job)
     }
     cpu_relax ();
   }
+  note_wait (p, t1 - t0, waited ? now_ns () - t1 : 0);
   g_mutex_unlock (&p->call_lock);
 }
 
@@ -337,6 +387,17 @@ sn_pool_threads (const SnPool *pool)
   return pool ? pool->n_threads : 1;
 }
 
+guint64
+sn_pool_holdups (SnPool *pool)
+{
+  if (!pool)
+    return 0;
+  g_mutex_lock (&pool->call_lock);
+  guint64 n = pool->n_holdups;
+  g_mutex_unlock (&pool->call_lock);
+  return n;
+}
+
 static SnPool *
 pool_create (int n_threads)
 {
@@ -345,6 +406,11 @@ pool_create (int n_threads)
   p->compat_threads = 1;
   p->n_threads = n_threads;
   g_mutex_init (&p->call_lock);
+  /* SPLITNN_POOL=wait: always wait for every worker (no back-off), for
+   * comparison in benchmarks. */
+  const char *mode = g_getenv ("SPLITNN_POOL");
+  p->backoff_enabled = !(mode && strcmp (mode, "wait") == 0);
+  p->backoff = BACKOFF_MIN_JOBS;
   for (int i = 0; i < n_threads - 1; i++)
     p->workers[i] = g_thread_new ("splitnn-pool", worker_main, p);
   return p;
