@@ -144,9 +144,10 @@ START_TEST (test_dwconv_against_loops)
   /* Channels: under one 8-channel block, odd, 16-channel pairs and a
    * ragged block, and wide maps (>= 64 channels, up to more than one
    * 256-channel item); sizes: smaller than the window, a few tiles and
-   * ragged ends. */
+   * ragged ends, and rows long enough to be prefetched (>= 8192 floats:
+   * 64 x 136 and 64 x 264). */
   static const int64_t Cs[] = { 3, 8, 13, 16, 24, 40, 64, 72, 136, 264 };
-  static const int64_t HWs[][2] = { { 2, 3 }, { 5, 5 }, { 9, 13 }, { 17, 11 } };
+  static const int64_t HWs[][2] = { { 2, 3 }, { 5, 5 }, { 9, 13 }, { 17, 11 }, { 6, 64 } };
   for (size_t c = 0; c < G_N_ELEMENTS (Cs); c++)
     for (size_t h = 0; h < G_N_ELEMENTS (HWs); h++)
       for (int k = 3; k <= 5; k += 2)
