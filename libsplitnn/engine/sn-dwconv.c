@@ -205,7 +205,7 @@ prefetch_next (const SnDwconv *d, const float *x, RowSpan r, int64_t ox, int64_t
     for (int64_t ix = ix0; ix < ix1; ix++) {
       const char *p = (const char *) (x + (iy * W + ix) * C + c0);
       for (int64_t o = 0; o < (c1 - c0) * 4; o += 64)
-        _mm_prefetch (p + o, _MM_HINT_T0);
+        _mm_prefetch (p + o, _MM_HINT_T1);
     }
   }
 }
