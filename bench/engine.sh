@@ -12,8 +12,8 @@
 #   - the same with one core kept busy by another process (`yes` pinned to
 #     one CPU): libsplitnn 1 and 2 threads, ONNX Runtime's fastest
 #     configuration of each count, and libsplitnn at 2 threads with
-#     SPLITNN_POOL=wait (the pool without its back-off from a held-up
-#     worker, sn-pool.c) for the gain of the back-off;
+#     SPLITNN_POOL=backoff (the pool's optional back-off from a held-up
+#     worker, sn-pool.c), to measure whether it should be the default;
 #   - achieved GFLOP/s on the detector, and each engine's rate on a dense
 #     3x3 and a 1x1 convolution alone (bench/engine-kernels.py);
 #   - the reference kernels' time (the oracle).
@@ -69,7 +69,7 @@ if [[ $flags == *" avx2 "* && $flags == *" fma "* && ${SPLITNN_KERNELS:-} != xnn
     own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5 and 3x3 on <= 32 channels"
   fi
 fi
-echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c, backs off from a held-up worker)"
+echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c)"
 echo "ONNX Runtime: $(cd tests/oracle && node -e "console.log(require('onnxruntime-node/package.json').version)" 2>/dev/null || echo '?') (npm onnxruntime-node, CPU provider)"
 echo "load average before: $(loadavg)"
 
@@ -145,7 +145,7 @@ if ((cpus >= 2)); then
       sn "$t" >> "$tmp/bsn.$t"
       ort "${best_cfg[$t]}" "$t" >> "$tmp/bort.$t"
     done
-    SPLITNN_POOL=wait sn 2 >> "$tmp/bsnw.2"
+    SPLITNN_POOL=backoff sn 2 >> "$tmp/bsnw.2"
   done
   kill "$busy_pid"; busy_pid=
   read -r b1 _ < <(summary "$tmp/bsn.1"); read -r b2 _ < <(summary "$tmp/bsn.2")
@@ -156,7 +156,7 @@ if ((cpus >= 2)); then
     "$b1" "$b2" "$(echo "$b2 / $b1" | bc -l)" "${best_cfg[1]}" "$o1" "${best_cfg[2]}" "$o2"
   printf 'busy: ratio to the fastest ONNX Runtime under the same load: 1 thread %.2f, 2 threads %.2f\n' \
     "$(echo "$b1 / $ob" | bc -l)" "$(echo "$b2 / $ob" | bc -l)"
-  printf 'busy: libsplitnn 2 threads without the pool'"'"'s back-off (SPLITNN_POOL=wait) %.1f ms (2t/1t %.2f)\n' \
+  printf 'busy: libsplitnn 2 threads with the pool'"'"'s back-off (SPLITNN_POOL=backoff) %.1f ms (2t/1t %.2f)\n' \
     "$bw" "$(echo "$bw / $b1" | bc -l)"
 fi
 

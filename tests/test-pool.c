@@ -184,13 +184,15 @@ which_thread (void *ctx, size_t i)
     atomic_fetch_add (&h->on_worker, 1);
 }
 
-/* After a job in which the caller waited for a worker longer than it
- * worked itself, the next jobs run on the caller alone (unless
- * SPLITNN_POOL=wait). */
+/* With SPLITNN_POOL=backoff, after a job in which the caller waited for
+ * a worker longer than it worked itself, the next jobs run on the caller
+ * alone; by default (_i = 1) nothing changes. */
 START_TEST (test_backs_off_after_holdup)
 {
-  if (_i)
-    g_setenv ("SPLITNN_POOL", "wait", TRUE);
+  if (!_i)
+    g_setenv ("SPLITNN_POOL", "backoff", TRUE);
+  else
+    g_unsetenv ("SPLITNN_POOL");
   SnPool *pool = sn_pool_new (2);
   if (!pool)
     return;                     /* XNNPACK bound to another pool: nothing to test */

@@ -406,10 +406,14 @@ pool_create (int n_threads)
   p->compat_threads = 1;
   p->n_threads = n_threads;
   g_mutex_init (&p->call_lock);
-  /* SPLITNN_POOL=wait: always wait for every worker (no back-off), for
-   * comparison in benchmarks. */
+  /* SPLITNN_POOL=backoff turns the back-off on.  It is off by default:
+   * on this project's shared 2-CPU machine (load 8-13, i.e. every thread
+   * already time-shared) with one core kept busy, 2 threads that always
+   * wait were as fast or faster (14 interleaved rounds, docs/performance.md);
+   * the case it is for, one busy core on an otherwise quiet machine, is
+   * still to be measured. */
   const char *mode = g_getenv ("SPLITNN_POOL");
-  p->backoff_enabled = !(mode && strcmp (mode, "wait") == 0);
+  p->backoff_enabled = mode && strcmp (mode, "backoff") == 0;
   p->backoff = BACKOFF_MIN_JOBS;
   for (int i = 0; i < n_threads - 1; i++)
     p->workers[i] = g_thread_new ("splitnn-pool", worker_main, p);

@@ -15,12 +15,13 @@
  *   - short, time-bounded spins, then futex sleeps, so that idle workers
  *     give their core back (and keep the scheduler's favour for when they
  *     are woken);
- *   - backing off from a worker that holds the caller up: a worker
- *     preempted while it holds a chunk (its core busy with another
- *     process) makes the caller wait a scheduler time slice, ms where the
- *     job took us; after such a job the caller runs the next ones alone,
- *     for longer each time it happens again (sn-pool.c, pool_run), so that
- *     2 threads on a machine with a busy core cost no more than 1.
+ *   - optionally (SPLITNN_POOL=backoff), backing off from a worker that
+ *     holds the caller up: a worker preempted while it holds a chunk (its
+ *     core busy with another process) makes the caller wait a scheduler
+ *     time slice, ms where the job took us; after such a job the caller
+ *     runs the next ones alone, for longer each time it happens again
+ *     (sn-pool.c, pool_run).  Off by default until measured where it is
+ *     meant to help (docs/performance.md).
  * sn_pool_new checks once that XNNPACK really calls these functions; where
  * it does not (a process that loaded libpthreadpool ahead of libsplitnn),
  * it returns NULL and the fast path runs on the calling thread. */
