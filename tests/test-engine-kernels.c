@@ -2,8 +2,9 @@
 /* Our own kernels (libsplitnn/engine/sn-gemm.c, sn-dwconv.c) called
  * directly, against plain double-precision loops written here (the
  * oracle): every code path of a kernel on sizes chosen to hit it (full
- * tiles, partial panels and row tiles, odd channel counts, borders,
- * images smaller than the window), with and without the fused residual,
+ * tiles, partial and 8-column panels, row tiles, odd channel counts,
+ * borders, pairs of output rows and a last single one, images smaller
+ * than the window), with and without the fused residual,
  * clamp and hard-swish, on 1 and 2 threads.  The model-level tests
  * (test-fast.c) reach these kernels only through the shapes a model
  * gives; these reach each specialised variant on purpose. */
@@ -153,8 +154,9 @@ START_TEST (test_dwconv_against_loops)
       for (int k = 3; k <= 5; k += 2)
         for (int s = 1; s <= 2; s++) {
           int v = (int) (c + h + (size_t) k + (size_t) s) % 3;
-          /* Symmetric padding, and TF SAME's (none at top / left at stride 2). */
-          int pad = s == 2 && v == 1 ? 0 : k / 2;
+          /* Symmetric padding, and none at the top / left (TF SAME's at
+           * stride 2; "valid" at stride 1). */
+          int pad = v == 1 ? 0 : k / 2;
           check_dwconv (pool, HWs[h][0], HWs[h][1], Cs[c], k, s, pad, pad,
               v == 2 ? 0.0f : -INFINITY, v == 2 ? 6.0f : INFINITY, v == 0 ? 1.0f / 6 : 0.0f);
         }
