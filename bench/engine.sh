@@ -66,7 +66,7 @@ own="none (XNNPACK's GEMM runs them)"
 if [[ $flags == *" avx2 "* && $flags == *" fma "* && ${SPLITNN_KERNELS:-} != xnnpack ]]; then
   own="6x16 (+ 6x8 for a last panel of <= 8 columns) avx2+fma GEMM (libsplitnn/engine/sn-gemm.c) for 1x1 convolutions"
   if [[ ${SPLITNN_KERNELS:-} != gemm ]]; then
-    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5 and 3x3 on <= 32 channels"
+    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5, 3x3 on <= 32 channels, 3x3 stride 1 (2 rows at a time) on <= 96 channels or <= 32 x 32 maps"
   fi
 fi
 echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c)"
