@@ -11,7 +11,9 @@
 #     libsplitnn to the fastest of them (lower is better; target <= 0.8);
 #   - the same with one core kept busy by another process (`yes` pinned to
 #     one CPU): libsplitnn 1 and 2 threads, ONNX Runtime's fastest
-#     configuration of each count;
+#     configuration of each count, and libsplitnn at 2 threads with
+#     SPLITNN_POOL=backoff (the pool's optional back-off from a held-up
+#     worker, sn-pool.c), to measure whether it should be the default;
 #   - achieved GFLOP/s on the detector, and each engine's rate on a dense
 #     3x3 and a 1x1 convolution alone (bench/engine-kernels.py);
 #   - the reference kernels' time (the oracle).
@@ -62,9 +64,9 @@ echo "machine: $(cpuinfo 'model name'), family $(cpuinfo 'cpu family') model $(c
   "(of $(grep -c ^processor /proc/cpuinfo)); ISA: ${isa% }"
 own="none (XNNPACK's GEMM runs them)"
 if [[ $flags == *" avx2 "* && $flags == *" fma "* && ${SPLITNN_KERNELS:-} != xnnpack ]]; then
-  own="6x16 avx2+fma GEMM (libsplitnn/sn-gemm.c) for 1x1 convolutions"
+  own="6x16 (+ 6x8 for a last panel of <= 8 columns) avx2+fma GEMM (libsplitnn/engine/sn-gemm.c) for 1x1 convolutions"
   if [[ ${SPLITNN_KERNELS:-} != gemm ]]; then
-    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5 and 3x3 on <= 32 channels"
+    own+=", 4-pixel x 8-channel avx2+fma depthwise (libsplitnn/engine/sn-dwconv.c) for 5x5, 3x3 on <= 32 channels, 3x3 stride 1 (2 rows at a time) on <= 96 channels or <= 32 x 32 maps"
   fi
 fi
 echo "XNNPACK microkernels for this CPU: $ukernels; libsplitnn's own: $own; thread pool: libsplitnn's (sn-pool.c)"
@@ -137,20 +139,25 @@ if ((cpus >= 2)); then
   taskset -c "$busy_cpu" yes > /dev/null &
   busy_pid=$!
   for t in 1 2; do : > "$tmp/bsn.$t"; : > "$tmp/bort.$t"; done
+  : > "$tmp/bsnw.2"
   for ((r = 0; r < rounds; r++)); do
     for t in 1 2; do
       sn "$t" >> "$tmp/bsn.$t"
       ort "${best_cfg[$t]}" "$t" >> "$tmp/bort.$t"
     done
+    SPLITNN_POOL=backoff sn 2 >> "$tmp/bsnw.2"
   done
   kill "$busy_pid"; busy_pid=
   read -r b1 _ < <(summary "$tmp/bsn.1"); read -r b2 _ < <(summary "$tmp/bsn.2")
   read -r o1 _ < <(summary "$tmp/bort.1"); read -r o2 _ < <(summary "$tmp/bort.2")
+  read -r bw _ < <(summary "$tmp/bsnw.2")
   ob=$(echo "if ($o1 < $o2) $o1 else $o2" | bc -l)
   printf 'busy: libsplitnn 1 thread %.1f ms, 2 threads %.1f ms (2t/1t %.2f, target <= 1); ONNX Runtime %s 1 thread %.1f ms, %s 2 threads %.1f ms\n' \
     "$b1" "$b2" "$(echo "$b2 / $b1" | bc -l)" "${best_cfg[1]}" "$o1" "${best_cfg[2]}" "$o2"
   printf 'busy: ratio to the fastest ONNX Runtime under the same load: 1 thread %.2f, 2 threads %.2f\n' \
     "$(echo "$b1 / $ob" | bc -l)" "$(echo "$b2 / $ob" | bc -l)"
+  printf 'busy: libsplitnn 2 threads with the pool'"'"'s back-off (SPLITNN_POOL=backoff) %.1f ms (2t/1t %.2f)\n' \
+    "$bw" "$(echo "$bw / $b1" | bc -l)"
 fi
 
 # ---- Convolutions alone (1 thread) ----

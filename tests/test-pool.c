@@ -144,6 +144,75 @@ START_TEST (test_pthreadpool_entry_points)
 END_TEST
 #endif
 
+/* A job whose worker holds the caller up: item 0 (the caller's, which
+ * takes the first chunk) returns once the worker has its item; the
+ * worker's item then sleeps well past twice the caller's own time, as a
+ * worker preempted by another process would. */
+typedef struct {
+  GThread *caller;
+  gint64 t0;
+  _Atomic gint64 caller_done;
+  _Atomic int worker_started;
+  _Atomic int on_worker;
+} Holdup;
+
+static void
+holdup_item (void *ctx, size_t i)
+{
+  Holdup *h = ctx;
+  (void) i;
+  if (g_thread_self () == h->caller) {
+    gint64 give_up = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    while (!atomic_load (&h->worker_started) && g_get_monotonic_time () < give_up)
+      g_usleep (100);
+    atomic_store (&h->caller_done, g_get_monotonic_time ());
+  } else {
+    atomic_store (&h->worker_started, 1);
+    gint64 done;
+    while (!(done = atomic_load (&h->caller_done)))
+      g_usleep (100);
+    g_usleep (2 * (done - h->t0) + 100000);
+  }
+}
+
+static void
+which_thread (void *ctx, size_t i)
+{
+  Holdup *h = ctx;
+  (void) i;
+  if (g_thread_self () != h->caller)
+    atomic_fetch_add (&h->on_worker, 1);
+}
+
+/* With SPLITNN_POOL=backoff, after a job in which the caller waited for
+ * a worker longer than it worked itself, the next jobs run on the caller
+ * alone; by default (_i = 1) nothing changes. */
+START_TEST (test_backs_off_after_holdup)
+{
+  if (!_i)
+    g_setenv ("SPLITNN_POOL", "backoff", TRUE);
+  else
+    g_unsetenv ("SPLITNN_POOL");
+  SnPool *pool = sn_pool_new (2);
+  if (!pool)
+    return;                     /* XNNPACK bound to another pool: nothing to test */
+  Holdup h = { .caller = g_thread_self (), .t0 = g_get_monotonic_time () };
+  sn_pool_run (pool, holdup_item, &h, 2);
+  ck_assert_int_eq (atomic_load (&h.worker_started), 1);
+  ck_assert_uint_eq (sn_pool_holdups (pool), _i ? 0 : 1);
+  if (!_i) {
+    for (int job = 0; job < 8; job++)
+      sn_pool_run (pool, which_thread, &h, 64);
+    int on_worker = atomic_load (&h.on_worker);
+    ck_assert_msg (on_worker == 0, "%d items ran on the worker after the hold-up", on_worker);
+  }
+  /* Whatever the mode, every item still runs once. */
+  for (int rep = 0; rep < 200; rep++)
+    check_once (pool, 1 + rep % 97);
+  sn_pool_free (pool);
+}
+END_TEST
+
 /* threads=0: one thread per CPU of the affinity mask (Check forks each
  * test, so narrowing the mask stays in this test). */
 START_TEST (test_auto_threads)
@@ -175,6 +244,7 @@ pool_suite (void)
   tcase_add_test (tc, test_pthreadpool_entry_points);
 #endif
   tcase_add_test (tc, test_auto_threads);
+  tcase_add_loop_test (tc, test_backs_off_after_holdup, 0, 2);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -51,6 +51,17 @@
 /* Chunks per thread: a preempted thread holds back at most one of them. */
 #define CHUNKS_PER_THREAD 8
 #define POOL_MAGIC 0x21216c6f6f506e53ull     /* "SnPool!!" */
+/* Backing off from a worker that holds the caller up (see pool_run):
+ * a job counts as held up when the caller, out of chunks to take, waited
+ * for the others longer than it worked itself and longer than
+ * STALL_MIN_NS; the next `backoff` jobs then run on the caller alone,
+ * backoff doubling from BACKOFF_MIN_JOBS at each hold-up up to
+ * BACKOFF_MAX_JOBS (a frame of the detector is ~300 jobs), and coming
+ * back to BACKOFF_MIN_JOBS after CLEAN_JOBS jobs in parallel without one. */
+#define STALL_MIN_NS 200000
+#define BACKOFF_MIN_JOBS 32
+#define BACKOFF_MAX_JOBS 8192
+#define CLEAN_JOBS 1024
 
 typedef enum {
   K_PLAIN, K_1D, K_1D_T1, K_2D, K_2D_T1, K_2D_T2, K_3D, K_3D_T2, K_4D, K_4D_T2, K_5D, K_5D_T2,
@@ -90,6 +101,10 @@ struct SnPool {
   _Atomic uint32_t sleepers;
   _Atomic uint32_t caller_waiting;
   _Atomic int stop;
+  /* Under call_lock: the hold-up back-off (pool_run). */
+  gboolean backoff_enabled;
+  uint32_t solo_left, backoff, clean;
+  uint64_t n_holdups;
 };
 
 static void
@@ -134,14 +149,35 @@ grab (SnPool *p, uint32_t *chunk)
   return FALSE;
 }
 
+/* The tile coordinates of item `item` (t[d]: tile index on axis d). */
 static void
-run_item (const Job *j, size_t item)
+item_tiles (const Job *j, size_t item, size_t *t)
+{
+  for (int d = j->nd - 1; d >= 0; d--) {
+    t[d] = item % j->tiles[d];
+    item /= j->tiles[d];
+  }
+}
+
+/* The next item's tile coordinates: an odometer, so that a chunk divides
+ * once, not per item (XNNPACK's elementwise jobs have many small items,
+ * and the divisions showed up at 2-3 % of the detector's time). */
+static void
+next_tiles (const Job *j, size_t *t)
+{
+  for (int d = j->nd - 1; d >= 0; d--) {
+    if (++t[d] < j->tiles[d])
+      return;
+    t[d] = 0;
+  }
+}
+
+static void
+run_item (const Job *j, const size_t *t)
 {
   size_t i[6] = { 0 }, l[6] = { 0 };
-  for (int d = j->nd - 1; d >= 0; d--) {
-    size_t t = item % j->tiles[d];
-    item /= j->tiles[d];
-    i[d] = t * j->tile[d];
+  for (int d = 0; d < j->nd; d++) {
+    i[d] = t[d] * j->tile[d];
     l[d] = MIN (j->tile[d], j->range[d] - i[d]);
   }
   void *c = j->ctx;
@@ -209,8 +245,10 @@ work (SnPool *p)
     }
 #endif
     size_t first = (size_t) c * j->per_chunk, last = MIN (first + j->per_chunk, j->n_items);
-    for (size_t i = first; i < last; i++)
-      run_item (j, i);
+    size_t t[6] = { 0 };
+    item_tiles (j, first, t);
+    for (size_t i = first; i < last; i++, next_tiles (j, t))
+      run_item (j, t);
 #if defined(__x86_64__)
     if (j->flags & 1)
       _mm_setcsr (csr);
@@ -254,10 +292,41 @@ worker_main (gpointer data)
   }
 }
 
+static void run_inline (const Job *job);
+
+/* Whether this job held the caller up (see STALL_MIN_NS), and what that
+ * means for the next ones. */
+static void
+note_wait (SnPool *p, int64_t own_ns, int64_t wait_ns)
+{
+  if (!p->backoff_enabled)
+    return;
+  if (wait_ns > STALL_MIN_NS && wait_ns > own_ns) {
+    /* A worker was preempted holding a chunk (its core is busy with
+     * another process): waiting for such a worker is what made 2 threads
+     * slower than 1 on a shared machine, so the caller goes on alone for
+     * a while, longer each time it happens again. */
+    p->solo_left = p->backoff;
+    p->backoff = MIN (p->backoff * 2, BACKOFF_MAX_JOBS);
+    p->clean = 0;
+    p->n_holdups++;
+  } else if (++p->clean >= CLEAN_JOBS) {
+    p->backoff = BACKOFF_MIN_JOBS;
+    p->clean = 0;
+  }
+}
+
 static void
 pool_run (SnPool *p, const Job *job)
 {
   g_mutex_lock (&p->call_lock);
+  if (p->solo_left) {
+    p->solo_left--;
+    run_inline (job);
+    g_mutex_unlock (&p->call_lock);
+    return;
+  }
+  int64_t t0 = now_ns ();
   p->job = *job;
   uint32_t n_chunks = MIN (job->n_items, (size_t) p->n_threads * CHUNKS_PER_THREAD);
   p->job.per_chunk = (job->n_items + n_chunks - 1) / n_chunks;
@@ -270,10 +339,13 @@ pool_run (SnPool *p, const Job *job)
     futex_wake (&p->seq, INT_MAX);
 
   work (p);
+  int64_t t1 = now_ns ();
 
   /* Wait for chunks other threads hold: briefly spinning, then asleep. */
-  int64_t until = now_ns () + SPIN_NS;
+  int64_t until = t1 + SPIN_NS;
+  gboolean waited = FALSE;
   for (int k = 0; atomic_load (&p->finished) != n_chunks; k++) {
+    waited = TRUE;
     if ((k & 63) == 63 && now_ns () > until) {
       atomic_store (&p->caller_waiting, 1);
       uint32_t f;
@@ -284,6 +356,7 @@ pool_run (SnPool *p, const Job *job)
     }
     cpu_relax ();
   }
+  note_wait (p, t1 - t0, waited ? now_ns () - t1 : 0);
   g_mutex_unlock (&p->call_lock);
 }
 
@@ -297,8 +370,9 @@ run_inline (const Job *job)
   if (j.flags & 1)
     _mm_setcsr (csr | 0x8040);
 #endif
-  for (size_t i = 0; i < j.n_items; i++)
-    run_item (&j, i);
+  size_t t[6] = { 0 };
+  for (size_t i = 0; i < j.n_items; i++, next_tiles (&j, t))
+    run_item (&j, t);
 #if defined(__x86_64__)
   if (j.flags & 1)
     _mm_setcsr (csr);
@@ -337,6 +411,17 @@ sn_pool_threads (const SnPool *pool)
   return pool ? pool->n_threads : 1;
 }
 
+guint64
+sn_pool_holdups (SnPool *pool)
+{
+  if (!pool)
+    return 0;
+  g_mutex_lock (&pool->call_lock);
+  guint64 n = pool->n_holdups;
+  g_mutex_unlock (&pool->call_lock);
+  return n;
+}
+
 static SnPool *
 pool_create (int n_threads)
 {
@@ -345,6 +430,15 @@ pool_create (int n_threads)
   p->compat_threads = 1;
   p->n_threads = n_threads;
   g_mutex_init (&p->call_lock);
+  /* SPLITNN_POOL=backoff turns the back-off on.  It is off by default:
+   * on this project's shared 2-CPU machine (load 8-13, i.e. every thread
+   * already time-shared) with one core kept busy, 2 threads that always
+   * wait were as fast or faster (14 interleaved rounds, docs/performance.md);
+   * the case it is for, one busy core on an otherwise quiet machine, is
+   * still to be measured. */
+  const char *mode = g_getenv ("SPLITNN_POOL");
+  p->backoff_enabled = mode && strcmp (mode, "backoff") == 0;
+  p->backoff = BACKOFF_MIN_JOBS;
   for (int i = 0; i < n_threads - 1; i++)
     p->workers[i] = g_thread_new ("splitnn-pool", worker_main, p);
   return p;

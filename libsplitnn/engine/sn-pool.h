@@ -14,7 +14,14 @@
  *     back at most one chunk;
  *   - short, time-bounded spins, then futex sleeps, so that idle workers
  *     give their core back (and keep the scheduler's favour for when they
- *     are woken).
+ *     are woken);
+ *   - optionally (SPLITNN_POOL=backoff), backing off from a worker that
+ *     holds the caller up: a worker preempted while it holds a chunk (its
+ *     core busy with another process) makes the caller wait a scheduler
+ *     time slice, ms where the job took us; after such a job the caller
+ *     runs the next ones alone, for longer each time it happens again
+ *     (sn-pool.c, pool_run).  Off by default until measured where it is
+ *     meant to help (docs/performance.md).
  * sn_pool_new checks once that XNNPACK really calls these functions; where
  * it does not (a process that loaded libpthreadpool ahead of libsplitnn),
  * it returns NULL and the fast path runs on the calling thread. */
@@ -31,6 +38,9 @@ typedef struct SnPool SnPool;
 SnPool *sn_pool_new (int n_threads);
 void sn_pool_free (SnPool *pool);
 int sn_pool_threads (const SnPool *pool);
+
+/* How many jobs held the caller up so far (see above); 0 for NULL. */
+guint64 sn_pool_holdups (SnPool *pool);
 
 /* Runs fn (ctx, i) for every i in [0, n), on the pool's threads (the
  * caller's included) or inline when pool is NULL. */

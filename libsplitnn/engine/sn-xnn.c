@@ -1210,9 +1210,11 @@ lower_own_conv (SnXnnRun *r, const SnNode *n, const SnValue *out, const float *x
 
 /* Depthwise Conv nodes our kernel takes (sn-dwconv.c): one input and one
  * output channel per group, batch 1, square windows, the same stride 1 or
- * 2 on both axes, no dilation; 5x5 windows, and 3x3 ones on at most 32
- * channels.  Where it was not faster than XNNPACK's on the detector's
- * layers (3x3 on 72 channels and more: 0.4-1.3x, docs/performance.md,
+ * 2 on both axes, no dilation; 5x5 windows, 3x3 ones on at most 32
+ * channels, and 3x3 stride 1 ones (two output rows at a time) on at most
+ * 96 channels or maps of at most 32 x 32.  Where it was not faster than
+ * XNNPACK's on the detector's layers (3x3 stride 2, and stride 1 on
+ * 128 x 128 x 128 and 64 x 64 x 192: 0.4-1.1x, docs/performance.md,
  * bench/dwconv-avx2), XNNPACK's up16x9 keeps them. */
 static gboolean
 own_depthwise_ok (const SnNode *n)
@@ -1224,7 +1226,9 @@ own_depthwise_ok (const SnNode *n)
       && w->shape.dims[1] == 1 && kh == w->shape.dims[3] && x->shape.dims[0] == 1
       && window_of (n, kh, kh, &win) && win.sh == win.sw && win.dh == 1 && win.dw == 1
       && sn_dwconv_supports ((int) kh, (int) win.sh, (int) win.pt, (int) win.pl)
-      && (kh == 5 || C <= 32) && sn_dwconv_enabled ();
+      && (kh == 5 || C <= 32
+          || (win.sh == 1 && (C <= 96 || x->shape.dims[2] * x->shape.dims[3] <= 32 * 32)))
+      && sn_dwconv_enabled ();
 }
 
 /* Conv nodes our kernels take: depthwise (above), or 1x1, one group,
