@@ -12,6 +12,8 @@ import numpy as np
 
 def bd_rate(anchor, test):
     """Mean rate change of test against anchor, in percent, and the range."""
+    if len(anchor) < 4 or len(test) < 4:
+        return None, 0, 0
     fa, ra = np.array([p[0] for p in anchor]), np.log10([p[1] for p in anchor])
     ft, rt = np.array([p[0] for p in test]), np.log10([p[1] for p in test])
     lo, hi = max(fa.min(), ft.min()), min(fa.max(), ft.max())

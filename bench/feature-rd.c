@@ -572,17 +572,21 @@ typedef struct {
   Klt klt;
   gboolean use_klt;
   int *order;               /* tile t holds channel order[t] */
+  int hold;                 /* > 0: the codes of an 8x8 block are held from the last
+                             * frame unless one moved by more than hold */
+  guint8 *ref;              /* the held mosaic (hold > 0) */
 } Mosaic;
 
 static void
 mosaic_open (Mosaic *m, const SnShape *shape, const char *dir, int cut_id, int keep, int cols,
-    int map, const char *order, const char *gains, int down)
+    int map, const char *order, const char *gains, int down, int hold)
 {
   memset (m, 0, sizeof *m);
   m->C = (int) shape->dims[1];
   m->H = (int) shape->dims[2];
   m->W = (int) shape->dims[3];
   m->map = map;
+  m->hold = hold;
   m->lo = g_new (float, m->C);
   m->hi = g_new (float, m->C);
   m->zero = g_new0 (float, m->C);
@@ -679,6 +683,34 @@ mosaic_pack (const Mosaic *m, const float *x, float *z, guint8 *yuv)
       }
     }
   }
+  if (m->hold > 0) {
+    /* A temporal dead zone before the video codec: blocks whose codes all
+     * stayed within hold of the held ones stay exactly as they were, so
+     * x264 skips them instead of coding the source's noise. */
+    Mosaic *mm = (Mosaic *) m;
+    size_t area = (size_t) m->width * m->height;
+    if (!mm->ref) {
+      mm->ref = g_memdup2 (yuv, area);
+      return;
+    }
+    for (int by = 0; by < m->height; by += 8)
+      for (int bx = 0; bx < m->width; bx += 8) {
+        int moved = 0;
+        for (int i = 0; i < 8 && !moved; i++)
+          for (int j = 0; j < 8; j++)
+            if (abs (yuv[(size_t) (by + i) * m->width + bx + j] - mm->ref[(size_t) (by + i) * m->width + bx + j]) > m->hold) {
+              moved = 1;
+              break;
+            }
+        for (int i = 0; i < 8; i++) {
+          guint8 *a = yuv + (size_t) (by + i) * m->width + bx, *b = mm->ref + (size_t) (by + i) * m->width + bx;
+          if (moved)
+            memcpy (b, a, 8);
+          else
+            memcpy (a, b, 8);
+        }
+      }
+  }
 }
 
 static void
@@ -720,7 +752,7 @@ mosaic_unpack (const Mosaic *m, const guint8 *yuv, float *z, float *x)
  * FILE "-" for mosaic-eval: no video codec (the 8-bit quantization alone). */
 static int
 cmd_mosaic (gboolean pack, const char *model, const char *dir, const char *file, int cut_id,
-    int keep, int cols, int map, const char *order, const char *gains, int down, double bytes,
+    int keep, int cols, int map, const char *order, const char *gains, int down, int hold, double bytes,
     const char *label, int step, const char *prefix)
 {
   GError *err = NULL;
@@ -729,7 +761,7 @@ cmd_mosaic (gboolean pack, const char *model, const char *dir, const char *file,
   const SnShape *shape = &n.cut->shapes[0];
   int64_t numel = sn_shape_numel (shape);
   Mosaic m;
-  mosaic_open (&m, shape, dir, cut_id, keep, cols, map, order, gains, down);
+  mosaic_open (&m, shape, dir, cut_id, keep, cols, map, order, gains, down, hold);
   size_t fsize = (size_t) m.width * m.height * 3 / 2;
   guint8 *yuv = g_malloc (fsize);
   SnTensor *x = sn_tensor_new (SN_DTYPE_FLOAT32, shape), *z = sn_tensor_new (SN_DTYPE_FLOAT32, shape);
@@ -931,7 +963,7 @@ main (int argc, char **argv)
   int cut_id = 4, step = 4, from = FIRST_REPORT, to = LAST_FRAME, tune_first = 300;
   gboolean tune = FALSE;
   double bytes = 0, noise = 8;
-  int keep = 0, cols = 0, map = 0, down = 1;
+  int keep = 0, cols = 0, map = 0, down = 1, hold = 0;
   g_autofree char *settings = NULL, *label = NULL, *order = NULL, *gains = NULL;
   GOptionEntry entries[] = {
     { "cut", 0, 0, G_OPTION_ARG_INT, &cut_id, "Cut id (default 4)", "ID" },
@@ -948,6 +980,7 @@ main (int argc, char **argv)
     { "map", 0, 0, G_OPTION_ARG_INT, &map, "mosaic-*: 0 linear, 1 square-root companding", "M" },
     { "order", 0, 0, G_OPTION_ARG_STRING, &order, "mosaic-*: channel of each tile, e.g. 3.0.1...", "L" },
     { "gains", 0, 0, G_OPTION_ARG_STRING, &gains, "mosaic-*: per-channel range gains g0,g1,...", "L" },
+    { "hold", 0, 0, G_OPTION_ARG_INT, &hold, "mosaic-*: hold 8x8 blocks whose codes all moved by at most K (a temporal dead zone before x264)", "K" },
     { "down", 0, 0, G_OPTION_ARG_INT, &down, "mosaic-*: downsample each channel by D (2x2 mean, bilinear back)", "D" },
     { "noise", 0, 0, G_OPTION_ARG_DOUBLE, &noise,
       "sensitivity: noise std in codes of each channel's 8-bit step (default 8)", "N" },
@@ -968,7 +1001,7 @@ main (int argc, char **argv)
     return cmd_codec (argv[2], argv[3], cut_id, settings, step, gains, tune ? "tune-" : "");
   if ((!strcmp (argv[1], "mosaic-pack") || !strcmp (argv[1], "mosaic-eval")) && argc == 5)
     return cmd_mosaic (!strcmp (argv[1], "mosaic-pack"), argv[2], argv[3], argv[4], cut_id, keep,
-        cols, map, order, gains, down, bytes, label ? label : argv[4], step, tune ? "tune-" : "");
+        cols, map, order, gains, down, hold, bytes, label ? label : argv[4], step, tune ? "tune-" : "");
   if (!strcmp (argv[1], "sensitivity") && argc == 4)
     return cmd_sensitivity (argv[2], argv[3], cut_id, step, noise, tune ? "tune-" : "");
   if (!strcmp (argv[1], "rgb") && argc == 5)
