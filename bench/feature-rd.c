@@ -468,7 +468,7 @@ cmd_codec (const char *model, const char *dir, int cut_id, const char *settings,
     GPtrArray *pred = g_ptr_array_new_with_free_func (det_free);
     GPtrArray *refs = g_ptr_array_new ();
     double bytes = 0, updated = 0, inter_bytes = 0;
-    int intra_frames = 0;
+    int intra_frames = 0, still_frames = 0, quiet_frames = 0;
     for (int f = 0; f < n_frames; f++) {
       if (fread (x->data, 4, numel, ff) != (size_t) numel)
         die ("cut features truncated", NULL);
@@ -489,6 +489,12 @@ cmd_codec (const char *model, const char *dir, int cut_id, const char *settings,
       g_array_append_val (dec_ms, (double) { t2 - t1 });
       bytes += st.raw ? (double) numel * st.cfg.bits / 8 : buf->len;
       updated += es.updated;
+      /* The early exit's best case: inter frames with nothing (or next to
+       * nothing, under 0.1 % of the values) to update. */
+      if (!es.intra && es.updated == 0)
+        still_frames++;
+      if (!es.intra && es.updated * 1000 < numel)
+        quiet_frames++;
       if (es.intra)
         intra_frames++;
       else
@@ -533,6 +539,7 @@ cmd_codec (const char *model, const char *dir, int cut_id, const char *settings,
         n_frames, refs->len, numel, bytes / n_frames, bytes * 8 / n_frames / numel,
         n_frames > intra_frames ? inter_bytes / (n_frames - intra_frames) : 0, intra_frames,
         updated / n_frames / numel, fid, median (enc_ms), median (dec_ms));
+    printf (", \"still_frames\": %d, \"quiet_frames\": %d", still_frames, quiet_frames);
     if (today_ll->len)
       printf (", \"today_lossless8_encode_ms\": %.3f, \"today_lossy8_encode_ms\": %.3f",
           median (today_ll), median (today_lossy));
@@ -659,7 +666,7 @@ mosaic_dq (const Mosaic *m, int c, guint8 q)
 
 /* x: the cut tensor (C planes); yuv: width x height luma + two chroma planes */
 static void
-mosaic_pack (const Mosaic *m, const float *x, float *z, guint8 *yuv)
+mosaic_pack (Mosaic *m, const float *x, float *z, guint8 *yuv)
 {
   int d = m->down, PW = m->W * d;
   int64_t plane = (int64_t) m->H * m->W * d * d;
@@ -687,7 +694,7 @@ mosaic_pack (const Mosaic *m, const float *x, float *z, guint8 *yuv)
     /* A temporal dead zone before the video codec: blocks whose codes all
      * stayed within hold of the held ones stay exactly as they were, so
      * x264 skips them instead of coding the source's noise. */
-    Mosaic *mm = (Mosaic *) m;
+    Mosaic *mm = m;
     size_t area = (size_t) m->width * m->height;
     if (!mm->ref) {
       mm->ref = g_memdup2 (yuv, area);
