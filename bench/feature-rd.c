@@ -15,8 +15,10 @@
  *       4:1:8:30:1:clip), codes every report frame in order (encoder and
  *       decoder, timed), runs the cloud part on every S-th decoded frame and
  *       prints one JSON line: bytes/frame, bits per element, fidelity_ap50,
- *       encode and decode ms (medians), and today's encodes of the same
- *       tensors (8-bit lossless, 8-bit lossy) for the edge-time comparison.
+ *       encode and decode ms (medians), today's encodes of the same
+ *       tensors (8-bit lossless, 8-bit lossy) for the edge-time comparison,
+ *       and the inter frames with nothing / under 0.1 % of the values
+ *       updated (what an early exit could skip).
  *       --gains G0,G1,...: each channel's calibrated range widened by its
  *       gain about its centre (a coarser step: fewer updates where the heads
  *       care less).
