@@ -12,6 +12,8 @@ import numpy as np
 
 def bd_rate(anchor, test):
     """Mean rate change of test against anchor, in percent, and the range."""
+    if len(anchor) < 4 or len(test) < 4:
+        return None, 0, 0
     fa, ra = np.array([p[0] for p in anchor]), np.log10([p[1] for p in anchor])
     ft, rt = np.array([p[0] for p in test]), np.log10([p[1] for p in test])
     lo, hi = max(fa.min(), ft.min()), min(fa.max(), ft.max())
@@ -33,11 +35,18 @@ def main():
     x264 = [r for r in rows if r['setting'].startswith('x264')]
     jpeg = [r for r in rows if r['setting'].startswith('jpeg')]
     fc = [by[s] for s in family if s in by]
+    # the cut as a video (mosaic-NAME-qpN) and the codec with step gains
+    mosaics = {}
+    for r in rows:
+        if r['setting'].startswith('mosaic-'):
+            mosaics.setdefault('mosaic ' + r['setting'].split('-')[1], []).append(r)
+    gains = [r for r in rows if r['setting'].startswith('gains ')]
     values = fc[0].get('values', 393216) if fc else 0
 
     print('\n| option | bytes/frame | bits/element | fidelity_ap50 | encode ms | decode ms |')
     print('| --- | ---: | ---: | ---: | ---: | ---: |')
-    for r in x264 + jpeg + [by[s] for s in ('raw-rgb',) if s in by] + fc:
+    extra = [r for m in mosaics.values() for r in m] + gains
+    for r in x264 + jpeg + [by[s] for s in ('raw-rgb',) if s in by] + fc + extra:
         bpe = r.get('bits_per_element', r['bytes_per_frame'] * 8 / values if values else 0)
         enc = '%.2f' % r['encode_ms'] if 'encode_ms' in r else ''
         dec = '%.2f' % r['decode_ms'] if 'decode_ms' in r else ''
@@ -58,7 +67,10 @@ def main():
     curve = lambda rs: sorted((r['fidelity_ap50'], r['bytes_per_frame']) for r in rs)
     print('\n| test | anchor | BD-rate | fidelity range | points in range (test, anchor) |')
     print('| --- | --- | ---: | --- | --- |')
-    for tname, t in (('feature codec', fc), ('x264', x264)):
+    tests = [('feature codec', fc)] + list(mosaics.items())
+    if gains:
+        tests.append(('feature codec, step gains', gains))
+    for tname, t in tests + [('x264', x264)]:
         for aname, a in (('x264', x264), ('JPEG', jpeg)):
             if tname == 'x264' and aname == 'x264':
                 continue
