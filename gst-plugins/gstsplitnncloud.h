@@ -7,10 +7,9 @@
 #include <gst/base/gstbasetransform.h>
 
 G_BEGIN_DECLS
-
 #define GST_TYPE_SPLITNN_CLOUD (gst_splitnn_cloud_get_type ())
-G_DECLARE_FINAL_TYPE (GstSplitnnCloud, gst_splitnn_cloud, GST, SPLITNN_CLOUD, GstBaseTransform)
-
+G_DECLARE_FINAL_TYPE (GstSplitnnCloud, gst_splitnn_cloud, GST, SPLITNN_CLOUD,
+    GstBaseTransform)
 GST_ELEMENT_REGISTER_DECLARE (splitnncloud);
 
 G_END_DECLS

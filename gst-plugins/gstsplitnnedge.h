@@ -8,10 +8,9 @@
 #include <gst/video/video.h>
 
 G_BEGIN_DECLS
-
 #define GST_TYPE_SPLITNN_EDGE (gst_splitnn_edge_get_type ())
-G_DECLARE_FINAL_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST, SPLITNN_EDGE, GstBaseTransform)
-
+G_DECLARE_FINAL_TYPE (GstSplitnnEdge, gst_splitnn_edge, GST, SPLITNN_EDGE,
+    GstBaseTransform)
 GST_ELEMENT_REGISTER_DECLARE (splitnnedge);
 
 /* GST_SPLITNN_BANDWIDTH_EVENT, shared with zmqsink. */

@@ -21,11 +21,9 @@
 #include <splitnn/sn-session.h>
 
 G_BEGIN_DECLS
-
 #define GST_SPLITNN_DEFAULT_FRAME_ENCODER \
   "x264enc speed-preset=medium tune=zerolatency key-int-max=30"
 #define GST_SPLITNN_FRAME_CODER_TIMEOUT (2 * GST_SECOND)
-
 const SnFrameCoderFuncs *gst_splitnn_frame_coder_funcs (void);
 
 G_END_DECLS

@@ -6,11 +6,10 @@
 #include <splitnn/sn-detect.h>
 
 G_BEGIN_DECLS
-
 /* One GstVideoRegionOfInterestMeta per detection: roi_type the COCO label,
  * x/y/w/h the box in source pixels (clipped at 0), id its index, and a
  * "detection" structure with label, class-id, confidence, stream-id, seq. */
-void gst_splitnn_add_detection_metas (GstBuffer *buf, const SnDetections *d,
+void gst_splitnn_add_detection_metas (GstBuffer * buf, const SnDetections * d,
     guint stream_id, guint64 seq);
 
 G_END_DECLS

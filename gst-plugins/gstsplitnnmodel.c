@@ -2,8 +2,8 @@
 #include "gstsplitnnmodel.h"
 
 gboolean
-gst_splitnn_model_open (GstElement *element, const gchar *path, SnModel **model,
-    SnDetector **detector, SnCutSet **cuts)
+gst_splitnn_model_open (GstElement * element, const gchar * path,
+    SnModel ** model, SnDetector ** detector, SnCutSet ** cuts)
 {
   GError *err = NULL;
   *model = NULL;
@@ -14,10 +14,12 @@ gst_splitnn_model_open (GstElement *element, const gchar *path, SnModel **model,
         ("set the 'model' property to an ONNX file"));
     return FALSE;
   }
-  if ((*model = sn_model_load (path, &err)) && (*detector = sn_detector_new (*model, &err))
+  if ((*model = sn_model_load (path, &err))
+      && (*detector = sn_detector_new (*model, &err))
       && (*cuts = sn_cut_set_new (*model, &err)))
     return TRUE;
-  GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, ("Cannot use model '%s'", path), ("%s", err->message));
+  GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, ("Cannot use model '%s'",
+          path), ("%s", err->message));
   g_error_free (err);
   g_clear_pointer (cuts, sn_cut_set_free);
   g_clear_pointer (detector, sn_detector_free);
@@ -29,7 +31,9 @@ const SnImage *
 gst_splitnn_blank_image (void)
 {
   static const guint8 black[16 * 16 * 3];
-  static const SnImage img = { .format = SN_PIXEL_RGB, .width = 16, .height = 16, .planes = { black },
-    .strides = { 16 * 3 } };
+  static const SnImage img = {.format = SN_PIXEL_RGB,.width = 16,.height =
+        16,.planes = {black},
+  .strides = {16 * 3}
+  };
   return &img;
 }

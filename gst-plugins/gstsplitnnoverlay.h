@@ -6,10 +6,9 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
-
 #define GST_TYPE_SPLITNN_OVERLAY (gst_splitnn_overlay_get_type ())
-G_DECLARE_FINAL_TYPE (GstSplitnnOverlay, gst_splitnn_overlay, GST, SPLITNN_OVERLAY, GstElement)
-
+G_DECLARE_FINAL_TYPE (GstSplitnnOverlay, gst_splitnn_overlay, GST,
+    SPLITNN_OVERLAY, GstElement)
 GST_ELEMENT_REGISTER_DECLARE (splitnnoverlay);
 
 G_END_DECLS

@@ -50,22 +50,28 @@ GST_DEBUG_CATEGORY_STATIC (gst_splitnn_publish_debug);
 #define STATS_MESSAGE "splitnn-publish-stats"
 #define DEFAULT_TOPIC "splitnn/{stream}/detections"
 
-enum {
-  PROP_0, PROP_HOST, PROP_PORT, PROP_CLIENT_ID, PROP_TOPIC, PROP_QOS, PROP_RETAIN, PROP_KEEPALIVE,
-  PROP_USERNAME, PROP_PASSWORD, PROP_TLS_CA_FILE, PROP_TLS_CERT_FILE, PROP_TLS_KEY_FILE,
+enum
+{
+  PROP_0, PROP_HOST, PROP_PORT, PROP_CLIENT_ID, PROP_TOPIC, PROP_QOS,
+  PROP_RETAIN, PROP_KEEPALIVE,
+  PROP_USERNAME, PROP_PASSWORD, PROP_TLS_CA_FILE, PROP_TLS_CERT_FILE,
+  PROP_TLS_KEY_FILE,
   PROP_MAX_QUEUE, PROP_MAX_QUEUE_BYTES, PROP_MAX_INFLIGHT, PROP_RECONNECT_DELAY,
   PROP_RECONNECT_DELAY_MAX, PROP_FLUSH_TIMEOUT, PROP_STATS_INTERVAL,
-  PROP_MESSAGES, PROP_PUBLISHED, PROP_QUEUED, PROP_DROPPED, PROP_RECONNECTS, PROP_BAD_INPUT,
+  PROP_MESSAGES, PROP_PUBLISHED, PROP_QUEUED, PROP_DROPPED, PROP_RECONNECTS,
+  PROP_BAD_INPUT,
   PROP_CONNECTED,
 };
 
-typedef struct {
+typedef struct
+{
   char *topic;
   GByteArray *payload;
   int qos;
 } Msg;
 
-struct _GstSplitnnPublish {
+struct _GstSplitnnPublish
+{
   GstBaseTransform parent;
 
   /* Everything below is under lock: the streaming thread, libmosquitto's
@@ -74,18 +80,20 @@ struct _GstSplitnnPublish {
   GCond drained, wake;
   GThread *thread;
   gboolean running;
-  gchar *host, *client_id, *topic, *username, *password, *ca_file, *cert_file, *key_file;
+  gchar *host, *client_id, *topic, *username, *password, *ca_file, *cert_file,
+      *key_file;
   gint port, qos, keepalive;
   gboolean retain;
-  guint max_queue, max_inflight, reconnect_delay, reconnect_delay_max, flush_timeout, stats_interval;
+  guint max_queue, max_inflight, reconnect_delay, reconnect_delay_max,
+      flush_timeout, stats_interval;
   guint64 max_queue_bytes;
 
   struct mosquitto *mosq;
   SnResultFormat format;
   gboolean connected, ever_connected, failed;
-  GQueue waiting;                     /* Msg *, oldest first */
-  GHashTable *inflight;               /* mid -> Msg * handed to libmosquitto */
-  guint64 queued_bytes;               /* waiting + in flight */
+  GQueue waiting;               /* Msg *, oldest first */
+  GHashTable *inflight;         /* mid -> Msg * handed to libmosquitto */
+  guint64 queued_bytes;         /* waiting + in flight */
   guint64 messages, published, reconnects, bad_input;
   guint64 dropped_full, dropped_in_flight, dropped_at_stop, dropped_error;
   gint64 last_stats;
@@ -97,19 +105,22 @@ struct _GstSplitnnPublish {
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("application/x-splitnn-detections, format = (string) { binary, json }"));
+    GST_STATIC_CAPS
+    ("application/x-splitnn-detections, format = (string) { binary, json }"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("application/x-splitnn-detections, format = (string) { binary, json }"));
+    GST_STATIC_CAPS
+    ("application/x-splitnn-detections, format = (string) { binary, json }"));
 
 #define gst_splitnn_publish_parent_class parent_class
 G_DEFINE_TYPE (GstSplitnnPublish, gst_splitnn_publish, GST_TYPE_BASE_TRANSFORM);
-GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnnpublish, "splitnnpublish", GST_RANK_NONE,
-    GST_TYPE_SPLITNN_PUBLISH,
-    GST_DEBUG_CATEGORY_INIT (gst_splitnn_publish_debug, "splitnnpublish", 0, "MQTT detections publisher"));
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (splitnnpublish, "splitnnpublish",
+    GST_RANK_NONE, GST_TYPE_SPLITNN_PUBLISH,
+    GST_DEBUG_CATEGORY_INIT (gst_splitnn_publish_debug, "splitnnpublish", 0,
+        "MQTT detections publisher"));
 
 static void
-msg_free (Msg *m)
+msg_free (Msg * m)
 {
   g_free (m->topic);
   g_byte_array_unref (m->payload);
@@ -117,53 +128,59 @@ msg_free (Msg *m)
 }
 
 static guint64
-pub_dropped (GstSplitnnPublish *self)
+pub_dropped (GstSplitnnPublish * self)
 {
-  return self->dropped_full + self->dropped_in_flight + self->dropped_at_stop + self->dropped_error;
+  return self->dropped_full + self->dropped_in_flight + self->dropped_at_stop +
+      self->dropped_error;
 }
 
 static guint
-pub_queued (GstSplitnnPublish *self)
+pub_queued (GstSplitnnPublish * self)
 {
-  return self->waiting.length + (self->inflight ? g_hash_table_size (self->inflight) : 0);
+  return self->waiting.length +
+      (self->inflight ? g_hash_table_size (self->inflight) : 0);
 }
 
 /* Under lock. */
 static GstStructure *
-pub_stats (GstSplitnnPublish *self)
+pub_stats (GstSplitnnPublish * self)
 {
-  return gst_structure_new (STATS_MESSAGE, "messages", G_TYPE_UINT64, self->messages,
-      "published", G_TYPE_UINT64, self->published, "queued", G_TYPE_UINT, pub_queued (self),
-      "queued-bytes", G_TYPE_UINT64, self->queued_bytes, "dropped", G_TYPE_UINT64, pub_dropped (self),
+  return gst_structure_new (STATS_MESSAGE, "messages", G_TYPE_UINT64,
+      self->messages, "published", G_TYPE_UINT64, self->published, "queued",
+      G_TYPE_UINT, pub_queued (self), "queued-bytes", G_TYPE_UINT64,
+      self->queued_bytes, "dropped", G_TYPE_UINT64, pub_dropped (self),
       "dropped-queue-full", G_TYPE_UINT64, self->dropped_full,
       "dropped-in-flight", G_TYPE_UINT64, self->dropped_in_flight,
       "dropped-at-stop", G_TYPE_UINT64, self->dropped_at_stop,
-      "dropped-refused", G_TYPE_UINT64, self->dropped_error,
-      "reconnects", G_TYPE_UINT64, self->reconnects, "bad-input", G_TYPE_UINT64, self->bad_input,
-      "connected", G_TYPE_BOOLEAN, self->connected, NULL);
+      "dropped-refused", G_TYPE_UINT64, self->dropped_error, "reconnects",
+      G_TYPE_UINT64, self->reconnects, "bad-input", G_TYPE_UINT64,
+      self->bad_input, "connected", G_TYPE_BOOLEAN, self->connected, NULL);
 }
 
 static void
-pub_post_stats (GstSplitnnPublish *self)
+pub_post_stats (GstSplitnnPublish * self)
 {
   g_mutex_lock (&self->lock);
   GstStructure *s = pub_stats (self);
   self->last_stats = g_get_monotonic_time ();
   g_mutex_unlock (&self->lock);
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
 }
 
 /* Hands waiting messages to libmosquitto while connected and the in-flight
  * window has room.  Under lock; never blocks (libmosquitto's thread does
  * the writing). */
 static void
-pub_pump (GstSplitnnPublish *self)
+pub_pump (GstSplitnnPublish * self)
 {
   while (self->connected && self->waiting.length > 0
       && g_hash_table_size (self->inflight) < self->max_inflight) {
     Msg *m = g_queue_pop_head (&self->waiting);
     int mid = 0;
-    int rc = mosquitto_publish (self->mosq, &mid, m->topic, (int) m->payload->len, m->payload->data, m->qos,
+    int rc =
+        mosquitto_publish (self->mosq, &mid, m->topic, (int) m->payload->len,
+        m->payload->data, m->qos,
         self->retain);
     if (rc == MOSQ_ERR_SUCCESS) {
       g_hash_table_insert (self->inflight, GINT_TO_POINTER (mid), m);
@@ -177,7 +194,8 @@ pub_pump (GstSplitnnPublish *self)
         g_queue_push_head (&self->waiting, m);
       self->connected = FALSE;
     } else {
-      GST_WARNING_OBJECT (self, "libmosquitto refused a message on %s: %s", m->topic, mosquitto_strerror (rc));
+      GST_WARNING_OBJECT (self, "libmosquitto refused a message on %s: %s",
+          m->topic, mosquitto_strerror (rc));
       self->dropped_error++;
       self->queued_bytes -= m->payload->len;
       msg_free (m);
@@ -201,11 +219,15 @@ on_connect (struct mosquitto *mosq, void *user, int rc)
     gchar *user_name = g_strdup (self->username);
     g_mutex_unlock (&self->lock);
     if (rc == 4 || rc == 5)
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED, ("MQTT broker %s refused the connection: %s", who,
-              mosquitto_connack_string (rc)), ("user %s%s%s; check username and password",
-              user_name ? "'" : "", user_name ? user_name : "none (anonymous)", user_name ? "'" : ""));
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_AUTHORIZED,
+          ("MQTT broker %s refused the connection: %s", who,
+              mosquitto_connack_string (rc)),
+          ("user %s%s%s; check username and password", user_name ? "'" : "",
+              user_name ? user_name : "none (anonymous)",
+              user_name ? "'" : ""));
     else
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("MQTT broker %s refused the connection: %s", who,
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("MQTT broker %s refused the connection: %s", who,
               mosquitto_connack_string (rc)), ("CONNACK code %d", rc));
     g_free (who);
     g_free (user_name);
@@ -226,7 +248,8 @@ on_connect (struct mosquitto *mosq, void *user, int rc)
   if (again)
     self->reconnects++;
   self->ever_connected = TRUE;
-  GST_INFO_OBJECT (self, "connected to %s:%d%s", self->host, self->port, again ? " again" : "");
+  GST_INFO_OBJECT (self, "connected to %s:%d%s", self->host, self->port,
+      again ? " again" : "");
   pub_pump (self);
   g_mutex_unlock (&self->lock);
   if (again)
@@ -256,8 +279,9 @@ on_disconnect (struct mosquitto *mosq, void *user, int rc)
   gchar *who = g_strdup_printf ("%s:%d", self->host, self->port);
   g_mutex_unlock (&self->lock);
   if (was && rc != MOSQ_ERR_SUCCESS && !failed)
-    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Lost the MQTT broker %s; queueing and reconnecting", who),
-        ("%s", mosquitto_strerror (rc)));
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+        ("Lost the MQTT broker %s; queueing and reconnecting", who), ("%s",
+            mosquitto_strerror (rc)));
   g_free (who);
   if (was)
     pub_post_stats (self);
@@ -314,15 +338,17 @@ topic_valid (const char *tmpl)
     return FALSE;
   g_autofree gchar *t = topic_for (tmpl, 0);
   return strchr (t, '{') == NULL && strchr (t, '}') == NULL
-      && mosquitto_pub_topic_check (t) == MOSQ_ERR_SUCCESS && g_utf8_validate (t, -1, NULL);
+      && mosquitto_pub_topic_check (t) == MOSQ_ERR_SUCCESS
+      && g_utf8_validate (t, -1, NULL);
 }
 
 /* Errors after which trying again cannot help: the settings are wrong. */
 static gboolean
 connect_fatal (int rc)
 {
-  return rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_EAI || rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_NOT_SUPPORTED
-      || rc == MOSQ_ERR_NOMEM || rc == MOSQ_ERR_AUTH;
+  return rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_EAI || rc == MOSQ_ERR_INVAL
+      || rc == MOSQ_ERR_NOT_SUPPORTED || rc == MOSQ_ERR_NOMEM
+      || rc == MOSQ_ERR_AUTH;
 }
 
 /* A connection that cannot work: say why, then stop.  Called and returns
@@ -330,11 +356,15 @@ connect_fatal (int rc)
  * that the streaming thread's GST_FLOW_ERROR (and the source's "Internal
  * data stream error") comes after the message that says why. */
 static void
-pub_fail_connect (GstSplitnnPublish *self, const gchar *host, int port, int rc)
+pub_fail_connect (GstSplitnnPublish * self, const gchar * host, int port,
+    int rc)
 {
   g_mutex_unlock (&self->lock);
-  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("Cannot connect to the MQTT broker %s:%d: %s", host,
-          port, mosquitto_strerror (rc)), ("%s", rc == MOSQ_ERR_TLS ? "TLS failed: check tls-ca-file, "
+  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+      ("Cannot connect to the MQTT broker %s:%d: %s", host, port,
+          mosquitto_strerror (rc)), ("%s",
+          rc ==
+          MOSQ_ERR_TLS ? "TLS failed: check tls-ca-file, "
           "tls-cert-file, tls-key-file and that the broker's certificate names the host"
           : rc == MOSQ_ERR_EAI ? "cannot resolve the host name" : ""));
   g_mutex_lock (&self->lock);
@@ -361,7 +391,8 @@ pub_network (gpointer data)
   while (self->running && !self->failed) {
     if (!have_socket) {
       g_mutex_unlock (&self->lock);
-      int rc = first ? mosquitto_connect (self->mosq, host, port, keepalive) : mosquitto_reconnect (self->mosq);
+      int rc = first ? mosquitto_connect (self->mosq, host, port,
+          keepalive) : mosquitto_reconnect (self->mosq);
       int err = errno;
       g_mutex_lock (&self->lock);
       first = FALSE;
@@ -374,11 +405,17 @@ pub_network (gpointer data)
         break;
       }
       if (!warned)
-        GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, ("MQTT broker %s:%d not reachable; queueing and "
-                "retrying", host, port), ("%s", rc == MOSQ_ERR_ERRNO ? g_strerror (err) : mosquitto_strerror (rc)));
+        GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE,
+            ("MQTT broker %s:%d not reachable; queueing and " "retrying", host,
+                port), ("%s",
+                rc ==
+                MOSQ_ERR_ERRNO ? g_strerror (err) : mosquitto_strerror (rc)));
       warned = TRUE;
-      delay = delay ? MIN (delay * 2, MAX (self->reconnect_delay_max, self->reconnect_delay)) : self->reconnect_delay;
-      g_cond_wait_until (&self->wake, &self->lock, g_get_monotonic_time () + (gint64) delay * G_USEC_PER_SEC);
+      delay =
+          delay ? MIN (delay * 2, MAX (self->reconnect_delay_max,
+              self->reconnect_delay)) : self->reconnect_delay;
+      g_cond_wait_until (&self->wake, &self->lock,
+          g_get_monotonic_time () + (gint64) delay * G_USEC_PER_SEC);
       continue;
     }
     g_mutex_unlock (&self->lock);
@@ -395,9 +432,9 @@ pub_network (gpointer data)
     if (rc != MOSQ_ERR_SUCCESS) {
       GST_DEBUG_OBJECT (self, "connection ended: %s", mosquitto_strerror (rc));
       have_socket = FALSE;
-      warned = TRUE;                  /* on_disconnect has said so */
+      warned = TRUE;            /* on_disconnect has said so */
       delay = 0;
-      if (self->connected) {          /* ended without the callback: account for it */
+      if (self->connected) {    /* ended without the callback: account for it */
         g_mutex_unlock (&self->lock);
         on_disconnect (self->mosq, self, rc);
         g_mutex_lock (&self->lock);
@@ -405,7 +442,8 @@ pub_network (gpointer data)
       /* A short pause before the first attempt, so a broker restarting
        * is not hammered. */
       delay = self->reconnect_delay;
-      g_cond_wait_until (&self->wake, &self->lock, g_get_monotonic_time () + (gint64) delay * G_USEC_PER_SEC);
+      g_cond_wait_until (&self->wake, &self->lock,
+          g_get_monotonic_time () + (gint64) delay * G_USEC_PER_SEC);
     } else if (self->connected)
       delay = 0;
   }
@@ -413,14 +451,15 @@ pub_network (gpointer data)
   if (have_socket) {
     /* Say goodbye: the DISCONNECT goes out from this loop. */
     mosquitto_disconnect (self->mosq);
-    for (int i = 0; i < 10 && mosquitto_loop (self->mosq, 50, 1) == MOSQ_ERR_SUCCESS; i++);
+    for (int i = 0;
+        i < 10 && mosquitto_loop (self->mosq, 50, 1) == MOSQ_ERR_SUCCESS; i++);
   }
   g_free (host);
   return NULL;
 }
 
 static gboolean
-gst_splitnn_publish_start (GstBaseTransform *trans)
+gst_splitnn_publish_start (GstBaseTransform * trans)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (trans);
   static gsize lib_once = 0;
@@ -431,28 +470,33 @@ gst_splitnn_publish_start (GstBaseTransform *trans)
   g_mutex_lock (&self->lock);
   if (!topic_valid (self->topic)) {
     g_mutex_unlock (&self->lock);
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid topic template '%s'", self->topic),
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid topic template '%s'",
+            self->topic),
         ("the only placeholder is {stream}; no + or # wildcards, not empty"));
     return FALSE;
   }
   if ((self->cert_file == NULL) != (self->key_file == NULL)) {
     g_mutex_unlock (&self->lock);
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("tls-cert-file and tls-key-file go together"), (NULL));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("tls-cert-file and tls-key-file go together"), (NULL));
     return FALSE;
   }
   if (self->cert_file && !self->ca_file) {
     g_mutex_unlock (&self->lock);
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("A client certificate needs tls-ca-file"), (NULL));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("A client certificate needs tls-ca-file"), (NULL));
     return FALSE;
   }
   self->mosq = mosquitto_new (self->client_id, TRUE, self);
-  self->inflight = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) msg_free);
+  self->inflight =
+      g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) msg_free);
   g_queue_init (&self->waiting);
   self->connected = self->ever_connected = self->failed = FALSE;
   self->running = TRUE;
   self->queued_bytes = 0;
   self->messages = self->published = self->reconnects = self->bad_input = 0;
-  self->dropped_full = self->dropped_in_flight = self->dropped_at_stop = self->dropped_error = 0;
+  self->dropped_full = self->dropped_in_flight = self->dropped_at_stop =
+      self->dropped_error = 0;
   self->last_stats = g_get_monotonic_time ();
   self->format = SN_RESULT_BINARY;
   const char *step = "create a client";
@@ -467,14 +511,19 @@ gst_splitnn_publish_start (GstBaseTransform *trans)
     mosquitto_threaded_set (self->mosq, TRUE);
     step = "set the username and password";
     if (self->username || self->password)
-      rc = mosquitto_username_pw_set (self->mosq, self->username, self->password);
+      rc = mosquitto_username_pw_set (self->mosq, self->username,
+          self->password);
     step = "set up TLS (tls-ca-file, tls-cert-file, tls-key-file)";
     if (rc == MOSQ_ERR_SUCCESS && self->ca_file)
-      rc = mosquitto_tls_set (self->mosq, self->ca_file, NULL, self->cert_file, self->key_file, NULL);
+      rc = mosquitto_tls_set (self->mosq, self->ca_file, NULL, self->cert_file,
+          self->key_file, NULL);
   }
   if (rc != MOSQ_ERR_SUCCESS) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot publish to MQTT broker %s:%d", self->host, self->port),
-        ("could not %s: %s", step, rc == MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc)));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Cannot publish to MQTT broker %s:%d", self->host, self->port),
+        ("could not %s: %s", step,
+            rc ==
+            MOSQ_ERR_ERRNO ? g_strerror (errno) : mosquitto_strerror (rc)));
     g_mutex_unlock (&self->lock);
     return FALSE;
   }
@@ -484,7 +533,7 @@ gst_splitnn_publish_start (GstBaseTransform *trans)
 }
 
 static gboolean
-gst_splitnn_publish_stop (GstBaseTransform *trans)
+gst_splitnn_publish_stop (GstBaseTransform * trans)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (trans);
   g_mutex_lock (&self->lock);
@@ -511,10 +560,12 @@ gst_splitnn_publish_stop (GstBaseTransform *trans)
 /* ---- streaming ----------------------------------------------------------------- */
 
 static gboolean
-gst_splitnn_publish_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+gst_splitnn_publish_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (trans);
-  const char *f = gst_structure_get_string (gst_caps_get_structure (incaps, 0), "format");
+  const char *f =
+      gst_structure_get_string (gst_caps_get_structure (incaps, 0), "format");
   SnResultFormat format;
   if (!sn_result_format_from_name (f, &format))
     return FALSE;
@@ -525,7 +576,7 @@ gst_splitnn_publish_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps 
 }
 
 static GstFlowReturn
-gst_splitnn_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
+gst_splitnn_publish_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (trans);
   GstMapInfo map;
@@ -536,14 +587,16 @@ gst_splitnn_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   g_mutex_unlock (&self->lock);
   if (!gst_buffer_map (buf, &map, GST_MAP_READ))
     return GST_FLOW_ERROR;
-  gboolean ok = sn_result_deserialize (format, map.data, map.size, &h, &self->dets, &err);
+  gboolean ok =
+      sn_result_deserialize (format, map.data, map.size, &h, &self->dets, &err);
   gst_buffer_unmap (buf, &map);
   if (!ok) {
     g_mutex_lock (&self->lock);
     guint64 bad = ++self->bad_input;
     g_mutex_unlock (&self->lock);
-    GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Detections buffer not published: cannot parse it (%"
-            G_GUINT64_FORMAT " so far)", bad), ("%s", err->message));
+    GST_ELEMENT_WARNING (self, STREAM, DECODE,
+        ("Detections buffer not published: cannot parse it (%" G_GUINT64_FORMAT
+            " so far)", bad), ("%s", err->message));
     g_error_free (err);
     return GST_FLOW_OK;
   }
@@ -553,7 +606,7 @@ gst_splitnn_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   g_mutex_lock (&self->lock);
   if (self->failed) {
     g_mutex_unlock (&self->lock);
-    return GST_FLOW_ERROR;          /* the error message is already on the bus */
+    return GST_FLOW_ERROR;      /* the error message is already on the bus */
   }
   Msg *m = g_new0 (Msg, 1);
   m->topic = topic_for (self->topic, h.stream_id);
@@ -570,8 +623,9 @@ gst_splitnn_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     self->dropped_full++;
     msg_free (old);
   }
-  if (pub_queued (self) + 1 > self->max_queue || self->queued_bytes + m->payload->len > self->max_queue_bytes) {
-    self->dropped_full++;           /* all in flight, or this one alone is too big */
+  if (pub_queued (self) + 1 > self->max_queue
+      || self->queued_bytes + m->payload->len > self->max_queue_bytes) {
+    self->dropped_full++;       /* all in flight, or this one alone is too big */
     msg_free (m);
   } else {
     g_queue_push_tail (&self->waiting, m);
@@ -579,7 +633,8 @@ gst_splitnn_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
     pub_pump (self);
   }
   gboolean stats = self->stats_interval > 0
-      && g_get_monotonic_time () - self->last_stats >= (gint64) self->stats_interval * 1000;
+      && g_get_monotonic_time () - self->last_stats >=
+      (gint64) self->stats_interval * 1000;
   g_mutex_unlock (&self->lock);
   if (stats)
     pub_post_stats (self);
@@ -587,18 +642,20 @@ gst_splitnn_publish_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 }
 
 static gboolean
-gst_splitnn_publish_sink_event (GstBaseTransform *trans, GstEvent *event)
+gst_splitnn_publish_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (trans);
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     /* Give the queue a bounded time to go out before the pipeline ends. */
     g_mutex_lock (&self->lock);
-    gint64 until = g_get_monotonic_time () + (gint64) self->flush_timeout * 1000;
+    gint64 until =
+        g_get_monotonic_time () + (gint64) self->flush_timeout * 1000;
     while (self->inflight && pub_queued (self) > 0 && !self->failed)
       if (!g_cond_wait_until (&self->drained, &self->lock, until))
         break;
     if (pub_queued (self) > 0)
-      GST_WARNING_OBJECT (self, "EOS with %u messages not yet published", pub_queued (self));
+      GST_WARNING_OBJECT (self, "EOS with %u messages not yet published",
+          pub_queued (self));
     g_mutex_unlock (&self->lock);
     pub_post_stats (self);
   }
@@ -608,73 +665,175 @@ gst_splitnn_publish_sink_event (GstBaseTransform *trans, GstEvent *event)
 /* ---- GObject ------------------------------------------------------------------- */
 
 static void
-gst_splitnn_publish_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+gst_splitnn_publish_set_property (GObject * object, guint id,
+    const GValue * value, GParamSpec * pspec)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (object);
   g_mutex_lock (&self->lock);
   switch (id) {
-    case PROP_HOST: g_free (self->host); self->host = g_value_dup_string (value); break;
-    case PROP_PORT: self->port = g_value_get_int (value); break;
-    case PROP_CLIENT_ID: g_free (self->client_id); self->client_id = g_value_dup_string (value); break;
-    case PROP_TOPIC: g_free (self->topic); self->topic = g_value_dup_string (value); break;
-    case PROP_QOS: self->qos = g_value_get_int (value); break;
-    case PROP_RETAIN: self->retain = g_value_get_boolean (value); break;
-    case PROP_KEEPALIVE: self->keepalive = g_value_get_int (value); break;
-    case PROP_USERNAME: g_free (self->username); self->username = g_value_dup_string (value); break;
-    case PROP_PASSWORD: g_free (self->password); self->password = g_value_dup_string (value); break;
-    case PROP_TLS_CA_FILE: g_free (self->ca_file); self->ca_file = g_value_dup_string (value); break;
-    case PROP_TLS_CERT_FILE: g_free (self->cert_file); self->cert_file = g_value_dup_string (value); break;
-    case PROP_TLS_KEY_FILE: g_free (self->key_file); self->key_file = g_value_dup_string (value); break;
-    case PROP_MAX_QUEUE: self->max_queue = g_value_get_uint (value); break;
-    case PROP_MAX_QUEUE_BYTES: self->max_queue_bytes = g_value_get_uint64 (value); break;
-    case PROP_MAX_INFLIGHT: self->max_inflight = g_value_get_uint (value); break;
-    case PROP_RECONNECT_DELAY: self->reconnect_delay = g_value_get_uint (value); break;
-    case PROP_RECONNECT_DELAY_MAX: self->reconnect_delay_max = g_value_get_uint (value); break;
-    case PROP_FLUSH_TIMEOUT: self->flush_timeout = g_value_get_uint (value); break;
-    case PROP_STATS_INTERVAL: self->stats_interval = g_value_get_uint (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+    case PROP_HOST:
+      g_free (self->host);
+      self->host = g_value_dup_string (value);
+      break;
+    case PROP_PORT:
+      self->port = g_value_get_int (value);
+      break;
+    case PROP_CLIENT_ID:
+      g_free (self->client_id);
+      self->client_id = g_value_dup_string (value);
+      break;
+    case PROP_TOPIC:
+      g_free (self->topic);
+      self->topic = g_value_dup_string (value);
+      break;
+    case PROP_QOS:
+      self->qos = g_value_get_int (value);
+      break;
+    case PROP_RETAIN:
+      self->retain = g_value_get_boolean (value);
+      break;
+    case PROP_KEEPALIVE:
+      self->keepalive = g_value_get_int (value);
+      break;
+    case PROP_USERNAME:
+      g_free (self->username);
+      self->username = g_value_dup_string (value);
+      break;
+    case PROP_PASSWORD:
+      g_free (self->password);
+      self->password = g_value_dup_string (value);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_free (self->ca_file);
+      self->ca_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_CERT_FILE:
+      g_free (self->cert_file);
+      self->cert_file = g_value_dup_string (value);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_free (self->key_file);
+      self->key_file = g_value_dup_string (value);
+      break;
+    case PROP_MAX_QUEUE:
+      self->max_queue = g_value_get_uint (value);
+      break;
+    case PROP_MAX_QUEUE_BYTES:
+      self->max_queue_bytes = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_INFLIGHT:
+      self->max_inflight = g_value_get_uint (value);
+      break;
+    case PROP_RECONNECT_DELAY:
+      self->reconnect_delay = g_value_get_uint (value);
+      break;
+    case PROP_RECONNECT_DELAY_MAX:
+      self->reconnect_delay_max = g_value_get_uint (value);
+      break;
+    case PROP_FLUSH_TIMEOUT:
+      self->flush_timeout = g_value_get_uint (value);
+      break;
+    case PROP_STATS_INTERVAL:
+      self->stats_interval = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      break;
   }
   g_mutex_unlock (&self->lock);
 }
 
 static void
-gst_splitnn_publish_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+gst_splitnn_publish_get_property (GObject * object, guint id, GValue * value,
+    GParamSpec * pspec)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (object);
   g_mutex_lock (&self->lock);
   switch (id) {
-    case PROP_HOST: g_value_set_string (value, self->host); break;
-    case PROP_PORT: g_value_set_int (value, self->port); break;
-    case PROP_CLIENT_ID: g_value_set_string (value, self->client_id); break;
-    case PROP_TOPIC: g_value_set_string (value, self->topic); break;
-    case PROP_QOS: g_value_set_int (value, self->qos); break;
-    case PROP_RETAIN: g_value_set_boolean (value, self->retain); break;
-    case PROP_KEEPALIVE: g_value_set_int (value, self->keepalive); break;
-    case PROP_USERNAME: g_value_set_string (value, self->username); break;
-    case PROP_TLS_CA_FILE: g_value_set_string (value, self->ca_file); break;
-    case PROP_TLS_CERT_FILE: g_value_set_string (value, self->cert_file); break;
-    case PROP_TLS_KEY_FILE: g_value_set_string (value, self->key_file); break;
-    case PROP_MAX_QUEUE: g_value_set_uint (value, self->max_queue); break;
-    case PROP_MAX_QUEUE_BYTES: g_value_set_uint64 (value, self->max_queue_bytes); break;
-    case PROP_MAX_INFLIGHT: g_value_set_uint (value, self->max_inflight); break;
-    case PROP_RECONNECT_DELAY: g_value_set_uint (value, self->reconnect_delay); break;
-    case PROP_RECONNECT_DELAY_MAX: g_value_set_uint (value, self->reconnect_delay_max); break;
-    case PROP_FLUSH_TIMEOUT: g_value_set_uint (value, self->flush_timeout); break;
-    case PROP_STATS_INTERVAL: g_value_set_uint (value, self->stats_interval); break;
-    case PROP_MESSAGES: g_value_set_uint64 (value, self->messages); break;
-    case PROP_PUBLISHED: g_value_set_uint64 (value, self->published); break;
-    case PROP_QUEUED: g_value_set_uint (value, pub_queued (self)); break;
-    case PROP_DROPPED: g_value_set_uint64 (value, pub_dropped (self)); break;
-    case PROP_RECONNECTS: g_value_set_uint64 (value, self->reconnects); break;
-    case PROP_BAD_INPUT: g_value_set_uint64 (value, self->bad_input); break;
-    case PROP_CONNECTED: g_value_set_boolean (value, self->connected); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+    case PROP_HOST:
+      g_value_set_string (value, self->host);
+      break;
+    case PROP_PORT:
+      g_value_set_int (value, self->port);
+      break;
+    case PROP_CLIENT_ID:
+      g_value_set_string (value, self->client_id);
+      break;
+    case PROP_TOPIC:
+      g_value_set_string (value, self->topic);
+      break;
+    case PROP_QOS:
+      g_value_set_int (value, self->qos);
+      break;
+    case PROP_RETAIN:
+      g_value_set_boolean (value, self->retain);
+      break;
+    case PROP_KEEPALIVE:
+      g_value_set_int (value, self->keepalive);
+      break;
+    case PROP_USERNAME:
+      g_value_set_string (value, self->username);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, self->ca_file);
+      break;
+    case PROP_TLS_CERT_FILE:
+      g_value_set_string (value, self->cert_file);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_value_set_string (value, self->key_file);
+      break;
+    case PROP_MAX_QUEUE:
+      g_value_set_uint (value, self->max_queue);
+      break;
+    case PROP_MAX_QUEUE_BYTES:
+      g_value_set_uint64 (value, self->max_queue_bytes);
+      break;
+    case PROP_MAX_INFLIGHT:
+      g_value_set_uint (value, self->max_inflight);
+      break;
+    case PROP_RECONNECT_DELAY:
+      g_value_set_uint (value, self->reconnect_delay);
+      break;
+    case PROP_RECONNECT_DELAY_MAX:
+      g_value_set_uint (value, self->reconnect_delay_max);
+      break;
+    case PROP_FLUSH_TIMEOUT:
+      g_value_set_uint (value, self->flush_timeout);
+      break;
+    case PROP_STATS_INTERVAL:
+      g_value_set_uint (value, self->stats_interval);
+      break;
+    case PROP_MESSAGES:
+      g_value_set_uint64 (value, self->messages);
+      break;
+    case PROP_PUBLISHED:
+      g_value_set_uint64 (value, self->published);
+      break;
+    case PROP_QUEUED:
+      g_value_set_uint (value, pub_queued (self));
+      break;
+    case PROP_DROPPED:
+      g_value_set_uint64 (value, pub_dropped (self));
+      break;
+    case PROP_RECONNECTS:
+      g_value_set_uint64 (value, self->reconnects);
+      break;
+    case PROP_BAD_INPUT:
+      g_value_set_uint64 (value, self->bad_input);
+      break;
+    case PROP_CONNECTED:
+      g_value_set_boolean (value, self->connected);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      break;
   }
   g_mutex_unlock (&self->lock);
 }
 
 static void
-gst_splitnn_publish_finalize (GObject *object)
+gst_splitnn_publish_finalize (GObject * object)
 {
   GstSplitnnPublish *self = GST_SPLITNN_PUBLISH (object);
   g_free (self->host);
@@ -694,106 +853,140 @@ gst_splitnn_publish_finalize (GObject *object)
 }
 
 static void
-gst_splitnn_publish_class_init (GstSplitnnPublishClass *klass)
+gst_splitnn_publish_class_init (GstSplitnnPublishClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
-  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+  GParamFlags rw =
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
   GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
   gobject_class->set_property = gst_splitnn_publish_set_property;
   gobject_class->get_property = gst_splitnn_publish_get_property;
   gobject_class->finalize = gst_splitnn_publish_finalize;
 
   g_object_class_install_property (gobject_class, PROP_HOST,
-      g_param_spec_string ("host", "Host", "MQTT broker host name or address", "localhost", rw));
+      g_param_spec_string ("host", "Host", "MQTT broker host name or address",
+          "localhost", rw));
   g_object_class_install_property (gobject_class, PROP_PORT,
-      g_param_spec_int ("port", "Port", "MQTT broker port (8883 is usual with TLS)", 1, 65535, 1883, rw));
+      g_param_spec_int ("port", "Port",
+          "MQTT broker port (8883 is usual with TLS)", 1, 65535, 1883, rw));
   g_object_class_install_property (gobject_class, PROP_CLIENT_ID,
-      g_param_spec_string ("client-id", "Client id", "MQTT client id (NULL: a random one)", NULL, rw));
+      g_param_spec_string ("client-id", "Client id",
+          "MQTT client id (NULL: a random one)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_TOPIC,
-      g_param_spec_string ("topic", "Topic", "Topic template; {stream} becomes the frame's stream id",
+      g_param_spec_string ("topic", "Topic",
+          "Topic template; {stream} becomes the frame's stream id",
           DEFAULT_TOPIC, rw));
   g_object_class_install_property (gobject_class, PROP_QOS,
-      g_param_spec_int ("qos", "QoS", "MQTT quality of service: 0 at most once, 1 at least once, "
+      g_param_spec_int ("qos", "QoS",
+          "MQTT quality of service: 0 at most once, 1 at least once, "
           "2 exactly once", 0, 2, 1, rw));
   g_object_class_install_property (gobject_class, PROP_RETAIN,
-      g_param_spec_boolean ("retain", "Retain", "Ask the broker to keep the last message per topic "
+      g_param_spec_boolean ("retain", "Retain",
+          "Ask the broker to keep the last message per topic "
           "for new subscribers", FALSE, rw));
   g_object_class_install_property (gobject_class, PROP_KEEPALIVE,
-      g_param_spec_int ("keepalive", "Keepalive", "Seconds between MQTT keepalive pings", 5, 65535, 60, rw));
+      g_param_spec_int ("keepalive", "Keepalive",
+          "Seconds between MQTT keepalive pings", 5, 65535, 60, rw));
   g_object_class_install_property (gobject_class, PROP_USERNAME,
-      g_param_spec_string ("username", "Username", "MQTT user name (NULL: anonymous)", NULL, rw));
+      g_param_spec_string ("username", "Username",
+          "MQTT user name (NULL: anonymous)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_PASSWORD,
-      g_param_spec_string ("password", "Password", "MQTT password (write-only)", NULL,
+      g_param_spec_string ("password", "Password", "MQTT password (write-only)",
+          NULL,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
-      g_param_spec_string ("tls-ca-file", "TLS CA file", "PEM file of the CA that signed the broker's "
-          "certificate; setting it turns TLS on (the certificate must name host)", NULL, rw));
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "PEM file of the CA that signed the broker's "
+          "certificate; setting it turns TLS on (the certificate must name host)",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_TLS_CERT_FILE,
-      g_param_spec_string ("tls-cert-file", "TLS client certificate", "PEM client certificate, for "
+      g_param_spec_string ("tls-cert-file", "TLS client certificate",
+          "PEM client certificate, for "
           "brokers that require one (with tls-key-file)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_TLS_KEY_FILE,
-      g_param_spec_string ("tls-key-file", "TLS client key", "PEM private key of tls-cert-file "
-          "(unencrypted)", NULL, rw));
+      g_param_spec_string ("tls-key-file", "TLS client key",
+          "PEM private key of tls-cert-file " "(unencrypted)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUE,
-      g_param_spec_uint ("max-queue", "Max queue", "Messages held (waiting and in flight) before the "
+      g_param_spec_uint ("max-queue", "Max queue",
+          "Messages held (waiting and in flight) before the "
           "oldest waiting one is dropped", 1, G_MAXINT, 1000, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUE_BYTES,
-      g_param_spec_uint64 ("max-queue-bytes", "Max queue bytes", "Bytes held before the oldest waiting "
-          "message is dropped", 1, G_MAXUINT64, 16 << 20, rw));
+      g_param_spec_uint64 ("max-queue-bytes", "Max queue bytes",
+          "Bytes held before the oldest waiting " "message is dropped", 1,
+          G_MAXUINT64, 16 << 20, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_INFLIGHT,
-      g_param_spec_uint ("max-inflight", "Max in flight", "Messages handed to the network and not yet "
+      g_param_spec_uint ("max-inflight", "Max in flight",
+          "Messages handed to the network and not yet "
           "acknowledged (QoS 1/2) or written (QoS 0)", 1, 65535, 20, rw));
   g_object_class_install_property (gobject_class, PROP_RECONNECT_DELAY,
-      g_param_spec_uint ("reconnect-delay", "Reconnect delay", "Seconds before the first reconnection "
+      g_param_spec_uint ("reconnect-delay", "Reconnect delay",
+          "Seconds before the first reconnection "
           "attempt; later ones back off exponentially", 1, 3600, 1, rw));
   g_object_class_install_property (gobject_class, PROP_RECONNECT_DELAY_MAX,
-      g_param_spec_uint ("reconnect-delay-max", "Reconnect delay max", "Longest wait between reconnection "
-          "attempts, seconds", 1, 3600, 30, rw));
+      g_param_spec_uint ("reconnect-delay-max", "Reconnect delay max",
+          "Longest wait between reconnection " "attempts, seconds", 1, 3600, 30,
+          rw));
   g_object_class_install_property (gobject_class, PROP_FLUSH_TIMEOUT,
-      g_param_spec_uint ("flush-timeout", "Flush timeout", "At EOS, ms to wait for queued messages to "
-          "go out; what is left is counted as dropped at stop", 0, G_MAXINT, 5000, rw));
+      g_param_spec_uint ("flush-timeout", "Flush timeout",
+          "At EOS, ms to wait for queued messages to "
+          "go out; what is left is counted as dropped at stop", 0, G_MAXINT,
+          5000, rw));
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
-      g_param_spec_uint ("stats-interval", "Stats interval", "Post a '" STATS_MESSAGE "' element "
+      g_param_spec_uint ("stats-interval", "Stats interval",
+          "Post a '" STATS_MESSAGE "' element "
           "message at most this often, ms (also on reconnection, at EOS and stop; 0: only those)",
-          0, G_MAXINT, 1000, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+          0, G_MAXINT, 1000,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MESSAGES,
-      g_param_spec_uint64 ("messages", "Messages", "Frames' detections accepted for publishing "
+      g_param_spec_uint64 ("messages", "Messages",
+          "Frames' detections accepted for publishing "
           "(= published + queued + dropped)", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_PUBLISHED,
-      g_param_spec_uint64 ("published", "Published", "Messages the broker acknowledged (QoS 1/2) or "
+      g_param_spec_uint64 ("published", "Published",
+          "Messages the broker acknowledged (QoS 1/2) or "
           "written to it (QoS 0)", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_QUEUED,
-      g_param_spec_uint ("queued", "Queued", "Messages waiting or in flight now", 0, G_MAXUINT, 0, ro));
+      g_param_spec_uint ("queued", "Queued",
+          "Messages waiting or in flight now", 0, G_MAXUINT, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DROPPED,
-      g_param_spec_uint64 ("dropped", "Dropped", "Messages lost and counted: queue full, QoS 0 unwritten "
-          "when the connection broke, refused, or left at stop", 0, G_MAXUINT64, 0, ro));
+      g_param_spec_uint64 ("dropped", "Dropped",
+          "Messages lost and counted: queue full, QoS 0 unwritten "
+          "when the connection broke, refused, or left at stop", 0, G_MAXUINT64,
+          0, ro));
   g_object_class_install_property (gobject_class, PROP_RECONNECTS,
-      g_param_spec_uint64 ("reconnects", "Reconnects", "Connections made again after losing the broker",
-          0, G_MAXUINT64, 0, ro));
+      g_param_spec_uint64 ("reconnects", "Reconnects",
+          "Connections made again after losing the broker", 0, G_MAXUINT64, 0,
+          ro));
   g_object_class_install_property (gobject_class, PROP_BAD_INPUT,
-      g_param_spec_uint64 ("bad-input", "Bad input", "Detections buffers that could not be parsed (each "
-          "also posted as a warning; passed through, not published)", 0, G_MAXUINT64, 0, ro));
+      g_param_spec_uint64 ("bad-input", "Bad input",
+          "Detections buffers that could not be parsed (each "
+          "also posted as a warning; passed through, not published)", 0,
+          G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_CONNECTED,
-      g_param_spec_boolean ("connected", "Connected", "Connected to the broker now", FALSE, ro));
+      g_param_spec_boolean ("connected", "Connected",
+          "Connected to the broker now", FALSE, ro));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
-  gst_element_class_set_static_metadata (element_class, "Split inference detections publisher (MQTT)",
-      "Filter/Network", "Publishes each frame's detections to an MQTT broker and passes them through",
+  gst_element_class_set_static_metadata (element_class,
+      "Split inference detections publisher (MQTT)", "Filter/Network",
+      "Publishes each frame's detections to an MQTT broker and passes them through",
       "splitnn developers");
   trans_class->start = GST_DEBUG_FUNCPTR (gst_splitnn_publish_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_splitnn_publish_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_splitnn_publish_set_caps);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_splitnn_publish_transform_ip);
+  trans_class->transform_ip =
+      GST_DEBUG_FUNCPTR (gst_splitnn_publish_transform_ip);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_splitnn_publish_sink_event);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = TRUE;
 }
 
 static void
-gst_splitnn_publish_init (GstSplitnnPublish *self)
+gst_splitnn_publish_init (GstSplitnnPublish * self)
 {
   g_mutex_init (&self->lock);
   g_cond_init (&self->drained);

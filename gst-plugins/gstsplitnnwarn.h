@@ -14,11 +14,9 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
-
 #define GST_SPLITNN_WARN_INTERVAL_US (5 * G_USEC_PER_SEC)
 #define GST_SPLITNN_DEFAULT_MAX_ERRORS (-1)
-
-typedef struct
+    typedef struct
 {
   gint64 last_us;               /* when the last warning went out; 0: never */
   guint64 unwarned;             /* failures since then */

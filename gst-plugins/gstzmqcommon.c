@@ -309,8 +309,7 @@ gst_zmq_check_endpoint (const gchar * endpoint, GError ** error)
 
     errno = 0;
     port = g_ascii_strtoull (colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno || port == 0
-        || port > 65535) {
+    if (colon[1] == '\0' || *end != '\0' || errno || port == 0 || port > 65535) {
       g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
           "endpoint '%s': port '%s' is not a number in 1..65535", endpoint,
           colon + 1);
@@ -325,8 +324,7 @@ gst_zmq_check_key (const gchar * property, const gchar * key, GError ** error)
 {
   guint8 raw[32];
 
-  if (strlen (key) != GST_ZMQ_KEY_TEXT_LEN
-      || zmq_z85_decode (raw, key) == NULL) {
+  if (strlen (key) != GST_ZMQ_KEY_TEXT_LEN || zmq_z85_decode (raw, key) == NULL) {
     g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
         "%s: not a Z85-encoded CURVE key (%d characters expected, got %"
         G_GSIZE_FORMAT ")", property, GST_ZMQ_KEY_TEXT_LEN, strlen (key));
@@ -378,8 +376,7 @@ zap_load (const gchar * path, GHashTable ** keys_out, gint64 * mtime,
   struct stat st;
   gboolean ok = TRUE;
 
-  if (stat (path, &st) != 0 || !g_file_get_contents (path, &text, NULL,
-          error)) {
+  if (stat (path, &st) != 0 || !g_file_get_contents (path, &text, NULL, error)) {
     if (error && !*error)
       g_set_error (error, SN_ERROR, SN_ERROR_IO,
           "curve-allowed-keys: cannot read %s: %s", path, g_strerror (errno));
@@ -602,8 +599,7 @@ gst_zmq_install_security_properties (GObjectClass * klass,
           "This side's secret key (Z85); on the binding side it makes this "
           "socket the CURVE server. A connecting side without one uses a "
           "throw-away key pair, which no allow-list names", NULL,
-          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS
-          | GST_PARAM_MUTABLE_READY));
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (klass, allowed_keys_id,
       g_param_spec_string ("curve-allowed-keys", "CURVE allowed client keys",
           "Binding side with CURVE: a file of client public keys (Z85, one "
@@ -665,7 +661,8 @@ setup_curve (void *socket, const GstZmqSocketConfig * config, GError ** error)
   const gchar *public_key = config->curve_public_key;
   const gchar *secret_key = config->curve_secret_key;
   gchar derived[GST_ZMQ_KEY_TEXT_LEN + 1];
-  gchar eph_public[GST_ZMQ_KEY_TEXT_LEN + 1], eph_secret[GST_ZMQ_KEY_TEXT_LEN + 1];
+  gchar eph_public[GST_ZMQ_KEY_TEXT_LEN + 1],
+      eph_secret[GST_ZMQ_KEY_TEXT_LEN + 1];
 
   if (!is_set (server_key) && !is_set (public_key) && !is_set (secret_key))
     return TRUE;
@@ -822,8 +819,7 @@ gst_zmq_socket_open (const GstZmqSocketConfig * config, void **context,
 
     if (zmq_setsockopt (sock, ZMQ_SUBSCRIBE, filter, strlen (filter)) != 0) {
       g_set_error (error, SN_ERROR, SN_ERROR_INVALID_ARGUMENT,
-          "subscribe '%s' refused by ZeroMQ: %s", filter,
-          zmq_strerror (errno));
+          "subscribe '%s' refused by ZeroMQ: %s", filter, zmq_strerror (errno));
       goto fail;
     }
   }

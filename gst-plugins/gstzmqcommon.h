@@ -7,12 +7,10 @@
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
-
 #define GST_ZMQ_WIRE_MAGIC "SNZQ"
 #define GST_ZMQ_WIRE_VERSION 1
 /* Fixed part of the header frame; the caps string, if any, follows it. */
 #define GST_ZMQ_HEADER_SIZE 72
-
 /* Header flags (byte 5) */
 #define GST_ZMQ_HEADER_FLAG_EOS (1 << 0)
 /* A probe: empty payload, announces the data message with the same
@@ -25,20 +23,18 @@ G_BEGIN_DECLS
  * The sequence number is the EOS's: every data message of the stream has
  * a smaller one.  Never acknowledged (it may overtake data). */
 #define GST_ZMQ_HEADER_FLAG_GOODBYE (1 << 2)
-
 /* Acknowledgements, receiver -> sender on the ack channel (PUB -> SUB): one
  * frame of GST_ZMQ_ACK_SIZE bytes; the stream id comes first so a sender
  * subscribes to its own acks only. */
 #define GST_ZMQ_ACK_MAGIC "SNZA"
 #define GST_ZMQ_ACK_VERSION 1
 #define GST_ZMQ_ACK_SIZE 40
-#define GST_ZMQ_ACK_FLAG_PROBE (1 << 0)  /* acknowledges a probe */
-#define GST_ZMQ_ACK_FLAG_EXACT (1 << 1)  /* the receiver was idle, waiting: the time is the arrival */
+#define GST_ZMQ_ACK_FLAG_PROBE (1 << 0) /* acknowledges a probe */
+#define GST_ZMQ_ACK_FLAG_EXACT (1 << 1) /* the receiver was idle, waiting: the time is the arrival */
 /* The message arrived (the link carried it) but the receiver dropped it:
  * its queue was full, its downstream is the bottleneck, not the link. */
 #define GST_ZMQ_ACK_FLAG_DROPPED (1 << 2)
-
-typedef struct
+    typedef struct
 {
   guint32 stream_id;
   guint8 flags;                 /* GST_ZMQ_ACK_FLAG_* */

@@ -198,7 +198,7 @@ struct _GstZmqSink
   guint64 receiver_dropped;     /* acknowledged as dropped by the receiver:
                                  * its queue was full (it, not the link, is
                                  * the bottleneck) */
-  guint64 receiver_dropped_told; /* at the last splitnn-bandwidth event */
+  guint64 receiver_dropped_told;        /* at the last splitnn-bandwidth event */
   guint64 eos_seq;              /* the EOS message sent, G_MAXUINT64: none */
   gboolean eos_acked;
   gboolean eos_sent;            /* an EOS message was handed to ZeroMQ */
@@ -392,8 +392,7 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
   max_errors = self->max_errors;
   GST_OBJECT_UNLOCK (self);
 
-  if (result == SEND_DROPPED || result == SEND_LAGGED
-      || result == SEND_BUDGET) {
+  if (result == SEND_DROPPED || result == SEND_LAGGED || result == SEND_BUDGET) {
     guint64 n = gst_splitnn_warn_failure (&self->drop_warn, now);
 
     if (gst_splitnn_warn_too_many (&self->drop_warn, max_errors)) {
@@ -437,7 +436,7 @@ gst_zmq_sink_send (GstZmqSink * self, zmq_msg_t * parts, guint n_parts,
   guint i;
 
   if (block && timeout_ms >= 0)
-    deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+    deadline = g_get_monotonic_time () + (gint64) timeout_ms *1000;
 
   while (zmq_msg_send (&parts[0], self->socket,
           ZMQ_DONTWAIT | (n_parts > 1 ? ZMQ_SNDMORE : 0)) < 0) {
@@ -595,8 +594,7 @@ gst_zmq_sink_send_buffer (GstZmqSink * self, GstBuffer * buffer,
 /* With acks: drop on max-lag, else a probe and the buffer back to back,
  * both recorded for the estimator. */
 static SendResult
-gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer,
-    gsize * size)
+gst_zmq_sink_send_measured (GstZmqSink * self, GstBuffer * buffer, gsize * size)
 {
   gint64 now = g_get_monotonic_time ();
   guint64 seq = self->seqnum;
@@ -840,7 +838,7 @@ gst_zmq_sink_wait_eos_ack (GstZmqSink * self)
   linger = self->linger;
   GST_OBJECT_UNLOCK (self);
   deadline = linger < 0 ? G_MAXINT64 : g_get_monotonic_time ()
-      + (gint64) linger * 1000;
+  + (gint64) linger *1000;
   while (!g_atomic_int_get (&self->flushing)
       && g_get_monotonic_time () < deadline) {
     g_mutex_lock (&self->est_lock);
@@ -1216,8 +1214,8 @@ gst_zmq_sink_change_state (GstElement * element, GstStateChange transition)
       && !gst_zmq_sink_open ((GstBaseSink *) self))
     return GST_STATE_CHANGE_FAILURE;
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_NULL_TO_READY
-      && self->socket)
+  if (ret == GST_STATE_CHANGE_FAILURE
+      && transition == GST_STATE_CHANGE_NULL_TO_READY && self->socket)
     gst_zmq_sink_stop ((GstBaseSink *) self);
   return ret;
 }
@@ -1412,7 +1410,7 @@ gst_zmq_sink_set_property (GObject * object, guint prop_id,
       break;
     case PROP_CURVE_PUBLIC_KEY:
       g_free (self->curve_public_key);
-  g_free (self->curve_allowed_keys);
+      g_free (self->curve_allowed_keys);
       self->curve_public_key = g_value_dup_string (value);
       break;
     case PROP_CURVE_SECRET_KEY:
@@ -1673,8 +1671,7 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Statistics interval",
           "Post a zmqsink-stats element message with the counters this "
-          "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
-          rw));
+          "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL, rw));
   gst_zmq_install_security_properties (gobject_class, PROP_CURVE_SERVER_KEY,
       PROP_CURVE_PUBLIC_KEY, PROP_CURVE_SECRET_KEY, PROP_CURVE_ALLOWED_KEYS,
       PROP_CLIENTS_REFUSED);
@@ -1687,8 +1684,7 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_BYTES_SENT,
       g_param_spec_uint64 ("bytes-sent", "Bytes sent",
-          "Payload bytes handed to ZeroMQ since start", 0, G_MAXUINT64, 0,
-          ro));
+          "Payload bytes handed to ZeroMQ since start", 0, G_MAXUINT64, 0, ro));
 
   g_object_class_install_property (gobject_class, PROP_ACK_ENDPOINT,
       g_param_spec_string ("ack-endpoint", "Acknowledgement endpoint",
@@ -1707,8 +1703,7 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
           "dropped-lag) instead of queueing it while the unacknowledged "
           "messages need more than this many ms to drain at the estimated "
           "rate, so a slow link holds no more backlog than that (0 = never "
-          "drop for lag)",
-          0, G_MAXUINT, DEFAULT_MAX_LAG, rw));
+          "drop for lag)", 0, G_MAXUINT, DEFAULT_MAX_LAG, rw));
   g_object_class_install_property (gobject_class, PROP_BANDWIDTH_ESTIMATE,
       g_param_spec_double ("bandwidth-estimate", "Bandwidth estimate",
           "With ack-endpoint: what the link can carry, bit/s, from probe "
@@ -1813,8 +1808,7 @@ gst_zmq_sink_class_init (GstZmqSinkClass * klass)
   gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SINK_SOCKET_TYPE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_ZMQ_SINK_DROP_POLICY, 0);
 
-  GST_DEBUG_CATEGORY_INIT (gst_zmq_sink_debug, "zmqsink", 0,
-      "ZeroMQ sink");
+  GST_DEBUG_CATEGORY_INIT (gst_zmq_sink_debug, "zmqsink", 0, "ZeroMQ sink");
 }
 
 static void

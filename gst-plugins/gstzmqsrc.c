@@ -311,8 +311,7 @@ struct _GstZmqSrc
 
 #define gst_zmq_src_parent_class parent_class
 G_DEFINE_TYPE (GstZmqSrc, gst_zmq_src, GST_TYPE_PUSH_SRC);
-GST_ELEMENT_REGISTER_DEFINE (zmqsrc, "zmqsrc", GST_RANK_NONE,
-    GST_TYPE_ZMQ_SRC);
+GST_ELEMENT_REGISTER_DEFINE (zmqsrc, "zmqsrc", GST_RANK_NONE, GST_TYPE_ZMQ_SRC);
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
@@ -735,7 +734,7 @@ gst_zmq_src_ack (GstZmqSrc * self, const GstZmqHeader * header, gsize size,
       | (dropped ? GST_ZMQ_ACK_FLAG_DROPPED : 0);
   ack.seqnum = header->seqnum;
   ack.bytes = size;
-  ack.recv_time = (guint64) arrival_us * 1000;
+  ack.recv_time = (guint64) arrival_us *1000;
   gst_zmq_ack_write (&ack, data);
   g_mutex_lock (&self->ack_lock);
   gint rc = zmq_send (self->ack_socket, data, sizeof data, ZMQ_DONTWAIT);
@@ -1419,8 +1418,8 @@ gst_zmq_src_change_state (GstElement * element, GstStateChange transition)
       && !gst_zmq_src_open ((GstBaseSrc *) self))
     return GST_STATE_CHANGE_FAILURE;
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (ret == GST_STATE_CHANGE_FAILURE && transition == GST_STATE_CHANGE_READY_TO_PAUSED
-      && self->socket)
+  if (ret == GST_STATE_CHANGE_FAILURE
+      && transition == GST_STATE_CHANGE_READY_TO_PAUSED && self->socket)
     gst_zmq_src_stop ((GstBaseSrc *) self);
   return ret;
 }
@@ -1496,7 +1495,8 @@ gst_zmq_src_event (GstBaseSrc * src, GstEvent * event)
     GST_OBJECT_UNLOCK (self);
   } else {
     GST_LOG_OBJECT (self, "reply to %08x not sent: %s", to, !frame
-        ? "over the size limit" : self->ack_socket ? zmq_strerror (errno) : "no ack-endpoint");
+        ? "over the size limit" : self->ack_socket ? zmq_strerror (errno) :
+        "no ack-endpoint");
   }
   if (frame)
     g_byte_array_unref (frame);
@@ -1796,8 +1796,7 @@ gst_zmq_src_class_init (GstZmqSrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_STATS_INTERVAL,
       g_param_spec_uint ("stats-interval", "Statistics interval",
           "Post a zmqsrc-stats element message with the counters this "
-          "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL,
-          rw));
+          "often in ms (0 = never)", 0, G_MAXUINT, DEFAULT_STATS_INTERVAL, rw));
   gst_zmq_install_security_properties (gobject_class, PROP_CURVE_SERVER_KEY,
       PROP_CURVE_PUBLIC_KEY, PROP_CURVE_SECRET_KEY, PROP_CURVE_ALLOWED_KEYS,
       PROP_CLIENTS_REFUSED);

@@ -102,7 +102,8 @@ gst_zmq_workers_open (const gchar * workers, const gchar * acks,
 
   ws = g_new0 (GstZmqWorkers, 1);
   g_mutex_init (&ws->lock);
-  ws->pool = sn_workers_new (timeout_ms / 1000.0, MAX (timeout_ms / 4, 50) / 1000.0);
+  ws->pool =
+      sn_workers_new (timeout_ms / 1000.0, MAX (timeout_ms / 4, 50) / 1000.0);
   ws->w = g_new0 (Worker, n);
   ws->stream_id = stream_id;
   ws->current = -1;
@@ -131,8 +132,7 @@ gst_zmq_workers_open (const gchar * workers, const gchar * acks,
     c.hwm = 1000;
     c.immediate = FALSE;
     c.linger = 0;
-    if (!gst_zmq_socket_open (&c, &k->ack_context, &k->ack_socket, kind,
-            error))
+    if (!gst_zmq_socket_open (&c, &k->ack_context, &k->ack_socket, kind, error))
       goto fail;
     zmq_setsockopt (k->ack_socket, ZMQ_UNSUBSCRIBE, "", 0);
     zmq_setsockopt (k->ack_socket, ZMQ_SUBSCRIBE, &id_le, sizeof id_le);
@@ -187,14 +187,12 @@ gst_zmq_workers_first_ack (GstZmqWorkers * ws)
 }
 
 gboolean
-gst_zmq_workers_connect_acks (GstZmqWorkers * ws, void *socket,
-    GError ** error)
+gst_zmq_workers_connect_acks (GstZmqWorkers * ws, void *socket, GError ** error)
 {
   for (guint i = 1; i < ws->n; i++)
     if (zmq_connect (socket, ws->w[i].ack_endpoint) != 0) {
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-          "ack-endpoint '%s': %s", ws->w[i].ack_endpoint,
-          zmq_strerror (errno));
+          "ack-endpoint '%s': %s", ws->w[i].ack_endpoint, zmq_strerror (errno));
       return FALSE;
     }
   return TRUE;
@@ -284,8 +282,7 @@ wait_heard (GstZmqWorkers * ws, guint i, guint64 seq)
 }
 
 void *
-gst_zmq_workers_route (GstZmqWorkers * ws, guint64 probe_seq,
-    gboolean * moved)
+gst_zmq_workers_route (GstZmqWorkers * ws, guint64 probe_seq, gboolean * moved)
 {
   gdouble t = now_s ();
   gint pick;

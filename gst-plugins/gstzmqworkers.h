@@ -9,9 +9,7 @@
 #include <gst/gst.h>
 #include "gstzmqcommon.h"
 
-G_BEGIN_DECLS
-
-typedef struct _GstZmqWorkers GstZmqWorkers;
+G_BEGIN_DECLS typedef struct _GstZmqWorkers GstZmqWorkers;
 
 /* @workers: comma-separated data endpoints; @acks: comma-separated ack
  * endpoints, as many (required: liveness comes from acknowledgements).
