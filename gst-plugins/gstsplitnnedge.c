@@ -56,6 +56,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_splitnn_edge_debug);
 #define DEFAULT_FIDELITY_FLOOR -1.0
 #define DEFAULT_DEAD_ZONE 1
 #define DEFAULT_REFRESH 30
+/* sn_fcodec_config_init's: no lone dead zone, no rolling refresh, residual
+ * step 0 (2 x dead zone + 1, the coarsest). */
+#define DEFAULT_LONE_DEAD_ZONE 0
+#define DEFAULT_ROLLING_REFRESH 0
+#define DEFAULT_RESIDUAL_STEP 0
 
 enum
 {
@@ -69,6 +74,7 @@ enum
   PROP_FIDELITY_FLOOR,
   PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH, PROP_QUALITY,
   PROP_FRAME_ENCODER, PROP_BASELINES,
+  PROP_LONE_DEAD_ZONE, PROP_ROLLING_REFRESH, PROP_RESIDUAL_STEP,
 };
 
 /* The codec property's frame codecs (cut=cloud-only), beside SnCodec's
@@ -105,6 +111,11 @@ struct _GstSplitnnEdge
   guint64 cloud_reports;        /* taken into the controller's decisions */
   gchar *candidates;            /* cut=auto: the cuts the planner considers */
   gint dead_zone, refresh;      /* codec=temporal */
+  gint lone_dead_zone, rolling_refresh, residual_step;
+  /* dead-zone and residual-step are checked as a pair (the step is at
+   * most 2 x dead zone + 1); req_*: as set, bad_temporal: why refused. */
+  gint req_dead_zone, req_residual_step;
+  gchar *bad_temporal;
   gint quality;                 /* cut=cloud-only: QP or JPEG quality; 0: the codec's default */
   gchar *frame_encoder;         /* cut=cloud-only: encoder element description; NULL: default */
   gchar *baselines;             /* cut=auto: eval rows of the baselines; NULL: eval's vtest figures */
@@ -246,6 +257,25 @@ gst_splitnn_edge_config_of_properties (GstSplitnnEdge * self,
   fc->range = self->range;
   fc->temporal.dead_zone = self->dead_zone;
   fc->temporal.refresh = self->refresh;
+  fc->temporal.lone_dead_zone = self->lone_dead_zone;
+  fc->temporal.rolling = self->rolling_refresh;
+  fc->temporal.residual_step = self->residual_step;
+}
+
+/* Why dead-zone and residual-step cannot go together (NULL: they can);
+ * sn-fcodec.h: an update goes to residual_step codes' precision, which the
+ * dead zone's tolerance bounds. */
+static gchar *
+gst_splitnn_edge_temporal_problem (gint dead_zone, gint residual_step)
+{
+  gint most = MIN (16, 2 * dead_zone + 1);
+  if (residual_step > most)
+    return
+        g_strdup_printf
+        ("residual-step=%d refused with dead-zone=%d: the step is at most "
+        "2 x dead-zone + 1 = %d (and at most 16; 0: that largest)",
+        residual_step, dead_zone, most);
+  return NULL;
 }
 
 /* cut=auto's controller over every option: the cuts (in cut order, so an
@@ -433,7 +463,8 @@ static gboolean
 gst_splitnn_edge_check_settings (GstSplitnnEdge * self)
 {
   g_mutex_lock (&self->lock);
-  g_autofree gchar *bad = g_strdup (self->bad_setting);
+  g_autofree gchar *bad =
+      g_strdup (self->bad_setting ? self->bad_setting : self->bad_temporal);
   g_mutex_unlock (&self->lock);
   if (bad)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", bad), (NULL));
@@ -1204,7 +1235,31 @@ gst_splitnn_edge_set_property (GObject * object, guint id, const GValue * value,
       self->max_errors = g_value_get_int (value);
       break;
     case PROP_DEAD_ZONE:
-      self->dead_zone = g_value_get_int (value);
+    case PROP_RESIDUAL_STEP:{
+      /* Checked as a pair, as bits and codec are: a refused value is not
+       * applied; the refusal is an element error at READY, or at once when
+       * the element is running. */
+      if (id == PROP_DEAD_ZONE)
+        self->req_dead_zone = g_value_get_int (value);
+      else
+        self->req_residual_step = g_value_get_int (value);
+      g_clear_pointer (&self->bad_temporal, g_free);
+      self->bad_temporal =
+          gst_splitnn_edge_temporal_problem (self->req_dead_zone,
+          self->req_residual_step);
+      if (!self->bad_temporal) {
+        self->dead_zone = self->req_dead_zone;
+        self->residual_step = self->req_residual_step;
+      } else if (GST_STATE (self) >= GST_STATE_READY) {
+        post_bad = g_strdup (self->bad_temporal);
+      }
+      break;
+    }
+    case PROP_LONE_DEAD_ZONE:
+      self->lone_dead_zone = g_value_get_int (value);
+      break;
+    case PROP_ROLLING_REFRESH:
+      self->rolling_refresh = g_value_get_int (value);
       break;
     case PROP_QUALITY:
       self->quality = g_value_get_int (value);
@@ -1285,6 +1340,15 @@ gst_splitnn_edge_get_property (GObject * object, guint id, GValue * value,
     case PROP_DEAD_ZONE:
       g_value_set_int (value, self->dead_zone);
       break;
+    case PROP_LONE_DEAD_ZONE:
+      g_value_set_int (value, self->lone_dead_zone);
+      break;
+    case PROP_ROLLING_REFRESH:
+      g_value_set_int (value, self->rolling_refresh);
+      break;
+    case PROP_RESIDUAL_STEP:
+      g_value_set_int (value, self->residual_step);
+      break;
     case PROP_REFRESH:
       g_value_set_int (value, self->refresh);
       break;
@@ -1343,6 +1407,7 @@ gst_splitnn_edge_finalize (GObject * object)
   g_free (self->frame_encoder);
   g_free (self->baselines);
   g_free (self->bad_setting);
+  g_free (self->bad_temporal);
   g_free (self->candidates);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1421,6 +1486,25 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass * klass)
           "codec=temporal: an intra frame (decodable alone) "
           "every this many frames; 0: only at the start, after a cut or setting change and when "
           "the cloud reports a loss", 0, G_MAXINT, DEFAULT_REFRESH, rw));
+  g_object_class_install_property (gobject_class, PROP_LONE_DEAD_ZONE,
+      g_param_spec_int ("lone-dead-zone", "Lone dead zone",
+          "codec=temporal: a value none of whose "
+          "3x3 neighbours in its channel moved beyond dead-zone is sent again only when its code "
+          "moved by more than this (0: as dead-zone).  Fewer bytes for isolated flicker; the "
+          "cloud's copy may stay this far off (docs/performance.md, \"Temporal feature codec\")",
+          0, 255, DEFAULT_LONE_DEAD_ZONE, rw));
+  g_object_class_install_property (gobject_class, PROP_RESIDUAL_STEP,
+      g_param_spec_int ("residual-step", "Residual step",
+          "codec=temporal: updates are sent to this "
+          "many codes' precision (1: exact; at most 2 x dead-zone + 1 and 16; 0: that largest).  "
+          "Coarser costs fewer bytes; the cloud's copy may stay residual-step - 1 codes off",
+          0, 16, DEFAULT_RESIDUAL_STEP, rw));
+  g_object_class_install_property (gobject_class, PROP_ROLLING_REFRESH,
+      g_param_spec_int ("rolling-refresh", "Rolling refresh",
+          "codec=temporal: each frame codes one "
+          "tile in this many of every channel exactly, in turn, so no value stays off by the dead "
+          "zone longer than this many frames, without an intra frame's spike in bytes; costs bytes "
+          "on every frame (0: off)", 0, 255, DEFAULT_ROLLING_REFRESH, rw));
   g_object_class_install_property (gobject_class, PROP_PER_CHANNEL,
       g_param_spec_boolean ("per-channel", "Per channel",
           "One quantization range per channel " "instead of per tensor", FALSE,
@@ -1543,8 +1627,11 @@ gst_splitnn_edge_init (GstSplitnnEdge * self)
   self->stats_interval = DEFAULT_STATS_INTERVAL;
   self->cloud_speed = DEFAULT_CLOUD_SPEED;
   self->fidelity_floor = DEFAULT_FIDELITY_FLOOR;
-  self->dead_zone = DEFAULT_DEAD_ZONE;
+  self->dead_zone = self->req_dead_zone = DEFAULT_DEAD_ZONE;
   self->refresh = DEFAULT_REFRESH;
+  self->lone_dead_zone = DEFAULT_LONE_DEAD_ZONE;
+  self->rolling_refresh = DEFAULT_ROLLING_REFRESH;
+  self->residual_step = self->req_residual_step = DEFAULT_RESIDUAL_STEP;
   self->last_intra = G_MAXUINT64;
   self->current_cut = -1;
 }

@@ -547,6 +547,136 @@ START_TEST (test_range_calibrated)
 }
 END_TEST
 
+/* A copy of the model in dir with stored ranges of +-10 for every channel
+ * of cut 4 (codec=temporal needs range=calibrated); the caller frees it. */
+static char *
+calibrated_copy (const char *dir)
+{
+  GError *err = NULL;
+  SnModel *m = sn_model_load (model_path, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  SnCutSet *set = sn_cut_set_new (m, &err);
+  const SnCut *cut = sn_cut_set_find (set, "4");
+  g_autoptr (GString) json = g_string_new ("{\"version\": 1, \"frames\": 1, \"tensors\": {");
+  for (int i = 0; i < cut->n_tensors; i++) {
+    g_string_append_printf (json, "%s\"%s\": {", i ? ", " : "", cut->tensors[i]);
+    const char *fields[] = { "min", "max", "clip_min", "clip_max" };
+    for (int f = 0; f < 4; f++) {
+      g_string_append_printf (json, "%s\"%s\": [", f ? ", " : "", fields[f]);
+      for (int c = 0; c < cut->shapes[i].dims[1]; c++)
+        g_string_append_printf (json, "%s%d", c ? ", " : "", f % 2 ? 10 : -10);
+      g_string_append (json, "]");
+    }
+    g_string_append (json, "}");
+  }
+  g_string_append (json, "}}");
+  char *cal = g_build_filename (dir, "cal.onnx", NULL);
+  ck_assert_msg (sn_onnx_save_with_metadata (model_path, cal, SN_CALIBRATION_KEY, json->str, &err),
+      "%s", err ? err->message : "");
+  sn_cut_set_free (set);
+  sn_model_free (m);
+  return cal;
+}
+
+/* codec=temporal with the version-2 settings as properties (lone dead
+ * zone, residual step, rolling refresh): the stream crosses to the cloud
+ * and every frame decodes (none refused, none bad), the settings read back
+ * as set, and the frames after the first are inter frames (much smaller
+ * than the intra one: the ball pattern barely moves). */
+START_TEST (test_edge_temporal_v2)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sn-elements-XXXXXX", NULL);
+  g_autofree char *cal = calibrated_copy (dir);
+  g_autofree char *desc = g_strdup_printf ("videotestsrc num-buffers=5 pattern=ball ! "
+      "video/x-raw,format=I420,width=320,height=240,framerate=10/1 ! "
+      "splitnnedge name=edge model=%s cut=4 codec=temporal range=calibrated bits=4 dead-zone=1 "
+      "residual-step=3 lone-dead-zone=3 rolling-refresh=30 refresh=0 ! "
+      "splitnncloud name=cloud model=%s format=json threshold=0.0 ! appsink name=sink sync=false",
+      cal, cal);
+  GstElement *p = launch (desc);
+  GstElement *edge = gst_bin_get_by_name (GST_BIN (p), "edge");
+  GstElement *cloud = gst_bin_get_by_name (GST_BIN (p), "cloud");
+  gint lone, step, rolling;
+  g_object_get (edge, "lone-dead-zone", &lone, "residual-step", &step, "rolling-refresh", &rolling, NULL);
+  ck_assert_int_eq (lone, 3);
+  ck_assert_int_eq (step, 3);
+  ck_assert_int_eq (rolling, 30);
+  GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
+  ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  for (int i = 0; i < 5; i++) {
+    GstSample *s = gst_app_sink_try_pull_sample (sink, 60 * GST_SECOND);
+    ck_assert_msg (s != NULL, "frame %d did not come out", i);
+    GstBuffer *b = gst_sample_get_buffer (s);
+    GstMapInfo map;
+    ck_assert (gst_buffer_map (b, &map, GST_MAP_READ));
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    ck_assert (json_parser_load_from_data (parser, (const char *) map.data, map.size, NULL));
+    gst_buffer_unmap (b, &map);
+    JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+    ck_assert_int_eq (json_object_get_int_member (o, "seq"), i);
+    ck_assert_int_eq (json_object_get_int_member (o, "cut"), 4);
+    gst_sample_unref (s);
+  }
+  guint64 packets, bad, refused, out;
+  gdouble mean_bytes;
+  g_object_get (cloud, "packets", &packets, "bad-packets", &bad, "refused", &refused, NULL);
+  g_object_get (edge, "frames-out", &out, "mean-bytes", &mean_bytes, NULL);
+  ck_assert_uint_eq (packets, 5);
+  ck_assert_uint_eq (bad, 0);
+  ck_assert_uint_eq (refused, 0);
+  ck_assert_uint_eq (out, 5);
+  /* 24x128x128 values at 4 bits are 196,608 bytes packed; one intra frame
+   * and four near-empty inter frames average far below a fifth of that. */
+  ck_assert_msg (mean_bytes > 0 && mean_bytes < 196608 / 5, "mean bytes %.0f", mean_bytes);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (edge);
+  gst_object_unref (cloud);
+  gst_object_unref (p);
+  g_unlink (cal);
+  g_rmdir (dir);
+}
+END_TEST
+
+/* Bad version-2 settings are refused: a residual step beyond 2 x dead zone
+ * + 1 fails READY with an error naming it (in whichever order the two were
+ * set; a later dead zone that allows it clears the refusal), and values out
+ * of range are outside the properties' declared ranges. */
+START_TEST (test_edge_temporal_bad_settings)
+{
+  char *text;
+  ck_assert_int_eq (edge_ready_with ("dead-zone", "1", "residual-step", "5", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "residual-step=5") && strstr (text, "dead-zone=1"),
+      "error: %s", text ? text : "(none)");
+  g_free (text);
+  ck_assert_int_eq (edge_ready_with ("residual-step", "5", "dead-zone", "0", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_msg (text && strstr (text, "residual-step=5"), "error: %s", text ? text : "(none)");
+  g_free (text);
+  ck_assert_int_ne (edge_ready_with ("residual-step", "5", "dead-zone", "2", &text), GST_STATE_CHANGE_FAILURE);
+  ck_assert_ptr_null (text);
+  ck_assert_int_ne (edge_ready_with ("lone-dead-zone", "255", "rolling-refresh", "255", &text),
+      GST_STATE_CHANGE_FAILURE);
+  ck_assert_ptr_null (text);
+  GstElement *e = gst_element_factory_make ("splitnnedge", NULL);
+  GObjectClass *klass = G_OBJECT_GET_CLASS (e);
+  const struct { const char *name; int bad; } out_of_range[] = {
+    { "lone-dead-zone", 256 }, { "lone-dead-zone", -1 }, { "residual-step", 17 },
+    { "rolling-refresh", 256 }, { "rolling-refresh", -1 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (out_of_range); i++) {
+    GParamSpec *ps = g_object_class_find_property (klass, out_of_range[i].name);
+    ck_assert_ptr_nonnull (ps);
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_INT);
+    g_value_set_int (&v, out_of_range[i].bad);
+    /* TRUE: the value had to be changed, i.e. GObject refuses it in a set */
+    ck_assert_msg (g_param_value_validate (ps, &v), "%s=%d accepted", out_of_range[i].name, out_of_range[i].bad);
+    g_value_unset (&v);
+  }
+  gst_object_unref (e);
+}
+END_TEST
+
 /* The cut of every packet splitnnedge pushes. */
 static GstPadProbeReturn
 collect_cuts (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -874,6 +1004,8 @@ main (int argc, char **argv)
   tcase_add_test (tc, test_setup_errors);
   tcase_add_test (tc, test_range_calibrated);
   tcase_add_test (tc, test_edge_bad_settings);
+  tcase_add_test (tc, test_edge_temporal_v2);
+  tcase_add_test (tc, test_edge_temporal_bad_settings);
   tcase_add_test (tc, test_cloud_reports);
   tcase_add_test (tc, test_foreign_model_per_stream);
   tcase_add_test (tc, test_cloud_max_errors);
