@@ -75,6 +75,7 @@ enum
   PROP_MAX_ERRORS, PROP_DEAD_ZONE, PROP_REFRESH, PROP_QUALITY,
   PROP_FRAME_ENCODER, PROP_BASELINES,
   PROP_LONE_DEAD_ZONE, PROP_ROLLING_REFRESH, PROP_RESIDUAL_STEP,
+  PROP_REFRESH_REQUESTS,
 };
 
 /* The codec property's frame codecs (cut=cloud-only), beside SnCodec's
@@ -1349,6 +1350,9 @@ gst_splitnn_edge_get_property (GObject * object, guint id, GValue * value,
     case PROP_RESIDUAL_STEP:
       g_value_set_int (value, self->residual_step);
       break;
+    case PROP_REFRESH_REQUESTS:
+      g_value_set_uint64 (value, self->refresh_requests);
+      break;
     case PROP_REFRESH:
       g_value_set_int (value, self->refresh);
       break;
@@ -1505,6 +1509,12 @@ gst_splitnn_edge_class_init (GstSplitnnEdgeClass * klass)
           "tile in this many of every channel exactly, in turn, so no value stays off by the dead "
           "zone longer than this many frames, without an intra frame's spike in bytes; costs bytes "
           "on every frame (0: off)", 0, 255, DEFAULT_ROLLING_REFRESH, rw));
+  g_object_class_install_property (gobject_class, PROP_REFRESH_REQUESTS,
+      g_param_spec_uint64 ("refresh-requests", "Refresh requests",
+          "codec=temporal and "
+          "cut=cloud-only: the cloud's requests for an intra frame (splitnn-refresh, after a "
+          "loss) taken this run; requests about packets older than the last intra frame are "
+          "ignored and not counted", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_PER_CHANNEL,
       g_param_spec_boolean ("per-channel", "Per channel",
           "One quantization range per channel " "instead of per tensor", FALSE,
