@@ -578,6 +578,28 @@ calibrated_copy (const char *dir)
   return cal;
 }
 
+/* The temporal frame headers of the packets splitnnedge pushes: per
+ * packet, byte 3 (flags, bit 0 intra), 5 (dead zone | (residual step - 1)
+ * << 4) and 7 (rolling refresh period) of its first tensor's frame
+ * (docs/protocol.md, "Temporal feature codec, version 2"). */
+static GstPadProbeReturn
+collect_fcodec_headers (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstMapInfo map;
+  SnPacket pkt;
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (gst_buffer_map (b, &map, GST_MAP_READ)) {
+    if (sn_packet_parse (map.data, map.size, &pkt, NULL) && pkt.n_tensors > 0
+        && pkt.tensors[0].payload_len >= 18 && memcmp (pkt.tensors[0].payload, "FC", 2) == 0) {
+      const guint8 *f = pkt.tensors[0].payload;
+      guint8 h[3] = { f[3], f[5], f[7] };
+      g_array_append_vals (data, h, 3);
+    }
+    gst_buffer_unmap (b, &map);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 /* codec=temporal with the version-2 settings as properties (lone dead
  * zone, residual step, rolling refresh): the stream crosses to the cloud
  * and every frame decodes (none refused, none bad), the settings read back
@@ -601,6 +623,10 @@ START_TEST (test_edge_temporal_v2)
   ck_assert_int_eq (lone, 3);
   ck_assert_int_eq (step, 3);
   ck_assert_int_eq (rolling, 30);
+  GArray *headers = g_array_new (FALSE, FALSE, 1);
+  GstPad *src = gst_element_get_static_pad (edge, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, collect_fcodec_headers, headers, NULL);
+  gst_object_unref (src);
   GstAppSink *sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (p), "sink"));
   ck_assert_int_ne (gst_element_set_state (p, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   for (int i = 0; i < 5; i++) {
@@ -629,6 +655,19 @@ START_TEST (test_edge_temporal_v2)
    * and four near-empty inter frames average far below a fifth of that. */
   ck_assert_msg (mean_bytes > 0 && mean_bytes < 196608 / 5, "mean bytes %.0f", mean_bytes);
   gst_element_set_state (p, GST_STATE_NULL);
+  /* The settings reached the bitstream: an intra frame first (byte 5 and
+   * 7 zero there), then inter frames with dead zone 1, residual step 3
+   * (0x21) and rolling refresh 30. */
+  ck_assert_uint_eq (headers->len, 5 * 3);
+  const guint8 *h = (const guint8 *) headers->data;
+  ck_assert_uint_eq (h[0] & 1, 1);
+  ck_assert_uint_eq (h[1], 0);
+  for (int i = 1; i < 5; i++) {
+    ck_assert_msg ((h[3 * i] & 1) == 0, "frame %d is intra", i);
+    ck_assert_uint_eq (h[3 * i + 1], 1 | (3 - 1) << 4);
+    ck_assert_uint_eq (h[3 * i + 2], 30);
+  }
+  g_array_free (headers, TRUE);
   gst_object_unref (sink);
   gst_object_unref (edge);
   gst_object_unref (cloud);
