@@ -18,6 +18,13 @@
 
 #include <splitnn/splitnn.h>
 
+static void
+detections_free (gpointer d)
+{
+  sn_detections_clear (d);
+  g_free (d);
+}
+
 /* seq -> SnDetections* of every line of path. */
 static GHashTable *
 load (const char *path)
@@ -28,7 +35,7 @@ load (const char *path)
     fprintf (stderr, "loss-fidelity: %s\n", err->message);
     exit (1);
   }
-  GHashTable *t = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  GHashTable *t = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, detections_free);
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (int i = 0; lines[i]; i++) {
     if (!*g_strstrip (lines[i]))
@@ -44,8 +51,7 @@ load (const char *path)
     *key = (gint64) h.seq;
     if (g_hash_table_contains (t, key)) {   /* a repeated seq: keep the first */
       g_free (key);
-      sn_detections_clear (d);
-      g_free (d);
+      detections_free (d);
       continue;
     }
     g_hash_table_insert (t, key, d);
@@ -91,6 +97,8 @@ main (int argc, char **argv)
   printf ("{\"summary\": true, \"frames\": %d, \"delivered\": %d, \"ap50_delivered\": %.2f, "
       "\"ap50_all\": %.2f}\n", n, nd, sn_eval_ap50 (delivered), sn_eval_ap50 (all));
   g_list_free (keys);
+  g_hash_table_unref (ref);
+  g_hash_table_unref (run);
   sn_eval_free (all);
   sn_eval_free (delivered);
   return 0;
