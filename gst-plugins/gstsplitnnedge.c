@@ -270,13 +270,11 @@ static gchar *
 gst_splitnn_edge_temporal_problem (gint dead_zone, gint residual_step)
 {
   gint most = MIN (16, 2 * dead_zone + 1);
-  if (residual_step > most)
-    return
-        g_strdup_printf
-        ("residual-step=%d refused with dead-zone=%d: the step is at most "
-        "2 x dead-zone + 1 = %d (and at most 16; 0: that largest)",
-        residual_step, dead_zone, most);
-  return NULL;
+  if (residual_step <= most)
+    return NULL;
+  return g_strdup_printf ("residual-step=%d refused with dead-zone=%d: the "
+      "step is at most 2 x dead-zone + 1 = %d (and at most 16; 0: that "
+      "largest)", residual_step, dead_zone, most);
 }
 
 /* cut=auto's controller over every option: the cuts (in cut order, so an
