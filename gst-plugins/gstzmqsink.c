@@ -233,6 +233,7 @@ struct _GstZmqSink
   guint32 caps_seq;
   gchar *caps_str;
   gboolean caps_pending;        /* the current caps have not reached the wire */
+  gboolean refresh_asked;       /* a refresh went upstream since the last send */
   gint64 caps_last_sent;
   guint64 seqnum;
   gint64 stats_last;
@@ -413,6 +414,23 @@ gst_zmq_sink_account (GstZmqSink * self, SendResult result, gsize bytes)
     }
   } else if (result == SEND_OK) {
     gst_splitnn_warn_success (&self->drop_warn);
+  }
+
+  /* A dropped message leaves the receiver without the reference the next
+   * one may be predicted from (splitnnedge codec=temporal).  Ask upstream
+   * for a refresh at once, once per run of drops, rather than wait for the
+   * receiver to refuse the next message and say so through its acks. */
+  if (result == SEND_OK) {
+    self->refresh_asked = FALSE;
+  } else if (result == SEND_DROPPED || result == SEND_LAGGED
+      || result == SEND_BUDGET) {
+    if (!self->refresh_asked) {
+      self->refresh_asked = TRUE;
+      gst_pad_push_event (GST_BASE_SINK_PAD (self),
+          gst_event_new_custom (GST_EVENT_CUSTOM_UPSTREAM,
+              gst_structure_new (GST_SPLITNN_REFRESH_EVENT, "reason",
+                  G_TYPE_STRING, "dropped", NULL)));
+    }
   }
 
   if (self->stats_interval_us > 0
@@ -1160,6 +1178,7 @@ gst_zmq_sink_open (GstBaseSink * sink)
   self->caps_interval_us = (gint64) self->caps_interval * 1000;
   self->stats_interval_us = (gint64) self->stats_interval * 1000;
   self->sent = self->dropped = self->bytes_sent = self->dropped_lag = 0;
+  self->refresh_asked = FALSE;
   self->replies = 0;
   self->bandwidth_interval_us = (gint64) self->bandwidth_interval * 1000;
   self->max_lag_us = (gint64) self->max_lag * 1000;
