@@ -123,24 +123,12 @@ broker_new (Broker *b, const char *extra)
   broker_start (b);
 }
 
-/* SIGTERM, orderly: the broker saves its sessions.  mosquitto 2.0 sets its
- * running flag when its main loop starts, after the listener is open, so a
- * SIGTERM that comes in between is forgotten (seen under ASan on a busy
- * machine: a broker stopped right after it started ran on, and the test
- * hung).  So the signal is repeated until the broker is gone (GLib's worker
- * reaps it), and after 20 s it is killed. */
 static void
 broker_stop (Broker *b)
 {
   if (!b->proc)
     return;
-  for (guint i = 0; g_subprocess_get_identifier (b->proc) && i < 400; i++) {
-    if (i % 10 == 0)
-      g_subprocess_send_signal (b->proc, SIGTERM);
-    g_usleep (50 * 1000);
-  }
-  if (g_subprocess_get_identifier (b->proc))
-    g_subprocess_force_exit (b->proc);
+  g_subprocess_send_signal (b->proc, SIGTERM);   /* orderly: it saves its sessions */
   g_subprocess_wait (b->proc, NULL, NULL);
   g_clear_object (&b->proc);
 }
@@ -624,6 +612,11 @@ START_TEST (test_wrong_password)
   g_autofree char *extra = g_strdup_printf ("password_file %s\n", pw);
   Broker b;
   broker_new (&b, NULL);
+  /* mosquitto 2.0 sets its running flag when its main loop starts, just
+   * after its listener opens: a SIGTERM in between is forgotten and the
+   * broker runs on (seen once under ASan with a core busy: the test hung).
+   * A broker stopped right after it started gets a second to get there. */
+  g_usleep (G_USEC_PER_SEC);
   broker_stop (&b);
   /* Same broker, now closed to anonymous clients. */
   g_autofree char *conf = NULL;
